@@ -1,0 +1,1 @@
+# src/continual: module sources (paths relative to src/)

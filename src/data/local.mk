@@ -1,0 +1,1 @@
+# src/data: module sources (paths relative to src/)

@@ -1,0 +1,108 @@
+#include "io/atomic.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+sk_status sk_atomic_tmpname(const char *path, char *tmp, size_t n)
+{
+    static unsigned counter;
+    int k = snprintf(tmp, n, "%s.tmp.%ld.%u", path, (long)getpid(), counter++);
+    if (k < 0 || (size_t)k >= n) return sk_err(SK_EIO, "%s: path too long", path);
+    return SK_OK;
+}
+
+sk_status sk_atomic_rename(const char *tmp, const char *path)
+{
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return sk_err(SK_EIO, "%s: cannot rename %s into place: %s", path, tmp, strerror(e));
+    }
+    return SK_OK;
+}
+
+sk_status sk_afile_open(sk_afile *f, const char *path)
+{
+    sk_status st;
+    memset(f, 0, sizeof *f);
+    if (strlen(path) >= sizeof f->path) return sk_err(SK_EIO, "%s: path too long", path);
+    snprintf(f->path, sizeof f->path, "%s", path);
+    if ((st = sk_atomic_tmpname(path, f->tmp, sizeof f->tmp)) != SK_OK) return st;
+    f->fp = fopen(f->tmp, "wb");
+    if (!f->fp) {
+        int e = errno;
+        f->tmp[0] = '\0';
+        return sk_err(SK_EIO, "%s: cannot create: %s", path, strerror(e));
+    }
+    return SK_OK;
+}
+
+sk_status sk_afile_commit(sk_afile *f)
+{
+    int bad = 0, e = 0;
+    if (!f->fp) return sk_err(SK_EIO, "%s: not open", f->path);
+    if (fflush(f->fp) != 0 || ferror(f->fp)) { bad = 1; e = errno; }
+    if (!bad && fsync(fileno(f->fp)) != 0 && errno != EINVAL) { bad = 1; e = errno; }
+    if (fclose(f->fp) != 0 && !bad) { bad = 1; e = errno; }
+    f->fp = NULL;
+    if (bad) {
+        unlink(f->tmp);
+        return sk_err(SK_EIO, "%s: write failed: %s", f->path, strerror(e));
+    }
+    return sk_atomic_rename(f->tmp, f->path);
+}
+
+void sk_afile_abort(sk_afile *f)
+{
+    if (f->fp) fclose(f->fp);
+    f->fp = NULL;
+    if (f->tmp[0]) unlink(f->tmp);
+    f->tmp[0] = '\0';
+}
+
+sk_status sk_write_file_atomic(const char *path, const void *data, size_t n)
+{
+    sk_afile f;
+    sk_status st = sk_afile_open(&f, path);
+    if (st != SK_OK) return st;
+    if (n && fwrite(data, 1, n, f.fp) != n) {
+        int e = errno;
+        sk_afile_abort(&f);
+        return sk_err(SK_EIO, "%s: write failed: %s", path, strerror(e));
+    }
+    return sk_afile_commit(&f);
+}
+
+sk_status sk_mkdir_p(const char *path)
+{
+    char buf[SK_PATH_MAX];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf) return sk_err(SK_EIO, "%s: bad directory path", path);
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char c = buf[i];
+            buf[i] = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+                int e = errno;
+                return sk_err(SK_EIO, "%s: cannot create directory: %s", buf, strerror(e));
+            }
+            buf[i] = c;
+        }
+    }
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return sk_err(SK_EIO, "%s: not a directory", path);
+    return SK_OK;
+}
+
+int sk_file_exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}

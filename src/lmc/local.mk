@@ -1,0 +1,1 @@
+# src/lmc: module sources (paths relative to src/)

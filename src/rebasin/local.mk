@@ -1,0 +1,1 @@
+# src/rebasin: module sources (paths relative to src/)

@@ -1,0 +1,140 @@
+/* Core: errors, RNG, tensor sets, BLAS self-check, atomic files. */
+#include "testutil.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/blas.h"
+#include "core/err.h"
+#include "core/rng.h"
+#include "core/tensor.h"
+#include "io/atomic.h"
+
+START_TEST(test_err_messages)
+{
+    ck_assert_int_eq(sk_err(SK_EFORMAT, "%s: bad magic %d", "x.idx", 7), SK_EFORMAT);
+    ck_assert_str_eq(sk_err_msg(), "x.idx: bad magic 7");
+    sk_err_prefix(SK_EFORMAT, "loading: ");
+    ck_assert_str_eq(sk_err_msg(), "loading: x.idx: bad magic 7");
+    ck_assert_int_eq(sk_status_exit_code(SK_ECONFIG), 2);
+    ck_assert_int_eq(sk_status_exit_code(SK_EUSAGE), 2);
+    ck_assert_int_eq(sk_status_exit_code(SK_EIO), 1);
+    ck_assert_int_eq(sk_status_exit_code(SK_OK), 0);
+}
+END_TEST
+
+START_TEST(test_rng_deterministic_and_uniform)
+{
+    sk_rng a, b;
+    sk_rng_seed(&a, 42);
+    sk_rng_seed(&b, 42);
+    for (int i = 0; i < 100; i++) ck_assert_uint_eq(sk_rng_u64(&a), sk_rng_u64(&b));
+    sk_rng_seed_stream(&b, 42, 1);
+    ck_assert_uint_ne(sk_rng_u64(&a), sk_rng_u64(&b));
+    /* Moments of uniform and normal draws. */
+    double su = 0, sn = 0, sn2 = 0;
+    int n = 200000;
+    for (int i = 0; i < n; i++) {
+        double u = sk_rng_uniform(&a), z = sk_rng_normal(&a);
+        ck_assert(u >= 0.0 && u < 1.0);
+        su += u; sn += z; sn2 += z * z;
+    }
+    ck_assert_double_eq_tol(su / n, 0.5, 0.005);
+    ck_assert_double_eq_tol(sn / n, 0.0, 0.01);
+    ck_assert_double_eq_tol(sn2 / n, 1.0, 0.02);
+    /* below() stays in range and hits every value. */
+    int hits[7] = {0};
+    for (int i = 0; i < 7000; i++) hits[sk_rng_below(&a, 7)]++;
+    for (int i = 0; i < 7; i++) ck_assert_int_gt(hits[i], 800);
+}
+END_TEST
+
+START_TEST(test_rng_permutation_is_permutation)
+{
+    sk_rng r;
+    int64_t p[257];
+    int seen[257];
+    sk_rng_seed(&r, 7);
+    for (int rep = 0; rep < 20; rep++) {
+        sk_rng_permutation(&r, p, 257);
+        memset(seen, 0, sizeof seen);
+        for (int i = 0; i < 257; i++) {
+            ck_assert(p[i] >= 0 && p[i] < 257);
+            seen[p[i]]++;
+        }
+        for (int i = 0; i < 257; i++) ck_assert_int_eq(seen[i], 1);
+    }
+}
+END_TEST
+
+START_TEST(test_tset_layout)
+{
+    sk_tset *s = sk_tset_new();
+    int64_t w[2] = {3, 4}, b[1] = {3};
+    ck_assert_int_eq(sk_tset_add(s, "layers.0.weight", 2, w), 0);
+    ck_assert_int_eq(sk_tset_add(s, "layers.0.bias", 1, b), 1);
+    ck_assert_int_eq(sk_tset_add(s, "layers.0.bias", 1, b), -1);   /* duplicate */
+    ck_assert_int_eq(sk_tset_alloc(s), SK_OK);
+    ck_assert_int_eq(s->numel, 15);
+    ck_assert_ptr_eq(sk_tset_get(s, "layers.0.bias")->data, s->block + 12);
+    s->block[13] = 2.5f;
+    sk_tset *c = sk_tset_clone(s);
+    ck_assert(sk_tset_same_layout(s, c));
+    ck_assert_float_eq(c->t[1].data[1], 2.5f);
+    sk_tset *z = sk_tset_like(s);
+    ck_assert_float_eq(z->t[1].data[1], 0.0f);
+    char d[128];
+    sk_tensor_describe(&s->t[0], d, sizeof d);
+    ck_assert_str_eq(d, "layers.0.weight (3, 4)");
+    sk_tset_free(s); sk_tset_free(c); sk_tset_free(z);
+    sk_tset_free(NULL);
+}
+END_TEST
+
+START_TEST(test_blas_selfcheck)
+{
+    /* Whatever kernel the library picked, SGEMM must agree with the naive loop. */
+    ck_assert_double_lt(sk_blas_selfcheck(), 1e-5);
+}
+END_TEST
+
+START_TEST(test_atomic_write)
+{
+    const char *p = tu_path("atomic.txt");
+    ck_assert_int_eq(sk_write_file_atomic(p, "hello\n", 6), SK_OK);
+    char *s = tu_read(p, NULL);
+    ck_assert_str_eq(s, "hello\n");
+    free(s);
+    /* An aborted write leaves the old content and no temp file behind. */
+    sk_afile f;
+    ck_assert_int_eq(sk_afile_open(&f, p), SK_OK);
+    fputs("half", f.fp);
+    char tmp[4096];
+    strcpy(tmp, f.tmp);
+    sk_afile_abort(&f);
+    ck_assert(!sk_file_exists(tmp));
+    s = tu_read(p, NULL);
+    ck_assert_str_eq(s, "hello\n");
+    free(s);
+    ck_assert_int_eq(sk_mkdir_p(tu_path("a/b/c")), SK_OK);
+    ck_assert(sk_file_exists(tu_path("a/b/c")));
+    ck_assert_int_eq(sk_write_file_atomic("/nonexistent-dir/x", "a", 1), SK_EIO);
+    ck_assert(strstr(sk_err_msg(), "/nonexistent-dir/x") != NULL);
+}
+END_TEST
+
+static Suite *core_suite(void)
+{
+    Suite *s = suite_create("core");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_err_messages);
+    tcase_add_test(tc, test_rng_deterministic_and_uniform);
+    tcase_add_test(tc, test_rng_permutation_is_permutation);
+    tcase_add_test(tc, test_tset_layout);
+    tcase_add_test(tc, test_blas_selfcheck);
+    tcase_add_test(tc, test_atomic_write);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return tu_run(core_suite()); }
