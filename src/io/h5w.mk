@@ -1,0 +1,1 @@
+# src/io/h5w.mk: sources (paths relative to src/)

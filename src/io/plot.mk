@@ -1,0 +1,1 @@
+# src/io/plot.mk: sources (paths relative to src/)

@@ -1,0 +1,1 @@
+# src/rebasin/lap.mk: sources (paths relative to src/)

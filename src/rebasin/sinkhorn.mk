@@ -1,0 +1,1 @@
+# src/rebasin/sinkhorn.mk: sources (paths relative to src/)
