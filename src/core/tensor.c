@@ -85,8 +85,10 @@ sk_tset *sk_tset_like(const sk_tset *s)
 {
     sk_tset *d = sk_tset_new();
     if (!d) return NULL;
-    for (int i = 0; i < s->n; i++)
+    for (int i = 0; i < s->n; i++) {
         if (sk_tset_add(d, s->t[i].name, s->t[i].ndim, s->t[i].shape) < 0) goto fail;
+        d->t[i].is_buffer = s->t[i].is_buffer;
+    }
     if (sk_tset_alloc(d) != SK_OK) goto fail;
     return d;
 fail:

@@ -20,6 +20,7 @@ typedef struct {
     int64_t numel;
     int64_t offset;   /* index of the first element in the owning block */
     float *data;      /* view into the owning sk_tset's block (borrowed) */
+    int is_buffer;    /* 1: state, not trained (BatchNorm running_mean/var) */
 } sk_tensor;
 
 typedef struct {
