@@ -1,0 +1,1 @@
+# src/nn/optim.mk: optimisers and schedules
