@@ -1,18 +1,159 @@
-/* main.c - sinkrb command line: parse, dispatch, turn statuses into exit codes. */
+/* main.c - sinkrb command line: parse, dispatch, map statuses to exit codes.
+ * Everything else lives in libsinkrb (src/app for the commands). */
 #include "config.h"
 
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "app/app.h"
 #include "core/blas.h"
+#include "core/err.h"
+
+#define MAX_SETS 256
+
+static void usage(FILE *f)
+{
+    fputs("Usage: sinkrb COMMAND [OPTIONS]\n"
+          "Permutation re-basin experiment runner: weight matching, activation matching,\n"
+          "Sinkhorn re-basin and continual learning, with linear-mode-connectivity curves.\n"
+          "\n"
+          "Commands:\n"
+          "  run CONFIG.yaml        run the experiment; results go to results/<name>/\n"
+          "  check CONFIG.yaml      validate CONFIG and print the resolved config (runs nothing)\n"
+          "  info FILE.h5           list the tensors (shape, dtype, min/max/mean/L2 norm) and attributes\n"
+          "\n"
+          "Options:\n"
+          "  -s, --set KEY=VALUE    override a config key (repeatable; nested keys, YAML flow values,\n"
+          "                         e.g. --set model.hidden=[1024,1024])\n"
+          "  -o, --output DIR       results folder (default results/<name>)\n"
+          "      --seed N           override the config's seed\n"
+          "  -j, --threads N        threads for BLAS and OpenMP (0 = one per core)\n"
+          "      --progress WHEN    auto, always or never: progress on stderr (default auto = when a terminal)\n"
+          "  -q, --quiet            no summary table on stdout\n"
+          "  -h, --help             show this help and exit\n"
+          "  -V, --version          show version, BLAS library, its CPU kernel and threads, and exit\n"
+          "\n"
+          "Exit status: 0 success, 1 runtime failure, 2 usage or config error.\n"
+          "See man sinkrb for the config keys.\n",
+          f);
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "sinkrb: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'sinkrb --help'.\n");
+    return 2;
+}
+
+static void version(void)
+{
+    printf("sinkrb %s\n", PACKAGE_VERSION);
+    printf("BLAS: %s, kernel %s (%s)\n", sk_blas_name(), sk_blas_kernel(), sk_blas_kernel_how());
+#ifdef _OPENMP
+    printf("threads: %d (OpenMP enabled)\n", sk_threads_get());
+#else
+    printf("threads: %d (OpenMP disabled)\n", sk_threads_get());
+#endif
+}
+
+static int finish(sk_status st)
+{
+    if (st != SK_OK) {
+        const char *msg = sk_err_msg();
+        fprintf(stderr, "sinkrb: %s\n", *msg ? msg : sk_status_name(st));
+    }
+    return sk_status_exit_code(st);
+}
 
 int main(int argc, char **argv)
 {
+    enum { OPT_SEED = 1000, OPT_PROGRESS };
+    static const struct option longopts[] = {
+        {"set", required_argument, NULL, 's'},
+        {"output", required_argument, NULL, 'o'},
+        {"seed", required_argument, NULL, OPT_SEED},
+        {"threads", required_argument, NULL, 'j'},
+        {"progress", required_argument, NULL, OPT_PROGRESS},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    static char setbuf[MAX_SETS][4200];
+    const char *sets[MAX_SETS];
+    int n_sets = 0, c, threads = -1;
+    sk_app_opts o;
+    memset(&o, 0, sizeof o);
+
     sk_blas_init(argc, argv);
-    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-        printf("sinkrb %s\nBLAS: %s, kernel %s (%s)\n", PACKAGE_VERSION, sk_blas_name(),
-               sk_blas_kernel(), sk_blas_kernel_how());
-        return 0;
+    sk_threads_set(1);
+
+    while ((c = getopt_long(argc, argv, "s:o:j:qhV", longopts, NULL)) != -1) {
+        const char *key = NULL;
+        char *end;
+        switch (c) {
+        case 's': key = ""; break;
+        case 'o': key = "output="; break;
+        case OPT_SEED: {
+            errno = 0;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (errno || *end || !*optarg || optarg[0] == '-')
+                return usage_error("--seed needs a non-negative integer (got '%s')", optarg);
+            (void)v;
+            key = "seed=";
+            break;
+        }
+        case 'j': {
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || *end || !*optarg || v < 0 || v > 1024)
+                return usage_error("--threads needs an integer in 0..1024 (got '%s')", optarg);
+            threads = (int)v;
+            key = "threads=";
+            break;
+        }
+        case OPT_PROGRESS:
+            if (!strcmp(optarg, "auto")) o.progress = SK_PROGRESS_AUTO;
+            else if (!strcmp(optarg, "always")) o.progress = SK_PROGRESS_ALWAYS;
+            else if (!strcmp(optarg, "never")) o.progress = SK_PROGRESS_NEVER;
+            else return usage_error("--progress must be auto, always or never (got '%s')", optarg);
+            break;
+        case 'q': o.quiet = 1; break;
+        case 'h': usage(stdout); return 0;
+        case 'V':
+            if (threads >= 0) sk_threads_set(threads);
+            version();
+            return 0;
+        default: fprintf(stderr, "Try 'sinkrb --help'.\n"); return 2;
+        }
+        if (key) {
+            if (n_sets == MAX_SETS) return usage_error("too many overrides (at most %s)", "256");
+            snprintf(setbuf[n_sets], sizeof setbuf[0], "%s%s", key, optarg);
+            sets[n_sets] = setbuf[n_sets];
+            n_sets++;
+        }
     }
-    return 0;
+    if (optind >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[optind++];
+    o.sets = sets;
+    o.n_sets = n_sets;
+    if (!strcmp(cmd, "run") || !strcmp(cmd, "check")) {
+        if (optind >= argc) return usage_error("%s needs a CONFIG.yaml argument", cmd);
+        if (optind + 1 < argc) return usage_error("unexpected argument '%s'", argv[optind + 1]);
+        o.config_path = argv[optind];
+        return finish(!strcmp(cmd, "run") ? sk_app_run(&o) : sk_app_check(&o));
+    }
+    if (!strcmp(cmd, "info")) {
+        if (optind >= argc) return usage_error("%s needs a FILE.h5 argument", cmd);
+        if (optind + 1 < argc) return usage_error("unexpected argument '%s'", argv[optind + 1]);
+        return finish(sk_app_info(argv[optind]));
+    }
+    return usage_error("unknown command '%s' (expected run, check or info)", cmd);
 }

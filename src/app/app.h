@@ -1,0 +1,27 @@
+/* app.h - the sinkrb commands (run, check, info) as library calls, so that
+ * main.c only parses the command line and the tests can call them. */
+#ifndef SK_APP_APP_H
+#define SK_APP_APP_H
+
+#include "core/err.h"
+#include "io/config.h"
+
+typedef enum { SK_PROGRESS_AUTO, SK_PROGRESS_ALWAYS, SK_PROGRESS_NEVER } sk_progress_mode;
+
+typedef struct {
+    const char *config_path;
+    const char *const *sets;   /* --set KEY=VALUE (and -o/--seed/--threads as sets) */
+    int n_sets;
+    sk_progress_mode progress;
+    int quiet;                 /* no summary on stdout */
+    int verify_spec;           /* check: run the permutation-spec proof */
+} sk_app_opts;
+
+/* `sinkrb run`: everything the config asks for; results under cfg.output. */
+sk_status sk_app_run(const sk_app_opts *o);
+/* `sinkrb check`: validate and print the resolved config to stdout. */
+sk_status sk_app_check(const sk_app_opts *o);
+/* `sinkrb info FILE.h5`. */
+sk_status sk_app_info(const char *path);
+
+#endif

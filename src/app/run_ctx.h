@@ -1,0 +1,29 @@
+/* run_ctx.h - the state of one `sinkrb run`, shared by the pipeline stages. */
+#ifndef SK_APP_RUN_CTX_H
+#define SK_APP_RUN_CTX_H
+
+#include "app/app.h"
+#include "io/config.h"
+#include "io/log.h"
+
+#define SK_RUN_MAX_STAGES 32
+
+typedef struct sk_run {
+    const sk_app_opts *opts;
+    sk_config cfg;
+    sk_log *log;
+    double t_start;
+    char started[32], finished[32];
+    int n_stages;
+    struct { char name[48]; double seconds; } stages[SK_RUN_MAX_STAGES];
+    void *state;          /* pipeline-owned (data, models, results) */
+} sk_run;
+
+/* pipeline.c */
+sk_status sk_run_validate_inputs(sk_run *r);  /* load data and existing weights; nothing written */
+sk_status sk_run_pipeline(sk_run *r);         /* the mode's work */
+sk_status sk_run_write_metrics(sk_run *r);    /* metrics.json, atomically */
+void sk_run_free_state(sk_run *r);
+void sk_run_stage(sk_run *r, const char *name, double seconds);
+
+#endif
