@@ -1,1 +1,3 @@
-# tests for config
+check_PROGRAMS += test_config
+TESTS += test_config
+test_config_SOURCES = test_config.c

@@ -536,8 +536,11 @@ static sk_status apply_set(sk_config *cfg, const char *arg, unsigned char *seen)
     const char *val = eq + 1;
     yaml_document_t doc;
     sk_status st;
-    if (*val == '\0' && k->type == T_STR) {
-        snprintf((char *)cfg + k->off, k->size, "%s", "");
+    if (k->type == T_STR && val[0] != '"' && val[0] != '\'') {
+        /* Strings are taken literally (a path may contain " #"); quote to
+         * use YAML escapes. */
+        if (strlen(val) >= k->size) return sk_err(SK_ECONFIG, "%s: value too long", origin);
+        snprintf((char *)cfg + k->off, k->size, "%s", val);
         seen[k - schema] = 1;
         return SK_OK;
     }
