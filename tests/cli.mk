@@ -1,1 +1,3 @@
-# tests for cli
+# Integration tests of the command line and of the documentation.
+TESTS += cli.sh docs.sh
+dist_check_SCRIPTS += cli.sh docs.sh

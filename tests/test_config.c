@@ -221,6 +221,28 @@ START_TEST(test_schema_docs)
 }
 END_TEST
 
+START_TEST(test_man_page_documents_every_key)
+{
+    /* The man page's CONFIGURATION section has an entry ".B key" with the
+     * key's default for every key of the schema. */
+    char *man = tu_read(tu_src("man/sinkrb.1"), NULL);
+    ck_assert_ptr_nonnull(man);
+    for (int i = 0; i < sk_config_n_keys(); i++) {
+        const char *k, *d;
+        char entry[256], def[256];
+        sk_config_key_info(i, &k, NULL, &d, NULL);
+        snprintf(entry, sizeof entry, "\n.B %s\n", k);
+        const char *at = strstr(man, entry);
+        ck_assert_msg(at != NULL, "man/sinkrb.1 does not document config key %s", k);
+        snprintf(def, sizeof def, "default \\fB%s\\fR", d);
+        const char *next = strstr(at + 1, "\n.TP");
+        const char *found = strstr(at, def);
+        ck_assert_msg(found && (!next || found < next), "man/sinkrb.1: key %s lacks its default %s", k, d);
+    }
+    free(man);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -232,6 +254,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_set_overrides);
     tcase_add_test(tc, test_roundtrip);
     tcase_add_test(tc, test_schema_docs);
+    tcase_add_test(tc, test_man_page_documents_every_key);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,74 @@
+#!/bin/sh
+# Command-line behaviour: exit codes, messages, and what `run` leaves behind.
+set -u
+: "${SINKRB:=./sinkrb}" "${TOP_SRCDIR:=.}"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/sinkrb-cli-XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+n=0
+
+# expect STATUS PATTERN CMD... : run CMD, check its exit status and that
+# stdout+stderr contain PATTERN (grep -E; "" = anything).
+expect() {
+  want=$1; pat=$2; shift 2
+  n=$((n + 1))
+  out=$("$@" 2>&1); got=$?
+  if [ "$got" != "$want" ]; then
+    echo "FAIL [$n] $*: exit $got, expected $want"; echo "$out" | sed 's/^/    /'; fail=1; return
+  fi
+  if [ -n "$pat" ] && ! printf '%s\n' "$out" | grep -qE -- "$pat"; then
+    echo "FAIL [$n] $*: output lacks /$pat/"; echo "$out" | sed 's/^/    /'; fail=1
+  fi
+}
+
+cd "$tmp"
+# Usage errors: exit 2.
+expect 2 "Usage: sinkrb COMMAND" "$SINKRB"
+expect 2 "unrecognized option" "$SINKRB" --bogus
+expect 2 "unknown command 'frob'" "$SINKRB" frob
+expect 2 "run needs a CONFIG.yaml argument" "$SINKRB" run
+expect 2 "unexpected argument 'b.yaml'" "$SINKRB" check a.yaml b.yaml
+expect 2 "--threads needs an integer" "$SINKRB" --threads x check a.yaml
+expect 2 "--seed needs a non-negative integer" "$SINKRB" --seed -3 check a.yaml
+expect 2 "--progress must be auto, always or never" "$SINKRB" --progress sometimes run a.yaml
+expect 0 "Usage: sinkrb COMMAND" "$SINKRB" --help
+expect 0 "^sinkrb [0-9]+\.[0-9]+\.[0-9]+" "$SINKRB" --version
+expect 0 "BLAS: .*, kernel [A-Za-z0-9]+ " "$SINKRB" --version
+expect 0 "threads: 1 " "$SINKRB" --threads 1 --version
+
+# Config errors: exit 2 with file:line:col, nothing written.
+expect 2 "missing.yaml: No such file or directory" "$SINKRB" check missing.yaml
+printf 'name: bad\nseed: 1\nmode: sinkhron\n' > bad.yaml
+expect 2 '^sinkrb: bad.yaml:3:7: mode must be one of .* \(got "sinkhron"\); did you mean "sinkhorn"\?$' "$SINKRB" check bad.yaml
+expect 2 "bad.yaml:3:7: mode must be one of" "$SINKRB" run bad.yaml -o out_bad
+[ ! -e out_bad ] && [ ! -e results ] || { echo "FAIL: a config error wrote results"; fail=1; }
+printf 'model:\n  hidden: [512, 512\n' > syntax.yaml
+expect 2 "syntax.yaml:3:1: YAML syntax error" "$SINKRB" run syntax.yaml
+expect 2 "\-\-set train.epochs=0: train.epochs must be an integer in 1..1000000 \(got 0\)" \
+  "$SINKRB" check "$TOP_SRCDIR/configs/smoke_train.yaml" --set train.epochs=0
+[ ! -e results ] || { echo "FAIL: a config error wrote results"; fail=1; }
+
+# check prints a resolved config that check (and run) accept unchanged.
+expect 0 "^mode: train" "$SINKRB" check "$TOP_SRCDIR/configs/smoke_train.yaml" --set model.hidden=[7,5]
+"$SINKRB" check "$TOP_SRCDIR/configs/smoke_train.yaml" --set 'model.hidden=[7,5]' | sed 1d > r1.yaml
+"$SINKRB" check r1.yaml | sed 1d > r2.yaml
+cmp -s r1.yaml r2.yaml || { echo "FAIL: resolved config does not round-trip"; diff r1.yaml r2.yaml; fail=1; }
+grep -q '^  hidden: \[7, 5\]$' r1.yaml || { echo "FAIL: --set model.hidden not applied"; fail=1; }
+
+# info on missing / non-HDF5 files: runtime error (1) naming the path.
+expect 1 "nothere.h5" "$SINKRB" info nothere.h5
+echo "not hdf5" > text.h5
+expect 1 "text.h5" "$SINKRB" info text.h5
+
+# A run writes the resolved config, metrics and log atomically (no temp files).
+expect 0 "" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_train.yaml" -o out --progress never
+for f in config.yaml metrics.json log.txt; do
+  [ -s "out/$f" ] || { echo "FAIL: run did not write out/$f"; fail=1; }
+done
+ls out | grep -q '\.tmp\.' && { echo "FAIL: temp files left in out/"; ls out; fail=1; }
+"$SINKRB" check out/config.yaml > /dev/null || { echo "FAIL: out/config.yaml is not a valid config"; fail=1; }
+grep -q '"seed": 1' out/metrics.json || { echo "FAIL: metrics.json lacks the seed"; fail=1; }
+grep -q '"blas"' out/metrics.json || { echo "FAIL: metrics.json lacks the BLAS"; fail=1; }
+
+[ $fail -eq 0 ] && echo "cli: $n checks ok"
+exit $fail
