@@ -231,11 +231,11 @@ START_TEST(test_man_page_documents_every_key)
         const char *k, *d;
         char entry[256], def[256];
         sk_config_key_info(i, &k, NULL, &d, NULL);
-        snprintf(entry, sizeof entry, "\n.B %s\n", k);
+        snprintf(entry, sizeof entry, "\n.TP\n.B %s\n", k);
         const char *at = strstr(man, entry);
         ck_assert_msg(at != NULL, "man/sinkrb.1 does not document config key %s", k);
         snprintf(def, sizeof def, "default \\fB%s\\fR", d);
-        const char *next = strstr(at + 1, "\n.TP");
+        const char *next = strstr(at + 4, "\n.TP");
         const char *found = strstr(at, def);
         ck_assert_msg(found && (!next || found < next), "man/sinkrb.1: key %s lacks its default %s", k, d);
     }
