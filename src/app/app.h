@@ -5,8 +5,7 @@
 
 #include "core/err.h"
 #include "io/config.h"
-
-typedef enum { SK_PROGRESS_AUTO, SK_PROGRESS_ALWAYS, SK_PROGRESS_NEVER } sk_progress_mode;
+#include "io/progress.h"
 
 typedef struct {
     const char *config_path;

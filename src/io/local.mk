@@ -5,3 +5,5 @@ libsinkrb_a_SOURCES += io/config.c
 noinst_HEADERS += io/config.h
 libsinkrb_a_SOURCES += io/log.c
 noinst_HEADERS += io/log.h
+libsinkrb_a_SOURCES += io/progress.c
+noinst_HEADERS += io/progress.h
