@@ -24,7 +24,12 @@ sk_status sk_err_prefix(sk_status code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(pre, sizeof pre, fmt, ap);
     va_end(ap);
-    snprintf(err_buf, sizeof err_buf, "%s%s", pre, old);
+    size_t pl = strnlen(pre, sizeof pre - 1), ol = strnlen(old, sizeof old - 1);
+    if (pl > SK_ERR_MAX - 1) pl = SK_ERR_MAX - 1;
+    if (ol > SK_ERR_MAX - 1 - pl) ol = SK_ERR_MAX - 1 - pl;
+    memcpy(err_buf, pre, pl);
+    memcpy(err_buf + pl, old, ol);
+    err_buf[pl + ol] = '\0';
     return code;
 }
 

@@ -1,1 +1,3 @@
-# src/lmc: module sources (paths relative to src/)
+# src/lmc: interpolation and barrier metrics
+libsinkrb_a_SOURCES += lmc/barrier.c
+noinst_HEADERS += lmc/barrier.h
