@@ -597,6 +597,18 @@ START_TEST(test_svg_nonfinite_and_degenerate)
     ck_assert_ptr_nonnull(strstr(svg, XTICK ">3</text>"));
     free(svg);
 
+    /* Tiny and huge ranges still get distinct tick labels. */
+    const double yt[3] = {1.0, 1.0 + 3e-9, 1.0 + 6e-9}, yb[3] = {1e7, 2e7, 3.5e7};
+    sk_series st[1] = {{"tiny", 3, x1, yt}}, sb[1] = {{"big", 3, x1, yb}};
+    sk_panel pr[2] = {{.n_series = 1, .series = st}, {.n_series = 1, .series = sb}};
+    const char *p3 = tu_path("ranges.svg");
+    ck_assert_int_eq(sk_svg_plot(p3, NULL, 2, pr, 700, 300), SK_OK);
+    svg = tu_read(p3, NULL);
+    ck_assert_ptr_null(xml_check(svg));
+    ck_assert_ptr_nonnull(strstr(svg, ">1.000000002</text>"));
+    ck_assert_ptr_nonnull(strstr(svg, ">2e+07</text>"));
+    free(svg);
+
     /* Too small: an error and no file. */
     const char *p2 = tu_path("tiny.svg");
     ck_assert_int_eq(sk_svg_plot(p2, "t", 4, pan, 300, 100), SK_EINVAL);

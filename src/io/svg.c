@@ -123,7 +123,12 @@ static void svg_fmt_tick(char *buf, size_t n, double v, double step, int dec)
     char tmp[40];
     if (fabs(v) < step * 1e-6) v = 0.0;
     double mag = fmax(fabs(v), step);
-    if (mag >= 1e6 || step < 1e-4) snprintf(tmp, sizeof tmp, "%.3g", v);
+    if (mag >= 1e6 || step < 1e-4) {
+        /* Enough significant digits to tell neighbouring ticks apart. */
+        int sig = (int)ceil(log10(mag / step)) + 1;
+        sig = sig < 2 ? 2 : sig > 15 ? 15 : sig;
+        snprintf(tmp, sizeof tmp, "%.*g", sig, v);
+    }
     else snprintf(tmp, sizeof tmp, "%.*f", dec, v);
     if (tmp[0] == '-') snprintf(buf, n, "\xe2\x88\x92%s", tmp + 1);
     else snprintf(buf, n, "%s", tmp);
