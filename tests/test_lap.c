@@ -344,6 +344,34 @@ START_TEST(test_near_permutation_and_rounding)
 }
 END_TEST
 
+/* Columns near 1e15 (ulp 0.125) mixed with columns in [0, 1): in the row
+ * reduction phase the dual decrement of a huge column is smaller than its ulp
+ * and rounds away (the no-progress path). Must terminate and be optimal up
+ * to the rounding of the huge entries themselves. */
+START_TEST(test_dual_decrements_round_away)
+{
+    sk_rng r;
+    static double S[64], C[120 * 120];
+    int64_t p[8];
+    sk_rng_seed(&r, 31);
+    for (int rep = 0; rep < 150; rep++) {
+        int n = 3 + rep % 6, m = n + (rep % 3 == 0);
+        for (int k = 0; k < n * m; k++)
+            C[k] = (k % m) % 2 == 0 ? 1e15 + 0.125 * sk_rng_below(&r, 8) : sk_rng_uniform(&r);
+        for (int k = 0; k < n * m; k++) S[k] = -C[k];
+        double best = lap_bruteforce_max(S, n, m, NULL), obj;
+        ck_assert_int_eq(lap_solve_min(C, n, m, p, &obj), SK_OK);
+        assert_injective(p, n, m);
+        /* ulp(8e15) = 1: the sums themselves are rounded to that */
+        ck_assert_msg(fabs(-obj - best) <= 2.0, "rep %d: %.17g vs %.17g", rep, -obj, best);
+    }
+    for (int k = 0; k < 120 * 120; k++)
+        C[k] = (k % 120) % 2 == 0 ? 1e15 + 0.125 * sk_rng_below(&r, 8) : sk_rng_uniform(&r);
+    check_certificate(C, 120, 120, 0.25, "round-away 120x120");
+    check_certificate(C, 100, 120, 0.25, "round-away 100x120");
+}
+END_TEST
+
 static Suite *lap_suite(void)
 {
     Suite *s = suite_create("lap");
@@ -357,6 +385,7 @@ static Suite *lap_suite(void)
     tcase_add_test(tc, test_rejects_bad_input);
     tcase_add_test(tc, test_large_random_certified);
     tcase_add_test(tc, test_near_permutation_and_rounding);
+    tcase_add_test(tc, test_dual_decrements_round_away);
     suite_add_tcase(s, tc);
     return s;
 }
