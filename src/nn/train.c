@@ -1,0 +1,185 @@
+/* train.c - the training step, epoch loop, evaluation and BatchNorm
+ * re-estimation on top of sk_model_forward/backward. */
+#include "nn/train.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "core/timer.h"
+#include "nn/layers.h"
+
+/* x, y, yr buffers for `cap` samples. */
+typedef struct { float *x; int32_t *y; float *yr; } batch_bufs;
+
+static sk_status bufs_alloc(batch_bufs *b, const sk_model *m, int cap)
+{
+    const sk_model_spec *sp = sk_model_get_spec(m);
+    size_t in = (size_t)sp->in_c * sp->in_h * sp->in_w;
+    b->x = sk_alloc_n((size_t)cap * in, sizeof(float));
+    b->y = sk_alloc_n((size_t)cap, sizeof(int32_t));
+    b->yr = sk_alloc_n((size_t)cap * sp->n_out, sizeof(float));
+    return (b->x && b->y && b->yr) ? SK_OK : SK_ENOMEM;
+}
+
+static void bufs_free(batch_bufs *b)
+{
+    sk_free(b->x);
+    sk_free(b->y);
+    sk_free(b->yr);
+}
+
+/* Loss (and dlogits if d != NULL) of the model's last logits. */
+static double batch_loss(const sk_model *m, const float *logits, const int32_t *y,
+                         const float *yr, int n, const sk_loss_spec *ls, float *d, int *correct)
+{
+    int K = sk_model_get_spec(m)->n_out;
+    if (ls && ls->regression) {
+        if (correct) *correct = 0;
+        return sk_loss_mse(logits, yr, n, K, d);
+    }
+    return sk_loss_ce(logits, y, n, K, ls ? ls->class_mask : NULL, d, correct);
+}
+
+sk_status sk_train_grad(sk_model *m, const sk_tset *params, sk_tset *grads, const float *x,
+                        const int32_t *y, const float *yr, int n, const sk_loss_spec *ls,
+                        sk_rng *rng, double *loss, int *n_correct)
+{
+    if (n < 1 || n > sk_model_max_batch(m))
+        return sk_err(SK_EINVAL, "training batch of %d samples (model allows 1..%d)", n,
+                      sk_model_max_batch(m));
+    const float *logits = sk_model_forward(m, params, x, n, 1, rng);
+    float *d = sk_model_dlogits(m);
+    double l = batch_loss(m, logits, y, yr, n, ls, d, n_correct);
+    if (loss) *loss = l;
+    if (!isfinite(l))
+        return sk_err(SK_ENUMERIC, "training loss is %g\nHINT: lower the learning rate", l);
+    sk_model_zero_grads(m, grads);
+    sk_model_backward(m, d, grads, NULL);
+    return SK_OK;
+}
+
+sk_status sk_model_eval(sk_model *m, const sk_tset *params, sk_batch_fn get_batch, void *ctx,
+                        const sk_loss_spec *ls, double *loss, double *acc)
+{
+    batch_bufs b = {0};
+    sk_status st = bufs_alloc(&b, m, sk_model_max_batch(m));
+    double total = 0.0;
+    int64_t count = 0, correct = 0;
+    if (st != SK_OK) goto cleanup;
+    for (int64_t step = 0;; step++) {
+        int n = get_batch(ctx, -1, step, b.x, b.y, b.yr);
+        if (n == 0) break;
+        if (n < 0 || n > sk_model_max_batch(m)) {
+            st = n < 0 ? SK_EIO : sk_err(SK_EINVAL, "evaluation batch of %d samples (model allows %d)",
+                                         n, sk_model_max_batch(m));
+            goto cleanup;
+        }
+        const float *logits = sk_model_forward(m, params, b.x, n, 0, NULL);
+        int c = 0;
+        total += batch_loss(m, logits, b.y, b.yr, n, ls, NULL, &c) * n;
+        correct += c;
+        count += n;
+    }
+    if (count == 0) {
+        st = sk_err(SK_EINVAL, "evaluation: the batch provider returned no samples");
+        goto cleanup;
+    }
+    if (loss) *loss = total / (double)count;
+    if (acc) *acc = (ls && ls->regression) ? NAN : (double)correct / (double)count;
+cleanup:
+    bufs_free(&b);
+    return st;
+}
+
+static int ends_with(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+sk_status sk_model_bn_reset(sk_model *m, sk_tset *params, sk_batch_fn get_batch, void *ctx,
+                            int n_batches)
+{
+    sk_tset *P = params ? params : sk_model_params(m);
+    batch_bufs b = {0};
+    sk_status st = SK_OK;
+    if (!sk_model_has_batchnorm(m)) return SK_OK;
+    for (int i = 0; i < P->n; i++) {
+        sk_tensor *t = &P->t[i];
+        if (!t->is_buffer) continue;
+        float v = ends_with(t->name, "running_var") ? 1.0f : 0.0f;
+        for (int64_t j = 0; j < t->numel; j++) t->data[j] = v;
+    }
+    if ((st = bufs_alloc(&b, m, sk_model_max_batch(m))) != SK_OK) goto cleanup;
+    sk_model_set_dropout(m, 0);
+    int64_t k = 0;
+    for (int64_t step = 0; n_batches <= 0 || step < n_batches; step++) {
+        int n = get_batch(ctx, -1, step, b.x, b.y, b.yr);
+        if (n == 0) break;
+        if (n < 0 || n > sk_model_max_batch(m)) {
+            st = n < 0 ? SK_EIO : sk_err(SK_EINVAL, "BatchNorm re-estimation batch of %d samples (model allows %d)",
+                                         n, sk_model_max_batch(m));
+            goto cleanup;
+        }
+        k++;
+        sk_model_set_bn_momentum(m, (float)(1.0 / (double)k));
+        sk_model_forward(m, P, b.x, n, 1, NULL);
+    }
+cleanup:
+    sk_model_set_bn_momentum(m, 0.1f);
+    sk_model_set_dropout(m, 1);
+    bufs_free(&b);
+    return st;
+}
+
+sk_status sk_train(sk_model *m, sk_train_cfg *cfg)
+{
+    batch_bufs b = {0};
+    sk_status st;
+    if (cfg->batch_size < 1 || cfg->batch_size > sk_model_max_batch(m))
+        return sk_err(SK_EINVAL, "batch_size %d must be in 1..%d (the model's max batch)",
+                      cfg->batch_size, sk_model_max_batch(m));
+    if (!cfg->get_batch || !cfg->step)
+        return sk_err(SK_EINVAL, "sk_train: get_batch and step callbacks are required");
+    if ((st = bufs_alloc(&b, m, cfg->batch_size)) != SK_OK) goto cleanup;
+    for (int epoch = 0; epoch < cfg->epochs; epoch++) {
+        double total = 0.0, t0 = sk_now();
+        int64_t count = 0, correct = 0;
+        for (int64_t step = 0;; step++) {
+            int n = cfg->get_batch(cfg->ctx, epoch, step, b.x, b.y, b.yr);
+            if (n == 0) break;
+            if (n < 0 || n > cfg->batch_size) {
+                st = n < 0 ? SK_EIO : sk_err(SK_EINVAL, "training batch of %d samples (batch_size %d)",
+                                             n, cfg->batch_size);
+                goto cleanup;
+            }
+            double l;
+            int c = 0;
+            if ((st = sk_train_grad(m, NULL, NULL, b.x, b.y, b.yr, n, &cfg->loss, cfg->rng, &l, &c)) != SK_OK) {
+                sk_err_prefix(st, "epoch %d step %lld: ", epoch + 1, (long long)step);
+                goto cleanup;
+            }
+            if (cfg->step(cfg->optctx, sk_model_params(m), sk_model_grads(m), cfg->global_step) != 0) {
+                st = SK_ENUMERIC;
+                goto cleanup;
+            }
+            cfg->global_step++;
+            total += l * n;
+            correct += c;
+            count += n;
+        }
+        double dt = sk_now() - t0;
+        double tl = count ? total / (double)count : NAN;
+        double ta = (count && !cfg->loss.regression) ? (double)correct / (double)count : NAN;
+        double vl = NAN, va = NAN;
+        if (cfg->get_test_batch &&
+            (st = sk_model_eval(m, NULL, cfg->get_test_batch, cfg->test_ctx, &cfg->loss, &vl, &va)) != SK_OK)
+            goto cleanup;
+        if (cfg->on_epoch)
+            cfg->on_epoch(cfg->epoch_ctx, epoch + 1, tl, ta, vl, va, dt > 0 ? (double)count / dt : 0.0);
+    }
+cleanup:
+    bufs_free(&b);
+    return st;
+}
