@@ -17,7 +17,8 @@
 /* Maximise sum_i S[i*m + p[i]] over injective maps p: rows -> cols.
  * S: (N, M) row-major, n <= m. Writes p[0..n) (p may be NULL only when
  * n == 0). objective may be NULL. Returns SK_OK, or SK_EINVAL (message set)
- * for n > m, negative sizes, or a non-finite entry (the message names it).
+ * for n > m, negative sizes, a non-finite entry (the message names it), or
+ * entries spanning more than ~1e308 / (4 (n + 1)) (potentials could overflow).
  * n == 0 is valid: nothing is written to p, the objective is 0. */
 sk_status lap_solve_max(const double *S, int n, int m, int64_t *p, double *objective);
 
