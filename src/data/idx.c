@@ -63,7 +63,10 @@ static int64_t gz_read_all(gzFile f, const char *path, uint8_t *buf, int64_t wan
         if (errnum == Z_BUF_ERROR) {
             *gz_truncated = 1;
         } else if (errnum != Z_OK) {
+            size_t pl = strlen(path);
             if (errnum == Z_ERRNO) msg = strerror(errno);
+            /* zlib prefixes its messages with the path; we put it first already */
+            else if (msg && strncmp(msg, path, pl) == 0 && strncmp(msg + pl, ": ", 2) == 0) msg += pl + 2;
             sk_err(SK_EFORMAT, "%s: corrupt gzip data (%s)\nHINT: delete the file and fetch it again",
                    path, msg ? msg : "unknown zlib error");
             return -1;
