@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "core/err.h"
@@ -27,11 +29,20 @@ static const char *mkdir_tmp(const char *name)
 
 static const char *join(const char *dir, const char *name)
 {
-    static char bufs[8][2048];
+    static char bufs[8][8192];
     static int k;
     char *b = bufs[k++ & 7];
     snprintf(b, sizeof bufs[0], "%s/%s", dir, name);
     return b;
+}
+
+static const char *join3(const char *a, const char *b, const char *c)
+{
+    static char bufs[4][8192];
+    static int k;
+    char *r = bufs[k++ & 3];
+    snprintf(r, sizeof bufs[0], "%s/%s/%s", a, b, c);
+    return r;
 }
 
 static void put_be32(unsigned char *b, uint32_t v)
@@ -840,6 +851,121 @@ START_TEST(test_polynomial)
 }
 END_TEST
 
+/* ---- datasets/fetch --from (sparse files stand in for the real ones) --------- */
+
+static void sparse_file(const char *path, off_t size)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "create %s", path);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(truncate(path, size), 0);
+}
+
+/* Run datasets/fetch with `args`; returns its exit status, output in *out. */
+static int run_fetch(const char *args, char **out)
+{
+    char cmd[8192];
+    const char *log = tu_path("fetch.out");
+    int rc;
+    snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>&1", tu_src("datasets/fetch"), args, log);
+    rc = system(cmd);
+    ck_assert_msg(rc != -1 && WIFEXITED(rc), "cannot run %s", cmd);
+    *out = tu_read(log, NULL);
+    ck_assert_ptr_nonnull(*out);
+    return WEXITSTATUS(rc);
+}
+
+static off_t file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+START_TEST(test_fetch_from_mirror)
+{
+    static const char *idx[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                 "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+    static const off_t raw[4] = {47040016, 60008, 7840016, 10008};
+    static const off_t gz[4] = {9000000, 30000, 1500000, 5000};
+    /* Own copies: tu_path() and join() hand out rotating static buffers. */
+    char mirror[2048], dest[2048], dest2[2048], m_mnist[2048], m_fashion[2048], m_c10[2048];
+    char args[8192], want[8192], *out = NULL;
+
+    snprintf(mirror, sizeof mirror, "%s", mkdir_tmp("mirror"));
+    snprintf(dest, sizeof dest, "%s", mkdir_tmp("dest"));
+    snprintf(dest2, sizeof dest2, "%s", tu_path("dest2"));
+    snprintf(m_mnist, sizeof m_mnist, "%s", mkdir_tmp("mirror/mnist"));
+    snprintf(m_fashion, sizeof m_fashion, "%s", mkdir_tmp("mirror/fashion-mnist"));
+    snprintf(m_c10, sizeof m_c10, "%s", mkdir_tmp("mirror/cifar-10-batches-bin"));
+    for (int k = 0; k < 4; k++) {
+        char name[64];
+        sparse_file(join(m_mnist, idx[k]), raw[k]);   /* raw IDX in the mirror */
+        snprintf(name, sizeof name, "%s.gz", idx[k]);
+        sparse_file(join(m_fashion, name), gz[k]);     /* gzip IDX in the mirror */
+    }
+    for (int k = 1; k <= 6; k++) {
+        char name[64];
+        if (k <= 5) snprintf(name, sizeof name, "data_batch_%d.bin", k);
+        else snprintf(name, sizeof name, "test_batch.bin");
+        sparse_file(join(m_c10, name), 30730000);
+    }
+
+    snprintf(args, sizeof args, "mnist cifar10 fashion-mnist --from '%s' --dest '%s'", mirror, dest);
+    ck_assert_int_eq(run_fetch(args, &out), 0);
+    snprintf(want, sizeof want, "mnist: %s/mnist ready (4 copied, 0 already present) from %s", dest, m_mnist);
+    ck_assert_msg(strstr(out, want), "%s", out);
+    snprintf(want, sizeof want, "cifar10: %s/cifar10 ready (6 copied", dest);
+    ck_assert_msg(strstr(out, want), "%s", out);
+    snprintf(want, sizeof want, "fashion-mnist: %s/fashion-mnist ready (4 copied, 0 already present) from %s",
+             dest, m_fashion);
+    ck_assert_msg(strstr(out, want), "%s", out);
+    free(out);
+    ck_assert_int_eq(file_size(join3(dest, "mnist", "t10k-images-idx3-ubyte")), 7840016);
+    ck_assert_int_eq(file_size(join3(dest, "fashion-mnist", "train-labels-idx1-ubyte.gz")), 30000);
+    ck_assert_int_eq(file_size(join3(dest, "cifar10", "data_batch_5.bin")), 30730000);
+    {   /* copies, not links */
+        struct stat st;
+        ck_assert_int_eq(lstat(join3(dest, "cifar10", "test_batch.bin"), &st), 0);
+        ck_assert(S_ISREG(st.st_mode));
+    }
+
+    /* Again: nothing to copy. */
+    snprintf(args, sizeof args, "mnist --from '%s' --dest '%s'", mirror, dest);
+    ck_assert_int_eq(run_fetch(args, &out), 0);
+    ck_assert_msg(strstr(out, "(0 copied, 4 already present)"), "%s", out);
+    free(out);
+
+    /* A truncated mirror file fails, naming it. */
+    ck_assert_int_eq(truncate(join(m_c10, "data_batch_3.bin"), 30729999), 0);
+    snprintf(args, sizeof args, "cifar10 --from '%s' --dest '%s'", mirror, dest2);
+    ck_assert_int_eq(run_fetch(args, &out), 1);
+    snprintf(want, sizeof want, "%s: 30729999 bytes (expected 30730000; truncated?)",
+             join(m_c10, "data_batch_3.bin"));
+    ck_assert_msg(strstr(out, want), "%s", out);
+    free(out);
+
+    /* No CIFAR-100 in the mirror. */
+    snprintf(args, sizeof args, "cifar100 --from '%s' --dest '%s'", mirror, dest);
+    ck_assert_int_eq(run_fetch(args, &out), 1);
+    ck_assert_msg(strstr(out, "cifar100: no mirror folder found"), "%s", out);
+    free(out);
+
+    /* Usage errors exit 2; --help exits 0. */
+    ck_assert_int_eq(run_fetch("", &out), 2);
+    free(out);
+    ck_assert_int_eq(run_fetch("imagenet --from /tmp", &out), 2);
+    ck_assert_msg(strstr(out, "unknown data set 'imagenet'"), "%s", out);
+    free(out);
+    ck_assert_int_eq(run_fetch("mnist --from /nonexistent-dir", &out), 2);
+    free(out);
+    ck_assert_int_eq(run_fetch("mnist --bogus", &out), 2);
+    free(out);
+    ck_assert_int_eq(run_fetch("--help", &out), 0);
+    ck_assert_msg(strstr(out, "--from DIR"), "%s", out);
+    free(out);
+}
+END_TEST
+
 /* ---- the real files (populated by datasets/fetch; CI always fetches) --------- */
 
 static int real_present(const char *rel, const char *probe)
@@ -959,9 +1085,12 @@ static Suite *data_suite(void)
     tcase_add_test(tc, test_shift_flip_kernel);
     tcase_add_test(tc, test_augmentation);
     tcase_add_test(tc, test_polynomial);
+    tcase_add_test(tc, test_fetch_from_mirror);
     tcase_add_test(real, test_real_mnist);
     tcase_add_test(real, test_real_cifar10);
     tcase_add_test(real, test_real_fashion_mnist);
+    tcase_set_timeout(tc, 60);
+    tcase_set_timeout(real, 120);   /* reads 400 MB; slow under sanitizers */
     suite_add_tcase(s, tc);
     suite_add_tcase(s, real);
     return s;

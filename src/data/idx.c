@@ -16,7 +16,7 @@
 
 #include "core/mem.h"
 
-#define IDX_FIRST_CHUNK ((int64_t)16 << 20) /* initial buffer; doubles up to the announced size */
+#define IDX_FIRST_CHUNK ((int64_t)1 << 20) /* initial buffer; doubles up to the announced size */
 #define IDX_MAX_READ (1 << 30)              /* gzread takes an unsigned int */
 
 sk_status sk_idx_resolve(const char *dir, const char *name, const char *fetch_name, char *path,
