@@ -72,6 +72,8 @@ void sk_data_opts_init(sk_data_opts *o, sk_ds_kind kind);
  * No such file or directory\nHINT: run datasets/fetch mnist". */
 sk_status sk_dataset_load(sk_dataset *ds, const sk_data_opts *o);
 void sk_dataset_free(sk_dataset *ds);   /* safe on a zeroed or freed dataset */
+/* Free one split's arrays and zero it (safe on NULL / zeroed splits). */
+void sk_split_free(sk_split *sp);
 
 /* Input features per example (c*h*w; 1 for the polynomial toy). */
 int64_t sk_dataset_dim(const sk_dataset *ds);
@@ -85,7 +87,8 @@ int64_t sk_dataset_dim(const sk_dataset *ds);
  * horizontal flip with p = 0.5, drawing from rng (3 draws per example, in
  * example order). The padding is pixel value 0 before normalisation, as
  * torchvision's RandomCrop(padding=4) on uint8 images followed by Normalize.
- * augment == 0 is deterministic and never touches rng (which may be NULL). */
+ * augment == 0 is deterministic and never touches rng (which may be NULL).
+ * Every idx[b] must lie in [0, sp->n) (not checked). */
 void sk_dataset_batch(const sk_dataset *ds, const sk_split *sp, const int32_t *idx, int n,
                       int augment, sk_rng *rng, float *x_out, int32_t *y_out, float *yr_out);
 

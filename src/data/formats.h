@@ -42,7 +42,4 @@ sk_status sk_cifar100_load_split(const char *dir, int train, int coarse, int64_t
 /* ---- polynomial toy (poly.c) ---------------------------------------------- */
 sk_status sk_poly_load(const sk_data_opts *o, sk_split *train, sk_split *test);
 
-/* ---- shared --------------------------------------------------------------- */
-void sk_split_free(sk_split *sp);
-
 #endif
