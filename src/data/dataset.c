@@ -1,0 +1,168 @@
+/* dataset.c - dispatch to the format readers, training-split statistics. */
+#include "data/dataset.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "data/formats.h"
+
+const char *sk_ds_kind_name(sk_ds_kind k)
+{
+    switch (k) {
+    case SK_DS_MNIST: return "mnist";
+    case SK_DS_FASHION_MNIST: return "fashion-mnist";
+    case SK_DS_CIFAR10: return "cifar10";
+    case SK_DS_CIFAR100: return "cifar100";
+    case SK_DS_POLYNOMIAL: return "polynomial";
+    }
+    return "unknown";
+}
+
+int sk_ds_kind_parse(const char *s, sk_ds_kind *out)
+{
+    static const struct { const char *name; sk_ds_kind kind; } names[] = {
+        {"mnist", SK_DS_MNIST},         {"fashion-mnist", SK_DS_FASHION_MNIST},
+        {"fashion_mnist", SK_DS_FASHION_MNIST},
+        {"cifar10", SK_DS_CIFAR10},     {"cifar-10", SK_DS_CIFAR10},
+        {"cifar100", SK_DS_CIFAR100},   {"cifar-100", SK_DS_CIFAR100},
+        {"polynomial", SK_DS_POLYNOMIAL},
+    };
+    if (!s) return -1;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(s, names[i].name) == 0) {
+            *out = names[i].kind;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+sk_normalize sk_normalize_auto(sk_ds_kind k)
+{
+    return k == SK_DS_CIFAR10 || k == SK_DS_CIFAR100 ? SK_NORMALIZE_STANDARD : SK_NORMALIZE_UNIT;
+}
+
+void sk_data_opts_init(sk_data_opts *o, sk_ds_kind kind)
+{
+    memset(o, 0, sizeof *o);
+    o->kind = kind;
+    o->normalize = sk_normalize_auto(kind);
+    o->poly_degree = 1;
+    o->poly_points = 100;
+    o->poly_noise = 0.05;
+}
+
+void sk_split_free(sk_split *sp)
+{
+    if (!sp) return;
+    sk_free(sp->x);
+    sk_free(sp->y);
+    sk_free(sp->xr);
+    sk_free(sp->yr);
+    memset(sp, 0, sizeof *sp);
+}
+
+void sk_dataset_free(sk_dataset *ds)
+{
+    if (!ds) return;
+    sk_split_free(&ds->train);
+    sk_split_free(&ds->test);
+    memset(ds, 0, sizeof *ds);
+}
+
+int64_t sk_dataset_dim(const sk_dataset *ds)
+{
+    return (int64_t)ds->train.c * ds->train.h * ds->train.w;
+}
+
+/* Per-channel mean and (population) standard deviation of pixel/255 over the
+ * whole training split, in double. A 256-bin histogram per channel makes this
+ * exact and one cheap pass over the bytes. A constant channel gets std 1 so
+ * normalisation never divides by zero. */
+static void dataset_stats(sk_dataset *ds)
+{
+    const sk_split *sp = &ds->train;
+    const int64_t hw = (int64_t)sp->h * sp->w, d = sp->c * hw;
+    for (int c = 0; c < 3; c++) {
+        ds->mean[c] = 0.0f;
+        ds->std[c] = 1.0f;
+    }
+    for (int c = 0; c < sp->c && c < 3; c++) {
+        uint64_t hist[256] = {0};
+        double cnt = 0, s = 0, s2 = 0, mean, var;
+        for (int64_t i = 0; i < sp->n; i++) {
+            const uint8_t *p = sp->x + i * d + c * hw;
+            for (int64_t j = 0; j < hw; j++) hist[p[j]]++;
+        }
+        for (int v = 0; v < 256; v++) {
+            double x = v / 255.0, k = (double)hist[v];
+            cnt += k;
+            s += k * x;
+        }
+        if (cnt == 0) continue;
+        mean = s / cnt;
+        for (int v = 0; v < 256; v++) {
+            double dx = v / 255.0 - mean;
+            s2 += (double)hist[v] * dx * dx;
+        }
+        var = s2 / cnt;
+        ds->mean[c] = (float)mean;
+        ds->std[c] = var > 1e-12 ? (float)sqrt(var) : 1.0f;
+    }
+}
+
+sk_status sk_dataset_load(sk_dataset *ds, const sk_data_opts *o)
+{
+    sk_status st = SK_OK;
+    char defpath[256];
+    const char *dir = o->path;
+    const char *name = sk_ds_kind_name(o->kind);
+
+    memset(ds, 0, sizeof *ds);
+    ds->kind = o->kind;
+    ds->normalize = o->normalize;
+    if (o->normalize != SK_NORMALIZE_UNIT && o->normalize != SK_NORMALIZE_STANDARD)
+        return sk_err(SK_EINVAL, "dataset: unknown normalisation %d", (int)o->normalize);
+    if (o->train_limit < 0 || o->test_limit < 0)
+        return sk_err(SK_EINVAL, "dataset: record limits must be >= 0 (got %lld, %lld)",
+                      (long long)o->train_limit, (long long)o->test_limit);
+    if (!dir || !*dir) {
+        snprintf(defpath, sizeof defpath, "datasets/%s", name);
+        dir = defpath;
+    }
+
+    switch (o->kind) {
+    case SK_DS_MNIST:
+    case SK_DS_FASHION_MNIST:
+        st = sk_idx_load_split(dir, "train", name, o->train_limit, &ds->train);
+        if (!st) st = sk_idx_load_split(dir, "t10k", name, o->test_limit, &ds->test);
+        break;
+    case SK_DS_CIFAR10:
+        st = sk_cifar10_load_split(dir, 1, o->train_limit, &ds->train);
+        if (!st) st = sk_cifar10_load_split(dir, 0, o->test_limit, &ds->test);
+        break;
+    case SK_DS_CIFAR100:
+        st = sk_cifar100_load_split(dir, 1, o->coarse_labels, o->train_limit, &ds->train);
+        if (!st) st = sk_cifar100_load_split(dir, 0, o->coarse_labels, o->test_limit, &ds->test);
+        break;
+    case SK_DS_POLYNOMIAL:
+        st = sk_poly_load(o, &ds->train, &ds->test);
+        break;
+    default:
+        st = sk_err(SK_EINVAL, "dataset: unknown kind %d", (int)o->kind);
+    }
+    if (st) {
+        sk_dataset_free(ds);
+        return st;
+    }
+    if (ds->train.x) dataset_stats(ds);
+    else {
+        for (int c = 0; c < 3; c++) {
+            ds->mean[c] = 0.0f;
+            ds->std[c] = 1.0f;
+        }
+    }
+    return SK_OK;
+}

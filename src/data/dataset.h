@@ -1,0 +1,107 @@
+/* dataset.h - the data sets sinkrb trains on, read from their official files.
+ *
+ * MNIST / Fashion-MNIST (IDX, raw or gzip), CIFAR-10 / CIFAR-100 (binary
+ * version) and the polynomial regression toy (ALGORITHMS.md section 11).
+ * Images stay uint8 in memory (a CIFAR-10 train split is 150 MiB); batches are
+ * converted to float and normalised on the fly by sk_dataset_batch.
+ *
+ * Dimension letters: N examples in a split, B examples in a batch,
+ * C channels, H rows, W columns, D = C*H*W. */
+#ifndef SK_DATA_DATASET_H
+#define SK_DATA_DATASET_H
+#include <stdint.h>
+
+#include "core/err.h"
+#include "core/rng.h"
+
+typedef enum {
+    SK_DS_MNIST,
+    SK_DS_FASHION_MNIST,
+    SK_DS_CIFAR10,
+    SK_DS_CIFAR100,
+    SK_DS_POLYNOMIAL
+} sk_ds_kind;
+
+typedef enum {
+    SK_NORMALIZE_UNIT,      /* pixel / 255, in [0, 1] */
+    SK_NORMALIZE_STANDARD   /* (pixel / 255 - mean[c]) / std[c], training-split stats */
+} sk_normalize;
+
+typedef struct {
+    sk_ds_kind kind;
+    const char *path;          /* folder holding the official files (borrowed);
+                                  NULL = "datasets/<sk_ds_kind_name(kind)>" */
+    sk_normalize normalize;    /* the config maps auto -> STANDARD for CIFAR, UNIT for MNIST */
+    int coarse_labels;         /* CIFAR-100: 1 = 20 coarse labels, 0 = 100 fine labels (default) */
+    int poly_degree;           /* polynomial toy: 1, 2 or 3 */
+    int poly_points;           /* default 100 (0 also means 100) */
+    double poly_noise;         /* default 0.05 (standard deviation of the noise on y) */
+    uint64_t seed;             /* polynomial noise */
+    int64_t train_limit, test_limit; /* 0 = all, else only the first N records (smoke tests) */
+} sk_data_opts;
+
+typedef struct {
+    int64_t n;                 /* examples */
+    int c, h, w;               /* image shape (1,28,28) / (3,32,32); polynomial: (1,1,1) */
+    int n_classes;             /* 10 / 100 / 20; 0 for regression */
+    uint8_t *x;                /* (N, D) raw pixels, channel-planar; NULL for regression */
+    int32_t *y;                /* (N) labels; NULL for regression */
+    float *xr, *yr;            /* regression only: inputs (N, 1), targets (N, 1) */
+} sk_split;
+
+typedef struct {
+    sk_ds_kind kind;
+    sk_normalize normalize;
+    sk_split train, test;
+    float mean[3], std[3];     /* per-channel stats of the training split (pixel/255 scale);
+                                  polynomial: mean 0, std 1 (no normalisation) */
+} sk_dataset;
+
+/* "mnist", "fashion-mnist", "cifar10", "cifar100", "polynomial". */
+const char *sk_ds_kind_name(sk_ds_kind k);
+/* 0 ok, -1 unknown (also accepts "fashion_mnist", "cifar-10", "cifar-100"). */
+int sk_ds_kind_parse(const char *s, sk_ds_kind *out);
+/* The normalisation "auto" stands for: STANDARD for CIFAR, UNIT otherwise. */
+sk_normalize sk_normalize_auto(sk_ds_kind k);
+/* Defaults for `kind`: path NULL, auto normalisation, fine labels, degree 1,
+ * 100 points, noise 0.05, seed 0, no limits. */
+void sk_data_opts_init(sk_data_opts *o, sk_ds_kind kind);
+
+/* Load both splits. On failure `ds` is left empty (safe to free) and the
+ * message names the file, e.g. "datasets/mnist/train-images-idx3-ubyte:
+ * No such file or directory\nHINT: run datasets/fetch mnist". */
+sk_status sk_dataset_load(sk_dataset *ds, const sk_data_opts *o);
+void sk_dataset_free(sk_dataset *ds);   /* safe on a zeroed or freed dataset */
+/* Free one split's arrays and zero it (safe on NULL / zeroed splits). */
+void sk_split_free(sk_split *sp);
+
+/* Input features per example (c*h*w; 1 for the polynomial toy). */
+int64_t sk_dataset_dim(const sk_dataset *ds);
+
+/* Build a float batch from examples idx[0..n) of split `sp` (one of ds->train,
+ * ds->test):
+ *   x_out  (B, C, H, W) normalised per ds->normalize; regression: (B, 1) inputs
+ *   y_out  (B) labels (classification; may be NULL)
+ *   yr_out (B, 1) targets (regression; may be NULL)
+ * augment != 0 (images only): random crop with 4-pixel zero padding then a
+ * horizontal flip with p = 0.5, drawing from rng (3 draws per example, in
+ * example order). The padding is pixel value 0 before normalisation, as
+ * torchvision's RandomCrop(padding=4) on uint8 images followed by Normalize.
+ * augment == 0 is deterministic and never touches rng (which may be NULL).
+ * Every idx[b] must lie in [0, sp->n) (not checked). */
+void sk_dataset_batch(const sk_dataset *ds, const sk_split *sp, const int32_t *idx, int n,
+                      int augment, sk_rng *rng, float *x_out, int32_t *y_out, float *yr_out);
+
+/* The per-channel lookup table pixel -> normalised float used by
+ * sk_dataset_batch. lut (C, 256). */
+void sk_dataset_lut(const sk_dataset *ds, int c, float *lut);
+
+/* One image through a shift and an optional mirror (the kernel behind the
+ * augmentation, exposed for tests):
+ *   dst[c][i][j] = lut[c][src[c][i + dy][jj + dx]],  jj = flip ? w-1-j : j,
+ * where out-of-range source pixels read as value 0 (zero padding).
+ * src (C, H, W) uint8, lut (C, 256), dst (C, H, W). */
+void sk_image_shift_flip(const uint8_t *src, int c, int h, int w, int dy, int dx, int flip,
+                         const float *lut, float *dst);
+
+#endif
