@@ -1377,6 +1377,7 @@ sk_status sk_h5w_info(const char *path, FILE *out)
     char *fmt = NULL, *arch = NULL, *order = NULL;
     long long ver = 0;
     int has_ver = 0, wname = 4, wshape = 5, wdt = 5;
+    long long total = 0;
     struct stat sb;
     hsize_t aidx = 0;
 
@@ -1396,7 +1397,7 @@ sk_status sk_h5w_info(const char *path, FILE *out)
         while (line) {
             const char *nl = strchr(line, '\n');
             int len = nl ? (int)(nl - line) : (int)strlen(line);
-            if (len || nl) fprintf(out, "    %.*s\n", len, line);
+            fprintf(out, len ? "    %.*s\n" : "%.*s\n", len, line);
             line = nl ? nl + 1 : NULL;
             if (line && !*line) break;
         }
@@ -1459,6 +1460,11 @@ sk_status sk_h5w_info(const char *path, FILE *out)
         cls = H5Tget_class(ftype);
         if (ds_shape(ds, path, L.ds[i], H5S_MAX_RANK, &ndim, shape) != SK_OK) goto row_err;
         shape_str(ndim, shape, row->shape, sizeof row->shape);
+        if (cls == H5T_FLOAT || cls == H5T_INTEGER) {
+            long long numel = 1;
+            for (int d = 0; d < ndim; d++) numel *= shape[d];
+            total += numel;
+        }
         if ((cls == H5T_FLOAT || cls == H5T_INTEGER) && ds_stats(ds, path, L.ds[i], row) != SK_OK)
             goto row_err;
         goto row_done;
@@ -1474,7 +1480,7 @@ sk_status sk_h5w_info(const char *path, FILE *out)
         CLOSE_ID(H5Tclose, ftype);
         CLOSE_ID(H5Dclose, ds);
     }
-    fprintf(out, "datasets (%d):\n", L.n);
+    fprintf(out, "datasets (%d, %lld values):\n", L.n, total);
     if (L.n)
         fprintf(out, "    %-*s  %-*s  %-*s  %13s %13s %13s %13s\n", wname, "name", wshape, "shape",
                 wdt, "dtype", "min", "max", "mean", "l2");
