@@ -1,0 +1,87 @@
+/* h5w.h - the HDF5 weights and permutation files.
+ *
+ * Weights file (format "sinkrb-weights", format_version 1):
+ *   - one dataset per parameter or buffer at the ROOT of the file, named exactly
+ *     like the PyTorch state_dict key ("layers.0.weight"), IEEE float32
+ *     little-endian, contiguous, in PyTorch layout (row-major); a 0-d tensor is
+ *     a scalar dataspace;
+ *   - root attributes, all strings variable-length UTF-8 (h5py reads them as str):
+ *       format         = "sinkrb-weights"
+ *       format_version = 1                       (int64 scalar)
+ *       param_order    = "layers.0.weight\nlayers.0.bias\n..."  (ONE string, the
+ *                        state_dict keys in order, separated by '\n', no trailing
+ *                        newline; h5py: f.attrs["param_order"].split("\n"))
+ *       arch           = the model config section as YAML text (omitted when the
+ *                        writer had none)
+ *   Readers also accept param_order written as an array of strings.
+ *   A plain h5py dump of a state_dict (no attributes, datasets in name order,
+ *   int64 "num_batches_tracked" scalars) reads and loads as well.
+ *
+ * Permutation file (format "sinkrb-perm", format_version 1): one int64 dataset
+ *   per permutation group at the root, named by the group name, holding a
+ *   permutation of 0..n-1; attribute perm_order lists the group names in order
+ *   ('\n'-separated, like param_order).
+ *
+ * Every entry point turns off HDF5's automatic error printing for the calling
+ * thread and reports failures through sk_err, naming the file. */
+#ifndef SK_IO_H5W_H
+#define SK_IO_H5W_H
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/err.h"
+#include "core/tensor.h"
+
+#define SK_H5W_FORMAT "sinkrb-weights"
+#define SK_H5W_PERM_FORMAT "sinkrb-perm"
+#define SK_H5W_VERSION 1
+
+/* Write every tensor of `params` in order, atomically (temporary file in the
+ * same folder, renamed into place; nothing is left under `path` or the
+ * temporary name on failure). arch_yaml may be NULL (no arch attribute).
+ * Names must be non-empty and contain neither '/' nor '\n'. */
+sk_status sk_h5w_write(const char *path, const sk_tset *params, const char *arch_yaml);
+
+/* Read every numeric dataset at the root into a new sk_tset (*out, free with
+ * sk_tset_free). Order: param_order when present (datasets it does not list
+ * follow in name order), else HDF5 name order. float64/float16/integer data are
+ * converted to float32; integer "*num_batches_tracked" datasets are skipped;
+ * groups are ignored. Tensors named "*running_mean"/"*running_var" are marked
+ * as buffers. When arch_yaml != NULL it receives the arch text (malloc'd, free
+ * with free(); NULL when the file has none). */
+sk_status sk_h5w_read(const char *path, sk_tset **out, char **arch_yaml);
+
+/* Load into an existing model layout (allocated): every tensor of `model` must
+ * exist in the file with the same shape, and the file must have no tensor the
+ * model lacks (num_batches_tracked excepted). Values are copied in, the
+ * model's order and is_buffer flags are kept.
+ * rename: n_rename pairs {file_name, model_name} (2*n_rename strings) applied
+ * to the file's names first. An exact name wins; a pair whose two sides both
+ * end in '*' renames a prefix ({"module.*", "*"} strips "module.",
+ * {"fc1.*", "layers.0.*"} maps fc1.weight to layers.0.weight).
+ * On a mismatch nothing is copied and the error lists missing, extra and
+ * wrongly shaped tensors (capped, "... and N more"). */
+sk_status sk_h5w_load_into(const char *path, sk_tset *model, const char *const *rename,
+                           int n_rename);
+/* The same, with a model description for the message ("mlp 784-512-10");
+ * model_desc may be NULL. */
+sk_status sk_h5w_load_into_ex(const char *path, sk_tset *model, const char *const *rename,
+                              int n_rename, const char *model_desc);
+
+/* Permutation files. perms[g] has sizes[g] entries and must be a permutation
+ * of 0..sizes[g]-1 (checked on write and on read). */
+sk_status sk_h5w_write_perms(const char *path, int n, const char *const *names,
+                             const int64_t *const *perms, const int64_t *sizes);
+/* Read every group (order: perm_order, else name order). Free the three arrays
+ * with sk_h5w_perms_free. */
+sk_status sk_h5w_read_perms(const char *path, int *n, char ***names, int64_t ***perms,
+                            int64_t **sizes);
+void sk_h5w_perms_free(int n, char **names, int64_t **perms, int64_t *sizes); /* NULL-safe */
+
+/* `sinkrb info FILE.h5`: the file's root attributes (format and version, arch
+ * YAML indented, permutation groups of a perm file, any other attribute) and a
+ * table of every dataset, walking groups (full paths): name, shape, dtype and,
+ * for numeric data, min, max, mean and L2 norm computed in double. */
+sk_status sk_h5w_info(const char *path, FILE *out);
+
+#endif
