@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app/app.h"
 #include "core/blas.h"
@@ -49,14 +50,18 @@ static int usage_error(const char *fmt, const char *arg)
     return 2;
 }
 
-static void version(void)
+static void version(int threads)
 {
+    if (threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (int)n : 1;
+    }
     printf("sinkrb %s\n", PACKAGE_VERSION);
     printf("BLAS: %s, kernel %s (%s)\n", sk_blas_name(), sk_blas_kernel(), sk_blas_kernel_how());
 #ifdef _OPENMP
-    printf("threads: %d (OpenMP enabled)\n", sk_threads_get());
+    printf("threads: %d (OpenMP enabled)\n", threads);
 #else
-    printf("threads: %d (OpenMP disabled)\n", sk_threads_get());
+    printf("threads: %d (OpenMP disabled)\n", threads);
 #endif
 }
 
@@ -125,8 +130,7 @@ int main(int argc, char **argv)
         case 'q': o.quiet = 1; break;
         case 'h': usage(stdout); return 0;
         case 'V':
-            if (threads >= 0) sk_threads_set(threads);
-            version();
+            version(threads);
             return 0;
         default: fprintf(stderr, "Try 'sinkrb --help'.\n"); return 2;
         }

@@ -1,32 +1,705 @@
-/* pipeline.c - the stages of a run: inputs, the mode's work, metrics. */
+/* pipeline.c - the stages of a run: inputs (data, existing weights), the
+ * endpoints (trained when absent), the alignment methods, the linear-mode-
+ * connectivity curves, and the results files. */
 #include "config.h"
 
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "app/run_ctx.h"
 #include "core/blas.h"
+#include "core/mem.h"
+#include "core/rng.h"
 #include "core/timer.h"
+#include "data/dataset.h"
 #include "io/atomic.h"
+#include "io/csv.h"
+#include "io/h5w.h"
 #include "io/json.h"
+#include "io/progress.h"
+#include "io/svg.h"
+#include "lmc/barrier.h"
+#include "lmc/interp.h"
+#include "nn/model.h"
+#include "nn/optim.h"
+#include "nn/train.h"
+#include "rebasin/am.h"
+#include "rebasin/spec.h"
+#include "rebasin/wm.h"
 
-/* The mode's results section of metrics.json. */
-static void pipeline_results_json(sk_run *r, sk_json *j)
+#define MAX_METHODS 8
+
+typedef struct {
+    int present;              /* weights file existed */
+    int trained;              /* trained by this run */
+    double seconds, samples_per_s;
+    int epochs;
+    double train_loss, train_acc, test_loss, test_acc;   /* final evaluation */
+    sk_tset *theta;
+} endpoint;
+
+typedef struct {
+    char name[48];            /* naive, weight_matching, ... */
+    int64_t **perms;          /* NULL for naive */
+    sk_tset *aligned;         /* pi(theta_B) (borrowed theta_B for naive) */
+    double seconds;
+    int passes;
+    double objective;
+    int64_t samples;
+    double *lambda, *loss, *acc;   /* (points), (n_splits * points) */
+    sk_barrier bl[2], ba[2];       /* loss / accuracy barriers per split */
+} method;
+
+typedef struct {
+    sk_dataset ds;
+    int ds_loaded;
+    sk_model_spec ms;
+    sk_model *m, *m2;
+    sk_perm_spec *spec;
+    endpoint ep[2];
+    int n_methods;
+    method meth[MAX_METHODS];
+    sk_loss_spec loss;
+    char model_desc[256];
+} pipe_state;
+
+/* ---- batch providers -------------------------------------------------------- */
+
+typedef struct {
+    const sk_dataset *ds;
+    const sk_split *sp;
+    int32_t *idx;             /* (n) order of the examples */
+    int64_t n;
+    int batch;
+    int shuffle, augment;
+    sk_rng rng;
+    sk_progress *bar;         /* optional per-batch progress */
+    int64_t bar_base, bar_total;
+} provider;
+
+static sk_status provider_init(provider *p, const sk_dataset *ds, const sk_split *sp, int batch, int shuffle,
+                               int augment, uint64_t seed)
 {
-    (void)r;
-    (void)j;
+    memset(p, 0, sizeof *p);
+    p->ds = ds;
+    p->sp = sp;
+    p->n = sp->n;
+    p->batch = batch;
+    p->shuffle = shuffle;
+    p->augment = augment;
+    sk_rng_seed_stream(&p->rng, seed, 0x44415441 /* "DATA" */);
+    p->idx = sk_alloc_n((size_t)(p->n > 0 ? p->n : 1), sizeof(int32_t));
+    if (!p->idx) return SK_ENOMEM;
+    for (int64_t i = 0; i < p->n; i++) p->idx[i] = (int32_t)i;
+    return SK_OK;
+}
+
+static void provider_free(provider *p) { sk_free(p->idx); p->idx = NULL; }
+
+static int provider_next(void *ctx, int64_t epoch, int64_t step, float *x, int32_t *y, float *yr)
+{
+    provider *p = ctx;
+    (void)epoch;
+    if (step == 0 && p->shuffle) sk_rng_shuffle_i32(&p->rng, p->idx, p->n);
+    int64_t start = step * p->batch;
+    if (start >= p->n) return 0;
+    int n = (int)(p->n - start < p->batch ? p->n - start : p->batch);
+    sk_dataset_batch(p->ds, p->sp, p->idx + start, n, p->augment, &p->rng, x, y, yr);
+    if (p->bar) sk_progress_update(p->bar, p->bar_base + start + n, NULL);
+    return n;
+}
+
+/* ---- inputs ------------------------------------------------------------------ */
+
+static sk_status model_spec_from_config(const sk_config *c, const sk_dataset *ds, sk_model_spec *ms)
+{
+    memset(ms, 0, sizeof *ms);
+    ms->arch = (sk_arch)c->model.arch;
+    ms->n_hidden = c->model.n_hidden;
+    if (ms->n_hidden > SK_MAX_HIDDEN)
+        return sk_err(SK_ECONFIG, "model.hidden: at most %d layers", SK_MAX_HIDDEN);
+    memcpy(ms->hidden, c->model.hidden, sizeof(int) * (size_t)ms->n_hidden);
+    ms->activation = (sk_act)c->model.activation;
+    ms->norm = (sk_mnorm)c->model.norm;
+    ms->width = c->model.width;
+    ms->vgg_head = (sk_vgghead)c->model.head;
+    ms->dropout = (float)c->model.dropout;
+    ms->in_c = ds->train.c;
+    ms->in_h = ds->train.h;
+    ms->in_w = ds->train.w;
+    ms->n_out = ds->train.n_classes > 0 ? ds->train.n_classes : 1;
+    return SK_OK;
 }
 
 sk_status sk_run_validate_inputs(sk_run *r)
 {
-    (void)r;
+    const sk_config *c = &r->cfg;
+    pipe_state *ps = sk_alloc(sizeof *ps);
+    sk_data_opts o;
+    sk_status st;
+    double t0 = sk_now();
+    if (!ps) return SK_ENOMEM;
+    r->state = ps;
+
+    if (c->mode == SK_MODE_CONTINUAL)
+        return sk_err(SK_ECONFIG, "%s: mode continual is not available in this version of sinkrb",
+                      r->opts->config_path);
+    for (int i = 0; i < c->align.n_methods; i++)
+        if ((c->align.methods[i] == SK_METHOD_STE || c->align.methods[i] == SK_METHOD_SINKHORN) &&
+            c->mode != SK_MODE_TRAIN)
+            return sk_err(SK_ECONFIG, "%s: align.methods: %s is not available in this version of sinkrb",
+                          r->opts->config_path, sk_method_name(c->align.methods[i]));
+    if (c->mode == SK_MODE_SINKHORN)
+        return sk_err(SK_ECONFIG, "%s: mode sinkhorn is not available in this version of sinkrb",
+                      r->opts->config_path);
+
+    sk_data_opts_init(&o, (sk_ds_kind)c->dataset.name);
+    o.path = c->dataset.path;
+    o.normalize = c->dataset.normalize == SK_CFG_NORMALIZE_AUTO ? sk_normalize_auto((sk_ds_kind)c->dataset.name)
+                  : c->dataset.normalize == SK_CFG_NORMALIZE_UNIT ? SK_NORMALIZE_UNIT
+                                                                    : SK_NORMALIZE_STANDARD;
+    o.coarse_labels = c->dataset.labels == 1;
+    o.poly_degree = c->dataset.degree;
+    o.poly_points = c->dataset.points;
+    o.poly_noise = c->dataset.noise;
+    o.seed = (uint64_t)c->seed;
+    o.train_limit = c->dataset.train_limit;
+    o.test_limit = c->dataset.test_limit;
+    st = sk_dataset_load(&ps->ds, &o);
+    if (st != SK_OK) return st;
+    ps->ds_loaded = 1;
+    st = model_spec_from_config(c, &ps->ds, &ps->ms);
+    if (st != SK_OK) return st;
+    int maxb = c->train.batch_size > c->train.eval_batch_size ? c->train.batch_size : c->train.eval_batch_size;
+    if (c->activation_matching.batch_size > maxb) maxb = c->activation_matching.batch_size;
+    st = sk_model_new(&ps->ms, maxb, &ps->m);
+    if (st != SK_OK) return st;
+    char *d = sk_model_describe(&ps->ms);
+    snprintf(ps->model_desc, sizeof ps->model_desc, "%s", d ? d : "model");
+    free(d);
+    ps->loss.regression = ps->ds.train.n_classes == 0;
+    for (int e = 0; e < 2; e++) {
+        ps->ep[e].theta = sk_tset_like(sk_model_params(ps->m));
+        if (!ps->ep[e].theta) return SK_ENOMEM;
+        if (sk_file_exists(c->models[e].weights)) {
+            st = sk_h5w_load_into_ex(c->models[e].weights, ps->ep[e].theta, NULL, 0, ps->model_desc);
+            if (st != SK_OK) return st;
+            ps->ep[e].present = 1;
+        }
+    }
+    sk_run_stage(r, "load", sk_now() - t0);
     return SK_OK;
+}
+
+/* ---- training ---------------------------------------------------------------- */
+
+typedef struct {
+    sk_run *r;
+    char who;
+    int epochs;
+    double last_sps;
+    double tl, ta, vl, va;
+    provider *prov;
+    int64_t per_epoch;
+} epoch_ctx;
+
+static void on_epoch(void *ctx, int epoch, double train_loss, double train_acc, double test_loss,
+                     double test_acc, double sps)
+{
+    epoch_ctx *e = ctx;
+    char line[512];
+    e->last_sps = sps;
+    e->tl = train_loss; e->ta = train_acc; e->vl = test_loss; e->va = test_acc;
+    if (isnan(train_acc))
+        snprintf(line, sizeof line, "model %c epoch %d/%d: train loss %.5f | test loss %.5f | %.0f samples/s", e->who,
+                 epoch, e->epochs, train_loss, test_loss, sps);
+    else
+        snprintf(line, sizeof line,
+                 "model %c epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | %.0f samples/s",
+                 e->who, epoch, e->epochs, train_loss, 100 * train_acc, test_loss, 100 * test_acc, sps);
+    if (e->prov && e->prov->bar) {
+        sk_progress_done(e->prov->bar, line);
+        e->prov->bar_base = (int64_t)epoch * e->per_epoch;
+    } else if (e->r->opts->progress != SK_PROGRESS_NEVER) {
+        fprintf(stderr, "%s\n", line);
+    }
+    sk_log_file(e->r->log, "%s", line);
+}
+
+static int optim_step(void *optctx, sk_tset *params, sk_tset *grads, int64_t step)
+{
+    (void)step;
+    sk_optim_step(optctx, params, grads);
+    return 0;
+}
+
+static sk_status train_endpoint(sk_run *r, pipe_state *ps, int e)
+{
+    const sk_config *c = &r->cfg;
+    sk_rng rng;
+    provider tr, te;
+    sk_optim *opt = NULL;
+    sk_optim_opts oo;
+    sk_status st;
+    double t0 = sk_now();
+    uint64_t seed = (uint64_t)c->models[e].seed;
+    int64_t steps = (ps->ds.train.n + c->train.batch_size - 1) / c->train.batch_size;
+
+    sk_rng_seed_stream(&rng, seed, 0x494e4954 /* "INIT" */);
+    sk_model_init(ps->m, &rng);
+    st = provider_init(&tr, &ps->ds, &ps->ds.train, c->train.batch_size, 1, c->dataset.augment, seed);
+    if (st == SK_OK)
+        st = provider_init(&te, &ps->ds, &ps->ds.test, sk_model_max_batch(ps->m), 0, 0, seed);
+    if (st != SK_OK) return st;
+
+    sk_optim_opts_init(&oo, (sk_opt_kind)c->train.optimizer);
+    oo.lr = c->train.lr;
+    oo.momentum = c->train.momentum;
+    oo.nesterov = c->train.nesterov;
+    oo.weight_decay = c->train.weight_decay;
+    oo.beta1 = c->train.beta1;
+    oo.beta2 = c->train.beta2;
+    oo.eps = c->train.eps;
+    oo.clip_norm = c->train.clip_norm;
+    oo.schedule = (sk_sched_kind)c->train.schedule;
+    oo.total_steps = steps * c->train.epochs;
+    oo.warmup_steps = (int64_t)llround(c->train.warmup_epochs * (double)steps);
+    oo.step_size = steps * c->train.step_epochs;
+    oo.gamma = c->train.schedule == SK_SCHED_EXPONENTIAL ? pow(c->train.gamma, 1.0 / (double)steps) : c->train.gamma;
+    st = sk_optim_new(&oo, sk_model_params(ps->m), &opt);
+    if (st != SK_OK) goto cleanup;
+
+    sk_log_err(r->log, "training model %c (%s, seed %llu, %d epochs, %s, %lld examples)", 'a' + e, ps->model_desc,
+               (unsigned long long)seed, c->train.epochs, sk_cfg_choice("train.optimizer", c->train.optimizer),
+               (long long)ps->ds.train.n);
+    epoch_ctx ec = {r, (char)('a' + e), c->train.epochs, 0, 0, 0, 0, 0, &tr, ps->ds.train.n};
+    char label[32];
+    snprintf(label, sizeof label, "model %c", 'a' + e);
+    if (sk_progress_bars(r->opts->progress)) {
+        tr.bar = sk_progress_new(r->opts->progress, label, ps->ds.train.n * c->train.epochs);
+        tr.bar_total = ps->ds.train.n * c->train.epochs;
+    }
+    sk_train_cfg tc;
+    memset(&tc, 0, sizeof tc);
+    tc.epochs = c->train.epochs;
+    tc.batch_size = c->train.batch_size;
+    tc.loss = ps->loss;
+    tc.get_batch = provider_next;
+    tc.ctx = &tr;
+    tc.get_test_batch = provider_next;
+    tc.test_ctx = &te;
+    tc.step = optim_step;
+    tc.optctx = opt;
+    tc.on_epoch = on_epoch;
+    tc.epoch_ctx = &ec;
+    tc.rng = &rng;
+    st = sk_train(ps->m, &tc);
+    sk_progress_free(tr.bar);
+    tr.bar = NULL;
+    if (st != SK_OK) goto cleanup;
+    endpoint *ep = &ps->ep[e];
+    ep->trained = 1;
+    ep->epochs = c->train.epochs;
+    ep->seconds = sk_now() - t0;
+    ep->samples_per_s = ec.last_sps;
+    st = sk_tset_copy(ep->theta, sk_model_params(ps->m));
+    if (st != SK_OK) goto cleanup;
+
+    /* Save where the config says (creating the folder), atomically. */
+    {
+        char dir[SK_PATH_MAX];
+        snprintf(dir, sizeof dir, "%s", c->models[e].weights);
+        char *slash = strrchr(dir, '/');
+        if (slash) {
+            *slash = '\0';
+            if (*dir && (st = sk_mkdir_p(dir)) != SK_OK) goto cleanup;
+        }
+        char *arch = sk_config_model_yaml(c);
+        st = sk_h5w_write(c->models[e].weights, ep->theta, arch);
+        free(arch);
+        if (st != SK_OK) goto cleanup;
+        sk_log_err(r->log, "saved model %c to %s (%.1f s)", 'a' + e, c->models[e].weights, ep->seconds);
+    }
+cleanup:
+    sk_optim_free(opt);
+    provider_free(&tr);
+    provider_free(&te);
+    return st;
+}
+
+static sk_status eval_split(sk_run *r, pipe_state *ps, const sk_tset *theta, const sk_split *sp, double *loss,
+                            double *acc)
+{
+    provider p;
+    sk_status st = provider_init(&p, &ps->ds, sp, sk_model_max_batch(ps->m), 0, 0, (uint64_t)r->cfg.seed);
+    if (st != SK_OK) return st;
+    st = sk_model_eval(ps->m, theta, provider_next, &p, &ps->loss, loss, acc);
+    provider_free(&p);
+    return st;
+}
+
+/* ---- alignment ------------------------------------------------------------------- */
+
+static method *add_method(pipe_state *ps, const char *name)
+{
+    method *m = &ps->meth[ps->n_methods++];
+    memset(m, 0, sizeof *m);
+    snprintf(m->name, sizeof m->name, "%s", name);
+    return m;
+}
+
+static sk_status save_method(sk_run *r, pipe_state *ps, method *me)
+{
+    char path[SK_PATH_MAX + 64];
+    const char **names = sk_alloc_n((size_t)ps->spec->n_groups + 1, sizeof *names);
+    int64_t *sizes = sk_alloc_n((size_t)ps->spec->n_groups + 1, sizeof *sizes);
+    sk_status st = SK_OK;
+    if (!names || !sizes) { st = SK_ENOMEM; goto cleanup; }
+    for (int g = 0; g < ps->spec->n_groups; g++) {
+        names[g] = ps->spec->groups[g].name;
+        sizes[g] = ps->spec->groups[g].size;
+    }
+    snprintf(path, sizeof path, "%s/perm_%s.h5", r->cfg.output, me->name);
+    st = sk_h5w_write_perms(path, ps->spec->n_groups, names, (const int64_t *const *)me->perms, sizes);
+    if (st != SK_OK) goto cleanup;
+    snprintf(path, sizeof path, "%s/aligned_%s.h5", r->cfg.output, me->name);
+    char *arch = sk_config_model_yaml(&r->cfg);
+    st = sk_h5w_write(path, me->aligned, arch);
+    free(arch);
+cleanup:
+    sk_free(names);
+    sk_free(sizes);
+    return st;
+}
+
+static sk_status run_method(sk_run *r, pipe_state *ps, int which)
+{
+    const sk_config *c = &r->cfg;
+    const sk_tset *A = ps->ep[0].theta, *B = ps->ep[1].theta;
+    method *me = add_method(ps, sk_method_name(which));
+    double t0 = sk_now();
+    sk_status st = SK_OK;
+    me->perms = sk_perms_identity(ps->spec);
+    me->aligned = sk_tset_like(A);
+    if (!me->perms || !me->aligned) return SK_ENOMEM;
+    if (which == SK_METHOD_WEIGHT_MATCHING) {
+        sk_wm_opts o = {c->weight_matching.max_iter, (uint64_t)c->seed};
+        sk_wm_result res;
+        st = sk_weight_matching(ps->spec, A, B, &o, me->perms, &res);
+        if (st != SK_OK) return st;
+        me->passes = res.passes;
+        me->objective = res.passes ? res.objective[res.passes - 1] : 0;
+        sk_wm_result_free(&res);
+    } else if (which == SK_METHOD_ACTIVATION_MATCHING) {
+        provider p;
+        if (!ps->m2 && (st = sk_model_new(&ps->ms, sk_model_max_batch(ps->m), &ps->m2)) != SK_OK) return st;
+        st = provider_init(&p, &ps->ds, &ps->ds.train, c->activation_matching.batch_size, 0, 0, (uint64_t)c->seed);
+        if (st != SK_OK) return st;
+        sk_am_opts o = {c->activation_matching.samples, c->activation_matching.batch_size,
+                        c->activation_matching.cost};
+        st = sk_activation_matching(ps->spec, ps->m, ps->m2, A, B, &o, provider_next, &p, me->perms, &me->samples);
+        provider_free(&p);
+        if (st != SK_OK) return st;
+    } else {
+        return sk_err(SK_EINVAL, "method %s is not available", me->name);
+    }
+    st = sk_perm_apply(ps->spec, (const int64_t *const *)me->perms, B, me->aligned);
+    if (st != SK_OK) return st;
+    me->seconds = sk_now() - t0;
+    if (which == SK_METHOD_WEIGHT_MATCHING)
+        sk_log_err(r->log, "weight matching: %d passes, %.3f s", me->passes, me->seconds);
+    else
+        sk_log_err(r->log, "activation matching: %lld examples, %.3f s", (long long)me->samples, me->seconds);
+    sk_run_stage(r, me->name, me->seconds);
+    return save_method(r, ps, me);
+}
+
+/* ---- LMC ------------------------------------------------------------------------ */
+
+typedef struct { sk_progress *bar; } point_ctx;
+static void on_point(void *ctx, int point, int points)
+{
+    point_ctx *p = ctx;
+    (void)points;
+    sk_progress_update(p->bar, point, NULL);
+}
+
+static sk_status lmc_all(sk_run *r, pipe_state *ps)
+{
+    const sk_config *c = &r->cfg;
+    int P = c->interpolation.points, S = c->interpolation.n_splits;
+    provider prov[2], bn;
+    sk_status st = SK_OK;
+    int bn_reset = c->interpolation.bn_reset == SK_BNRESET_RECOMPUTE ||
+                   (c->interpolation.bn_reset == SK_BNRESET_AUTO && sk_model_has_batchnorm(ps->m));
+    double t0 = sk_now();
+    memset(prov, 0, sizeof prov);
+    memset(&bn, 0, sizeof bn);
+    for (int s = 0; s < S && st == SK_OK; s++)
+        st = provider_init(&prov[s], &ps->ds, c->interpolation.splits[s] == SK_SPLIT_TRAIN ? &ps->ds.train : &ps->ds.test,
+                           sk_model_max_batch(ps->m), 0, 0, (uint64_t)c->seed);
+    if (st == SK_OK)
+        st = provider_init(&bn, &ps->ds, &ps->ds.train, c->train.batch_size, 1, 0, (uint64_t)c->seed);
+    for (int k = 0; k < ps->n_methods && st == SK_OK; k++) {
+        method *me = &ps->meth[k];
+        me->lambda = sk_alloc_n((size_t)P, sizeof(double));
+        me->loss = sk_alloc_n((size_t)(P * S), sizeof(double));
+        me->acc = sk_alloc_n((size_t)(P * S), sizeof(double));
+        if (!me->lambda || !me->loss || !me->acc) { st = SK_ENOMEM; break; }
+        sk_lmc_opts o;
+        memset(&o, 0, sizeof o);
+        o.points = P;
+        o.bn_reset = bn_reset;
+        o.bn_batches = provider_next;
+        o.bn_ctx = &bn;
+        o.n_splits = S;
+        for (int s = 0; s < S; s++) {
+            o.eval[s] = provider_next;
+            o.eval_ctx[s] = &prov[s];
+        }
+        o.loss = ps->loss;
+        char label[64];
+        snprintf(label, sizeof label, "lmc %s", me->name);
+        point_ctx pc = {sk_progress_new(r->opts->progress, label, P)};
+        o.on_point = on_point;
+        o.point_ctx = &pc;
+        st = sk_lmc_curve(ps->m, ps->ep[0].theta, me->aligned, &o, me->lambda, me->loss, me->acc);
+        sk_progress_done(pc.bar, NULL);
+        sk_progress_free(pc.bar);
+        for (int s = 0; st == SK_OK && s < S; s++) {
+            sk_barrier_compute(me->lambda, me->loss + s * P, P, +1, &me->bl[s]);
+            if (!ps->loss.regression) sk_barrier_compute(me->lambda, me->acc + s * P, P, -1, &me->ba[s]);
+        }
+        if (st == SK_OK)
+            sk_log_file(r->log, "lmc %s: %d points, barrier %s %.4f", me->name, P, sk_split_name(c->interpolation.splits[0]),
+                        me->bl[0].barrier);
+    }
+    for (int s = 0; s < S; s++) provider_free(&prov[s]);
+    provider_free(&bn);
+    sk_run_stage(r, "lmc", sk_now() - t0);
+    return st;
+}
+
+static sk_status write_curves(sk_run *r, pipe_state *ps)
+{
+    const sk_config *c = &r->cfg;
+    int P = c->interpolation.points, S = c->interpolation.n_splits;
+    char path[SK_PATH_MAX + 32];
+    sk_status st;
+    snprintf(path, sizeof path, "%s/interp.csv", c->output);
+    sk_csv *csv = sk_csv_open(path, "method,split,lambda,loss,accuracy");
+    if (!csv) return SK_EIO;
+    for (int k = 0; k < ps->n_methods; k++)
+        for (int s = 0; s < S; s++)
+            for (int i = 0; i < P; i++) {
+                const method *me = &ps->meth[k];
+                if (ps->loss.regression)
+                    sk_csv_row(csv, "%s,%s," SK_CSV_F64 "," SK_CSV_F64 ",", me->name,
+                               sk_split_name(c->interpolation.splits[s]), me->lambda[i], me->loss[s * P + i]);
+                else
+                    sk_csv_row(csv, "%s,%s," SK_CSV_F64 "," SK_CSV_F64 "," SK_CSV_F64, me->name,
+                               sk_split_name(c->interpolation.splits[s]), me->lambda[i], me->loss[s * P + i],
+                               me->acc[s * P + i]);
+            }
+    st = sk_csv_close(csv);
+    if (st != SK_OK) return st;
+
+    /* One plot per quantity, one panel per split, one line per method. */
+    static const char *label_of[] = {"naive", "Naive", "weight_matching", "Weight matching",
+                                     "activation_matching", "Activation matching", "ste", "STE", NULL};
+    for (int q = 0; q < (ps->loss.regression ? 1 : 2); q++) {
+        sk_panel panels[2];
+        sk_series series[2][MAX_METHODS];
+        for (int s = 0; s < S; s++) {
+            for (int k = 0; k < ps->n_methods; k++) {
+                const method *me = &ps->meth[k];
+                const char *lab = me->name;
+                for (int j = 0; label_of[j]; j += 2)
+                    if (!strcmp(label_of[j], me->name)) lab = label_of[j + 1];
+                series[s][k].label = lab;
+                series[s][k].n = P;
+                series[s][k].x = me->lambda;
+                series[s][k].y = (q == 0 ? me->loss : me->acc) + s * P;
+            }
+            memset(&panels[s], 0, sizeof panels[s]);
+            panels[s].title = sk_split_name(c->interpolation.splits[s]);
+            panels[s].xlabel = "\xce\xbb (interpolation weight)";
+            panels[s].ylabel = q == 0 ? (ps->loss.regression ? "MSE loss" : "cross-entropy loss") : "accuracy";
+            panels[s].n_series = ps->n_methods;
+            panels[s].series = series[s];
+            panels[s].x0_label = "A";
+            panels[s].x1_label = "B";
+        }
+        char title[400];
+        snprintf(title, sizeof title, "%s: %s along the linear path", ps->model_desc, q == 0 ? "loss" : "accuracy");
+        snprintf(path, sizeof path, "%s/%s", c->output, q == 0 ? "lmc_loss.svg" : "lmc_accuracy.svg");
+        st = sk_svg_plot(path, title, S, panels, 480 * S + 40, 440);
+        if (st != SK_OK) return st;
+    }
+    return SK_OK;
+}
+
+static void print_summary(sk_run *r, pipe_state *ps)
+{
+    const sk_config *c = &r->cfg;
+    int P = c->interpolation.points, S = c->interpolation.n_splits, mid = (P - 1) / 2;
+    char head[256] = "", line[512];
+    int k = snprintf(head, sizeof head, "%-22s", "method");
+    for (int s = 0; s < S; s++)
+        k += snprintf(head + k, sizeof head - (size_t)k, " %14s", "");
+    (void)k;
+    sk_log_out(r->log, "%s", "");
+    int n = snprintf(line, sizeof line, "%-22s", "method");
+    for (int s = 0; s < S; s++) {
+        char col[64];
+        snprintf(col, sizeof col, "barrier %s", sk_split_name(c->interpolation.splits[s]));
+        n += snprintf(line + n, sizeof line - (size_t)n, " %14s", col);
+    }
+    for (int s = 0; s < S && !ps->loss.regression; s++) {
+        char col[64];
+        snprintf(col, sizeof col, "acc@%.2f %s", ps->meth[0].lambda ? ps->meth[0].lambda[mid] : 0.5,
+                 sk_split_name(c->interpolation.splits[s]));
+        n += snprintf(line + n, sizeof line - (size_t)n, " %15s", col);
+    }
+    sk_log_out(r->log, "%s", line);
+    for (int m = 0; m < ps->n_methods; m++) {
+        const method *me = &ps->meth[m];
+        n = snprintf(line, sizeof line, "%-22s", me->name);
+        for (int s = 0; s < S; s++) n += snprintf(line + n, sizeof line - (size_t)n, " %14.4f", me->bl[s].barrier);
+        for (int s = 0; s < S && !ps->loss.regression; s++)
+            n += snprintf(line + n, sizeof line - (size_t)n, " %14.2f%%", 100 * me->acc[s * P + mid]);
+        sk_log_out(r->log, "%s", line);
+    }
 }
 
 sk_status sk_run_pipeline(sk_run *r)
 {
-    (void)r;
+    pipe_state *ps = r->state;
+    const sk_config *c = &r->cfg;
+    sk_status st = SK_OK;
+    double t0 = sk_now();
+    for (int e = 0; e < 2; e++) {
+        if (ps->ep[e].present) {
+            sk_log_err(r->log, "model %c: loaded %s", 'a' + e, c->models[e].weights);
+            continue;
+        }
+        st = train_endpoint(r, ps, e);
+        if (st != SK_OK) return st;
+    }
+    if (ps->ep[0].trained || ps->ep[1].trained) sk_run_stage(r, "train", sk_now() - t0);
+    t0 = sk_now();
+    for (int e = 0; e < 2; e++) {
+        endpoint *ep = &ps->ep[e];
+        if ((st = eval_split(r, ps, ep->theta, &ps->ds.train, &ep->train_loss, &ep->train_acc)) != SK_OK) return st;
+        if ((st = eval_split(r, ps, ep->theta, &ps->ds.test, &ep->test_loss, &ep->test_acc)) != SK_OK) return st;
+        if (ps->loss.regression)
+            sk_log_out(r->log, "model %c: train loss %.5f, test loss %.5f", 'a' + e, ep->train_loss, ep->test_loss);
+        else
+            sk_log_out(r->log, "model %c: train loss %.4f acc %.2f%%, test loss %.4f acc %.2f%%", 'a' + e,
+                       ep->train_loss, 100 * ep->train_acc, ep->test_loss, 100 * ep->test_acc);
+    }
+    sk_run_stage(r, "evaluate", sk_now() - t0);
+    if (c->mode == SK_MODE_TRAIN) return SK_OK;
+
+    st = sk_perm_spec_build(&ps->ms, ps->ep[0].theta, ps->m, &ps->spec);
+    if (st != SK_OK) return st;
+    method *naive = add_method(ps, "naive");
+    naive->aligned = ps->ep[1].theta;   /* borrowed */
+    int want[4] = {0}, order[4], n = 0;
+    for (int i = 0; i < c->align.n_methods; i++) want[c->align.methods[i]] = 1;
+    if (c->mode == SK_MODE_WEIGHT_MATCHING) want[SK_METHOD_WEIGHT_MATCHING] = 1;
+    if (c->mode == SK_MODE_ACTIVATION_MATCHING) want[SK_METHOD_ACTIVATION_MATCHING] = 1;
+    for (int i = 0; i < c->align.n_methods; i++) order[n++] = c->align.methods[i];
+    for (int m = 0; m < 2; m++) {
+        int listed = 0;
+        for (int i = 0; i < n; i++) listed |= order[i] == m;
+        if (want[m] && !listed) order[n++] = m;
+    }
+    for (int i = 0; i < n; i++) {
+        st = run_method(r, ps, order[i]);
+        if (st != SK_OK) return st;
+    }
+    st = lmc_all(r, ps);
+    if (st != SK_OK) return st;
+    st = write_curves(r, ps);
+    if (st != SK_OK) return st;
+    print_summary(r, ps);
     return SK_OK;
+}
+
+/* ---- metrics.json ----------------------------------------------------------------- */
+
+static void barrier_json(sk_json *j, const char *key, const sk_barrier *b)
+{
+    sk_json_obj_begin(j, key);
+    sk_json_num(j, "barrier", b->barrier);
+    sk_json_num(j, "barrier_mid", b->barrier_mid);
+    sk_json_num(j, "auc", b->auc);
+    sk_json_obj_end(j);
+}
+
+static void pipeline_results_json(sk_run *r, sk_json *j)
+{
+    pipe_state *ps = r->state;
+    const sk_config *c = &r->cfg;
+    if (!ps || !ps->ds_loaded) return;
+    sk_json_obj_begin(j, "dataset");
+    sk_json_str(j, "name", sk_cfg_choice("dataset.name", c->dataset.name));
+    sk_json_str(j, "path", c->dataset.path);
+    sk_json_int(j, "train_examples", ps->ds.train.n);
+    sk_json_int(j, "test_examples", ps->ds.test.n);
+    sk_json_obj_end(j);
+    sk_json_obj_begin(j, "model");
+    sk_json_str(j, "description", ps->model_desc);
+    if (ps->m) sk_json_int(j, "parameters", sk_model_n_learnable(ps->m));
+    sk_json_obj_end(j);
+    sk_json_obj_begin(j, "endpoints");
+    for (int e = 0; e < 2; e++) {
+        const endpoint *ep = &ps->ep[e];
+        sk_json_obj_begin(j, e ? "b" : "a");
+        sk_json_str(j, "weights", c->models[e].weights);
+        sk_json_int(j, "seed", c->models[e].seed);
+        sk_json_bool(j, "trained", ep->trained);
+        if (ep->trained) {
+            sk_json_int(j, "epochs", ep->epochs);
+            sk_json_num(j, "train_seconds", ep->seconds);
+            sk_json_num(j, "samples_per_second", ep->samples_per_s);
+        }
+        sk_json_num(j, "train_loss", ep->train_loss);
+        sk_json_num(j, "test_loss", ep->test_loss);
+        if (!ps->loss.regression) {
+            sk_json_num(j, "train_accuracy", ep->train_acc);
+            sk_json_num(j, "test_accuracy", ep->test_acc);
+        }
+        sk_json_obj_end(j);
+    }
+    sk_json_obj_end(j);
+    if (ps->n_methods == 0) return;
+    int P = c->interpolation.points, mid = (P - 1) / 2;
+    sk_json_obj_begin(j, "methods");
+    for (int k = 0; k < ps->n_methods; k++) {
+        const method *me = &ps->meth[k];
+        sk_json_obj_begin(j, me->name);
+        if (k > 0) sk_json_num(j, "seconds", me->seconds);
+        if (me->passes) {
+            sk_json_int(j, "passes", me->passes);
+            sk_json_num(j, "objective", me->objective);
+        }
+        if (me->samples) sk_json_int(j, "samples", me->samples);
+        for (int s = 0; s < c->interpolation.n_splits && me->loss; s++) {
+            sk_json_obj_begin(j, sk_split_name(c->interpolation.splits[s]));
+            barrier_json(j, "loss", &me->bl[s]);
+            if (!ps->loss.regression) barrier_json(j, "accuracy", &me->ba[s]);
+            sk_json_num(j, "midpoint_lambda", me->lambda[mid]);
+            sk_json_num(j, "midpoint_loss", me->loss[s * P + mid]);
+            if (!ps->loss.regression) sk_json_num(j, "midpoint_accuracy", me->acc[s * P + mid]);
+            sk_json_obj_end(j);
+        }
+        sk_json_obj_end(j);
+    }
+    sk_json_obj_end(j);
 }
 
 static void write_provenance(sk_run *r, sk_json *j)
@@ -73,4 +746,25 @@ sk_status sk_run_write_metrics(sk_run *r)
     return st;
 }
 
-void sk_run_free_state(sk_run *r) { (void)r; }
+void sk_run_free_state(sk_run *r)
+{
+    pipe_state *ps = r->state;
+    if (!ps) return;
+    for (int k = 0; k < ps->n_methods; k++) {
+        method *me = &ps->meth[k];
+        if (me->perms) {
+            sk_perms_free(ps->spec, me->perms);
+            sk_tset_free(me->aligned);
+        }
+        sk_free(me->lambda);
+        sk_free(me->loss);
+        sk_free(me->acc);
+    }
+    for (int e = 0; e < 2; e++) sk_tset_free(ps->ep[e].theta);
+    sk_perm_spec_free(ps->spec);
+    sk_model_free(ps->m);
+    sk_model_free(ps->m2);
+    if (ps->ds_loaded) sk_dataset_free(&ps->ds);
+    sk_free(ps);
+    r->state = NULL;
+}

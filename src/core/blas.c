@@ -93,67 +93,109 @@ static const char *best_kernel_for_cpu(void)
     return NULL;
 }
 
+
+/* The user decided (SINKRB_BLAS_KERNEL=auto, or OPENBLAS_CORETYPE): say so. */
+static int describe_user_choice(void)
+{
+    const char *user = getenv("SINKRB_BLAS_KERNEL");
+    if (user && strcmp(user, "auto") == 0) {
+        snprintf(kernel_how, sizeof kernel_how, "auto-detected (SINKRB_BLAS_KERNEL=auto)");
+        return 1;
+    }
+    if (getenv("OPENBLAS_CORETYPE") && !user) {
+        snprintf(kernel_how, sizeof kernel_how, "set by OPENBLAS_CORETYPE=%s", getenv("OPENBLAS_CORETYPE"));
+        return 1;
+    }
+    return 0;
+}
+#endif
+
 static void reexec(char **argv)
 {
     fflush(NULL);
     execv("/proc/self/exe", argv);
-    /* exec failed: carry on with the kernel we have. */
 }
-#endif
 
 void sk_blas_init(int argc, char **argv)
 {
     (void)argc;
+    const char *mark = getenv(REEXEC_MARK);
+    if (mark) {
+        /* Second start: the environment below is in force. */
+#ifdef SK_BLAS_OPENBLAS
+        const char *forced = getenv("SINKRB_BLAS_FORCED");
+        if (forced) {
+            const char *user = getenv("SINKRB_BLAS_KERNEL");
+            double err = sk_blas_selfcheck();
+            if (err > 1e-5) {
+                /* The forced kernel computes wrong results: back to auto. */
+                setenv("SINKRB_BLAS_KERNEL", "auto", 1);
+                unsetenv("OPENBLAS_CORETYPE");
+                unsetenv("SINKRB_BLAS_FORCED");
+                setenv("SINKRB_BLAS_FALLBACK", forced, 1);
+                reexec(argv);
+                return;
+            }
+            if (user && strcmp(user, "auto"))
+                snprintf(kernel_how, sizeof kernel_how,
+                         "forced by SINKRB_BLAS_KERNEL (library chose %s; verified against a naive SGEMM)", mark);
+            else
+                snprintf(kernel_how, sizeof kernel_how,
+                         "selected by sinkrb: the library chose the generic %s on a CPU with %s; "
+                         "verified against a naive SGEMM", mark,
+                         getenv("SINKRB_BLAS_ISA") ? getenv("SINKRB_BLAS_ISA") : "AVX2");
+            unsetenv("OPENBLAS_CORETYPE");   /* don't leak into child processes */
+            unsetenv("SINKRB_BLAS_FORCED");
+            unsetenv("SINKRB_BLAS_ISA");
+        } else if (getenv("SINKRB_BLAS_FALLBACK")) {
+            snprintf(kernel_how, sizeof kernel_how,
+                     "auto-detected (the kernel %s failed the self-check)", getenv("SINKRB_BLAS_FALLBACK"));
+        } else {
+            describe_user_choice();
+        }
+#endif
+        unsetenv(REEXEC_MARK);
+        return;
+    }
+
+    int again = 0;
+    /* libgomp's idle workers spin by default and then fight OpenBLAS's
+     * threads for the cores (measured: 2-thread MLP training 6x slower).
+     * The runtime reads this only when it loads, hence the re-exec. */
+    if (!getenv("OMP_WAIT_POLICY")) {
+        setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+        again = 1;
+    }
 #ifdef SK_BLAS_OPENBLAS
     const char *user = getenv("SINKRB_BLAS_KERNEL");
-    const char *mark = getenv(REEXEC_MARK);
     const char *core = openblas_get_corename();
-    if (mark) {
-        /* We re-executed with OPENBLAS_CORETYPE set: verify it. */
-        const char *want = getenv("OPENBLAS_CORETYPE");
-        double err = sk_blas_selfcheck();
-        unsetenv(REEXEC_MARK);
-        if (err > 1e-5) {
-            /* The forced kernel computes wrong results: go back to auto. */
-            setenv("SINKRB_BLAS_KERNEL", "auto", 1);
-            unsetenv("OPENBLAS_CORETYPE");
-            setenv("SINKRB_BLAS_FALLBACK", want ? want : "?", 1);
-            reexec(argv);
-            return;
+    if (!describe_user_choice()) {
+        const char *target = user ? user : (is_generic_kernel(core) ? best_kernel_for_cpu() : NULL);
+        if (target && strcasecmp(target, core) != 0) {
+            setenv("OPENBLAS_CORETYPE", target, 1);
+            setenv("SINKRB_BLAS_FORCED", target, 1);
+            setenv("SINKRB_BLAS_ISA", user ? "" : (strcmp(target, "SkylakeX") ? "AVX2" : "AVX-512"), 1);
+            again = 1;
         }
-        snprintf(kernel_how, sizeof kernel_how,
-                 "%s by sinkrb (library chose %s; CPU supports it; verified against a naive SGEMM)",
-                 user && strcmp(user, "auto") ? "forced by SINKRB_BLAS_KERNEL" : "selected",
-                 mark);
-        unsetenv("OPENBLAS_CORETYPE");  /* don't leak into child processes */
-        return;
     }
-    if (getenv("SINKRB_BLAS_FALLBACK")) {
-        snprintf(kernel_how, sizeof kernel_how,
-                 "auto-detected (the faster kernel %s failed the self-check)",
-                 getenv("SINKRB_BLAS_FALLBACK"));
-        return;
-    }
-    if (user && strcmp(user, "auto") == 0) {
-        snprintf(kernel_how, sizeof kernel_how, "auto-detected (SINKRB_BLAS_KERNEL=auto)");
-        return;
-    }
-    if (getenv("OPENBLAS_CORETYPE") && !user) {
-        snprintf(kernel_how, sizeof kernel_how, "set by OPENBLAS_CORETYPE=%s", getenv("OPENBLAS_CORETYPE"));
-        return;
-    }
-    const char *target = user ? user : (is_generic_kernel(core) ? best_kernel_for_cpu() : NULL);
-    if (target && strcasecmp(target, core) != 0) {
-        setenv("OPENBLAS_CORETYPE", target, 1);
-        setenv(REEXEC_MARK, core, 1);
-        reexec(argv);
-        unsetenv(REEXEC_MARK);
-        unsetenv("OPENBLAS_CORETYPE");
-        snprintf(kernel_how, sizeof kernel_how, "auto-detected (re-exec for %s failed)", target);
-    }
+    const char *markval = core;
 #else
-    (void)argv;
+    const char *markval = "-";
 #endif
+    if (again) {
+        setenv(REEXEC_MARK, markval, 1);
+        reexec(argv);
+        /* exec failed: carry on as we are. */
+        unsetenv(REEXEC_MARK);
+#ifdef SK_BLAS_OPENBLAS
+        if (getenv("SINKRB_BLAS_FORCED")) {
+            snprintf(kernel_how, sizeof kernel_how, "auto-detected (re-exec for %s failed)",
+                     getenv("SINKRB_BLAS_FORCED"));
+            unsetenv("SINKRB_BLAS_FORCED");
+            unsetenv("OPENBLAS_CORETYPE");
+        }
+#endif
+    }
 }
 
 const char *sk_blas_name(void)
