@@ -1,1 +1,7 @@
-# tests for nn
+# tests for nn: layers (fast vs naive, finite differences), models (FD,
+# determinism, training smoke), golden comparison with PyTorch
+check_PROGRAMS += test_nn_layers test_nn_model test_nn_golden
+TESTS += test_nn_layers test_nn_model test_nn_golden
+test_nn_layers_SOURCES = test_nn_layers.c
+test_nn_model_SOURCES = test_nn_model.c
+test_nn_golden_SOURCES = test_nn_golden.c

@@ -9,13 +9,13 @@
 
 void sk_relu_forward(float *y, const float *x, int64_t n)
 {
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
     for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
 void sk_relu_backward(float *dx, const float *dy, const float *y, int64_t n)
 {
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
     for (int64_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
@@ -27,7 +27,7 @@ void sk_tanh_forward(float *y, const float *x, int64_t n)
 
 void sk_tanh_backward(float *dx, const float *dy, const float *y, int64_t n)
 {
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
     for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
 }
 
@@ -45,13 +45,13 @@ void sk_dropout_forward(float *y, uint8_t *mask, const float *x, int64_t n, floa
 void sk_dropout_backward(float *dx, const float *dy, const uint8_t *mask, int64_t n, float p)
 {
     float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
     for (int64_t i = 0; i < n; i++) dx[i] = mask[i] ? dy[i] * scale : 0.0f;
 }
 
 void sk_add_forward(float *y, const float *a, const float *b, int64_t n)
 {
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
     for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i];
 }
 
@@ -61,6 +61,6 @@ void sk_axpy_acc(float *y, const float *x, int64_t n, int acc)
         if (y != x) memcpy(y, x, (size_t)n * sizeof *y);
         return;
     }
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
     for (int64_t i = 0; i < n; i++) y[i] += x[i];
 }

@@ -298,7 +298,7 @@ static void build_vgg(sk_model *m, int which)
             snprintf(nm, sizeof nm, "features.%d", idx++);
             cur = norm_layer(m, nm, cur, sp->norm);
         }
-        cur = act_layer(m, cur, SK_ACT_RELU);
+        cur = act_layer(m, cur, sp->activation);
         idx++;
         snprintf(nm, sizeof nm, "features.%d", conv_idx);
         add_tap(m, nm, cur);
@@ -310,10 +310,10 @@ static void build_vgg(sk_model *m, int which)
     }
     int hid = scaled(512, sp->width);
     cur = linear_layer(m, "classifier.0", cur, hid);
-    cur = act_layer(m, cur, SK_ACT_RELU);
+    cur = act_layer(m, cur, sp->activation);
     add_tap(m, "classifier.0", cur);
     cur = linear_layer(m, "classifier.2", cur, hid);
-    cur = act_layer(m, cur, SK_ACT_RELU);
+    cur = act_layer(m, cur, sp->activation);
     add_tap(m, "classifier.2", cur);
     linear_layer(m, "classifier.4", cur, sp->n_out);
 }
@@ -324,7 +324,7 @@ static void build_resnet20(sk_model *m)
     char nm[SK_NAME_MAX], pre[32];
     int cur = conv_layer(m, "conv1", 0, scaled(16, sp->width), 3, 1, 1, 0);
     cur = norm_layer(m, "bn1", cur, sp->norm);
-    cur = act_layer(m, cur, SK_ACT_RELU);
+    cur = act_layer(m, cur, sp->activation);
     add_tap(m, "conv1", cur);
     for (int s = 1; s <= 3 && !m->failed; s++) {
         int width = scaled(16 << (s - 1), sp->width);
@@ -338,7 +338,7 @@ static void build_resnet20(sk_model *m)
             int h = conv_layer(m, nm, in, width, 3, stride, 1, 0);
             snprintf(nm, sizeof nm, "%s.bn1", pre);
             h = norm_layer(m, nm, h, sp->norm);
-            h = act_layer(m, h, SK_ACT_RELU);
+            h = act_layer(m, h, sp->activation);
             snprintf(nm, sizeof nm, "%s.conv1", pre);
             add_tap(m, nm, h);
             snprintf(nm, sizeof nm, "%s.conv2", pre);
@@ -357,7 +357,7 @@ static void build_resnet20(sk_model *m)
             if (m->failed) return;
             sk_op *o = new_op(m, OP_ADD, h, h);
             o->in2 = sc;
-            cur = act_layer(m, h, SK_ACT_RELU);
+            cur = act_layer(m, h, sp->activation);
             add_tap(m, pre, cur);
         }
     }

@@ -38,7 +38,7 @@ typedef enum { SK_VGGHEAD_GITREBASIN, SK_VGGHEAD_LINEAR } sk_vgghead;
 typedef struct {
     sk_arch arch;
     int n_hidden; int hidden[SK_MAX_HIDDEN];   /* mlp widths */
-    sk_act activation;                          /* mlp; conv nets always use ReLU */
+    sk_act activation;                          /* every activation (conv nets too; ReLU is the standard there) */
     sk_mnorm norm;                              /* conv nets; mlp: after each hidden linear */
     double width;                               /* conv width multiplier: channels = max(1, round(c * width)) */
     sk_vgghead vgg_head;

@@ -1,0 +1,124 @@
+/* nn_bench - training throughput of sinkrb's nn engine (built by bench/nn/run).
+ *   nn_bench mlp|vgg11|gemm THREADS STEPS
+ * mlp:   784-512-512-512-10, batch 500, Adam (lr 1e-3), random data
+ * vgg11: width 1, batchnorm, Git Re-Basin head, 3x32x32, batch 128: forward + backward
+ * gemm:  in-process SGEMM GFLOP/s at the MLP's shapes (the peak to compare with)
+ * Prints one line "name samples_per_s gflops" (median over STEPS timed steps). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/blas.h"
+#include "core/mem.h"
+#include "core/rng.h"
+#include "core/timer.h"
+#include "nn/layers.h"
+#include "nn/model.h"
+#include "nn/train.h"
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    return v[n / 2];
+}
+
+typedef struct { sk_tset *m, *v; float lr; } adam;
+
+static void adam_step(adam *a, sk_tset *P, sk_tset *G, int64_t t)
+{
+    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
+    float c1 = 1.0f - powf(b1, (float)(t + 1)), c2 = 1.0f - powf(b2, (float)(t + 1));
+    float *p = P->block, *g = G->block, *m = a->m->block, *v = a->v->block;
+    float step = a->lr / c1, ic2 = 1.0f / sqrtf(c2);
+    int64_t n = P->numel;
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; i++) {
+        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
+        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+        p[i] -= step * m[i] / (sqrtf(v[i]) * ic2 + eps);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    sk_blas_init(argc, argv);
+    if (argc < 4) {
+        fprintf(stderr, "usage: nn_bench mlp|vgg11|gemm THREADS STEPS\n");
+        return 2;
+    }
+    const char *what = argv[1];
+    int threads = (int)strtol(argv[2], NULL, 10), steps = (int)strtol(argv[3], NULL, 10);
+    if (threads < 1 || steps < 1) return 2;
+    sk_threads_set(threads);
+    double *t = calloc((size_t)steps, sizeof *t);
+    sk_rng r;
+    sk_rng_seed(&r, 1);
+
+    if (strcmp(what, "gemm") == 0) {
+        /* the MLP's three GEMM shapes per layer, 512x512 hidden */
+        int M = 500, N = 512, K = 512;
+        float *A = sk_alloc_n((size_t)M * K, 4), *B = sk_alloc_n((size_t)N * K, 4), *C = sk_alloc_n((size_t)M * N, 4);
+        for (int i = 0; i < M * K; i++) A[i] = (float)sk_rng_uniform(&r);
+        for (int i = 0; i < N * K; i++) B[i] = (float)sk_rng_uniform(&r);
+        for (int s = 0; s < steps + 3; s++) {
+            double t0 = sk_now();
+            sk_sgemm(0, 1, M, N, K, 1.0f, A, K, B, K, 0.0f, C, N);   /* forward */
+            sk_sgemm(0, 0, M, K, N, 1.0f, C, N, B, K, 0.0f, A, K);   /* dx */
+            sk_sgemm(1, 0, N, K, M, 1.0f, C, N, A, K, 1.0f, B, K);   /* dw */
+            if (s >= 3) t[s - 3] = sk_now() - t0;
+        }
+        double dt = median(t, steps);
+        printf("gemm %s %.1f GFLOP/s\n", sk_blas_kernel(), 3.0 * 2.0 * M * N * K / dt * 1e-9);
+        return 0;
+    }
+
+    sk_model_spec s;
+    memset(&s, 0, sizeof s);
+    int B;
+    if (strcmp(what, "mlp") == 0) {
+        s.arch = SK_ARCH_MLP; s.n_hidden = 3; s.hidden[0] = s.hidden[1] = s.hidden[2] = 512;
+        s.in_c = 1; s.in_h = 28; s.in_w = 28; s.n_out = 10; s.width = 1.0;
+        B = 500;
+    } else {
+        s.arch = SK_ARCH_VGG11; s.norm = SK_MNORM_BATCHNORM; s.width = 1.0;
+        s.vgg_head = SK_VGGHEAD_GITREBASIN; s.in_c = 3; s.in_h = 32; s.in_w = 32; s.n_out = 10;
+        B = 128;
+    }
+    sk_model *m = NULL;
+    if (sk_model_new(&s, B, &m) != SK_OK) {
+        fprintf(stderr, "%s\n", sk_err_msg());
+        return 1;
+    }
+    sk_model_init(m, &r);
+    int64_t nin = (int64_t)B * s.in_c * s.in_h * s.in_w;
+    float *x = sk_alloc_n((size_t)nin, 4);
+    int32_t *y = sk_alloc_n((size_t)B, 4);
+    for (int64_t i = 0; i < nin; i++) x[i] = (float)sk_rng_uniform(&r);
+    for (int i = 0; i < B; i++) y[i] = i % 10;
+    adam opt = {sk_tset_like(sk_model_params(m)), sk_tset_like(sk_model_params(m)), 1e-3f};
+    sk_loss_spec ls = {0, NULL};
+    for (int st = 0; st < steps + 3; st++) {
+        double t0 = sk_now();
+        sk_train_grad(m, NULL, NULL, x, y, NULL, B, &ls, &r, NULL, NULL);
+        if (s.arch == SK_ARCH_MLP) adam_step(&opt, sk_model_params(m), sk_model_grads(m), st);
+        if (st >= 3) t[st - 3] = sk_now() - t0;
+    }
+    double dt = median(t, steps);
+    /* GEMM flops: forward 2*B*in*out, backward dw 2*B*in*out, dx 2*B*in*out except layer 0 */
+    double fl = 0.0;
+    if (s.arch == SK_ARCH_MLP) {
+        int dims[5] = {784, 512, 512, 512, 10};
+        for (int i = 0; i < 4; i++) fl += 2.0 * B * dims[i] * dims[i + 1] * (i == 0 ? 2 : 3);
+    }
+    printf("%s %.0f samples/s %.1f GFLOP/s (%s, %d threads)\n", what, B / dt, fl / dt * 1e-9,
+           sk_blas_kernel(), threads);
+    sk_model_free(m);
+    return 0;
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/python3
+"""PyTorch peer of bench/nn/nn_bench.c: same models, batch, optimiser.
+   torch_train.py mlp|vgg11 THREADS STEPS  -> "torch-<what> N samples/s"."""
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def vgg11():
+    cfg = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
+    layers, c = [], 3
+    for v in cfg:
+        if v == "M":
+            layers.append(nn.MaxPool2d(2))
+        else:
+            layers += [nn.Conv2d(c, v, 3, padding=1), nn.BatchNorm2d(v), nn.ReLU(inplace=True)]
+            c = v
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(512, 512), nn.ReLU(inplace=True),
+                         nn.Linear(512, 512), nn.ReLU(inplace=True), nn.Linear(512, 10))
+
+
+def main():
+    what, threads, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    if what == "mlp":
+        model = nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+                              nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+        B, shape = 500, (1, 28, 28)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    else:
+        model = vgg11()
+        B, shape = 128, (3, 32, 32)
+        opt = None
+    x = torch.rand((B,) + shape)
+    y = torch.arange(B) % 10
+    model.train()
+    times = []
+    for s in range(steps + 3):
+        t0 = time.perf_counter()
+        if opt:
+            opt.zero_grad(set_to_none=True)
+        else:
+            model.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        if opt:
+            opt.step()
+        if s >= 3:
+            times.append(time.perf_counter() - t0)
+    print("torch-%s %.0f samples/s (%d threads)" % (what, B / statistics.median(times), threads))
+
+
+if __name__ == "__main__":
+    main()
