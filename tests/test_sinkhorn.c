@@ -143,12 +143,60 @@ START_TEST(test_forward_marginals_and_reference)
 }
 END_TEST
 
+/* The forward takes linear-domain steps while the scalings stay in range and
+ * falls back to log-domain steps otherwise: on hard inputs (wide range,
+ * exact underflow, sharp) it must still match the naive log-domain loop. */
+START_TEST(test_forward_hard_inputs_vs_naive)
+{
+    sk_rng r;
+    sk_rng_seed(&r, 12);
+    int n = 40;
+    double *X = mat(n), *P = mat(n), *Q = mat(n);
+    sk_sinkhorn_ws *ws = sk_sinkhorn_ws_new(n);
+    double bounds[] = {1e13, 2.0, 1.0001};
+    int extra = 0, extra_default = 0;
+    for (int c = 0; c < 8; c++) {
+        double taus[] = {1.0, 0.3, 1.0, 0.5, 1.0, 0.5, 0.03, 0.01};
+        sk_sinkhorn_opts o = {taus[c], c < 4 ? 20 : 300, 1.0};
+        if (c < 2 || c >= 6) randn(&r, X, n, c < 2 ? 30.0 : 1.0);
+        else if (c < 4)
+            for (int i = 0; i < n * n; i++) X[i] = sk_rng_uniform(&r) < 0.2 ? 800 : -800;
+        else
+            for (int i = 0; i < n * n; i++)
+                X[i] = (i % (n + 1) == 0 ? 50 : 0) + 20 * sk_rng_uniform(&r);
+        forward_naive(X, n, &o, Q);
+        for (int b = 0; b < 3; b++) {
+            ck_assert_int_eq(sk_sinkhorn_ws_set_linear_bound(ws, bounds[b]), SK_OK);
+            ck_assert_int_eq(sk_sinkhorn_forward_ws(ws, X, n, &o, P), SK_OK);
+            ck_assert(all_finite(P, n));
+            double e = maxdiff(P, Q, n);
+            ck_assert_msg(e < 1e-12, "case %d bound %g: fast vs naive %g", c, bounds[b], e);
+            double er, ec;
+            marginal_err(P, n, &er, &ec);
+            ck_assert_double_lt(er, 1e-12);
+            int li = sk_sinkhorn_ws_log_iterations(ws);
+            ck_assert_int_ge(li, 1);
+            if (b == 0 && c < 6) ck_assert_int_eq(li, 1); /* only the first */
+            if (b == 0) extra_default += li - 1;
+            extra += li - 1;
+        }
+    }
+    /* The log-domain fallback was exercised (small tau, and small bounds). */
+    ck_assert_int_gt(extra_default, 0);
+    ck_assert_int_gt(extra, extra_default);
+    ck_assert_int_eq(sk_sinkhorn_ws_set_linear_bound(ws, 1.0), SK_EINVAL);
+    sk_sinkhorn_ws_free(ws);
+    free(X); free(P); free(Q);
+}
+END_TEST
+
 START_TEST(test_forward_threads_and_inplace)
 {
-    /* Two OpenMP threads and one give the same plan; X and P may alias. */
+    /* Two OpenMP threads (used from n = 1024) and one give the same plan;
+     * X and P may alias. */
     sk_rng r;
     sk_rng_seed(&r, 2);
-    int n = 200;
+    int n = 1024;
     double *X = mat(n), *P = mat(n), *Q = mat(n);
     randn(&r, X, n, 2.0);
     sk_sinkhorn_opts o = {0.7, 20, 1.0};
@@ -159,8 +207,6 @@ START_TEST(test_forward_threads_and_inplace)
     ck_assert_int_eq(sk_sinkhorn_forward(Q, n, &o, Q), SK_OK);
     sk_threads_set(1);
     ck_assert_double_lt(maxdiff(P, Q, n), 1e-14);
-    forward_naive(X, n, &o, Q);
-    ck_assert_double_lt(maxdiff(P, Q, n), 1e-13);
     free(X); free(P); free(Q);
 }
 END_TEST
@@ -531,6 +577,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_forward_marginals_and_reference);
+    tcase_add_test(tc, test_forward_hard_inputs_vs_naive);
     tcase_add_test(tc, test_forward_threads_and_inplace);
     tcase_add_test(tc, test_forward_permutation_invariance);
     tcase_add_test(tc, test_backward_finite_differences);

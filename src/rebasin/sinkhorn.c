@@ -32,6 +32,12 @@
 
 #define SK_SH_MAXT 16 /* per-thread partial arrays kept in the workspace */
 
+/* Linear-domain scaling bound: a half-step is taken in the linear domain
+ * only when every new scaling lies in [e^-30, e^30]. Entries of K = exp(L)
+ * that underflowed at the last absorption are then below e^(60-708) of the
+ * plan's row sums: the linear iterate equals the log-domain one to rounding. */
+#define SK_SH_SCALE_MAX 1e13 /* ~e^30 */
+
 /* The row kernels are built twice on x86-64 (AVX2+FMA and baseline) and
  * chosen at run time; gcc's target_clones("arch=...") did not vectorise. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -47,6 +53,8 @@ struct sk_sinkhorn_ws {
     /* float wrappers (allocated on first use) */
     double *Pd, *Gd, *Dd; /* (nmax, nmax) each */
     int last_n;     /* n of the last forward_f (0: none) */
+    double bound;   /* linear-step scaling bound */
+    int log_iters;  /* log-domain iterations of the last forward */
 };
 
 sk_sinkhorn_opts sk_sinkhorn_opts_default(void)
@@ -65,6 +73,7 @@ sk_sinkhorn_ws *sk_sinkhorn_ws_new(int nmax)
     if (!ws) return NULL;
     size_t n = (size_t)nmax;
     ws->nmax = nmax;
+    ws->bound = SK_SH_SCALE_MAX;
     ws->A = sk_alloc_n(n * n, sizeof(double));
     ws->vec = sk_alloc_n(16 * n, sizeof(double));
     ws->ivec = sk_alloc_n(n, sizeof(int));
@@ -87,6 +96,20 @@ void sk_sinkhorn_ws_free(sk_sinkhorn_ws *ws)
     sk_free(ws->Gd);
     sk_free(ws->Dd);
     sk_free(ws);
+}
+
+sk_status sk_sinkhorn_ws_set_linear_bound(sk_sinkhorn_ws *ws, double bound)
+{
+    if (!ws || !(bound > 1) || !isfinite(bound))
+        return sk_err(SK_EINVAL, "sk_sinkhorn_ws_set_linear_bound: need a workspace and a "
+                                 "finite bound > 1 (got %g)", bound);
+    ws->bound = bound;
+    return SK_OK;
+}
+
+int sk_sinkhorn_ws_log_iterations(const sk_sinkhorn_ws *ws)
+{
+    return ws ? ws->log_iters : 0;
 }
 
 static sk_status check_opts(const char *fn, int n, const sk_sinkhorn_opts *o)
@@ -226,11 +249,11 @@ static int thread_id(void)
 #endif
 }
 
-/* One log-domain iteration on L (n, n): columns (unless rows_only), then
- * rows; K = exp(L) into P. On entry the per-thread column maxima cmax_t
+/* One log-domain iteration on L (n, n): columns, then rows; K = exp(L)
+ * into P. On entry the per-thread column maxima cmax_t
  * hold (with their max over threads) the column maxima of L; on exit they
  * hold those of the new L. */
-static void log_iter(double *L, int n, int rows_only, int nt, double *cmax_t,
+static void log_iter(double *L, int n, int nt, double *cmax_t,
                      double *csum_t, double *cmax, double *clse, double *P)
 {
     fw_colsum_fn colsum = fw_colsum_row_base;
@@ -241,31 +264,26 @@ static void log_iter(double *L, int n, int rows_only, int nt, double *cmax_t,
         row = fw_row_avx2;
     }
 #endif
-    if (rows_only)
-        for (int j = 0; j < n; j++) clse[j] = 0;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         int t = thread_id();
         double *cm = cmax_t + (size_t)t * n, *cs = csum_t + (size_t)t * n;
-        if (!rows_only) {
 #pragma omp for schedule(static)
-            for (int j = 0; j < n; j++) {
-                double m = cmax_t[j];
-                for (int q = 1; q < nt; q++) m = fmax(m, cmax_t[(size_t)q * n + j]);
-                cmax[j] = m;
-            }
-            for (int j = 0; j < n; j++) cs[j] = 0;
+        for (int j = 0; j < n; j++) {
+            double m = cmax_t[j];
+            for (int q = 1; q < nt; q++) m = fmax(m, cmax_t[(size_t)q * n + j]);
+            cmax[j] = m;
+        }
+        for (int j = 0; j < n; j++) cs[j] = 0;
 #pragma omp for schedule(static)
-            for (int i = 0; i < n; i++) colsum(L + (size_t)i * n, cmax, cs, n);
+        for (int i = 0; i < n; i++) colsum(L + (size_t)i * n, cmax, cs, n);
 #pragma omp for schedule(static)
-            for (int j = 0; j < n; j++) {
-                double s = 0;
-                for (int q = 0; q < nt; q++) s += csum_t[(size_t)q * n + j];
-                clse[j] = cmax[j] + log(s);
-            }
+        for (int j = 0; j < n; j++) {
+            double s = 0;
+            for (int q = 0; q < nt; q++) s += csum_t[(size_t)q * n + j];
+            clse[j] = cmax[j] + log(s);
         }
         for (int j = 0; j < n; j++) cm[j] = -INFINITY;
-#pragma omp barrier
 #pragma omp for schedule(static)
         for (int i = 0; i < n; i++) row(L + (size_t)i * n, clse, cm, P + (size_t)i * n, n);
     }
@@ -285,18 +303,12 @@ static void col_max(const double *L, int n, int nt, double *cmax_t)
         memcpy(cmax_t + (size_t)q * n, cmax_t, (size_t)n * sizeof(double));
 }
 
-/* Linear-domain scaling bounds: a half-step is taken in the linear domain
- * only when every new scaling lies in [e^-30, e^30]. Entries of K = exp(L)
- * that underflowed at the last absorption are then below e^(60-708) of the
- * plan's row sums: the linear iterate equals the log-domain one to rounding. */
-#define SK_SH_SCALE_MAX 1e13 /* ~e^30 */
-
-/* y = 1 / s when every s is in [1/SCALE_MAX, SCALE_MAX]; returns 0 (y
- * untouched) otherwise (also for NaN). */
-static int recip_ok(const double *s, int n, double *y)
+/* y = 1 / s when every s is in [1/bound, bound]; returns 0 (y untouched)
+ * otherwise (also for NaN). */
+static int recip_ok(const double *s, int n, double bound, double *y)
 {
     int ok = 1;
-    for (int j = 0; j < n; j++) ok &= s[j] >= 1.0 / SK_SH_SCALE_MAX && s[j] <= SK_SH_SCALE_MAX;
+    for (int j = 0; j < n; j++) ok &= s[j] >= 1.0 / bound && s[j] <= bound;
     if (!ok) return 0;
     for (int j = 0; j < n; j++) y[j] = 1.0 / s[j];
     return 1;
@@ -355,7 +367,7 @@ sk_status sk_sinkhorn_forward_ws(sk_sinkhorn_ws *ws, const double *X, int n,
     int nt = forward_threads(n);
     double *cmax_t = ws->part, *csum_t = ws->part + (size_t)SK_SH_MAXT * n;
     double *cmax = ws->vec, *clse = cmax + n, *sa = clse + n, *sb = sa + n, *tmp = sb + n;
-    double *acc = tmp + n;
+    double *acc = tmp + n; /* tmp: scratch for absorb() */
     double *L = ws->A;
     double f = o->scale / o->tau;
     int bad = 0;
@@ -384,41 +396,39 @@ sk_status sk_sinkhorn_forward_ws(sk_sinkhorn_ws *ws, const double *X, int n,
         axpy = fw_axpy_avx2;
     }
 #endif
+    const double bound = ws->bound;
+    ws->log_iters = 1;
     col_max(L, n, nt, cmax_t);
-    log_iter(L, n, 0, nt, cmax_t, csum_t, cmax, clse, P);
+    log_iter(L, n, nt, cmax_t, csum_t, cmax, clse, P);
     for (int j = 0; j < n; j++) sa[j] = sb[j] = 1;
     int scaled = 0;    /* sa, sb differ from 1 */
     int acc_ok = 0;    /* acc = K^T sa is up to date */
     for (int k = 1; k < o->iterations; k++) {
         /* columns: sb = 1 / (K^T sa) */
         if (!acc_ok) lin_colsum(P, sa, n, acc, axpy);
-        if (!recip_ok(acc, n, sb)) {
+        if (!recip_ok(acc, n, bound, sb)) {
+            ws->log_iters++;
             if (scaled) absorb(L, n, sa, sb, tmp);
             col_max(L, n, nt, cmax_t);
-            log_iter(L, n, 0, nt, cmax_t, csum_t, cmax, clse, P);
+            log_iter(L, n, nt, cmax_t, csum_t, cmax, clse, P);
             scaled = acc_ok = 0;
             continue;
         }
         scaled = 1;
-        /* rows: sa = 1 / (K sb), and acc = K^T sa for the next iteration */
-        int more = k + 1 < o->iterations, ok = 1;
+        /* rows: sa = 1 / (K sb), and acc = K^T sa for the next iteration.
+         * No range check needed: every absorption ends with a log-domain row
+         * pass, so the rows of K sum to 1 and (K sb)_i lies between min sb
+         * and max sb, inside [1/bound, bound] by the column check. */
+        int more = k + 1 < o->iterations;
         if (more)
             for (int j = 0; j < n; j++) acc[j] = 0;
         for (int i = 0; i < n; i++) {
             const double *kr = P + (size_t)i * n;
-            double t = dot(kr, sb, n);
-            ok &= t >= 1.0 / SK_SH_SCALE_MAX && t <= SK_SH_SCALE_MAX;
-            tmp[i] = t;
-            if (more && ok) axpy(1.0 / t, kr, acc, n);
+            double ai = 1.0 / dot(kr, sb, n);
+            sa[i] = ai;
+            if (more) axpy(ai, kr, acc, n);
         }
-        acc_ok = more && ok;
-        if (ok) {
-            for (int i = 0; i < n; i++) sa[i] = 1.0 / tmp[i];
-        } else {
-            absorb(L, n, sa, sb, tmp);
-            log_iter(L, n, 1, nt, cmax_t, csum_t, cmax, clse, P);
-            scaled = 0;
-        }
+        acc_ok = more;
     }
     if (scaled)
         for (int i = 0; i < n; i++) {

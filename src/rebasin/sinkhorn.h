@@ -57,6 +57,18 @@ typedef struct sk_sinkhorn_ws sk_sinkhorn_ws;
 sk_sinkhorn_ws *sk_sinkhorn_ws_new(int nmax);   /* NULL + sk_err on failure */
 void sk_sinkhorn_ws_free(sk_sinkhorn_ws *ws);  /* NULL-safe */
 
+/* The forward's first iteration is in the log domain; later iterations are
+ * taken in the linear domain (P = diag(a) K diag(b) with K = exp(L) at the
+ * last log-domain step: one sweep over K per iteration, no exp) while every
+ * new column scaling lies in [1/bound, bound] (default 1e13; the row
+ * scalings then do too), otherwise the iteration is redone in the log domain
+ * after absorbing a, b into L. Same iterates as the spec's loop up to
+ * rounding. For tests and diagnostics: change the bound (> 1; a bound near 1
+ * forces log-domain steps) and read how many iterations of the last forward
+ * on ws ran in the log domain (>= 1). */
+sk_status sk_sinkhorn_ws_set_linear_bound(sk_sinkhorn_ws *ws, double bound);
+int sk_sinkhorn_ws_log_iterations(const sk_sinkhorn_ws *ws);
+
 /* X (n, n) -> P (n, n). ws may be NULL (temporary buffers are allocated).
  * X and P may alias. SK_EINVAL on bad options, n < 1 or non-finite L. */
 sk_status sk_sinkhorn_forward_ws(sk_sinkhorn_ws *ws, const double *X, int n,
