@@ -97,6 +97,18 @@ static double dc_sums_rel(const double *dX, int n)
     return m > 0 ? e / m : e;
 }
 
+/* Backward with a chosen solver (AUTO: PCG first; CHOLESKY: skip PCG). */
+static sk_status backward_with(int solver, const double *P, const double *G, int n,
+                               const sk_sinkhorn_opts *o, double *dX, sk_sinkhorn_stats *st)
+{
+    sk_sinkhorn_ws *ws = sk_sinkhorn_ws_new(n);
+    ck_assert_ptr_nonnull(ws);
+    ck_assert_int_eq(sk_sinkhorn_ws_set_solver(ws, solver), SK_OK);
+    sk_status s = sk_sinkhorn_backward_ws(ws, P, G, n, o, dX, st);
+    sk_sinkhorn_ws_free(ws);
+    return s;
+}
+
 static double loss(const double *X, const double *G, int n, const sk_sinkhorn_opts *o,
                    double *P)
 {
@@ -259,8 +271,15 @@ START_TEST(test_backward_finite_differences)
             marginal_err(P, n, &er, &ec);
             ck_assert_double_lt(ec, 1e-13);
             sk_sinkhorn_stats st;
-            ck_assert_int_eq(sk_sinkhorn_backward_ws(NULL, P, G, n, &o, dX, &st), SK_OK);
+            ck_assert_int_eq(backward_with(SK_SINKHORN_SOLVER_CHOLESKY, P, G, n, &o, dd, &st),
+                             SK_OK);
+            ck_assert_int_eq(st.method, SK_SINKHORN_SOLVER_CHOLESKY);
             ck_assert_int_eq(st.fallback, 0);
+            ck_assert_double_gt(st.rcond, 1e-6);
+            ck_assert_int_eq(sk_sinkhorn_backward_ws(NULL, P, G, n, &o, dX, &st), SK_OK);
+            ck_assert_int_eq(st.method, SK_SINKHORN_SOLVER_AUTO); /* PCG converged */
+            ck_assert_int_eq(st.fallback, 0);
+            ck_assert_double_lt(maxdiff(dX, dd, n) / maxabs(dd, n), 1e-10);
             double *Pt = mat(n);
             const double h = 1e-5;
             for (int k = 0; k < n * n; k++) {
@@ -298,12 +317,16 @@ START_TEST(test_backward_schur_vs_dense)
         randn(&r, G, n, 1.0);
         sk_sinkhorn_opts o = {0.8, 20, 1.0};
         ck_assert_int_eq(sk_sinkhorn_forward(X, n, &o, P), SK_OK);
-        ck_assert_int_eq(sk_sinkhorn_backward(P, G, n, &o, dX), SK_OK);
         ck_assert_int_eq(sk_sinkhorn_backward_dense(P, G, n, &o, dd), SK_OK);
-        double rel = maxdiff(dX, dd, n) / maxabs(dd, n);
-        ck_assert_msg(rel < 1e-9, "n=%d: schur vs dense %g", n, rel);
-        ck_assert_double_lt(dc_sums_rel(dX, n), 1e-10);
-        ck_assert_double_gt(maxabs(dX, n), 1e-6); /* not trivially zero */
+        for (int solver = 0; solver < 2; solver++) {
+            sk_sinkhorn_stats st;
+            ck_assert_int_eq(backward_with(solver, P, G, n, &o, dX, &st), SK_OK);
+            ck_assert_int_eq(st.method, solver);
+            double rel = maxdiff(dX, dd, n) / maxabs(dd, n);
+            ck_assert_msg(rel < 1e-9, "n=%d solver %d: schur vs dense %g", n, solver, rel);
+            ck_assert_double_lt(dc_sums_rel(dX, n), 1e-10);
+            ck_assert_double_gt(maxabs(dX, n), 1e-6); /* not trivially zero */
+        }
         free(X); free(G); free(P); free(dX); free(dd);
     }
 }
@@ -405,9 +428,16 @@ START_TEST(test_sharp_exact_permutation)
     }
     ck_assert_int_eq(ones, n);
     sk_sinkhorn_stats st;
-    ck_assert_int_eq(sk_sinkhorn_backward_ws(NULL, P, G, n, &o, dX, &st), SK_OK);
+    /* Cholesky path: dpotrf fails (S = 0), the pseudo-inverse drops all. */
+    ck_assert_int_eq(backward_with(SK_SINKHORN_SOLVER_CHOLESKY, P, G, n, &o, dX, &st), SK_OK);
     ck_assert_int_eq(st.fallback, 1);
+    ck_assert_int_eq(st.method, SK_SINKHORN_SOLVER_PINV);
+    ck_assert_int_gt(st.potrf_info, 0);
     ck_assert_int_eq(st.dropped, n);
+    ck_assert(all_finite(dX, n));
+    ck_assert_double_lt(maxabs(dX, n), 1e-14);
+    /* Default: the right-hand side is exactly 0, PCG returns v = 0. */
+    ck_assert_int_eq(sk_sinkhorn_backward_ws(NULL, P, G, n, &o, dX, &st), SK_OK);
     ck_assert(all_finite(dX, n));
     ck_assert_double_lt(maxabs(dX, n), 1e-14);
     ck_assert_int_eq(sk_sinkhorn_backward_dense(P, G, n, &o, dX), SK_ENUMERIC);
@@ -435,6 +465,11 @@ START_TEST(test_sharp_near_permutation)
         ck_assert_int_eq(sk_sinkhorn_backward_ws(NULL, P, G, n, &o, dX, &st), SK_OK);
         ck_assert(all_finite(dX, n));
         ck_assert_double_lt(maxabs(dX, n), 1e-13);
+        /* The matrix-free PCG product would cancel catastrophically here
+         * (S ~ e^-100 as a difference of O(1) terms): PCG is not tried,
+         * Cholesky on the Laplacian form succeeds without the fallback. */
+        ck_assert_int_eq(st.method, SK_SINKHORN_SOLVER_CHOLESKY);
+        ck_assert_int_eq(st.fallback, 0);
         /* Near-permutation with noise, tau 0.5: off-support P ~ e^-6. Sinkhorn
          * converges slowly on near-permutations (rate ~1 - 4 e^-6 here): run
          * 5000 iterations and check convergence before the FD comparison. */
@@ -498,20 +533,26 @@ START_TEST(test_sharp_partly_underflowed)
         sk_sinkhorn_opts o = {1.0, 500, 1.0};
         ck_assert_int_eq(sk_sinkhorn_forward(X, n, &o, P), SK_OK);
         ck_assert_int_eq(sk_sinkhorn_forward(Xs, m, &o, Ps), SK_OK);
-        sk_sinkhorn_stats st;
-        ck_assert_int_eq(sk_sinkhorn_backward_ws(NULL, P, G, n, &o, dX, &st), SK_OK);
-        ck_assert_int_eq(st.fallback, 1);
-        ck_assert_int_eq(st.dropped, s + 1); /* one null vector per component */
-        ck_assert(all_finite(dX, n));
         ck_assert_int_eq(sk_sinkhorn_backward(Ps, Gs, m, &o, dXs), SK_OK);
-        double e = 0;
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < n; j++) {
-                int bi = i - off, bj = j - off;
-                double want = (bi >= 0 && bi < m && bj >= 0 && bj < m) ? dXs[bi * m + bj] : 0;
-                e = fmax(e, fabs(dX[i * n + j] - want));
+        for (int solver = 0; solver < 2; solver++) {
+            sk_sinkhorn_stats st;
+            ck_assert_int_eq(backward_with(solver, P, G, n, &o, dX, &st), SK_OK);
+            if (solver == SK_SINKHORN_SOLVER_CHOLESKY) {
+                ck_assert_int_eq(st.fallback, 1);
+                ck_assert_int_eq(st.dropped, s + 1); /* one null vector per component */
             }
-        ck_assert_msg(e < 1e-9 * maxabs(dXs, m), "order %d: err %g", order, e);
+            ck_assert(all_finite(dX, n));
+            double e = 0;
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < n; j++) {
+                    int bi = i - off, bj = j - off;
+                    double want =
+                        (bi >= 0 && bi < m && bj >= 0 && bj < m) ? dXs[bi * m + bj] : 0;
+                    e = fmax(e, fabs(dX[i * n + j] - want));
+                }
+            ck_assert_msg(e < 1e-9 * maxabs(dXs, m), "order %d solver %d: err %g", order,
+                          solver, e);
+        }
         free(X); free(G); free(P); free(dX); free(Xs); free(Gs); free(Ps); free(dXs);
     }
 }

@@ -54,6 +54,7 @@ struct sk_sinkhorn_ws {
     double *Pd, *Gd, *Dd; /* (nmax, nmax) each */
     int last_n;     /* n of the last forward_f (0: none) */
     double bound;   /* linear-step scaling bound */
+    int solver;     /* SK_SINKHORN_SOLVER_* */
     int log_iters;  /* log-domain iterations of the last forward */
 };
 
@@ -75,7 +76,7 @@ sk_sinkhorn_ws *sk_sinkhorn_ws_new(int nmax)
     ws->nmax = nmax;
     ws->bound = SK_SH_SCALE_MAX;
     ws->A = sk_alloc_n(n * n, sizeof(double));
-    ws->vec = sk_alloc_n(16 * n, sizeof(double));
+    ws->vec = sk_alloc_n(24 * n, sizeof(double));
     ws->ivec = sk_alloc_n(n, sizeof(int));
     ws->part = sk_alloc_n(2 * SK_SH_MAXT * n, sizeof(double));
     if (!ws->A || !ws->vec || !ws->ivec || !ws->part) {
@@ -104,6 +105,15 @@ sk_status sk_sinkhorn_ws_set_linear_bound(sk_sinkhorn_ws *ws, double bound)
         return sk_err(SK_EINVAL, "sk_sinkhorn_ws_set_linear_bound: need a workspace and a "
                                  "finite bound > 1 (got %g)", bound);
     ws->bound = bound;
+    return SK_OK;
+}
+
+sk_status sk_sinkhorn_ws_set_solver(sk_sinkhorn_ws *ws, int solver)
+{
+    if (!ws || (solver != SK_SINKHORN_SOLVER_AUTO && solver != SK_SINKHORN_SOLVER_CHOLESKY))
+        return sk_err(SK_EINVAL, "sk_sinkhorn_ws_set_solver: need a workspace and "
+                                 "SK_SINKHORN_SOLVER_AUTO or _CHOLESKY (got %d)", solver);
+    ws->solver = solver;
     return SK_OK;
 }
 
@@ -518,6 +528,100 @@ static sk_status bw_pinv_solve(const double *W, const double *s, const double *d
     return SK_OK;
 }
 
+/* Matrix-free S x = c .* x - P^T ((P x) ./ r): one sweep over P. */
+static void bw_schur_apply(const double *P, const double *r, const double *c, int n,
+                           const double *x, double *out, fw_dot_fn dot, fw_axpy_fn axpy)
+{
+    for (int j = 0; j < n; j++) out[j] = 0;
+    for (int i = 0; i < n; i++) {
+        const double *p = P + (size_t)i * n;
+        axpy(-dot(p, x, n) / r[i], p, out, n);
+    }
+    for (int j = 0; j < n; j++) out[j] += c[j] * x[j];
+}
+
+/* Jacobi-preconditioned conjugate gradients on the full (consistent,
+ * semi-definite) Schur system S v = b, matrix-free: O(n^2) per iteration
+ * instead of the O(n^3) DSYRK + Cholesky. Succeeds (returns 1) when the
+ * true residual is <= SK_SH_CG_TOL * |b|; gives up after SK_SH_CG_MAXIT
+ * iterations or on slow progress (ill-conditioned plans), and is not tried
+ * when a column is sharp (see below). */
+#define SK_SH_CG_TOL 1e-13
+#define SK_SH_CG_MAXIT 100
+#define SK_SH_CG_MIN_SHARE 1e-6
+static int bw_pcg(const double *P, const double *r, const double *c, int n,
+                  const double *b, double *x, double *tmp /* (5n) */, int *iters)
+{
+    fw_dot_fn dot = fw_dot_base;
+    fw_axpy_fn axpy = fw_axpy_base;
+#ifdef SK_SH_X86
+    if (use_avx2()) {
+        dot = fw_dot_avx2;
+        axpy = fw_axpy_avx2;
+    }
+#endif
+    double *res = tmp, *z = res + n, *p = z + n, *q = p + n, *dinv = q + n;
+    /* Preconditioner: the Laplacian diagonal sum_i P_ij (r_i - P_ij) / r_i. */
+    for (int j = 0; j < n; j++) dinv[j] = 0;
+    for (int i = 0; i < n; i++) {
+        const double *pi = P + (size_t)i * n;
+        double ir = 1.0 / r[i];
+        for (int j = 0; j < n; j++) dinv[j] += pi[j] * (r[i] - pi[j]) * ir;
+    }
+    /* The matrix-free product c x - P^T (P x / r) loses about
+     * eps * c_j / d_j relative accuracy in column j (it is a difference of
+     * O(c_j) terms for an O(d_j) result): sharp columns go to Cholesky on
+     * the cancellation-free Laplacian form instead. */
+    *iters = 0;
+    for (int j = 0; j < n; j++)
+        if (!(dinv[j] >= SK_SH_CG_MIN_SHARE * c[j])) return 0;
+    for (int j = 0; j < n; j++) dinv[j] = 1.0 / dinv[j];
+    double bn = 0;
+    for (int j = 0; j < n; j++) bn += b[j] * b[j];
+    bn = sqrt(bn);
+    for (int j = 0; j < n; j++) x[j] = 0;
+    if (bn == 0) return 1;
+    double rz = 0;
+    for (int j = 0; j < n; j++) {
+        res[j] = b[j];
+        z[j] = dinv[j] * res[j];
+        p[j] = z[j];
+        rz += res[j] * z[j];
+    }
+    double rn0 = bn, rn = bn;
+    int it;
+    for (it = 1; it <= SK_SH_CG_MAXIT; it++) {
+        bw_schur_apply(P, r, c, n, p, q, dot, axpy);
+        double pq = 0;
+        for (int j = 0; j < n; j++) pq += p[j] * q[j];
+        if (!(pq > 0)) break;
+        double alpha = rz / pq, rz2 = 0;
+        rn = 0;
+        for (int j = 0; j < n; j++) {
+            x[j] += alpha * p[j];
+            res[j] -= alpha * q[j];
+            rn += res[j] * res[j];
+            z[j] = dinv[j] * res[j];
+            rz2 += res[j] * z[j];
+        }
+        rn = sqrt(rn);
+        if (rn <= 0.1 * SK_SH_CG_TOL * bn) break;
+        /* slow progress: predict more than MAXIT iterations -> give up */
+        if (it == 20 && rn > 1e-4 * rn0) break;
+        double beta = rz2 / rz;
+        rz = rz2;
+        for (int j = 0; j < n; j++) p[j] = z[j] + beta * p[j];
+    }
+    *iters = it;
+    /* The recursive residual drifts from the true one: check the latter. */
+    bw_schur_apply(P, r, c, n, x, q, dot, axpy);
+    double tn = 0;
+    for (int j = 0; j < n; j++) tn += (b[j] - q[j]) * (b[j] - q[j]);
+    int ok = sqrt(tn) <= SK_SH_CG_TOL * bn;
+    for (int j = 0; j < n; j++) ok &= isfinite(x[j]);
+    return ok;
+}
+
 sk_status sk_sinkhorn_backward_ws(sk_sinkhorn_ws *ws, const double *P, const double *G,
                                   int n, const sk_sinkhorn_opts *o, double *dX,
                                   sk_sinkhorn_stats *stats)
@@ -547,6 +651,7 @@ sk_status sk_sinkhorn_backward_ws(sk_sinkhorn_ws *ws, const double *P, const dou
     double *r = ws->vec, *c = r + n, *ga = c + n, *gc = ga + n, *b = gc + n;
     double *d = b + n, *s = d + n, *v = s + n, *u = v + n, *y = u + n, *lam = y + n;
     double *work = lam + n; /* 3n for dpocon */
+    double *cgtmp = work + 3 * n; /* 5n */
     double *A = ws->A, *W = dX; /* W = P^T diag(1/r) P lives in dX until the end */
 
     if (bw_sums(P, G, n, itau, r, c, ga, gc)) {
@@ -555,18 +660,24 @@ sk_status sk_sinkhorn_backward_ws(sk_sinkhorn_ws *ws, const double *P, const dou
                     "and G finite (n = %d)", n);
         goto cleanup;
     }
+    /* b = Ghat^T 1 - P^T diag(1/r) Ghat 1 */
+    for (int i = 0; i < n; i++) y[i] = ga[i] / r[i];
+    cblas_dgemv(CblasRowMajor, CblasTrans, n, n, 1.0, P, n, y, 1, 0.0, b, 1);
+    for (int j = 0; j < n; j++) b[j] = gc[j] - b[j];
+    if (ws->solver == SK_SINKHORN_SOLVER_AUTO &&
+        bw_pcg(P, r, c, n, b, v, cgtmp, &sts->cg_iterations)) {
+        sts->method = SK_SINKHORN_SOLVER_AUTO;
+        goto solved;
+    }
+    sts->method = SK_SINKHORN_SOLVER_CHOLESKY;
     /* Q = diag(r^-1/2) P into A; W = Q^T Q (upper triangle, row-major). */
     for (int i = 0; i < n; i++) {
         double f = 1.0 / sqrt(r[i]);
         const double *p = P + (size_t)i * n;
         double *q = A + (size_t)i * n;
         for (int j = 0; j < n; j++) q[j] = f * p[j];
-        y[i] = ga[i] / r[i];
     }
     cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, n, n, 1.0, A, n, 0.0, W, n);
-    /* b = Ghat^T 1 - P^T diag(1/r) Ghat 1 */
-    cblas_dgemv(CblasRowMajor, CblasTrans, n, n, 1.0, P, n, y, 1, 0.0, b, 1);
-    for (int j = 0; j < n; j++) b[j] = gc[j] - b[j];
     /* Laplacian diagonal d_j = sum_{k != j} W_jk (equals c_j - W_jj in exact
      * arithmetic, without the cancellation). */
     for (int j = 0; j < n; j++) d[j] = 0;
@@ -628,9 +739,11 @@ sk_status sk_sinkhorn_backward_ws(sk_sinkhorn_ws *ws, const double *P, const dou
     }
     if (fallback) {
         sts->fallback = 1;
+        sts->method = SK_SINKHORN_SOLVER_PINV;
         st = bw_pinv_solve(W, s, d, n, A, b, lam, y, v, &sts->dropped);
         if (st) goto cleanup;
     }
+solved:
     /* u = diag(1/r)(Ghat 1 - P v) */
     cblas_dgemv(CblasRowMajor, CblasNoTrans, n, n, 1.0, P, n, v, 1, 0.0, u, 1);
     for (int i = 0; i < n; i++) u[i] = (ga[i] - u[i]) / r[i];
