@@ -215,10 +215,16 @@ static inline double sk_exp_nonpos(double x)
     }                                                                                 \
     ATTR static double fw_dot_##SUF(const double *restrict K, const double *restrict b, \
                                     int n)                                            \
-    {                                                                                 \
+    { /* 16 partial sums: 4 independent vector FMA chains (latency) */             \
+        double acc[16] = {0};                                                         \
+        int j = 0;                                                                    \
+        for (; j + 16 <= n; j += 16) {                                                \
+            _Pragma("GCC unroll 16") for (int l = 0; l < 16; l++) acc[l] +=           \
+                K[j + l] * b[j + l];                                                  \
+        }                                                                             \
         double t = 0;                                                                 \
-        _Pragma("omp simd reduction(+ : t)") for (int j = 0; j < n; j++) t +=         \
-            K[j] * b[j];                                                              \
+        for (; j < n; j++) t += K[j] * b[j];                                          \
+        for (int l = 0; l < 16; l++) t += acc[l];                                     \
         return t;                                                                     \
     }                                                                                 \
     ATTR static void fw_axpy_##SUF(double a, const double *restrict K,                \
