@@ -250,9 +250,9 @@ static sk_status h5_open_read(const char *path, hid_t *fid)
     fapl = h5_fapl();
     if (fapl < 0) return h5_fail(SK_ENOMEM, path, "cannot create file access properties");
     *fid = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    st = *fid < 0 ? h5_corrupt(path, NULL) : SK_OK; /* before H5Pclose clears the stack */
     H5Pclose(fapl);
-    if (*fid < 0) return h5_corrupt(path, NULL);
-    return SK_OK;
+    return st;
 }
 
 /* Create the temporary file ourselves first, so a bad folder or permission
@@ -274,14 +274,13 @@ static sk_status h5_create_tmp(const char *path, char *tmp, size_t n, hid_t *fid
     close(fd);
     fapl = h5_fapl();
     if (fapl >= 0) *fid = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    st = *fid < 0 ? h5_fail(SK_EIO, path, "cannot create HDF5 file %s", tmp) : SK_OK;
     if (fapl >= 0) H5Pclose(fapl);
-    if (*fid < 0) {
-        st = h5_fail(SK_EIO, path, "cannot create HDF5 file %s", tmp);
+    if (st != SK_OK) {
         unlink(tmp);
         tmp[0] = '\0';
-        return st;
     }
-    return SK_OK;
+    return st;
 }
 
 /* Close, fsync and rename into place; on failure the temporary is removed. */
@@ -659,12 +658,16 @@ static sk_status ds_shape(hid_t ds, const char *path, const char *name, int maxd
     int64_t numel = 1;
     if (space < 0) return h5_corrupt(path, name);
     cls = H5Sget_simple_extent_type(space);
+    if (cls == H5S_NO_CLASS) {
+        st = h5_corrupt(path, name);
+        goto cleanup;
+    }
     if (cls == H5S_NULL) {
         st = sk_err(SK_EFORMAT, "%s: dataset %s has no data (null dataspace)", path, name);
         goto cleanup;
     }
     r = H5Sget_simple_extent_dims(space, dims, NULL);
-    if (cls == H5S_NO_CLASS || r < 0) {
+    if (r < 0) {
         st = h5_corrupt(path, name);
         goto cleanup;
     }
