@@ -349,7 +349,7 @@ static void ref_step(const sk_optim_opts *o, int64_t t, double *p, const double 
 
 START_TEST(test_large_vs_double_reference_and_threads)
 {
-    const int64_t n = 200003;   /* above the OpenMP threshold, odd */
+    const int64_t n = 200003;   /* odd; OpenMP on (parallel_min below) */
     static const sk_opt_kind kinds[3] = {SK_OPT_SGD, SK_OPT_ADAM, SK_OPT_ADAMW};
     for (int kk = 0; kk < 3; kk++) {
         sk_tset *p1 = sk_tset_new();
@@ -373,6 +373,7 @@ START_TEST(test_large_vs_double_reference_and_threads)
         o.momentum = 0.9;
         o.nesterov = 1;
         o.lr = kinds[kk] == SK_OPT_SGD ? 0.01 : 1e-3;
+        o.parallel_min = 1000;
         sk_optim *a = make_opt(&o, p1), *b = make_opt(&o, p2);
         for (int t = 0; t < 5; t++) {
             for (int64_t i = 0; i < N; i++) {

@@ -19,8 +19,10 @@
 
 #include "core/mem.h"
 
-/* Below this many elements a span is updated by one thread. */
-#define OPTIM_PAR_MIN 32768
+/* Default sk_optim_opts.parallel_min. */
+#define OPTIM_PAR_MIN_DEFAULT (INT64_C(1) << 22)
+/* Even then, spans shorter than this (tensors between buffers) run serially. */
+#define OPTIM_SPAN_PAR_MIN 16384
 
 typedef struct {
     int64_t off, len;
@@ -34,7 +36,11 @@ struct sk_optim {
     int64_t numel;
     int nspan;
     optim_span *span;     /* trainable ranges of the block */
+    int par;              /* use OpenMP (enough trainable entries) */
 };
+
+/* OpenMP for span s? */
+static int span_par(const sk_optim *o, int s) { return o->par && o->span[s].len >= OPTIM_SPAN_PAR_MIN; }
 
 static const char *opt_names[] = {"sgd", "adam", "adamw"};
 static const char *sched_names[] = {"constant", "cosine", "step", "exponential"};
@@ -163,6 +169,9 @@ sk_status sk_optim_new(const sk_optim_opts *opts, const sk_tset *params, sk_opti
             o->nspan++;
         }
     }
+    int64_t trainable = 0;
+    for (int i = 0; i < o->nspan; i++) trainable += o->span[i].len;
+    o->par = trainable >= (opts->parallel_min > 0 ? opts->parallel_min : OPTIM_PAR_MIN_DEFAULT);
     int need = opts->kind == SK_OPT_SGD ? (opts->momentum != 0.0) : 2;
     if (need >= 1 && !(o->s1 = sk_tset_like(params))) { st = sk_err_prefix(SK_ENOMEM, "optimizer state: "); goto cleanup; }
     if (need >= 2 && !(o->s2 = sk_tset_like(params))) { st = sk_err_prefix(SK_ENOMEM, "optimizer state: "); goto cleanup; }
@@ -246,9 +255,9 @@ double sk_grad_norm(const sk_tset *g)
     return sqrt(tot);
 }
 
-static void clip_value(float *g, int64_t n, float v)
+static void clip_value(float *g, int64_t n, float v, int par)
 {
-#pragma omp parallel for simd schedule(static) if (n >= OPTIM_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (par)
     for (int64_t i = 0; i < n; i++) {
         float x = g[i];
         /* NaN stays NaN, like torch.clamp. */
@@ -256,24 +265,24 @@ static void clip_value(float *g, int64_t n, float v)
     }
 }
 
-static void scale(float *g, int64_t n, float c)
+static void scale(float *g, int64_t n, float c, int par)
 {
-#pragma omp parallel for simd schedule(static) if (n >= OPTIM_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (par)
     for (int64_t i = 0; i < n; i++) g[i] = g[i] * c;
 }
 
 /* SGD over one span. p, g, buf: (n,) */
 static void sgd_span(float *restrict p, const float *restrict g, float *restrict buf, int64_t n,
-                     float nlr, float wd, float mom, int nesterov)
+                     float nlr, float wd, float mom, int nesterov, int par)
 {
     if (!buf) {
-#pragma omp parallel for simd schedule(static) if (n >= OPTIM_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (par)
         for (int64_t i = 0; i < n; i++) {
             float d = g[i] + wd * p[i];
             p[i] = p[i] + nlr * d;
         }
     } else if (nesterov) {
-#pragma omp parallel for simd schedule(static) if (n >= OPTIM_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (par)
         for (int64_t i = 0; i < n; i++) {
             float d = g[i] + wd * p[i];
             float b = buf[i] * mom + d;
@@ -282,7 +291,7 @@ static void sgd_span(float *restrict p, const float *restrict g, float *restrict
             p[i] = p[i] + nlr * d;
         }
     } else {
-#pragma omp parallel for simd schedule(static) if (n >= OPTIM_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (par)
         for (int64_t i = 0; i < n; i++) {
             float d = g[i] + wd * p[i];
             float b = buf[i] * mom + d;
@@ -341,10 +350,10 @@ static void adam_chunk(float *restrict p, const float *restrict g, float *restri
 #define ADAM_CHUNK 8192
 
 /* Adam/AdamW over one span, chunks in parallel. p, g, m, v: (n,) */
-static void adam_span(float *p, const float *g, float *m, float *v, int64_t n, const adam_coef *c)
+static void adam_span(float *p, const float *g, float *m, float *v, int64_t n, const adam_coef *c, int par)
 {
     int64_t nchunk = (n + ADAM_CHUNK - 1) / ADAM_CHUNK;
-#pragma omp parallel for schedule(static) if (n >= OPTIM_PAR_MIN)
+#pragma omp parallel for schedule(static) if (par)
     for (int64_t k = 0; k < nchunk; k++) {
         int64_t off = k * ADAM_CHUNK, len = n - off < ADAM_CHUNK ? n - off : ADAM_CHUNK;
         adam_chunk(p + off, g + off, m + off, v + off, len, c);
@@ -362,14 +371,14 @@ double sk_optim_step(sk_optim *opt, sk_tset *params, sk_tset *grads)
     float *P = params->block, *G = grads->block;
     if (o->clip_value > 0.0) {
         float v = (float)o->clip_value;
-        for (int s = 0; s < opt->nspan; s++) clip_value(G + opt->span[s].off, opt->span[s].len, v);
+        for (int s = 0; s < opt->nspan; s++) clip_value(G + opt->span[s].off, opt->span[s].len, v, span_par(opt, s));
     }
     if (o->clip_norm > 0.0) {
         /* clip_grad_norm_: coef = max_norm / (total_norm + 1e-6), clamped to 1 (float32). */
         float tn = (float)sqrt(spans_sumsq(G, opt->span, opt->nspan));
         float c = (float)o->clip_norm / (tn + 1e-6f);
         if (c < 1.0f)
-            for (int s = 0; s < opt->nspan; s++) scale(G + opt->span[s].off, opt->span[s].len, c);
+            for (int s = 0; s < opt->nspan; s++) scale(G + opt->span[s].off, opt->span[s].len, c, span_par(opt, s));
     }
     double lr = sk_optim_lr(opt, opt->step);
     if (o->kind == SK_OPT_SGD) {
@@ -377,7 +386,7 @@ double sk_optim_step(sk_optim *opt, sk_tset *params, sk_tset *grads)
         for (int s = 0; s < opt->nspan; s++) {
             int64_t off = opt->span[s].off;
             sgd_span(P + off, G + off, opt->s1 ? opt->s1->block + off : NULL, opt->span[s].len, nlr, wd, mom,
-                     o->nesterov);
+                     o->nesterov, span_par(opt, s));
         }
     } else {
         double t = (double)(opt->step + 1);
@@ -394,7 +403,8 @@ double sk_optim_step(sk_optim *opt, sk_tset *params, sk_tset *grads)
         c.nstep = (float)(-(lr / bc1));
         for (int s = 0; s < opt->nspan; s++) {
             int64_t off = opt->span[s].off;
-            adam_span(P + off, G + off, opt->s1->block + off, opt->s2->block + off, opt->span[s].len, &c);
+            adam_span(P + off, G + off, opt->s1->block + off, opt->s2->block + off, opt->span[s].len, &c,
+                      span_par(opt, s));
         }
     }
     opt->step++;

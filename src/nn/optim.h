@@ -45,6 +45,10 @@ typedef struct {
     sk_sched_kind schedule;
     int64_t total_steps, warmup_steps;  /* cosine: linear warm-up from 0 then cosine to 0 */
     int64_t step_size; double gamma;    /* step: lr *= gamma every step_size steps; exponential: every step */
+    int64_t parallel_min;  /* OpenMP over the block only from this many trainable entries (0: 4Mi).
+                            * The update is memory-bound and ~1 ms for 1M entries on one core;
+                            * a 2-thread region costs more than it saves when the cores are
+                            * shared or OpenBLAS's threads are still spinning after a GEMM. */
 } sk_optim_opts;
 
 typedef struct sk_optim sk_optim;
