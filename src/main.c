@@ -34,6 +34,8 @@ static void usage(FILE *f)
           "  -j, --threads N        threads for BLAS and OpenMP (0 = one per core)\n"
           "      --progress WHEN    auto, always or never: progress on stderr (default auto = when a terminal)\n"
           "  -q, --quiet            no summary table on stdout\n"
+          "      --verify-spec      check: prove the model's permutation spec (outputs unchanged under\n"
+          "                         random permutations of every group, on a batch of real inputs)\n"
           "  -h, --help             show this help and exit\n"
           "  -V, --version          show version, BLAS library, its CPU kernel and threads, and exit\n"
           "\n"
@@ -76,7 +78,7 @@ static int finish(sk_status st)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_SEED = 1000, OPT_PROGRESS };
+    enum { OPT_SEED = 1000, OPT_PROGRESS, OPT_VERIFY };
     static const struct option longopts[] = {
         {"set", required_argument, NULL, 's'},
         {"output", required_argument, NULL, 'o'},
@@ -84,6 +86,7 @@ int main(int argc, char **argv)
         {"threads", required_argument, NULL, 'j'},
         {"progress", required_argument, NULL, OPT_PROGRESS},
         {"quiet", no_argument, NULL, 'q'},
+        {"verify-spec", no_argument, NULL, OPT_VERIFY},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -128,6 +131,7 @@ int main(int argc, char **argv)
             else return usage_error("--progress must be auto, always or never (got '%s')", optarg);
             break;
         case 'q': o.quiet = 1; break;
+        case OPT_VERIFY: o.verify_spec = 1; break;
         case 'h': usage(stdout); return 0;
         case 'V':
             version(threads);
@@ -152,6 +156,8 @@ int main(int argc, char **argv)
         if (optind >= argc) return usage_error("%s needs a CONFIG.yaml argument", cmd);
         if (optind + 1 < argc) return usage_error("unexpected argument '%s'", argv[optind + 1]);
         o.config_path = argv[optind];
+        if (o.verify_spec && strcmp(cmd, "check"))
+            return usage_error("--verify-spec is an option of %s", "check");
         return finish(!strcmp(cmd, "run") ? sk_app_run(&o) : sk_app_check(&o));
     }
     if (!strcmp(cmd, "info")) {

@@ -13,6 +13,7 @@
 #include "core/timer.h"
 #include "io/atomic.h"
 #include "io/config.h"
+#include "io/h5w.h"
 #include "io/log.h"
 
 sk_status sk_app_check(const sk_app_opts *o)
@@ -21,7 +22,9 @@ sk_status sk_app_check(const sk_app_opts *o)
     sk_status st = sk_config_load(&cfg, o->config_path, o->sets, o->n_sets);
     if (st != SK_OK) return st;
     printf("# %s resolved by sinkrb %s\n", o->config_path, PACKAGE_VERSION);
-    return sk_config_write_yaml(&cfg, stdout);
+    st = sk_config_write_yaml(&cfg, stdout);
+    if (st == SK_OK && o->verify_spec) st = sk_run_verify_spec(&cfg, stderr);
+    return st;
 }
 
 /* Stage timing for metrics.json. */
@@ -99,5 +102,5 @@ cleanup:
 
 sk_status sk_app_info(const char *path)
 {
-    return sk_err(SK_EUSAGE, "%s: info is not available yet", path);
+    return sk_h5w_info(path, stdout);
 }

@@ -2,6 +2,8 @@
 #ifndef SK_APP_RUN_CTX_H
 #define SK_APP_RUN_CTX_H
 
+#include <stdio.h>
+
 #include "app/app.h"
 #include "io/config.h"
 #include "io/log.h"
@@ -25,5 +27,8 @@ sk_status sk_run_pipeline(sk_run *r);         /* the mode's work */
 sk_status sk_run_write_metrics(sk_run *r);    /* metrics.json, atomically */
 void sk_run_free_state(sk_run *r);
 void sk_run_stage(sk_run *r, const char *name, double seconds);
+/* check --verify-spec: prove the configured model's permutation spec by
+ * functional equivalence on real inputs; report to `out`. */
+sk_status sk_run_verify_spec(const sk_config *cfg, FILE *out);
 
 #endif
