@@ -118,6 +118,38 @@ static const key_t_ schema[] = {
           "splits evaluated along the path"),
     ENUM("interpolation.bn_reset", interpolation.bn_reset, "auto", "auto|recompute|none",
          "re-estimate BatchNorm statistics at each lambda (auto = when the model has BatchNorm)"),
+
+    ENUM("continual.benchmark", continual.benchmark, "rotated-mnist",
+         "rotated-mnist|permuted-mnist|split-cifar10|split-cifar100",
+         "task sequence (rotated/permuted use dataset.name: mnist or fashion-mnist)"),
+    INT("continual.tasks", continual.tasks, "20", 1, 1000, "number of tasks (split benchmarks: at most 5 / 20)"),
+    ENUM("continual.angles", continual.angles, "linspace", "linspace|step",
+         "rotated: angles linspace(0, 180, tasks), or continual.step degrees apart"),
+    FLT("continual.step", continual.step, "9", 0, 360, 0, "rotated with angles step: degrees between tasks"),
+    ELIST("continual.methods", continual.methods, continual.n_methods, "[finetune, ewc, replay, agem, joint, rebasin]",
+          "finetune|ewc|replay|agem|joint|rebasin", "continual-learning methods compared in one run"),
+    INT("continual.epochs", continual.epochs, "5", 1, 1e6, "epochs per task"),
+    INT("continual.batch_size", continual.batch_size, "500", 1, 1e6, "minibatch size"),
+    ENUM("continual.optimizer", continual.optimizer, "adamw", "sgd|adam|adamw", "optimiser of the model's own training"),
+    FLT("continual.lr", continual.lr, "0.001", 0, BIG, 1, "learning rate of the model's own training"),
+    FLT("continual.momentum", continual.momentum, "0.9", 0, 1, 0, "SGD momentum"),
+    FLT("continual.weight_decay", continual.weight_decay, "0.01", 0, BIG, 0, "weight decay of the model's own training"),
+    INT("continual.memory_per_class", continual.memory_per_class, "5", 0, 1e6,
+        "episodic memory: examples per class per task (replay, agem, rebasin)"),
+    FLT("continual.ewc_lambda", continual.ewc_lambda, "100", 0, BIG, 0, "EWC penalty strength"),
+    INT("continual.fisher_samples", continual.fisher_samples, "1000", 1, 1e9, "EWC: examples for the diagonal Fisher"),
+    FLT("continual.rebasin.lr", continual.rebasin.lr, "0.1", 0, BIG, 1, "rebasin: AdamW learning rate of the Sinkhorn matrices"),
+    FLT("continual.rebasin.tau", continual.rebasin.tau, "1", 0, BIG, 1, "rebasin: Sinkhorn temperature"),
+    INT("continual.rebasin.iterations", continual.rebasin.iterations, "20", 1, 1e6, "rebasin: Sinkhorn iterations"),
+    FLT("continual.rebasin.delta_lr", continual.rebasin.delta_lr, "0.05", 0, BIG, 1, "rebasin: SGD learning rate of the residual"),
+    FLT("continual.rebasin.delta_weight_decay", continual.rebasin.delta_weight_decay, "0.1", 0, BIG, 0,
+        "rebasin: weight decay of the residual"),
+    FLT("continual.rebasin.delta_clip", continual.rebasin.delta_clip, "0.001", 0, BIG, 0,
+        "rebasin: clip residual gradients to this absolute value"),
+    FLT("continual.rebasin.delta_init_std", continual.rebasin.delta_init_std, "0.0001", 0, BIG, 0,
+        "rebasin: standard deviation of the residual's initialisation"),
+    FLT("continual.rebasin.alpha", continual.rebasin.alpha, "0.8", 0, 1, 0,
+        "rebasin: update theta = alpha theta + (1 - alpha) pi(theta) + delta"),
 };
 #define N_KEYS ((int)(sizeof schema / sizeof schema[0]))
 
@@ -665,6 +697,10 @@ static int plain_safe(const char *s)
 
 static void fmt_double(double v, char *buf, size_t n)
 {
+    if (v == floor(v) && fabs(v) < 1e15) {
+        snprintf(buf, n, "%.0f", v);
+        return;
+    }
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(buf, n, "%.*g", prec, v);
         if (strtod(buf, NULL) == v) break;

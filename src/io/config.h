@@ -98,6 +98,25 @@ typedef struct {
         int splits[SK_CFG_LIST];    /* sk_split_id */
         int bn_reset;               /* sk_bnreset */
     } interpolation;
+    struct {
+        int benchmark;              /* rotated-mnist, permuted-mnist, split-cifar10, split-cifar100 */
+        int tasks;
+        int angles;                 /* linspace, step */
+        double step;                /* degrees per task for angles: step */
+        int n_methods;
+        int methods[SK_CFG_LIST];   /* finetune, ewc, replay, agem, joint, rebasin */
+        int epochs, batch_size;
+        int optimizer;              /* sgd, adam, adamw */
+        double lr, momentum, weight_decay;
+        int memory_per_class;
+        double ewc_lambda;
+        int fisher_samples;
+        struct {
+            double lr, tau;
+            int iterations;
+            double delta_lr, delta_weight_decay, delta_clip, delta_init_std, alpha;
+        } rebasin;
+    } continual;
 } sk_config;
 
 /* Parse a config file (defaults for absent keys), apply `--set` overrides
