@@ -1,0 +1,1 @@
+# src/rebasin/srb.mk: Sinkhorn re-basin and STE

@@ -1,0 +1,1 @@
+# tests for Sinkhorn re-basin and STE
