@@ -49,6 +49,7 @@ typedef struct {
     double objective;
     int64_t samples;
     double *lambda, *loss, *acc;   /* (points), (n_splits * points) */
+    int64_t units, matched;        /* planted B: units whose planted partner was found */
     sk_barrier bl[2], ba[2];       /* loss / accuracy barriers per split */
 } method;
 
@@ -63,6 +64,7 @@ typedef struct {
     method meth[MAX_METHODS];
     sk_loss_spec loss;
     char model_desc[256];
+    int64_t **planted;        /* models.b.planted: B = planted(A) */
 } pipe_state;
 
 /* ---- batch providers -------------------------------------------------------- */
@@ -183,6 +185,7 @@ sk_status sk_run_validate_inputs(sk_run *r)
     for (int e = 0; e < 2; e++) {
         ps->ep[e].theta = sk_tset_like(sk_model_params(ps->m));
         if (!ps->ep[e].theta) return SK_ENOMEM;
+        if (e == 1 && c->models[1].planted) continue;   /* made from A in the pipeline */
         if (sk_file_exists(c->models[e].weights)) {
             st = sk_h5w_load_into_ex(c->models[e].weights, ps->ep[e].theta, NULL, 0, ps->model_desc);
             if (st != SK_OK) return st;
@@ -329,6 +332,46 @@ cleanup:
     return st;
 }
 
+/* models.b.planted: B = pi(A) (+ noise) with a random pi from models.b.seed;
+ * every method's result is then scored against pi^-1. */
+static sk_status make_planted(sk_run *r, pipe_state *ps)
+{
+    const sk_config *c = &r->cfg;
+    sk_rng rng;
+    sk_status st = sk_perm_spec_build(&ps->ms, ps->ep[0].theta, ps->m, &ps->spec);
+    if (st != SK_OK) return st;
+    sk_rng_seed_stream(&rng, (uint64_t)c->models[1].seed, 0x504c414e /* "PLAN" */);
+    ps->planted = sk_perms_random(ps->spec, &rng);
+    if (!ps->planted) return SK_ENOMEM;
+    st = sk_perm_apply(ps->spec, (const int64_t *const *)ps->planted, ps->ep[0].theta, ps->ep[1].theta);
+    if (st != SK_OK) return st;
+    if (c->models[1].noise > 0) {
+        sk_tset *b = ps->ep[1].theta;
+        for (int i = 0; i < b->n; i++) {
+            if (b->t[i].is_buffer) continue;
+            for (int64_t k = 0; k < b->t[i].numel; k++)
+                b->t[i].data[k] += (float)(c->models[1].noise * sk_rng_normal(&rng));
+        }
+    }
+    sk_log_err(r->log, "model b: a random permutation of model a (seed %lld, noise %g)", c->models[1].seed,
+               c->models[1].noise);
+    return SK_OK;
+}
+
+static void score_recovery(pipe_state *ps, method *me)
+{
+    if (!ps->planted) return;
+    int64_t **inv = sk_perms_inverse(ps->spec, ps->planted);
+    if (!inv) return;
+    me->units = me->matched = 0;
+    for (int g = 0; g < ps->spec->n_groups; g++)
+        for (int64_t i = 0; i < ps->spec->groups[g].size; i++) {
+            me->units++;
+            me->matched += me->perms[g][i] == inv[g][i];
+        }
+    sk_perms_free(ps->spec, inv);
+}
+
 static sk_status eval_split(sk_run *r, pipe_state *ps, const sk_tset *theta, const sk_split *sp, double *loss,
                             double *acc)
 {
@@ -408,6 +451,11 @@ static sk_status run_method(sk_run *r, pipe_state *ps, int which)
     st = sk_perm_apply(ps->spec, (const int64_t *const *)me->perms, B, me->aligned);
     if (st != SK_OK) return st;
     me->seconds = sk_now() - t0;
+    score_recovery(ps, me);
+    if (ps->planted)
+        sk_log_out(r->log, "%s: recovered %lld of %lld units of the planted permutation (%.2f%%)%s", me->name,
+                   (long long)me->matched, (long long)me->units, 100.0 * (double)me->matched / (double)me->units,
+                   me->matched == me->units ? ", exact" : "");
     if (which == SK_METHOD_WEIGHT_MATCHING)
         sk_log_err(r->log, "weight matching: %d passes, %.3f s", me->passes, me->seconds);
     else
@@ -583,6 +631,11 @@ sk_status sk_run_pipeline(sk_run *r)
             sk_log_err(r->log, "model %c: loaded %s", 'a' + e, c->models[e].weights);
             continue;
         }
+        if (e == 1 && c->models[1].planted) {
+            st = make_planted(r, ps);
+            if (st != SK_OK) return st;
+            continue;
+        }
         st = train_endpoint(r, ps, e);
         if (st != SK_OK) return st;
     }
@@ -601,8 +654,7 @@ sk_status sk_run_pipeline(sk_run *r)
     sk_run_stage(r, "evaluate", sk_now() - t0);
     if (c->mode == SK_MODE_TRAIN) return SK_OK;
 
-    st = sk_perm_spec_build(&ps->ms, ps->ep[0].theta, ps->m, &ps->spec);
-    if (st != SK_OK) return st;
+    if (!ps->spec && (st = sk_perm_spec_build(&ps->ms, ps->ep[0].theta, ps->m, &ps->spec)) != SK_OK) return st;
     method *naive = add_method(ps, "naive");
     naive->aligned = ps->ep[1].theta;   /* borrowed */
     int want[4] = {0}, order[4], n = 0;
@@ -730,6 +782,10 @@ static void pipeline_results_json(sk_run *r, sk_json *j)
         sk_json_str(j, "weights", c->models[e].weights);
         sk_json_int(j, "seed", c->models[e].seed);
         sk_json_bool(j, "trained", ep->trained);
+        if (e == 1 && ps->planted) {
+            sk_json_bool(j, "planted", 1);
+            sk_json_num(j, "noise", c->models[1].noise);
+        }
         if (ep->trained) {
             sk_json_int(j, "epochs", ep->epochs);
             sk_json_num(j, "train_seconds", ep->seconds);
@@ -756,6 +812,14 @@ static void pipeline_results_json(sk_run *r, sk_json *j)
             sk_json_num(j, "objective", me->objective);
         }
         if (me->samples) sk_json_int(j, "samples", me->samples);
+        if (ps->planted && k > 0) {
+            sk_json_obj_begin(j, "recovery");
+            sk_json_int(j, "units", me->units);
+            sk_json_int(j, "units_matched", me->matched);
+            sk_json_num(j, "rate", me->units ? (double)me->matched / (double)me->units : 0.0);
+            sk_json_bool(j, "exact", me->matched == me->units);
+            sk_json_obj_end(j);
+        }
         for (int s = 0; s < c->interpolation.n_splits && me->loss; s++) {
             sk_json_obj_begin(j, sk_split_name(c->interpolation.splits[s]));
             barrier_json(j, "loss", &me->bl[s]);
@@ -829,6 +893,7 @@ void sk_run_free_state(sk_run *r)
         sk_free(me->acc);
     }
     for (int e = 0; e < 2; e++) sk_tset_free(ps->ep[e].theta);
+    if (ps->planted) sk_perms_free(ps->spec, ps->planted);
     sk_perm_spec_free(ps->spec);
     sk_model_free(ps->m);
     sk_model_free(ps->m2);

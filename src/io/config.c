@@ -74,6 +74,10 @@ static const key_t_ schema[] = {
     INT("models.a.seed", models[0].seed, "1", 0, 9.2e18, "seed of endpoint A's initialisation and data order"),
     STR("models.b.weights", models[1].weights, "\"\"", "endpoint B weights (default <output>/model_b.h5)"),
     INT("models.b.seed", models[1].seed, "2", 0, 9.2e18, "seed of endpoint B"),
+    BOOL("models.b.planted", models[1].planted, "false",
+         "planted-permutation recovery: B is a random permutation of A (drawn from models.b.seed), not trained"),
+    FLT("models.b.noise", models[1].noise, "0", 0, BIG, 0,
+        "planted B: standard deviation of Gaussian noise added to every parameter after permuting"),
 
     INT("train.epochs", train.epochs, "10", 1, 1e6, "training epochs"),
     INT("train.batch_size", train.batch_size, "500", 1, 1e6, "minibatch size"),

@@ -57,6 +57,8 @@ typedef struct {
     struct {
         char weights[SK_CFG_PATH];  /* "" -> <output>/model_<x>.h5 */
         long long seed;
+        int planted;                /* b only: B = a random permutation of A */
+        double noise;               /* b only: Gaussian noise std added to the planted B */
     } models[2];
     struct {
         int epochs, batch_size, eval_batch_size;
