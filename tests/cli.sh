@@ -70,5 +70,52 @@ ls out | grep -q '\.tmp\.' && { echo "FAIL: temp files left in out/"; ls out; fa
 grep -q '"seed": 1' out/metrics.json || { echo "FAIL: metrics.json lacks the seed"; fail=1; }
 grep -q '"blas"' out/metrics.json || { echo "FAIL: metrics.json lacks the BLAS"; fail=1; }
 
+# info on a weights file the run wrote: tensors and stats.
+expect 0 "layers.0.weight +\(10, 1\) +float32" "$SINKRB" info out/model_a.h5
+expect 0 "format: +sinkrb-weights" "$SINKRB" info out/model_a.h5
+
+# Weights that do not fit the configured model: exit 1, expected vs found.
+expect 1 "out/model_a.h5: weights do not match the configured model" \
+  "$SINKRB" run "$TOP_SRCDIR/configs/smoke_train.yaml" -o out2 --set 'model.hidden=[12]' \
+  --set models.a.weights=out/model_a.h5 --progress never
+expect 1 "shape: +layers.0.weight expected \(12, 1\), file has \(10, 1\)" \
+  "$SINKRB" run "$TOP_SRCDIR/configs/smoke_train.yaml" -o out2 --set 'model.hidden=[12]' \
+  --set models.a.weights=out/model_a.h5 --progress never
+# A truncated weights file names the path.
+head -c 3000 out/model_a.h5 > trunc.h5
+expect 1 "trunc.h5: .*(truncated|corrupt)" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_train.yaml" -o out3 \
+  --set models.a.weights=trunc.h5 --progress never
+# Missing data files: exit 1 with the path and the fetch hint.
+mkdir -p emptydata
+expect 1 "emptydata/train-images-idx3-ubyte: No such file or directory.*" \
+  "$SINKRB" run "$TOP_SRCDIR/configs/mnist_mlp.yaml" -o out4 --set dataset.path=emptydata --progress never
+expect 1 "HINT: run datasets/fetch mnist" \
+  "$SINKRB" run "$TOP_SRCDIR/configs/mnist_mlp.yaml" -o out4 --set dataset.path=emptydata --progress never
+[ ! -e out4 ] || { echo "FAIL: a run with missing data wrote results"; fail=1; }
+
+# An alignment run: curves, plots, permutations, aligned weights, barriers.
+expect 0 "weight_matching +[0-9.]+ +[0-9.]+" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o align --progress never
+for f in interp.csv lmc_loss.svg perm_weight_matching.h5 perm_activation_matching.h5 \
+         aligned_weight_matching.h5 aligned_activation_matching.h5 metrics.json; do
+  [ -s "align/$f" ] || { echo "FAIL: alignment run did not write align/$f"; fail=1; }
+done
+head -n1 align/interp.csv | grep -qx 'method,split,lambda,loss,accuracy' || { echo "FAIL: interp.csv header"; fail=1; }
+rows=$(grep -c '^naive,test,' align/interp.csv)
+[ "$rows" = 11 ] || { echo "FAIL: interp.csv has $rows naive test rows, expected 11"; fail=1; }
+grep -q '"barrier_mid"' align/metrics.json || { echo "FAIL: metrics.json lacks barriers"; fail=1; }
+grep -q '<svg' align/lmc_loss.svg || { echo "FAIL: lmc_loss.svg is not an SVG"; fail=1; }
+expect 0 "format: +sinkrb-perm" "$SINKRB" info align/perm_weight_matching.h5
+# A second run reuses the endpoints instead of training them again.
+expect 0 "model a: loaded align/model_a.h5" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o align --progress never
+
+# Planted permutation: weight matching recovers it exactly.
+expect 0 "weight_matching: recovered ([0-9]+) of \1 units of the planted permutation \(100.00%\), exact" \
+  "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o planted --set models.a.weights=align/model_a.h5 \
+  --set models.b.planted=true --progress never
+
+# check --verify-spec proves the spec of the configured model.
+expect 0 "spec verified" "$SINKRB" check "$TOP_SRCDIR/configs/smoke_align.yaml" --verify-spec
+expect 2 "--verify-spec is an option of check" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" --verify-spec
+
 [ $fail -eq 0 ] && echo "cli: $n checks ok"
 exit $fail
