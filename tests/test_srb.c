@@ -15,10 +15,8 @@
 #include "rebasin/sinkhorn.h"
 #include "rebasin/softperm.h"
 #include "rebasin/spec.h"
-#ifdef TEST_SRB_FULL
+#include "nn/optim.h"
 #include "rebasin/srb.h"
-#include "rebasin/ste.h"
-#endif
 
 static sk_model_spec mlp_spec(int n_hidden, int width, int in)
 {
@@ -447,6 +445,67 @@ START_TEST(test_softperm_din_adjoint)
 }
 END_TEST
 
+/* ---- Sinkhorn re-basin: planted permutation recovery with l2 ------------ */
+
+static void on_epoch_log(void *c, int epoch, double soft, double hard)
+{
+    (void)c;
+    if (getenv("SRB_VERBOSE")) fprintf(stderr, "  epoch %d soft %.6g hard %.6g\n", epoch, soft, hard);
+}
+
+/* B = pi(A) for a random pi: l2 Sinkhorn re-basin must find perms with
+ * pi_found(B) == A exactly (hard cost exactly 0, every entry recovered). */
+static void check_planted(const sk_model_spec *ms, int steps, const char *what)
+{
+    fixture f;
+    sk_rng r;
+    fixture_new(&f, ms, 1, 51);
+    sk_rng_seed(&r, 53);
+    int64_t **planted = sk_perms_random(f.s, &r), **found = sk_perms_identity(f.s);
+    ck_assert_int_eq(sk_perm_apply(f.s, (const int64_t *const *)planted, f.A, f.B), SK_OK);
+    sk_srb_opts o;
+    sk_srb_opts_default(&o);
+    o.cost = SK_SRB_L2;
+    o.steps = steps;
+    o.epochs = steps / 5;   /* evaluate every 5 steps */
+    o.seed = 5;
+    sk_srb_result res;
+    ck_assert_msg(sk_sinkhorn_rebasin(f.s, NULL, f.A, f.B, &o, NULL, NULL, NULL, on_epoch_log, NULL, found, &res) ==
+                  SK_OK, "%s: %s", what, sk_err_msg());
+    sk_tset *C = sk_tset_like(f.A);
+    ck_assert_int_eq(sk_perm_apply(f.s, (const int64_t *const *)found, f.B, C), SK_OK);
+    int64_t wrong = 0;
+    for (int64_t k = 0; k < C->numel; k++) wrong += C->block[k] != f.A->block[k];
+    int first0 = -1;
+    for (int e = 0; e < res.n_epochs && first0 < 0; e++)
+        if (res.hard_cost[e] == 0) first0 = e + 1;
+    fprintf(stderr, "srb planted %s: initial hard %.4g, hard cost 0 after %d steps (best epoch %d, %lld steps, %.2f s, fallbacks %d)\n",
+            what, res.initial_hard_cost, first0 * ((o.steps + o.epochs - 1) / o.epochs), res.best_epoch,
+            (long long)res.n_steps, res.seconds, res.fallbacks);
+    ck_assert_msg(wrong == 0 && res.best_hard_cost == 0.0, "%s: %lld of %lld entries wrong (best hard %g)", what,
+                  (long long)wrong, (long long)C->numel, res.best_hard_cost);
+    ck_assert(res.initial_hard_cost > 0);
+    sk_srb_result_free(&res);
+    sk_tset_free(C);
+    sk_perms_free(f.s, planted);
+    sk_perms_free(f.s, found);
+    fixture_free(&f);
+}
+
+START_TEST(test_srb_planted_l2)
+{
+    static const int depths[] = {2, 4, 8};
+    for (int d = 0; d < 3; d++) {
+        char what[32];
+        snprintf(what, sizeof what, "mlp depth %d", depths[d]);
+        sk_model_spec ms = mlp_spec(depths[d], 16 + 4 * d, 4);   /* widths 16..49 */
+        check_planted(&ms, 300, what);
+    }
+    sk_model_spec v = conv_spec(SK_ARCH_VGG11, SK_MNORM_NONE, 0.0625, 8);
+    check_planted(&v, 300, "vgg11 w=1/16");
+}
+END_TEST
+
 static Suite *srb_suite(void)
 {
     Suite *s = suite_create("srb");
@@ -457,6 +516,10 @@ static Suite *srb_suite(void)
     tcase_add_test(tc, test_softperm_fd_mid);
     tcase_add_test(tc, test_softperm_din_adjoint);
     suite_add_tcase(s, tc);
+    TCase *tr = tcase_create("srb");
+    tcase_set_timeout(tr, 300);
+    tcase_add_test(tr, test_srb_planted_l2);
+    suite_add_tcase(s, tr);
     return s;
 }
 
