@@ -506,6 +506,229 @@ START_TEST(test_srb_planted_l2)
 }
 END_TEST
 
+/* ---- a tiny synthetic classification task ---------------------------------- */
+
+/* 4 Gaussian classes in 16 dimensions (1x4x4 images), 256 samples; batches
+ * of 32: shuffled per epoch (epoch >= 0), in order in evaluation (-1). */
+typedef struct { float *x; int32_t *y; int n, dim, bs; } task;
+
+static void task_new(task *t, uint64_t seed)
+{
+    sk_rng r;
+    sk_rng_seed(&r, seed);
+    t->n = 256; t->dim = 16; t->bs = 32;
+    t->x = malloc(sizeof(float) * (size_t)(t->n * t->dim));
+    t->y = malloc(sizeof(int32_t) * (size_t)t->n);
+    float mu[4][16];
+    for (int c = 0; c < 4; c++)
+        for (int d = 0; d < 16; d++) mu[c][d] = (float)sk_rng_normal(&r);
+    for (int i = 0; i < t->n; i++) {
+        t->y[i] = i % 4;
+        for (int d = 0; d < 16; d++) t->x[i * 16 + d] = mu[i % 4][d] + 1.2f * (float)sk_rng_normal(&r);
+    }
+}
+
+static void task_free(task *t) { free(t->x); free(t->y); }
+
+static int task_batch(void *ctx, int64_t epoch, int64_t step, float *x, int32_t *y, float *yr)
+{
+    task *t = ctx;
+    (void)yr;
+    int64_t start = step * t->bs;
+    if (start >= t->n) return 0;
+    int n = (int)(t->n - start < t->bs ? t->n - start : t->bs);
+    for (int k = 0; k < n; k++) {
+        /* A fixed bijection of the sample index per epoch (multiplier odd, coprime to 256). */
+        int64_t i = start + k, j = epoch < 0 ? i : (i * (2 * epoch + 77) + 13 * epoch) % t->n;
+        memcpy(x + k * t->dim, t->x + j * t->dim, sizeof(float) * (size_t)t->dim);
+        y[k] = t->y[j];
+    }
+    return n;
+}
+
+static int sgd_step(void *o, sk_tset *p, sk_tset *g, int64_t step)
+{
+    (void)step;
+    return isnan(sk_optim_step(o, p, g)) ? -1 : 0;
+}
+
+static void train_on_task(sk_model *m, task *t, uint64_t seed, int epochs)
+{
+    sk_rng r;
+    sk_rng_seed(&r, seed);
+    sk_model_init(m, &r);
+    sk_optim_opts oo;
+    sk_optim_opts_init(&oo, SK_OPT_SGD);
+    oo.lr = 0.05;
+    oo.momentum = 0.9;
+    sk_optim *opt;
+    ck_assert_int_eq(sk_optim_new(&oo, sk_model_params(m), &opt), SK_OK);
+    sk_train_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.epochs = epochs;
+    cfg.batch_size = t->bs;
+    cfg.get_batch = task_batch; cfg.ctx = t;
+    cfg.step = sgd_step; cfg.optctx = opt;
+    cfg.rng = &r;
+    ck_assert_msg(sk_train(m, &cfg) == SK_OK, "%s", sk_err_msg());
+    sk_optim_free(opt);
+}
+
+/* Midpoint loss of (A + pi(B)) / 2 over the whole task (train-mode forward). */
+static double midpoint_loss(sk_model *m, const sk_perm_spec *s, int64_t **perms, const sk_tset *A,
+                            const sk_tset *B, task *t)
+{
+    sk_tset *Bp = sk_tset_like(B), *mix = sk_tset_like(B);
+    ck_assert_int_eq(sk_perm_apply(s, (const int64_t *const *)perms, B, Bp), SK_OK);
+    for (int64_t k = 0; k < mix->numel; k++) mix->block[k] = 0.5f * A->block[k] + 0.5f * Bp->block[k];
+    float *x = malloc(sizeof(float) * (size_t)(t->bs * t->dim));
+    int32_t *y = malloc(sizeof(int32_t) * (size_t)t->bs);
+    double tot = 0;
+    int n;
+    for (int64_t st = 0; (n = task_batch(t, -1, st, x, y, NULL)) > 0; st++) {
+        const float *lg = sk_model_forward(m, mix, x, n, 1, NULL);
+        double l = 0;
+        for (int i = 0; i < n; i++) {
+            double mx = lg[i * 4], z = 0;
+            for (int c = 1; c < 4; c++) mx = fmax(mx, lg[i * 4 + c]);
+            for (int c = 0; c < 4; c++) z += exp(lg[i * 4 + c] - mx);
+            l += log(z) + mx - lg[i * 4 + y[i]];
+        }
+        tot += l;
+    }
+    free(x); free(y);
+    sk_tset_free(Bp); sk_tset_free(mix);
+    return tot / t->n;
+}
+
+typedef struct {
+    task t;
+    sk_model_spec ms;
+    sk_model *ma, *mb;
+    sk_perm_spec *s;
+} trained_pair;
+
+static void pair_new(trained_pair *p, sk_mnorm norm)
+{
+    task_new(&p->t, 61);
+    if (norm == SK_MNORM_NONE) {
+        p->ms = mlp_spec(2, 24, 4);
+    } else {
+        p->ms = conv_spec(SK_ARCH_VGG11, norm, 0.125, 4);
+        p->ms.in_c = 1;
+    }
+    p->ms.n_out = 4;
+    ck_assert_int_eq(sk_model_new(&p->ms, p->t.bs, &p->ma), SK_OK);
+    ck_assert_int_eq(sk_model_new(&p->ms, p->t.bs, &p->mb), SK_OK);
+    train_on_task(p->ma, &p->t, 1, 15);
+    train_on_task(p->mb, &p->t, 2, 15);
+    ck_assert_int_eq(sk_perm_spec_build(&p->ms, sk_model_params(p->ma), p->ma, &p->s), SK_OK);
+}
+
+static void pair_free(trained_pair *p)
+{
+    sk_perm_spec_free(p->s);
+    sk_model_free(p->ma);
+    sk_model_free(p->mb);
+    task_free(&p->t);
+}
+
+/* mid cost: the learned hard perms lower the midpoint loss vs the identity. */
+static void check_mid_improves(sk_mnorm norm, int cost, const char *what)
+{
+    trained_pair p;
+    pair_new(&p, norm);
+    const sk_tset *A = sk_model_params(p.ma), *B = sk_model_params(p.mb);
+    int64_t **id = sk_perms_identity(p.s), **found = sk_perms_identity(p.s);
+    sk_srb_opts o;
+    sk_srb_opts_default(&o);
+    o.cost = cost;
+    o.epochs = 8;
+    o.eval_batches = 0;   /* all 8 batches */
+    o.seed = 3;
+    sk_srb_result res;
+    ck_assert_msg(sk_sinkhorn_rebasin(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, on_epoch_log, NULL, found, &res) ==
+                  SK_OK, "%s: %s", what, sk_err_msg());
+    double l_id = midpoint_loss(p.ma, p.s, id, A, B, &p.t), l_f = midpoint_loss(p.ma, p.s, found, A, B, &p.t);
+    fprintf(stderr, "srb %s: midpoint loss identity %.4f -> learned %.4f (best epoch %d, hard %.4f, initial %.4f, %.2f s)\n",
+            what, l_id, l_f, res.best_epoch, res.best_hard_cost, res.initial_hard_cost, res.seconds);
+    ck_assert_msg(l_f < 0.9 * l_id, "%s: midpoint loss %g not below identity's %g", what, l_f, l_id);
+    ck_assert(res.best_hard_cost <= res.initial_hard_cost);
+    for (int e = 0; e < res.n_epochs; e++) ck_assert(isfinite(res.soft_cost[e]) && isfinite(res.hard_cost[e]));
+    sk_srb_result_free(&res);
+    sk_perms_free(p.s, id);
+    sk_perms_free(p.s, found);
+    pair_free(&p);
+}
+
+START_TEST(test_srb_mid_improves)
+{
+    check_mid_improves(SK_MNORM_NONE, SK_SRB_MID, "mid mlp");
+    check_mid_improves(SK_MNORM_BATCHNORM, SK_SRB_MID, "mid vgg11 batchnorm");
+    check_mid_improves(SK_MNORM_NONE, SK_SRB_RND, "rnd mlp");
+}
+END_TEST
+
+/* Same seed => same perms and costs; the data-free costs run too. */
+START_TEST(test_srb_deterministic)
+{
+    trained_pair p;
+    pair_new(&p, SK_MNORM_NONE);
+    const sk_tset *A = sk_model_params(p.ma), *B = sk_model_params(p.mb);
+    for (int cost = SK_SRB_L2; cost <= SK_SRB_RND; cost++) {
+        int64_t **f1 = sk_perms_identity(p.s), **f2 = sk_perms_identity(p.s);
+        sk_srb_opts o;
+        sk_srb_opts_default(&o);
+        o.cost = cost;
+        o.epochs = 2;
+        o.steps = 40;
+        o.seed = 99;
+        sk_srb_result r1, r2;
+        ck_assert_msg(sk_sinkhorn_rebasin(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, NULL, NULL, f1, &r1) == SK_OK,
+                      "%s", sk_err_msg());
+        ck_assert_msg(sk_sinkhorn_rebasin(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, NULL, NULL, f2, &r2) == SK_OK,
+                      "%s", sk_err_msg());
+        for (int g = 0; g < p.s->n_groups; g++)
+            ck_assert(memcmp(f1[g], f2[g], sizeof(int64_t) * (size_t)p.s->groups[g].size) == 0);
+        ck_assert_int_eq(r1.n_epochs, 2);
+        for (int e = 0; e < 2; e++) {
+            ck_assert(r1.soft_cost[e] == r2.soft_cost[e]);
+            ck_assert(r1.hard_cost[e] == r2.hard_cost[e]);
+        }
+        ck_assert(r1.best_hard_cost <= r1.initial_hard_cost);
+        sk_srb_result_free(&r1); sk_srb_result_free(&r2);
+        sk_perms_free(p.s, f1); sk_perms_free(p.s, f2);
+    }
+    pair_free(&p);
+}
+END_TEST
+
+/* The data-free cost gradients against central differences in double. */
+START_TEST(test_srb_weight_cost_grad)
+{
+    sk_model_spec ms = mlp_spec(2, 5, 2);
+    fixture f;
+    fixture_new(&f, &ms, 1, 71);
+    for (int cost = SK_SRB_L2; cost <= SK_SRB_COSINE; cost++) {
+        sk_tset *d = sk_tset_like(f.B);
+        sk_srb_weight_cost(cost, f.A, f.B, d);
+        for (int64_t k = 0; k < f.B->numel; k += 7) {
+            float save = f.B->block[k];
+            f.B->block[k] = save + 1e-3f;
+            double p = sk_srb_weight_cost(cost, f.A, f.B, NULL);
+            f.B->block[k] = save - 1e-3f;
+            double m = sk_srb_weight_cost(cost, f.A, f.B, NULL);
+            f.B->block[k] = save;
+            double fd = (p - m) / ((double)(save + 1e-3f) - (double)(save - 1e-3f));
+            ck_assert_msg(fabs(fd - d->block[k]) <= 1e-3 * fabs(d->block[k]) + 1e-7, "cost %d entry %lld: fd %g an %g",
+                          cost, (long long)k, fd, d->block[k]);
+        }
+        sk_tset_free(d);
+    }
+    fixture_free(&f);
+}
+END_TEST
+
 static Suite *srb_suite(void)
 {
     Suite *s = suite_create("srb");
@@ -519,6 +742,9 @@ static Suite *srb_suite(void)
     TCase *tr = tcase_create("srb");
     tcase_set_timeout(tr, 300);
     tcase_add_test(tr, test_srb_planted_l2);
+    tcase_add_test(tr, test_srb_mid_improves);
+    tcase_add_test(tr, test_srb_deterministic);
+    tcase_add_test(tr, test_srb_weight_cost_grad);
     suite_add_tcase(s, tr);
     return s;
 }
