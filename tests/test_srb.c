@@ -17,6 +17,7 @@
 #include "rebasin/spec.h"
 #include "nn/optim.h"
 #include "rebasin/srb.h"
+#include "rebasin/ste.h"
 
 static sk_model_spec mlp_spec(int n_hidden, int width, int in)
 {
@@ -729,6 +730,56 @@ START_TEST(test_srb_weight_cost_grad)
 }
 END_TEST
 
+/* ---- STE ----------------------------------------------------------------- */
+
+static void ste_log(void *c, int epoch, double loss)
+{
+    (void)c;
+    if (getenv("SRB_VERBOSE")) fprintf(stderr, "  ste epoch %d loss %.6g\n", epoch, loss);
+}
+
+/* STE returns valid permutations whose midpoint loss is <= the identity's,
+ * and is deterministic. */
+static void check_ste(sk_mnorm norm, const char *what)
+{
+    trained_pair p;
+    pair_new(&p, norm);
+    const sk_tset *A = sk_model_params(p.ma), *B = sk_model_params(p.mb);
+    int64_t **id = sk_perms_identity(p.s), **found = sk_perms_identity(p.s), **again = sk_perms_identity(p.s);
+    sk_ste_opts o;
+    sk_ste_opts_default(&o);
+    o.epochs = 3;
+    o.eval_batches = 0;
+    double best = NAN, best2 = NAN;
+    ck_assert_msg(sk_ste_matching(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, ste_log, NULL, found, &best) == SK_OK,
+                  "%s", sk_err_msg());
+    ck_assert_int_eq(sk_ste_matching(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, NULL, NULL, again, &best2), SK_OK);
+    for (int g = 0; g < p.s->n_groups; g++) {
+        int64_t n = p.s->groups[g].size;
+        char *seen = calloc((size_t)n, 1);
+        for (int64_t i = 0; i < n; i++) {
+            ck_assert(found[g][i] >= 0 && found[g][i] < n && !seen[found[g][i]]);
+            seen[found[g][i]] = 1;
+        }
+        free(seen);
+        ck_assert(memcmp(found[g], again[g], sizeof(int64_t) * (size_t)n) == 0);
+    }
+    ck_assert(best == best2);
+    double l_id = midpoint_loss(p.ma, p.s, id, A, B, &p.t), l_f = midpoint_loss(p.ma, p.s, found, A, B, &p.t);
+    fprintf(stderr, "ste %s: midpoint loss identity %.4f -> STE %.4f (selection loss %.4f)\n", what, l_id, l_f, best);
+    ck_assert_msg(l_f <= l_id, "%s: STE midpoint loss %g above identity's %g", what, l_f, l_id);
+    ck_assert(fabs(best - l_f) <= 1e-4 * fabs(l_f) + 1e-6);   /* evaluation over all batches = midpoint_loss */
+    sk_perms_free(p.s, id); sk_perms_free(p.s, found); sk_perms_free(p.s, again);
+    pair_free(&p);
+}
+
+START_TEST(test_ste)
+{
+    check_ste(SK_MNORM_NONE, "mlp");
+    check_ste(SK_MNORM_BATCHNORM, "vgg11 batchnorm");
+}
+END_TEST
+
 static Suite *srb_suite(void)
 {
     Suite *s = suite_create("srb");
@@ -745,6 +796,7 @@ static Suite *srb_suite(void)
     tcase_add_test(tr, test_srb_mid_improves);
     tcase_add_test(tr, test_srb_deterministic);
     tcase_add_test(tr, test_srb_weight_cost_grad);
+    tcase_add_test(tr, test_ste);
     suite_add_tcase(s, tr);
     return s;
 }
