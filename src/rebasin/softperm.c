@@ -19,6 +19,8 @@ struct sk_softperm {
     float **G;                /* (n_g, n_g) d loss / d P_g accumulated in backward */
     double *xd, *gd, *dxd;    /* (nmax, nmax) scratch */
     float *w1, *w2;           /* (max numel) scratch */
+    float *cache;             /* (numel of the set) P_a0-applied partials of two-axis tensors */
+    const sk_tset *cache_in;  /* the set the cache was made from (NULL: invalid) */
     int64_t **hard;           /* buffers' hard perms */
     sk_sinkhorn_ws *ws;
     int nmax, hard_buffers, fallbacks;
@@ -62,9 +64,10 @@ static void mode_grad(const sk_tensor *t, int axis, int64_t block, int n, const 
 
 /* Apply the plans (or their transposes) of every permuted axis of tensor t
  * (index param) except skip_axis, from in into out (w: scratch of numel
- * floats; in, out, w pairwise distinct). */
+ * floats; in, out, w pairwise distinct). mid (or NULL): when exactly two
+ * axes are applied, receives the partial result after the first. */
 static void apply_axes(const sk_softperm *sp, const sk_tensor *t, int param, int skip_axis, int trans,
-                       const float *in, float *out, float *w)
+                       const float *in, float *out, float *w, float *mid)
 {
     const sk_perm_spec *s = sp->s;
     int axes[SK_MAXDIM], k = 0;
@@ -77,6 +80,7 @@ static void apply_axes(const sk_softperm *sp, const sk_tensor *t, int param, int
     const float *src = in;
     for (int j = 0; j < k; j++) {
         float *dst = ((k - 1 - j) % 2 == 0) ? out : w;   /* the last product lands in out */
+        if (mid && k == 2 && j == 0) dst = mid;           /* keep P_a0-applied partial for the backward */
         int a = axes[j], g = s->axis_group[param * SK_MAXDIM + a];
         mode_apply(t, a, s->axis_block[param * SK_MAXDIM + a], sp->Pf[g], (int)s->groups[g].size, trans, src,
                    dst);
@@ -172,6 +176,7 @@ void sk_softperm_free(sk_softperm *sp)
     sk_free(sp->dxd);
     sk_free(sp->w1);
     sk_free(sp->w2);
+    sk_free(sp->cache);
     sk_tset_free(sp->X);
     sk_tset_free(sp->dX);
     sk_sinkhorn_ws_free(sp->ws);
@@ -191,6 +196,7 @@ void sk_softperm_times(const sk_softperm *sp, double t[4]) { memcpy(t, sp->times
 sk_status sk_softperm_forward(sk_softperm *sp)
 {
     double t0 = sk_now();
+    sp->cache_in = NULL;
     for (int g = 0; g < sp->s->n_groups; g++) {
         int64_t n = sp->s->groups[g].size;
         const float *x = sp->X->t[g].data;
@@ -227,7 +233,8 @@ static sk_status ensure_work(sk_softperm *sp, const sk_tset *in)
         if (in->t[i].numel > maxn) maxn = in->t[i].numel;
     sp->w1 = sk_alloc_n((size_t)maxn, sizeof(float));
     sp->w2 = sk_alloc_n((size_t)maxn, sizeof(float));
-    if (!sp->w1 || !sp->w2) return SK_ENOMEM;
+    sp->cache = sk_alloc_n((size_t)in->numel + 1, sizeof(float));
+    if (!sp->w1 || !sp->w2 || !sp->cache) return SK_ENOMEM;
     return SK_OK;
 }
 
@@ -260,8 +267,9 @@ sk_status sk_softperm_apply(sk_softperm *sp, const sk_tset *in, sk_tset *out)
                                  sp->w1);
             continue;
         }
-        apply_axes(sp, t, i, -1, 0, t->data, out->t[i].data, sp->w1);
+        apply_axes(sp, t, i, -1, 0, t->data, out->t[i].data, sp->w1, sp->cache + t->offset);
     }
+    sp->cache_in = in;
     sp->times[2] += sk_now() - t0;
     return SK_OK;
 }
@@ -285,14 +293,23 @@ sk_status sk_softperm_backward(sk_softperm *sp, const sk_tset *in, const sk_tset
             if (din) memset(din->t[i].data, 0, (size_t)t->numel * sizeof(float));
             continue;
         }
-        for (int a = 0; a < t->ndim; a++) {
-            int g = s->axis_group[i * SK_MAXDIM + a];
-            if (g < 0) continue;
-            /* Y = in with every other axis applied; dP_g += G . Y^T over the axis. */
-            apply_axes(sp, t, i, a, 0, t->data, sp->w2, sp->w1);
-            mode_grad(t, a, s->axis_block[i * SK_MAXDIM + a], (int)s->groups[g].size, G, sp->w2, sp->G[g]);
+        int axes[SK_MAXDIM], k = 0;
+        for (int a = 0; a < t->ndim; a++)
+            if (s->axis_group[i * SK_MAXDIM + a] >= 0) axes[k++] = a;
+        for (int j = 0; j < k; j++) {
+            int a = axes[j], g = s->axis_group[i * SK_MAXDIM + a];
+            /* Y = in with every other axis applied; dP_g += G . Y^T over the
+             * axis. Two axes: Y of the second is the forward's partial. */
+            const float *Y = t->data;
+            if (k == 2 && j == 1 && sp->cache_in == in) {
+                Y = sp->cache + t->offset;
+            } else if (k > 1) {
+                apply_axes(sp, t, i, a, 0, t->data, sp->w2, sp->w1, NULL);
+                Y = sp->w2;
+            }
+            mode_grad(t, a, s->axis_block[i * SK_MAXDIM + a], (int)s->groups[g].size, G, Y, sp->G[g]);
         }
-        if (din) apply_axes(sp, t, i, -1, 1, G, din->t[i].data, sp->w1);
+        if (din) apply_axes(sp, t, i, -1, 1, G, din->t[i].data, sp->w1, NULL);
     }
     double t1 = sk_now();
     sp->times[3] += t1 - t0;

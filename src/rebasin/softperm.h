@@ -50,7 +50,10 @@ sk_status sk_softperm_forward(sk_softperm *sp);
 sk_status sk_softperm_apply(sk_softperm *sp, const sk_tset *in, sk_tset *out);
 void sk_softperm_set_hard_buffers(sk_softperm *sp, int on);
 
-/* dout: d loss / d out (layout of in; buffer entries ignored). ACCUMULATES
+/* dout: d loss / d out (layout of in; buffer entries ignored). `in`: the
+ * set that was permuted; when it is the set of the last apply since the
+ * last forward (same pointer), its values must be unchanged (the apply's
+ * partial products P_o W are reused for dP_i). ACCUMULATES
  * d loss / d X_g into sk_softperm_grads (chain dP -> implicit Sinkhorn
  * backward, at the plans of the last forward). din (may be NULL): receives
  * (overwrites) d loss / d in for the non-buffer tensors (buffers: 0). */
