@@ -1,0 +1,45 @@
+/* ste.h - straight-through estimator matching (Git Re-Basin Algorithm 2,
+ * ALGORITHMS.md §6), the expensive baseline.
+ *
+ * Learns theta~ (initialised to theta_A). Every minibatch: perm = weight
+ * matching of theta~ against theta_B, warm-started from the previous perm;
+ * theta_ste = pi(theta_B) in value with gradients flowing to theta~
+ * (d loss / d theta~ = d loss / d theta_ste); loss = task loss of
+ * (theta_A + theta_ste) / 2 in TRAIN mode (BatchNorm batch statistics, as
+ * in srb.h); SGD with momentum on theta~.
+ * Selection [choice]: after every epoch (and before the first: "epoch 0",
+ * plain weight matching of A against B) the midpoint loss of the current
+ * perm is measured on the first `eval_batches` evaluation batches of the
+ * provider (epoch -1; <= 0: all); the perm of the lowest loss (ties: the
+ * earliest) is returned. */
+#ifndef SK_REBASIN_STE_H
+#define SK_REBASIN_STE_H
+#include <stdint.h>
+
+#include "core/err.h"
+#include "core/tensor.h"
+#include "nn/model.h"
+#include "nn/train.h"
+#include "rebasin/spec.h"
+
+typedef struct {
+    int epochs;            /* passes over the training batches (10) */
+    double lr, momentum;   /* SGD on theta~: 1e-2, 0.9 */
+    uint64_t seed;         /* weight matching's group order, dropout */
+    int wm_max_iter;       /* weight matching passes per minibatch (100; warm-started, usually 2-3) */
+    int eval_batches;      /* batches of the per-epoch selection (8; <= 0: all) */
+} sk_ste_opts;
+
+void sk_ste_opts_default(sk_ste_opts *o);
+
+/* m: a model of A's architecture (its own parameters are not touched);
+ * get_batch: training batches (capacity sk_model_max_batch(m)); ls: NULL =
+ * cross-entropy. on_epoch (optional): (cb_ctx, epoch 1.., midpoint loss of
+ * the epoch's perm on the evaluation batches). perms: one array per group,
+ * receives the best perm; best_loss (may be NULL): its evaluation loss. */
+sk_status sk_ste_matching(const sk_perm_spec *s, sk_model *m, const sk_tset *A, const sk_tset *B,
+                          const sk_ste_opts *o, sk_batch_fn get_batch, void *ctx, const sk_loss_spec *ls,
+                          void (*on_epoch)(void *, int, double), void *cb_ctx, int64_t **perms,
+                          double *best_loss);
+
+#endif
