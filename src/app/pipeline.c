@@ -27,9 +27,11 @@
 #include "nn/train.h"
 #include "rebasin/am.h"
 #include "rebasin/spec.h"
+#include "rebasin/srb.h"
+#include "rebasin/ste.h"
 #include "rebasin/wm.h"
 
-#define MAX_METHODS 8
+#define MAX_METHODS 12
 
 typedef struct {
     int present;              /* weights file existed */
@@ -50,6 +52,9 @@ typedef struct {
     int64_t samples;
     double *lambda, *loss, *acc;   /* (points), (n_splits * points) */
     int64_t units, matched;        /* planted B: units whose planted partner was found */
+    int cost;                      /* sinkhorn: sk_srb_cost, else -1 */
+    sk_srb_result srb;             /* sinkhorn: per-epoch soft and hard costs */
+    double ste_loss;
     sk_barrier bl[2], ba[2];       /* loss / accuracy barriers per split */
 } method;
 
@@ -148,14 +153,6 @@ sk_status sk_run_validate_inputs(sk_run *r)
     if (c->mode == SK_MODE_CONTINUAL)
         return sk_err(SK_ECONFIG, "%s: mode continual is not available in this version of sinkrb",
                       r->opts->config_path);
-    for (int i = 0; i < c->align.n_methods; i++)
-        if ((c->align.methods[i] == SK_METHOD_STE || c->align.methods[i] == SK_METHOD_SINKHORN) &&
-            c->mode != SK_MODE_TRAIN)
-            return sk_err(SK_ECONFIG, "%s: align.methods: %s is not available in this version of sinkrb",
-                          r->opts->config_path, sk_method_name(c->align.methods[i]));
-    if (c->mode == SK_MODE_SINKHORN)
-        return sk_err(SK_ECONFIG, "%s: mode sinkhorn is not available in this version of sinkrb",
-                      r->opts->config_path);
 
     sk_data_opts_init(&o, (sk_ds_kind)c->dataset.name);
     o.path = c->dataset.path;
@@ -176,6 +173,7 @@ sk_status sk_run_validate_inputs(sk_run *r)
     if (st != SK_OK) return st;
     int maxb = c->train.batch_size > c->train.eval_batch_size ? c->train.batch_size : c->train.eval_batch_size;
     if (c->activation_matching.batch_size > maxb) maxb = c->activation_matching.batch_size;
+    if (c->sinkhorn.batch_size > maxb) maxb = c->sinkhorn.batch_size;
     st = sk_model_new(&ps->ms, maxb, &ps->m);
     if (st != SK_OK) return st;
     char *d = sk_model_describe(&ps->ms);
@@ -389,6 +387,7 @@ static method *add_method(pipe_state *ps, const char *name)
 {
     method *m = &ps->meth[ps->n_methods++];
     memset(m, 0, sizeof *m);
+    m->cost = -1;
     snprintf(m->name, sizeof m->name, "%s", name);
     return m;
 }
@@ -417,11 +416,34 @@ cleanup:
     return st;
 }
 
-static sk_status run_method(sk_run *r, pipe_state *ps, int which)
+typedef struct { sk_run *r; const char *name; } cb_ctx;
+static void on_srb_epoch(void *ctx, int epoch, double soft, double hard)
+{
+    cb_ctx *cb = ctx;
+    char line[256];
+    snprintf(line, sizeof line, "%s epoch %d: soft cost %.6g, hard cost %.6g", cb->name, epoch, soft, hard);
+    if (cb->r->opts->progress != SK_PROGRESS_NEVER) fprintf(stderr, "%s\n", line);
+    sk_log_file(cb->r->log, "%s", line);
+}
+
+static void on_ste_epoch(void *ctx, int epoch, double loss)
+{
+    cb_ctx *cb = ctx;
+    char line[256];
+    snprintf(line, sizeof line, "%s epoch %d: midpoint loss %.6g", cb->name, epoch, loss);
+    if (cb->r->opts->progress != SK_PROGRESS_NEVER) fprintf(stderr, "%s\n", line);
+    sk_log_file(cb->r->log, "%s", line);
+}
+
+static sk_status run_method(sk_run *r, pipe_state *ps, int which, int cost)
 {
     const sk_config *c = &r->cfg;
     const sk_tset *A = ps->ep[0].theta, *B = ps->ep[1].theta;
-    method *me = add_method(ps, sk_method_name(which));
+    char name[48];
+    if (which == SK_METHOD_SINKHORN) snprintf(name, sizeof name, "sinkhorn_%s", sk_cost_name(cost));
+    else snprintf(name, sizeof name, "%s", sk_method_name(which));
+    method *me = add_method(ps, name);
+    me->cost = which == SK_METHOD_SINKHORN ? cost : -1;
     double t0 = sk_now();
     sk_status st = SK_OK;
     me->perms = sk_perms_identity(ps->spec);
@@ -445,6 +467,47 @@ static sk_status run_method(sk_run *r, pipe_state *ps, int which)
         st = sk_activation_matching(ps->spec, ps->m, ps->m2, A, B, &o, provider_next, &p, me->perms, &me->samples);
         provider_free(&p);
         if (st != SK_OK) return st;
+    } else if (which == SK_METHOD_SINKHORN) {
+        provider p;
+        sk_srb_opts o;
+        sk_srb_opts_default(&o);
+        o.cost = cost;
+        o.tau = c->sinkhorn.tau;
+        o.iterations = c->sinkhorn.iterations;
+        o.scale = c->sinkhorn.scale;
+        o.epochs = c->sinkhorn.epochs;
+        o.steps = c->sinkhorn.steps;
+        o.lr = c->sinkhorn.lr;
+        o.weight_decay = c->sinkhorn.weight_decay;
+        o.init = c->sinkhorn.init;
+        o.seed = (uint64_t)c->seed;
+        o.eval_batches = c->sinkhorn.eval_batches;
+        st = provider_init(&p, &ps->ds, &ps->ds.train, c->sinkhorn.batch_size, 1, 0, (uint64_t)c->seed);
+        if (st != SK_OK) return st;
+        cb_ctx cb = {r, me->name};
+        sk_log_err(r->log, "%s: learning soft permutations (%s cost, tau %g, %d iterations)", me->name,
+                   sk_cost_name(cost), o.tau, o.iterations);
+        st = sk_sinkhorn_rebasin(ps->spec, ps->m, A, B, &o, provider_next, &p, &ps->loss, on_srb_epoch, &cb,
+                                 me->perms, &me->srb);
+        provider_free(&p);
+        if (st != SK_OK) return st;
+    } else if (which == SK_METHOD_STE) {
+        provider p;
+        sk_ste_opts o;
+        sk_ste_opts_default(&o);
+        o.epochs = c->ste.epochs;
+        o.lr = c->ste.lr;
+        o.momentum = c->ste.momentum;
+        o.seed = (uint64_t)c->seed;
+        o.wm_max_iter = c->weight_matching.max_iter;
+        o.eval_batches = c->ste.eval_batches;
+        st = provider_init(&p, &ps->ds, &ps->ds.train, c->sinkhorn.batch_size, 1, 0, (uint64_t)c->seed);
+        if (st != SK_OK) return st;
+        cb_ctx cb = {r, me->name};
+        st = sk_ste_matching(ps->spec, ps->m, A, B, &o, provider_next, &p, &ps->loss, on_ste_epoch, &cb, me->perms,
+                             &me->ste_loss);
+        provider_free(&p);
+        if (st != SK_OK) return st;
     } else {
         return sk_err(SK_EINVAL, "method %s is not available", me->name);
     }
@@ -458,10 +521,41 @@ static sk_status run_method(sk_run *r, pipe_state *ps, int which)
                    me->matched == me->units ? ", exact" : "");
     if (which == SK_METHOD_WEIGHT_MATCHING)
         sk_log_err(r->log, "weight matching: %d passes, %.3f s", me->passes, me->seconds);
-    else
+    else if (which == SK_METHOD_ACTIVATION_MATCHING)
         sk_log_err(r->log, "activation matching: %lld examples, %.3f s", (long long)me->samples, me->seconds);
+    else if (which == SK_METHOD_SINKHORN)
+        sk_log_err(r->log, "%s: best hard cost %.6g at epoch %d of %d, %lld steps, %d Sinkhorn fallbacks, %.3f s",
+                   me->name, me->srb.best_hard_cost, me->srb.best_epoch, me->srb.n_epochs,
+                   (long long)me->srb.n_steps, me->srb.fallbacks, me->seconds);
+    else
+        sk_log_err(r->log, "ste: best midpoint loss %.6g, %.3f s", me->ste_loss, me->seconds);
     sk_run_stage(r, me->name, me->seconds);
     return save_method(r, ps, me);
+}
+
+/* sinkhorn_log.csv: method,epoch,soft_cost,hard_cost (epoch 0: before any step). */
+static sk_status write_sinkhorn_log(sk_run *r, pipe_state *ps)
+{
+    int any = 0;
+    char path[SK_PATH_MAX + 32];
+    for (int k = 0; k < ps->n_methods; k++) any |= ps->meth[k].cost >= 0 && k > 0;
+    if (!any) return SK_OK;
+    snprintf(path, sizeof path, "%s/sinkhorn_log.csv", r->cfg.output);
+    sk_csv *csv = sk_csv_open(path, "method,epoch,soft_cost,hard_cost");
+    if (!csv) return SK_EIO;
+    for (int k = 1; k < ps->n_methods; k++) {
+        const method *me = &ps->meth[k];
+        char a[40], b[40];
+        if (me->cost < 0) continue;
+        sk_json_fmt_num(b, sizeof b, me->srb.initial_hard_cost);
+        sk_csv_row(csv, "%s,0,,%s", me->name, b);
+        for (int e = 0; e < me->srb.n_epochs; e++) {
+            sk_json_fmt_num(a, sizeof a, me->srb.soft_cost[e]);
+            sk_json_fmt_num(b, sizeof b, me->srb.hard_cost[e]);
+            sk_csv_row(csv, "%s,%d,%s,%s", me->name, e + 1, a, b);
+        }
+    }
+    return sk_csv_close(csv);
 }
 
 /* ---- LMC ------------------------------------------------------------------------ */
@@ -554,7 +648,10 @@ static sk_status write_curves(sk_run *r, pipe_state *ps)
 
     /* One plot per quantity, one panel per split, one line per method. */
     static const char *label_of[] = {"naive", "Naive", "weight_matching", "Weight matching",
-                                     "activation_matching", "Activation matching", "ste", "STE", NULL};
+                                     "activation_matching", "Activation matching", "ste", "STE",
+                                     "sinkhorn_l2", "Sinkhorn C_L2", "sinkhorn_l1", "Sinkhorn C_L1",
+                                     "sinkhorn_cosine", "Sinkhorn C_cos", "sinkhorn_mid", "Sinkhorn C_Mid",
+                                     "sinkhorn_rnd", "Sinkhorn C_Rnd", NULL};
     for (int q = 0; q < (ps->loss.regression ? 1 : 2); q++) {
         sk_panel panels[2];
         sk_series series[2][MAX_METHODS];
@@ -657,20 +754,31 @@ sk_status sk_run_pipeline(sk_run *r)
     if (!ps->spec && (st = sk_perm_spec_build(&ps->ms, ps->ep[0].theta, ps->m, &ps->spec)) != SK_OK) return st;
     method *naive = add_method(ps, "naive");
     naive->aligned = ps->ep[1].theta;   /* borrowed */
-    int want[4] = {0}, order[4], n = 0;
-    for (int i = 0; i < c->align.n_methods; i++) want[c->align.methods[i]] = 1;
-    if (c->mode == SK_MODE_WEIGHT_MATCHING) want[SK_METHOD_WEIGHT_MATCHING] = 1;
-    if (c->mode == SK_MODE_ACTIVATION_MATCHING) want[SK_METHOD_ACTIVATION_MATCHING] = 1;
+    /* align.methods in order, plus the mode's own method when not listed;
+     * sinkhorn expands to one method per cost of sinkhorn.costs. */
+    int order[SK_CFG_LIST + 1], n = 0, own = -1;
     for (int i = 0; i < c->align.n_methods; i++) order[n++] = c->align.methods[i];
-    for (int m = 0; m < 2; m++) {
-        int listed = 0;
-        for (int i = 0; i < n; i++) listed |= order[i] == m;
-        if (want[m] && !listed) order[n++] = m;
-    }
+    if (c->mode == SK_MODE_WEIGHT_MATCHING) own = SK_METHOD_WEIGHT_MATCHING;
+    if (c->mode == SK_MODE_ACTIVATION_MATCHING) own = SK_METHOD_ACTIVATION_MATCHING;
+    if (c->mode == SK_MODE_SINKHORN) own = SK_METHOD_SINKHORN;
+    int listed = 0;
+    for (int i = 0; i < n; i++) listed |= order[i] == own;
+    if (own >= 0 && !listed) order[n++] = own;
     for (int i = 0; i < n; i++) {
-        st = run_method(r, ps, order[i]);
+        if (order[i] == SK_METHOD_SINKHORN) {
+            for (int k = 0; k < c->sinkhorn.n_costs; k++) {
+                if (ps->n_methods == MAX_METHODS) return sk_err(SK_ECONFIG, "too many methods (at most %d)", MAX_METHODS - 1);
+                st = run_method(r, ps, order[i], c->sinkhorn.costs[k]);
+                if (st != SK_OK) return st;
+            }
+            continue;
+        }
+        if (ps->n_methods == MAX_METHODS) return sk_err(SK_ECONFIG, "too many methods (at most %d)", MAX_METHODS - 1);
+        st = run_method(r, ps, order[i], -1);
         if (st != SK_OK) return st;
     }
+    st = write_sinkhorn_log(r, ps);
+    if (st != SK_OK) return st;
     st = lmc_all(r, ps);
     if (st != SK_OK) return st;
     st = write_curves(r, ps);
@@ -812,6 +920,16 @@ static void pipeline_results_json(sk_run *r, sk_json *j)
             sk_json_num(j, "objective", me->objective);
         }
         if (me->samples) sk_json_int(j, "samples", me->samples);
+        if (me->cost >= 0 && k > 0) {
+            sk_json_str(j, "cost", sk_cost_name(me->cost));
+            sk_json_num(j, "initial_hard_cost", me->srb.initial_hard_cost);
+            sk_json_num(j, "best_hard_cost", me->srb.best_hard_cost);
+            sk_json_int(j, "best_epoch", me->srb.best_epoch);
+            sk_json_int(j, "epochs", me->srb.n_epochs);
+            sk_json_int(j, "steps", me->srb.n_steps);
+            sk_json_int(j, "sinkhorn_fallbacks", me->srb.fallbacks);
+        }
+        if (!strcmp(me->name, "ste")) sk_json_num(j, "best_midpoint_loss", me->ste_loss);
         if (ps->planted && k > 0) {
             sk_json_obj_begin(j, "recovery");
             sk_json_int(j, "units", me->units);
@@ -891,6 +1009,7 @@ void sk_run_free_state(sk_run *r)
         sk_free(me->lambda);
         sk_free(me->loss);
         sk_free(me->acc);
+        sk_srb_result_free(&me->srb);
     }
     for (int e = 0; e < 2; e++) sk_tset_free(ps->ep[e].theta);
     if (ps->planted) sk_perms_free(ps->spec, ps->planted);

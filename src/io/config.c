@@ -116,6 +116,14 @@ static const key_t_ schema[] = {
     ENUM("sinkhorn.init", sinkhorn.init, "perturbed-identity", "perturbed-identity|identity|random-permutation",
          "initial matrices: I + 0.1 N(0,1), I, or a random permutation"),
     INT("sinkhorn.batch_size", sinkhorn.batch_size, "500", 1, 1e6, "minibatch size of data costs"),
+    INT("sinkhorn.eval_batches", sinkhorn.eval_batches, "8", 0, 1e9,
+        "data costs: training batches on which the hard permutation's cost is measured after each epoch (0 = all)"),
+
+    INT("ste.epochs", ste.epochs, "10", 1, 1e6, "straight-through estimator: epochs over the training data"),
+    FLT("ste.lr", ste.lr, "0.01", 0, BIG, 1, "straight-through estimator: SGD learning rate"),
+    FLT("ste.momentum", ste.momentum, "0.9", 0, 1, 0, "straight-through estimator: SGD momentum"),
+    INT("ste.eval_batches", ste.eval_batches, "8", 0, 1e9,
+        "straight-through estimator: batches on which each epoch's permutation is scored (0 = all)"),
 
     INT("interpolation.points", interpolation.points, "25", 2, 1e5, "lambda values in [0,1], both ends included"),
     ELIST("interpolation.splits", interpolation.splits, interpolation.n_splits, "[train, test]", "train|test",

@@ -93,7 +93,13 @@ typedef struct {
         double lr, weight_decay;
         int init;                   /* perturbed-identity, identity, random-permutation */
         int batch_size;
+        int eval_batches;
     } sinkhorn;
+    struct {
+        int epochs;
+        double lr, momentum;
+        int eval_batches;
+    } ste;
     struct {
         int points;
         int n_splits;
