@@ -1,0 +1,331 @@
+/* srb.c - Sinkhorn re-basin (see srb.h). */
+#include "rebasin/srb.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "core/rng.h"
+#include "core/timer.h"
+#include "nn/layers.h"
+#include "nn/optim.h"
+#include "rebasin/softperm.h"
+
+static const char *const cost_names[] = {"l2", "l1", "cosine", "mid", "rnd"};
+
+void sk_srb_opts_default(sk_srb_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->cost = SK_SRB_MID;
+    o->tau = 1.0;
+    o->iterations = 20;
+    o->scale = 1.0;
+    o->epochs = 20;
+    o->steps = 1000;
+    o->lr = 0.1;
+    o->weight_decay = 0.01;
+    o->init = 0;
+    o->seed = 0;
+    o->eval_batches = 8;
+}
+
+const char *sk_srb_cost_name(int cost)
+{
+    return (cost >= 0 && cost <= SK_SRB_RND) ? cost_names[cost] : "?";
+}
+
+int sk_srb_cost_parse(const char *s, int *cost)
+{
+    for (int i = 0; i <= SK_SRB_RND; i++)
+        if (strcmp(s, cost_names[i]) == 0) { *cost = i; return 0; }
+    sk_err(SK_ECONFIG, "unknown Sinkhorn re-basin cost '%s'\nHINT: one of l2, l1, cosine, mid, rnd", s);
+    return -1;
+}
+
+void sk_srb_result_free(sk_srb_result *r)
+{
+    if (!r) return;
+    sk_free(r->soft_cost);
+    sk_free(r->hard_cost);
+    r->soft_cost = r->hard_cost = NULL;
+}
+
+/* ---- data-free costs -------------------------------------------------------------- */
+
+double sk_srb_weight_cost(int cost, const sk_tset *A, const sk_tset *Bp, sk_tset *dBp)
+{
+    int64_t count = 0;
+    int ntens = 0;
+    double c = 0;
+    for (int i = 0; i < A->n; i++)
+        if (!A->t[i].is_buffer) { count += A->t[i].numel; ntens++; }
+    if (dBp) memset(dBp->block, 0, (size_t)dBp->numel * sizeof(float));
+    if (count == 0) return 0;
+    for (int i = 0; i < A->n; i++) {
+        const sk_tensor *ta = &A->t[i];
+        if (ta->is_buffer) continue;
+        const float *a = ta->data, *b = Bp->t[i].data;
+        float *d = dBp ? dBp->t[i].data : NULL;
+        int64_t n = ta->numel;
+        if (cost == SK_SRB_L2) {
+            double s = 0;
+            for (int64_t k = 0; k < n; k++) {
+                double e = (double)a[k] - b[k];
+                s += e * e;
+                if (d) d[k] = (float)(-2.0 * e / (double)count);
+            }
+            c += s / (double)count;
+        } else if (cost == SK_SRB_L1) {
+            double s = 0;
+            for (int64_t k = 0; k < n; k++) {
+                double e = (double)a[k] - b[k];
+                s += fabs(e);
+                if (d) d[k] = (float)((e > 0 ? -1.0 : e < 0 ? 1.0 : 0.0) / (double)count);
+            }
+            c += s / (double)count;
+        } else {   /* cosine */
+            double ab = 0, aa = 0, bb = 0;
+            for (int64_t k = 0; k < n; k++) {
+                ab += (double)a[k] * b[k];
+                aa += (double)a[k] * a[k];
+                bb += (double)b[k] * b[k];
+            }
+            double na = sqrt(aa), nb = sqrt(bb), cs = (na > 0 && nb > 0) ? ab / (na * nb) : 0;
+            c += (1.0 - cs) / ntens;
+            if (d && na > 0 && nb > 0)
+                for (int64_t k = 0; k < n; k++)
+                    d[k] = (float)(-(a[k] / (na * nb) - cs * b[k] / bb) / ntens);
+        }
+    }
+    return c;
+}
+
+/* ---- the loop ------------------------------------------------------------------------ */
+
+typedef struct {
+    const sk_perm_spec *s;
+    sk_model *m;
+    const sk_tset *A, *B;
+    const sk_srb_opts *o;
+    sk_batch_fn get_batch;
+    void *ctx;
+    const sk_loss_spec *ls;
+    sk_tset *Bp, *mix, *g;      /* soft-permuted B, interpolated model, gradient */
+    float *x, *yr;
+    int32_t *y;
+    int cap, data;
+    sk_rng rlam, rdrop;
+} run;
+
+static double batch_loss(run *r, const float *logits, int n)
+{
+    int K = sk_model_get_spec(r->m)->n_out;
+    if (r->ls && r->ls->regression) return sk_loss_mse(logits, r->yr, n, K, NULL);
+    return sk_loss_ce(logits, r->y, n, K, r->ls ? r->ls->class_mask : NULL, NULL, NULL);
+}
+
+static void lerp(sk_tset *out, const sk_tset *a, const sk_tset *b, double lam)
+{
+    float wa = (float)(1.0 - lam), wb = (float)lam;
+    for (int64_t k = 0; k < out->numel; k++) out->block[k] = wa * a->block[k] + wb * b->block[k];
+}
+
+static sk_status fetch(run *r, int64_t epoch, int64_t step, int *n)
+{
+    *n = r->get_batch(r->ctx, epoch, step, r->x, r->y, r->yr);
+    if (*n < 0) return sk_err_prefix(SK_EIO, "Sinkhorn re-basin: batch %lld: ", (long long)step);
+    if (*n > r->cap)
+        return sk_err(SK_EINVAL, "Sinkhorn re-basin: batch of %d samples (the model allows %d)", *n, r->cap);
+    return SK_OK;
+}
+
+/* Hard cost of perms: exact weight cost, or the task loss over the
+ * evaluation batches (train-mode forwards; H = pi_hard(B) in r->Bp). */
+static sk_status hard_cost(run *r, int64_t **perms, double *out)
+{
+    sk_status st = sk_perm_apply(r->s, (const int64_t *const *)perms, r->B, r->Bp);
+    if (st != SK_OK) return st;
+    if (!r->data) {
+        *out = sk_srb_weight_cost(r->o->cost, r->A, r->Bp, NULL);
+        return SK_OK;
+    }
+    static const double lam_mid[] = {0.5}, lam_rnd[] = {0.25, 0.5, 0.75};
+    const double *lams = r->o->cost == SK_SRB_MID ? lam_mid : lam_rnd;
+    int nl = r->o->cost == SK_SRB_MID ? 1 : 3;
+    double total = 0;
+    int64_t count = 0;
+    for (int64_t k = 0; r->o->eval_batches <= 0 || k < r->o->eval_batches; k++) {
+        int n;
+        if ((st = fetch(r, -1, k, &n)) != SK_OK) return st;
+        if (n == 0) break;
+        for (int j = 0; j < nl; j++) {
+            lerp(r->mix, r->A, r->Bp, lams[j]);
+            const float *logits = sk_model_forward(r->m, r->mix, r->x, n, 1, &r->rdrop);
+            total += batch_loss(r, logits, n) * n / nl;
+        }
+        count += n;
+    }
+    if (count == 0) return sk_err(SK_EINVAL, "Sinkhorn re-basin: the batch provider gave no evaluation batch");
+    *out = total / (double)count;
+    if (!isfinite(*out)) return sk_err(SK_ENUMERIC, "Sinkhorn re-basin: hard cost is %g", *out);
+    return SK_OK;
+}
+
+static void copy_perms(const sk_perm_spec *s, int64_t **dst, int64_t *const *src)
+{
+    for (int g = 0; g < s->n_groups; g++) memcpy(dst[g], src[g], (size_t)s->groups[g].size * sizeof(int64_t));
+}
+
+sk_status sk_sinkhorn_rebasin(const sk_perm_spec *s, sk_model *m, const sk_tset *A, const sk_tset *B,
+                              const sk_srb_opts *o, sk_batch_fn get_batch, void *ctx, const sk_loss_spec *ls,
+                              void (*on_epoch)(void *, int, double, double), void *cb_ctx, int64_t **perms,
+                              sk_srb_result *res)
+{
+    sk_status st = SK_OK;
+    double t_start = sk_now();
+    sk_softperm *sp = NULL;
+    sk_optim *opt = NULL;
+    int64_t **cur = NULL;
+    sk_srb_result R;
+    run r;
+    memset(&R, 0, sizeof R);
+    memset(&r, 0, sizeof r);
+    if (res) memset(res, 0, sizeof *res);
+    if (o->cost < SK_SRB_L2 || o->cost > SK_SRB_RND)
+        return sk_err(SK_EINVAL, "sk_sinkhorn_rebasin: unknown cost %d", o->cost);
+    if (A->n != s->n_params || !sk_tset_same_layout(A, B))
+        return sk_err(SK_EINVAL, "sk_sinkhorn_rebasin: parameter layout does not match the spec");
+    r.data = o->cost == SK_SRB_MID || o->cost == SK_SRB_RND;
+    if (r.data && (!m || !get_batch))
+        return sk_err(SK_EINVAL, "sk_sinkhorn_rebasin: the %s cost needs a model and training batches",
+                      sk_srb_cost_name(o->cost));
+    if (!r.data && o->steps < 1) return sk_err(SK_EINVAL, "sk_sinkhorn_rebasin: steps must be >= 1");
+    if (r.data && o->epochs < 1) return sk_err(SK_EINVAL, "sk_sinkhorn_rebasin: epochs must be >= 1");
+    r.s = s; r.m = m; r.A = A; r.B = B; r.o = o; r.get_batch = get_batch; r.ctx = ctx; r.ls = ls;
+    sk_rng rinit;
+    sk_rng_seed_stream(&rinit, o->seed, 1);
+    sk_rng_seed_stream(&r.rlam, o->seed, 2);
+    sk_rng_seed_stream(&r.rdrop, o->seed, 3);
+
+    sk_sinkhorn_opts so = {o->tau, o->iterations, o->scale};
+    if ((st = sk_softperm_new(s, o->init, &rinit, &so, &sp)) != SK_OK) goto cleanup;
+    if (r.data) sk_softperm_set_hard_buffers(sp, 0);   /* train-mode forwards never read them */
+    sk_optim_opts oo;
+    sk_optim_opts_init(&oo, SK_OPT_ADAMW);
+    oo.lr = o->lr;
+    oo.weight_decay = o->weight_decay;
+    if ((st = sk_optim_new(&oo, sk_softperm_params(sp), &opt)) != SK_OK) goto cleanup;
+    r.Bp = sk_tset_like(B);
+    r.mix = sk_tset_like(B);
+    r.g = sk_tset_like(B);
+    cur = sk_perms_identity(s);
+    if (!r.Bp || !r.mix || !r.g || !cur) { st = SK_ENOMEM; goto cleanup; }
+    if (r.data) {
+        const sk_model_spec *ms = sk_model_get_spec(m);
+        r.cap = sk_model_max_batch(m);
+        r.x = sk_alloc_n((size_t)r.cap * (size_t)(ms->in_c * ms->in_h * ms->in_w), sizeof(float));
+        r.y = sk_alloc_n((size_t)r.cap, sizeof(int32_t));
+        r.yr = sk_alloc_n((size_t)r.cap * (size_t)ms->n_out, sizeof(float));
+        if (!r.x || !r.y || !r.yr) { st = SK_ENOMEM; goto cleanup; }
+    }
+    int rounds = o->epochs < 1 ? 1 : o->epochs;
+    int64_t per_round = r.data ? 0 : ((int64_t)o->steps + rounds - 1) / rounds;
+    if (!r.data && per_round * (rounds - 1) >= o->steps) rounds = (int)((o->steps + per_round - 1) / per_round);
+    R.soft_cost = sk_alloc_n((size_t)rounds, sizeof(double));
+    R.hard_cost = sk_alloc_n((size_t)rounds, sizeof(double));
+    if (!R.soft_cost || !R.hard_cost) { st = SK_ENOMEM; goto cleanup; }
+
+    /* Epoch 0: the initial hard projection. */
+    double t0 = sk_now();
+    if ((st = sk_softperm_hard(sp, cur)) != SK_OK) goto cleanup;
+    if ((st = hard_cost(&r, cur, &R.initial_hard_cost)) != SK_OK) goto cleanup;
+    R.t_eval += sk_now() - t0;
+    R.best_hard_cost = R.initial_hard_cost;
+    R.best_epoch = 0;
+    copy_perms(s, perms, cur);
+
+    sk_tset *X = sk_softperm_params(sp), *dX = sk_softperm_grads(sp);
+    for (int e = 0; e < rounds; e++) {
+        double soft = 0;
+        int64_t nsteps = 0, nsamples = 0;
+        for (int64_t step = 0; r.data || step < per_round; step++) {
+            if (!r.data && (int64_t)e * per_round + step >= o->steps) break;
+            int n = 0;
+            double lam = 1.0, c = 0;
+            if (r.data) {
+                if ((st = fetch(&r, e, step, &n)) != SK_OK) goto cleanup;
+                if (n == 0) break;
+                lam = o->cost == SK_SRB_MID ? 0.5 : sk_rng_uniform(&r.rlam);
+            }
+            if ((st = sk_softperm_forward(sp)) != SK_OK) goto cleanup;
+            if ((st = sk_softperm_apply(sp, B, r.Bp)) != SK_OK) goto cleanup;
+            t0 = sk_now();
+            if (r.data) {
+                lerp(r.mix, A, r.Bp, lam);
+                st = sk_train_grad(m, r.mix, r.g, r.x, r.y, r.yr, n, ls, &r.rdrop, &c, NULL);
+                if (st != SK_OK) {
+                    sk_err_prefix(st, "Sinkhorn re-basin epoch %d step %lld: ", e + 1, (long long)step);
+                    goto cleanup;
+                }
+                float fl = (float)lam;
+                for (int64_t k = 0; k < r.g->numel; k++) r.g->block[k] *= fl;
+                soft += c * n;
+                nsamples += n;
+            } else {
+                c = sk_srb_weight_cost(o->cost, A, r.Bp, r.g);
+                soft += c;
+                nsamples++;
+            }
+            R.t_model += sk_now() - t0;
+            sk_softperm_zero_grad(sp);
+            if ((st = sk_softperm_backward(sp, B, r.g, NULL)) != SK_OK) goto cleanup;
+            t0 = sk_now();
+            if (isnan(sk_optim_step(opt, X, dX))) { st = SK_EINVAL; goto cleanup; }
+            R.t_optim += sk_now() - t0;
+            nsteps++;
+        }
+        if (nsteps == 0) {
+            st = sk_err(SK_EINVAL, "Sinkhorn re-basin: epoch %d had no training batch", e + 1);
+            goto cleanup;
+        }
+        R.n_steps += nsteps;
+        t0 = sk_now();
+        double h;
+        if ((st = sk_softperm_hard(sp, cur)) != SK_OK) goto cleanup;
+        if ((st = hard_cost(&r, cur, &h)) != SK_OK) goto cleanup;
+        R.t_eval += sk_now() - t0;
+        R.soft_cost[e] = soft / (double)nsamples;
+        R.hard_cost[e] = h;
+        R.n_epochs = e + 1;
+        if (h < R.best_hard_cost) {
+            R.best_hard_cost = h;
+            R.best_epoch = e + 1;
+            copy_perms(s, perms, cur);
+        }
+        if (on_epoch) on_epoch(cb_ctx, e + 1, R.soft_cost[e], h);
+    }
+
+cleanup:
+    if (sp) {
+        double t[4];
+        sk_softperm_times(sp, t);
+        R.t_sinkhorn_fwd = t[0];
+        R.t_sinkhorn_bwd = t[1];
+        R.t_apply = t[2];
+        R.t_apply_bwd = t[3];
+        R.fallbacks = sk_softperm_fallbacks(sp);
+    }
+    R.seconds = sk_now() - t_start;
+    if (res && st == SK_OK) *res = R;
+    else sk_srb_result_free(&R);
+    if (cur) sk_perms_free(s, cur);
+    sk_tset_free(r.Bp);
+    sk_tset_free(r.mix);
+    sk_tset_free(r.g);
+    sk_free(r.x);
+    sk_free(r.y);
+    sk_free(r.yr);
+    sk_optim_free(opt);
+    sk_softperm_free(sp);
+    return st;
+}
