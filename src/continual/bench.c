@@ -42,7 +42,7 @@ void sk_cl_rotation_table(int h, int w, double deg, int32_t *src, float *wt) // 
             for (int k = 0; k < 4; k++) {
                 double rr = r0 + (k >> 1), cc = c0 + (k & 1);
                 if (rr < 0 || rr > h - 1 || cc < 0 || cc > w - 1 || tw[k] == 0.0) {
-                    s[k] = -1;
+                    s[k] = h * w;
                     ww[k] = 0.0f;
                 } else {
                     s[k] = (int32_t)rr * w + (int32_t)cc;
@@ -56,12 +56,15 @@ void sk_cl_rotation_table(int h, int w, double deg, int32_t *src, float *wt) // 
 void sk_cl_rotate(const uint8_t *src, int P, const int32_t *tab, const float *wt, float a, float b,
                   float *dst) // src (P), tab (P, 4), wt (P, 4), dst (P)
 {
+    /* The image as floats plus a 0 at index P, which outside taps read: no
+     * branch per tap (about twice as fast as testing each tap). */
+    float img[P + 1];
+    for (int p = 0; p < P; p++) img[p] = (float)src[p];
+    img[P] = 0.0f;
     for (int p = 0; p < P; p++) {
         const int32_t *s = tab + (int64_t)p * 4;
         const float *w = wt + (int64_t)p * 4;
-        float v = 0.0f;
-        for (int k = 0; k < 4; k++)
-            if (s[k] >= 0) v += w[k] * (float)src[s[k]];
+        float v = (w[0] * img[s[0]] + w[1] * img[s[1]]) + (w[2] * img[s[2]] + w[3] * img[s[3]]);
         dst[p] = a * v + b;
     }
 }

@@ -26,7 +26,7 @@ typedef struct {
     const sk_dataset *ds;       /* borrowed */
     int C, H, W, D, K;          /* input shape, D = C*H*W, K classes (= logits) */
     double *angles;             /* (T) degrees, rotated only */
-    int32_t *rot_src;           /* (T, P, 4) bilinear source pixel (-1: outside, reads 0) */
+    int32_t *rot_src;           /* (T, P, 4) bilinear source pixel (P: outside, reads 0) */
     float *rot_w;               /* (T, P, 4) bilinear weights */
     int32_t *perm;              /* (T, D) permuted: input j of task t is pixel perm[t*D + j] */
     int classes_per_task;       /* split: 2 / 5; single head: K */
@@ -58,8 +58,8 @@ void sk_cl_bench_fill(const sk_cl_bench *b, int test, const int32_t *task, const
 
 /* Bilinear rotation table of an h x w image by `deg` degrees counter-clockwise
  * (as displayed, row 0 on top) about the centre ((h-1)/2, (w-1)/2):
- * out[p] = sum_k w[p*4+k] * in[src[p*4+k]] with src -1 meaning "outside"
- * (zero fill). src (P, 4), w (P, 4). Source coordinates within 1e-6 of an
+ * out[p] = sum_k w[p*4+k] * in[src[p*4+k]] with src = P (one past the last
+ * pixel) meaning "outside" (zero fill, weight 0). src (P, 4), w (P, 4). Source coordinates within 1e-6 of an
  * integer snap to it, so multiples of 90 degrees are exact index rotations. */
 void sk_cl_rotation_table(int h, int w, double deg, int32_t *src, float *wt);
 /* Apply a table to one channel: dst (P) = a * (bilinear of src pixels) + b. */
