@@ -1,0 +1,252 @@
+/* continual.c - `mode: continual`: build the benchmark, run every configured
+ * method from the same initialisation, and report the accuracy matrices
+ * (CSV, SVG, JSON, stdout table). */
+#include "continual/continual.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "continual/bench.h"
+#include "continual/method.h"
+#include "core/mem.h"
+#include "core/timer.h"
+#include "io/atomic.h"
+#include "io/csv.h"
+#include "io/svg.h"
+
+#define STREAM_INIT 0x696e697400ULL
+
+struct sk_cl_results {
+    int T, n;
+    int method[SK_CL_N_METHODS * 4];
+    char benchmark[32];
+    double *acc;                /* (n, T, T) */
+    double seconds[SK_CL_N_METHODS * 4];
+};
+
+const char *sk_cl_method_name(int method)
+{
+    static const char *names[] = {"finetune", "ewc", "replay", "agem", "joint", "rebasin"};
+    return method >= 0 && method < SK_CL_N_METHODS ? names[method] : "?";
+}
+
+int sk_cl_results_tasks(const sk_cl_results *r) { return r->T; }
+int sk_cl_results_n_methods(const sk_cl_results *r) { return r->n; }
+const char *sk_cl_results_method(const sk_cl_results *r, int k) { return sk_cl_method_name(r->method[k]); }
+const double *sk_cl_results_matrix(const sk_cl_results *r, int k) { return r->acc + (int64_t)k * r->T * r->T; }
+double sk_cl_results_seconds(const sk_cl_results *r, int k) { return r->seconds[k]; }
+
+void sk_cl_results_free(sk_cl_results *r)
+{
+    if (!r) return;
+    sk_free(r->acc);
+    sk_free(r);
+}
+
+static void trainer_free(sk_cl_trainer *tr)
+{
+    sk_model_free(tr->m);
+    sk_tset_free(tr->g2);
+    sk_optim_free(tr->opt);
+    sk_free(tr->x);
+    sk_free(tr->y);
+    sk_free(tr->task);
+    sk_free(tr->idx);
+    sk_free(tr->order);
+    sk_free(tr->mem_order);
+    sk_cl_memory_free(&tr->mem);
+}
+
+static void opts_from_config(const sk_config *cfg, sk_cl_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->epochs = cfg->continual.epochs;
+    o->batch_size = cfg->continual.batch_size;
+    o->eval_batch_size = cfg->train.eval_batch_size;
+    static const sk_opt_kind kinds[] = {SK_OPT_SGD, SK_OPT_ADAM, SK_OPT_ADAMW};
+    sk_opt_kind k = kinds[cfg->continual.optimizer >= 0 && cfg->continual.optimizer < 3 ? cfg->continual.optimizer : 2];
+    sk_optim_opts_init(&o->opt, k);
+    o->opt.lr = cfg->continual.lr;
+    o->opt.momentum = k == SK_OPT_SGD ? cfg->continual.momentum : 0.0;
+    o->opt.weight_decay = cfg->continual.weight_decay;
+    o->opt.beta1 = cfg->train.beta1;
+    o->opt.beta2 = cfg->train.beta2;
+    o->opt.eps = cfg->train.eps;
+    o->memory_per_class = cfg->continual.memory_per_class;
+    o->ewc_lambda = cfg->continual.ewc_lambda;
+    o->fisher_samples = cfg->continual.fisher_samples;
+    o->rebasin.lr = cfg->continual.rebasin.lr;
+    o->rebasin.tau = cfg->continual.rebasin.tau;
+    o->rebasin.iterations = cfg->continual.rebasin.iterations;
+    o->rebasin.delta_lr = cfg->continual.rebasin.delta_lr;
+    o->rebasin.delta_weight_decay = cfg->continual.rebasin.delta_weight_decay;
+    o->rebasin.delta_clip = cfg->continual.rebasin.delta_clip;
+    o->rebasin.delta_init_std = cfg->continual.rebasin.delta_init_std;
+    o->rebasin.alpha = cfg->continual.rebasin.alpha;
+    o->seed = (uint64_t)cfg->seed;
+}
+
+sk_status sk_continual_run(const sk_config *cfg, const sk_dataset *ds, const sk_model_spec *ms, sk_log *log,
+                           sk_progress_mode pm, sk_cl_results **out)
+{
+    sk_status st = SK_OK;
+    sk_cl_bench *b = NULL;
+    sk_cl_results *r = NULL;
+    sk_cl_trainer tr;
+    sk_cl_opts o;
+    memset(&tr, 0, sizeof tr);
+    *out = NULL;
+    opts_from_config(cfg, &o);
+    static const sk_cl_bench_kind kinds[] = {SK_CL_ROTATED, SK_CL_PERMUTED, SK_CL_SPLIT_CIFAR10, SK_CL_SPLIT_CIFAR100};
+    int bk = cfg->continual.benchmark;
+    if (bk < 0 || bk > 3) return sk_err(SK_ECONFIG, "continual.benchmark: unknown choice %d", bk);
+    if (cfg->continual.n_methods < 1 || cfg->continual.n_methods > SK_CL_N_METHODS * 4)
+        return sk_err(SK_ECONFIG, "continual.methods: between 1 and %d methods", SK_CL_N_METHODS * 4);
+    if ((st = sk_cl_bench_new(kinds[bk], cfg->continual.tasks,
+                              cfg->continual.angles == 1 ? SK_CL_STEP : SK_CL_LINSPACE, cfg->continual.step,
+                              (uint64_t)cfg->seed, ds, cfg->dataset.augment, &b)) != SK_OK)
+        goto cleanup;
+    if (ms->n_out != b->K) {
+        st = sk_err(SK_EINVAL, "continual: the model has %d outputs but the data set has %d classes", ms->n_out, b->K);
+        goto cleanup;
+    }
+    const int T = b->T;
+    if (!(r = sk_alloc(sizeof *r))) { st = SK_ENOMEM; goto cleanup; }
+    r->T = T;
+    r->n = cfg->continual.n_methods;
+    snprintf(r->benchmark, sizeof r->benchmark, "%s", sk_cl_bench_name(b->kind));
+    if (!(r->acc = sk_alloc_n((size_t)r->n * T * T, sizeof(double)))) { st = SK_ENOMEM; goto cleanup; }
+
+    /* The shared trainer: one model (re-initialised per method from the same
+     * seed), batch buffers for current + memory examples. */
+    tr.b = b;
+    tr.o = &o;
+    tr.cap = 2 * o.batch_size;
+    int max_batch = tr.cap > o.eval_batch_size ? tr.cap : o.eval_batch_size;
+    if ((st = sk_model_new(ms, max_batch, &tr.m)) != SK_OK) goto cleanup;
+    int64_t max_order = 0, sum_train = 0;
+    for (int t = 0; t < T; t++) {
+        if (b->n_train[t] > max_order) max_order = b->n_train[t];
+        sum_train += b->n_train[t];
+    }
+    for (int k = 0; k < r->n; k++)
+        if (cfg->continual.methods[k] == SK_CL_JOINT && sum_train > max_order) max_order = sum_train;
+    if (max_order > INT32_MAX) { st = sk_err(SK_EINVAL, "continual: more than 2^31 training examples"); goto cleanup; }
+    tr.x = sk_alloc_n((size_t)tr.cap * b->D, sizeof(float));
+    tr.y = sk_alloc_n((size_t)tr.cap, sizeof(int32_t));
+    tr.task = sk_alloc_n((size_t)tr.cap, sizeof(int32_t));
+    tr.idx = sk_alloc_n((size_t)tr.cap, sizeof(int32_t));
+    tr.order = sk_alloc_n((size_t)max_order, sizeof(int32_t));
+    tr.mem_order = sk_alloc_n((size_t)o.memory_per_class * b->K * T + 1, sizeof(int32_t));
+    tr.g2 = sk_tset_like(sk_model_params(tr.m));
+    if (!tr.x || !tr.y || !tr.task || !tr.idx || !tr.order || !tr.mem_order || !tr.g2) { st = SK_ENOMEM; goto cleanup; }
+    if ((st = sk_optim_new(&o.opt, sk_model_params(tr.m), &tr.opt)) != SK_OK) goto cleanup;
+
+    for (int k = 0; k < r->n; k++) {
+        int meth = cfg->continual.methods[k];
+        r->method[k] = meth;
+        sk_rng init;
+        sk_rng_seed_stream(&init, o.seed, STREAM_INIT);
+        sk_model_init(tr.m, &init);
+        double t0 = sk_now();
+        if ((st = sk_cl_run_method(&tr, meth, r->acc + (int64_t)k * T * T, log, pm)) != SK_OK) goto cleanup;
+        r->seconds[k] = sk_now() - t0;
+        const double *a = r->acc + (int64_t)k * T * T;
+        sk_log_file(log, "continual %s: ACC %.4f forgetting %.4f BWT %.4f (%.1f s)", sk_cl_method_name(meth),
+                    sk_cl_acc(a, T), sk_cl_forgetting(a, T), sk_cl_bwt(a, T), r->seconds[k]);
+    }
+    *out = r;
+    r = NULL;
+cleanup:
+    trainer_free(&tr);
+    sk_cl_bench_free(b);
+    sk_cl_results_free(r);
+    return st;
+}
+
+sk_status sk_cl_write_outputs(const sk_cl_results *r, const char *outdir)
+{
+    sk_status st = SK_OK;
+    char path[4096];
+    const int T = r->T;
+    double *xs = NULL, *ys = NULL;
+    sk_series *ser = NULL;
+    snprintf(path, sizeof path, "%s/accuracy_matrix.csv", outdir);
+    sk_csv *c = sk_csv_open(path, "method,after_task,task,accuracy");
+    if (!c) return sk_err_prefix(SK_EIO, "continual results: ");
+    for (int k = 0; k < r->n; k++) {
+        const double *a = sk_cl_results_matrix(r, k);
+        for (int t = 0; t < T; t++)
+            for (int i = 0; i < T; i++)
+                sk_csv_row(c, "%s,%d,%d," SK_CSV_F64, sk_csv_q(c, sk_cl_results_method(r, k)), t + 1, i + 1,
+                           a[(int64_t)t * T + i]);
+    }
+    if ((st = sk_csv_close(c)) != SK_OK) return st;
+
+    xs = sk_alloc_n((size_t)T, sizeof(double));
+    ys = sk_alloc_n((size_t)r->n * T, sizeof(double));
+    ser = sk_alloc_n((size_t)r->n, sizeof(sk_series));
+    if (!xs || !ys || !ser) { st = SK_ENOMEM; goto cleanup; }
+    for (int t = 0; t < T; t++) xs[t] = t + 1;
+    for (int k = 0; k < r->n; k++) {
+        const double *a = sk_cl_results_matrix(r, k);
+        for (int t = 0; t < T; t++) ys[(int64_t)k * T + t] = sk_cl_seen_acc(a, T, t);
+        ser[k].label = sk_cl_results_method(r, k);
+        ser[k].n = T;
+        ser[k].x = xs;
+        ser[k].y = ys + (int64_t)k * T;
+    }
+    char title[96];
+    snprintf(title, sizeof title, "%s: mean accuracy over the tasks seen so far", r->benchmark);
+    sk_panel p = {NULL, "after task", "accuracy", r->n, ser, NULL, NULL, 0};
+    snprintf(path, sizeof path, "%s/cl_accuracy.svg", outdir);
+    st = sk_svg_plot(path, title, 1, &p, 720, 480);
+cleanup:
+    sk_free(xs);
+    sk_free(ys);
+    sk_free(ser);
+    return st;
+}
+
+void sk_cl_results_json(const sk_cl_results *r, sk_json *j)
+{
+    const int T = r->T;
+    sk_json_obj_begin(j, "continual");
+    sk_json_str(j, "benchmark", r->benchmark);
+    sk_json_int(j, "tasks", T);
+    sk_json_obj_begin(j, "methods");
+    for (int k = 0; k < r->n; k++) {
+        const double *a = sk_cl_results_matrix(r, k);
+        sk_json_obj_begin(j, sk_cl_results_method(r, k));
+        sk_json_num(j, "acc", sk_cl_acc(a, T));
+        sk_json_num(j, "forgetting", sk_cl_forgetting(a, T));
+        sk_json_num(j, "bwt", sk_cl_bwt(a, T));
+        sk_json_num(j, "seconds", r->seconds[k]);
+        sk_json_arr_begin(j, "seen_accuracy");
+        for (int t = 0; t < T; t++) sk_json_num(j, NULL, sk_cl_seen_acc(a, T, t));
+        sk_json_arr_end(j);
+        sk_json_arr_begin(j, "accuracy_matrix");
+        for (int t = 0; t < T; t++) {
+            sk_json_arr_begin(j, NULL);
+            for (int i = 0; i < T; i++) sk_json_num(j, NULL, a[(int64_t)t * T + i]);
+            sk_json_arr_end(j);
+        }
+        sk_json_arr_end(j);
+        sk_json_obj_end(j);
+    }
+    sk_json_obj_end(j);
+    sk_json_obj_end(j);
+}
+
+void sk_cl_print_summary(const sk_cl_results *r, sk_log *log)
+{
+    const int T = r->T;
+    sk_log_out(log, "%s, %d tasks", r->benchmark, T);
+    sk_log_out(log, "%-10s %8s %11s %8s %9s", "method", "ACC", "forgetting", "BWT", "seconds");
+    for (int k = 0; k < r->n; k++) {
+        const double *a = sk_cl_results_matrix(r, k);
+        sk_log_out(log, "%-10s %8.4f %11.4f %8.4f %9.1f", sk_cl_results_method(r, k), sk_cl_acc(a, T),
+                   sk_cl_forgetting(a, T), sk_cl_bwt(a, T), r->seconds[k]);
+    }
+}

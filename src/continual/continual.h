@@ -1,0 +1,62 @@
+/* continual.h - `mode: continual` (ALGORITHMS.md §10): a benchmark's task
+ * sequence, the methods compared on it (finetune, ewc, replay, agem, joint,
+ * rebasin), the accuracy matrix and its metrics, and the result files.
+ *
+ * Every method starts from the same initialisation and sees the same data
+ * order, the same episodic memory and the same evaluation (each task's test
+ * split after every task). Accuracy matrix: a is T x T row-major,
+ * a[t*T + i] = test accuracy on task i after training task t (0-based). */
+#ifndef SK_CONTINUAL_CONTINUAL_H
+#define SK_CONTINUAL_CONTINUAL_H
+
+#include "core/err.h"
+#include "data/dataset.h"
+#include "io/config.h"
+#include "io/json.h"
+#include "io/log.h"
+#include "io/progress.h"
+#include "nn/model.h"
+
+typedef struct sk_cl_results sk_cl_results;
+
+/* Run cfg->continual.methods on cfg->continual.benchmark over the loaded data
+ * set ds (dataset.name of the config; borrowed), with models built from ms
+ * (input shape of ds, n_out = classes). Progress (one line per task and
+ * method) goes through pm, per-task accuracy rows to log (may be NULL).
+ * *out is owned by the caller (sk_cl_results_free). */
+sk_status sk_continual_run(const sk_config *cfg, const sk_dataset *ds, const sk_model_spec *ms, sk_log *log,
+                           sk_progress_mode pm, sk_cl_results **out);
+/* <outdir>/accuracy_matrix.csv (method,after_task,task,accuracy; tasks
+ * 1-based) and <outdir>/cl_accuracy.svg (mean accuracy over the tasks seen so
+ * far after each task, one line per method), each written atomically. */
+sk_status sk_cl_write_outputs(const sk_cl_results *r, const char *outdir);
+/* Adds "continual": {benchmark, tasks, methods: {<name>: {acc, forgetting,
+ * bwt, seconds, accuracy_matrix (T rows of T)}}} to the open object of j. */
+void sk_cl_results_json(const sk_cl_results *r, sk_json *j);
+/* The stdout table: method, ACC, forgetting, BWT, seconds. */
+void sk_cl_print_summary(const sk_cl_results *r, sk_log *log);
+void sk_cl_results_free(sk_cl_results *r);   /* NULL-safe */
+
+/* Accessors (tests, callers that want the numbers). */
+int sk_cl_results_tasks(const sk_cl_results *r);
+int sk_cl_results_n_methods(const sk_cl_results *r);
+const char *sk_cl_results_method(const sk_cl_results *r, int k);   /* "finetune", ... */
+const double *sk_cl_results_matrix(const sk_cl_results *r, int k);  /* (T, T), borrowed */
+double sk_cl_results_seconds(const sk_cl_results *r, int k);
+
+/* Metrics of an accuracy matrix a (T, T):
+ *   ACC        = mean_i a[T-1][i]
+ *   forgetting = mean_{i<T-1} (max_{t<T-1} a[t][i] - a[T-1][i])   (Chaudhry et al.:
+ *                the max runs over every earlier row, as ALGORITHMS.md §10 writes it)
+ *   BWT        = mean_{i<T-1} (a[T-1][i] - a[i][i])
+ * Forgetting and BWT are 0 when T = 1. */
+double sk_cl_acc(const double *a, int T);
+double sk_cl_forgetting(const double *a, int T);
+double sk_cl_bwt(const double *a, int T);
+/* Mean accuracy over the tasks seen after task t: mean_{i<=t} a[t][i]. */
+double sk_cl_seen_acc(const double *a, int T, int t);
+
+/* "finetune" | "ewc" | "replay" | "agem" | "joint" | "rebasin" (config order). */
+const char *sk_cl_method_name(int method);
+
+#endif

@@ -1,0 +1,90 @@
+/* method.h - the training side of continual learning (internal to
+ * src/continual): options, the per-example loss, evaluation, the EWC Fisher
+ * and the trainer state every method shares (model, optimiser, batch
+ * buffers, episodic memory).
+ *
+ * Dimension letters: n examples in a batch, K logits, D inputs, T tasks. */
+#ifndef SK_CONTINUAL_METHOD_H
+#define SK_CONTINUAL_METHOD_H
+#include <stdint.h>
+
+#include "continual/bench.h"
+#include "core/err.h"
+#include "core/rng.h"
+#include "core/tensor.h"
+#include "io/log.h"
+#include "io/progress.h"
+#include "nn/model.h"
+#include "nn/optim.h"
+
+/* The order of the config's continual.methods choices. */
+enum { SK_CL_FINETUNE, SK_CL_EWC, SK_CL_REPLAY, SK_CL_AGEM, SK_CL_JOINT, SK_CL_REBASIN, SK_CL_N_METHODS };
+
+typedef struct {
+    int epochs, batch_size, eval_batch_size;
+    sk_optim_opts opt;          /* the model's own optimiser (reset at every task) */
+    int memory_per_class;       /* per class per task */
+    double ewc_lambda;
+    int fisher_samples;
+    struct {
+        double lr, tau;
+        int iterations;
+        double delta_lr, delta_weight_decay, delta_clip, delta_init_std, alpha;
+    } rebasin;
+    uint64_t seed;
+} sk_cl_opts;
+
+/* Softmax cross-entropy with a per-example head: example k may only use the
+ * logits allowed by mask[task[k]*K ..] (mask NULL: all K). Weights: 1/n per
+ * example (per_task = 0, the batch mean), or 1/(examples of the same task in
+ * the batch) (per_task = 1: the sum over tasks of each task's mean loss).
+ * d (n, K) receives d loss / d logits when not NULL; *correct the number of
+ * correct argmax predictions within the head. task ids must be < 1024. */
+double sk_cl_loss(const float *logits, const int32_t *y, const int32_t *task, int n, int K, const uint8_t *mask,
+                  int per_task, float *d, int *correct);
+
+/* Test accuracy of params (NULL = the model's own) on task t (its head only). */
+sk_status sk_cl_eval(sk_model *m, const sk_tset *params, const sk_cl_bench *b, int t, double *acc);
+
+/* Diagonal empirical Fisher of task t: F = mean over S = min(samples,
+ * examples of t) training examples (the first S of a shuffle from (seed, t))
+ * of g*g, g = d CE(example, its label) / d params at the model's own
+ * parameters, eval-mode forward. F has the params layout (buffers stay 0). */
+sk_status sk_cl_fisher(sk_model *m, const sk_cl_bench *b, int t, int samples, uint64_t seed, sk_tset *F);
+
+/* State shared by the methods' training loops. */
+typedef struct {
+    const sk_cl_bench *b;
+    const sk_cl_opts *o;
+    sk_model *m;
+    sk_tset *g2;                /* second gradient set (A-GEM reference, Fisher) */
+    sk_optim *opt;
+    int cap;                    /* batch buffers: 2 * batch_size (current + memory) */
+    float *x;                   /* (cap, D) */
+    int32_t *y, *task, *idx;    /* (cap) */
+    int32_t *order;             /* (examples of the largest task) epoch order */
+    sk_cl_memory mem;
+    int32_t *mem_order;         /* cycling order of memory draws */
+    int64_t mem_pos, mem_order_n;
+    sk_rng mem_rng, rng;        /* memory draws; dropout/augmentation */
+} sk_cl_trainer;
+
+/* Epoch order of task t: its training examples shuffled from (seed, t, epoch)
+ * into tr->order; returns the count. */
+int64_t sk_cl_task_order(sk_cl_trainer *tr, int t, int epoch);
+/* Append n examples drawn from the memory (cycling through a shuffle of it)
+ * at position `at` of the batch buffers' task/idx. */
+void sk_cl_memory_draw(sk_cl_trainer *tr, int at, int n);
+/* Memory examples mixed into a batch of `cur` current examples: min(batch_size, memory size). */
+int sk_cl_memory_batch(const sk_cl_trainer *tr);
+
+/* One task of the rebasin method (t > 0; ALGORITHMS.md §10): learn soft
+ * permutations and a residual on the current data plus memory, then update
+ * the model's parameters in place. */
+sk_status sk_cl_rebasin_task(sk_cl_trainer *tr, int t, sk_progress *pg, int64_t *done);
+
+/* The whole task sequence of one method from the model's current
+ * parameters; acc (T, T) receives the accuracy matrix. */
+sk_status sk_cl_run_method(sk_cl_trainer *tr, int method, double *acc, sk_log *log, sk_progress_mode pm);
+
+#endif

@@ -1,0 +1,567 @@
+/* test_continual.c - continual learning: task construction (rotation,
+ * permutation, class splits, head masks), metrics on hand-made matrices, the
+ * EWC Fisher against an explicit per-example gradient, the episodic memory,
+ * and a smoke run of every method on synthetic data. */
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "continual/bench.h"
+#include "continual/continual.h"
+#include "continual/method.h"
+#include "core/mem.h"
+#include "io/atomic.h"
+#include "io/config.h"
+#include "testutil.h"
+
+/* ---- synthetic data ------------------------------------------------------- */
+
+/* A learnable split: class k = a fixed random template plus noise. */
+static void make_split(sk_split *sp, int64_t n, int c, int h, int w, int K, uint64_t seed, uint64_t tseed)
+{
+    const int D = c * h * w;
+    sk_rng r, tr;
+    sk_rng_seed(&r, seed);
+    sk_rng_seed(&tr, tseed);
+    uint8_t *tmpl = malloc((size_t)K * D);
+    for (int64_t j = 0; j < (int64_t)K * D; j++) tmpl[j] = (uint8_t)(sk_rng_below(&tr, 2) ? 220 : 20);
+    memset(sp, 0, sizeof *sp);
+    sp->n = n;
+    sp->c = c;
+    sp->h = h;
+    sp->w = w;
+    sp->n_classes = K;
+    sp->x = sk_alloc_n((size_t)n * D, 1);
+    sp->y = sk_alloc_n((size_t)n, sizeof(int32_t));
+    for (int64_t i = 0; i < n; i++) {
+        int k = (int)(i % K);
+        sp->y[i] = k;
+        for (int j = 0; j < D; j++) {
+            int v = tmpl[k * D + j] + (int)sk_rng_below(&r, 41) - 20;
+            sp->x[i * D + j] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+    }
+    free(tmpl);
+}
+
+static void make_ds(sk_dataset *ds, sk_ds_kind kind, int64_t ntr, int64_t nte, int c, int h, int w, int K)
+{
+    memset(ds, 0, sizeof *ds);
+    ds->kind = kind;
+    ds->normalize = SK_NORMALIZE_UNIT;
+    make_split(&ds->train, ntr, c, h, w, K, 11, 99);
+    make_split(&ds->test, nte, c, h, w, K, 12, 99);
+    for (int i = 0; i < 3; i++) ds->std[i] = 1.0f;
+}
+
+/* ---- rotation ------------------------------------------------------------- */
+
+START_TEST(test_rotation_exact)
+{
+    enum { H = 28, W = 28, P = H * W };
+    uint8_t img[P];
+    sk_rng r;
+    sk_rng_seed(&r, 3);
+    for (int p = 0; p < P; p++) img[p] = (uint8_t)sk_rng_below(&r, 256);   /* asymmetric */
+    int32_t src[P * 4];
+    float wt[P * 4], out[P];
+    /* 0 degrees: identity. */
+    sk_cl_rotation_table(H, W, 0.0, src, wt);
+    sk_cl_rotate(img, P, src, wt, 1.0f, 0.0f, out);
+    for (int p = 0; p < P; p++) ck_assert_float_eq(out[p], (float)img[p]);
+    /* 90 degrees counter-clockwise: out[r][c] = in[c][W-1-r]. */
+    sk_cl_rotation_table(H, W, 90.0, src, wt);
+    sk_cl_rotate(img, P, src, wt, 1.0f, 0.0f, out);
+    for (int i = 0; i < H; i++)
+        for (int j = 0; j < W; j++) ck_assert_float_eq(out[i * W + j], (float)img[j * W + (W - 1 - i)]);
+    /* 180 degrees: out[r][c] = in[H-1-r][W-1-c]. */
+    sk_cl_rotation_table(H, W, 180.0, src, wt);
+    sk_cl_rotate(img, P, src, wt, 1.0f, 0.0f, out);
+    for (int i = 0; i < H; i++)
+        for (int j = 0; j < W; j++) ck_assert_float_eq(out[i * W + j], (float)img[(H - 1 - i) * W + (W - 1 - j)]);
+    /* 45 degrees of a constant image: the interior stays constant (weights
+     * sum to 1), the corners fall outside and read 0 (zero fill); the affine
+     * normalisation is applied after the interpolation. */
+    uint8_t cst[P];
+    memset(cst, 100, sizeof cst);
+    sk_cl_rotation_table(H, W, 45.0, src, wt);
+    sk_cl_rotate(cst, P, src, wt, 0.5f, -1.0f, out);
+    ck_assert_float_eq_tol(out[14 * W + 14], 49.0f, 1e-4f);
+    ck_assert_float_eq_tol(out[0], -1.0f, 1e-6f);
+    /* A bilinear point by hand: 30 degrees, pixel (3, 20). */
+    sk_cl_rotation_table(H, W, 30.0, src, wt);
+    sk_cl_rotate(img, P, src, wt, 1.0f, 0.0f, out);
+    {
+        double cy = 13.5, cx = 13.5, x = 20 - cx, y = 3 - cy, th = M_PI / 6;
+        double sc = cos(th) * x - sin(th) * y + cx, sr = sin(th) * x + cos(th) * y + cy;
+        int r0 = (int)floor(sr), c0 = (int)floor(sc);
+        double fr = sr - r0, fc = sc - c0;
+        double v = (1 - fr) * (1 - fc) * img[r0 * W + c0] + (1 - fr) * fc * img[r0 * W + c0 + 1] +
+                   fr * (1 - fc) * img[(r0 + 1) * W + c0] + fr * fc * img[(r0 + 1) * W + c0 + 1];
+        ck_assert_double_eq_tol(out[3 * W + 20], v, 1e-3);
+    }
+}
+END_TEST
+
+START_TEST(test_rotated_bench_angles)
+{
+    sk_dataset ds;
+    make_ds(&ds, SK_DS_MNIST, 50, 20, 1, 6, 6, 10);
+    sk_cl_bench *b = NULL;
+    ck_assert_int_eq(sk_cl_bench_new(SK_CL_ROTATED, 5, SK_CL_LINSPACE, 0, 1, &ds, 0, &b), SK_OK);
+    ck_assert_double_eq_tol(b->angles[0], 0.0, 1e-12);
+    ck_assert_double_eq_tol(b->angles[2], 90.0, 1e-12);
+    ck_assert_double_eq_tol(b->angles[4], 180.0, 1e-12);
+    ck_assert_ptr_null(b->mask);
+    ck_assert_int_eq(b->n_train[3], 50);
+    /* Task 2 (90 degrees) of a training image, through fill (unit scaling). */
+    float x[36];
+    int32_t y, t = 2, i = 7;
+    sk_cl_bench_fill(b, 0, &t, &i, 1, NULL, x, &y);
+    ck_assert_int_eq(y, ds.train.y[7]);
+    for (int r = 0; r < 6; r++)
+        for (int c = 0; c < 6; c++)
+            ck_assert_float_eq_tol(x[r * 6 + c], ds.train.x[7 * 36 + c * 6 + (5 - r)] / 255.0f, 1e-6f);
+    sk_cl_bench_free(b);
+    ck_assert_int_eq(sk_cl_bench_new(SK_CL_ROTATED, 4, SK_CL_STEP, 9, 1, &ds, 0, &b), SK_OK);
+    ck_assert_double_eq_tol(b->angles[3], 27.0, 1e-12);
+    sk_cl_bench_free(b);
+    /* A CIFAR data set is refused for rotated MNIST, with the reason. */
+    sk_dataset ds2;
+    make_ds(&ds2, SK_DS_CIFAR10, 20, 10, 3, 4, 4, 10);
+    ck_assert_int_eq(sk_cl_bench_new(SK_CL_ROTATED, 2, SK_CL_LINSPACE, 0, 1, &ds2, 0, &b), SK_ECONFIG);
+    ck_assert_ptr_nonnull(strstr(sk_err_msg(), "mnist"));
+    sk_dataset_free(&ds);
+    sk_dataset_free(&ds2);
+}
+END_TEST
+
+/* ---- permutation ---------------------------------------------------------- */
+
+START_TEST(test_permuted_round_trip)
+{
+    sk_dataset ds;
+    make_ds(&ds, SK_DS_FASHION_MNIST, 30, 10, 1, 5, 5, 10);
+    sk_cl_bench *b = NULL, *b2 = NULL, *b3 = NULL;
+    ck_assert_int_eq(sk_cl_bench_new(SK_CL_PERMUTED, 3, SK_CL_LINSPACE, 0, 7, &ds, 0, &b), SK_OK);
+    ck_assert_int_eq(sk_cl_bench_new(SK_CL_PERMUTED, 3, SK_CL_LINSPACE, 0, 7, &ds, 0, &b2), SK_OK);
+    ck_assert_int_eq(sk_cl_bench_new(SK_CL_PERMUTED, 3, SK_CL_LINSPACE, 0, 8, &ds, 0, &b3), SK_OK);
+    const int D = 25;
+    for (int j = 0; j < D; j++) ck_assert_int_eq(b->perm[j], j);   /* task 1: identity */
+    ck_assert_mem_eq(b->perm, b2->perm, sizeof(int32_t) * 3 * D);  /* same seed, same tasks */
+    ck_assert(memcmp(b->perm + D, b3->perm + D, sizeof(int32_t) * D) != 0);
+    ck_assert(memcmp(b->perm + D, b->perm + 2 * D, sizeof(int32_t) * D) != 0);
+    for (int t = 1; t < 3; t++) {
+        /* Each task's map is a permutation, and undoing it recovers the image. */
+        int seen[25] = {0};
+        for (int j = 0; j < D; j++) seen[b->perm[t * D + j]]++;
+        for (int j = 0; j < D; j++) ck_assert_int_eq(seen[j], 1);
+        float x[25], back[25];
+        int32_t y, task = t, i = 4;
+        sk_cl_bench_fill(b, 1, &task, &i, 1, NULL, x, &y);
+        for (int j = 0; j < D; j++) back[b->perm[t * D + j]] = x[j];
+        for (int j = 0; j < D; j++) ck_assert_float_eq_tol(back[j], ds.test.x[4 * D + j] / 255.0f, 1e-6f);
+    }
+    sk_cl_bench_free(b);
+    sk_cl_bench_free(b2);
+    sk_cl_bench_free(b3);
+    sk_dataset_free(&ds);
+}
+END_TEST
+
+/* ---- class splits and heads ----------------------------------------------- */
+
+START_TEST(test_split_cifar10_heads)
+{
+    sk_dataset ds;
+    make_ds(&ds, SK_DS_CIFAR10, 100, 50, 3, 4, 4, 10);
+    sk_cl_bench *b = NULL;
+    ck_assert_int_eq(sk_cl_bench_new(SK_CL_SPLIT_CIFAR10, 6, SK_CL_LINSPACE, 0, 1, &ds, 0, &b), SK_ECONFIG);
+    ck_assert_int_eq(sk_cl_bench_new(SK_CL_SPLIT_CIFAR10, 5, SK_CL_LINSPACE, 0, 1, &ds, 0, &b), SK_OK);
+    for (int t = 0; t < 5; t++) {
+        ck_assert_int_eq(b->n_train[t], 20);
+        ck_assert_int_eq(b->n_test[t], 10);
+        for (int64_t k = 0; k < b->n_train[t]; k++) {
+            int y = ds.train.y[b->train_idx[t][k]];
+            ck_assert(y == 2 * t || y == 2 * t + 1);
+        }
+        for (int k = 0; k < 10; k++) ck_assert_int_eq(b->mask[t * 10 + k], k / 2 == t);
+    }
+    /* Head masking: logits outside the task's head change neither the loss
+     * nor get gradient; a huge outside logit does not count as a prediction. */
+    float z[2 * 10], z2[2 * 10], d[2 * 10], d2[2 * 10];
+    int32_t y[2] = {4, 7}, task[2] = {2, 3};
+    for (int k = 0; k < 20; k++) z[k] = z2[k] = 0.1f * (float)(k % 7);
+    z2[0] = 50.0f;
+    z2[10 + 9] = -30.0f;
+    int c1, c2;
+    double l1 = sk_cl_loss(z, y, task, 2, 10, b->mask, 0, d, &c1);
+    double l2 = sk_cl_loss(z2, y, task, 2, 10, b->mask, 0, d2, &c2);
+    ck_assert_double_eq_tol(l1, l2, 1e-12);
+    ck_assert_int_eq(c1, c2);
+    for (int k = 0; k < 20; k++) {
+        ck_assert_float_eq(d[k], d2[k]);
+        if (!b->mask[task[k / 10] * 10 + k % 10]) ck_assert_float_eq(d[k], 0.0f);
+    }
+    /* Explicit value: example 0 sees logits 4, 5 (0.4, 0.5), label 4;
+     * example 1 logits 16, 17 (0.2, 0.3), label 7. */
+    double e0 = log(exp(0.4) + exp(0.5)) - 0.4;
+    double e1 = log(exp(0.2) + exp(0.3)) - 0.3;
+    ck_assert_double_eq_tol(l1, 0.5 * (e0 + e1), 1e-6);
+    /* per_task weighting: two examples of task 2, one of task 3 -> the mean
+     * per task, summed over tasks. */
+    float z3[30];
+    for (int n = 0; n < 3; n++)
+        for (int j = 0; j < 10; j++) z3[n * 10 + j] = 0.1f * (float)j + 0.05f * (float)n;
+    int32_t y3[3] = {4, 5, 7}, t3[3] = {2, 2, 3};
+    double l3 = sk_cl_loss(z3, y3, t3, 3, 10, b->mask, 1, NULL, NULL);
+    double ea = log(exp(0.4) + exp(0.5)) - 0.4, eb = log(exp(0.4) + exp(0.5)) - 0.5;
+    double ec = log(exp(0.6) + exp(0.7)) - 0.7;
+    ck_assert_double_eq_tol(l3, 0.5 * (ea + eb) + ec, 1e-6);
+    ck_assert_double_eq_tol(sk_cl_loss(z3, y3, t3, 3, 10, b->mask, 0, NULL, NULL), (ea + eb + ec) / 3, 1e-6);
+    sk_cl_bench_free(b);
+    sk_dataset_free(&ds);
+}
+END_TEST
+
+/* CIFAR-100 binary files (coarse, fine, 3072 pixels per record). */
+static void write_cifar100(const char *path, int n, uint64_t seed)
+{
+    uint8_t *buf = malloc((size_t)n * 3074);
+    sk_rng r;
+    sk_rng_seed(&r, seed);
+    for (int i = 0; i < n; i++) {
+        uint8_t *rec = buf + (size_t)i * 3074;
+        rec[1] = (uint8_t)(i % 100);
+        rec[0] = (uint8_t)(rec[1] / 5);
+        for (int j = 0; j < 3072; j++) rec[2 + j] = (uint8_t)((rec[1] * 37 + j) % 256 ^ sk_rng_below(&r, 16));
+    }
+    tu_write(path, buf, (size_t)n * 3074);
+    free(buf);
+}
+
+START_TEST(test_split_cifar100_files)
+{
+    sk_mkdir_p(tu_path("c100"));
+    write_cifar100(tu_path("c100/train.bin"), 400, 1);
+    write_cifar100(tu_path("c100/test.bin"), 200, 2);
+    sk_data_opts o;
+    sk_data_opts_init(&o, SK_DS_CIFAR100);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", tu_path("c100"));
+    o.path = dir;
+    sk_dataset ds;
+    ck_assert_int_eq(sk_dataset_load(&ds, &o), SK_OK);
+    sk_cl_bench *b = NULL;
+    ck_assert_int_eq(sk_cl_bench_new(SK_CL_SPLIT_CIFAR100, 20, SK_CL_LINSPACE, 0, 1, &ds, 0, &b), SK_OK);
+    for (int t = 0; t < 20; t++) {
+        ck_assert_int_eq(b->n_train[t], 20);
+        ck_assert_int_eq(b->n_test[t], 10);
+        int on = 0;
+        for (int k = 0; k < 100; k++) on += b->mask[t * 100 + k];
+        ck_assert_int_eq(on, 5);
+        ck_assert_int_eq(b->mask[t * 100 + 5 * t], 1);
+        ck_assert_int_eq(b->mask[t * 100 + 5 * t + 4], 1);
+    }
+    sk_cl_bench_free(b);
+    ck_assert_int_eq(sk_cl_bench_new(SK_CL_SPLIT_CIFAR100, 21, SK_CL_LINSPACE, 0, 1, &ds, 0, &b), SK_ECONFIG);
+
+    /* A whole run on it: 20 tasks, finetune and replay, a tiny MLP. */
+    sk_config cfg;
+    sk_config_defaults(&cfg, "c100");
+    cfg.continual.benchmark = 3;
+    cfg.continual.tasks = 20;
+    cfg.continual.n_methods = 2;
+    cfg.continual.methods[0] = 0;
+    cfg.continual.methods[1] = 2;
+    cfg.continual.epochs = 1;
+    cfg.continual.batch_size = 10;
+    cfg.continual.memory_per_class = 1;
+    sk_model_spec ms = {0};
+    ms.arch = SK_ARCH_MLP;
+    ms.n_hidden = 1;
+    ms.hidden[0] = 8;
+    ms.in_c = 3;
+    ms.in_h = 32;
+    ms.in_w = 32;
+    ms.n_out = 100;
+    sk_cl_results *res = NULL;
+    ck_assert_int_eq(sk_continual_run(&cfg, &ds, &ms, NULL, SK_PROGRESS_NEVER, &res), SK_OK);
+    ck_assert_int_eq(sk_cl_results_tasks(res), 20);
+    const double *a = sk_cl_results_matrix(res, 1);
+    for (int k = 0; k < 400; k++) ck_assert(a[k] >= 0.0 && a[k] <= 1.0);
+    sk_cl_results_free(res);
+    sk_dataset_free(&ds);
+}
+END_TEST
+
+/* ---- metrics -------------------------------------------------------------- */
+
+START_TEST(test_metrics)
+{
+    /* rows: after task t; columns: task i */
+    const double a[9] = {0.9, 0.1, 0.2,
+                         0.6, 0.8, 0.3,
+                         0.5, 0.7, 0.95};
+    ck_assert_double_eq_tol(sk_cl_acc(a, 3), (0.5 + 0.7 + 0.95) / 3, 1e-15);
+    /* forgetting: task 1 max(0.9, 0.6) - 0.5 = 0.4; task 2 max(0.1, 0.8) - 0.7 = 0.1 */
+    ck_assert_double_eq_tol(sk_cl_forgetting(a, 3), 0.25, 1e-15);
+    /* BWT: (0.5 - 0.9 + 0.7 - 0.8) / 2 */
+    ck_assert_double_eq_tol(sk_cl_bwt(a, 3), -0.25, 1e-15);
+    ck_assert_double_eq_tol(sk_cl_seen_acc(a, 3, 1), 0.7, 1e-15);
+    /* positive backward transfer, and the max over rows before i too */
+    const double b[4] = {0.5, 0.9, 0.6, 0.8};
+    ck_assert_double_eq_tol(sk_cl_bwt(b, 2), 0.1, 1e-15);
+    ck_assert_double_eq_tol(sk_cl_forgetting(b, 2), -0.1, 1e-15);
+    const double one = 0.42;
+    ck_assert_double_eq_tol(sk_cl_acc(&one, 1), 0.42, 1e-15);
+    ck_assert_double_eq(sk_cl_forgetting(&one, 1), 0.0);
+    ck_assert_double_eq(sk_cl_bwt(&one, 1), 0.0);
+}
+END_TEST
+
+/* ---- EWC Fisher ----------------------------------------------------------- */
+
+START_TEST(test_fisher_explicit)
+{
+    enum { D = 4, Hh = 3, K = 3, N = 12 };
+    sk_dataset ds;
+    make_ds(&ds, SK_DS_MNIST, N, 6, 1, 2, 2, K);
+    sk_cl_bench *b = NULL;
+    ck_assert_int_eq(sk_cl_bench_new(SK_CL_ROTATED, 2, SK_CL_LINSPACE, 0, 1, &ds, 0, &b), SK_OK);
+    sk_model_spec ms = {0};
+    ms.arch = SK_ARCH_MLP;
+    ms.n_hidden = 1;
+    ms.hidden[0] = Hh;
+    ms.in_c = 1;
+    ms.in_h = 2;
+    ms.in_w = 2;
+    ms.n_out = K;
+    sk_model *m = NULL;
+    ck_assert_int_eq(sk_model_new(&ms, 4, &m), SK_OK);
+    sk_rng r;
+    sk_rng_seed(&r, 5);
+    sk_model_init(m, &r);
+    sk_tset *P = sk_model_params(m);
+    sk_tset *F = sk_tset_like(P);
+    ck_assert_int_eq(sk_cl_fisher(m, b, 1, 1000, 1, F), SK_OK);
+
+    /* Explicit per-example gradients of CE for relu MLP, in double. */
+    const float *W0 = sk_tset_get(P, "layers.0.weight")->data, *b0 = sk_tset_get(P, "layers.0.bias")->data;
+    const float *W1 = sk_tset_get(P, "layers.1.weight")->data, *b1 = sk_tset_get(P, "layers.1.bias")->data;
+    double fW0[Hh * D] = {0}, fb0[Hh] = {0}, fW1[K * Hh] = {0}, fb1[K] = {0};
+    for (int n = 0; n < N; n++) {
+        float x[D];
+        int32_t y, t = 1, i = n;
+        sk_cl_bench_fill(b, 0, &t, &i, 1, NULL, x, &y);
+        double h[Hh], z[K], p[K], dz[K], dh[Hh];
+        for (int u = 0; u < Hh; u++) {
+            double s = b0[u];
+            for (int j = 0; j < D; j++) s += (double)W0[u * D + j] * x[j];
+            h[u] = s > 0 ? s : 0;
+        }
+        double zm = -1e300, se = 0;
+        for (int k = 0; k < K; k++) {
+            z[k] = b1[k];
+            for (int u = 0; u < Hh; u++) z[k] += (double)W1[k * Hh + u] * h[u];
+            if (z[k] > zm) zm = z[k];
+        }
+        for (int k = 0; k < K; k++) se += exp(z[k] - zm);
+        for (int k = 0; k < K; k++) {
+            p[k] = exp(z[k] - zm) / se;
+            dz[k] = p[k] - (k == y);
+        }
+        for (int u = 0; u < Hh; u++) {
+            dh[u] = 0;
+            for (int k = 0; k < K; k++) dh[u] += W1[k * Hh + u] * dz[k];
+            if (h[u] <= 0) dh[u] = 0;
+        }
+        for (int k = 0; k < K; k++) {
+            fb1[k] += dz[k] * dz[k] / N;
+            for (int u = 0; u < Hh; u++) fW1[k * Hh + u] += pow(dz[k] * h[u], 2) / N;
+        }
+        for (int u = 0; u < Hh; u++) {
+            fb0[u] += dh[u] * dh[u] / N;
+            for (int j = 0; j < D; j++) fW0[u * D + j] += pow(dh[u] * x[j], 2) / N;
+        }
+    }
+    double worst = 0, scale = 0;
+    const sk_tensor *t0 = sk_tset_get(F, "layers.0.weight"), *t1 = sk_tset_get(F, "layers.0.bias");
+    const sk_tensor *t2 = sk_tset_get(F, "layers.1.weight"), *t3 = sk_tset_get(F, "layers.1.bias");
+    for (int k = 0; k < Hh * D; k++) { worst = fmax(worst, fabs(t0->data[k] - fW0[k])); scale = fmax(scale, fW0[k]); }
+    for (int k = 0; k < Hh; k++) { worst = fmax(worst, fabs(t1->data[k] - fb0[k])); scale = fmax(scale, fb0[k]); }
+    for (int k = 0; k < K * Hh; k++) { worst = fmax(worst, fabs(t2->data[k] - fW1[k])); scale = fmax(scale, fW1[k]); }
+    for (int k = 0; k < K; k++) { worst = fmax(worst, fabs(t3->data[k] - fb1[k])); scale = fmax(scale, fb1[k]); }
+    ck_assert(scale > 1e-3);
+    ck_assert_msg(worst <= 1e-5 * scale, "Fisher differs from the explicit estimate by %g (scale %g)", worst, scale);
+    /* Fewer samples: a different (subset) estimate, still finite and >= 0. */
+    ck_assert_int_eq(sk_cl_fisher(m, b, 0, 3, 1, F), SK_OK);
+    for (int64_t k = 0; k < F->numel; k++) ck_assert(F->block[k] >= 0.0f && isfinite(F->block[k]));
+    sk_tset_free(F);
+    sk_model_free(m);
+    sk_cl_bench_free(b);
+    sk_dataset_free(&ds);
+}
+END_TEST
+
+/* ---- memory --------------------------------------------------------------- */
+
+START_TEST(test_memory_balance)
+{
+    sk_dataset ds;
+    make_ds(&ds, SK_DS_CIFAR10, 200, 50, 3, 2, 2, 10);
+    /* Make class 1 rare: only 2 examples. */
+    int ones = 0;
+    for (int64_t i = 0; i < ds.train.n; i++)
+        if (ds.train.y[i] == 1 && ones++ >= 2) ds.train.y[i] = 0;
+    sk_cl_bench *b = NULL;
+    ck_assert_int_eq(sk_cl_bench_new(SK_CL_SPLIT_CIFAR10, 5, SK_CL_LINSPACE, 0, 1, &ds, 0, &b), SK_OK);
+    sk_cl_memory m = {0}, m2 = {0};
+    ck_assert_int_eq(sk_cl_memory_add_task(&m, b, 0, 5, 9), SK_OK);
+    ck_assert_int_eq(m.n, 5 + 2);
+    ck_assert_int_eq(sk_cl_memory_add_task(&m, b, 3, 5, 9), SK_OK);
+    ck_assert_int_eq(m.n, 17);
+    int cnt[10] = {0};
+    for (int64_t k = 0; k < m.n; k++) {
+        int y = ds.train.y[m.idx[k]];
+        cnt[y]++;
+        ck_assert_int_eq(m.task[k], k < 7 ? 0 : 3);
+        ck_assert(y / 2 == m.task[k]);
+        for (int64_t j = 0; j < k; j++) ck_assert(m.idx[j] != m.idx[k]);   /* no duplicates */
+    }
+    ck_assert_int_eq(cnt[0], 5);
+    ck_assert_int_eq(cnt[1], 2);
+    ck_assert_int_eq(cnt[6], 5);
+    ck_assert_int_eq(cnt[7], 5);
+    /* Deterministic from the seed. */
+    ck_assert_int_eq(sk_cl_memory_add_task(&m2, b, 0, 5, 9), SK_OK);
+    ck_assert_mem_eq(m.idx, m2.idx, 7 * sizeof(int32_t));
+    sk_cl_memory_free(&m);
+    sk_cl_memory_free(&m2);
+    sk_cl_bench_free(b);
+    sk_dataset_free(&ds);
+}
+END_TEST
+
+/* ---- smoke run of every method --------------------------------------------- */
+
+static int run_methods(const int *methods, int n, sk_cl_results **res, sk_dataset *ds)
+{
+    sk_config cfg;
+    sk_config_defaults(&cfg, "toy");
+    cfg.seed = 3;
+    cfg.continual.benchmark = 0;
+    cfg.continual.tasks = 3;
+    cfg.continual.n_methods = n;
+    for (int k = 0; k < n; k++) cfg.continual.methods[k] = methods[k];
+    cfg.continual.epochs = 3;
+    cfg.continual.batch_size = 32;
+    cfg.continual.lr = 3e-3;
+    cfg.continual.memory_per_class = 4;
+    cfg.continual.fisher_samples = 100;
+    sk_model_spec ms = {0};
+    ms.arch = SK_ARCH_MLP;
+    ms.n_hidden = 1;
+    ms.hidden[0] = 32;
+    ms.in_c = 1;
+    ms.in_h = 8;
+    ms.in_w = 8;
+    ms.n_out = 10;
+    return sk_continual_run(&cfg, ds, &ms, NULL, SK_PROGRESS_NEVER, res);
+}
+
+START_TEST(test_smoke_all_methods)
+{
+    sk_dataset ds;
+    make_ds(&ds, SK_DS_MNIST, 600, 200, 1, 8, 8, 10);
+    const int methods[] = {0, 1, 2, 3, 4};
+    sk_cl_results *res = NULL;
+    ck_assert_int_eq(run_methods(methods, 5, &res, &ds), SK_OK);
+    ck_assert_int_eq(sk_cl_results_n_methods(res), 5);
+    const int T = 3;
+    double acc[5];
+    for (int k = 0; k < 5; k++) {
+        const double *a = sk_cl_results_matrix(res, k);
+        acc[k] = sk_cl_acc(a, T);
+        ck_assert_str_eq(sk_cl_results_method(res, k), sk_cl_method_name(methods[k]));
+        ck_assert(a[0] > 0.5);   /* task 1 is learnt by every method */
+    }
+    /* joint is the upper bound of plain finetuning; replay forgets less. */
+    ck_assert_msg(acc[4] >= acc[0], "joint %g < finetune %g", acc[4], acc[0]);
+    ck_assert_msg(acc[2] >= acc[0], "replay %g < finetune %g", acc[2], acc[0]);
+    ck_assert_double_eq(sk_cl_forgetting(sk_cl_results_matrix(res, 4), T), 0.0);
+
+    /* Identical runs give identical matrices (shared seeds, data order). */
+    sk_cl_results *res2 = NULL;
+    ck_assert_int_eq(run_methods(methods, 1, &res2, &ds), SK_OK);
+    ck_assert_mem_eq(sk_cl_results_matrix(res, 0), sk_cl_results_matrix(res2, 0), sizeof(double) * T * T);
+    sk_cl_results_free(res2);
+
+    /* Outputs. */
+    const char *dir = tu_path("out");
+    ck_assert_int_eq(sk_mkdir_p(dir), SK_OK);
+    ck_assert_int_eq(sk_cl_write_outputs(res, dir), SK_OK);
+    char *csv = tu_read(tu_path("out/accuracy_matrix.csv"), NULL);
+    ck_assert_ptr_nonnull(csv);
+    int lines = 0;
+    for (char *p = csv; *p; p++) lines += *p == '\n';
+    ck_assert_int_eq(lines, 1 + 5 * T * T);
+    ck_assert(strncmp(csv, "method,after_task,task,accuracy\nfinetune,1,1,", 45) == 0);
+    free(csv);
+    char *svg = tu_read(tu_path("out/cl_accuracy.svg"), NULL);
+    ck_assert_ptr_nonnull(strstr(svg, "replay"));
+    free(svg);
+    sk_json *j = sk_json_new();
+    sk_json_obj_begin(j, NULL);
+    sk_cl_results_json(res, j);
+    sk_json_obj_end(j);
+    ck_assert_int_eq(sk_json_status(j), SK_OK);
+    ck_assert_ptr_nonnull(strstr(sk_json_text(j), "\"forgetting\""));
+    ck_assert_ptr_nonnull(strstr(sk_json_text(j), "\"agem\""));
+    sk_json_free(j);
+    sk_cl_results_free(res);
+    sk_dataset_free(&ds);
+}
+END_TEST
+
+START_TEST(test_smoke_rebasin)
+{
+    sk_dataset ds;
+    make_ds(&ds, SK_DS_MNIST, 600, 200, 1, 8, 8, 10);
+    const int methods[] = {0, 5};
+    sk_cl_results *res = NULL;
+    sk_status st = run_methods(methods, 2, &res, &ds);
+    ck_assert_msg(st == SK_OK, "%s", sk_err_msg());
+    const double *a = sk_cl_results_matrix(res, 1);
+    ck_assert(a[0] > 0.5);
+    for (int k = 0; k < 9; k++) ck_assert(isfinite(a[k]));
+    /* Task 1 is trained exactly like finetune. */
+    ck_assert_double_eq(a[0], sk_cl_results_matrix(res, 0)[0]);
+    sk_cl_results_free(res);
+    sk_dataset_free(&ds);
+}
+END_TEST
+
+static Suite *continual_suite(void)
+{
+    Suite *s = suite_create("continual");
+    TCase *tc = tcase_create("continual");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_rotation_exact);
+    tcase_add_test(tc, test_rotated_bench_angles);
+    tcase_add_test(tc, test_permuted_round_trip);
+    tcase_add_test(tc, test_split_cifar10_heads);
+    tcase_add_test(tc, test_split_cifar100_files);
+    tcase_add_test(tc, test_metrics);
+    tcase_add_test(tc, test_fisher_explicit);
+    tcase_add_test(tc, test_memory_balance);
+    tcase_add_test(tc, test_smoke_all_methods);
+    tcase_add_test(tc, test_smoke_rebasin);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return tu_run(continual_suite()); }
