@@ -13,6 +13,7 @@
 #include "core/mem.h"
 #include "core/rng.h"
 #include "core/timer.h"
+#include "continual/continual.h"
 #include "data/dataset.h"
 #include "io/atomic.h"
 #include "io/csv.h"
@@ -70,6 +71,7 @@ typedef struct {
     sk_loss_spec loss;
     char model_desc[256];
     int64_t **planted;        /* models.b.planted: B = planted(A) */
+    sk_cl_results *cl;        /* mode continual */
 } pipe_state;
 
 /* ---- batch providers -------------------------------------------------------- */
@@ -150,9 +152,6 @@ sk_status sk_run_validate_inputs(sk_run *r)
     if (!ps) return SK_ENOMEM;
     r->state = ps;
 
-    if (c->mode == SK_MODE_CONTINUAL)
-        return sk_err(SK_ECONFIG, "%s: mode continual is not available in this version of sinkrb",
-                      r->opts->config_path);
 
     sk_data_opts_init(&o, (sk_ds_kind)c->dataset.name);
     o.path = c->dataset.path;
@@ -180,6 +179,10 @@ sk_status sk_run_validate_inputs(sk_run *r)
     snprintf(ps->model_desc, sizeof ps->model_desc, "%s", d ? d : "model");
     free(d);
     ps->loss.regression = ps->ds.train.n_classes == 0;
+    if (c->mode == SK_MODE_CONTINUAL) {
+        sk_run_stage(r, "load", sk_now() - t0);
+        return SK_OK;   /* no endpoints: every method trains its own model */
+    }
     for (int e = 0; e < 2; e++) {
         ps->ep[e].theta = sk_tset_like(sk_model_params(ps->m));
         if (!ps->ep[e].theta) return SK_ENOMEM;
@@ -723,6 +726,15 @@ sk_status sk_run_pipeline(sk_run *r)
     const sk_config *c = &r->cfg;
     sk_status st = SK_OK;
     double t0 = sk_now();
+    if (c->mode == SK_MODE_CONTINUAL) {
+        st = sk_continual_run(c, &ps->ds, &ps->ms, r->log, r->opts->progress, &ps->cl);
+        if (st != SK_OK) return st;
+        sk_run_stage(r, "continual", sk_now() - t0);
+        st = sk_cl_write_outputs(ps->cl, c->output);
+        if (st != SK_OK) return st;
+        sk_cl_print_summary(ps->cl, r->log);
+        return SK_OK;
+    }
     for (int e = 0; e < 2; e++) {
         if (ps->ep[e].present) {
             sk_log_err(r->log, "model %c: loaded %s", 'a' + e, c->models[e].weights);
@@ -883,6 +895,10 @@ static void pipeline_results_json(sk_run *r, sk_json *j)
     sk_json_str(j, "description", ps->model_desc);
     if (ps->m) sk_json_int(j, "parameters", sk_model_n_learnable(ps->m));
     sk_json_obj_end(j);
+    if (ps->cl) {
+        sk_cl_results_json(ps->cl, j);
+        return;
+    }
     sk_json_obj_begin(j, "endpoints");
     for (int e = 0; e < 2; e++) {
         const endpoint *ep = &ps->ep[e];
@@ -1012,6 +1028,7 @@ void sk_run_free_state(sk_run *r)
         sk_srb_result_free(&me->srb);
     }
     for (int e = 0; e < 2; e++) sk_tset_free(ps->ep[e].theta);
+    sk_cl_results_free(ps->cl);
     if (ps->planted) sk_perms_free(ps->spec, ps->planted);
     sk_perm_spec_free(ps->spec);
     sk_model_free(ps->m);
