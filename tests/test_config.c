@@ -117,7 +117,7 @@ START_TEST(test_errors_exact)
                  "bad.yaml:2:3: unknown key \"epoch\" in section train (did you mean \"epochs\"?)");
     expect_error("colour: red\n",
                  "bad.yaml:1:1: unknown key \"colour\" (expected one of: name, seed, mode, threads, output, "
-                 "dataset, model, models, train, align, weight_matching, activation_matching, sinkhorn, "
+                 "dataset, model, models, train, align, weight_matching, activation_matching, sinkhorn, ste, "
                  "interpolation, continual)");
     expect_error("train:\n  epochs: ten\n",
                  "bad.yaml:2:11: train.epochs must be an integer in 1..1000000 (got \"ten\")");
