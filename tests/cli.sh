@@ -113,6 +113,29 @@ expect 0 "weight_matching: recovered ([0-9]+) of \1 units of the planted permuta
   "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o planted --set models.a.weights=align/model_a.h5 \
   --set models.b.planted=true --progress never
 
+# Sinkhorn re-basin (two costs) and STE on the same endpoints.
+expect 0 "sinkhorn_mid +[0-9.]+ +[0-9.]+" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o sk \
+  --set models.a.weights=align/model_a.h5 --set models.b.weights=align/model_b.h5 --set mode=sinkhorn \
+  --set 'align.methods=[ste]' --set 'sinkhorn.costs=[l2, mid]' --set sinkhorn.epochs=3 --set sinkhorn.steps=60 \
+  --set ste.epochs=2 --progress never
+head -n1 sk/sinkhorn_log.csv | grep -qx 'method,epoch,soft_cost,hard_cost' || { echo "FAIL: sinkhorn_log.csv header"; fail=1; }
+[ "$(grep -c '^sinkhorn_mid,' sk/sinkhorn_log.csv)" = 4 ] || { echo "FAIL: sinkhorn_log.csv rows"; fail=1; }
+for f in perm_ste.h5 perm_sinkhorn_l2.h5 aligned_sinkhorn_mid.h5; do
+  [ -s "sk/$f" ] || { echo "FAIL: sinkhorn run did not write sk/$f"; fail=1; }
+done
+grep -q 'Sinkhorn C_Mid' sk/lmc_loss.svg || { echo "FAIL: plot lacks the Sinkhorn C_Mid line"; fail=1; }
+
+# Continual learning (needs the real MNIST: CI fetches it).
+if [ -d "$TOP_SRCDIR/datasets/mnist" ]; then
+  expect 0 "rebasin +[0-9.]+ +-?[0-9.]+ +-?[0-9.]+" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_continual.yaml" -o cl \
+    --set dataset.path="$TOP_SRCDIR/datasets/mnist" --progress never
+  [ "$(wc -l < cl/accuracy_matrix.csv)" = 55 ] || { echo "FAIL: accuracy_matrix.csv should have 6 methods x 9 rows"; fail=1; }
+  grep -q '"forgetting"' cl/metrics.json || { echo "FAIL: metrics.json lacks forgetting"; fail=1; }
+  [ -s cl/cl_accuracy.svg ] || { echo "FAIL: no cl_accuracy.svg"; fail=1; }
+else
+  echo "note: datasets/mnist absent, continual smoke run not exercised (run datasets/fetch mnist)"
+fi
+
 # check --verify-spec proves the spec of the configured model.
 expect 0 "spec verified" "$SINKRB" check "$TOP_SRCDIR/configs/smoke_align.yaml" --verify-spec
 expect 2 "--verify-spec is an option of check" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" --verify-spec
