@@ -507,6 +507,36 @@ START_TEST(test_srb_planted_l2)
 }
 END_TEST
 
+/* Sharp plans (tiny tau: the plan is an exact permutation matrix, the
+ * implicit system is singular): never NaN, the fallback is counted, the X
+ * stay finite and the hard cost is finite. */
+START_TEST(test_srb_sharp_no_nan)
+{
+    sk_model_spec ms = mlp_spec(2, 8, 3);
+    fixture f;
+    fixture_new(&f, &ms, 1, 81);
+    int64_t **found = sk_perms_identity(f.s);
+    static const double taus[] = {1e-3, 2e-2};
+    for (int k = 0; k < 2; k++) {
+        sk_srb_opts o;
+        sk_srb_opts_default(&o);
+        o.cost = SK_SRB_L2;
+        o.tau = taus[k];
+        o.init = k == 0 ? 2 : 0;
+        o.steps = 20;
+        o.epochs = 2;
+        sk_srb_result res;
+        ck_assert_msg(sk_sinkhorn_rebasin(f.s, NULL, f.A, f.B, &o, NULL, NULL, NULL, NULL, NULL, found, &res) == SK_OK,
+                      "tau %g: %s", taus[k], sk_err_msg());
+        for (int e = 0; e < res.n_epochs; e++) ck_assert(isfinite(res.soft_cost[e]) && isfinite(res.hard_cost[e]));
+        if (k == 0) ck_assert_int_gt(res.fallbacks, 0);
+        sk_srb_result_free(&res);
+    }
+    sk_perms_free(f.s, found);
+    fixture_free(&f);
+}
+END_TEST
+
 /* ---- a tiny synthetic classification task ---------------------------------- */
 
 /* 4 Gaussian classes in 16 dimensions (1x4x4 images), 256 samples; batches
@@ -796,6 +826,7 @@ static Suite *srb_suite(void)
     tcase_add_test(tr, test_srb_mid_improves);
     tcase_add_test(tr, test_srb_deterministic);
     tcase_add_test(tr, test_srb_weight_cost_grad);
+    tcase_add_test(tr, test_srb_sharp_no_nan);
     tcase_add_test(tr, test_ste);
     suite_add_tcase(s, tr);
     return s;
