@@ -103,6 +103,13 @@ sk_status sk_continual_run(const sk_config *cfg, const sk_dataset *ds, const sk_
     if (bk < 0 || bk > 3) return sk_err(SK_ECONFIG, "continual.benchmark: unknown choice %d", bk);
     if (cfg->continual.n_methods < 1 || cfg->continual.n_methods > SK_CL_N_METHODS * 4)
         return sk_err(SK_ECONFIG, "continual.methods: between 1 and %d methods", SK_CL_N_METHODS * 4);
+    for (int k = 0; k < cfg->continual.n_methods; k++) {
+        int mk = cfg->continual.methods[k];
+        if (mk < 0 || mk >= SK_CL_N_METHODS) return sk_err(SK_ECONFIG, "continual.methods: unknown method %d", mk);
+        for (int q = 0; q < k; q++)
+            if (cfg->continual.methods[q] == mk)
+                return sk_err(SK_ECONFIG, "continual.methods: %s is listed twice", sk_cl_method_name(mk));
+    }
     if ((st = sk_cl_bench_new(kinds[bk], cfg->continual.tasks,
                               cfg->continual.angles == 1 ? SK_CL_STEP : SK_CL_LINSPACE, cfg->continual.step,
                               (uint64_t)cfg->seed, ds, cfg->dataset.augment, &b)) != SK_OK)
