@@ -36,6 +36,8 @@ sk_status sk_cl_rebasin_task(sk_cl_trainer *tr, int t, sk_progress *pg, int64_t 
     sk_optim *xopt = NULL, *dopt = NULL;
     sk_tset *pth = NULL, *mid = NULL, *delta = NULL, *gmid = NULL, *dpi = NULL;
     int64_t **perms = NULL;
+    double lsum = 0.0;
+    int64_t lcount = 0;
     sk_rng r;
     sk_rng_seed_stream(&r, o->seed, STREAM_REBASIN + (uint64_t)t);
 
@@ -70,8 +72,6 @@ sk_status sk_cl_rebasin_task(sk_cl_trainer *tr, int t, sk_progress *pg, int64_t 
     }
 
     const int B = o->batch_size;
-    double lsum = 0.0;
-    int64_t lcount = 0;
     for (int e = 0; e < o->epochs; e++) {
         int64_t n = sk_cl_task_order(tr, t, e);
         for (int64_t pos = 0; pos < n; pos += B) {
