@@ -145,7 +145,10 @@ sk_status sk_continual_run(const sk_config *cfg, const sk_dataset *ds, const sk_
     tr.task = sk_alloc_n((size_t)tr.cap, sizeof(int32_t));
     tr.idx = sk_alloc_n((size_t)tr.cap, sizeof(int32_t));
     tr.order = sk_alloc_n((size_t)max_order, sizeof(int32_t));
-    tr.mem_order = sk_alloc_n((size_t)o.memory_per_class * b->K * T + 1, sizeof(int32_t));
+    /* The memory never holds more than every training example once. */
+    int64_t mem_max = (int64_t)o.memory_per_class * b->K * T;
+    if (mem_max > sum_train) mem_max = sum_train;
+    tr.mem_order = sk_alloc_n((size_t)mem_max + 1, sizeof(int32_t));
     tr.g2 = sk_tset_like(sk_model_params(tr.m));
     if (!tr.x || !tr.y || !tr.task || !tr.idx || !tr.order || !tr.mem_order || !tr.g2) { st = SK_ENOMEM; goto cleanup; }
     if ((st = sk_optim_new(&o.opt, sk_model_params(tr.m), &tr.opt)) != SK_OK) goto cleanup;
