@@ -527,6 +527,39 @@ START_TEST(test_smoke_all_methods)
 }
 END_TEST
 
+START_TEST(test_run_rejects_bad_input)
+{
+    sk_dataset ds;
+    make_ds(&ds, SK_DS_MNIST, 60, 20, 1, 4, 4, 10);
+    sk_cl_results *res = NULL;
+    const int dup[] = {0, 2, 0};
+    ck_assert_int_eq(run_methods(dup, 3, &res, &ds), SK_ECONFIG);
+    ck_assert_ptr_nonnull(strstr(sk_err_msg(), "finetune is listed twice"));
+    ck_assert_ptr_null(res);
+    /* The model spec must match the data (8x8 spec, 4x4 data: n_out is
+     * checked first, then the model build fails on the input size). */
+    sk_config cfg;
+    sk_config_defaults(&cfg, "bad");
+    cfg.continual.tasks = 2;
+    sk_model_spec ms = {0};
+    ms.arch = SK_ARCH_MLP;
+    ms.n_hidden = 1;
+    ms.hidden[0] = 4;
+    ms.in_c = 1;
+    ms.in_h = 4;
+    ms.in_w = 4;
+    ms.n_out = 7;
+    ck_assert_int_eq(sk_continual_run(&cfg, &ds, &ms, NULL, SK_PROGRESS_NEVER, &res), SK_EINVAL);
+    ck_assert_ptr_nonnull(strstr(sk_err_msg(), "7 outputs"));
+    /* split-cifar10 on MNIST is a config error naming the expected data set. */
+    cfg.continual.benchmark = 2;
+    ms.n_out = 10;
+    ck_assert_int_eq(sk_continual_run(&cfg, &ds, &ms, NULL, SK_PROGRESS_NEVER, &res), SK_ECONFIG);
+    ck_assert_ptr_nonnull(strstr(sk_err_msg(), "cifar10"));
+    sk_dataset_free(&ds);
+}
+END_TEST
+
 START_TEST(test_smoke_rebasin)
 {
     sk_dataset ds;
@@ -559,6 +592,7 @@ static Suite *continual_suite(void)
     tcase_add_test(tc, test_fisher_explicit);
     tcase_add_test(tc, test_memory_balance);
     tcase_add_test(tc, test_smoke_all_methods);
+    tcase_add_test(tc, test_run_rejects_bad_input);
     tcase_add_test(tc, test_smoke_rebasin);
     suite_add_tcase(s, tc);
     return s;

@@ -264,7 +264,8 @@ sk_status sk_cl_memory_add_task(sk_cl_memory *m, const sk_cl_bench *b, int t, in
     int64_t n = b->n_train[t];
     int32_t *order = NULL, *count = NULL;
     if (k <= 0) return SK_OK;
-    int64_t want = m->n + (int64_t)k * b->K;
+    int64_t add = (int64_t)k * b->K < n ? (int64_t)k * b->K : n;
+    int64_t want = m->n + add;
     if (want > m->cap) {
         int64_t cap = want > 2 * m->cap ? want : 2 * m->cap;
         int32_t *nt = sk_alloc_n((size_t)cap, sizeof(int32_t)), *ni = sk_alloc_n((size_t)cap, sizeof(int32_t));

@@ -103,6 +103,13 @@ sk_status sk_continual_run(const sk_config *cfg, const sk_dataset *ds, const sk_
     if (bk < 0 || bk > 3) return sk_err(SK_ECONFIG, "continual.benchmark: unknown choice %d", bk);
     if (cfg->continual.n_methods < 1 || cfg->continual.n_methods > SK_CL_N_METHODS * 4)
         return sk_err(SK_ECONFIG, "continual.methods: between 1 and %d methods", SK_CL_N_METHODS * 4);
+    for (int k = 0; k < cfg->continual.n_methods; k++) {
+        int mk = cfg->continual.methods[k];
+        if (mk < 0 || mk >= SK_CL_N_METHODS) return sk_err(SK_ECONFIG, "continual.methods: unknown method %d", mk);
+        for (int q = 0; q < k; q++)
+            if (cfg->continual.methods[q] == mk)
+                return sk_err(SK_ECONFIG, "continual.methods: %s is listed twice", sk_cl_method_name(mk));
+    }
     if ((st = sk_cl_bench_new(kinds[bk], cfg->continual.tasks,
                               cfg->continual.angles == 1 ? SK_CL_STEP : SK_CL_LINSPACE, cfg->continual.step,
                               (uint64_t)cfg->seed, ds, cfg->dataset.augment, &b)) != SK_OK)
@@ -138,7 +145,10 @@ sk_status sk_continual_run(const sk_config *cfg, const sk_dataset *ds, const sk_
     tr.task = sk_alloc_n((size_t)tr.cap, sizeof(int32_t));
     tr.idx = sk_alloc_n((size_t)tr.cap, sizeof(int32_t));
     tr.order = sk_alloc_n((size_t)max_order, sizeof(int32_t));
-    tr.mem_order = sk_alloc_n((size_t)o.memory_per_class * b->K * T + 1, sizeof(int32_t));
+    /* The memory never holds more than every training example once. */
+    int64_t mem_max = (int64_t)o.memory_per_class * b->K * T;
+    if (mem_max > sum_train) mem_max = sum_train;
+    tr.mem_order = sk_alloc_n((size_t)mem_max + 1, sizeof(int32_t));
     tr.g2 = sk_tset_like(sk_model_params(tr.m));
     if (!tr.x || !tr.y || !tr.task || !tr.idx || !tr.order || !tr.mem_order || !tr.g2) { st = SK_ENOMEM; goto cleanup; }
     if ((st = sk_optim_new(&o.opt, sk_model_params(tr.m), &tr.opt)) != SK_OK) goto cleanup;

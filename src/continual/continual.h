@@ -5,7 +5,20 @@
  * Every method starts from the same initialisation and sees the same data
  * order, the same episodic memory and the same evaluation (each task's test
  * split after every task). Accuracy matrix: a is T x T row-major,
- * a[t*T + i] = test accuracy on task i after training task t (0-based). */
+ * a[t*T + i] = test accuracy on task i after training task t (0-based).
+ *
+ * Choices (details in methods.c and rebasin_il.c):
+ * - the model's optimiser (continual.optimizer/lr/momentum/weight_decay,
+ *   Adam betas/eps from train.*) is reset at the start of every task;
+ * - the episodic memory holds continual.memory_per_class examples per class
+ *   of every finished task, drawn class-balanced from a seeded shuffle;
+ *   replay and rebasin append min(batch_size, |memory|) memory examples to
+ *   every minibatch, agem computes its reference gradient on as many;
+ * - ewc: empirical diagonal Fisher on continual.fisher_samples examples per
+ *   task, accumulated over tasks (exactly: sum_t F_t (theta - theta*_t)^2);
+ * - joint: one model trained continual.epochs epochs on the union of all
+ *   tasks; every row of its matrix is that final model's accuracies (so its
+ *   forgetting and BWT are 0) -- the upper bound, at the cost of one method. */
 #ifndef SK_CONTINUAL_CONTINUAL_H
 #define SK_CONTINUAL_CONTINUAL_H
 

@@ -80,8 +80,8 @@ int sk_cl_memory_batch(const sk_cl_trainer *tr);
 
 /* One task of the rebasin method (t > 0; ALGORITHMS.md §10): learn soft
  * permutations and a residual on the current data plus memory, then update
- * the model's parameters in place. */
-sk_status sk_cl_rebasin_task(sk_cl_trainer *tr, int t, sk_progress *pg, int64_t *done);
+ * the model's parameters in place. *mean_loss: mean minibatch loss. */
+sk_status sk_cl_rebasin_task(sk_cl_trainer *tr, int t, sk_progress *pg, int64_t *done, double *mean_loss);
 
 /* The whole task sequence of one method from the model's current
  * parameters; acc (T, T) receives the accuracy matrix. */

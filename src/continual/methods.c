@@ -342,7 +342,7 @@ sk_status sk_cl_run_method(sk_cl_trainer *tr, int meth, double *acc, sk_log *log
         }
         steps = (steps + o->batch_size - 1) / o->batch_size * o->epochs;
         pg = sk_progress_new(pm, label, steps);
-        if (meth == SK_CL_REBASIN && t > 0) st = sk_cl_rebasin_task(tr, t, pg, &done);
+        if (meth == SK_CL_REBASIN && t > 0) st = sk_cl_rebasin_task(tr, t, pg, &done, &loss);
         else st = train_task(tr, meth, t, &ew, pg, &done, &loss);
         if (st != SK_OK) {
             sk_err_prefix(st, "continual %s, task %d: ", sk_cl_method_name(meth), t + 1);
@@ -367,13 +367,14 @@ sk_status sk_cl_run_method(sk_cl_trainer *tr, int meth, double *acc, sk_log *log
         for (int i = 0; i <= last; i++) seen += acc[(int64_t)t * T + i];
         seen /= last + 1;
         char line[256];
-        snprintf(line, sizeof line, "%s: mean accuracy on tasks 1..%d %.4f, this task %.4f (%.1f s)", label, last + 1,
-                 seen, acc[(int64_t)t * T + (meth == SK_CL_JOINT ? 0 : t)], sk_now() - t0);
+        char lbuf[32] = "";
+        if (isfinite(loss)) snprintf(lbuf, sizeof lbuf, ", train loss %.4f", loss);
+        snprintf(line, sizeof line, "%s: mean accuracy on tasks 1..%d %.4f, this task %.4f%s (%.1f s)", label,
+                 last + 1, seen, acc[(int64_t)t * T + (meth == SK_CL_JOINT ? 0 : t)], lbuf, sk_now() - t0);
         sk_progress_done(pg, line);
         sk_progress_free(pg);
         pg = NULL;
         sk_log_file(log, "%s", line);
-        (void)loss;
     }
 cleanup:
     sk_progress_free(pg);

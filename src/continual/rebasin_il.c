@@ -25,7 +25,7 @@
 
 #define STREAM_REBASIN 0x7262696c00ULL
 
-sk_status sk_cl_rebasin_task(sk_cl_trainer *tr, int t, sk_progress *pg, int64_t *done)
+sk_status sk_cl_rebasin_task(sk_cl_trainer *tr, int t, sk_progress *pg, int64_t *done, double *mean_loss)
 {
     const sk_cl_opts *o = tr->o;
     sk_model *m = tr->m;
@@ -36,6 +36,8 @@ sk_status sk_cl_rebasin_task(sk_cl_trainer *tr, int t, sk_progress *pg, int64_t 
     sk_optim *xopt = NULL, *dopt = NULL;
     sk_tset *pth = NULL, *mid = NULL, *delta = NULL, *gmid = NULL, *dpi = NULL;
     int64_t **perms = NULL;
+    double lsum = 0.0;
+    int64_t lcount = 0;
     sk_rng r;
     sk_rng_seed_stream(&r, o->seed, STREAM_REBASIN + (uint64_t)t);
 
@@ -98,6 +100,8 @@ sk_status sk_cl_rebasin_task(sk_cl_trainer *tr, int t, sk_progress *pg, int64_t 
                 st = sk_err(SK_ENUMERIC, "rebasin: loss %g\nHINT: lower continual.rebasin.lr or delta_lr", l);
                 goto cleanup;
             }
+            lsum += l;
+            lcount++;
             sk_model_zero_grads(m, gmid);
             sk_model_backward(m, dz, gmid, NULL);
             for (int64_t j = 0; j < gmid->numel; j++) dpi->block[j] = 0.5f * gmid->block[j];
@@ -129,6 +133,7 @@ sk_status sk_cl_rebasin_task(sk_cl_trainer *tr, int t, sk_progress *pg, int64_t 
         }
     }
 cleanup:
+    *mean_loss = lcount ? lsum / (double)lcount : NAN;
     if (perms) sk_perms_free(spec, perms);
     sk_optim_free(xopt);
     sk_optim_free(dopt);
