@@ -82,10 +82,11 @@ int main(int argc, char **argv)
     sk_model_spec s;
     memset(&s, 0, sizeof s);
     int B;
-    if (strcmp(what, "mlp") == 0) {
+    int eval = strcmp(what, "eval") == 0;
+    if (strcmp(what, "mlp") == 0 || eval) {
         s.arch = SK_ARCH_MLP; s.n_hidden = 3; s.hidden[0] = s.hidden[1] = s.hidden[2] = 512;
         s.in_c = 1; s.in_h = 28; s.in_w = 28; s.n_out = 10; s.width = 1.0;
-        B = 500;
+        B = eval ? 1000 : 500;
     } else {
         s.arch = SK_ARCH_VGG11; s.norm = SK_MNORM_BATCHNORM; s.width = 1.0;
         s.vgg_head = SK_VGGHEAD_GITREBASIN; s.in_c = 3; s.in_h = 32; s.in_w = 32; s.n_out = 10;
@@ -104,6 +105,23 @@ int main(int argc, char **argv)
     for (int i = 0; i < B; i++) y[i] = i % 10;
     adam opt = {sk_tset_like(sk_model_params(m)), sk_tset_like(sk_model_params(m)), 1e-3f};
     sk_loss_spec ls = {0, NULL};
+    if (eval) {
+        /* forward only (eval mode) + loss, batch 1000, 10 batches per step */
+        for (int st = 0; st < steps + 3; st++) {
+            double t0 = sk_now();
+            for (int b = 0; b < 10; b++) {
+                const float *lg = sk_model_forward(m, NULL, x, B, 0, NULL);
+                int c;
+                sk_loss_ce(lg, y, B, 10, NULL, NULL, &c);
+            }
+            if (st >= 3) t[st - 3] = sk_now() - t0;
+        }
+        double dt = median(t, steps) / 10;
+        printf("eval %.0f samples/s %.1f GFLOP/s (%s, %d threads)\n", B / dt,
+               2.0 * B * (784 * 512 + 2 * 512 * 512 + 5120) / dt * 1e-9, sk_blas_kernel(), threads);
+        sk_model_free(m);
+        return 0;
+    }
     for (int st = 0; st < steps + 3; st++) {
         double t0 = sk_now();
         sk_train_grad(m, NULL, NULL, x, y, NULL, B, &ls, &r, NULL, NULL);

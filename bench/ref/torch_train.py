@@ -23,13 +23,38 @@ def vgg11():
                          nn.Linear(512, 512), nn.ReLU(inplace=True), nn.Linear(512, 10))
 
 
+def mlp():
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+                         nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+
+
+def evaluate(threads, steps):
+    """Forward only (no_grad, eval mode) + loss and accuracy, batch 1000, 10 batches per step."""
+    model = mlp().eval()
+    B = 1000
+    x = torch.rand((B, 1, 28, 28))
+    y = torch.arange(B) % 10
+    times = []
+    with torch.no_grad():
+        for s in range(steps + 3):
+            t0 = time.perf_counter()
+            for _ in range(10):
+                out = model(x)
+                F.cross_entropy(out, y).item()
+                (out.argmax(1) == y).sum().item()
+            if s >= 3:
+                times.append((time.perf_counter() - t0) / 10)
+    print("torch-eval %.0f samples/s (%d threads)" % (B / statistics.median(times), threads))
+
+
 def main():
     what, threads, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     torch.set_num_threads(threads)
     torch.manual_seed(0)
+    if what == "eval":
+        return evaluate(threads, steps)
     if what == "mlp":
-        model = nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-                              nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+        model = mlp()
         B, shape = 500, (1, 28, 28)
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     else:
