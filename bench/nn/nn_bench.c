@@ -1,7 +1,9 @@
 /* nn_bench - training throughput of sinkrb's nn engine (built by bench/nn/run).
- *   nn_bench mlp|vgg11|gemm THREADS STEPS
+ *   nn_bench mlp|eval|vgg11|vgg11bn|gemm THREADS STEPS
  * mlp:   784-512-512-512-10, batch 500, Adam (lr 1e-3), random data
- * vgg11: width 1, batchnorm, Git Re-Basin head, 3x32x32, batch 128: forward + backward
+ * vgg11: width 1, layernorm (vgg11bn: batchnorm), Git Re-Basin head, 3x32x32, batch 128:
+ *        forward + backward
+ * eval:  the mlp, forward only (eval mode) + loss at batch 1000
  * gemm:  in-process SGEMM GFLOP/s at the MLP's shapes (the peak to compare with)
  * Prints one line "name samples_per_s gflops" (median over STEPS timed steps). */
 #include <math.h>
@@ -50,7 +52,7 @@ int main(int argc, char **argv)
 {
     sk_blas_init(argc, argv);
     if (argc < 4) {
-        fprintf(stderr, "usage: nn_bench mlp|vgg11|gemm THREADS STEPS\n");
+        fprintf(stderr, "usage: nn_bench mlp|eval|vgg11|vgg11bn|gemm THREADS STEPS\n");
         return 2;
     }
     const char *what = argv[1];
@@ -88,7 +90,8 @@ int main(int argc, char **argv)
         s.in_c = 1; s.in_h = 28; s.in_w = 28; s.n_out = 10; s.width = 1.0;
         B = eval ? 1000 : 500;
     } else {
-        s.arch = SK_ARCH_VGG11; s.norm = SK_MNORM_BATCHNORM; s.width = 1.0;
+        s.arch = SK_ARCH_VGG11; s.width = 1.0;
+        s.norm = strcmp(what, "vgg11bn") == 0 ? SK_MNORM_BATCHNORM : SK_MNORM_LAYERNORM;
         s.vgg_head = SK_VGGHEAD_GITREBASIN; s.in_c = 3; s.in_h = 32; s.in_w = 32; s.n_out = 10;
         B = 128;
     }
@@ -122,11 +125,12 @@ int main(int argc, char **argv)
         sk_model_free(m);
         return 0;
     }
-    for (int st = 0; st < steps + 3; st++) {
+    const int warm = steps < 5 ? 1 : 3;   /* untimed warm-up steps */
+    for (int st = 0; st < steps + warm; st++) {
         double t0 = sk_now();
         sk_train_grad(m, NULL, NULL, x, y, NULL, B, &ls, &r, NULL, NULL);
         if (s.arch == SK_ARCH_MLP) adam_step(&opt, sk_model_params(m), sk_model_grads(m), st);
-        if (st >= 3) t[st - 3] = sk_now() - t0;
+        if (st >= warm) t[st - warm] = sk_now() - t0;
     }
     double dt = median(t, steps);
     /* GEMM flops: forward 2*B*in*out, backward dw 2*B*in*out, dx 2*B*in*out except layer 0 */

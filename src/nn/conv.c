@@ -116,6 +116,15 @@ static void col2im(float *dx, const float *col, const sk_conv_shape *s, int n0, 
                         if (ih < 0 || ih >= H) continue;
                         float *xr = xc + (int64_t)ih * W;
                         const float *sr = src + (int64_t)oh * OW;
+                        if (st == 1) {
+                            /* valid ow: 0 <= ow - pad + kj < W; a plain vector add */
+                            int lo = pad - kj, hi = W + pad - kj;
+                            if (lo < 0) lo = 0;
+                            if (hi > OW) hi = OW;
+                            const int off = kj - pad;
+                            for (int ow = lo; ow < hi; ow++) xr[ow + off] += sr[ow];
+                            continue;
+                        }
                         for (int ow = 0; ow < OW; ow++) {
                             int iw = ow * st - pad + kj;
                             if (iw >= 0 && iw < W) xr[iw] += sr[ow];
