@@ -114,14 +114,15 @@ static void col2im(float *dx, const float *col, const sk_conv_shape *s, int n0, 
                     for (int oh = 0; oh < OH; oh++) {
                         int ih = oh * st - pad + ki;
                         if (ih < 0 || ih >= H) continue;
-                        float *xr = xc + (int64_t)ih * W;
-                        const float *sr = src + (int64_t)oh * OW;
+                        float *restrict xr = xc + (int64_t)ih * W;
+                        const float *restrict sr = src + (int64_t)oh * OW;
                         if (st == 1) {
                             /* valid ow: 0 <= ow - pad + kj < W; a plain vector add */
                             int lo = pad - kj, hi = W + pad - kj;
                             if (lo < 0) lo = 0;
                             if (hi > OW) hi = OW;
                             const int off = kj - pad;
+#pragma omp simd
                             for (int ow = lo; ow < hi; ow++) xr[ow + off] += sr[ow];
                             continue;
                         }
