@@ -1,12 +1,15 @@
 /* wm_bench - weight matching time on two trained MLPs (built by bench/run wm).
- *   wm_bench MODEL_A.h5 MODEL_B.h5 [REPS]
+ *   wm_bench MODEL_A.h5 MODEL_B.h5 [REPS [THREADS]]
  * Builds the MLP 784-512-512-512-10 parameter layout, loads both endpoints,
  * runs sk_weight_matching (max_iter 100, seed 1) REPS times and prints
- * "wm <median seconds> s <passes> passes objective <last> perm_hash <h>"
+ * "wm <median seconds> s <passes> passes objective <last> perm_hash <h> cpu <median CPU s>"
+ * (CPU = the process's CPU time: with 1 thread, what the wall time would be on
+ * an idle machine)
  * (the hash lets two builds be compared for identical results). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/blas.h"
 #include "core/mem.h"
@@ -22,6 +25,13 @@ static int cmp_d(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 int main(int argc, char **argv)
 {
     sk_blas_init(argc, argv);
@@ -31,7 +41,8 @@ int main(int argc, char **argv)
     }
     int reps = argc > 3 ? (int)strtol(argv[3], NULL, 10) : 5;
     if (reps < 1) reps = 1;
-    sk_threads_set(2);
+    int threads = argc > 4 ? (int)strtol(argv[4], NULL, 10) : 2;
+    sk_threads_set(threads < 1 ? 1 : threads);
     sk_model_spec ms;
     memset(&ms, 0, sizeof ms);
     ms.arch = SK_ARCH_MLP; ms.n_hidden = 3; ms.hidden[0] = ms.hidden[1] = ms.hidden[2] = 512;
@@ -44,7 +55,7 @@ int main(int argc, char **argv)
     if (sk_h5w_load_into(argv[1], A, NULL, 0) != SK_OK) goto fail;
     if (sk_h5w_load_into(argv[2], B, NULL, 0) != SK_OK) goto fail;
     if (sk_perm_spec_build(&ms, A, m, &ps) != SK_OK) goto fail;
-    double *t = calloc((size_t)reps, sizeof *t);
+    double *t = calloc((size_t)reps, sizeof *t), *cpu = calloc((size_t)reps, sizeof *cpu);
     int passes = 0;
     double obj = 0.0;
     unsigned long long h = 1469598103934665603ULL;
@@ -52,9 +63,10 @@ int main(int argc, char **argv)
         int64_t **p = sk_perms_identity(ps);
         sk_wm_opts o = {100, 1};
         sk_wm_result res;
-        double t0 = sk_now();
+        double t0 = sk_now(), c0 = cpu_now();
         if (sk_weight_matching(ps, A, B, &o, p, &res) != SK_OK) goto fail;
         t[r] = sk_now() - t0;
+        cpu[r] = cpu_now() - c0;
         passes = res.passes;
         obj = res.objective[res.passes - 1];
         if (r == 0)
@@ -64,7 +76,9 @@ int main(int argc, char **argv)
         sk_perms_free(ps, p);
     }
     qsort(t, (size_t)reps, sizeof *t, cmp_d);
-    printf("wm %.3f s %d passes objective %.6f perm_hash %016llx\n", t[reps / 2], passes, obj, h);
+    qsort(cpu, (size_t)reps, sizeof *cpu, cmp_d);
+    printf("wm %.3f s %d passes objective %.6f perm_hash %016llx cpu %.3f\n", t[reps / 2], passes, obj, h,
+           cpu[reps / 2]);
     return 0;
 fail:
     fprintf(stderr, "wm_bench: %s\n", sk_err_msg());
