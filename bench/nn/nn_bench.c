@@ -5,11 +5,14 @@
  *        forward + backward
  * eval:  the mlp, forward only (eval mode) + loss at batch 1000
  * gemm:  in-process SGEMM GFLOP/s at the MLP's shapes (the peak to compare with)
- * Prints one line "name samples_per_s gflops" (median over STEPS timed steps). */
+ * Prints one line "name samples_per_s gflops ... cpu S" (medians over STEPS timed steps;
+ * S = samples per process CPU-second, which time-slicing by other processes
+ * does not lower: with 1 thread, the wall rate of an idle machine). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/blas.h"
 #include "core/mem.h"
@@ -18,6 +21,13 @@
 #include "nn/layers.h"
 #include "nn/model.h"
 #include "nn/train.h"
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static int cmp_d(const void *a, const void *b)
 {
@@ -59,7 +69,7 @@ int main(int argc, char **argv)
     int threads = (int)strtol(argv[2], NULL, 10), steps = (int)strtol(argv[3], NULL, 10);
     if (threads < 1 || steps < 1) return 2;
     sk_threads_set(threads);
-    double *t = calloc((size_t)steps, sizeof *t);
+    double *t = calloc((size_t)steps, sizeof *t), *ct = calloc((size_t)steps, sizeof *ct);
     sk_rng r;
     sk_rng_seed(&r, 1);
 
@@ -111,36 +121,42 @@ int main(int argc, char **argv)
     if (eval) {
         /* forward only (eval mode) + loss, batch 1000, 10 batches per step */
         for (int st = 0; st < steps + 3; st++) {
-            double t0 = sk_now();
+            double t0 = sk_now(), c0 = cpu_now();
             for (int b = 0; b < 10; b++) {
                 const float *lg = sk_model_forward(m, NULL, x, B, 0, NULL);
                 int c;
                 sk_loss_ce(lg, y, B, 10, NULL, NULL, &c);
             }
-            if (st >= 3) t[st - 3] = sk_now() - t0;
+            if (st >= 3) {
+                t[st - 3] = sk_now() - t0;
+                ct[st - 3] = cpu_now() - c0;
+            }
         }
-        double dt = median(t, steps) / 10;
-        printf("eval %.0f samples/s %.1f GFLOP/s (%s, %d threads)\n", B / dt,
-               2.0 * B * (784 * 512 + 2 * 512 * 512 + 5120) / dt * 1e-9, sk_blas_kernel(), threads);
+        double dt = median(t, steps) / 10, dc = median(ct, steps) / 10;
+        printf("eval %.0f samples/s %.1f GFLOP/s (%s, %d threads) cpu %.0f\n", B / dt,
+               2.0 * B * (784 * 512 + 2 * 512 * 512 + 5120) / dt * 1e-9, sk_blas_kernel(), threads, B / dc);
         sk_model_free(m);
         return 0;
     }
     const int warm = steps < 5 ? 1 : 3;   /* untimed warm-up steps */
     for (int st = 0; st < steps + warm; st++) {
-        double t0 = sk_now();
+        double t0 = sk_now(), c0 = cpu_now();
         sk_train_grad(m, NULL, NULL, x, y, NULL, B, &ls, &r, NULL, NULL);
         if (s.arch == SK_ARCH_MLP) adam_step(&opt, sk_model_params(m), sk_model_grads(m), st);
-        if (st >= warm) t[st - warm] = sk_now() - t0;
+        if (st >= warm) {
+            t[st - warm] = sk_now() - t0;
+            ct[st - warm] = cpu_now() - c0;
+        }
     }
-    double dt = median(t, steps);
+    double dt = median(t, steps), dc = median(ct, steps);
     /* GEMM flops: forward 2*B*in*out, backward dw 2*B*in*out, dx 2*B*in*out except layer 0 */
     double fl = 0.0;
     if (s.arch == SK_ARCH_MLP) {
         int dims[5] = {784, 512, 512, 512, 10};
         for (int i = 0; i < 4; i++) fl += 2.0 * B * dims[i] * dims[i + 1] * (i == 0 ? 2 : 3);
     }
-    printf("%s %.0f samples/s %.1f GFLOP/s (%s, %d threads)\n", what, B / dt, fl / dt * 1e-9,
-           sk_blas_kernel(), threads);
+    printf("%s %.0f samples/s %.1f GFLOP/s (%s, %d threads) cpu %.0f\n", what, B / dt, fl / dt * 1e-9,
+           sk_blas_kernel(), threads, B / dc);
     sk_model_free(m);
     return 0;
 }

@@ -46,17 +46,19 @@ def evaluate(threads, steps):
     B = 1000
     x = torch.rand((B, 1, 28, 28))
     y = torch.arange(B) % 10
-    times = []
+    times, cpu = [], []
     with torch.no_grad():
         for s in range(steps + 3):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             for _ in range(10):
                 out = model(x)
                 F.cross_entropy(out, y).item()
                 (out.argmax(1) == y).sum().item()
             if s >= 3:
                 times.append((time.perf_counter() - t0) / 10)
-    print("torch-eval %.0f samples/s (%d threads)" % (B / statistics.median(times), threads))
+                cpu.append((time.process_time() - c0) / 10)
+    print("torch-eval %.0f samples/s (%d threads) cpu %.0f" % (B / statistics.median(times), threads,
+                                                               B / statistics.median(cpu)))
 
 
 def main():
@@ -76,10 +78,10 @@ def main():
     x = torch.rand((B,) + shape)
     y = torch.arange(B) % 10
     model.train()
-    times = []
+    times, cpu = [], []
     warm = 1 if steps < 5 else 3   # untimed warm-up steps (as nn_bench)
     for s in range(steps + warm):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         if opt:
             opt.zero_grad(set_to_none=True)
         else:
@@ -90,7 +92,9 @@ def main():
             opt.step()
         if s >= warm:
             times.append(time.perf_counter() - t0)
-    print("torch-%s %.0f samples/s (%d threads)" % (what, B / statistics.median(times), threads))
+            cpu.append(time.process_time() - c0)
+    print("torch-%s %.0f samples/s (%d threads) cpu %.0f" % (what, B / statistics.median(times), threads,
+                                                             B / statistics.median(cpu)))
 
 
 if __name__ == "__main__":
