@@ -1,6 +1,6 @@
 /* nn_bench - training throughput of sinkrb's nn engine (built by bench/nn/run).
  *   nn_bench mlp|eval|vgg11|vgg11bn|gemm THREADS STEPS
- * mlp:   784-512-512-512-10, batch 500, Adam (lr 1e-3), random data
+ * mlp:   784-512-512-512-10, batch 500, Adam (lr 1e-3, sk_optim as `sinkrb run`), random data
  * vgg11: width 1, layernorm (vgg11bn: batchnorm), Git Re-Basin head, 3x32x32, batch 128:
  *        forward + backward
  * eval:  the mlp, forward only (eval mode) + loss at batch 1000
@@ -20,6 +20,7 @@
 #include "core/timer.h"
 #include "nn/layers.h"
 #include "nn/model.h"
+#include "nn/optim.h"
 #include "nn/train.h"
 
 static double cpu_now(void)
@@ -39,23 +40,6 @@ static double median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, cmp_d);
     return v[n / 2];
-}
-
-typedef struct { sk_tset *m, *v; float lr; } adam;
-
-static void adam_step(adam *a, sk_tset *P, sk_tset *G, int64_t t)
-{
-    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
-    float c1 = 1.0f - powf(b1, (float)(t + 1)), c2 = 1.0f - powf(b2, (float)(t + 1));
-    float *p = P->block, *g = G->block, *m = a->m->block, *v = a->v->block;
-    float step = a->lr / c1, ic2 = 1.0f / sqrtf(c2);
-    int64_t n = P->numel;
-#pragma omp parallel for schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; i++) {
-        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
-        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-        p[i] -= step * m[i] / (sqrtf(v[i]) * ic2 + eps);
-    }
 }
 
 int main(int argc, char **argv)
@@ -116,7 +100,15 @@ int main(int argc, char **argv)
     int32_t *y = sk_alloc_n((size_t)B, 4);
     for (int64_t i = 0; i < nin; i++) x[i] = (float)sk_rng_uniform(&r);
     for (int i = 0; i < B; i++) y[i] = i % 10;
-    adam opt = {sk_tset_like(sk_model_params(m)), sk_tset_like(sk_model_params(m)), 1e-3f};
+    /* the optimiser `sinkrb run` uses (Adam, lr 1e-3) */
+    sk_optim_opts oo;
+    sk_optim_opts_init(&oo, SK_OPT_ADAM);
+    oo.lr = 1e-3;
+    sk_optim *opt = NULL;
+    if (sk_optim_new(&oo, sk_model_params(m), &opt) != SK_OK) {
+        fprintf(stderr, "%s\n", sk_err_msg());
+        return 1;
+    }
     sk_loss_spec ls = {0, NULL};
     if (eval) {
         /* forward only (eval mode) + loss, batch 1000, 10 batches per step */
@@ -142,7 +134,7 @@ int main(int argc, char **argv)
     for (int st = 0; st < steps + warm; st++) {
         double t0 = sk_now(), c0 = cpu_now();
         sk_train_grad(m, NULL, NULL, x, y, NULL, B, &ls, &r, NULL, NULL);
-        if (s.arch == SK_ARCH_MLP) adam_step(&opt, sk_model_params(m), sk_model_grads(m), st);
+        if (s.arch == SK_ARCH_MLP) sk_optim_step(opt, sk_model_params(m), sk_model_grads(m));
         if (st >= warm) {
             t[st - warm] = sk_now() - t0;
             ct[st - warm] = cpu_now() - c0;
@@ -157,6 +149,7 @@ int main(int argc, char **argv)
     }
     printf("%s %.0f samples/s %.1f GFLOP/s (%s, %d threads) cpu %.0f\n", what, B / dt, fl / dt * 1e-9,
            sk_blas_kernel(), threads, B / dc);
+    sk_optim_free(opt);
     sk_model_free(m);
     return 0;
 }
