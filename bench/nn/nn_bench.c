@@ -72,6 +72,11 @@ int main(int argc, char **argv)
         }
         double dt = median(t, steps);
         printf("gemm %s %.1f GFLOP/s\n", sk_blas_kernel(), 3.0 * 2.0 * M * N * K / dt * 1e-9);
+        sk_free(A);
+        sk_free(B);
+        sk_free(C);
+        free(t);
+        free(ct);
         return 0;
     }
 
@@ -127,7 +132,12 @@ int main(int argc, char **argv)
         double dt = median(t, steps) / 10, dc = median(ct, steps) / 10;
         printf("eval %.0f samples/s %.1f GFLOP/s (%s, %d threads) cpu %.0f\n", B / dt,
                2.0 * B * (784 * 512 + 2 * 512 * 512 + 5120) / dt * 1e-9, sk_blas_kernel(), threads, B / dc);
+        sk_optim_free(opt);
         sk_model_free(m);
+        sk_free(x);
+        sk_free(y);
+        free(t);
+        free(ct);
         return 0;
     }
     const int warm = steps < 5 ? 1 : 3;   /* untimed warm-up steps */
@@ -151,5 +161,9 @@ int main(int argc, char **argv)
            sk_blas_kernel(), threads, B / dc);
     sk_optim_free(opt);
     sk_model_free(m);
+    sk_free(x);
+    sk_free(y);
+    free(t);
+    free(ct);
     return 0;
 }

@@ -79,6 +79,12 @@ int main(int argc, char **argv)
     qsort(cpu, (size_t)reps, sizeof *cpu, cmp_d);
     printf("wm %.3f s %d passes objective %.6f perm_hash %016llx cpu %.3f\n", t[reps / 2], passes, obj, h,
            cpu[reps / 2]);
+    free(t);
+    free(cpu);
+    sk_perm_spec_free(ps);
+    sk_tset_free(A);
+    sk_tset_free(B);
+    sk_model_free(m);
     return 0;
 fail:
     fprintf(stderr, "wm_bench: %s\n", sk_err_msg());
