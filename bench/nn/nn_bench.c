@@ -1,13 +1,18 @@
 /* nn_bench - training throughput of sinkrb's nn engine (built by bench/nn/run).
- *   nn_bench mlp|vgg11|gemm THREADS STEPS
- * mlp:   784-512-512-512-10, batch 500, Adam (lr 1e-3), random data
- * vgg11: width 1, batchnorm, Git Re-Basin head, 3x32x32, batch 128: forward + backward
+ *   nn_bench mlp|eval|vgg11|vgg11bn|gemm THREADS STEPS
+ * mlp:   784-512-512-512-10, batch 500, Adam (lr 1e-3, sk_optim as `sinkrb run`), random data
+ * vgg11: width 1, layernorm (vgg11bn: batchnorm), Git Re-Basin head, 3x32x32, batch 128:
+ *        forward + backward
+ * eval:  the mlp, forward only (eval mode) + loss at batch 1000
  * gemm:  in-process SGEMM GFLOP/s at the MLP's shapes (the peak to compare with)
- * Prints one line "name samples_per_s gflops" (median over STEPS timed steps). */
+ * Prints one line "name samples_per_s gflops ... cpu S" (medians over STEPS timed steps;
+ * S = samples per process CPU-second, which time-slicing by other processes
+ * does not lower: with 1 thread, the wall rate of an idle machine). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/blas.h"
 #include "core/mem.h"
@@ -15,7 +20,15 @@
 #include "core/timer.h"
 #include "nn/layers.h"
 #include "nn/model.h"
+#include "nn/optim.h"
 #include "nn/train.h"
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static int cmp_d(const void *a, const void *b)
 {
@@ -29,35 +42,18 @@ static double median(double *v, int n)
     return v[n / 2];
 }
 
-typedef struct { sk_tset *m, *v; float lr; } adam;
-
-static void adam_step(adam *a, sk_tset *P, sk_tset *G, int64_t t)
-{
-    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
-    float c1 = 1.0f - powf(b1, (float)(t + 1)), c2 = 1.0f - powf(b2, (float)(t + 1));
-    float *p = P->block, *g = G->block, *m = a->m->block, *v = a->v->block;
-    float step = a->lr / c1, ic2 = 1.0f / sqrtf(c2);
-    int64_t n = P->numel;
-#pragma omp parallel for schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; i++) {
-        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
-        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-        p[i] -= step * m[i] / (sqrtf(v[i]) * ic2 + eps);
-    }
-}
-
 int main(int argc, char **argv)
 {
     sk_blas_init(argc, argv);
     if (argc < 4) {
-        fprintf(stderr, "usage: nn_bench mlp|vgg11|gemm THREADS STEPS\n");
+        fprintf(stderr, "usage: nn_bench mlp|eval|vgg11|vgg11bn|gemm THREADS STEPS\n");
         return 2;
     }
     const char *what = argv[1];
     int threads = (int)strtol(argv[2], NULL, 10), steps = (int)strtol(argv[3], NULL, 10);
     if (threads < 1 || steps < 1) return 2;
     sk_threads_set(threads);
-    double *t = calloc((size_t)steps, sizeof *t);
+    double *t = calloc((size_t)steps, sizeof *t), *ct = calloc((size_t)steps, sizeof *ct);
     sk_rng r;
     sk_rng_seed(&r, 1);
 
@@ -76,18 +72,25 @@ int main(int argc, char **argv)
         }
         double dt = median(t, steps);
         printf("gemm %s %.1f GFLOP/s\n", sk_blas_kernel(), 3.0 * 2.0 * M * N * K / dt * 1e-9);
+        sk_free(A);
+        sk_free(B);
+        sk_free(C);
+        free(t);
+        free(ct);
         return 0;
     }
 
     sk_model_spec s;
     memset(&s, 0, sizeof s);
     int B;
-    if (strcmp(what, "mlp") == 0) {
+    int eval = strcmp(what, "eval") == 0;
+    if (strcmp(what, "mlp") == 0 || eval) {
         s.arch = SK_ARCH_MLP; s.n_hidden = 3; s.hidden[0] = s.hidden[1] = s.hidden[2] = 512;
         s.in_c = 1; s.in_h = 28; s.in_w = 28; s.n_out = 10; s.width = 1.0;
-        B = 500;
+        B = eval ? 1000 : 500;
     } else {
-        s.arch = SK_ARCH_VGG11; s.norm = SK_MNORM_BATCHNORM; s.width = 1.0;
+        s.arch = SK_ARCH_VGG11; s.width = 1.0;
+        s.norm = strcmp(what, "vgg11bn") == 0 ? SK_MNORM_BATCHNORM : SK_MNORM_LAYERNORM;
         s.vgg_head = SK_VGGHEAD_GITREBASIN; s.in_c = 3; s.in_h = 32; s.in_w = 32; s.n_out = 10;
         B = 128;
     }
@@ -102,23 +105,65 @@ int main(int argc, char **argv)
     int32_t *y = sk_alloc_n((size_t)B, 4);
     for (int64_t i = 0; i < nin; i++) x[i] = (float)sk_rng_uniform(&r);
     for (int i = 0; i < B; i++) y[i] = i % 10;
-    adam opt = {sk_tset_like(sk_model_params(m)), sk_tset_like(sk_model_params(m)), 1e-3f};
-    sk_loss_spec ls = {0, NULL};
-    for (int st = 0; st < steps + 3; st++) {
-        double t0 = sk_now();
-        sk_train_grad(m, NULL, NULL, x, y, NULL, B, &ls, &r, NULL, NULL);
-        if (s.arch == SK_ARCH_MLP) adam_step(&opt, sk_model_params(m), sk_model_grads(m), st);
-        if (st >= 3) t[st - 3] = sk_now() - t0;
+    /* the optimiser `sinkrb run` uses (Adam, lr 1e-3) */
+    sk_optim_opts oo;
+    sk_optim_opts_init(&oo, SK_OPT_ADAM);
+    oo.lr = 1e-3;
+    sk_optim *opt = NULL;
+    if (sk_optim_new(&oo, sk_model_params(m), &opt) != SK_OK) {
+        fprintf(stderr, "%s\n", sk_err_msg());
+        return 1;
     }
-    double dt = median(t, steps);
+    sk_loss_spec ls = {0, NULL};
+    if (eval) {
+        /* forward only (eval mode) + loss, batch 1000, 10 batches per step */
+        for (int st = 0; st < steps + 3; st++) {
+            double t0 = sk_now(), c0 = cpu_now();
+            for (int b = 0; b < 10; b++) {
+                const float *lg = sk_model_forward(m, NULL, x, B, 0, NULL);
+                int c;
+                sk_loss_ce(lg, y, B, 10, NULL, NULL, &c);
+            }
+            if (st >= 3) {
+                t[st - 3] = sk_now() - t0;
+                ct[st - 3] = cpu_now() - c0;
+            }
+        }
+        double dt = median(t, steps) / 10, dc = median(ct, steps) / 10;
+        printf("eval %.0f samples/s %.1f GFLOP/s (%s, %d threads) cpu %.0f\n", B / dt,
+               2.0 * B * (784 * 512 + 2 * 512 * 512 + 5120) / dt * 1e-9, sk_blas_kernel(), threads, B / dc);
+        sk_optim_free(opt);
+        sk_model_free(m);
+        sk_free(x);
+        sk_free(y);
+        free(t);
+        free(ct);
+        return 0;
+    }
+    const int warm = steps < 5 ? 1 : 3;   /* untimed warm-up steps */
+    for (int st = 0; st < steps + warm; st++) {
+        double t0 = sk_now(), c0 = cpu_now();
+        sk_train_grad(m, NULL, NULL, x, y, NULL, B, &ls, &r, NULL, NULL);
+        if (s.arch == SK_ARCH_MLP) sk_optim_step(opt, sk_model_params(m), sk_model_grads(m));
+        if (st >= warm) {
+            t[st - warm] = sk_now() - t0;
+            ct[st - warm] = cpu_now() - c0;
+        }
+    }
+    double dt = median(t, steps), dc = median(ct, steps);
     /* GEMM flops: forward 2*B*in*out, backward dw 2*B*in*out, dx 2*B*in*out except layer 0 */
     double fl = 0.0;
     if (s.arch == SK_ARCH_MLP) {
         int dims[5] = {784, 512, 512, 512, 10};
         for (int i = 0; i < 4; i++) fl += 2.0 * B * dims[i] * dims[i + 1] * (i == 0 ? 2 : 3);
     }
-    printf("%s %.0f samples/s %.1f GFLOP/s (%s, %d threads)\n", what, B / dt, fl / dt * 1e-9,
-           sk_blas_kernel(), threads);
+    printf("%s %.0f samples/s %.1f GFLOP/s (%s, %d threads) cpu %.0f\n", what, B / dt, fl / dt * 1e-9,
+           sk_blas_kernel(), threads, B / dc);
+    sk_optim_free(opt);
     sk_model_free(m);
+    sk_free(x);
+    sk_free(y);
+    free(t);
+    free(ct);
     return 0;
 }

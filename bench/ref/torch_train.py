@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """PyTorch peer of bench/nn/nn_bench.c: same models, batch, optimiser.
-   torch_train.py mlp|vgg11 THREADS STEPS  -> "torch-<what> N samples/s"."""
+   torch_train.py mlp|eval|vgg11|vgg11bn THREADS STEPS  -> "torch-<what> N samples/s"."""
 import statistics
 import sys
 import time
@@ -10,38 +10,78 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-def vgg11():
+class ChannelLayerNorm(nn.Module):
+    """LayerNorm over channels at each pixel (sinkrb's layernorm in conv nets)."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.ln = nn.LayerNorm(c)
+
+    def forward(self, x):
+        return self.ln(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+def vgg11(norm="layernorm"):
     cfg = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
     layers, c = [], 3
     for v in cfg:
         if v == "M":
             layers.append(nn.MaxPool2d(2))
         else:
-            layers += [nn.Conv2d(c, v, 3, padding=1), nn.BatchNorm2d(v), nn.ReLU(inplace=True)]
+            nl = nn.BatchNorm2d(v) if norm == "batchnorm" else ChannelLayerNorm(v)
+            layers += [nn.Conv2d(c, v, 3, padding=1), nl, nn.ReLU(inplace=True)]
             c = v
     return nn.Sequential(*layers, nn.Flatten(), nn.Linear(512, 512), nn.ReLU(inplace=True),
                          nn.Linear(512, 512), nn.ReLU(inplace=True), nn.Linear(512, 10))
+
+
+def mlp():
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+                         nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+
+
+def evaluate(threads, steps):
+    """Forward only (no_grad, eval mode) + loss and accuracy, batch 1000, 10 batches per step."""
+    model = mlp().eval()
+    B = 1000
+    x = torch.rand((B, 1, 28, 28))
+    y = torch.arange(B) % 10
+    times, cpu = [], []
+    with torch.no_grad():
+        for s in range(steps + 3):
+            t0, c0 = time.perf_counter(), time.process_time()
+            for _ in range(10):
+                out = model(x)
+                F.cross_entropy(out, y).item()
+                (out.argmax(1) == y).sum().item()
+            if s >= 3:
+                times.append((time.perf_counter() - t0) / 10)
+                cpu.append((time.process_time() - c0) / 10)
+    print("torch-eval %.0f samples/s (%d threads) cpu %.0f" % (B / statistics.median(times), threads,
+                                                               B / statistics.median(cpu)))
 
 
 def main():
     what, threads, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     torch.set_num_threads(threads)
     torch.manual_seed(0)
+    if what == "eval":
+        return evaluate(threads, steps)
     if what == "mlp":
-        model = nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-                              nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+        model = mlp()
         B, shape = 500, (1, 28, 28)
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     else:
-        model = vgg11()
+        model = vgg11("batchnorm" if what == "vgg11bn" else "layernorm")
         B, shape = 128, (3, 32, 32)
         opt = None
     x = torch.rand((B,) + shape)
     y = torch.arange(B) % 10
     model.train()
-    times = []
-    for s in range(steps + 3):
-        t0 = time.perf_counter()
+    times, cpu = [], []
+    warm = 1 if steps < 5 else 3   # untimed warm-up steps (as nn_bench)
+    for s in range(steps + warm):
+        t0, c0 = time.perf_counter(), time.process_time()
         if opt:
             opt.zero_grad(set_to_none=True)
         else:
@@ -50,9 +90,11 @@ def main():
         loss.backward()
         if opt:
             opt.step()
-        if s >= 3:
+        if s >= warm:
             times.append(time.perf_counter() - t0)
-    print("torch-%s %.0f samples/s (%d threads)" % (what, B / statistics.median(times), threads))
+            cpu.append(time.process_time() - c0)
+    print("torch-%s %.0f samples/s (%d threads) cpu %.0f" % (what, B / statistics.median(times), threads,
+                                                             B / statistics.median(cpu)))
 
 
 if __name__ == "__main__":

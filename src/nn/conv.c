@@ -65,25 +65,28 @@ static void im2col(float *col, const float *x, const sk_conv_shape *s, int n0, i
 #pragma omp parallel for schedule(static) if (ld * R > 32768)
     for (int r = 0; r < R; r++) {
         int c = r / (k * k), ki = (r / k) % k, kj = r % k;
+        /* stride 1: valid ow in [lo, hi), i.e. 0 <= ow - pad + kj < W; plain
+         * loops rather than memcpy/memset calls, which dominate for the
+         * 2..8-pixel rows of the deep layers */
+        int lo = pad - kj, hi = W + pad - kj;
+        if (lo < 0) lo = 0;
+        if (hi > OW) hi = OW;
+        if (hi < lo) hi = lo;
+        const int off = kj - pad;
         for (int n = 0; n < nb; n++) {
             const float *xc = x + ((int64_t)(n0 + n) * s->C + c) * H * W;
             float *dst = col + (int64_t)r * ld + (int64_t)n * P;
             for (int oh = 0; oh < OH; oh++) {
                 int ih = oh * st - pad + ki;
-                float *d = dst + (int64_t)oh * OW;
+                float *restrict d = dst + (int64_t)oh * OW;
                 if (ih < 0 || ih >= H) {
-                    memset(d, 0, (size_t)OW * sizeof *d);
+                    for (int ow = 0; ow < OW; ow++) d[ow] = 0.0f;
                     continue;
                 }
-                const float *xr = xc + (int64_t)ih * W;
+                const float *restrict xr = xc + (int64_t)ih * W;
                 if (st == 1) {
-                    /* valid ow: 0 <= ow - pad + kj < W */
-                    int lo = pad - kj, hi = W + pad - kj;  /* ow in [lo, hi) */
-                    if (lo < 0) lo = 0;
-                    if (hi > OW) hi = OW;
-                    if (hi < lo) hi = lo;
                     for (int ow = 0; ow < lo; ow++) d[ow] = 0.0f;
-                    if (hi > lo) memcpy(d + lo, xr + lo - pad + kj, (size_t)(hi - lo) * sizeof *d);
+                    for (int ow = lo; ow < hi; ow++) d[ow] = xr[ow + off];
                     for (int ow = hi; ow < OW; ow++) d[ow] = 0.0f;
                 } else {
                     for (int ow = 0; ow < OW; ow++) {
@@ -114,8 +117,18 @@ static void col2im(float *dx, const float *col, const sk_conv_shape *s, int n0, 
                     for (int oh = 0; oh < OH; oh++) {
                         int ih = oh * st - pad + ki;
                         if (ih < 0 || ih >= H) continue;
-                        float *xr = xc + (int64_t)ih * W;
-                        const float *sr = src + (int64_t)oh * OW;
+                        float *restrict xr = xc + (int64_t)ih * W;
+                        const float *restrict sr = src + (int64_t)oh * OW;
+                        if (st == 1) {
+                            /* valid ow: 0 <= ow - pad + kj < W; a plain vector add */
+                            int lo = pad - kj, hi = W + pad - kj;
+                            if (lo < 0) lo = 0;
+                            if (hi > OW) hi = OW;
+                            const int off = kj - pad;
+#pragma omp simd
+                            for (int ow = lo; ow < hi; ow++) xr[ow + off] += sr[ow];
+                            continue;
+                        }
                         for (int ow = 0; ow < OW; ow++) {
                             int iw = ow * st - pad + kj;
                             if (iw >= 0 && iw < W) xr[iw] += sr[ow];
