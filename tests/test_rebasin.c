@@ -2,6 +2,7 @@
  * applying permutations, weight matching (planted permutation recovery) and
  * activation matching. */
 #include "testutil.h"
+#include "tu_model.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -13,57 +14,6 @@
 #include "rebasin/am.h"
 #include "rebasin/spec.h"
 #include "rebasin/wm.h"
-
-static sk_model_spec mlp_spec(int n_hidden, int width, int in)
-{
-    sk_model_spec s;
-    memset(&s, 0, sizeof s);
-    s.arch = SK_ARCH_MLP;
-    s.n_hidden = n_hidden;
-    for (int i = 0; i < n_hidden; i++) s.hidden[i] = width + 3 * i;   /* distinct widths */
-    s.activation = SK_ACT_RELU;
-    s.width = 1;
-    s.in_c = 1; s.in_h = in; s.in_w = in;
-    s.n_out = 10;
-    return s;
-}
-
-static sk_model_spec conv_spec(sk_arch arch, sk_mnorm norm, double width, int hw, sk_vgghead head)
-{
-    sk_model_spec s;
-    memset(&s, 0, sizeof s);
-    s.arch = arch;
-    s.norm = norm;
-    s.width = width;
-    s.vgg_head = head;
-    s.activation = SK_ACT_RELU;
-    s.in_c = 3; s.in_h = hw; s.in_w = hw;
-    s.n_out = 10;
-    return s;
-}
-
-/* Random parameters that keep the signal alive through deep stacks
- * (weights N(0, 2/fan_in), small biases), and non-trivial BatchNorm running
- * statistics, so that a wrong permutation visibly changes the outputs. */
-static void randomize(sk_model *m, sk_rng *r)
-{
-    sk_tset *p = sk_model_params(m);
-    for (int i = 0; i < p->n; i++) {
-        sk_tensor *t = &p->t[i];
-        if (strstr(t->name, "running_var")) {
-            for (int64_t k = 0; k < t->numel; k++) t->data[k] = 0.5f + (float)sk_rng_uniform(r);
-        } else if (t->ndim >= 2) {
-            double sd = sqrt(2.0 * (double)t->shape[0] / (double)t->numel);
-            for (int64_t k = 0; k < t->numel; k++) t->data[k] = (float)(sd * sk_rng_normal(r));
-        } else if (strstr(t->name, "running_mean")) {
-            for (int64_t k = 0; k < t->numel; k++) t->data[k] = 0.3f * (float)sk_rng_normal(r);
-        } else if (strstr(t->name, "bias")) {
-            for (int64_t k = 0; k < t->numel; k++) t->data[k] = 0.05f * (float)sk_rng_normal(r);
-        } else {   /* norm weights */
-            for (int64_t k = 0; k < t->numel; k++) t->data[k] = 1.0f + 0.3f * (float)sk_rng_normal(r);
-        }
-    }
-}
 
 /* Build, randomise, and prove the spec: outputs unchanged under random
  * permutations (max |diff| / max |logit| <= 1e-4, ALGORITHMS.md §2), and a
@@ -77,7 +27,7 @@ static void prove(const sk_model_spec *ms, const char *what)
     int64_t in = (int64_t)ms->in_c * ms->in_h * ms->in_w;
     sk_rng_seed(&r, 11);
     ck_assert_int_eq(sk_model_new(ms, N, &m), SK_OK);
-    randomize(m, &r);
+    tu_randomize(sk_model_params(m), &r);
     ck_assert_msg(sk_perm_spec_build(ms, sk_model_params(m), m, &s) == SK_OK, "%s: %s", what, sk_err_msg());
     ck_assert_int_gt(s->n_groups, 0);
     float *x = malloc(sizeof(float) * (size_t)(N * in));
@@ -101,10 +51,10 @@ static void prove(const sk_model_spec *ms, const char *what)
 START_TEST(test_spec_mlp)
 {
     for (int L = 1; L <= 4; L++) {
-        sk_model_spec ms = mlp_spec(L, 16, 6);
+        sk_model_spec ms = tu_mlp_spec(L, 16, 6);
         prove(&ms, "mlp");
     }
-    sk_model_spec t = mlp_spec(3, 8, 4);
+    sk_model_spec t = tu_mlp_spec(3, 8, 4);
     t.activation = SK_ACT_TANH;
     prove(&t, "mlp tanh");
 }
@@ -116,25 +66,25 @@ START_TEST(test_spec_vgg)
     static const sk_mnorm norms[] = {SK_MNORM_NONE, SK_MNORM_BATCHNORM, SK_MNORM_LAYERNORM};
     for (int a = 0; a < 4; a++)
         for (int n = 0; n < 3; n++) {
-            sk_model_spec ms = conv_spec(archs[a], norms[n], 0.0625, 8, SK_VGGHEAD_GITREBASIN);
+            sk_model_spec ms = tu_conv_spec(archs[a], norms[n], 0.0625, 8, SK_VGGHEAD_GITREBASIN);
             prove(&ms, sk_arch_name(archs[a]));
         }
     /* Linear head on a 64x64 input: the flatten keeps 2x2 positions per
      * channel, so the classifier's input axis is permuted in blocks of 4. */
-    sk_model_spec big = conv_spec(SK_ARCH_VGG11, SK_MNORM_BATCHNORM, 0.0625, 64, SK_VGGHEAD_LINEAR);
+    sk_model_spec big = tu_conv_spec(SK_ARCH_VGG11, SK_MNORM_BATCHNORM, 0.0625, 64, SK_VGGHEAD_LINEAR);
     prove(&big, "vgg11 linear head 64x64");
-    sk_model_spec big2 = conv_spec(SK_ARCH_VGG11, SK_MNORM_LAYERNORM, 0.0625, 64, SK_VGGHEAD_GITREBASIN);
+    sk_model_spec big2 = tu_conv_spec(SK_ARCH_VGG11, SK_MNORM_LAYERNORM, 0.0625, 64, SK_VGGHEAD_GITREBASIN);
     prove(&big2, "vgg11 gitrebasin head 64x64");
 }
 END_TEST
 
 START_TEST(test_spec_resnet)
 {
-    sk_model_spec a = conv_spec(SK_ARCH_RESNET20, SK_MNORM_LAYERNORM, 0.5, 8, 0);
+    sk_model_spec a = tu_conv_spec(SK_ARCH_RESNET20, SK_MNORM_LAYERNORM, 0.5, 8, SK_VGGHEAD_GITREBASIN);
     prove(&a, "resnet20 layernorm");
-    sk_model_spec b = conv_spec(SK_ARCH_RESNET20, SK_MNORM_BATCHNORM, 0.5, 8, 0);
+    sk_model_spec b = tu_conv_spec(SK_ARCH_RESNET20, SK_MNORM_BATCHNORM, 0.5, 8, SK_VGGHEAD_GITREBASIN);
     prove(&b, "resnet20 batchnorm");
-    sk_model_spec c = conv_spec(SK_ARCH_RESNET20, SK_MNORM_LAYERNORM, 1, 8, 0);
+    sk_model_spec c = tu_conv_spec(SK_ARCH_RESNET20, SK_MNORM_LAYERNORM, 1, 8, SK_VGGHEAD_GITREBASIN);
     prove(&c, "resnet20 w1");
 }
 END_TEST
@@ -142,7 +92,7 @@ END_TEST
 START_TEST(test_spec_groups)
 {
     /* MLP 784-512-256-10: two groups, sizes and references as §2 says. */
-    sk_model_spec ms = mlp_spec(2, 16, 2);
+    sk_model_spec ms = tu_mlp_spec(2, 16, 2);
     ms.hidden[0] = 12; ms.hidden[1] = 7;
     sk_model *m;
     sk_perm_spec *s;
@@ -160,7 +110,7 @@ START_TEST(test_spec_groups)
     sk_model_free(m);
 
     /* ResNet20: 3 streams (stem, stage 2, stage 3) + 9 inner groups. */
-    sk_model_spec rs = conv_spec(SK_ARCH_RESNET20, SK_MNORM_LAYERNORM, 1, 8, 0);
+    sk_model_spec rs = tu_conv_spec(SK_ARCH_RESNET20, SK_MNORM_LAYERNORM, 1, 8, SK_VGGHEAD_GITREBASIN);
     ck_assert_int_eq(sk_model_new(&rs, 2, &m), SK_OK);
     ck_assert_int_eq(sk_perm_spec_build(&rs, sk_model_params(m), m, &s), SK_OK);
     ck_assert_int_eq(s->n_groups, 12);
@@ -172,13 +122,13 @@ END_TEST
 
 START_TEST(test_apply_inverse)
 {
-    sk_model_spec ms = conv_spec(SK_ARCH_VGG11, SK_MNORM_BATCHNORM, 0.0625, 64, SK_VGGHEAD_LINEAR);
+    sk_model_spec ms = tu_conv_spec(SK_ARCH_VGG11, SK_MNORM_BATCHNORM, 0.0625, 64, SK_VGGHEAD_LINEAR);
     sk_model *m;
     sk_perm_spec *s;
     sk_rng r;
     sk_rng_seed(&r, 5);
     ck_assert_int_eq(sk_model_new(&ms, 1, &m), SK_OK);
-    randomize(m, &r);
+    tu_randomize(sk_model_params(m), &r);
     ck_assert_int_eq(sk_perm_spec_build(&ms, sk_model_params(m), m, &s), SK_OK);
     int64_t **p = sk_perms_random(s, &r), **q = sk_perms_inverse(s, p);
     sk_tset *a = sk_model_params(m), *b = sk_tset_like(a), *c = sk_tset_like(a);
@@ -199,13 +149,13 @@ START_TEST(test_wm_recovers_planted)
 {
     static const int depths[] = {2, 4, 8, 16};
     for (int d = 0; d < 4; d++) {
-        sk_model_spec ms = mlp_spec(depths[d], 32, 5);
+        sk_model_spec ms = tu_mlp_spec(depths[d], 32, 5);
         sk_model *m;
         sk_perm_spec *s;
         sk_rng r;
         sk_rng_seed(&r, 100 + (uint64_t)d);
         ck_assert_int_eq(sk_model_new(&ms, 1, &m), SK_OK);
-        randomize(m, &r);
+        tu_randomize(sk_model_params(m), &r);
         ck_assert_int_eq(sk_perm_spec_build(&ms, sk_model_params(m), m, &s), SK_OK);
         sk_tset *A = sk_model_params(m), *B = sk_tset_like(A), *C = sk_tset_like(A);
         int64_t **planted = sk_perms_random(s, &r), **found = sk_perms_identity(s);
@@ -251,7 +201,7 @@ static void am_case(const sk_model_spec *ms, int cost, const char *what)
     sk_rng_seed(&r, 3);
     ck_assert_int_eq(sk_model_new(ms, 16, &ma), SK_OK);
     ck_assert_int_eq(sk_model_new(ms, 16, &mb), SK_OK);
-    randomize(ma, &r);
+    tu_randomize(sk_model_params(ma), &r);
     ck_assert_int_eq(sk_perm_spec_build(ms, sk_model_params(ma), ma, &s), SK_OK);
     sk_tset *A = sk_model_params(ma), *B = sk_model_params(mb), *C = sk_tset_like(A);
     int64_t **planted = sk_perms_random(s, &r), **found = sk_perms_identity(s);
@@ -313,13 +263,13 @@ static void am_case(const sk_model_spec *ms, int cost, const char *what)
 START_TEST(test_am_recovers_planted)
 {
     /* tanh: no dead units, whose matching would be a tie. */
-    sk_model_spec mlp = mlp_spec(3, 24, 4);
+    sk_model_spec mlp = tu_mlp_spec(3, 24, 4);
     mlp.activation = SK_ACT_TANH;
     am_case(&mlp, SK_AM_INNER_PRODUCT, "mlp inner product");
     am_case(&mlp, SK_AM_CORRELATION, "mlp correlation");
-    sk_model_spec vgg = conv_spec(SK_ARCH_VGG11, SK_MNORM_LAYERNORM, 0.0625, 8, SK_VGGHEAD_GITREBASIN);
+    sk_model_spec vgg = tu_conv_spec(SK_ARCH_VGG11, SK_MNORM_LAYERNORM, 0.0625, 8, SK_VGGHEAD_GITREBASIN);
     am_case(&vgg, SK_AM_INNER_PRODUCT, "vgg11");
-    sk_model_spec rn = conv_spec(SK_ARCH_RESNET20, SK_MNORM_LAYERNORM, 0.5, 8, 0);
+    sk_model_spec rn = tu_conv_spec(SK_ARCH_RESNET20, SK_MNORM_LAYERNORM, 0.5, 8, SK_VGGHEAD_GITREBASIN);
     am_case(&rn, SK_AM_CORRELATION, "resnet20");
 }
 END_TEST

@@ -3,6 +3,7 @@
  * apply), Sinkhorn re-basin (planted-permutation recovery, mid cost,
  * determinism) and the STE baseline. */
 #include "testutil.h"
+#include "tu_model.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -19,55 +20,6 @@
 #include "rebasin/srb.h"
 #include "rebasin/ste.h"
 
-static sk_model_spec mlp_spec(int n_hidden, int width, int in)
-{
-    sk_model_spec s;
-    memset(&s, 0, sizeof s);
-    s.arch = SK_ARCH_MLP;
-    s.n_hidden = n_hidden;
-    for (int i = 0; i < n_hidden; i++) s.hidden[i] = width + 3 * i;   /* distinct widths */
-    s.activation = SK_ACT_RELU;
-    s.width = 1;
-    s.in_c = 1; s.in_h = in; s.in_w = in;
-    s.n_out = 10;
-    return s;
-}
-
-static sk_model_spec conv_spec(sk_arch arch, sk_mnorm norm, double width, int hw)
-{
-    sk_model_spec s;
-    memset(&s, 0, sizeof s);
-    s.arch = arch;
-    s.norm = norm;
-    s.width = width;
-    s.vgg_head = SK_VGGHEAD_GITREBASIN;
-    s.activation = SK_ACT_RELU;
-    s.in_c = 3; s.in_h = hw; s.in_w = hw;
-    s.n_out = 10;
-    return s;
-}
-
-/* Weights N(0, 2/fan_in), small biases, non-trivial norm parameters and
- * running statistics. */
-static void randomize(sk_tset *p, sk_rng *r)
-{
-    for (int i = 0; i < p->n; i++) {
-        sk_tensor *t = &p->t[i];
-        if (strstr(t->name, "running_var")) {
-            for (int64_t k = 0; k < t->numel; k++) t->data[k] = 0.5f + (float)sk_rng_uniform(r);
-        } else if (t->ndim >= 2) {
-            double sd = sqrt(2.0 * (double)t->shape[0] / (double)t->numel);
-            for (int64_t k = 0; k < t->numel; k++) t->data[k] = (float)(sd * sk_rng_normal(r));
-        } else if (strstr(t->name, "running_mean")) {
-            for (int64_t k = 0; k < t->numel; k++) t->data[k] = 0.3f * (float)sk_rng_normal(r);
-        } else if (strstr(t->name, "bias")) {
-            for (int64_t k = 0; k < t->numel; k++) t->data[k] = 0.05f * (float)sk_rng_normal(r);
-        } else {
-            for (int64_t k = 0; k < t->numel; k++) t->data[k] = 1.0f + 0.3f * (float)sk_rng_normal(r);
-        }
-    }
-}
-
 typedef struct {
     sk_model_spec ms;
     sk_model *m;
@@ -82,10 +34,10 @@ static void fixture_new(fixture *f, const sk_model_spec *ms, int max_batch, uint
     f->ms = *ms;
     ck_assert_int_eq(sk_model_new(ms, max_batch, &f->m), SK_OK);
     f->A = sk_model_params(f->m);
-    randomize(f->A, &r);
+    tu_randomize(f->A, &r);
     ck_assert_msg(sk_perm_spec_build(ms, f->A, f->m, &f->s) == SK_OK, "%s", sk_err_msg());
     f->B = sk_tset_like(f->A);
-    randomize(f->B, &r);
+    tu_randomize(f->B, &r);
 }
 
 static void fixture_free(fixture *f)
@@ -136,14 +88,14 @@ static void check_hard_equivalence(const sk_model_spec *ms, const char *what)
 
 START_TEST(test_softperm_hard_equivalence)
 {
-    sk_model_spec a = mlp_spec(3, 8, 3);
+    sk_model_spec a = tu_mlp_spec(3, 8, 3);
     check_hard_equivalence(&a, "mlp");
     static const sk_mnorm norms[] = {SK_MNORM_NONE, SK_MNORM_BATCHNORM, SK_MNORM_LAYERNORM};
     for (int k = 0; k < 3; k++) {
-        sk_model_spec v = conv_spec(SK_ARCH_VGG11, norms[k], 0.0625, 8);
+        sk_model_spec v = tu_conv_spec(SK_ARCH_VGG11, norms[k], 0.0625, 8, SK_VGGHEAD_GITREBASIN);
         check_hard_equivalence(&v, sk_mnorm_name(norms[k]));
     }
-    sk_model_spec rn = conv_spec(SK_ARCH_RESNET20, SK_MNORM_BATCHNORM, 0.5, 8);
+    sk_model_spec rn = tu_conv_spec(SK_ARCH_RESNET20, SK_MNORM_BATCHNORM, 0.5, 8, SK_VGGHEAD_GITREBASIN);
     check_hard_equivalence(&rn, "resnet20");
 }
 END_TEST
@@ -297,9 +249,9 @@ static void check_l2_fd(const sk_model_spec *ms, const char *what)
 
 START_TEST(test_softperm_fd_l2)
 {
-    sk_model_spec a = mlp_spec(2, 6, 3);
+    sk_model_spec a = tu_mlp_spec(2, 6, 3);
     check_l2_fd(&a, "mlp");
-    sk_model_spec v = conv_spec(SK_ARCH_VGG11, SK_MNORM_BATCHNORM, 0.0625, 8);
+    sk_model_spec v = tu_conv_spec(SK_ARCH_VGG11, SK_MNORM_BATCHNORM, 0.0625, 8, SK_VGGHEAD_GITREBASIN);
     check_l2_fd(&v, "vgg11 batchnorm");
 }
 END_TEST
@@ -336,7 +288,7 @@ static void check_mid_fd(const sk_model_spec *ms, const char *what)
     const int N = 16;
     fixture_new(&f, ms, N, 31);
     sk_rng_seed(&r, 37);
-    /* PyTorch's init (moderate logits) rather than randomize()'s. */
+    /* PyTorch's init (moderate logits) rather than tu_randomize()'s. */
     sk_model_init(f.m, &r);
     sk_tset_copy(f.B, f.A);
     sk_model_init(f.m, &r);
@@ -382,9 +334,9 @@ static void check_mid_fd(const sk_model_spec *ms, const char *what)
 
 START_TEST(test_softperm_fd_mid)
 {
-    sk_model_spec a = mlp_spec(2, 6, 3);
+    sk_model_spec a = tu_mlp_spec(2, 6, 3);
     check_mid_fd(&a, "mlp");
-    sk_model_spec v = conv_spec(SK_ARCH_VGG11, SK_MNORM_BATCHNORM, 0.0625, 8);
+    sk_model_spec v = tu_conv_spec(SK_ARCH_VGG11, SK_MNORM_BATCHNORM, 0.0625, 8, SK_VGGHEAD_GITREBASIN);
     check_mid_fd(&v, "vgg11 batchnorm");
 }
 END_TEST
@@ -397,9 +349,9 @@ START_TEST(test_softperm_din_adjoint)
 {
     static const int kinds[] = {0, 1, 2};
     for (int c = 0; c < 3; c++) {
-        sk_model_spec ms = kinds[c] == 0 ? mlp_spec(3, 7, 3)
-                         : kinds[c] == 1 ? conv_spec(SK_ARCH_VGG11, SK_MNORM_BATCHNORM, 0.0625, 8)
-                                         : conv_spec(SK_ARCH_RESNET20, SK_MNORM_LAYERNORM, 0.25, 8);
+        sk_model_spec ms = kinds[c] == 0 ? tu_mlp_spec(3, 7, 3)
+                         : kinds[c] == 1 ? tu_conv_spec(SK_ARCH_VGG11, SK_MNORM_BATCHNORM, 0.0625, 8, SK_VGGHEAD_GITREBASIN)
+                                         : tu_conv_spec(SK_ARCH_RESNET20, SK_MNORM_LAYERNORM, 0.25, 8, SK_VGGHEAD_GITREBASIN);
         fixture f;
         sk_rng r;
         sk_softperm *sp;
@@ -408,7 +360,7 @@ START_TEST(test_softperm_din_adjoint)
         ck_assert_int_eq(sk_softperm_new(f.s, SK_SOFTPERM_INIT_NOISY, &r, NULL, &sp), SK_OK);
         ck_assert_int_eq(sk_softperm_forward(sp), SK_OK);
         sk_tset *D = sk_tset_like(f.B), *out = sk_tset_like(f.B), *din = sk_tset_like(f.B);
-        randomize(D, &r);
+        tu_randomize(D, &r);
         ck_assert_int_eq(sk_softperm_apply(sp, f.B, out), SK_OK);
         sk_softperm_zero_grad(sp);
         ck_assert_int_eq(sk_softperm_backward(sp, f.B, D, din), SK_OK);
@@ -500,13 +452,13 @@ START_TEST(test_srb_planted_l2)
     for (int d = 0; d < 3; d++) {
         char what[32];
         snprintf(what, sizeof what, "mlp depth %d", depths[d]);
-        sk_model_spec ms = mlp_spec(depths[d], 16 + 4 * d, 4);   /* widths 16..49 */
+        sk_model_spec ms = tu_mlp_spec(depths[d], 16 + 4 * d, 4);   /* widths 16..49 */
         check_planted(&ms, SK_SRB_L2, 300, what);
     }
-    sk_model_spec v = conv_spec(SK_ARCH_VGG11, SK_MNORM_NONE, 0.0625, 8);
+    sk_model_spec v = tu_conv_spec(SK_ARCH_VGG11, SK_MNORM_NONE, 0.0625, 8, SK_VGGHEAD_GITREBASIN);
     check_planted(&v, SK_SRB_L2, 300, "vgg11 w=1/16");
     /* The other data-free costs recover it too (pi_found(B) == A exactly). */
-    sk_model_spec m2 = mlp_spec(2, 16, 4);
+    sk_model_spec m2 = tu_mlp_spec(2, 16, 4);
     check_planted(&m2, SK_SRB_L1, 300, "mlp depth 2, l1");
     check_planted(&m2, SK_SRB_COSINE, 300, "mlp depth 2, cosine");
 }
@@ -517,7 +469,7 @@ END_TEST
  * stay finite and the hard cost is finite. */
 START_TEST(test_srb_sharp_no_nan)
 {
-    sk_model_spec ms = mlp_spec(2, 8, 3);
+    sk_model_spec ms = tu_mlp_spec(2, 8, 3);
     fixture f;
     fixture_new(&f, &ms, 1, 81);
     int64_t **found = sk_perms_identity(f.s);
@@ -648,9 +600,9 @@ static void pair_new(trained_pair *p, sk_mnorm norm)
 {
     task_new(&p->t, 61);
     if (norm == SK_MNORM_NONE) {
-        p->ms = mlp_spec(2, 24, 4);
+        p->ms = tu_mlp_spec(2, 24, 4);
     } else {
-        p->ms = conv_spec(SK_ARCH_VGG11, norm, 0.125, 4);
+        p->ms = tu_conv_spec(SK_ARCH_VGG11, norm, 0.125, 4, SK_VGGHEAD_GITREBASIN);
         p->ms.in_c = 1;
     }
     p->ms.n_out = 4;
@@ -742,7 +694,7 @@ END_TEST
 /* The data-free cost gradients against central differences in double. */
 START_TEST(test_srb_weight_cost_grad)
 {
-    sk_model_spec ms = mlp_spec(2, 5, 2);
+    sk_model_spec ms = tu_mlp_spec(2, 5, 2);
     fixture f;
     fixture_new(&f, &ms, 1, 71);
     for (int cost = SK_SRB_L2; cost <= SK_SRB_COSINE; cost++) {
