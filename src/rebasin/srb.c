@@ -303,6 +303,9 @@ sk_status sk_sinkhorn_rebasin(const sk_perm_spec *s, sk_model *m, const sk_tset 
             copy_perms(s, perms, cur);
         }
         if (on_epoch) on_epoch(cb_ctx, e + 1, R.soft_cost[e], h);
+        /* Data-free costs are >= 0: a hard cost of exactly 0 (a recovered
+         * planted permutation) cannot improve, so stop. */
+        if (!r.data && h <= 0.0) break;
     }
 
 cleanup:

@@ -45,7 +45,8 @@ typedef struct {
     int iterations;        /* Sinkhorn iterations (20) */
     double scale;          /* Sinkhorn scale l in C = -l X (1) */
     int epochs;            /* data costs: passes over the batches; data-free: evaluation rounds (20) */
-    int steps;             /* data-free costs: optimisation steps in total (1000) */
+    int steps;             /* data-free costs: optimisation steps in total (1000); the run stops
+                              early once the hard cost is exactly 0 */
     double lr, weight_decay;   /* AdamW on X: 0.1, 0.01, betas (0.9, 0.999) */
     int init;              /* SK_SOFTPERM_INIT_*: 0 = I + 0.1 N(0,1), 1 = identity, 2 = random perm */
     uint64_t seed;         /* X init, l draws of rnd, dropout */
