@@ -691,11 +691,7 @@ static void print_summary(sk_run *r, pipe_state *ps)
 {
     const sk_config *c = &r->cfg;
     int P = c->interpolation.points, S = c->interpolation.n_splits, mid = (P - 1) / 2;
-    char head[256] = "", line[512];
-    int k = snprintf(head, sizeof head, "%-22s", "method");
-    for (int s = 0; s < S; s++)
-        k += snprintf(head + k, sizeof head - (size_t)k, " %14s", "");
-    (void)k;
+    char line[512];
     sk_log_out(r->log, "%s", "");
     int n = snprintf(line, sizeof line, "%-22s", "method");
     for (int s = 0; s < S; s++) {

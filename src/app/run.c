@@ -40,22 +40,16 @@ void sk_run_stage(sk_run *r, const char *name, double seconds)
 static sk_status write_config(const sk_run *r)
 {
     char path[SK_PATH_MAX + 32];
-    char *yaml = sk_config_to_yaml(&r->cfg);
+    sk_afile f;
     sk_status st;
-    if (!yaml) return SK_ENOMEM;
     snprintf(path, sizeof path, "%s/config.yaml", r->cfg.output);
-    char head[256];
-    snprintf(head, sizeof head, "# resolved config written by sinkrb %s (sinkrb run accepts it unchanged)\n",
-             PACKAGE_VERSION);
-    size_t hl = strlen(head), yl = strlen(yaml);
-    char *buf = sk_alloc(hl + yl + 1);
-    if (!buf) { free(yaml); return SK_ENOMEM; }
-    memcpy(buf, head, hl);
-    memcpy(buf + hl, yaml, yl);
-    st = sk_write_file_atomic(path, buf, hl + yl);
-    sk_free(buf);
-    free(yaml);
-    return st;
+    if ((st = sk_afile_open(&f, path)) != SK_OK) return st;
+    fprintf(f.fp, "# resolved config written by sinkrb %s (sinkrb run accepts it unchanged)\n", PACKAGE_VERSION);
+    if ((st = sk_config_write_yaml(&r->cfg, f.fp)) != SK_OK) {
+        sk_afile_abort(&f);
+        return sk_err_prefix(st, "%s: ", path);
+    }
+    return sk_afile_commit(&f);
 }
 
 sk_status sk_app_run(const sk_app_opts *o)

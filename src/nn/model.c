@@ -274,6 +274,12 @@ static const int vgg_cfg[4][24] = {
      512, 512, 512, 512, 0, -1},
 };
 
+const int *sk_vgg_layers(sk_arch a)
+{
+    if (a < SK_ARCH_VGG11 || a > SK_ARCH_VGG19) return NULL;
+    return vgg_cfg[(int)a - (int)SK_ARCH_VGG11];
+}
+
 static void build_vgg(sk_model *m, int which)
 {
     const sk_model_spec *sp = &m->spec;

@@ -48,6 +48,9 @@ typedef struct {
 } sk_model_spec;
 
 const char *sk_arch_name(sk_arch a);
+/* VGG feature layers of a vgg arch: channels before the width multiplier,
+ * 0 = 2x2 max pool, -1 ends the list; NULL for other archs. Borrowed. */
+const int *sk_vgg_layers(sk_arch a);
 int sk_arch_parse(const char *s, sk_arch *out);   /* 0 ok, -1 unknown; "mlp","vgg11",...,"resnet20" */
 const char *sk_mnorm_name(sk_mnorm n);            /* "none", "batchnorm", "layernorm" */
 

@@ -107,13 +107,7 @@ static void build_mlp(builder *b, const sk_model_spec *ms)
  * (conv, [norm], relu per conv; one index per max pool). */
 static void build_vgg(builder *b, const sk_model_spec *ms)
 {
-    static const int cfg[4][22] = {
-        {64, 0, 128, 0, 256, 256, 0, 512, 512, 0, 512, 512, 0, -1},
-        {64, 64, 0, 128, 128, 0, 256, 256, 0, 512, 512, 0, 512, 512, 0, -1},
-        {64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0, -1},
-        {64, 64, 0, 128, 128, 0, 256, 256, 256, 256, 0, 512, 512, 512, 512, 0, 512, 512, 512, 512, 0, -1},
-    };
-    const int *c = cfg[ms->arch - SK_ARCH_VGG11];
+    const int *c = sk_vgg_layers(ms->arch);
     char nm[64], w[80];
     int idx = 0, prev = -1;
     for (int j = 0; c[j] >= 0 && b->st == SK_OK; j++) {
@@ -171,8 +165,6 @@ static void build_resnet(builder *b)
                 add_module(b, stream, nm, 0);
                 snprintf(nm, sizeof nm, "%s.shortcut.1", pre);
                 add_module(b, stream, nm, 0);
-            } else if (b->m) {
-                /* The stream's activation tap: the last block writing it. */
             }
             /* The block's inner units. */
             snprintf(nm, sizeof nm, "%s.conv1", pre);
