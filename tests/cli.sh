@@ -125,6 +125,32 @@ for f in perm_ste.h5 perm_sinkhorn_l2.h5 aligned_sinkhorn_mid.h5; do
 done
 grep -q 'Sinkhorn C_Mid' sk/lmc_loss.svg || { echo "FAIL: plot lacks the Sinkhorn C_Mid line"; fail=1; }
 
+# A sweep (over B's seed, given by --set): one complete run per item, then
+# sweep.csv and the summary. A is untrained (models.a.train=false) and B a
+# planted permutation of it: weight matching and Sinkhorn l2 recover it.
+expect 0 "sweep smoke_align over models.b.seed \(2 items" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o sw \
+  --set models.b.planted=true --set models.a.train=false --set mode=sinkhorn --set 'sinkhorn.costs=[l2]' \
+  --set 'align.methods=[weight_matching]' --set sweep.key=models.b.seed --set 'sweep.values=[2, 3]' \
+  --set 'sweep.labels=[b2, b3]' --progress never
+for f in b2/metrics.json b3/metrics.json b3/perm_sinkhorn_l2.h5 config.yaml log.txt sweep.csv; do
+  [ -s "sw/$f" ] || { echo "FAIL: sweep did not write sw/$f"; fail=1; }
+done
+grep -q '^sweep:' sw/config.yaml || { echo "FAIL: the sweep's config.yaml lacks its sweep"; fail=1; }
+! grep -q '^sweep:' sw/b3/config.yaml || { echo "FAIL: an item's config.yaml has a sweep"; fail=1; }
+grep -q '^    seed: 3' sw/b3/config.yaml || { echo "FAIL: item b3 does not have models.b.seed 3"; fail=1; }
+grep -q '"untrained_initialisation": true' sw/b2/metrics.json || { echo "FAIL: A should be untrained"; fail=1; }
+[ "$(wc -l < sw/sweep.csv)" = 13 ] || { echo "FAIL: sweep.csv should have 2 items x 3 methods x 2 splits rows"; fail=1; }
+bad=$(awk -F, 'NR > 1 && $3 != "naive" && $13 != 1' sw/sweep.csv)
+[ -z "$bad" ] || { echo "FAIL: planted permutation not recovered: $bad"; fail=1; }
+# Every item is validated before any runs: a bad item writes nothing.
+echo "not an HDF5 file" > garbage.h5
+expect 1 "sweep item bad: .*garbage.h5" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o sw2 \
+  --set sweep.key=models.a.weights --set 'sweep.values=[align/model_a.h5, garbage.h5]' \
+  --set 'sweep.labels=[good, bad]' --progress never
+expect 2 "sweep item vgg11 \(model.arch = vgg11\): model.arch vgg11 needs image data" \
+  "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o sw2 --set sweep.key=model.arch --set 'sweep.values=[mlp, vgg11]'
+[ ! -e sw2 ] || { echo "FAIL: a sweep with a bad item wrote results"; fail=1; }
+
 # Continual learning (needs the real MNIST: CI fetches it).
 if [ -d "$TOP_SRCDIR/datasets/mnist" ]; then
   expect 0 "rebasin +[0-9.]+ +-?[0-9.]+ +-?[0-9.]+" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_continual.yaml" -o cl \

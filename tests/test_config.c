@@ -118,7 +118,7 @@ START_TEST(test_errors_exact)
     expect_error("colour: red\n",
                  "bad.yaml:1:1: unknown key \"colour\" (expected one of: name, seed, mode, threads, output, "
                  "dataset, model, models, train, align, weight_matching, activation_matching, sinkhorn, ste, "
-                 "interpolation, continual)");
+                 "interpolation, continual, sweep)");
     expect_error("train:\n  epochs: ten\n",
                  "bad.yaml:2:11: train.epochs must be an integer in 1..1000000 (got \"ten\")");
     expect_error("train:\n  epochs: 0\n",
@@ -208,6 +208,95 @@ START_TEST(test_roundtrip)
 }
 END_TEST
 
+/* sweep: parsing (key first whatever the order), default and explicit
+ * labels, items with their derived paths, --set, round trip, errors. */
+START_TEST(test_sweep)
+{
+    const char *text = "name: sw\nmode: weight_matching\n"
+                       "models:\n  b: { weights: /w/b.h5 }\n"
+                       "sweep:\n  values: [[16, 16], [32, 32, 32, 32]]\n  key: model.hidden\n";
+    ck_assert_msg(load_text("sw.yaml", text, NULL, 0) == SK_OK, "%s", sk_err_msg());
+    ck_assert_int_eq(cfg.sweep.n, 2);
+    ck_assert_str_eq(cfg.sweep.key, "model.hidden");
+    ck_assert_str_eq(cfg.sweep.values[0], "[16, 16]");
+    ck_assert_str_eq(cfg.sweep.labels[1], "32-32-32-32");
+    sk_config item;
+    ck_assert_int_eq(sk_config_sweep_item(&cfg, 1, &item), SK_OK);
+    ck_assert_int_eq(item.sweep.n, 0);
+    ck_assert_int_eq(item.model.n_hidden, 4);
+    ck_assert_int_eq(item.model.hidden[3], 32);
+    ck_assert_str_eq(item.output, "results/sw/32-32-32-32");
+    ck_assert_str_eq(item.models[0].weights, "results/sw/32-32-32-32/model_a.h5");   /* derived: follows */
+    ck_assert_str_eq(item.models[1].weights, "/w/b.h5");                             /* explicit: kept */
+    ck_assert_int_eq(sk_config_sweep_item(&cfg, 2, &item), SK_EINVAL);
+
+    /* Round trip: the resolved YAML (with its labels) loads to the same bytes. */
+    char *y1 = sk_config_to_yaml(&cfg);
+    sk_config first = cfg;
+    tu_write_str(tu_path("sw.yaml"), y1);   /* same stem: the name buffer holds the same bytes */
+    ck_assert_msg(sk_config_load(&cfg, tu_path("sw.yaml"), NULL, 0) == SK_OK, "%s", sk_err_msg());
+    char *y2 = sk_config_to_yaml(&cfg);
+    ck_assert_str_eq(y1, y2);
+    ck_assert(memcmp(&first, &cfg, sizeof cfg) == 0);
+    free(y1);
+    free(y2);
+
+    /* Strings are quoted, labels are folder-safe; explicit labels win. */
+    ck_assert_msg(load_text("sw2.yaml", "sweep:\n  key: dataset.path\n  values: [\"/a b\", x]\n", NULL, 0) == SK_OK,
+                  "%s", sk_err_msg());
+    ck_assert_str_eq(cfg.sweep.values[0], "\"/a b\"");
+    ck_assert_str_eq(cfg.sweep.labels[0], "_ab");
+    ck_assert_int_eq(sk_config_sweep_item(&cfg, 0, &item), SK_OK);
+    ck_assert_str_eq(item.dataset.path, "/a b");
+    ck_assert_msg(load_text("sw3.yaml", "sweep:\n  key: seed\n  values: [1, 2]\n  labels: [s1, s2]\n", NULL, 0) ==
+                  SK_OK, "%s", sk_err_msg());
+    ck_assert_str_eq(cfg.sweep.labels[1], "s2");
+    ck_assert_int_eq(sk_config_sweep_item(&cfg, 1, &item), SK_OK);
+    ck_assert_int_eq(item.seed, 2);
+    ck_assert_str_eq(item.output, "results/sw3/s2");
+
+    /* --set: values reset the labels; an empty list turns the sweep off. */
+    const char *one[] = {"sweep.values=[7]"};
+    ck_assert_msg(load_text("sw3.yaml", "sweep:\n  key: seed\n  values: [1, 2]\n  labels: [s1, s2]\n", one, 1) ==
+                  SK_OK, "%s", sk_err_msg());
+    ck_assert_int_eq(cfg.sweep.n, 1);
+    ck_assert_str_eq(cfg.sweep.labels[0], "7");
+    const char *off[] = {"sweep.values=[]"};
+    ck_assert_int_eq(load_text("sw3.yaml", "sweep:\n  key: seed\n  values: [1, 2]\n", off, 1), SK_OK);
+    ck_assert_int_eq(cfg.sweep.n, 0);
+    const char *badset[] = {"sweep.values=[vgg12]"};
+    ck_assert_int_eq(load_text("sw4.yaml", "dataset: {name: cifar10}\nsweep: {key: model.arch, values: [vgg11]}\n",
+                               badset, 1), SK_ECONFIG);
+    ck_assert_str_eq(sk_err_msg(), "--set sweep.values=[vgg12]: model.arch must be one of mlp, vgg11, vgg13, vgg16, "
+                                   "vgg19, resnet20 (got \"vgg12\"); did you mean \"vgg11\"?");
+
+    expect_error("sweep:\n  key: model.arc\n  values: [1]\n",
+                 "bad.yaml:2:8: sweep.key must name a config key such as model.arch (got \"model.arc\"); "
+                 "did you mean \"model.arch\"?");
+    expect_error("sweep:\n  key: model.arch\n  values: [vgg11, vgg12]\n",
+                 "bad.yaml:3:19: model.arch must be one of mlp, vgg11, vgg13, vgg16, vgg19, resnet20 (got \"vgg12\"); "
+                 "did you mean \"vgg11\"?");
+    expect_error("sweep:\n  key: model.arch\n  value: [vgg11]\n",
+                 "bad.yaml:3:3: unknown key \"value\" in section sweep (expected one of: key, values, labels); "
+                 "did you mean \"values\"?");
+    expect_error("sweep:\n  key: seed\n  values: [1, 2]\n  labels: [a, b, c]\n",
+                 "bad.yaml:4:11: sweep.labels has 3 entries but sweep.values has 2");
+    expect_error("sweep:\n  key: seed\n  values: [1, 2]\n  labels: [a, a/b]\n",
+                 "bad.yaml:4:15: sweep.labels entries must be folder names of letters, digits, '_', '-' and '.' "
+                 "(at most 63 characters)");
+    expect_error("sweep:\n  key: seed\n  values: [1, 2]\n  labels: [a, a]\n",
+                 "bad.yaml:4:15: sweep.labels lists \"a\" twice");
+    expect_error("sweep:\n  key: output\n  values: [x]\n",
+                 "bad.yaml:2:8: sweep.key cannot be output: every sweep item writes into <output>/<label>");
+    expect_error("sweep:\n  key: seed\n", "bad.yaml:2:3: sweep needs values: the list of values of sweep.key to run");
+    expect_error("sweep: [1]\n", "bad.yaml:1:8: sweep must be a section with key, values and (optionally) labels");
+    expect_error("swep:\n  key: seed\n", "bad.yaml:1:1: unknown key \"swep\" (did you mean \"sweep\"?)");
+    expect_error("dataset: {name: cifar10}\nsweep:\n  key: model.arch\n  values: [vgg11, resnet20]\n",
+                 "bad.yaml: sweep item resnet20 (model.arch = resnet20): model.arch resnet20 needs model.norm "
+                 "batchnorm or layernorm");
+}
+END_TEST
+
 START_TEST(test_schema_docs)
 {
     /* Every key has a type, a parseable default and a description. */
@@ -239,6 +328,12 @@ START_TEST(test_man_page_documents_every_key)
         const char *found = strstr(at, def);
         ck_assert_msg(found && (!next || found < next), "man/sinkrb.1: key %s lacks its default %s", k, d);
     }
+    static const char *sweep_keys[] = {"sweep.key", "sweep.values", "sweep.labels"};
+    for (int i = 0; i < 3; i++) {
+        char entry[64];
+        snprintf(entry, sizeof entry, "\n.TP\n.B %s\n", sweep_keys[i]);
+        ck_assert_msg(strstr(man, entry) != NULL, "man/sinkrb.1 does not document %s", sweep_keys[i]);
+    }
     free(man);
 }
 END_TEST
@@ -253,6 +348,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_missing_file);
     tcase_add_test(tc, test_set_overrides);
     tcase_add_test(tc, test_roundtrip);
+    tcase_add_test(tc, test_sweep);
     tcase_add_test(tc, test_schema_docs);
     tcase_add_test(tc, test_man_page_documents_every_key);
     suite_add_tcase(s, tc);

@@ -37,6 +37,7 @@
 typedef struct {
     int present;              /* weights file existed */
     int trained;              /* trained by this run */
+    int untrained;            /* models.X.train false: the seeded initialisation */
     double seconds, samples_per_s;
     int epochs;
     double train_loss, train_acc, test_loss, test_acc;   /* final evaluation */
@@ -272,6 +273,16 @@ static sk_status train_endpoint(sk_run *r, pipe_state *ps, int e)
     oo.warmup_steps = (int64_t)llround(c->train.warmup_epochs * (double)steps);
     oo.step_size = steps * c->train.step_epochs;
     oo.gamma = c->train.schedule == SK_SCHED_EXPONENTIAL ? pow(c->train.gamma, 1.0 / (double)steps) : c->train.gamma;
+    endpoint *ep = &ps->ep[e];
+    if (!c->models[e].train) {
+        /* models.X.train: false -- keep the seeded initialisation. */
+        ep->untrained = 1;
+        sk_log_err(r->log, "model %c: untrained (%s, seeded initialisation, seed %llu)", 'a' + e, ps->model_desc,
+                   (unsigned long long)seed);
+        st = sk_tset_copy(ep->theta, sk_model_params(ps->m));
+        if (st != SK_OK) goto cleanup;
+        goto save;
+    }
     st = sk_optim_new(&oo, sk_model_params(ps->m), &opt);
     if (st != SK_OK) goto cleanup;
 
@@ -303,7 +314,6 @@ static sk_status train_endpoint(sk_run *r, pipe_state *ps, int e)
     sk_progress_free(tr.bar);
     tr.bar = NULL;
     if (st != SK_OK) goto cleanup;
-    endpoint *ep = &ps->ep[e];
     ep->trained = 1;
     ep->epochs = c->train.epochs;
     ep->seconds = sk_now() - t0;
@@ -311,6 +321,7 @@ static sk_status train_endpoint(sk_run *r, pipe_state *ps, int e)
     st = sk_tset_copy(ep->theta, sk_model_params(ps->m));
     if (st != SK_OK) goto cleanup;
 
+save:
     /* Save where the config says (creating the folder), atomically. */
     {
         char dir[SK_PATH_MAX];
@@ -324,7 +335,7 @@ static sk_status train_endpoint(sk_run *r, pipe_state *ps, int e)
         st = sk_h5w_write(c->models[e].weights, ep->theta, arch);
         free(arch);
         if (st != SK_OK) goto cleanup;
-        sk_log_err(r->log, "saved model %c to %s (%.1f s)", 'a' + e, c->models[e].weights, ep->seconds);
+        sk_log_err(r->log, "saved model %c to %s (%.1f s)", 'a' + e, c->models[e].weights, sk_now() - t0);
     }
 cleanup:
     sk_optim_free(opt);
@@ -701,6 +712,11 @@ static void print_summary(sk_run *r, pipe_state *ps)
     }
     for (int s = 0; s < S && !ps->loss.regression; s++) {
         char col[64];
+        snprintf(col, sizeof col, "acc drop %s", sk_split_name(c->interpolation.splits[s]));
+        n += snprintf(line + n, sizeof line - (size_t)n, " %14s", col);
+    }
+    for (int s = 0; s < S && !ps->loss.regression; s++) {
+        char col[64];
         snprintf(col, sizeof col, "acc@%.2f %s", ps->meth[0].lambda ? ps->meth[0].lambda[mid] : 0.5,
                  sk_split_name(c->interpolation.splits[s]));
         n += snprintf(line + n, sizeof line - (size_t)n, " %15s", col);
@@ -710,6 +726,8 @@ static void print_summary(sk_run *r, pipe_state *ps)
         const method *me = &ps->meth[m];
         n = snprintf(line, sizeof line, "%-22s", me->name);
         for (int s = 0; s < S; s++) n += snprintf(line + n, sizeof line - (size_t)n, " %14.4f", me->bl[s].barrier);
+        for (int s = 0; s < S && !ps->loss.regression; s++)
+            n += snprintf(line + n, sizeof line - (size_t)n, " %13.2f%%", 100 * me->ba[s].barrier);
         for (int s = 0; s < S && !ps->loss.regression; s++)
             n += snprintf(line + n, sizeof line - (size_t)n, " %14.2f%%", 100 * me->acc[s * P + mid]);
         sk_log_out(r->log, "%s", line);
@@ -902,6 +920,7 @@ static void pipeline_results_json(sk_run *r, sk_json *j)
         sk_json_str(j, "weights", c->models[e].weights);
         sk_json_int(j, "seed", c->models[e].seed);
         sk_json_bool(j, "trained", ep->trained);
+        if (ep->untrained) sk_json_bool(j, "untrained_initialisation", 1);
         if (e == 1 && ps->planted) {
             sk_json_bool(j, "planted", 1);
             sk_json_num(j, "noise", c->models[1].noise);
@@ -1032,4 +1051,97 @@ void sk_run_free_state(sk_run *r)
     if (ps->ds_loaded) sk_dataset_free(&ps->ds);
     sk_free(ps);
     r->state = NULL;
+}
+
+/* ---- sweep summaries ------------------------------------------------------------ */
+
+const char *sk_run_sweep_header(const sk_config *c)
+{
+    if (c->mode == SK_MODE_CONTINUAL) return "label,value,method,acc,forgetting,bwt,seconds";
+    if (c->mode == SK_MODE_TRAIN)
+        return "label,value,model,train_loss,train_accuracy,test_loss,test_accuracy,train_seconds";
+    return "label,value,method,split,loss_barrier,loss_barrier_mid,loss_auc,accuracy_barrier,"
+           "accuracy_barrier_mid,accuracy_auc,midpoint_loss,midpoint_accuracy,recovery_rate,seconds,"
+           "sinkhorn_steps,sinkhorn_best_epoch,a_test_accuracy,b_test_accuracy";
+}
+
+/* A number for a CSV cell: shortest round-trip text, "" when absent (NaN). */
+static const char *cell(char *buf, size_t n, double v)
+{
+    if (isnan(v)) buf[0] = '\0';
+    else sk_json_fmt_num(buf, n, v);
+    return buf;
+}
+
+sk_status sk_run_sweep_rows(sk_run *r, sk_csv *csv, const char *label, const char *value, FILE *table)
+{
+    pipe_state *ps = r->state;
+    const sk_config *c = &r->cfg;
+    char b[14][40];
+    char lab[80], val[SK_CFG_SWEEP_TEXT + 8];
+    if (!ps) return SK_OK;
+    snprintf(lab, sizeof lab, "%s", sk_csv_q(csv, label));
+    snprintf(val, sizeof val, "%s", sk_csv_q(csv, value));
+    if (ps->cl) {
+        int T = sk_cl_results_tasks(ps->cl);
+        for (int k = 0; k < sk_cl_results_n_methods(ps->cl); k++) {
+            const double *a = sk_cl_results_matrix(ps->cl, k);
+            double acc = sk_cl_acc(a, T), f = sk_cl_forgetting(a, T), bwt = sk_cl_bwt(a, T);
+            const char *m = sk_cl_results_method(ps->cl, k);
+            sk_csv_row(csv, "%s,%s,%s,%s,%s,%s,%s", lab, val, m, cell(b[0], 40, acc), cell(b[1], 40, f),
+                       cell(b[2], 40, bwt), cell(b[3], 40, sk_cl_results_seconds(ps->cl, k)));
+            fprintf(table, "%-16s %-22s ACC %6.2f%%  forgetting %6.2f%%  BWT %7.2f%%  %8.1f s\n", label, m,
+                    100 * acc, 100 * f, 100 * bwt, sk_cl_results_seconds(ps->cl, k));
+        }
+        return SK_OK;
+    }
+    if (c->mode == SK_MODE_TRAIN) {
+        for (int e = 0; e < 2; e++) {
+            const endpoint *ep = &ps->ep[e];
+            sk_csv_row(csv, "%s,%s,%c,%s,%s,%s,%s,%s", lab, val, 'a' + e, cell(b[0], 40, ep->train_loss),
+                       cell(b[1], 40, ps->loss.regression ? NAN : ep->train_acc), cell(b[2], 40, ep->test_loss),
+                       cell(b[3], 40, ps->loss.regression ? NAN : ep->test_acc),
+                       cell(b[4], 40, ep->trained ? ep->seconds : NAN));
+            fprintf(table, "%-16s model %c   train loss %.4f acc %6.2f%%   test loss %.4f acc %6.2f%%\n", label,
+                    'a' + e, ep->train_loss, 100 * ep->train_acc, ep->test_loss, 100 * ep->test_acc);
+        }
+        return SK_OK;
+    }
+    int P = c->interpolation.points, S = c->interpolation.n_splits, mid = (P - 1) / 2;
+    int show = 0;   /* the split of the table: test when evaluated */
+    for (int s = 0; s < S; s++)
+        if (c->interpolation.splits[s] == SK_SPLIT_TEST) show = s;
+    for (int k = 0; k < ps->n_methods; k++) {
+        const method *me = &ps->meth[k];
+        double rec = ps->planted && k > 0 && me->units ? (double)me->matched / (double)me->units : NAN;
+        int srb = me->cost >= 0 && k > 0;
+        for (int s = 0; s < S && me->loss; s++) {
+            int reg = ps->loss.regression;
+            sk_csv_row(csv, "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s", lab, val, me->name,
+                       sk_split_name(c->interpolation.splits[s]), cell(b[0], 40, me->bl[s].barrier),
+                       cell(b[1], 40, me->bl[s].barrier_mid), cell(b[2], 40, me->bl[s].auc),
+                       cell(b[3], 40, reg ? NAN : me->ba[s].barrier), cell(b[4], 40, reg ? NAN : me->ba[s].barrier_mid),
+                       cell(b[5], 40, reg ? NAN : me->ba[s].auc), cell(b[6], 40, me->loss[s * P + mid]),
+                       cell(b[7], 40, reg ? NAN : me->acc[s * P + mid]), cell(b[8], 40, rec),
+                       cell(b[9], 40, k > 0 ? me->seconds : NAN), cell(b[10], 40, srb ? (double)me->srb.n_steps : NAN),
+                       cell(b[11], 40, srb ? me->srb.best_epoch : NAN),
+                       reg ? "" : cell(b[12], 40, ps->ep[0].test_acc), reg ? "" : cell(b[13], 40, ps->ep[1].test_acc));
+        }
+        char recs[32] = "-", accs[32] = "-", drop[32] = "-";
+        if (!isnan(rec)) snprintf(recs, sizeof recs, "%.2f%%", 100 * rec);
+        if (me->loss && !ps->loss.regression) {
+            snprintf(accs, sizeof accs, "%.2f%%", 100 * me->acc[show * P + mid]);
+            snprintf(drop, sizeof drop, "%.2f%%", 100 * me->ba[show].barrier);
+        }
+        fprintf(table, "%-16s %-22s %10.4f %10.4f %10s %10s %10s %9.2f\n", label, me->name,
+                me->loss ? me->bl[show].barrier : NAN, me->loss ? me->bl[show].auc : NAN, drop, accs, recs,
+                k > 0 ? me->seconds : 0.0);
+    }
+    return SK_OK;
+}
+
+const char *sk_run_sweep_table_header(const sk_config *c)
+{
+    if (c->mode == SK_MODE_CONTINUAL || c->mode == SK_MODE_TRAIN) return "";
+    return "label            method                    barrier        auc   acc drop    acc@mid   recovery   seconds";
 }

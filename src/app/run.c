@@ -52,7 +52,11 @@ static sk_status write_config(const sk_run *r)
     return sk_afile_commit(&f);
 }
 
-sk_status sk_app_run(const sk_app_opts *o)
+/* One run of a resolved config (a whole config, or one item of a sweep).
+ * The inputs are validated (data, existing weights) before anything is
+ * written. With `csv`, the run's summary rows are added to the sweep's. */
+static sk_status run_one(const sk_app_opts *o, const sk_config *cfg, sk_csv *csv, const char *label,
+                         const char *value, FILE *table)
 {
     sk_run *r = sk_alloc(sizeof *r);
     sk_status st;
@@ -61,10 +65,7 @@ sk_status sk_app_run(const sk_app_opts *o)
     r->opts = o;
     r->t_start = sk_now();
     sk_wall_iso8601(r->started, sizeof r->started);
-
-    /* Everything that can be wrong with the config is found before any work. */
-    st = sk_config_load(&r->cfg, o->config_path, o->sets, o->n_sets);
-    if (st != SK_OK) goto cleanup;
+    r->cfg = *cfg;
     st = sk_run_validate_inputs(r);
     if (st != SK_OK) goto cleanup;
 
@@ -74,9 +75,9 @@ sk_status sk_app_run(const sk_app_opts *o)
     snprintf(path, sizeof path, "%s/log.txt", r->cfg.output);
     st = sk_log_open(&r->log, path, o->quiet);
     if (st != SK_OK) goto cleanup;
-    sk_log_file(r->log, "sinkrb %s run %s (mode %s, seed %lld, threads %d, BLAS %s kernel %s)",
-                PACKAGE_VERSION, o->config_path, sk_mode_name(r->cfg.mode), r->cfg.seed, r->cfg.threads,
-                sk_blas_name(), sk_blas_kernel());
+    sk_log_file(r->log, "sinkrb %s run %s%s%s (mode %s, seed %lld, threads %d, BLAS %s kernel %s)",
+                PACKAGE_VERSION, o->config_path, label ? ", sweep item " : "", label ? label : "",
+                sk_mode_name(r->cfg.mode), r->cfg.seed, r->cfg.threads, sk_blas_name(), sk_blas_kernel());
     st = write_config(r);
     if (st != SK_OK) goto cleanup;
 
@@ -85,12 +86,100 @@ sk_status sk_app_run(const sk_app_opts *o)
 
     sk_wall_iso8601(r->finished, sizeof r->finished);
     st = sk_run_write_metrics(r);
+    if (st == SK_OK && csv) st = sk_run_sweep_rows(r, csv, label, value, table);
     if (st == SK_OK) sk_log_out(r->log, "results: %s/", r->cfg.output);
 cleanup:
     if (st != SK_OK && r->log) sk_log_file(r->log, "error: %s", sk_err_msg());
     sk_run_free_state(r);
     sk_log_close(r->log);
     sk_free(r);
+    return st;
+}
+
+/* A sweep: every item's inputs are checked first, then the items run in
+ * order into <output>/<label>/; <output>/sweep.csv (one row per item and
+ * method and split) appears when the last item has finished. */
+static sk_status run_sweep(const sk_app_opts *o, const sk_config *cfg)
+{
+    sk_config *item = sk_alloc(sizeof *item);
+    sk_run *r = sk_alloc(sizeof *r);
+    sk_csv *csv = NULL;
+    sk_log *log = NULL;
+    char *tbuf = NULL;
+    size_t tlen = 0;
+    FILE *table = NULL;
+    char path[SK_PATH_MAX + 32];
+    sk_status st = SK_OK;
+    double t0 = sk_now();
+    if (!item || !r) { st = SK_ENOMEM; goto cleanup; }
+    for (int i = 0; i < cfg->sweep.n && st == SK_OK; i++) {
+        st = sk_config_sweep_item(cfg, i, item);
+        if (st != SK_OK) break;
+        memset(r, 0, sizeof *r);
+        r->opts = o;
+        r->cfg = *item;
+        st = sk_run_validate_inputs(r);
+        if (st != SK_OK) st = sk_err_prefix(st, "sweep item %s: ", cfg->sweep.labels[i]);
+        sk_run_free_state(r);
+    }
+    if (st != SK_OK) goto cleanup;
+
+    memset(r, 0, sizeof *r);
+    r->opts = o;
+    r->cfg = *cfg;
+    if ((st = sk_mkdir_p(cfg->output)) != SK_OK) goto cleanup;
+    snprintf(path, sizeof path, "%s/log.txt", cfg->output);
+    if ((st = sk_log_open(&log, path, o->quiet)) != SK_OK) goto cleanup;
+    r->log = log;
+    if ((st = write_config(r)) != SK_OK) goto cleanup;
+    snprintf(path, sizeof path, "%s/sweep.csv", cfg->output);
+    csv = sk_csv_open(path, sk_run_sweep_header(cfg));
+    table = open_memstream(&tbuf, &tlen);
+    if (!csv || !table) { st = csv ? SK_ENOMEM : SK_EIO; goto cleanup; }
+    for (int i = 0; i < cfg->sweep.n && st == SK_OK; i++) {
+        double ti = sk_now();
+        sk_log_out(log, "== sweep %s: item %d of %d, %s = %s -> %s/%s/", cfg->name, i + 1, cfg->sweep.n,
+                   cfg->sweep.key, cfg->sweep.values[i], cfg->output, cfg->sweep.labels[i]);
+        if ((st = sk_config_sweep_item(cfg, i, item)) != SK_OK) break;
+        st = run_one(o, item, csv, cfg->sweep.labels[i], cfg->sweep.values[i], table);
+        if (st != SK_OK) st = sk_err_prefix(st, "sweep item %s: ", cfg->sweep.labels[i]);
+        else sk_log_file(log, "item %s finished in %.1f s", cfg->sweep.labels[i], sk_now() - ti);
+    }
+    if (st != SK_OK) goto cleanup;
+    st = sk_csv_close(csv);
+    csv = NULL;
+    if (st != SK_OK) goto cleanup;
+    fflush(table);
+    sk_log_out(log, "%s", "");
+    sk_log_out(log, "sweep %s over %s (%d items, %.1f s):", cfg->name, cfg->sweep.key, cfg->sweep.n, sk_now() - t0);
+    if (*sk_run_sweep_table_header(cfg)) sk_log_out(log, "%s", sk_run_sweep_table_header(cfg));
+    for (char *line = tbuf, *nl; line && *line; line = nl + 1) {
+        nl = strchr(line, '\n');
+        if (!nl) break;
+        *nl = '\0';
+        sk_log_out(log, "%s", line);
+    }
+    sk_log_out(log, "results: %s/ (sweep.csv, and one folder per item)", cfg->output);
+cleanup:
+    if (st != SK_OK && log) sk_log_file(log, "error: %s", sk_err_msg());
+    sk_csv_abort(csv);
+    if (table) fclose(table);
+    free(tbuf);
+    sk_log_close(log);
+    sk_free(item);
+    sk_free(r);
+    return st;
+}
+
+sk_status sk_app_run(const sk_app_opts *o)
+{
+    sk_config *cfg = sk_alloc(sizeof *cfg);
+    sk_status st;
+    if (!cfg) return SK_ENOMEM;
+    /* Everything that can be wrong with the config is found before any work. */
+    st = sk_config_load(cfg, o->config_path, o->sets, o->n_sets);
+    if (st == SK_OK) st = cfg->sweep.n > 0 ? run_sweep(o, cfg) : run_one(o, cfg, NULL, NULL, NULL, NULL);
+    sk_free(cfg);
     return st;
 }
 

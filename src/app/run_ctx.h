@@ -6,6 +6,7 @@
 
 #include "app/app.h"
 #include "io/config.h"
+#include "io/csv.h"
 #include "io/log.h"
 
 #define SK_RUN_MAX_STAGES 32
@@ -30,5 +31,12 @@ void sk_run_stage(sk_run *r, const char *name, double seconds);
 /* check --verify-spec: prove the configured model's permutation spec by
  * functional equivalence on real inputs; report to `out`. */
 sk_status sk_run_verify_spec(const sk_config *cfg, FILE *out);
+/* Sweeps: the header of sweep.csv for a config's mode; one run's rows
+ * (label and value of its item) into csv and, one line per method or
+ * endpoint, into `table` (the summary printed at the end of the sweep; its
+ * column header from sk_run_sweep_table_header, "" for none). */
+const char *sk_run_sweep_header(const sk_config *c);
+const char *sk_run_sweep_table_header(const sk_config *c);
+sk_status sk_run_sweep_rows(sk_run *r, sk_csv *csv, const char *label, const char *value, FILE *table);
 
 #endif

@@ -72,8 +72,12 @@ static const key_t_ schema[] = {
 
     STR("models.a.weights", models[0].weights, "\"\"", "endpoint A weights (HDF5); trained and saved when absent (default <output>/model_a.h5)"),
     INT("models.a.seed", models[0].seed, "1", 0, 9.2e18, "seed of endpoint A's initialisation and data order"),
+    BOOL("models.a.train", models[0].train, "true",
+         "train A when its weights file is absent; false = save and use its seeded initialisation (untrained)"),
     STR("models.b.weights", models[1].weights, "\"\"", "endpoint B weights (default <output>/model_b.h5)"),
     INT("models.b.seed", models[1].seed, "2", 0, 9.2e18, "seed of endpoint B"),
+    BOOL("models.b.train", models[1].train, "true",
+         "train B when its weights file is absent; false = its seeded initialisation (ignored when planted)"),
     BOOL("models.b.planted", models[1].planted, "false",
          "planted-permutation recovery: B is a random permutation of A (drawn from models.b.seed), not trained"),
     FLT("models.b.noise", models[1].noise, "0", 0, BIG, 0,
@@ -463,11 +467,19 @@ static void keys_under(const char *prefix, const char *name, char *list, size_t 
         }
         np++;
     }
+    if (!pl) {
+        /* The sweep section is not in the schema table. */
+        if (k < n) snprintf(list + k, n - k, ", sweep");
+        if (levenshtein("sweep", name) < bd && bn > 5) snprintf(best, bn, "sweep");
+    }
 }
+
+static sk_status parse_sweep(sk_config *cfg, const ctx_t *cx, yaml_document_t *doc, yaml_node_t *map);
 
 static sk_status walk_mapping(sk_config *cfg, const ctx_t *cx, yaml_document_t *doc, yaml_node_t *map,
                               const char *prefix, unsigned char *seen)
 {
+    int sweep_seen = 0;
     if (map->type != YAML_MAPPING_NODE) {
         if (*prefix) return node_err(cx, map, "%s must be a mapping of keys (a section)", prefix);
         return node_err(cx, map, "the config must be a mapping of keys (name: ..., mode: ..., ...)");
@@ -480,7 +492,11 @@ static sk_status walk_mapping(sk_config *cfg, const ctx_t *cx, yaml_document_t *
         if (!name) return node_err(cx, kn, "keys must be plain names");
         snprintf(full, sizeof full, "%s%s%s", prefix, *prefix ? "." : "", name);
         const key_t_ *k = find_key(full);
-        if (k) {
+        if (!*prefix && !strcmp(name, "sweep")) {
+            if (sweep_seen++) return node_err(cx, kn, "duplicate key sweep");
+            sk_status st = parse_sweep(cfg, cx, doc, vn);
+            if (st != SK_OK) return st;
+        } else if (k) {
             int idx = (int)(k - schema);
             if (seen[idx]) return node_err(cx, kn, "duplicate key %s", full);
             seen[idx] = 1;
@@ -554,6 +570,187 @@ static void stem_of(const char *path, char *out, size_t n)
     out[len] = '\0';
 }
 
+/* ---- sweep ------------------------------------------------------------------ */
+
+static int plain_safe(const char *s);
+
+/* s as a YAML double-quoted scalar. */
+static void quote_str(const char *s, char *buf, size_t n)
+{
+    size_t j = 0;
+    buf[j++] = '"';
+    for (; *s && j + 8 < n; s++) {
+        if (*s == '"' || *s == '\\') { buf[j++] = '\\'; buf[j++] = *s; }
+        else if ((unsigned char)*s < 0x20) j += (size_t)snprintf(buf + j, n - j, "\\x%02x", (unsigned char)*s);
+        else buf[j++] = *s;
+    }
+    buf[j++] = '"';
+    buf[j] = '\0';
+}
+
+/* A value node already accepted by set_key as YAML flow text: a scalar, or a
+ * flat sequence of scalars (the only shapes the schema's types take). */
+static int flow_text(const key_t_ *k, yaml_document_t *doc, yaml_node_t *n, char *buf, size_t len)
+{
+    size_t j = 0;
+    if (n->type == YAML_SCALAR_NODE) {
+        if (k->type == T_STR) quote_str(scalar(n), buf, len);
+        else snprintf(buf, len, "%s", scalar(n));
+        return strlen(buf) + 1 < len;
+    }
+    j += (size_t)snprintf(buf, len, "[");
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top && j < len; it++) {
+        yaml_node_t *e = yaml_document_get_node(doc, *it);
+        j += (size_t)snprintf(buf + j, len - j, "%s%s", it > n->data.sequence.items.start ? ", " : "", scalar(e));
+    }
+    if (j < len) j += (size_t)snprintf(buf + j, len - j, "]");
+    return j + 1 < len;
+}
+
+static int label_ok(const char *s)
+{
+    if (!*s || !strcmp(s, ".") || !strcmp(s, "..")) return 0;
+    for (; *s; s++)
+        if (!(isalnum((unsigned char)*s) || *s == '_' || *s == '-' || *s == '.')) return 0;
+    return 1;
+}
+
+/* Default labels: the value text with brackets and blanks dropped, commas as
+ * '-', anything else unsafe in a folder name as '_'; made unique by a suffix. */
+static void default_labels(sk_config *cfg)
+{
+    for (int i = 0; i < cfg->sweep.n; i++) {
+        char *l = cfg->sweep.labels[i];
+        size_t j = 0;
+        for (const char *p = cfg->sweep.values[i]; *p && j + 1 < sizeof cfg->sweep.labels[0] - 4; p++) {
+            if (*p == '[' || *p == ']' || *p == ' ' || *p == '"') continue;
+            l[j++] = *p == ',' ? '-' : (isalnum((unsigned char)*p) || *p == '_' || *p == '-' || *p == '.') ? *p : '_';
+        }
+        l[j] = '\0';
+        if (!label_ok(l)) snprintf(l, sizeof cfg->sweep.labels[0], "item%d", i + 1);
+        for (int k = 0; k < i; k++)
+            if (!strcmp(cfg->sweep.labels[k], l)) {
+                snprintf(l + j, sizeof cfg->sweep.labels[0] - j, "-%d", i + 1);
+                break;
+            }
+    }
+}
+
+/* One of sweep.key / sweep.values / sweep.labels (`sub`) from a node. */
+static sk_status sweep_set(sk_config *cfg, const ctx_t *cx, yaml_document_t *doc, const char *sub, yaml_node_t *n)
+{
+    if (!strcmp(sub, "key")) {
+        const char *s = scalar(n);
+        const key_t_ *k = s ? find_key(s) : NULL;
+        if (!k) {
+            const char *best = NULL;
+            int bd = 4;
+            for (int i = 0; s && i < N_KEYS; i++) {
+                int d = levenshtein(schema[i].key, s);
+                if (d < bd) { bd = d; best = schema[i].key; }
+            }
+            return node_err(cx, n, "sweep.key must name a config key such as model.arch (got %s%s%s)%s%s%s",
+                            s ? "\"" : "", s ? s : "a collection", s ? "\"" : "", best ? "; did you mean \"" : "",
+                            best ? best : "", best ? "\"?" : "");
+        }
+        if (!strcmp(s, "name") || !strcmp(s, "output"))
+            return node_err(cx, n, "sweep.key cannot be %s: every sweep item writes into <output>/<label>", s);
+        if (!strcmp(s, "mode"))
+            return node_err(cx, n, "sweep.key cannot be mode: the items of a sweep share one summary table");
+        snprintf(cfg->sweep.key, sizeof cfg->sweep.key, "%s", s);
+        return SK_OK;
+    }
+    if (!strcmp(sub, "values")) {
+        const key_t_ *k = find_key(cfg->sweep.key);
+        if (!k) return node_err(cx, n, "sweep.values needs sweep.key (the config key the values are for)");
+        if (n->type != YAML_SEQUENCE_NODE)
+            return node_err(cx, n, "sweep.values must be a list of values of %s", k->key);
+        sk_config *tmp = sk_alloc(sizeof *tmp);
+        sk_status st = SK_OK;
+        int m = 0;
+        if (!tmp) return SK_ENOMEM;
+        /* Cleared first, so a config's bytes depend only on its values. */
+        memset(cfg->sweep.values, 0, sizeof cfg->sweep.values);
+        memset(cfg->sweep.labels, 0, sizeof cfg->sweep.labels);
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+            yaml_node_t *e = yaml_document_get_node(doc, *it);
+            if (m == SK_CFG_SWEEP) { st = node_err(cx, e, "sweep.values has more than %d entries", SK_CFG_SWEEP); break; }
+            *tmp = *cfg;
+            if ((st = set_key(tmp, cx, k, doc, e)) != SK_OK) break;
+            if (!flow_text(k, doc, e, cfg->sweep.values[m], sizeof cfg->sweep.values[0])) {
+                st = node_err(cx, e, "sweep value is too long");
+                break;
+            }
+            m++;
+        }
+        sk_free(tmp);
+        if (st != SK_OK) return st;
+        cfg->sweep.n = m;   /* an empty list turns the sweep off */
+        default_labels(cfg);
+        return SK_OK;
+    }
+    if (!strcmp(sub, "labels")) {
+        int m = 0;
+        if (n->type != YAML_SEQUENCE_NODE) return node_err(cx, n, "sweep.labels must be a list of folder names");
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, m++) {
+            yaml_node_t *e = yaml_document_get_node(doc, *it);
+            const char *s = scalar(e);
+            if (m == SK_CFG_SWEEP) return node_err(cx, e, "sweep.labels has more than %d entries", SK_CFG_SWEEP);
+            if (!s || !label_ok(s) || strlen(s) >= sizeof cfg->sweep.labels[0])
+                return node_err(cx, e, "sweep.labels entries must be folder names of letters, digits, '_', '-' "
+                                       "and '.' (at most %zu characters)", sizeof cfg->sweep.labels[0] - 1);
+            for (yaml_node_item_t *jt = n->data.sequence.items.start; jt < it; jt++)
+                if (!strcmp(scalar(yaml_document_get_node(doc, *jt)), s))
+                    return node_err(cx, e, "sweep.labels lists \"%s\" twice", s);
+        }
+        if (m != cfg->sweep.n)
+            return node_err(cx, n, "sweep.labels has %d entries but sweep.values has %d", m, cfg->sweep.n);
+        memset(cfg->sweep.labels, 0, sizeof cfg->sweep.labels);
+        m = 0;
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, m++) {
+            const char *s = scalar(yaml_document_get_node(doc, *it));
+            snprintf(cfg->sweep.labels[m], sizeof cfg->sweep.labels[0], "%s", s);
+        }
+        return SK_OK;
+    }
+    if (cx->is_set)
+        return sk_err(SK_ECONFIG, "%s: unknown key \"sweep.%s\" (expected one of: sweep.key, sweep.values, sweep.labels)",
+                      cx->origin, sub);
+    return node_err(cx, n, "unknown key \"%s\" in section sweep (expected one of: key, values, labels)", sub);
+}
+
+/* The `sweep:` section: key first, then values, then labels, whatever their
+ * order in the file. */
+static sk_status parse_sweep(sk_config *cfg, const ctx_t *cx, yaml_document_t *doc, yaml_node_t *map)
+{
+    static const char *names[] = {"key", "values", "labels"};
+    yaml_node_t *val[3] = {NULL, NULL, NULL};
+    if (map->type != YAML_MAPPING_NODE)
+        return node_err(cx, map, "sweep must be a section with key, values and (optionally) labels");
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = yaml_document_get_node(doc, p->key);
+        const char *name = scalar(kn);
+        int i = 0;
+        while (i < 3 && !(name && !strcmp(name, names[i]))) i++;
+        if (i == 3) {
+            char sug[96];
+            suggest("key|values|labels", name ? name : "", sug, sizeof sug);
+            return node_err(cx, kn, "unknown key \"%s\" in section sweep (expected one of: key, values, labels)%s",
+                            name ? name : "?", sug);
+        }
+        if (val[i]) return node_err(cx, kn, "duplicate key sweep.%s", names[i]);
+        val[i] = yaml_document_get_node(doc, p->value);
+    }
+    if (!val[0]) return node_err(cx, map, "sweep needs key: the config key to vary, e.g. key: model.arch");
+    if (!val[1]) return node_err(cx, map, "sweep needs values: the list of values of sweep.key to run");
+    for (int i = 0; i < 3; i++) {
+        if (!val[i]) continue;
+        sk_status st = sweep_set(cfg, cx, doc, names[i], val[i]);
+        if (st != SK_OK) return st;
+    }
+    return SK_OK;
+}
+
 static sk_status apply_set(sk_config *cfg, const char *arg, unsigned char *seen)
 {
     char origin[600];
@@ -567,6 +764,16 @@ static sk_status apply_set(sk_config *cfg, const char *arg, unsigned char *seen)
     if (kl >= sizeof key) return sk_err(SK_ECONFIG, "%s: key too long", origin);
     memcpy(key, arg, kl);
     key[kl] = '\0';
+    if (!strncmp(key, "sweep.", 6)) {
+        yaml_document_t sdoc;
+        sk_status sst = load_doc(&cx, (const unsigned char *)(eq + 1), strlen(eq + 1), &sdoc);
+        if (sst != SK_OK) return sst;
+        yaml_node_t *root = yaml_document_get_root_node(&sdoc);
+        if (!root) sst = sk_err(SK_ECONFIG, "%s: missing value", origin);
+        else sst = sweep_set(cfg, &cx, &sdoc, key + 6, root);
+        yaml_document_delete(&sdoc);
+        return sst;
+    }
     const key_t_ *k = find_key(key);
     if (!k) {
         char list[1024], best[64], prefix[256];
@@ -651,6 +858,8 @@ cleanup:
     return st;
 }
 
+static sk_status sweep_item(const sk_config *cfg, int i, sk_config *out, const char *origin);
+
 sk_status sk_config_finalize(sk_config *cfg, const char *origin)
 {
     static const char *ds_dir[] = {"datasets/mnist", "datasets/fashion-mnist", "datasets/cifar10",
@@ -685,7 +894,47 @@ sk_status sk_config_finalize(sk_config *cfg, const char *origin)
                       sk_cfg_choice("dataset.name", cfg->dataset.name));
     if (cfg->model.arch == 5 && cfg->model.norm == 0)
         return sk_err(SK_ECONFIG, "%s: model.arch resnet20 needs model.norm batchnorm or layernorm", origin);
+    if (cfg->sweep.n > 0) {
+        /* Every item must be a valid config on its own, before any work. */
+        sk_config *tmp = sk_alloc(sizeof *tmp);
+        sk_status st = SK_OK;
+        if (!tmp) return SK_ENOMEM;
+        for (int i = 0; i < cfg->sweep.n && st == SK_OK; i++) st = sweep_item(cfg, i, tmp, origin);
+        sk_free(tmp);
+        return st;
+    }
     return SK_OK;
+}
+
+static sk_status sweep_item(const sk_config *cfg, int i, sk_config *out, const char *origin)
+{
+    static const char *ds_dir[] = {"datasets/mnist", "datasets/fashion-mnist", "datasets/cifar10",
+                                   "datasets/cifar100", ""};
+    char where[SK_CFG_PATH + 128], def[SK_CFG_PATH + 32], arg[SK_CFG_SWEEP_TEXT + 80];
+    unsigned char seen[N_KEYS];
+    if (i < 0 || i >= cfg->sweep.n) return sk_err(SK_EINVAL, "sweep item %d out of range", i);
+    snprintf(where, sizeof where, "%s: sweep item %s (%s = %s)", origin, cfg->sweep.labels[i], cfg->sweep.key,
+             cfg->sweep.values[i]);
+    *out = *cfg;
+    memset(&out->sweep, 0, sizeof out->sweep);
+    if (snprintf(out->output, sizeof out->output, "%s/%s", cfg->output, cfg->sweep.labels[i]) >=
+        (int)sizeof out->output)
+        return sk_err(SK_ECONFIG, "%s: output path too long", where);
+    /* Paths derived from the output or the data set follow the item. */
+    for (int m = 0; m < 2; m++) {
+        snprintf(def, sizeof def, "%s/model_%c.h5", cfg->output, 'a' + m);
+        if (!strcmp(cfg->models[m].weights, def)) out->models[m].weights[0] = '\0';
+    }
+    if (!strcmp(cfg->dataset.path, ds_dir[cfg->dataset.name])) out->dataset.path[0] = '\0';
+    snprintf(arg, sizeof arg, "%s=%s", cfg->sweep.key, cfg->sweep.values[i]);
+    sk_status st = apply_set(out, arg, seen);
+    if (st != SK_OK) return sk_err_prefix(st, "%s: ", where);
+    return sk_config_finalize(out, where);
+}
+
+sk_status sk_config_sweep_item(const sk_config *cfg, int i, sk_config *out)
+{
+    return sweep_item(cfg, i, out, "config");
 }
 
 /* ---- printing ------------------------------------------------------------ */
@@ -728,16 +977,8 @@ static void value_text(const sk_config *cfg, const key_t_ *k, char *buf, size_t 
     switch (k->type) {
     case T_STR: {
         const char *s = base + k->off;
-        if (plain_safe(s)) { snprintf(buf, n, "%s", s); break; }
-        size_t j = 0;
-        buf[j++] = '"';
-        for (; *s && j + 8 < n; s++) {
-            if (*s == '"' || *s == '\\') { buf[j++] = '\\'; buf[j++] = *s; }
-            else if ((unsigned char)*s < 0x20) j += (size_t)snprintf(buf + j, n - j, "\\x%02x", (unsigned char)*s);
-            else buf[j++] = *s;
-        }
-        buf[j++] = '"';
-        buf[j] = '\0';
+        if (plain_safe(s)) snprintf(buf, n, "%s", s);
+        else quote_str(s, buf, n);
         break;
     }
     case T_INT:
@@ -797,6 +1038,13 @@ static sk_status emit(const sk_config *cfg, FILE *out, const char *only)
         value_text(cfg, k, val, sizeof val);
         fprintf(out, "%*s%s: %s\n", 2 * depth, "", p, val);
         snprintf(prev, sizeof prev, "%s", key);
+    }
+    if (!ol && cfg->sweep.n > 0) {
+        fprintf(out, "sweep:\n  key: %s\n  values:\n", cfg->sweep.key);
+        for (int i = 0; i < cfg->sweep.n; i++) fprintf(out, "    - %s\n", cfg->sweep.values[i]);
+        fprintf(out, "  labels: [");
+        for (int i = 0; i < cfg->sweep.n; i++) fprintf(out, "%s%s", i ? ", " : "", cfg->sweep.labels[i]);
+        fprintf(out, "]\n");
     }
     return ferror(out) ? sk_err(SK_EIO, "write error") : SK_OK;
 }

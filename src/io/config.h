@@ -14,6 +14,8 @@
 #define SK_CFG_PATH 1024
 #define SK_CFG_NAME 128
 #define SK_CFG_LIST 32
+#define SK_CFG_SWEEP 16             /* at most this many sweep values */
+#define SK_CFG_SWEEP_TEXT 256       /* one sweep value, as YAML flow text */
 
 typedef enum { SK_MODE_TRAIN, SK_MODE_WEIGHT_MATCHING, SK_MODE_ACTIVATION_MATCHING,
                SK_MODE_SINKHORN, SK_MODE_CONTINUAL } sk_mode;
@@ -57,6 +59,7 @@ typedef struct {
     struct {
         char weights[SK_CFG_PATH];  /* "" -> <output>/model_<x>.h5 */
         long long seed;
+        int train;                  /* 0: use the seeded initialisation, untrained */
         int planted;                /* b only: B = a random permutation of A */
         double noise;               /* b only: Gaussian noise std added to the planted B */
     } models[2];
@@ -125,6 +128,15 @@ typedef struct {
             double delta_lr, delta_weight_decay, delta_clip, delta_init_std, alpha;
         } rebasin;
     } continual;
+    /* `sweep:` (not in the schema table: its values take the type of the key
+     * they sweep). n = 0: no sweep. Each value runs the config once with
+     * `key` set to it, into <output>/<label>. */
+    struct {
+        char key[64];
+        int n;
+        char values[SK_CFG_SWEEP][SK_CFG_SWEEP_TEXT];   /* YAML flow text */
+        char labels[SK_CFG_SWEEP][64];                  /* [A-Za-z0-9_.-]+, unique */
+    } sweep;
 } sk_config;
 
 /* Parse a config file (defaults for absent keys), apply `--set` overrides
@@ -139,6 +151,12 @@ sk_status sk_config_finalize(sk_config *cfg, const char *origin);
 sk_status sk_config_write_yaml(const sk_config *cfg, FILE *out);
 /* Same, into a malloc'd string. */
 char *sk_config_to_yaml(const sk_config *cfg);
+/* Sweep item i (0 <= i < cfg->sweep.n) of a finalized config: a copy
+ * without the sweep, with sweep.key set to values[i], output
+ * <output>/<labels[i]> and the paths that were derived from the output
+ * (models.*.weights) or from the data set re-derived; finalized, so errors
+ * of the combination are reported ("sweep item LABEL: ..."). */
+sk_status sk_config_sweep_item(const sk_config *cfg, int i, sk_config *out);
 /* The model section as YAML text (for the weights file's `arch` attribute). */
 char *sk_config_model_yaml(const sk_config *cfg);
 
