@@ -132,9 +132,10 @@ expect 0 "sweep smoke_align over models.b.seed \(2 items" "$SINKRB" run "$TOP_SR
   --set models.b.planted=true --set models.a.train=false --set mode=sinkhorn --set 'sinkhorn.costs=[l2]' \
   --set 'align.methods=[weight_matching]' --set sweep.key=models.b.seed --set 'sweep.values=[2, 3]' \
   --set 'sweep.labels=[b2, b3]' --progress never
-for f in b2/metrics.json b3/metrics.json b3/perm_sinkhorn_l2.h5 config.yaml log.txt sweep.csv; do
+for f in b2/metrics.json b3/metrics.json b3/perm_sinkhorn_l2.h5 config.yaml log.txt sweep.csv metrics.json; do
   [ -s "sw/$f" ] || { echo "FAIL: sweep did not write sw/$f"; fail=1; }
 done
+grep -q '"label": "b3"' sw/metrics.json || { echo "FAIL: the sweep's metrics.json lacks its items"; fail=1; }
 grep -q '^sweep:' sw/config.yaml || { echo "FAIL: the sweep's config.yaml lacks its sweep"; fail=1; }
 ! grep -q '^sweep:' sw/b3/config.yaml || { echo "FAIL: an item's config.yaml has a sweep"; fail=1; }
 grep -q '^    seed: 3' sw/b3/config.yaml || { echo "FAIL: item b3 does not have models.b.seed 3"; fail=1; }

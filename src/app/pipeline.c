@@ -493,6 +493,7 @@ static sk_status run_method(sk_run *r, pipe_state *ps, int which, int cost)
         o.steps = c->sinkhorn.steps;
         o.lr = c->sinkhorn.lr;
         o.weight_decay = c->sinkhorn.weight_decay;
+        o.eps = c->sinkhorn.eps;
         o.init = c->sinkhorn.init;
         o.seed = (uint64_t)c->seed;
         o.eval_batches = c->sinkhorn.eval_batches;
@@ -1022,6 +1023,40 @@ sk_status sk_run_write_metrics(sk_run *r)
     pipeline_results_json(r, j);
     sk_json_obj_end(j);
     snprintf(path, sizeof path, "%s/metrics.json", r->cfg.output);
+    st = sk_json_write_file(j, path);
+    sk_json_free(j);
+    return st;
+}
+
+/* A sweep's own metrics.json: provenance, then the items in order (label,
+ * value, folder, wall time); each item's results are in its folder. */
+sk_status sk_run_write_sweep_metrics(sk_run *r, const double *item_seconds)
+{
+    const sk_config *c = &r->cfg;
+    char path[SK_PATH_MAX + 32];
+    sk_json *j = sk_json_new();
+    sk_status st;
+    if (!j) return SK_ENOMEM;
+    sk_json_obj_begin(j, NULL);
+    write_provenance(r, j);
+    sk_json_obj_begin(j, "sweep");
+    sk_json_str(j, "key", c->sweep.key);
+    sk_json_str(j, "table", "sweep.csv");
+    sk_json_arr_begin(j, "items");
+    for (int i = 0; i < c->sweep.n; i++) {
+        char out[SK_PATH_MAX + 80];
+        snprintf(out, sizeof out, "%s/%s", c->output, c->sweep.labels[i]);
+        sk_json_obj_begin(j, NULL);
+        sk_json_str(j, "label", c->sweep.labels[i]);
+        sk_json_str(j, "value", c->sweep.values[i]);
+        sk_json_str(j, "output", out);
+        sk_json_num(j, "wall_seconds", item_seconds[i]);
+        sk_json_obj_end(j);
+    }
+    sk_json_arr_end(j);
+    sk_json_obj_end(j);
+    sk_json_obj_end(j);
+    snprintf(path, sizeof path, "%s/metrics.json", c->output);
     st = sk_json_write_file(j, path);
     sk_json_free(j);
     return st;

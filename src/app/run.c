@@ -110,7 +110,7 @@ static sk_status run_sweep(const sk_app_opts *o, const sk_config *cfg)
     FILE *table = NULL;
     char path[SK_PATH_MAX + 32];
     sk_status st = SK_OK;
-    double t0 = sk_now();
+    double t0 = sk_now(), secs[SK_CFG_SWEEP];
     if (!item || !r) { st = SK_ENOMEM; goto cleanup; }
     for (int i = 0; i < cfg->sweep.n && st == SK_OK; i++) {
         st = sk_config_sweep_item(cfg, i, item);
@@ -127,6 +127,8 @@ static sk_status run_sweep(const sk_app_opts *o, const sk_config *cfg)
     memset(r, 0, sizeof *r);
     r->opts = o;
     r->cfg = *cfg;
+    r->t_start = t0;
+    sk_wall_iso8601(r->started, sizeof r->started);
     if ((st = sk_mkdir_p(cfg->output)) != SK_OK) goto cleanup;
     snprintf(path, sizeof path, "%s/log.txt", cfg->output);
     if ((st = sk_log_open(&log, path, o->quiet)) != SK_OK) goto cleanup;
@@ -143,12 +145,15 @@ static sk_status run_sweep(const sk_app_opts *o, const sk_config *cfg)
         if ((st = sk_config_sweep_item(cfg, i, item)) != SK_OK) break;
         st = run_one(o, item, csv, cfg->sweep.labels[i], cfg->sweep.values[i], table);
         if (st != SK_OK) st = sk_err_prefix(st, "sweep item %s: ", cfg->sweep.labels[i]);
-        else sk_log_file(log, "item %s finished in %.1f s", cfg->sweep.labels[i], sk_now() - ti);
+        secs[i] = sk_now() - ti;
+        if (st == SK_OK) sk_log_file(log, "item %s finished in %.1f s", cfg->sweep.labels[i], secs[i]);
     }
     if (st != SK_OK) goto cleanup;
     st = sk_csv_close(csv);
     csv = NULL;
     if (st != SK_OK) goto cleanup;
+    sk_wall_iso8601(r->finished, sizeof r->finished);
+    if ((st = sk_run_write_sweep_metrics(r, secs)) != SK_OK) goto cleanup;
     fflush(table);
     sk_log_out(log, "%s", "");
     sk_log_out(log, "sweep %s over %s (%d items, %.1f s):", cfg->name, cfg->sweep.key, cfg->sweep.n, sk_now() - t0);

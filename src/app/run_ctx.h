@@ -26,6 +26,8 @@ typedef struct sk_run {
 sk_status sk_run_validate_inputs(sk_run *r);  /* load data and existing weights; nothing written */
 sk_status sk_run_pipeline(sk_run *r);         /* the mode's work */
 sk_status sk_run_write_metrics(sk_run *r);    /* metrics.json, atomically */
+/* A sweep's metrics.json: provenance and the items with their wall times. */
+sk_status sk_run_write_sweep_metrics(sk_run *r, const double *item_seconds);
 void sk_run_free_state(sk_run *r);
 void sk_run_stage(sk_run *r, const char *name, double seconds);
 /* check --verify-spec: prove the configured model's permutation spec by

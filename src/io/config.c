@@ -118,6 +118,9 @@ static const key_t_ schema[] = {
     INT("sinkhorn.steps", sinkhorn.steps, "1000", 1, 1e8, "optimisation steps (data-free costs l2, l1, cosine)"),
     FLT("sinkhorn.lr", sinkhorn.lr, "0.1", 0, BIG, 1, "AdamW learning rate on the matrices"),
     FLT("sinkhorn.weight_decay", sinkhorn.weight_decay, "0.01", 0, BIG, 0, "AdamW weight decay on the matrices"),
+    FLT("sinkhorn.eps", sinkhorn.eps, "1e-08", 0, BIG, 1,
+        "AdamW epsilon; data-free costs of large, small-weight models (untrained VGGs) have gradients below "
+        "1e-8 per matrix entry, which the default epsilon damps: use 1e-12 there"),
     ENUM("sinkhorn.init", sinkhorn.init, "perturbed-identity", "perturbed-identity|identity|random-permutation",
          "initial matrices: I + 0.1 N(0,1), I, or a random permutation"),
     INT("sinkhorn.batch_size", sinkhorn.batch_size, "500", 1, 1e6, "minibatch size of data costs"),

@@ -93,7 +93,7 @@ typedef struct {
         int iterations;
         double scale;
         int epochs, steps;
-        double lr, weight_decay;
+        double lr, weight_decay, eps;
         int init;                   /* perturbed-identity, identity, random-permutation */
         int batch_size;
         int eval_batches;

@@ -24,6 +24,7 @@ void sk_srb_opts_default(sk_srb_opts *o)
     o->steps = 1000;
     o->lr = 0.1;
     o->weight_decay = 0.01;
+    o->eps = 1e-8;
     o->init = 0;
     o->seed = 0;
     o->eval_batches = 8;
@@ -214,6 +215,7 @@ sk_status sk_sinkhorn_rebasin(const sk_perm_spec *s, sk_model *m, const sk_tset 
     sk_optim_opts_init(&oo, SK_OPT_ADAMW);
     oo.lr = o->lr;
     oo.weight_decay = o->weight_decay;
+    if (o->eps > 0) oo.eps = o->eps;
     if ((st = sk_optim_new(&oo, sk_softperm_params(sp), &opt)) != SK_OK) goto cleanup;
     r.Bp = sk_tset_like(B);
     r.mix = sk_tset_like(B);

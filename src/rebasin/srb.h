@@ -48,6 +48,7 @@ typedef struct {
     int steps;             /* data-free costs: optimisation steps in total (1000); the run stops
                               early once the hard cost is exactly 0 */
     double lr, weight_decay;   /* AdamW on X: 0.1, 0.01, betas (0.9, 0.999) */
+    double eps;                /* AdamW epsilon (1e-8) */
     int init;              /* SK_SOFTPERM_INIT_*: 0 = I + 0.1 N(0,1), 1 = identity, 2 = random perm */
     uint64_t seed;         /* X init, l draws of rnd, dropout */
     int eval_batches;      /* data costs: batches of the hard evaluation (8; <= 0: all) */
