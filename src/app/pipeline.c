@@ -143,6 +143,34 @@ static sk_status model_spec_from_config(const sk_config *c, const sk_dataset *ds
     return SK_OK;
 }
 
+/* The largest batch the run's model sees: evaluation always; training when
+ * an endpoint will be trained (and BatchNorm re-estimation, which uses
+ * train.batch_size); activation matching, STE and the data costs of Sinkhorn
+ * re-basin only when they run. Activation buffers scale with it (VGG19 at
+ * width 1: about 3 MB per image). */
+static int model_batch(const sk_config *c)
+{
+    int b = c->train.eval_batch_size;
+    int trains = c->mode == SK_MODE_CONTINUAL || c->model.norm == 1 || c->interpolation.bn_reset == SK_BNRESET_RECOMPUTE;
+    int am = c->mode == SK_MODE_ACTIVATION_MATCHING || c->mode == SK_MODE_CONTINUAL;
+    int data = c->mode == SK_MODE_CONTINUAL, srb = c->mode == SK_MODE_SINKHORN;
+    for (int e = 0; e < 2; e++)
+        if (!(e == 1 && c->models[1].planted) && c->models[e].train && !sk_file_exists(c->models[e].weights))
+            trains = 1;
+    for (int i = 0; i < c->align.n_methods; i++) {
+        am |= c->align.methods[i] == SK_METHOD_ACTIVATION_MATCHING;
+        data |= c->align.methods[i] == SK_METHOD_STE;
+        srb |= c->align.methods[i] == SK_METHOD_SINKHORN;
+    }
+    for (int k = 0; srb && k < c->sinkhorn.n_costs; k++)
+        data |= c->sinkhorn.costs[k] == SK_COST_MID || c->sinkhorn.costs[k] == SK_COST_RND;
+    if (c->mode == SK_MODE_TRAIN) am = data = 0;
+    if (trains && c->train.batch_size > b) b = c->train.batch_size;
+    if (am && c->activation_matching.batch_size > b) b = c->activation_matching.batch_size;
+    if (data && c->sinkhorn.batch_size > b) b = c->sinkhorn.batch_size;
+    return b;
+}
+
 sk_status sk_run_validate_inputs(sk_run *r)
 {
     const sk_config *c = &r->cfg;
@@ -171,10 +199,7 @@ sk_status sk_run_validate_inputs(sk_run *r)
     ps->ds_loaded = 1;
     st = model_spec_from_config(c, &ps->ds, &ps->ms);
     if (st != SK_OK) return st;
-    int maxb = c->train.batch_size > c->train.eval_batch_size ? c->train.batch_size : c->train.eval_batch_size;
-    if (c->activation_matching.batch_size > maxb) maxb = c->activation_matching.batch_size;
-    if (c->sinkhorn.batch_size > maxb) maxb = c->sinkhorn.batch_size;
-    st = sk_model_new(&ps->ms, maxb, &ps->m);
+    st = sk_model_new(&ps->ms, model_batch(c), &ps->m);
     if (st != SK_OK) return st;
     char *d = sk_model_describe(&ps->ms);
     snprintf(ps->model_desc, sizeof ps->model_desc, "%s", d ? d : "model");
