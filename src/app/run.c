@@ -101,7 +101,7 @@ cleanup:
  * method and split) appears when the last item has finished. */
 static sk_status run_sweep(const sk_app_opts *o, const sk_config *cfg)
 {
-    sk_config *item = sk_alloc(sizeof *item);
+    sk_config *items = sk_alloc_n((size_t)cfg->sweep.n, sizeof *items);
     sk_run *r = sk_alloc(sizeof *r);
     sk_csv *csv = NULL;
     sk_log *log = NULL;
@@ -111,13 +111,13 @@ static sk_status run_sweep(const sk_app_opts *o, const sk_config *cfg)
     char path[SK_PATH_MAX + 32];
     sk_status st = SK_OK;
     double t0 = sk_now(), secs[SK_CFG_SWEEP];
-    if (!item || !r) { st = SK_ENOMEM; goto cleanup; }
+    if (!items || !r) { st = SK_ENOMEM; goto cleanup; }
     for (int i = 0; i < cfg->sweep.n && st == SK_OK; i++) {
-        st = sk_config_sweep_item(cfg, i, item);
+        st = sk_config_sweep_item(cfg, i, &items[i]);
         if (st != SK_OK) break;
         memset(r, 0, sizeof *r);
         r->opts = o;
-        r->cfg = *item;
+        r->cfg = items[i];
         st = sk_run_validate_inputs(r);
         if (st != SK_OK) st = sk_err_prefix(st, "sweep item %s: ", cfg->sweep.labels[i]);
         sk_run_free_state(r);
@@ -142,8 +142,7 @@ static sk_status run_sweep(const sk_app_opts *o, const sk_config *cfg)
         double ti = sk_now();
         sk_log_out(log, "== sweep %s: item %d of %d, %s = %s -> %s/%s/", cfg->name, i + 1, cfg->sweep.n,
                    cfg->sweep.key, cfg->sweep.values[i], cfg->output, cfg->sweep.labels[i]);
-        if ((st = sk_config_sweep_item(cfg, i, item)) != SK_OK) break;
-        st = run_one(o, item, csv, cfg->sweep.labels[i], cfg->sweep.values[i], table);
+        st = run_one(o, &items[i], csv, cfg->sweep.labels[i], cfg->sweep.values[i], table);
         if (st != SK_OK) st = sk_err_prefix(st, "sweep item %s: ", cfg->sweep.labels[i]);
         secs[i] = sk_now() - ti;
         if (st == SK_OK) sk_log_file(log, "item %s finished in %.1f s", cfg->sweep.labels[i], secs[i]);
@@ -171,7 +170,7 @@ cleanup:
     if (table) fclose(table);
     free(tbuf);
     sk_log_close(log);
-    sk_free(item);
+    sk_free(items);
     sk_free(r);
     return st;
 }

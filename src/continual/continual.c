@@ -76,14 +76,7 @@ static void opts_from_config(const sk_config *cfg, sk_cl_opts *o)
     o->memory_per_class = cfg->continual.memory_per_class;
     o->ewc_lambda = cfg->continual.ewc_lambda;
     o->fisher_samples = cfg->continual.fisher_samples;
-    o->rebasin.lr = cfg->continual.rebasin.lr;
-    o->rebasin.tau = cfg->continual.rebasin.tau;
-    o->rebasin.iterations = cfg->continual.rebasin.iterations;
-    o->rebasin.delta_lr = cfg->continual.rebasin.delta_lr;
-    o->rebasin.delta_weight_decay = cfg->continual.rebasin.delta_weight_decay;
-    o->rebasin.delta_clip = cfg->continual.rebasin.delta_clip;
-    o->rebasin.delta_init_std = cfg->continual.rebasin.delta_init_std;
-    o->rebasin.alpha = cfg->continual.rebasin.alpha;
+    o->rebasin = cfg->continual.rebasin;
     o->seed = (uint64_t)cfg->seed;
 }
 

@@ -12,6 +12,7 @@
 #include "core/err.h"
 #include "core/rng.h"
 #include "core/tensor.h"
+#include "io/config.h"
 #include "io/log.h"
 #include "io/progress.h"
 #include "nn/model.h"
@@ -26,11 +27,7 @@ typedef struct {
     int memory_per_class;       /* per class per task */
     double ewc_lambda;
     int fisher_samples;
-    struct {
-        double lr, tau;
-        int iterations;
-        double delta_lr, delta_weight_decay, delta_clip, delta_init_std, alpha;
-    } rebasin;
+    sk_cfg_cl_rebasin rebasin;  /* continual.rebasin.* */
     uint64_t seed;
 } sk_cl_opts;
 

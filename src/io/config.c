@@ -610,11 +610,17 @@ static int flow_text(const key_t_ *k, yaml_document_t *doc, yaml_node_t *n, char
     return j + 1 < len;
 }
 
+/* Characters allowed in `name` and in sweep labels (folder names). */
+static int name_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '_' || c == '-' || c == '.';
+}
+
 static int label_ok(const char *s)
 {
     if (!*s || !strcmp(s, ".") || !strcmp(s, "..")) return 0;
     for (; *s; s++)
-        if (!(isalnum((unsigned char)*s) || *s == '_' || *s == '-' || *s == '.')) return 0;
+        if (!name_char(*s)) return 0;
     return 1;
 }
 
@@ -627,7 +633,7 @@ static void default_labels(sk_config *cfg)
         size_t j = 0;
         for (const char *p = cfg->sweep.values[i]; *p && j + 1 < sizeof cfg->sweep.labels[0] - 4; p++) {
             if (*p == '[' || *p == ']' || *p == ' ' || *p == '"') continue;
-            l[j++] = *p == ',' ? '-' : (isalnum((unsigned char)*p) || *p == '_' || *p == '-' || *p == '.') ? *p : '_';
+            l[j++] = *p == ',' ? '-' : name_char(*p) ? *p : '_';
         }
         l[j] = '\0';
         if (!label_ok(l)) snprintf(l, sizeof cfg->sweep.labels[0], "item%d", i + 1);
@@ -863,13 +869,15 @@ cleanup:
 
 static sk_status sweep_item(const sk_config *cfg, int i, sk_config *out, const char *origin);
 
+/* dataset.path when not given, by dataset.name. */
+static const char *const ds_dir[] = {"datasets/mnist", "datasets/fashion-mnist", "datasets/cifar10",
+                                     "datasets/cifar100", ""};
+
 sk_status sk_config_finalize(sk_config *cfg, const char *origin)
 {
-    static const char *ds_dir[] = {"datasets/mnist", "datasets/fashion-mnist", "datasets/cifar10",
-                                   "datasets/cifar100", ""};
     if (!cfg->name[0]) return sk_err(SK_ECONFIG, "%s: name must not be empty", origin);
     for (const char *p = cfg->name; *p; p++)
-        if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '-' || *p == '.'))
+        if (!name_char(*p))
             return sk_err(SK_ECONFIG, "%s: name \"%s\" may only contain letters, digits, '_', '-' and '.'",
                           origin, cfg->name);
     if (!cfg->output[0]) snprintf(cfg->output, sizeof cfg->output, "results/%s", cfg->name);
@@ -911,8 +919,6 @@ sk_status sk_config_finalize(sk_config *cfg, const char *origin)
 
 static sk_status sweep_item(const sk_config *cfg, int i, sk_config *out, const char *origin)
 {
-    static const char *ds_dir[] = {"datasets/mnist", "datasets/fashion-mnist", "datasets/cifar10",
-                                   "datasets/cifar100", ""};
     char where[SK_CFG_PATH + 128], def[SK_CFG_PATH + 32], arg[SK_CFG_SWEEP_TEXT + 80];
     unsigned char seen[N_KEYS];
     if (i < 0 || i >= cfg->sweep.n) return sk_err(SK_EINVAL, "sweep item %d out of range", i);

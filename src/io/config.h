@@ -28,6 +28,14 @@ typedef enum { SK_COST_L2, SK_COST_L1, SK_COST_COSINE, SK_COST_MID, SK_COST_RND 
 typedef enum { SK_SPLIT_TRAIN, SK_SPLIT_TEST } sk_split_id;
 typedef enum { SK_BNRESET_AUTO, SK_BNRESET_RECOMPUTE, SK_BNRESET_NONE } sk_bnreset;
 
+/* continual.rebasin.*: the incremental-learning-via-re-basin settings (also
+ * the continual module's own options, copied whole). */
+typedef struct {
+    double lr, tau;
+    int iterations;
+    double delta_lr, delta_weight_decay, delta_clip, delta_init_std, alpha;
+} sk_cfg_cl_rebasin;
+
 /* Every field is documented (type, default, range) in config.c's schema and in
  * man/sinkrb.1; enums store the index of the choice in the schema's list. */
 typedef struct {
@@ -122,11 +130,7 @@ typedef struct {
         int memory_per_class;
         double ewc_lambda;
         int fisher_samples;
-        struct {
-            double lr, tau;
-            int iterations;
-            double delta_lr, delta_weight_decay, delta_clip, delta_init_std, alpha;
-        } rebasin;
+        sk_cfg_cl_rebasin rebasin;
     } continual;
     /* `sweep:` (not in the schema table: its values take the type of the key
      * they sweep). n = 0: no sweep. Each value runs the config once with
