@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/config.h"
+#include "cfg/cfg.h"
 
 static sk_config cfg;
 
@@ -89,12 +89,12 @@ START_TEST(test_full_file)
         "  bn_reset: auto\n";
     ck_assert_msg(load_text("design.yaml", text, NULL, 0) == SK_OK, "%s", sk_err_msg());
     ck_assert_int_eq(cfg.mode, SK_MODE_SINKHORN);
-    ck_assert_int_eq(cfg.dataset.name, SK_CFG_DS_CIFAR10);
-    ck_assert_int_eq(cfg.dataset.normalize, SK_CFG_NORMALIZE_AUTO);   /* true is an alias */
+    ck_assert_int_eq(cfg.dataset.name, SK_DS_CIFAR10);
+    ck_assert_int_eq(cfg.dataset.normalize, SK_NORMALIZE_AUTO);   /* true is an alias */
     ck_assert_int_eq(cfg.align.n_methods, 4);
-    ck_assert_int_eq(cfg.align.methods[2], SK_METHOD_STE);
+    ck_assert_int_eq(cfg.align.methods[2], SK_ALIGN_STE);
     ck_assert_int_eq(cfg.sinkhorn.n_costs, 3);
-    ck_assert_int_eq(cfg.sinkhorn.costs[1], SK_COST_MID);
+    ck_assert_int_eq(cfg.sinkhorn.costs[1], SK_SRB_MID);
     ck_assert_double_eq(cfg.train.lr, 1e-3);
     ck_assert_int_eq(cfg.train.epochs, 20);
     ck_assert_str_eq(cfg.models[0].weights, "results/cifar_mlp/model_a.h5");
@@ -162,7 +162,7 @@ START_TEST(test_set_overrides)
     ck_assert_double_eq(cfg.sinkhorn.tau, 0.5);
     ck_assert_int_eq(cfg.models[1].seed, 9);
     ck_assert_int_eq(cfg.align.n_methods, 1);
-    ck_assert_int_eq(cfg.align.methods[0], SK_METHOD_SINKHORN);
+    ck_assert_int_eq(cfg.align.methods[0], SK_ALIGN_SINKHORN);
     ck_assert_str_eq(cfg.dataset.path, "datasets/cifar10");
     ck_assert_str_eq(cfg.models[0].weights, "/tmp/somewhere/model_a.h5");
     ck_assert_str_eq(cfg.name, "renamed");

@@ -14,8 +14,18 @@
 #include "continual/method.h"
 #include "core/mem.h"
 #include "io/atomic.h"
-#include "io/config.h"
+#include "app/options.h"
+#include "cfg/cfg.h"
 #include "testutil.h"
+
+/* The continual run of a config (its options mapped as `sinkrb run` maps them). */
+static sk_status cl_run(const sk_config *cfg, const sk_dataset *ds, const sk_model_spec *ms, sk_log *log,
+                        sk_progress_mode pm, sk_cl_results **out)
+{
+    sk_cl_opts o;
+    sk_options_continual(cfg, &o);
+    return sk_continual_run(&o, ds, ms, log, pm, out);
+}
 
 /* ---- synthetic data ------------------------------------------------------- */
 
@@ -289,7 +299,7 @@ START_TEST(test_split_cifar100_files)
     ms.in_w = 32;
     ms.n_out = 100;
     sk_cl_results *res = NULL;
-    ck_assert_int_eq(sk_continual_run(&cfg, &ds, &ms, NULL, SK_PROGRESS_NEVER, &res), SK_OK);
+    ck_assert_int_eq(cl_run(&cfg, &ds, &ms, NULL, SK_PROGRESS_NEVER, &res), SK_OK);
     ck_assert_int_eq(sk_cl_results_tasks(res), 20);
     const double *a = sk_cl_results_matrix(res, 1);
     for (int k = 0; k < 400; k++) ck_assert(a[k] >= 0.0 && a[k] <= 1.0);
@@ -470,7 +480,7 @@ static int run_methods(const int *methods, int n, sk_cl_results **res, sk_datase
     ms.in_h = 8;
     ms.in_w = 8;
     ms.n_out = 10;
-    return sk_continual_run(&cfg, ds, &ms, NULL, SK_PROGRESS_NEVER, res);
+    return cl_run(&cfg, ds, &ms, NULL, SK_PROGRESS_NEVER, res);
 }
 
 START_TEST(test_smoke_all_methods)
@@ -549,12 +559,12 @@ START_TEST(test_run_rejects_bad_input)
     ms.in_h = 4;
     ms.in_w = 4;
     ms.n_out = 7;
-    ck_assert_int_eq(sk_continual_run(&cfg, &ds, &ms, NULL, SK_PROGRESS_NEVER, &res), SK_EINVAL);
+    ck_assert_int_eq(cl_run(&cfg, &ds, &ms, NULL, SK_PROGRESS_NEVER, &res), SK_EINVAL);
     ck_assert_ptr_nonnull(strstr(sk_err_msg(), "7 outputs"));
     /* split-cifar10 on MNIST is a config error naming the expected data set. */
     cfg.continual.benchmark = 2;
     ms.n_out = 10;
-    ck_assert_int_eq(sk_continual_run(&cfg, &ds, &ms, NULL, SK_PROGRESS_NEVER, &res), SK_ECONFIG);
+    ck_assert_int_eq(cl_run(&cfg, &ds, &ms, NULL, SK_PROGRESS_NEVER, &res), SK_ECONFIG);
     ck_assert_ptr_nonnull(strstr(sk_err_msg(), "cifar10"));
     sk_dataset_free(&ds);
 }

@@ -4,7 +4,7 @@
 #define SK_APP_APP_H
 
 #include "core/err.h"
-#include "io/config.h"
+#include "cfg/cfg.h"
 #include "io/progress.h"
 
 typedef struct {

@@ -12,7 +12,7 @@
 #include "core/mem.h"
 #include "core/timer.h"
 #include "io/atomic.h"
-#include "io/config.h"
+#include "cfg/cfg.h"
 #include "io/h5w.h"
 #include "io/log.h"
 

@@ -5,7 +5,7 @@
 #include <stdio.h>
 
 #include "app/app.h"
-#include "io/config.h"
+#include "cfg/cfg.h"
 #include "io/csv.h"
 #include "io/log.h"
 
@@ -19,7 +19,7 @@ typedef struct sk_run {
     char started[32], finished[32];
     int n_stages;
     struct { char name[48]; double seconds; } stages[SK_RUN_MAX_STAGES];
-    void *state;          /* pipeline-owned (data, models, results) */
+    struct sk_pipe_state *state;   /* pipeline-owned (data, models, results; app/state.h) */
 } sk_run;
 
 /* pipeline.c */

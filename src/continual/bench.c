@@ -6,20 +6,20 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/names.h"
 
 /* RNG stream tags, so every random choice of a benchmark has its own stream. */
 #define STREAM_PERM 0x7065726d00ULL
 #define STREAM_MEMORY 0x6d656d6f00ULL
 
+const char *const sk_cl_bench_names[] = {[SK_CL_ROTATED] = "rotated-mnist", [SK_CL_PERMUTED] = "permuted-mnist",
+                                         [SK_CL_SPLIT_CIFAR10] = "split-cifar10",
+                                         [SK_CL_SPLIT_CIFAR100] = "split-cifar100"};
+const char *const sk_cl_angles_names[] = {[SK_CL_LINSPACE] = "linspace", [SK_CL_STEP] = "step"};
+
 const char *sk_cl_bench_name(sk_cl_bench_kind k)
 {
-    switch (k) {
-    case SK_CL_ROTATED: return "rotated-mnist";
-    case SK_CL_PERMUTED: return "permuted-mnist";
-    case SK_CL_SPLIT_CIFAR10: return "split-cifar10";
-    case SK_CL_SPLIT_CIFAR100: return "split-cifar100";
-    }
-    return "?";
+    return SK_NAME(sk_cl_bench_names, k);
 }
 
 void sk_cl_rotation_table(int h, int w, double deg, int32_t *src, float *wt) // src (P, 4), wt (P, 4)

@@ -17,8 +17,11 @@
 #include "core/rng.h"
 #include "data/dataset.h"
 
-typedef enum { SK_CL_ROTATED, SK_CL_PERMUTED, SK_CL_SPLIT_CIFAR10, SK_CL_SPLIT_CIFAR100 } sk_cl_bench_kind;
-typedef enum { SK_CL_LINSPACE, SK_CL_STEP } sk_cl_angles;
+typedef enum { SK_CL_ROTATED, SK_CL_PERMUTED, SK_CL_SPLIT_CIFAR10, SK_CL_SPLIT_CIFAR100, SK_CL_BENCH_COUNT } sk_cl_bench_kind;
+typedef enum { SK_CL_LINSPACE, SK_CL_STEP, SK_CL_ANGLES_COUNT } sk_cl_angles;
+/* Name tables (core/names.h): "rotated-mnist", ...; "linspace", "step". */
+extern const char *const sk_cl_bench_names[SK_CL_BENCH_COUNT];
+extern const char *const sk_cl_angles_names[SK_CL_ANGLES_COUNT];
 
 typedef struct {
     sk_cl_bench_kind kind;

@@ -10,6 +10,7 @@
 #include "continual/bench.h"
 #include "continual/method.h"
 #include "core/mem.h"
+#include "core/names.h"
 #include "core/timer.h"
 #include "io/atomic.h"
 #include "io/csv.h"
@@ -19,17 +20,17 @@
 
 struct sk_cl_results {
     int T, n;
-    int method[SK_CL_N_METHODS * 4];
+    int method[SK_CL_MAX_METHODS];
     char benchmark[32];
     double *acc;                /* (n, T, T) */
-    double seconds[SK_CL_N_METHODS * 4];
+    double seconds[SK_CL_MAX_METHODS];
 };
 
-const char *sk_cl_method_name(int method)
-{
-    static const char *names[] = {"finetune", "ewc", "replay", "agem", "joint", "rebasin"};
-    return method >= 0 && method < SK_CL_N_METHODS ? names[method] : "?";
-}
+const char *const sk_cl_method_names[] = {[SK_CL_FINETUNE] = "finetune", [SK_CL_EWC] = "ewc",
+                                          [SK_CL_REPLAY] = "replay",     [SK_CL_AGEM] = "agem",
+                                          [SK_CL_JOINT] = "joint",       [SK_CL_REBASIN] = "rebasin"};
+
+const char *sk_cl_method_name(int method) { return SK_NAME(sk_cl_method_names, method); }
 
 int sk_cl_results_tasks(const sk_cl_results *r) { return r->T; }
 int sk_cl_results_n_methods(const sk_cl_results *r) { return r->n; }
@@ -58,54 +59,28 @@ static void trainer_free(sk_cl_trainer *tr)
     sk_cl_memory_free(&tr->mem);
 }
 
-static void opts_from_config(const sk_config *cfg, sk_cl_opts *o)
-{
-    memset(o, 0, sizeof *o);
-    o->epochs = cfg->continual.epochs;
-    o->batch_size = cfg->continual.batch_size;
-    o->eval_batch_size = cfg->train.eval_batch_size;
-    static const sk_opt_kind kinds[] = {SK_OPT_SGD, SK_OPT_ADAM, SK_OPT_ADAMW};
-    sk_opt_kind k = kinds[cfg->continual.optimizer >= 0 && cfg->continual.optimizer < 3 ? cfg->continual.optimizer : 2];
-    sk_optim_opts_init(&o->opt, k);
-    o->opt.lr = cfg->continual.lr;
-    o->opt.momentum = k == SK_OPT_SGD ? cfg->continual.momentum : 0.0;
-    o->opt.weight_decay = cfg->continual.weight_decay;
-    o->opt.beta1 = cfg->train.beta1;
-    o->opt.beta2 = cfg->train.beta2;
-    o->opt.eps = cfg->train.eps;
-    o->memory_per_class = cfg->continual.memory_per_class;
-    o->ewc_lambda = cfg->continual.ewc_lambda;
-    o->fisher_samples = cfg->continual.fisher_samples;
-    o->rebasin = cfg->continual.rebasin;
-    o->seed = (uint64_t)cfg->seed;
-}
-
-sk_status sk_continual_run(const sk_config *cfg, const sk_dataset *ds, const sk_model_spec *ms, sk_log *log,
+sk_status sk_continual_run(const sk_cl_opts *opts, const sk_dataset *ds, const sk_model_spec *ms, sk_log *log,
                            sk_progress_mode pm, sk_cl_results **out)
 {
     sk_status st = SK_OK;
     sk_cl_bench *b = NULL;
     sk_cl_results *r = NULL;
     sk_cl_trainer tr;
-    sk_cl_opts o;
+    const sk_cl_opts o = *opts;
     memset(&tr, 0, sizeof tr);
     *out = NULL;
-    opts_from_config(cfg, &o);
-    static const sk_cl_bench_kind kinds[] = {SK_CL_ROTATED, SK_CL_PERMUTED, SK_CL_SPLIT_CIFAR10, SK_CL_SPLIT_CIFAR100};
-    int bk = cfg->continual.benchmark;
-    if (bk < 0 || bk > 3) return sk_err(SK_ECONFIG, "continual.benchmark: unknown choice %d", bk);
-    if (cfg->continual.n_methods < 1 || cfg->continual.n_methods > SK_CL_N_METHODS * 4)
-        return sk_err(SK_ECONFIG, "continual.methods: between 1 and %d methods", SK_CL_N_METHODS * 4);
-    for (int k = 0; k < cfg->continual.n_methods; k++) {
-        int mk = cfg->continual.methods[k];
+    if ((unsigned)o.benchmark >= SK_CL_BENCH_COUNT)
+        return sk_err(SK_ECONFIG, "continual.benchmark: unknown choice %d", (int)o.benchmark);
+    if (o.n_methods < 1 || o.n_methods > SK_CL_MAX_METHODS)
+        return sk_err(SK_ECONFIG, "continual.methods: between 1 and %d methods", SK_CL_MAX_METHODS);
+    for (int k = 0; k < o.n_methods; k++) {
+        int mk = o.methods[k];
         if (mk < 0 || mk >= SK_CL_N_METHODS) return sk_err(SK_ECONFIG, "continual.methods: unknown method %d", mk);
         for (int q = 0; q < k; q++)
-            if (cfg->continual.methods[q] == mk)
+            if (o.methods[q] == o.methods[k])
                 return sk_err(SK_ECONFIG, "continual.methods: %s is listed twice", sk_cl_method_name(mk));
     }
-    if ((st = sk_cl_bench_new(kinds[bk], cfg->continual.tasks,
-                              cfg->continual.angles == 1 ? SK_CL_STEP : SK_CL_LINSPACE, cfg->continual.step,
-                              (uint64_t)cfg->seed, ds, cfg->dataset.augment, &b)) != SK_OK)
+    if ((st = sk_cl_bench_new(o.benchmark, o.tasks, o.angles, o.step, o.seed, ds, o.augment, &b)) != SK_OK)
         goto cleanup;
     if (ms->n_out != b->K) {
         st = sk_err(SK_EINVAL, "continual: the model has %d outputs but the data set has %d classes", ms->n_out, b->K);
@@ -114,7 +89,7 @@ sk_status sk_continual_run(const sk_config *cfg, const sk_dataset *ds, const sk_
     const int T = b->T;
     if (!(r = sk_alloc(sizeof *r))) { st = SK_ENOMEM; goto cleanup; }
     r->T = T;
-    r->n = cfg->continual.n_methods;
+    r->n = o.n_methods;
     snprintf(r->benchmark, sizeof r->benchmark, "%s", sk_cl_bench_name(b->kind));
     if (!(r->acc = sk_alloc_n((size_t)r->n * T * T, sizeof(double)))) { st = SK_ENOMEM; goto cleanup; }
 
@@ -131,7 +106,7 @@ sk_status sk_continual_run(const sk_config *cfg, const sk_dataset *ds, const sk_
         sum_train += b->n_train[t];
     }
     for (int k = 0; k < r->n; k++)
-        if (cfg->continual.methods[k] == SK_CL_JOINT && sum_train > max_order) max_order = sum_train;
+        if (o.methods[k] == SK_CL_JOINT && sum_train > max_order) max_order = sum_train;
     if (max_order > INT32_MAX) { st = sk_err(SK_EINVAL, "continual: more than 2^31 training examples"); goto cleanup; }
     tr.x = sk_alloc_n((size_t)tr.cap * b->D, sizeof(float));
     tr.y = sk_alloc_n((size_t)tr.cap, sizeof(int32_t));
@@ -147,7 +122,7 @@ sk_status sk_continual_run(const sk_config *cfg, const sk_dataset *ds, const sk_
     if ((st = sk_optim_new(&o.opt, sk_model_params(tr.m), &tr.opt)) != SK_OK) goto cleanup;
 
     for (int k = 0; k < r->n; k++) {
-        int meth = cfg->continual.methods[k];
+        int meth = o.methods[k];
         r->method[k] = meth;
         sk_rng init;
         sk_rng_seed_stream(&init, o.seed, STREAM_INIT);

@@ -24,20 +24,50 @@
 
 #include "core/err.h"
 #include "data/dataset.h"
-#include "io/config.h"
+#include "continual/bench.h"
 #include "io/json.h"
 #include "io/log.h"
 #include "io/progress.h"
 #include "nn/model.h"
+#include "nn/optim.h"
+
+/* The methods (continual.methods), with their name table (core/names.h). */
+typedef enum { SK_CL_FINETUNE, SK_CL_EWC, SK_CL_REPLAY, SK_CL_AGEM, SK_CL_JOINT, SK_CL_REBASIN, SK_CL_N_METHODS } sk_cl_method;
+extern const char *const sk_cl_method_names[SK_CL_N_METHODS];   /* "finetune", ... */
+#define SK_CL_MAX_METHODS SK_CL_N_METHODS   /* methods of one run: each at most once */
+
+/* The rebasin method's own settings (continual.rebasin.*). */
+typedef struct {
+    double lr, tau;             /* AdamW on the Sinkhorn matrices; temperature */
+    int iterations;             /* Sinkhorn iterations */
+    double delta_lr, delta_weight_decay, delta_clip, delta_init_std;   /* the residual delta (SGD) */
+    double alpha;               /* theta = alpha theta + (1 - alpha) pi(theta) + delta */
+} sk_cl_rebasin_opts;
+
+typedef struct {
+    sk_cl_bench_kind benchmark;
+    int tasks;
+    sk_cl_angles angles;        /* rotated: linspace(0, 180, tasks) or `step` degrees apart */
+    double step;
+    int augment;                /* split-cifar training augmentation */
+    int n_methods;
+    sk_cl_method methods[SK_CL_MAX_METHODS];
+    int epochs, batch_size, eval_batch_size;
+    sk_optim_opts opt;          /* the model's own optimiser (reset at every task) */
+    int memory_per_class;       /* per class per task */
+    double ewc_lambda;
+    int fisher_samples;
+    sk_cl_rebasin_opts rebasin;
+    uint64_t seed;
+} sk_cl_opts;
 
 typedef struct sk_cl_results sk_cl_results;
 
-/* Run cfg->continual.methods on cfg->continual.benchmark over the loaded data
- * set ds (dataset.name of the config; borrowed), with models built from ms
- * (input shape of ds, n_out = classes). Progress (one line per task and
- * method) goes through pm, per-task accuracy rows to log (may be NULL).
- * *out is owned by the caller (sk_cl_results_free). */
-sk_status sk_continual_run(const sk_config *cfg, const sk_dataset *ds, const sk_model_spec *ms, sk_log *log,
+/* Run o->methods on o->benchmark over the loaded data set ds (borrowed),
+ * with models built from ms (input shape of ds, n_out = classes). Progress
+ * (one line per task and method) goes through pm, per-task accuracy rows to
+ * log (may be NULL). *out is owned by the caller (sk_cl_results_free). */
+sk_status sk_continual_run(const sk_cl_opts *o, const sk_dataset *ds, const sk_model_spec *ms, sk_log *log,
                            sk_progress_mode pm, sk_cl_results **out);
 /* <outdir>/accuracy_matrix.csv (method,after_task,task,accuracy; tasks
  * 1-based) and <outdir>/cl_accuracy.svg (mean accuracy over the tasks seen so
@@ -69,7 +99,7 @@ double sk_cl_bwt(const double *a, int T);
 /* Mean accuracy over the tasks seen after task t: mean_{i<=t} a[t][i]. */
 double sk_cl_seen_acc(const double *a, int T, int t);
 
-/* "finetune" | "ewc" | "replay" | "agem" | "joint" | "rebasin" (config order). */
+/* "finetune" | "ewc" | "replay" | "agem" | "joint" | "rebasin"; "?" if out of range. */
 const char *sk_cl_method_name(int method);
 
 #endif

@@ -12,24 +12,11 @@
 #include "core/err.h"
 #include "core/rng.h"
 #include "core/tensor.h"
-#include "io/config.h"
+#include "continual/continual.h"
 #include "io/log.h"
 #include "io/progress.h"
 #include "nn/model.h"
 #include "nn/optim.h"
-
-/* The order of the config's continual.methods choices. */
-enum { SK_CL_FINETUNE, SK_CL_EWC, SK_CL_REPLAY, SK_CL_AGEM, SK_CL_JOINT, SK_CL_REBASIN, SK_CL_N_METHODS };
-
-typedef struct {
-    int epochs, batch_size, eval_batch_size;
-    sk_optim_opts opt;          /* the model's own optimiser (reset at every task) */
-    int memory_per_class;       /* per class per task */
-    double ewc_lambda;
-    int fisher_samples;
-    sk_cfg_cl_rebasin rebasin;  /* continual.rebasin.* */
-    uint64_t seed;
-} sk_cl_opts;
 
 /* Softmax cross-entropy with a per-example head: example k may only use the
  * logits allowed by mask[task[k]*K ..] (mask NULL: all K). Weights: 1/n per

@@ -8,16 +8,17 @@
 #include "core/mem.h"
 #include "data/formats.h"
 
+const char *const sk_ds_kind_names[] = {[SK_DS_MNIST] = "mnist",       [SK_DS_FASHION_MNIST] = "fashion-mnist",
+                                        [SK_DS_CIFAR10] = "cifar10",   [SK_DS_CIFAR100] = "cifar100",
+                                        [SK_DS_POLYNOMIAL] = "polynomial"};
+const char *const sk_normalize_names[] = {[SK_NORMALIZE_AUTO] = "auto", [SK_NORMALIZE_UNIT] = "unit",
+                                          [SK_NORMALIZE_STANDARD] = "standard"};
+const char *const sk_labels_names[] = {[SK_LABELS_FINE] = "fine", [SK_LABELS_COARSE] = "coarse"};
+const char *const sk_split_names[] = {[SK_SPLIT_TRAIN] = "train", [SK_SPLIT_TEST] = "test"};
+
 const char *sk_ds_kind_name(sk_ds_kind k)
 {
-    switch (k) {
-    case SK_DS_MNIST: return "mnist";
-    case SK_DS_FASHION_MNIST: return "fashion-mnist";
-    case SK_DS_CIFAR10: return "cifar10";
-    case SK_DS_CIFAR100: return "cifar100";
-    case SK_DS_POLYNOMIAL: return "polynomial";
-    }
-    return "unknown";
+    return (unsigned)k < SK_DS_COUNT ? sk_ds_kind_names[k] : "unknown";
 }
 
 int sk_ds_kind_parse(const char *s, sk_ds_kind *out)
@@ -122,8 +123,8 @@ sk_status sk_dataset_load(sk_dataset *ds, const sk_data_opts *o)
 
     memset(ds, 0, sizeof *ds);
     ds->kind = o->kind;
-    ds->normalize = o->normalize;
-    if (o->normalize != SK_NORMALIZE_UNIT && o->normalize != SK_NORMALIZE_STANDARD)
+    ds->normalize = o->normalize == SK_NORMALIZE_AUTO ? sk_normalize_auto(o->kind) : o->normalize;
+    if (ds->normalize != SK_NORMALIZE_UNIT && ds->normalize != SK_NORMALIZE_STANDARD)
         return sk_err(SK_EINVAL, "dataset: unknown normalisation %d", (int)o->normalize);
     if (o->train_limit < 0 || o->test_limit < 0)
         return sk_err(SK_EINVAL, "dataset: record limits must be >= 0 (got %lld, %lld)",

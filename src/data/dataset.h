@@ -19,19 +19,34 @@ typedef enum {
     SK_DS_FASHION_MNIST,
     SK_DS_CIFAR10,
     SK_DS_CIFAR100,
-    SK_DS_POLYNOMIAL
+    SK_DS_POLYNOMIAL,
+    SK_DS_COUNT
 } sk_ds_kind;
 
 typedef enum {
+    SK_NORMALIZE_AUTO,      /* STANDARD for CIFAR, UNIT otherwise (sk_normalize_auto) */
     SK_NORMALIZE_UNIT,      /* pixel / 255, in [0, 1] */
-    SK_NORMALIZE_STANDARD   /* (pixel / 255 - mean[c]) / std[c], training-split stats */
+    SK_NORMALIZE_STANDARD,  /* (pixel / 255 - mean[c]) / std[c], training-split stats */
+    SK_NORMALIZE_COUNT
 } sk_normalize;
+
+/* CIFAR-100 label sets. */
+typedef enum { SK_LABELS_FINE, SK_LABELS_COARSE, SK_LABELS_COUNT } sk_labels;
+/* The two splits of every data set. */
+typedef enum { SK_SPLIT_TRAIN, SK_SPLIT_TEST, SK_SPLIT_COUNT } sk_split_id;
+
+/* Name tables (core/names.h), the config's choices: "mnist", ...;
+ * "auto", "unit", "standard"; "fine", "coarse"; "train", "test". */
+extern const char *const sk_ds_kind_names[SK_DS_COUNT];
+extern const char *const sk_normalize_names[SK_NORMALIZE_COUNT];
+extern const char *const sk_labels_names[SK_LABELS_COUNT];
+extern const char *const sk_split_names[SK_SPLIT_COUNT];
 
 typedef struct {
     sk_ds_kind kind;
     const char *path;          /* folder holding the official files (borrowed);
                                   NULL = "datasets/<sk_ds_kind_name(kind)>" */
-    sk_normalize normalize;    /* the config maps auto -> STANDARD for CIFAR, UNIT for MNIST */
+    sk_normalize normalize;    /* AUTO: sk_normalize_auto(kind) */
     int coarse_labels;         /* CIFAR-100: 1 = 20 coarse labels, 0 = 100 fine labels (default) */
     int poly_degree;           /* polynomial toy: 1, 2 or 3 */
     int poly_points;           /* default 100 (0 also means 100) */

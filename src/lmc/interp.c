@@ -3,6 +3,9 @@
 #include "core/mem.h"
 #include "lmc/barrier.h"
 
+const char *const sk_bnreset_names[] = {[SK_BNRESET_AUTO] = "auto", [SK_BNRESET_RECOMPUTE] = "recompute",
+                                        [SK_BNRESET_NONE] = "none"};
+
 void sk_lerp(sk_tset *out, const sk_tset *a, const sk_tset *b, double lambda)
 {
     float wa = (float)(1.0 - lambda), wb = (float)lambda;

@@ -12,6 +12,11 @@
  * computed as (1-l)*a + l*b (never with a division). */
 void sk_lerp(sk_tset *out, const sk_tset *a, const sk_tset *b, double lambda);
 
+/* interpolation.bn_reset: re-estimate BatchNorm statistics at every lambda
+ * when the model has BatchNorm (auto), always, or never. */
+typedef enum { SK_BNRESET_AUTO, SK_BNRESET_RECOMPUTE, SK_BNRESET_NONE, SK_BNRESET_COUNT } sk_bnreset;
+extern const char *const sk_bnreset_names[SK_BNRESET_COUNT];   /* "auto", "recompute", "none" */
+
 typedef struct {
     int points;                  /* lambda values in [0,1], ends included */
     int bn_reset;                /* re-estimate BatchNorm statistics at every lambda */

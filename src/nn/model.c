@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/names.h"
 #include "nn/layers.h"
 
 typedef enum { OP_LINEAR, OP_CONV, OP_BN, OP_LN, OP_RELU, OP_TANH, OP_MAXPOOL, OP_GAP,
@@ -64,32 +65,25 @@ struct sk_model {
 
 /* ---- names ------------------------------------------------------------------ */
 
-static const char *const arch_names[] = {"mlp", "vgg11", "vgg13", "vgg16", "vgg19", "resnet20"};
+const char *const sk_arch_names[] = {[SK_ARCH_MLP] = "mlp",     [SK_ARCH_VGG11] = "vgg11",
+                                     [SK_ARCH_VGG13] = "vgg13", [SK_ARCH_VGG16] = "vgg16",
+                                     [SK_ARCH_VGG19] = "vgg19", [SK_ARCH_RESNET20] = "resnet20"};
+const char *const sk_act_names[] = {[SK_ACT_RELU] = "relu", [SK_ACT_TANH] = "tanh"};
+const char *const sk_mnorm_names[] = {[SK_MNORM_NONE] = "none", [SK_MNORM_BATCHNORM] = "batchnorm",
+                                      [SK_MNORM_LAYERNORM] = "layernorm"};
+const char *const sk_vgghead_names[] = {[SK_VGGHEAD_GITREBASIN] = "gitrebasin", [SK_VGGHEAD_LINEAR] = "linear"};
 
-const char *sk_arch_name(sk_arch a)
-{
-    return (unsigned)a < sizeof arch_names / sizeof *arch_names ? arch_names[a] : "?";
-}
+const char *sk_arch_name(sk_arch a) { return SK_NAME(sk_arch_names, a); }
 
 int sk_arch_parse(const char *s, sk_arch *out)
 {
-    for (unsigned i = 0; i < sizeof arch_names / sizeof *arch_names; i++)
-        if (s && strcmp(s, arch_names[i]) == 0) {
-            *out = (sk_arch)i;
-            return 0;
-        }
-    return -1;
+    int i = sk_name_index(sk_arch_names, SK_ARCH_COUNT, s);
+    if (i < 0) return -1;
+    *out = (sk_arch)i;
+    return 0;
 }
 
-const char *sk_mnorm_name(sk_mnorm n)
-{
-    switch (n) {
-    case SK_MNORM_NONE: return "none";
-    case SK_MNORM_BATCHNORM: return "batchnorm";
-    case SK_MNORM_LAYERNORM: return "layernorm";
-    }
-    return "?";
-}
+const char *sk_mnorm_name(sk_mnorm n) { return SK_NAME(sk_mnorm_names, n); }
 
 /* ---- builder ------------------------------------------------------------------ */
 
@@ -782,7 +776,7 @@ char *sk_model_describe(const sk_model_spec *sp)
             k += snprintf(buf + k, sizeof buf - (size_t)k, "-%d", sp->hidden[i]);
         if (k < (int)sizeof buf)
             k += snprintf(buf + k, sizeof buf - (size_t)k, "-%d %s", sp->n_out,
-                          sp->activation == SK_ACT_TANH ? "tanh" : "relu");
+                          SK_NAME(sk_act_names, sp->activation));
         if (sp->norm != SK_MNORM_NONE && k < (int)sizeof buf)
             k += snprintf(buf + k, sizeof buf - (size_t)k, " %s", sk_mnorm_name(sp->norm));
         if (sp->dropout > 0.0f && k < (int)sizeof buf)

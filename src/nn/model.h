@@ -29,11 +29,16 @@
 #include "core/rng.h"
 #include "core/tensor.h"
 
+/* Each enum has a name table (core/names.h); the names are the config's. */
 typedef enum { SK_ARCH_MLP, SK_ARCH_VGG11, SK_ARCH_VGG13, SK_ARCH_VGG16, SK_ARCH_VGG19,
-               SK_ARCH_RESNET20 } sk_arch;
-typedef enum { SK_ACT_RELU, SK_ACT_TANH } sk_act;
-typedef enum { SK_MNORM_NONE, SK_MNORM_BATCHNORM, SK_MNORM_LAYERNORM } sk_mnorm;
-typedef enum { SK_VGGHEAD_GITREBASIN, SK_VGGHEAD_LINEAR } sk_vgghead;
+               SK_ARCH_RESNET20, SK_ARCH_COUNT } sk_arch;
+typedef enum { SK_ACT_RELU, SK_ACT_TANH, SK_ACT_COUNT } sk_act;
+typedef enum { SK_MNORM_NONE, SK_MNORM_BATCHNORM, SK_MNORM_LAYERNORM, SK_MNORM_COUNT } sk_mnorm;
+typedef enum { SK_VGGHEAD_GITREBASIN, SK_VGGHEAD_LINEAR, SK_VGGHEAD_COUNT } sk_vgghead;
+extern const char *const sk_arch_names[SK_ARCH_COUNT];        /* "mlp", "vgg11", ..., "resnet20" */
+extern const char *const sk_act_names[SK_ACT_COUNT];          /* "relu", "tanh" */
+extern const char *const sk_mnorm_names[SK_MNORM_COUNT];      /* "none", "batchnorm", "layernorm" */
+extern const char *const sk_vgghead_names[SK_VGGHEAD_COUNT];  /* "gitrebasin", "linear" */
 #define SK_MAX_HIDDEN 32
 typedef struct {
     sk_arch arch;

@@ -18,6 +18,7 @@
 #endif
 
 #include "core/mem.h"
+#include "core/names.h"
 
 /* Default sk_optim_opts.parallel_min. */
 #define OPTIM_PAR_MIN_DEFAULT (INT64_C(1) << 22)
@@ -42,23 +43,17 @@ struct sk_optim {
 /* OpenMP for span s? */
 static int span_par(const sk_optim *o, int s) { return o->par && o->span[s].len >= OPTIM_SPAN_PAR_MIN; }
 
-static const char *opt_names[] = {"sgd", "adam", "adamw"};
-static const char *sched_names[] = {"constant", "cosine", "step", "exponential"};
+const char *const sk_opt_kind_names[] = {[SK_OPT_SGD] = "sgd", [SK_OPT_ADAM] = "adam", [SK_OPT_ADAMW] = "adamw"};
+const char *const sk_sched_kind_names[] = {[SK_SCHED_CONSTANT] = "constant", [SK_SCHED_COSINE] = "cosine",
+                                           [SK_SCHED_STEP] = "step", [SK_SCHED_EXPONENTIAL] = "exponential"};
 
-const char *sk_opt_kind_name(sk_opt_kind k)
-{
-    return (unsigned)k < 3 ? opt_names[k] : "?";
-}
-
-const char *sk_sched_kind_name(sk_sched_kind k)
-{
-    return (unsigned)k < 4 ? sched_names[k] : "?";
-}
+const char *sk_opt_kind_name(sk_opt_kind k) { return SK_NAME(sk_opt_kind_names, k); }
+const char *sk_sched_kind_name(sk_sched_kind k) { return SK_NAME(sk_sched_kind_names, k); }
 
 int sk_opt_kind_parse(const char *s, sk_opt_kind *out)
 {
-    for (int i = 0; i < 3; i++) {
-        if (s && strcasecmp(s, opt_names[i]) == 0) {
+    for (int i = 0; i < SK_OPT_COUNT; i++) {
+        if (s && strcasecmp(s, sk_opt_kind_names[i]) == 0) {
             *out = (sk_opt_kind)i;
             return 0;
         }
@@ -69,8 +64,8 @@ int sk_opt_kind_parse(const char *s, sk_opt_kind *out)
 
 int sk_sched_kind_parse(const char *s, sk_sched_kind *out)
 {
-    for (int i = 0; i < 4; i++) {
-        if (s && strcasecmp(s, sched_names[i]) == 0) {
+    for (int i = 0; i < SK_SCHED_COUNT; i++) {
+        if (s && strcasecmp(s, sk_sched_kind_names[i]) == 0) {
             *out = (sk_sched_kind)i;
             return 0;
         }

@@ -33,8 +33,11 @@
 #include "core/err.h"
 #include "core/tensor.h"
 
-typedef enum { SK_OPT_SGD, SK_OPT_ADAM, SK_OPT_ADAMW } sk_opt_kind;
-typedef enum { SK_SCHED_CONSTANT, SK_SCHED_COSINE, SK_SCHED_STEP, SK_SCHED_EXPONENTIAL } sk_sched_kind;
+typedef enum { SK_OPT_SGD, SK_OPT_ADAM, SK_OPT_ADAMW, SK_OPT_COUNT } sk_opt_kind;
+typedef enum { SK_SCHED_CONSTANT, SK_SCHED_COSINE, SK_SCHED_STEP, SK_SCHED_EXPONENTIAL, SK_SCHED_COUNT } sk_sched_kind;
+/* Name tables (core/names.h), the config's choices. */
+extern const char *const sk_opt_kind_names[SK_OPT_COUNT];      /* "sgd", "adam", "adamw" */
+extern const char *const sk_sched_kind_names[SK_SCHED_COUNT];  /* "constant", "cosine", "step", "exponential" */
 
 typedef struct {
     sk_opt_kind kind;

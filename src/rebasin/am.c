@@ -10,6 +10,8 @@
 #include "core/mem.h"
 #include "rebasin/lap.h"
 
+const char *const sk_am_cost_names[] = {[SK_AM_INNER_PRODUCT] = "inner_product", [SK_AM_CORRELATION] = "correlation"};
+
 typedef struct {
     int64_t c, hw;
     double *sa, *sb;      /* (c) sums */

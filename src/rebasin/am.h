@@ -8,12 +8,14 @@
 #include "nn/train.h"
 #include "rebasin/spec.h"
 
-typedef enum { SK_AM_INNER_PRODUCT, SK_AM_CORRELATION } sk_am_cost;
+typedef enum { SK_AM_INNER_PRODUCT, SK_AM_CORRELATION, SK_AM_COST_COUNT } sk_am_cost;
+/* "inner_product", "correlation" (core/names.h). */
+extern const char *const sk_am_cost_names[SK_AM_COST_COUNT];
 
 typedef struct {
     int64_t samples;     /* examples to use (0 = every batch the provider gives) */
     int batch_size;
-    int cost;            /* sk_am_cost */
+    sk_am_cost cost;
 } sk_am_opts;
 
 /* ma and mb are two instances of the same model (so both models' activations

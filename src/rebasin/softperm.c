@@ -10,6 +10,10 @@
 #include "core/timer.h"
 #include "rebasin/lap.h"
 
+const char *const sk_softperm_init_names[] = {[SK_SOFTPERM_INIT_NOISY] = "perturbed-identity",
+                                              [SK_SOFTPERM_INIT_IDENTITY] = "identity",
+                                              [SK_SOFTPERM_INIT_RANDOM] = "random-permutation"};
+
 struct sk_softperm {
     const sk_perm_spec *s;
     sk_sinkhorn_opts o;
@@ -90,7 +94,7 @@ static void apply_axes(const sk_softperm *sp, const sk_tensor *t, int param, int
 
 /* ---- lifetime ---------------------------------------------------------------- */
 
-sk_status sk_softperm_new(const sk_perm_spec *s, int init, sk_rng *rng, const sk_sinkhorn_opts *o,
+sk_status sk_softperm_new(const sk_perm_spec *s, sk_softperm_init init, sk_rng *rng, const sk_sinkhorn_opts *o,
                           sk_softperm **out)
 {
     sk_status st = SK_OK;

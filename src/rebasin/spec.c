@@ -197,6 +197,7 @@ sk_status sk_perm_spec_build(const sk_model_spec *ms, const sk_tset *params, con
     case SK_ARCH_VGG16:
     case SK_ARCH_VGG19: build_vgg(&b, ms); break;
     case SK_ARCH_RESNET20: build_resnet(&b); break;
+    case SK_ARCH_COUNT: b.st = sk_err(SK_EINVAL, "sk_perm_spec_build: unknown architecture"); break;
     }
     if (b.st == SK_OK && m && ms->arch == SK_ARCH_RESNET20) {
         /* Stream groups are observed at the post-addition activation of the

@@ -5,13 +5,15 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/names.h"
 #include "core/rng.h"
 #include "core/timer.h"
 #include "nn/layers.h"
 #include "nn/optim.h"
 #include "rebasin/softperm.h"
 
-static const char *const cost_names[] = {"l2", "l1", "cosine", "mid", "rnd"};
+const char *const sk_srb_cost_names[] = {[SK_SRB_L2] = "l2", [SK_SRB_L1] = "l1", [SK_SRB_COSINE] = "cosine",
+                                         [SK_SRB_MID] = "mid", [SK_SRB_RND] = "rnd"};
 
 void sk_srb_opts_default(sk_srb_opts *o)
 {
@@ -32,13 +34,13 @@ void sk_srb_opts_default(sk_srb_opts *o)
 
 const char *sk_srb_cost_name(int cost)
 {
-    return (cost >= 0 && cost <= SK_SRB_RND) ? cost_names[cost] : "?";
+    return SK_NAME(sk_srb_cost_names, cost);
 }
 
 int sk_srb_cost_parse(const char *s, int *cost)
 {
-    for (int i = 0; i <= SK_SRB_RND; i++)
-        if (strcmp(s, cost_names[i]) == 0) { *cost = i; return 0; }
+    int i = sk_name_index(sk_srb_cost_names, SK_SRB_COST_COUNT, s);
+    if (i >= 0) { *cost = i; return 0; }
     sk_err(SK_ECONFIG, "unknown Sinkhorn re-basin cost '%s'\nHINT: one of l2, l1, cosine, mid, rnd", s);
     return -1;
 }

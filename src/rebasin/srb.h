@@ -35,12 +35,15 @@
 #include "core/tensor.h"
 #include "nn/model.h"
 #include "nn/train.h"
+#include "rebasin/softperm.h"
 #include "rebasin/spec.h"
 
-typedef enum { SK_SRB_L2, SK_SRB_L1, SK_SRB_COSINE, SK_SRB_MID, SK_SRB_RND } sk_srb_cost;   /* config order */
+typedef enum { SK_SRB_L2, SK_SRB_L1, SK_SRB_COSINE, SK_SRB_MID, SK_SRB_RND, SK_SRB_COST_COUNT } sk_srb_cost;
+/* "l2", "l1", "cosine", "mid", "rnd" (core/names.h). */
+extern const char *const sk_srb_cost_names[SK_SRB_COST_COUNT];
 
 typedef struct {
-    int cost;              /* sk_srb_cost */
+    sk_srb_cost cost;
     double tau;            /* Sinkhorn temperature (1) */
     int iterations;        /* Sinkhorn iterations (20) */
     double scale;          /* Sinkhorn scale l in C = -l X (1) */
@@ -49,7 +52,7 @@ typedef struct {
                               early once the hard cost is exactly 0 */
     double lr, weight_decay;   /* AdamW on X: 0.1, 0.01, betas (0.9, 0.999) */
     double eps;                /* AdamW epsilon (1e-8) */
-    int init;              /* SK_SOFTPERM_INIT_*: 0 = I + 0.1 N(0,1), 1 = identity, 2 = random perm */
+    sk_softperm_init init; /* I + 0.1 N(0,1), identity, or a random permutation */
     uint64_t seed;         /* X init, l draws of rnd, dropout */
     int eval_batches;      /* data costs: batches of the hard evaluation (8; <= 0: all) */
 } sk_srb_opts;

@@ -1,15 +1,26 @@
-/* config.h - experiment configuration (YAML), schema-driven.
+/* cfg.h - experiment configuration (YAML), schema-driven.
  *
- * One table (config.c: schema[]) lists every key with its type, default,
- * allowed range or choices and a one-line description. It drives parsing,
- * validation, the resolved-config printer, `--set` overrides, and the docs
- * test that checks every key appears in the man page. */
-#ifndef SK_IO_CONFIG_H
-#define SK_IO_CONFIG_H
+ * One table (schema.c) lists every key with its type, storage, default,
+ * allowed range or choices and a one-line description. It drives parsing
+ * (parse.c), validation, the resolved-config printer (emit.c), `--set`
+ * overrides, sweeps (sweep.c) and the docs test that checks every key
+ * appears in the man page. Choice keys take their names from the name
+ * tables of the modules that own the enums (core/names.h). */
+#ifndef SK_CFG_CFG_H
+#define SK_CFG_CFG_H
 
 #include <stdio.h>
 
+#include "continual/continual.h"
 #include "core/err.h"
+#include "data/dataset.h"
+#include "lmc/interp.h"
+#include "nn/model.h"
+#include "nn/optim.h"
+#include "rebasin/am.h"
+#include "rebasin/method.h"
+#include "rebasin/softperm.h"
+#include "rebasin/srb.h"
 
 #define SK_CFG_PATH 1024
 #define SK_CFG_NAME 128
@@ -17,51 +28,37 @@
 #define SK_CFG_SWEEP 16             /* at most this many sweep values */
 #define SK_CFG_SWEEP_TEXT 256       /* one sweep value, as YAML flow text */
 
+/* What a run does (`mode`): the config's own enum. */
 typedef enum { SK_MODE_TRAIN, SK_MODE_WEIGHT_MATCHING, SK_MODE_ACTIVATION_MATCHING,
-               SK_MODE_SINKHORN, SK_MODE_CONTINUAL } sk_mode;
-typedef enum { SK_CFG_DS_MNIST, SK_CFG_DS_FASHION_MNIST, SK_CFG_DS_CIFAR10, SK_CFG_DS_CIFAR100,
-               SK_CFG_DS_POLYNOMIAL } sk_cfg_dataset;
-typedef enum { SK_CFG_NORMALIZE_AUTO, SK_CFG_NORMALIZE_UNIT, SK_CFG_NORMALIZE_STANDARD } sk_cfg_normalize;
-typedef enum { SK_METHOD_WEIGHT_MATCHING, SK_METHOD_ACTIVATION_MATCHING, SK_METHOD_STE,
-               SK_METHOD_SINKHORN } sk_method;
-typedef enum { SK_COST_L2, SK_COST_L1, SK_COST_COSINE, SK_COST_MID, SK_COST_RND } sk_cost;
-typedef enum { SK_SPLIT_TRAIN, SK_SPLIT_TEST } sk_split_id;
-typedef enum { SK_BNRESET_AUTO, SK_BNRESET_RECOMPUTE, SK_BNRESET_NONE } sk_bnreset;
+               SK_MODE_SINKHORN, SK_MODE_CONTINUAL, SK_MODE_COUNT } sk_mode;
+extern const char *const sk_mode_names[SK_MODE_COUNT];
 
-/* continual.rebasin.*: the incremental-learning-via-re-basin settings (also
- * the continual module's own options, copied whole). */
-typedef struct {
-    double lr, tau;
-    int iterations;
-    double delta_lr, delta_weight_decay, delta_clip, delta_init_std, alpha;
-} sk_cfg_cl_rebasin;
-
-/* Every field is documented (type, default, range) in config.c's schema and in
- * man/sinkrb.1; enums store the index of the choice in the schema's list. */
+/* Every field is documented (type, default, range) in schema.c and in
+ * man/sinkrb.1; choice fields have their module's enum type. */
 typedef struct {
     char name[SK_CFG_NAME];
     long long seed;
-    int mode;                       /* sk_mode */
+    sk_mode mode;
     int threads;
     char output[SK_CFG_PATH];       /* results folder; "" -> results/<name> */
     struct {
-        int name;                   /* sk_cfg_dataset */
+        sk_ds_kind name;
         char path[SK_CFG_PATH];     /* "" -> datasets/<name> */
-        int normalize;              /* sk_cfg_normalize */
+        sk_normalize normalize;
         int augment;
-        int labels;                 /* 0 fine, 1 coarse (cifar100) */
+        sk_labels labels;           /* cifar100 */
         long long train_limit, test_limit;
         int degree, points;         /* polynomial toy */
         double noise;
     } dataset;
     struct {
-        int arch;                   /* order of sk_arch in nn/model.h */
+        sk_arch arch;
         int n_hidden;
         int hidden[SK_CFG_LIST];
-        int activation;             /* relu, tanh */
-        int norm;                   /* none, batchnorm, layernorm */
+        sk_act activation;
+        sk_mnorm norm;
         double width;
-        int head;                   /* vgg classifier: gitrebasin, linear */
+        sk_vgghead head;            /* vgg classifier */
         double dropout;
     } model;
     struct {
@@ -73,36 +70,36 @@ typedef struct {
     } models[2];
     struct {
         int epochs, batch_size, eval_batch_size;
-        int optimizer;              /* sgd, adam, adamw */
+        sk_opt_kind optimizer;
         double lr, momentum, weight_decay;
         int nesterov;
         double beta1, beta2, eps;
-        int schedule;               /* constant, cosine, step, exponential */
+        sk_sched_kind schedule;
         double warmup_epochs;
         int step_epochs;
         double gamma, clip_norm;
     } train;
     struct {
         int n_methods;
-        int methods[SK_CFG_LIST];   /* sk_method */
+        sk_align_method methods[SK_CFG_LIST];
     } align;
     struct {
         int max_iter;
     } weight_matching;
     struct {
         long long samples;          /* 0 = the whole training split */
-        int cost;                   /* inner_product, correlation */
+        sk_am_cost cost;
         int batch_size;
     } activation_matching;
     struct {
         int n_costs;
-        int costs[SK_CFG_LIST];     /* sk_cost */
+        sk_srb_cost costs[SK_CFG_LIST];
         double tau;
         int iterations;
         double scale;
         int epochs, steps;
         double lr, weight_decay, eps;
-        int init;                   /* perturbed-identity, identity, random-permutation */
+        sk_softperm_init init;
         int batch_size;
         int eval_batches;
     } sinkhorn;
@@ -114,23 +111,23 @@ typedef struct {
     struct {
         int points;
         int n_splits;
-        int splits[SK_CFG_LIST];    /* sk_split_id */
-        int bn_reset;               /* sk_bnreset */
+        sk_split_id splits[SK_CFG_LIST];
+        sk_bnreset bn_reset;
     } interpolation;
     struct {
-        int benchmark;              /* rotated-mnist, permuted-mnist, split-cifar10, split-cifar100 */
+        sk_cl_bench_kind benchmark;
         int tasks;
-        int angles;                 /* linspace, step */
+        sk_cl_angles angles;
         double step;                /* degrees per task for angles: step */
         int n_methods;
-        int methods[SK_CFG_LIST];   /* finetune, ewc, replay, agem, joint, rebasin */
+        sk_cl_method methods[SK_CFG_LIST];
         int epochs, batch_size;
-        int optimizer;              /* sgd, adam, adamw */
+        sk_opt_kind optimizer;
         double lr, momentum, weight_decay;
         int memory_per_class;
         double ewc_lambda;
         int fisher_samples;
-        sk_cfg_cl_rebasin rebasin;
+        sk_cl_rebasin_opts rebasin;
     } continual;
     /* `sweep:` (not in the schema table: its values take the type of the key
      * they sweep). n = 0: no sweep. Each value runs the config once with
@@ -164,12 +161,12 @@ sk_status sk_config_sweep_item(const sk_config *cfg, int i, sk_config *out);
 /* The model section as YAML text (for the weights file's `arch` attribute). */
 char *sk_config_model_yaml(const sk_config *cfg);
 
-/* Choice names, for printing. */
+/* Choice names, for printing: static strings, "?" when out of range. */
 const char *sk_mode_name(int mode);
 const char *sk_method_name(int m);
 const char *sk_cost_name(int c);
 const char *sk_split_name(int s);
-const char *sk_cfg_choice(const char *key, int index);   /* any enum key, e.g. "model.arch" */
+const char *sk_cfg_choice(const char *key, int index);   /* any choice key, e.g. "model.arch" */
 
 /* Schema introspection (docs tests): number of keys, and key i's full name,
  * type text, default text and description. */

@@ -1,0 +1,114 @@
+/* state.h - what one run holds between its stages (private to src/app):
+ * the data, the model, the two endpoints, and one result per alignment
+ * method with its curves. The stages live in their own files:
+ *   endpoint.c  inputs, endpoint training, planted B, endpoint evaluation
+ *   align.c     the method table and running the methods
+ *   interp.c    the linear-mode-connectivity curves of every method
+ *   report.c    metrics.json, interp.csv, the plots, the stdout and sweep tables
+ *   verify.c    check --verify-spec
+ *   pipeline.c  the order of the stages */
+#ifndef SK_APP_STATE_H
+#define SK_APP_STATE_H
+#include <stdint.h>
+
+#include "app/run_ctx.h"
+#include "continual/continual.h"
+#include "data/dataset.h"
+#include "io/csv.h"
+#include "io/json.h"
+#include "lmc/barrier.h"
+#include "nn/model.h"
+#include "nn/train.h"
+#include "rebasin/spec.h"
+#include "rebasin/srb.h"
+
+#define SK_APP_MAX_METHODS 12   /* naive + at most 11 aligned models */
+
+typedef struct {
+    int present;              /* weights file existed */
+    int trained;              /* trained by this run */
+    int untrained;            /* models.X.train false: the seeded initialisation */
+    double seconds, samples_per_s;
+    int epochs;
+    double train_loss, train_acc, test_loss, test_acc;   /* final evaluation */
+    sk_tset *theta;
+} sk_endpoint;
+
+typedef struct sk_align_kind sk_align_kind;
+
+/* One aligned model: the method that made it, its permutation, its own
+ * results (by kind), and its curves along lambda. */
+typedef struct {
+    const sk_align_kind *kind;
+    char name[48];            /* naive, weight_matching, sinkhorn_l2, ... */
+    char label[48];           /* plot legend */
+    sk_srb_cost cost;         /* sinkhorn only */
+    int64_t **perms;          /* NULL for naive */
+    sk_tset *aligned;         /* pi(theta_B) (borrowed theta_B for naive) */
+    double seconds;
+    struct {
+        struct { int passes; double objective; } wm;
+        struct { int64_t samples; } am;
+        sk_srb_result srb;    /* per-epoch soft and hard costs */
+        struct { double loss; } ste;
+    } res;
+    int64_t units, matched;   /* planted B: units whose planted partner was found */
+    double *lambda, *loss, *acc;   /* (points), (n_splits * points) */
+    sk_barrier bl[2], ba[2];  /* loss / accuracy barriers per split */
+} sk_method_result;
+
+typedef struct sk_pipe_state {
+    sk_dataset ds;
+    int ds_loaded;
+    sk_model_spec ms;
+    sk_model *m, *m2;
+    sk_perm_spec *spec;
+    sk_endpoint ep[2];
+    int n_methods;
+    sk_method_result meth[SK_APP_MAX_METHODS];
+    sk_loss_spec loss;
+    char model_desc[256];
+    int64_t **planted;        /* models.b.planted: B = planted(A) */
+    sk_cl_results *cl;        /* mode continual */
+} sk_pipe_state;
+
+/* A kind of alignment: one entry of the table in align.c, indexed by
+ * sk_align_method (rebasin/method.h), whose name names its results
+ * (sinkhorn: "sinkhorn_<cost>"). */
+struct sk_align_kind {
+    const char *label;        /* plot legend; sinkhorn: "Sinkhorn " + the cost's label */
+    int per_cost;             /* one aligned model per cost of sinkhorn.costs */
+    /* Find me->perms (identity on entry); NULL for naive (no alignment). */
+    sk_status (*run)(sk_run *r, sk_pipe_state *ps, sk_method_result *me);
+    /* The line logged when it finished (NULL: none). */
+    void (*log)(sk_run *r, const sk_method_result *me);
+    /* Its own fields of metrics.json (NULL: none). */
+    void (*json)(sk_json *j, const sk_method_result *me);
+    /* sweep.csv's sinkhorn_steps and sinkhorn_best_epoch (NULL: empty). */
+    void (*csv)(const sk_method_result *me, double *steps, double *best_epoch);
+    /* Its rows of sinkhorn_log.csv: method,epoch,soft_cost,hard_cost (NULL: none). */
+    void (*epoch_rows)(sk_csv *csv, const sk_method_result *me);
+    void (*free)(sk_method_result *me);
+};
+
+/* align.c */
+int sk_method_is_naive(const sk_method_result *me);
+/* Adds naive, then align.methods in order (plus the mode's own method when
+ * not listed), runs each, saves perm_<name>.h5 and aligned_<name>.h5. */
+sk_status sk_align_all(sk_run *r, sk_pipe_state *ps) __attribute__((warn_unused_result));
+void sk_method_result_free(sk_pipe_state *ps, sk_method_result *me);
+
+/* endpoint.c */
+sk_status sk_endpoints_load(sk_run *r, sk_pipe_state *ps) __attribute__((warn_unused_result));
+sk_status sk_endpoints_make(sk_run *r, sk_pipe_state *ps) __attribute__((warn_unused_result));
+sk_status sk_endpoints_evaluate(sk_run *r, sk_pipe_state *ps) __attribute__((warn_unused_result));
+
+/* interp.c */
+sk_status sk_interp_all(sk_run *r, sk_pipe_state *ps) __attribute__((warn_unused_result));
+
+/* report.c */
+sk_status sk_report_sinkhorn_log(sk_run *r, sk_pipe_state *ps) __attribute__((warn_unused_result));
+sk_status sk_report_curves(sk_run *r, sk_pipe_state *ps) __attribute__((warn_unused_result));
+void sk_report_summary(sk_run *r, sk_pipe_state *ps);
+
+#endif

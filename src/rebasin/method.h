@@ -1,0 +1,21 @@
+/* method.h - the alignment methods a run compares (align.methods).
+ *
+ * Each is implemented in its own file of this folder (wm.c, am.c, ste.c,
+ * srb.c); src/app/align.c holds the table that runs, logs and reports them.
+ * A new method is one value here with its name, one entry in that table,
+ * and its own file (doc/architecture.md). */
+#ifndef SK_REBASIN_METHOD_H
+#define SK_REBASIN_METHOD_H
+
+typedef enum {
+    SK_ALIGN_WEIGHT_MATCHING,
+    SK_ALIGN_ACTIVATION_MATCHING,
+    SK_ALIGN_STE,
+    SK_ALIGN_SINKHORN,   /* one aligned model per cost of sinkhorn.costs */
+    SK_ALIGN_COUNT
+} sk_align_method;
+
+/* "weight_matching", "activation_matching", "ste", "sinkhorn" (core/names.h). */
+extern const char *const sk_align_method_names[SK_ALIGN_COUNT];
+
+#endif
