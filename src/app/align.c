@@ -213,6 +213,11 @@ static const char *const cost_labels[] = {[SK_SRB_L2] = "C_L2", [SK_SRB_L1] = "C
                                           [SK_SRB_MID] = "C_Mid", [SK_SRB_RND] = "C_Rnd"};
 _Static_assert(SK_COUNT_OF(cost_labels) == SK_SRB_COST_COUNT, "a label for every cost");
 
+const sk_align_kind *sk_align_kind_of(int method)
+{
+    return method >= 0 && method < SK_ALIGN_COUNT ? &kinds[method] : &naive_kind;
+}
+
 int sk_method_is_naive(const sk_method_result *me) { return me->kind == &naive_kind; }
 
 static sk_method_result *add_method(sk_pipe_state *ps, const sk_align_kind *kind, sk_srb_cost cost)

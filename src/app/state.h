@@ -92,6 +92,8 @@ struct sk_align_kind {
 };
 
 /* align.c */
+/* The table's entry of an alignment method (sk_align_method), or of naive (-1). */
+const sk_align_kind *sk_align_kind_of(int method);
 int sk_method_is_naive(const sk_method_result *me);
 /* Adds naive, then align.methods in order (plus the mode's own method when
  * not listed), runs each, saves perm_<name>.h5 and aligned_<name>.h5. */

@@ -1,0 +1,479 @@
+/* App layer: every config -> module option mapping (app/options.c), the
+ * name tables behind the schema's choices, and the report writers
+ * (app/report.c) on hand-made results. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/options.h"
+#include "app/state.h"
+#include "cfg/cfg.h"
+#include "core/mem.h"
+#include "io/atomic.h"
+#include "rebasin/method.h"
+
+static sk_config cfg;
+
+static void defaults(void) { sk_config_defaults(&cfg, "app"); }
+
+START_TEST(test_options_data_model)
+{
+    defaults();
+    cfg.dataset.name = SK_DS_CIFAR100;
+    snprintf(cfg.dataset.path, sizeof cfg.dataset.path, "somewhere");
+    cfg.dataset.normalize = SK_NORMALIZE_UNIT;
+    cfg.dataset.labels = SK_LABELS_COARSE;
+    cfg.dataset.degree = 3;
+    cfg.dataset.points = 77;
+    cfg.dataset.noise = 0.25;
+    cfg.dataset.train_limit = 123;
+    cfg.dataset.test_limit = 45;
+    cfg.seed = 99;
+    sk_data_opts o;
+    sk_options_data(&cfg, &o);
+    ck_assert_int_eq(o.kind, SK_DS_CIFAR100);
+    ck_assert_str_eq(o.path, "somewhere");
+    ck_assert_int_eq(o.normalize, SK_NORMALIZE_UNIT);
+    ck_assert_int_eq(o.coarse_labels, 1);
+    ck_assert_int_eq(o.poly_degree, 3);
+    ck_assert_int_eq(o.poly_points, 77);
+    ck_assert_double_eq(o.poly_noise, 0.25);
+    ck_assert_int_eq(o.train_limit, 123);
+    ck_assert_int_eq(o.test_limit, 45);
+    ck_assert_int_eq(o.seed, 99);
+    cfg.dataset.normalize = SK_NORMALIZE_AUTO;
+    cfg.dataset.labels = SK_LABELS_FINE;
+    sk_options_data(&cfg, &o);
+    ck_assert_int_eq(o.normalize, SK_NORMALIZE_AUTO);   /* the loader resolves auto */
+    ck_assert_int_eq(o.coarse_labels, 0);
+
+    sk_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    ds.train.c = 3;
+    ds.train.h = 32;
+    ds.train.w = 32;
+    ds.train.n_classes = 10;
+    cfg.model.arch = SK_ARCH_VGG13;
+    cfg.model.activation = SK_ACT_TANH;
+    cfg.model.norm = SK_MNORM_LAYERNORM;
+    cfg.model.width = 0.5;
+    cfg.model.head = SK_VGGHEAD_LINEAR;
+    cfg.model.dropout = 0.25;
+    sk_model_spec ms;
+    ck_assert_int_eq(sk_options_model(&cfg, &ds, &ms), SK_OK);
+    ck_assert_int_eq(ms.arch, SK_ARCH_VGG13);
+    ck_assert_int_eq(ms.n_hidden, 3);
+    ck_assert_int_eq(ms.hidden[1], 512);
+    ck_assert_int_eq(ms.activation, SK_ACT_TANH);
+    ck_assert_int_eq(ms.norm, SK_MNORM_LAYERNORM);
+    ck_assert_double_eq(ms.width, 0.5);
+    ck_assert_int_eq(ms.vgg_head, SK_VGGHEAD_LINEAR);
+    ck_assert_float_eq(ms.dropout, 0.25f);
+    ck_assert_int_eq(ms.in_c, 3);
+    ck_assert_int_eq(ms.in_h, 32);
+    ck_assert_int_eq(ms.n_out, 10);
+    ds.train.n_classes = 0;   /* regression: one output */
+    ck_assert_int_eq(sk_options_model(&cfg, &ds, &ms), SK_OK);
+    ck_assert_int_eq(ms.n_out, 1);
+}
+END_TEST
+
+START_TEST(test_options_optim)
+{
+    defaults();
+    cfg.train.optimizer = SK_OPT_SGD;
+    cfg.train.lr = 0.05;
+    cfg.train.momentum = 0.8;
+    cfg.train.nesterov = 1;
+    cfg.train.weight_decay = 5e-4;
+    cfg.train.beta1 = 0.8;
+    cfg.train.beta2 = 0.99;
+    cfg.train.eps = 1e-6;
+    cfg.train.clip_norm = 2;
+    cfg.train.schedule = SK_SCHED_COSINE;
+    cfg.train.epochs = 4;
+    cfg.train.warmup_epochs = 0.5;
+    cfg.train.step_epochs = 3;
+    cfg.train.gamma = 0.5;
+    sk_optim_opts o;
+    sk_options_optim(&cfg, 10, &o);
+    ck_assert_int_eq(o.kind, SK_OPT_SGD);
+    ck_assert_double_eq(o.lr, 0.05);
+    ck_assert_double_eq(o.momentum, 0.8);
+    ck_assert_int_eq(o.nesterov, 1);
+    ck_assert_double_eq(o.weight_decay, 5e-4);
+    ck_assert_double_eq(o.beta1, 0.8);
+    ck_assert_double_eq(o.beta2, 0.99);
+    ck_assert_double_eq(o.eps, 1e-6);
+    ck_assert_double_eq(o.clip_norm, 2);
+    ck_assert_int_eq(o.schedule, SK_SCHED_COSINE);
+    ck_assert_int_eq(o.total_steps, 40);
+    ck_assert_int_eq(o.warmup_steps, 5);
+    ck_assert_int_eq(o.step_size, 30);
+    ck_assert_double_eq(o.gamma, 0.5);
+    /* exponential: train.gamma is per epoch, the optimiser decays per step */
+    cfg.train.schedule = SK_SCHED_EXPONENTIAL;
+    sk_options_optim(&cfg, 10, &o);
+    ck_assert_double_eq_tol(pow(o.gamma, 10), 0.5, 1e-12);
+}
+END_TEST
+
+START_TEST(test_options_methods)
+{
+    defaults();
+    cfg.seed = 5;
+    cfg.weight_matching.max_iter = 7;
+    sk_wm_opts w;
+    sk_options_wm(&cfg, &w);
+    ck_assert_int_eq(w.max_iter, 7);
+    ck_assert_int_eq(w.seed, 5);
+
+    cfg.activation_matching.samples = 300;
+    cfg.activation_matching.batch_size = 50;
+    cfg.activation_matching.cost = SK_AM_CORRELATION;
+    sk_am_opts a;
+    sk_options_am(&cfg, &a);
+    ck_assert_int_eq(a.samples, 300);
+    ck_assert_int_eq(a.batch_size, 50);
+    ck_assert_int_eq(a.cost, SK_AM_CORRELATION);
+
+    cfg.sinkhorn.tau = 0.5;
+    cfg.sinkhorn.iterations = 11;
+    cfg.sinkhorn.scale = 2;
+    cfg.sinkhorn.epochs = 3;
+    cfg.sinkhorn.steps = 99;
+    cfg.sinkhorn.lr = 0.2;
+    cfg.sinkhorn.weight_decay = 0.03;
+    cfg.sinkhorn.eps = 1e-12;
+    cfg.sinkhorn.init = SK_SOFTPERM_INIT_RANDOM;
+    cfg.sinkhorn.eval_batches = 4;
+    sk_srb_opts s;
+    sk_options_srb(&cfg, SK_SRB_RND, &s);
+    ck_assert_int_eq(s.cost, SK_SRB_RND);
+    ck_assert_double_eq(s.tau, 0.5);
+    ck_assert_int_eq(s.iterations, 11);
+    ck_assert_double_eq(s.scale, 2);
+    ck_assert_int_eq(s.epochs, 3);
+    ck_assert_int_eq(s.steps, 99);
+    ck_assert_double_eq(s.lr, 0.2);
+    ck_assert_double_eq(s.weight_decay, 0.03);
+    ck_assert_double_eq(s.eps, 1e-12);
+    ck_assert_int_eq(s.init, SK_SOFTPERM_INIT_RANDOM);
+    ck_assert_int_eq(s.seed, 5);
+    ck_assert_int_eq(s.eval_batches, 4);
+
+    cfg.ste.epochs = 2;
+    cfg.ste.lr = 0.3;
+    cfg.ste.momentum = 0.5;
+    cfg.ste.eval_batches = 6;
+    sk_ste_opts t;
+    sk_options_ste(&cfg, &t);
+    ck_assert_int_eq(t.epochs, 2);
+    ck_assert_double_eq(t.lr, 0.3);
+    ck_assert_double_eq(t.momentum, 0.5);
+    ck_assert_int_eq(t.seed, 5);
+    ck_assert_int_eq(t.wm_max_iter, 7);
+    ck_assert_int_eq(t.eval_batches, 6);
+
+    cfg.interpolation.bn_reset = SK_BNRESET_AUTO;
+    ck_assert_int_eq(sk_options_bn_reset(&cfg, 1), 1);
+    ck_assert_int_eq(sk_options_bn_reset(&cfg, 0), 0);
+    cfg.interpolation.bn_reset = SK_BNRESET_RECOMPUTE;
+    ck_assert_int_eq(sk_options_bn_reset(&cfg, 0), 1);
+    cfg.interpolation.bn_reset = SK_BNRESET_NONE;
+    ck_assert_int_eq(sk_options_bn_reset(&cfg, 1), 0);
+}
+END_TEST
+
+START_TEST(test_options_continual)
+{
+    defaults();
+    cfg.seed = 11;
+    cfg.continual.benchmark = SK_CL_PERMUTED;
+    cfg.continual.tasks = 4;
+    cfg.continual.angles = SK_CL_STEP;
+    cfg.continual.step = 12;
+    cfg.dataset.augment = 1;
+    cfg.continual.n_methods = 2;
+    cfg.continual.methods[0] = SK_CL_REBASIN;
+    cfg.continual.methods[1] = SK_CL_EWC;
+    cfg.continual.epochs = 3;
+    cfg.continual.batch_size = 64;
+    cfg.train.eval_batch_size = 256;
+    cfg.continual.optimizer = SK_OPT_SGD;
+    cfg.continual.lr = 0.02;
+    cfg.continual.momentum = 0.7;
+    cfg.continual.weight_decay = 0.001;
+    cfg.train.beta1 = 0.85;
+    cfg.continual.memory_per_class = 9;
+    cfg.continual.ewc_lambda = 3;
+    cfg.continual.fisher_samples = 17;
+    cfg.continual.rebasin.alpha = 0.6;
+    cfg.continual.rebasin.iterations = 13;
+    sk_cl_opts o;
+    sk_options_continual(&cfg, &o);
+    ck_assert_int_eq(o.benchmark, SK_CL_PERMUTED);
+    ck_assert_int_eq(o.tasks, 4);
+    ck_assert_int_eq(o.angles, SK_CL_STEP);
+    ck_assert_double_eq(o.step, 12);
+    ck_assert_int_eq(o.augment, 1);
+    ck_assert_int_eq(o.n_methods, 2);
+    ck_assert_int_eq(o.methods[0], SK_CL_REBASIN);
+    ck_assert_int_eq(o.methods[1], SK_CL_EWC);
+    ck_assert_int_eq(o.epochs, 3);
+    ck_assert_int_eq(o.batch_size, 64);
+    ck_assert_int_eq(o.eval_batch_size, 256);
+    ck_assert_int_eq(o.opt.kind, SK_OPT_SGD);
+    ck_assert_double_eq(o.opt.lr, 0.02);
+    ck_assert_double_eq(o.opt.momentum, 0.7);
+    ck_assert_double_eq(o.opt.weight_decay, 0.001);
+    ck_assert_double_eq(o.opt.beta1, 0.85);
+    ck_assert_int_eq(o.memory_per_class, 9);
+    ck_assert_double_eq(o.ewc_lambda, 3);
+    ck_assert_int_eq(o.fisher_samples, 17);
+    ck_assert_double_eq(o.rebasin.alpha, 0.6);
+    ck_assert_int_eq(o.rebasin.iterations, 13);
+    ck_assert_int_eq(o.seed, 11);
+    /* momentum only reaches SGD */
+    cfg.continual.optimizer = SK_OPT_ADAMW;
+    sk_options_continual(&cfg, &o);
+    ck_assert_double_eq(o.opt.momentum, 0.0);
+}
+END_TEST
+
+/* The batch the model is built for: evaluation, plus whatever the run uses. */
+START_TEST(test_options_model_batch)
+{
+    defaults();
+    snprintf(cfg.models[0].weights, sizeof cfg.models[0].weights, "%s", tu_src("configs/smoke_align.yaml"));
+    snprintf(cfg.models[1].weights, sizeof cfg.models[1].weights, "%s", tu_src("configs/smoke_train.yaml"));
+    cfg.mode = SK_MODE_WEIGHT_MATCHING;
+    cfg.align.n_methods = 1;
+    cfg.align.methods[0] = SK_ALIGN_WEIGHT_MATCHING;
+    cfg.train.eval_batch_size = 100;
+    cfg.train.batch_size = 700;
+    cfg.activation_matching.batch_size = 800;
+    cfg.sinkhorn.batch_size = 900;
+    ck_assert_int_eq(sk_options_model_batch(&cfg), 100);   /* both endpoints exist: evaluation only */
+    cfg.align.methods[0] = SK_ALIGN_ACTIVATION_MATCHING;
+    ck_assert_int_eq(sk_options_model_batch(&cfg), 800);
+    cfg.align.methods[0] = SK_ALIGN_STE;
+    ck_assert_int_eq(sk_options_model_batch(&cfg), 900);
+    cfg.align.methods[0] = SK_ALIGN_SINKHORN;
+    cfg.sinkhorn.n_costs = 1;
+    cfg.sinkhorn.costs[0] = SK_SRB_L2;
+    ck_assert_int_eq(sk_options_model_batch(&cfg), 100);   /* data-free cost */
+    cfg.sinkhorn.costs[0] = SK_SRB_MID;
+    ck_assert_int_eq(sk_options_model_batch(&cfg), 900);
+    cfg.models[1].weights[0] = 'x';                        /* B must be trained */
+    cfg.sinkhorn.costs[0] = SK_SRB_L2;
+    ck_assert_int_eq(sk_options_model_batch(&cfg), 700);
+}
+END_TEST
+
+/* Every choice key takes its names from a module's table: no gap, no
+ * duplicate, static strings. */
+START_TEST(test_name_tables)
+{
+    int n = sk_config_n_keys();
+    int choice_keys = 0;
+    for (int i = 0; i < n; i++) {
+        const char *key, *type;
+        sk_config_key_info(i, &key, &type, NULL, NULL);
+        if (strncmp(type, "choice", 6) && strcmp(type, "list of choices")) continue;
+        choice_keys++;
+        int k = 0;
+        for (; strcmp(sk_cfg_choice(key, k), "?"); k++) {
+            ck_assert_ptr_eq(sk_cfg_choice(key, k), sk_cfg_choice(key, k));   /* no rotating buffers */
+            for (int j = 0; j < k; j++) ck_assert_str_ne(sk_cfg_choice(key, j), sk_cfg_choice(key, k));
+        }
+        ck_assert_msg(k >= 2, "%s has %d choices", key, k);
+    }
+    ck_assert_int_ge(choice_keys, 18);
+    const char *first = sk_cfg_choice("model.arch", 5);
+    for (int i = 0; i < 20; i++) sk_cfg_choice("mode", i % 5);
+    ck_assert_str_eq(first, "resnet20");   /* still valid after many other calls */
+    ck_assert_str_eq(sk_method_name(SK_ALIGN_STE), "ste");
+    ck_assert_str_eq(sk_cost_name(SK_SRB_COSINE), "cosine");
+    ck_assert_str_eq(sk_split_name(SK_SPLIT_TEST), "test");
+    ck_assert_str_eq(sk_mode_name(SK_MODE_CONTINUAL), "continual");
+    ck_assert_str_eq(sk_mode_name(SK_MODE_COUNT), "?");
+    ck_assert_str_eq(sk_cfg_choice("no.such.key", 0), "?");
+}
+END_TEST
+
+/* ---- report writers on hand-made results ------------------------------------ */
+
+typedef struct {
+    sk_app_opts opts;
+    sk_run r;
+    sk_pipe_state ps;
+} fake_run;
+
+/* Three methods (naive, weight matching, Sinkhorn l2) with 3-point curves on
+ * two splits; output into a fresh folder. */
+static fake_run *fake_new(const char *out)
+{
+    fake_run *f = calloc(1, sizeof *f);
+    ck_assert_ptr_nonnull(f);
+    f->opts.config_path = "fake.yaml";
+    f->opts.progress = SK_PROGRESS_NEVER;
+    f->opts.quiet = 1;
+    f->r.opts = &f->opts;
+    sk_config_defaults(&f->r.cfg, "fake");
+    f->r.cfg.mode = SK_MODE_SINKHORN;
+    f->r.cfg.interpolation.points = 3;
+    snprintf(f->r.cfg.output, sizeof f->r.cfg.output, "%s", tu_path(out));
+    ck_assert_int_eq(sk_mkdir_p(f->r.cfg.output), SK_OK);
+    f->r.state = &f->ps;
+    snprintf(f->ps.model_desc, sizeof f->ps.model_desc, "mlp test");
+    f->ps.ds_loaded = 1;
+    f->ps.ds.train.n = 50;
+    f->ps.ds.test.n = 20;
+    f->ps.ep[0].test_acc = 0.9;
+    f->ps.ep[1].test_acc = 0.8;
+    f->ps.ep[0].trained = 1;
+    f->ps.ep[0].epochs = 2;
+    static const char *names[] = {"naive", "weight_matching", "sinkhorn_l2"};
+    static const int kinds[] = {-1, SK_ALIGN_WEIGHT_MATCHING, SK_ALIGN_SINKHORN};
+    static const char *labels[] = {"Naive", "Weight matching", "Sinkhorn C_L2"};
+    f->ps.n_methods = 3;
+    for (int k = 0; k < 3; k++) {
+        sk_method_result *m = &f->ps.meth[k];
+        m->kind = sk_align_kind_of(kinds[k]);
+        snprintf(m->name, sizeof m->name, "%s", names[k]);
+        snprintf(m->label, sizeof m->label, "%s", labels[k]);
+        m->seconds = 1.5 + k;
+        m->lambda = calloc(3, sizeof(double));
+        m->loss = calloc(6, sizeof(double));
+        m->acc = calloc(6, sizeof(double));
+        for (int i = 0; i < 3; i++) {
+            m->lambda[i] = 0.5 * i;
+            for (int s = 0; s < 2; s++) {
+                /* dyadic values: their shortest text is exact */
+                m->loss[s * 3 + i] = (i == 1 ? 1.0 - 0.25 * k : 0.5) + 0.25 * s;
+                m->acc[s * 3 + i] = (i == 1 ? 0.5 + 0.125 * k : 0.875) - 0.125 * s;
+            }
+        }
+        for (int s = 0; s < 2; s++) {
+            sk_barrier_compute(m->lambda, m->loss + 3 * s, 3, +1, &m->bl[s]);
+            sk_barrier_compute(m->lambda, m->acc + 3 * s, 3, -1, &m->ba[s]);
+        }
+    }
+    f->ps.meth[1].res.wm.passes = 3;
+    f->ps.meth[1].res.wm.objective = 12.5;
+    sk_srb_result *s = &f->ps.meth[2].res.srb;
+    s->n_epochs = 2;
+    s->soft_cost = calloc(2, sizeof(double));
+    s->hard_cost = calloc(2, sizeof(double));
+    s->soft_cost[0] = 0.75, s->soft_cost[1] = 0.5, s->hard_cost[0] = 0.25, s->hard_cost[1] = 0.125;
+    s->initial_hard_cost = 1;
+    s->best_epoch = 2;
+    s->best_hard_cost = 0.125;
+    s->n_steps = 40;
+    return f;
+}
+
+static void fake_free(fake_run *f)
+{
+    for (int k = 0; k < f->ps.n_methods; k++) {
+        free(f->ps.meth[k].lambda);
+        free(f->ps.meth[k].loss);
+        free(f->ps.meth[k].acc);
+    }
+    free(f->ps.meth[2].res.srb.soft_cost);
+    free(f->ps.meth[2].res.srb.hard_cost);
+    free(f);
+}
+
+START_TEST(test_report_curves_and_summary)
+{
+    fake_run *f = fake_new("rep1");
+    ck_assert_int_eq(sk_report_curves(&f->r, &f->ps), SK_OK);
+    char p[4200];
+    snprintf(p, sizeof p, "%s/interp.csv", f->r.cfg.output);
+    char *csv = tu_read(p, NULL);
+    ck_assert_ptr_nonnull(strstr(csv, "method,split,lambda,loss,accuracy\n"));
+    ck_assert_ptr_nonnull(strstr(csv, "naive,train,0,0.5,0.875\n"));
+    ck_assert_ptr_nonnull(strstr(csv, "naive,train,0.5,1,0.5\n"));
+    ck_assert_ptr_nonnull(strstr(csv, "sinkhorn_l2,test,1,0.75,0.75\n"));
+    int lines = 0;
+    for (char *q = csv; *q; q++) lines += *q == '\n';
+    ck_assert_int_eq(lines, 1 + 3 * 2 * 3);
+    free(csv);
+    snprintf(p, sizeof p, "%s/lmc_accuracy.svg", f->r.cfg.output);
+    char *svg = tu_read(p, NULL);
+    ck_assert_ptr_nonnull(strstr(svg, "Sinkhorn C_L2"));   /* the legend uses the labels */
+    ck_assert_ptr_nonnull(strstr(svg, "Weight matching"));
+    free(svg);
+    fake_free(f);
+}
+END_TEST
+
+START_TEST(test_report_metrics_and_sweep_rows)
+{
+    fake_run *f = fake_new("rep2");
+    ck_assert_int_eq(sk_run_write_metrics(&f->r), SK_OK);
+    char p[4200];
+    snprintf(p, sizeof p, "%s/metrics.json", f->r.cfg.output);
+    char *js = tu_read(p, NULL);
+    ck_assert_ptr_nonnull(strstr(js, "\"format\": \"sinkrb-metrics\""));
+    ck_assert_ptr_nonnull(strstr(js, "\"mode\": \"sinkhorn\""));
+    ck_assert_ptr_nonnull(strstr(js, "\"train_examples\": 50"));
+    ck_assert_ptr_nonnull(strstr(js, "\"sinkhorn_l2\": {"));
+    ck_assert_ptr_nonnull(strstr(js, "\"midpoint_accuracy\": 0.75"));
+    /* each kind adds its own fields; naive has no seconds */
+    ck_assert_ptr_nonnull(strstr(js, "\"passes\": 3,"));
+    ck_assert_ptr_nonnull(strstr(js, "\"objective\": 12.5"));
+    ck_assert_ptr_nonnull(strstr(js, "\"cost\": \"l2\""));
+    ck_assert_ptr_nonnull(strstr(js, "\"best_epoch\": 2"));
+    ck_assert_ptr_null(strstr(js, "\"naive\": {\n      \"seconds\""));
+    ck_assert_ptr_nonnull(strstr(js, "\"weight_matching\": {\n      \"seconds\": 2.5"));
+    free(js);
+    ck_assert_int_eq(sk_report_sinkhorn_log(&f->r, &f->ps), SK_OK);
+    snprintf(p, sizeof p, "%s/sinkhorn_log.csv", f->r.cfg.output);
+    char *log = tu_read(p, NULL);
+    ck_assert_str_eq(log, "method,epoch,soft_cost,hard_cost\nsinkhorn_l2,0,,1\nsinkhorn_l2,1,0.75,0.25\n"
+                          "sinkhorn_l2,2,0.5,0.125\n");
+    free(log);
+    sk_csv *csv;
+    snprintf(p, sizeof p, "%s/sweep.csv", f->r.cfg.output);
+    csv = sk_csv_open(p, sk_run_sweep_header(&f->r.cfg));
+    ck_assert_ptr_nonnull(csv);
+    char *tb = NULL;
+    size_t tl = 0;
+    FILE *table = open_memstream(&tb, &tl);
+    ck_assert_int_eq(sk_run_sweep_rows(&f->r, csv, "w1", "[8, 8]", table), SK_OK);
+    fclose(table);
+    ck_assert_int_eq(sk_csv_close(csv), SK_OK);
+    char *rows = tu_read(p, NULL);
+    ck_assert_ptr_nonnull(strstr(rows, "w1,\"[8, 8]\",weight_matching,train,"));
+    ck_assert_ptr_nonnull(strstr(rows, ",0.9,0.8\n"));   /* endpoint test accuracies close each row */
+    ck_assert_ptr_nonnull(strstr(rows, ",3.5,40,2,0.9,0.8\n"));   /* sinkhorn: seconds, steps, best epoch */
+    ck_assert_ptr_nonnull(strstr(rows, ",2.5,,,0.9,0.8\n"));      /* weight matching: no Sinkhorn columns */
+    ck_assert_ptr_nonnull(strstr(tb, "sinkhorn_l2"));
+    free(rows);
+    free(tb);
+    fake_free(f);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("app");
+    TCase *tc = tcase_create("options");
+    tcase_add_test(tc, test_options_data_model);
+    tcase_add_test(tc, test_options_optim);
+    tcase_add_test(tc, test_options_methods);
+    tcase_add_test(tc, test_options_continual);
+    tcase_add_test(tc, test_options_model_batch);
+    tcase_add_test(tc, test_name_tables);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("report");
+    tcase_add_test(tc, test_report_curves_and_summary);
+    tcase_add_test(tc, test_report_metrics_and_sweep_rows);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
