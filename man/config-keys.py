@@ -1,21 +1,37 @@
 #!/usr/bin/env python3
 """Maintainer tool: regenerate the CONFIGURATION key list of man/sinkrb.1
-from the schema in src/io/config.c (between the BEGIN/END CONFIG KEYS
-comments). `make check` verifies the page documents every key and default."""
+from the schema in src/cfg/schema.c (between the BEGIN/END CONFIG KEYS
+comments); choice keys name a module's name table (core/names.h), whose
+strings are read from the module's source. `make check` verifies the page documents every key and default."""
 import re, sys, os
 
 top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-src = open(os.path.join(top, 'src/io/config.c')).read()
-body = src[src.index('static const key_t_ schema[]'):src.index('#define N_KEYS')]
-entries = re.findall(r'\b(STR|INT|FLT|BOOL|ENUM|ILIST|ELIST)\((.*?)\),\n', body, re.S)
+src = open(os.path.join(top, 'src/cfg/schema.c')).read()
+body = src[src.index('const sk_cfg_key sk_cfg_schema[]'):src.index('const int sk_cfg_n_schema')]
+entries = re.findall(r'\b(STR|INT|FLT|BOOL|ENUMA|ENUM|ILIST|ELIST)\((.*?)\),\n', body, re.S)
+
+def name_table(ident):
+    """The names of a table `const char *const IDENT[] = {[X] = "a", ...};` in src/, in order."""
+    for root, _, files in os.walk(os.path.join(top, 'src')):
+        for f in files:
+            if not f.endswith('.c'):
+                continue
+            text = open(os.path.join(root, f)).read()
+            m = re.search(r'const char \*const %s\[\] = \{(.*?)\};' % re.escape(ident), text, re.S)
+            if m:
+                return re.findall(r'"([^"]*)"', m.group(1))
+    sys.exit('name table %s not found under src/' % ident)
 types = {'STR': 'string', 'INT': 'integer', 'FLT': 'number', 'BOOL': 'boolean', 'ENUM': 'choice',
          'ILIST': 'list of integers', 'ELIST': 'list of choices'}
 out, sec = [], None
 for kind, args in entries:
     ss = re.findall(r'"((?:[^"\\]|\\.)*)"', args)
     key, default = ss[0], ss[1].replace('\\"', '"')
-    if kind in ('ENUM', 'ELIST'):
-        choices, doc = ss[2], ''.join(ss[3:])
+    if kind in ('ENUM', 'ENUMA', 'ELIST'):
+        ident = re.search(r'\b(sk_\w+_names)\b', args).group(1)
+        choices = '|'.join(name_table(ident))
+        doc = ''.join(ss[3:] if kind == 'ENUMA' else ss[2:])
+        kind = 'ENUM' if kind == 'ENUMA' else kind
     else:
         choices, doc = None, ''.join(ss[2:])
     top_sec = key.split('.')[0] if '.' in key else ''
