@@ -104,6 +104,7 @@ END_TEST
 /* Each kind of error, with its exact message. */
 static void expect_error(const char *text, const char *want)
 {
+    sk_err_clear();
     ck_assert_int_eq(load_text("bad.yaml", text, NULL, 0), SK_ECONFIG);
     ck_assert_msg(strcmp(msg(), want) == 0, "got:  %s\nwant: %s", msg(), want);
 }
@@ -146,6 +147,7 @@ END_TEST
 
 START_TEST(test_missing_file)
 {
+    sk_err_clear();
     ck_assert_int_eq(sk_config_load(&cfg, "/nonexistent/x.yaml", NULL, 0), SK_ECONFIG);
     ck_assert_str_eq(sk_err_msg(), "/nonexistent/x.yaml: No such file or directory");
 }
@@ -168,15 +170,19 @@ START_TEST(test_set_overrides)
     ck_assert_str_eq(cfg.name, "renamed");
 
     const char *bad1[] = {"sinkhorn.tau=-2"};
+    sk_err_clear();
     ck_assert_int_eq(load_text("s.yaml", "seed: 1\n", bad1, 1), SK_ECONFIG);
     ck_assert_str_eq(sk_err_msg(), "--set sinkhorn.tau=-2: sinkhorn.tau must be a number > 0 (got -2)");
     const char *bad2[] = {"sinkhorn.tua=2"};
+    sk_err_clear();
     ck_assert_int_eq(load_text("s.yaml", "seed: 1\n", bad2, 1), SK_ECONFIG);
     ck_assert_str_eq(sk_err_msg(), "--set sinkhorn.tua=2: unknown key \"sinkhorn.tua\" (did you mean \"sinkhorn.tau\"?)");
     const char *bad3[] = {"model.hidden"};
+    sk_err_clear();
     ck_assert_int_eq(load_text("s.yaml", "seed: 1\n", bad3, 1), SK_ECONFIG);
     ck_assert_str_eq(sk_err_msg(), "--set model.hidden: expected KEY=VALUE, e.g. --set model.hidden=[1024,1024]");
     const char *bad4[] = {"model.hidden=[1,"};
+    sk_err_clear();
     ck_assert_int_eq(load_text("s.yaml", "seed: 1\n", bad4, 1), SK_ECONFIG);
     ck_assert_ptr_nonnull(strstr(sk_err_msg(), "--set model.hidden=[1,: YAML syntax error"));
 }
@@ -228,6 +234,7 @@ START_TEST(test_sweep)
     ck_assert_str_eq(item.output, "results/sw/32-32-32-32");
     ck_assert_str_eq(item.models[0].weights, "results/sw/32-32-32-32/model_a.h5");   /* derived: follows */
     ck_assert_str_eq(item.models[1].weights, "/w/b.h5");                             /* explicit: kept */
+    sk_err_clear();
     ck_assert_int_eq(sk_config_sweep_item(&cfg, 2, &item), SK_EINVAL);
 
     /* Round trip: the resolved YAML (with its labels) loads to the same bytes. */

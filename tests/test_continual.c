@@ -142,6 +142,7 @@ START_TEST(test_rotated_bench_angles)
     /* A CIFAR data set is refused for rotated MNIST, with the reason. */
     sk_dataset ds2;
     make_ds(&ds2, SK_DS_CIFAR10, 20, 10, 3, 4, 4, 10);
+    sk_err_clear();
     ck_assert_int_eq(sk_cl_bench_new(SK_CL_ROTATED, 2, SK_CL_LINSPACE, 0, 1, &ds2, 0, &b), SK_ECONFIG);
     ck_assert_ptr_nonnull(strstr(sk_err_msg(), "mnist"));
     sk_dataset_free(&ds);
@@ -189,6 +190,7 @@ START_TEST(test_split_cifar10_heads)
     sk_dataset ds;
     make_ds(&ds, SK_DS_CIFAR10, 100, 50, 3, 4, 4, 10);
     sk_cl_bench *b = NULL;
+    sk_err_clear();
     ck_assert_int_eq(sk_cl_bench_new(SK_CL_SPLIT_CIFAR10, 6, SK_CL_LINSPACE, 0, 1, &ds, 0, &b), SK_ECONFIG);
     ck_assert_int_eq(sk_cl_bench_new(SK_CL_SPLIT_CIFAR10, 5, SK_CL_LINSPACE, 0, 1, &ds, 0, &b), SK_OK);
     for (int t = 0; t < 5; t++) {
@@ -277,6 +279,7 @@ START_TEST(test_split_cifar100_files)
         ck_assert_int_eq(b->mask[t * 100 + 5 * t + 4], 1);
     }
     sk_cl_bench_free(b);
+    sk_err_clear();
     ck_assert_int_eq(sk_cl_bench_new(SK_CL_SPLIT_CIFAR100, 21, SK_CL_LINSPACE, 0, 1, &ds, 0, &b), SK_ECONFIG);
 
     /* A whole run on it: 20 tasks, finetune and replay, a tiny MLP. */
@@ -543,6 +546,7 @@ START_TEST(test_run_rejects_bad_input)
     make_ds(&ds, SK_DS_MNIST, 60, 20, 1, 4, 4, 10);
     sk_cl_results *res = NULL;
     const int dup[] = {0, 2, 0};
+    sk_err_clear();
     ck_assert_int_eq(run_methods(dup, 3, &res, &ds), SK_ECONFIG);
     ck_assert_ptr_nonnull(strstr(sk_err_msg(), "finetune is listed twice"));
     ck_assert_ptr_null(res);
@@ -559,11 +563,13 @@ START_TEST(test_run_rejects_bad_input)
     ms.in_h = 4;
     ms.in_w = 4;
     ms.n_out = 7;
+    sk_err_clear();
     ck_assert_int_eq(cl_run(&cfg, &ds, &ms, NULL, SK_PROGRESS_NEVER, &res), SK_EINVAL);
     ck_assert_ptr_nonnull(strstr(sk_err_msg(), "7 outputs"));
     /* split-cifar10 on MNIST is a config error naming the expected data set. */
     cfg.continual.benchmark = 2;
     ms.n_out = 10;
+    sk_err_clear();
     ck_assert_int_eq(cl_run(&cfg, &ds, &ms, NULL, SK_PROGRESS_NEVER, &res), SK_ECONFIG);
     ck_assert_ptr_nonnull(strstr(sk_err_msg(), "cifar10"));
     sk_dataset_free(&ds);

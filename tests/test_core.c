@@ -12,10 +12,19 @@
 
 START_TEST(test_err_messages)
 {
+    sk_err_clear();
     ck_assert_int_eq(sk_err(SK_EFORMAT, "%s: bad magic %d", "x.idx", 7), SK_EFORMAT);
     ck_assert_str_eq(sk_err_msg(), "x.idx: bad magic 7");
     sk_err_prefix(SK_EFORMAT, "loading: ");
     ck_assert_str_eq(sk_err_msg(), "loading: x.idx: bad magic 7");
+    /* the first message of a failing chain is kept: a caller's generic
+     * message does not replace the root cause */
+    ck_assert_int_eq(sk_err(SK_EIO, "read error"), SK_EIO);
+    ck_assert_str_eq(sk_err_msg(), "loading: x.idx: bad magic 7");
+    sk_err_clear();
+    ck_assert_str_eq(sk_err_msg(), "");
+    sk_err(SK_EIO, "second chain");
+    ck_assert_str_eq(sk_err_msg(), "second chain");
     ck_assert_int_eq(sk_status_exit_code(SK_ECONFIG), 2);
     ck_assert_int_eq(sk_status_exit_code(SK_EUSAGE), 2);
     ck_assert_int_eq(sk_status_exit_code(SK_EIO), 1);
@@ -118,6 +127,7 @@ START_TEST(test_atomic_write)
     free(s);
     ck_assert_int_eq(sk_mkdir_p(tu_path("a/b/c")), SK_OK);
     ck_assert(sk_file_exists(tu_path("a/b/c")));
+    sk_err_clear();
     ck_assert_int_eq(sk_write_file_atomic("/nonexistent-dir/x", "a", 1), SK_EIO);
     ck_assert(strstr(sk_err_msg(), "/nonexistent-dir/x") != NULL);
 }

@@ -318,6 +318,7 @@ START_TEST(test_limits)
     sk_dataset_free(&ds);
 
     o.train_limit = -1;
+    sk_err_clear();
     ck_assert_int_eq(sk_dataset_load(&ds, &o), SK_EINVAL);
 }
 END_TEST
@@ -482,6 +483,7 @@ START_TEST(test_gzip_errors)
     mangle(p, -1, 0, (long)n - 12);
     {
         sk_dataset ds;
+        sk_err_clear();
         ck_assert_int_ne(load(&ds, SK_DS_MNIST, dir), SK_OK);
         ck_assert_msg(strstr(sk_err_msg(), p) == sk_err_msg(), "%s", sk_err_msg());
         ck_assert_msg(strstr(sk_err_msg(), "gzip stream ends early"), "%s", sk_err_msg());
@@ -495,6 +497,7 @@ START_TEST(test_gzip_errors)
     for (long at = 20; at < (long)n - 8; at += 7) mangle(p, at, 0x5a, -1);
     {
         sk_dataset ds;
+        sk_err_clear();
         ck_assert_int_ne(load(&ds, SK_DS_MNIST, dir), SK_OK);
         ck_assert_msg(strstr(sk_err_msg(), p) == sk_err_msg(), "%s", sk_err_msg());
     }
@@ -518,6 +521,7 @@ START_TEST(test_idx_fuzz)
         for (size_t cut = 0; cut < n; cut += gz ? 3 : 97) {
             sk_dataset ds;
             tu_write(p, orig, cut);
+            sk_err_clear();
             ck_assert_int_ne(load(&ds, SK_DS_MNIST, dir), SK_OK);
             ck_assert_msg(strstr(sk_err_msg(), p) == sk_err_msg(), "cut %zu: %s", cut, sk_err_msg());
         }
@@ -615,6 +619,7 @@ START_TEST(test_missing_files)
         sk_dataset ds;
         sk_data_opts o;
         sk_data_opts_init(&o, SK_DS_CIFAR100);
+        sk_err_clear();
         ck_assert_int_ne(sk_dataset_load(&ds, &o), SK_OK);
         ck_assert_msg(strstr(sk_err_msg(), "datasets/cifar100/train.bin: ") == sk_err_msg(), "%s",
                       sk_err_msg());
@@ -839,13 +844,16 @@ START_TEST(test_polynomial)
         sk_data_opts o;
         sk_data_opts_init(&o, SK_DS_POLYNOMIAL);
         o.poly_degree = 4;
+        sk_err_clear();
         ck_assert_int_eq(sk_dataset_load(&ds, &o), SK_EINVAL);
         ck_assert_ptr_nonnull(strstr(sk_err_msg(), "degree must be 1, 2 or 3 (got 4)"));
         o.poly_degree = 2;
         o.poly_points = 1;
+        sk_err_clear();
         ck_assert_int_eq(sk_dataset_load(&ds, &o), SK_EINVAL);
         o.poly_points = 100;
         o.poly_noise = -1;
+        sk_err_clear();
         ck_assert_int_eq(sk_dataset_load(&ds, &o), SK_EINVAL);
     }
 }

@@ -336,6 +336,7 @@ START_TEST(test_load_into_mismatch_message)
     sk_tset_alloc(model);
     model->block[0] = 42.0f;
     stderr_begin();
+    sk_err_clear();
     ck_assert_int_eq(sk_h5w_load_into_ex(p, model, NULL, 0, "mlp 784-512-10"), SK_EFORMAT);
     stderr_end_empty();
     assert_msg_has(p);
@@ -365,6 +366,7 @@ START_TEST(test_load_into_mismatch_message)
     sk_tset_alloc(file);
     sk_tset_alloc(model);
     ck_assert_int_eq(sk_h5w_write(p, file, NULL), SK_OK);
+    sk_err_clear();
     ck_assert_int_eq(sk_h5w_load_into(p, model, NULL, 0), SK_EFORMAT);
     assert_msg_has("  extra:    extra.07 (1,)");
     assert_msg_has("  extra:    ... and 12 more");
@@ -393,6 +395,7 @@ START_TEST(test_load_into_rename)
     sk_tset_add(model, "layers.1.bias", 1, s1);
     sk_tset_alloc(model);
     /* Without a rename: every name is missing/extra. */
+    sk_err_clear();
     ck_assert_int_eq(sk_h5w_load_into(p, model, NULL, 0), SK_EFORMAT);
     assert_msg_has("  extra:    module.fc1.weight (3, 2)");
     /* Prefix rule, plus an exact one that wins over the "module.*" prefix. */
@@ -403,15 +406,18 @@ START_TEST(test_load_into_rename)
     ck_assert_float_eq(sk_tset_get(model, "layers.1.bias")->data[2], 11.0f);
     /* An unused rename is reported when something else is wrong. */
     const char *rn2[] = {"module.fc1.*", "layers.0.*", "nothere", "layers.1.bias"};
+    sk_err_clear();
     ck_assert_int_eq(sk_h5w_load_into(p, model, rn2, 2), SK_EFORMAT);
     assert_msg_has("rename:   nothere -> layers.1.bias is unused");
     assert_msg_has("extra:    head (3,)");
     /* Two file names onto one model name. */
     const char *rn3[] = {"module.fc1.bias", "head"};
+    sk_err_clear();
     ck_assert_int_eq(sk_h5w_load_into(p, model, rn3, 1), SK_EFORMAT);
     assert_msg_has("both module.fc1.bias and head are named head");
     /* Malformed pair. */
     const char *rn4[] = {"module.*", "x"};
+    sk_err_clear();
     ck_assert_int_eq(sk_h5w_load_into(p, model, rn4, 1), SK_EINVAL);
     ids_check();
     sk_tset_free(file);
@@ -448,6 +454,7 @@ START_TEST(test_perms_roundtrip)
     const int64_t *bp[1] = {bad};
     const char *bn[1] = {"P_bad"};
     int64_t bs[1] = {3};
+    sk_err_clear();
     ck_assert_int_eq(sk_h5w_write_perms(tu_path("bad.h5"), 1, bn, bp, bs), SK_EINVAL);
     assert_msg_has("P_bad is not a permutation of 0..2 (entry 2 = 2)");
     ck_assert(access(tu_path("bad.h5"), F_OK) != 0);
@@ -460,16 +467,19 @@ START_TEST(test_perms_roundtrip)
     mk_str_attr(f, "format", "sinkrb-perm");
     mk_ds(f, "P_bad", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, d3, bad);
     H5Fclose(f);
+    sk_err_clear();
     ck_assert_int_eq(sk_h5w_read_perms(q, &n, &rn, &rp, &rs), SK_EFORMAT);
     assert_msg_has("P_bad is not a permutation");
     ck_assert_ptr_null(rn);
 
     /* Each reader refuses the other kind of file. */
     sk_tset *s = NULL;
+    sk_err_clear();
     ck_assert_int_eq(sk_h5w_read(p, &s, NULL), SK_EFORMAT);
     assert_msg_has("this is a 'sinkrb-perm' file, expected 'sinkrb-weights'");
     sk_tset *w = make_set(3);
     ck_assert_int_eq(sk_h5w_write(tu_path("w.h5"), w, NULL), SK_OK);
+    sk_err_clear();
     ck_assert_int_eq(sk_h5w_read_perms(tu_path("w.h5"), &n, &rn, &rp, &rs), SK_EFORMAT);
     assert_msg_has("this is a 'sinkrb-weights' file, expected 'sinkrb-perm'");
     ids_check();
@@ -487,15 +497,19 @@ static void expect_fail_everywhere(const char *p, sk_status code, const char *wh
     char *info = NULL;
     size_t info_n = 0;
     FILE *out = open_memstream(&info, &info_n);
+    sk_err_clear();
     ck_assert_int_eq(sk_h5w_read(p, &s, &arch), code);
     ck_assert_ptr_null(s);
     ck_assert_ptr_null(arch);
     assert_msg_has(p);
     assert_msg_has(what);
+    sk_err_clear();
     ck_assert_int_eq(sk_h5w_load_into(p, m, NULL, 0), code);
     assert_msg_has(what);
+    sk_err_clear();
     ck_assert_int_eq(sk_h5w_read_perms(p, &n, &rn, &rp, &rs), code);
     assert_msg_has(what);
+    sk_err_clear();
     ck_assert_int_eq(sk_h5w_info(p, out), code);
     assert_msg_has(what);
     fclose(out);
@@ -566,6 +580,7 @@ START_TEST(test_bad_datasets)
     mk_ds(f, "notes", st, st, 0, NULL, &sv);
     H5Tclose(st);
     H5Fclose(f);
+    sk_err_clear();
     ck_assert_int_eq(sk_h5w_read(p, &s, NULL), SK_EFORMAT);
     assert_msg_has(p);
     assert_msg_has("dataset notes: expected float data, found string");
@@ -574,6 +589,7 @@ START_TEST(test_bad_datasets)
     f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     mk_ds(f, "conv.weight", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 5, d5, v);
     H5Fclose(f);
+    sk_err_clear();
     ck_assert_int_eq(sk_h5w_read(p, &s, NULL), SK_EFORMAT);
     assert_msg_has("dataset conv.weight has rank 5; at most 4 dimensions");
 
@@ -585,6 +601,7 @@ START_TEST(test_bad_datasets)
     int64_t s1[1] = {4};
     sk_tset_add(m, "w", 1, s1);
     sk_tset_alloc(m);
+    sk_err_clear();
     ck_assert_int_eq(sk_h5w_load_into(p, m, NULL, 0), SK_EFORMAT);
     assert_msg_has("shape:    w expected (4,), file has (2, 2)");
 
@@ -594,6 +611,7 @@ START_TEST(test_bad_datasets)
     mk_ds(g, "w", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d1, v);
     H5Gclose(g);
     H5Fclose(f);
+    sk_err_clear();
     ck_assert_int_eq(sk_h5w_load_into(p, m, NULL, 0), SK_EFORMAT);
     assert_msg_has("missing:  w (4,)");
     assert_msg_has("datasets in groups (model/...)");
@@ -603,6 +621,7 @@ START_TEST(test_bad_datasets)
     mk_ds(f, "w", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d1, v);
     mk_str_attr(f, "param_order", "w\nghost");
     H5Fclose(f);
+    sk_err_clear();
     ck_assert_int_eq(sk_h5w_read(p, &s, NULL), SK_EFORMAT);
     assert_msg_has("param_order lists 'ghost'");
     f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
@@ -614,6 +633,7 @@ START_TEST(test_bad_datasets)
     H5Aclose(at);
     H5Sclose(sp);
     H5Fclose(f);
+    sk_err_clear();
     ck_assert_int_eq(sk_h5w_read(p, &s, NULL), SK_EFORMAT);
     assert_msg_has("format_version 2 is newer");
 
@@ -622,10 +642,12 @@ START_TEST(test_bad_datasets)
     sk_tset_add(bad, "a/b", 1, s1);
     sk_tset_alloc(bad);
     tu_write_str(tu_path("keep.h5"), "old");
+    sk_err_clear();
     ck_assert_int_eq(sk_h5w_write(tu_path("keep.h5"), bad, NULL), SK_EINVAL);
     char *old = tu_read(tu_path("keep.h5"), NULL);
     ck_assert_str_eq(old, "old");
     free(old);
+    sk_err_clear();
     ck_assert_int_eq(sk_h5w_write(tu_path("nodir/x/w.h5"), m, NULL), SK_EIO);
     assert_msg_has("nodir/x/w.h5: cannot create: No such file or directory");
     ck_assert_int_eq(count_tmp_files(), 0);

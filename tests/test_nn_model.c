@@ -152,6 +152,7 @@ START_TEST(test_names_and_shapes)
 
     /* bad specs are reported, not crashed on */
     s = conv_spec(SK_ARCH_RESNET20, SK_MNORM_NONE, 0.0, 32, 32);
+    sk_err_clear();
     ck_assert_int_eq(sk_model_new(&s, 2, &m), SK_EINVAL);
     ck_assert_ptr_null(m);
     sk_arch a;
@@ -432,6 +433,7 @@ START_TEST(test_training_smoke)
 
     /* a batch size above the model's max batch is refused */
     cfg.batch_size = 100;
+    sk_err_clear();
     ck_assert_int_eq(sk_train(m, &cfg), SK_EINVAL);
     free(xtr);
     free(xte);

@@ -431,23 +431,28 @@ START_TEST(test_names_and_validation)
     sk_optim_opts o;
     sk_optim_opts_init(&o, SK_OPT_SGD);
     o.nesterov = 1;   /* without momentum */
+    sk_err_clear();
     ck_assert_int_eq(sk_optim_new(&o, p, &opt), SK_ECONFIG);
     ck_assert_ptr_null(opt);
     ck_assert(strstr(sk_err_msg(), "nesterov"));
     sk_optim_opts_init(&o, SK_OPT_ADAM);
     o.beta2 = 1.0;
+    sk_err_clear();
     ck_assert_int_eq(sk_optim_new(&o, p, &opt), SK_ECONFIG);
     sk_optim_opts_init(&o, SK_OPT_ADAM);
     o.schedule = SK_SCHED_COSINE;
     o.total_steps = 10;
     o.warmup_steps = 11;
+    sk_err_clear();
     ck_assert_int_eq(sk_optim_new(&o, p, &opt), SK_ECONFIG);
     ck_assert(strstr(sk_err_msg(), "warmup_steps"));
     o.schedule = SK_SCHED_STEP;
     o.step_size = 0;
+    sk_err_clear();
     ck_assert_int_eq(sk_optim_new(&o, p, &opt), SK_ECONFIG);
     o.lr = -1;
     o.schedule = SK_SCHED_CONSTANT;
+    sk_err_clear();
     ck_assert_int_eq(sk_optim_new(&o, p, &opt), SK_ECONFIG);
 
     /* a step with a gradient set of another layout is refused, nothing changes */
@@ -457,6 +462,7 @@ START_TEST(test_names_and_validation)
     int64_t sh[1] = {21};
     sk_tset_add(other, "w", 1, sh);
     ck_assert_int_eq(sk_tset_alloc(other), SK_OK);
+    sk_err_clear();
     ck_assert(isnan(sk_optim_step(opt, p, other)));
     ck_assert(strstr(sk_err_msg(), "layout"));
     ck_assert_int_eq(sk_optim_steps_done(opt), 0);

@@ -239,8 +239,10 @@ START_TEST(test_json_misuse)
     sk_json *j = sk_json_new();
     sk_json_obj_begin(j, NULL);
     sk_json_num(j, NULL, 1);                    /* member without a key */
+    sk_err_clear();
     ck_assert_int_eq(sk_json_status(j), SK_EINVAL);
     ck_assert_ptr_nonnull(strstr(sk_err_msg(), "without a key"));
+    sk_err_clear();
     ck_assert_int_eq(sk_json_write_file(j, path), SK_EINVAL);
     ck_assert(!sk_file_exists(path));
     sk_json_free(j);
@@ -248,12 +250,14 @@ START_TEST(test_json_misuse)
     j = sk_json_new();
     sk_json_arr_begin(j, NULL);
     sk_json_int(j, "k", 1);                     /* key inside an array */
+    sk_err_clear();
     ck_assert_int_eq(sk_json_status(j), SK_EINVAL);
     sk_json_free(j);
 
     j = sk_json_new();
     sk_json_arr_begin(j, NULL);
     sk_json_obj_end(j);                         /* wrong closer */
+    sk_err_clear();
     ck_assert_int_eq(sk_json_status(j), SK_EINVAL);
     sk_json_free(j);
 
@@ -261,6 +265,7 @@ START_TEST(test_json_misuse)
     sk_json_obj_begin(j, NULL);
     sk_json_obj_begin(j, "open");
     ck_assert_int_eq(sk_json_status(j), SK_OK);
+    sk_err_clear();
     ck_assert_int_eq(sk_json_write_file(j, path), SK_EINVAL);   /* incomplete */
     ck_assert_ptr_nonnull(strstr(sk_err_msg(), "2 unclosed containers"));
     ck_assert(!sk_file_exists(path));
@@ -269,6 +274,7 @@ START_TEST(test_json_misuse)
     j = sk_json_new();
     sk_json_int(j, NULL, 1);
     sk_json_int(j, NULL, 2);                    /* second top-level value */
+    sk_err_clear();
     ck_assert_int_eq(sk_json_status(j), SK_EINVAL);
     sk_json_free(j);
 }
@@ -611,13 +617,16 @@ START_TEST(test_svg_nonfinite_and_degenerate)
 
     /* Too small: an error and no file. */
     const char *p2 = tu_path("tiny.svg");
+    sk_err_clear();
     ck_assert_int_eq(sk_svg_plot(p2, "t", 4, pan, 300, 100), SK_EINVAL);
     ck_assert_ptr_nonnull(strstr(sk_err_msg(), "HINT"));
     ck_assert(!sk_file_exists(p2));
+    sk_err_clear();
     ck_assert_int_eq(sk_svg_plot(p2, "t", 0, pan, 600, 400), SK_EINVAL);
     const double huge[2] = {-1e308, 1e308};
     sk_series h[1] = {{"huge", 2, x1, huge}};
     sk_panel ph = {.n_series = 1, .series = h};
+    sk_err_clear();
     ck_assert_int_eq(sk_svg_plot(p2, NULL, 1, &ph, 600, 400), SK_EINVAL);
     ck_assert(!sk_file_exists(p2));
 }

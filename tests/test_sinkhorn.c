@@ -196,6 +196,7 @@ START_TEST(test_forward_hard_inputs_vs_naive)
     /* The log-domain fallback was exercised (small tau, and small bounds). */
     ck_assert_int_gt(extra_default, 0);
     ck_assert_int_gt(extra, extra_default);
+    sk_err_clear();
     ck_assert_int_eq(sk_sinkhorn_ws_set_linear_bound(ws, 1.0), SK_EINVAL);
     sk_sinkhorn_ws_free(ws);
     free(X); free(P); free(Q);
@@ -356,6 +357,7 @@ START_TEST(test_workspace_reuse)
     }
     double X[41 * 41] = {0}, P[41 * 41];
     sk_sinkhorn_opts o = sk_sinkhorn_opts_default();
+    sk_err_clear();
     ck_assert_int_eq(sk_sinkhorn_forward_ws(ws, X, 41, &o, P), SK_EINVAL);
     ck_assert_ptr_nonnull(strstr(sk_err_msg(), "n <= 40"));
     sk_sinkhorn_ws_free(ws);
@@ -378,22 +380,29 @@ START_TEST(test_n1_and_invalid)
     ck_assert_double_eq(dX, 0);
 
     double X2[4] = {0, 1, INFINITY, 0}, P2[4], G2[4] = {1, 2, 3, 4}, D2[4];
+    sk_err_clear();
     ck_assert_int_eq(sk_sinkhorn_forward(X2, 2, &o, P2), SK_EINVAL);
     ck_assert_ptr_nonnull(strstr(sk_err_msg(), "non-finite"));
     sk_sinkhorn_opts bad = {0.0, 20, 1.0};
     X2[2] = 0.5;
+    sk_err_clear();
     ck_assert_int_eq(sk_sinkhorn_forward(X2, 2, &bad, P2), SK_EINVAL);
     ck_assert_ptr_nonnull(strstr(sk_err_msg(), "tau must be > 0"));
     bad = (sk_sinkhorn_opts){1.0, 0, 1.0};
+    sk_err_clear();
     ck_assert_int_eq(sk_sinkhorn_forward(X2, 2, &bad, P2), SK_EINVAL);
+    sk_err_clear();
     ck_assert_int_eq(sk_sinkhorn_forward(X2, 0, &o, P2), SK_EINVAL);
     /* Backward rejects negative P, zero rows, NaN G. */
     double Pn[4] = {0.5, 0.5, -0.1, 1.1};
+    sk_err_clear();
     ck_assert_int_eq(sk_sinkhorn_backward(Pn, G2, 2, &o, D2), SK_EINVAL);
     double Pz[4] = {0, 0, 0.5, 0.5};
+    sk_err_clear();
     ck_assert_int_eq(sk_sinkhorn_backward(Pz, G2, 2, &o, D2), SK_EINVAL);
     double Pg[4] = {0.5, 0.5, 0.5, 0.5};
     G2[1] = NAN;
+    sk_err_clear();
     ck_assert_int_eq(sk_sinkhorn_backward(Pg, G2, 2, &o, D2), SK_EINVAL);
 }
 END_TEST
@@ -440,6 +449,7 @@ START_TEST(test_sharp_exact_permutation)
     ck_assert_int_eq(sk_sinkhorn_backward_ws(NULL, P, G, n, &o, dX, &st), SK_OK);
     ck_assert(all_finite(dX, n));
     ck_assert_double_lt(maxabs(dX, n), 1e-14);
+    sk_err_clear();
     ck_assert_int_eq(sk_sinkhorn_backward_dense(P, G, n, &o, dX), SK_ENUMERIC);
     free(X); free(G); free(P); free(dX);
 }
@@ -597,6 +607,7 @@ START_TEST(test_float_wrappers)
     }
     sk_sinkhorn_ws *ws = sk_sinkhorn_ws_new(n);
     sk_sinkhorn_opts o = sk_sinkhorn_opts_default();
+    sk_err_clear();
     ck_assert_int_eq(sk_sinkhorn_backward_f(ws, Gf, n, &o, dXf, NULL), SK_EINVAL);
     ck_assert_int_eq(sk_sinkhorn_forward_f(ws, Xf, n, &o, Pf), SK_OK);
     ck_assert_int_eq(sk_sinkhorn_backward_f(ws, Gf, n, &o, dXf, NULL), SK_OK);
@@ -606,6 +617,7 @@ START_TEST(test_float_wrappers)
         ck_assert_double_eq_tol(Pf[i], P[i], 1e-7 * P[i] + 1e-12);
         ck_assert_double_eq_tol(dXf[i], dX[i], 1e-6 * maxabs(dX, n));
     }
+    sk_err_clear();
     ck_assert_int_eq(sk_sinkhorn_forward_f(NULL, Xf, n, &o, Pf), SK_EINVAL);
     sk_sinkhorn_ws_free(ws);
     free(X); free(G); free(P); free(dX); free(Xf); free(Gf); free(Pf); free(dXf);

@@ -19,6 +19,7 @@
 sk_status sk_app_check(const sk_app_opts *o)
 {
     sk_config cfg;
+    sk_err_clear();
     sk_status st = sk_config_load(&cfg, o->config_path, o->sets, o->n_sets);
     if (st != SK_OK) return st;
     printf("# %s resolved by sinkrb %s\n", o->config_path, PACKAGE_VERSION);
@@ -179,6 +180,7 @@ sk_status sk_app_run(const sk_app_opts *o)
 {
     sk_config *cfg = sk_alloc(sizeof *cfg);
     sk_status st;
+    sk_err_clear();
     if (!cfg) return SK_ENOMEM;
     /* Everything that can be wrong with the config is found before any work. */
     st = sk_config_load(cfg, o->config_path, o->sets, o->n_sets);
@@ -189,5 +191,6 @@ sk_status sk_app_run(const sk_app_opts *o)
 
 sk_status sk_app_info(const char *path)
 {
+    sk_err_clear();
     return sk_h5w_info(path, stdout);
 }

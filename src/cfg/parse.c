@@ -387,6 +387,7 @@ sk_status sk_config_load(sk_config *cfg, const char *path, const char *const *se
     FILE *f;
     char stem[SK_CFG_NAME];
 
+    sk_err_clear();   /* a config load is a chain of its own */
     memset(seen, 0, sizeof seen);
     stem_of(path, stem, sizeof stem);
     sk_config_defaults(cfg, stem);

@@ -10,6 +10,7 @@ static _Thread_local char err_buf[SK_ERR_MAX];
 sk_status sk_err(sk_status code, const char *fmt, ...)
 {
     va_list ap;
+    if (err_buf[0]) return code;   /* the chain's root cause is already recorded */
     va_start(ap, fmt);
     vsnprintf(err_buf, sizeof err_buf, fmt, ap);
     va_end(ap);

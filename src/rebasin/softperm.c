@@ -206,7 +206,7 @@ sk_status sk_softperm_forward(sk_softperm *sp)
         const float *x = sp->X->t[g].data;
         for (int64_t i = 0; i < n * n; i++) sp->xd[i] = x[i];
         sk_status st = sk_sinkhorn_forward_ws(sp->ws, sp->xd, (int)n, &sp->o, sp->P[g]);
-        if (st != SK_OK) return sk_err(st, "sk_softperm_forward: group %s: %s", sp->s->groups[g].name, sk_err_msg());
+        if (st != SK_OK) return sk_err_prefix(st, "sk_softperm_forward: group %s: ", sp->s->groups[g].name);
         for (int64_t i = 0; i < n * n; i++) sp->Pf[g][i] = (float)sp->P[g][i];
     }
     sp->times[0] += sk_now() - t0;
@@ -223,7 +223,7 @@ sk_status sk_softperm_hard(const sk_softperm *sp, int64_t **perms)
         const float *x = sp->X->t[g].data;
         for (int64_t i = 0; i < n * n; i++) S[i] = x[i];
         st = lap_solve_max(S, (int)n, (int)n, perms[g], NULL);
-        if (st != SK_OK) st = sk_err(st, "sk_softperm_hard: group %s: %s", sp->s->groups[g].name, sk_err_msg());
+        if (st != SK_OK) st = sk_err_prefix(st, "sk_softperm_hard: group %s: ", sp->s->groups[g].name);
     }
     sk_free(S);
     return st;
@@ -322,7 +322,7 @@ sk_status sk_softperm_backward(sk_softperm *sp, const sk_tset *in, const sk_tset
         sk_sinkhorn_stats ss;
         for (int64_t k = 0; k < n * n; k++) sp->gd[k] = sp->G[g][k];
         st = sk_sinkhorn_backward_ws(sp->ws, sp->P[g], sp->gd, (int)n, &sp->o, sp->dxd, &ss);
-        if (st != SK_OK) return sk_err(st, "sk_softperm_backward: group %s: %s", s->groups[g].name, sk_err_msg());
+        if (st != SK_OK) return sk_err_prefix(st, "sk_softperm_backward: group %s: ", s->groups[g].name);
         if (ss.fallback) sp->fallbacks++;
         float *dx = sp->dX->t[g].data;
         for (int64_t k = 0; k < n * n; k++) dx[k] += (float)sp->dxd[k];
