@@ -21,13 +21,13 @@
 
 #define H5W_MAX_NUMEL ((int64_t)1 << 34) /* sanity bound against corrupt dims */
 #define H5W_MAX_ATTR_BYTES (64u << 20)
-#define H5W_LIST_CAP 8                   /* lines per category in mismatch reports */
-#define H5W_MAX_DEPTH 32                 /* group nesting walked by info */
+#define H5W_LIST_CAP 8   /* lines per category in mismatch reports */
+#define H5W_MAX_DEPTH 32 /* group nesting walked by info */
 
-#define CLOSE_ID(fn, id)                       \
-    do {                                       \
-        if ((id) >= 0) (void)fn(id);           \
-        (id) = H5I_INVALID_HID;                \
+#define CLOSE_ID(fn, id)                                                                                               \
+    do {                                                                                                               \
+        if ((id) >= 0) (void)fn(id);                                                                                   \
+        (id) = H5I_INVALID_HID;                                                                                        \
     } while (0)
 
 /* ---- HDF5 error handling ------------------------------------------------ */
@@ -62,8 +62,7 @@ static const char *h5_inner(char buf[256])
 }
 
 /* "<path>: <what> (HDF5: <innermost message>)" */
-static sk_status h5_fail(sk_status code, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static sk_status h5_fail(sk_status code, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static sk_status h5_fail(sk_status code, const char *path, const char *fmt, ...)
 {
     char what[1024], inner[256];
@@ -77,8 +76,7 @@ static sk_status h5_fail(sk_status code, const char *path, const char *fmt, ...)
 
 static sk_status h5_corrupt(const char *path, const char *obj)
 {
-    return h5_fail(SK_EFORMAT, path, "%s%struncated or corrupt HDF5 file", obj ? obj : "",
-                   obj ? ": " : "");
+    return h5_fail(SK_EFORMAT, path, "%s%struncated or corrupt HDF5 file", obj ? obj : "", obj ? ": " : "");
 }
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -100,18 +98,31 @@ static void sb_add(h5w_sbuf *b, const char *fmt, ...)
         va_start(ap, fmt);
         k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? room : 0, fmt, ap);
         va_end(ap);
-        if (k < 0) { b->oom = 1; return; }
-        if (b->s && (size_t)k < room) { b->n += (size_t)k; return; }
+        if (k < 0) {
+            b->oom = 1;
+            return;
+        }
+        if (b->s && (size_t)k < room) {
+            b->n += (size_t)k;
+            return;
+        }
         size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + (size_t)k + 1) cap *= 2;
+        while (cap < b->n + (size_t)k + 1)
+            cap *= 2;
         char *ns = realloc(b->s, cap);
-        if (!ns) { b->oom = 1; return; }
+        if (!ns) {
+            b->oom = 1;
+            return;
+        }
         b->s = ns;
         b->cap = cap;
     }
 }
 
-static const char *sb_str(const h5w_sbuf *b) { return b->s ? b->s : ""; }
+static const char *sb_str(const h5w_sbuf *b)
+{
+    return b->s ? b->s : "";
+}
 
 static int ends_with(const char *s, const char *suffix)
 {
@@ -119,7 +130,10 @@ static int ends_with(const char *s, const char *suffix)
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-static int is_nbt(const char *name) { return ends_with(name, "num_batches_tracked"); }
+static int is_nbt(const char *name)
+{
+    return ends_with(name, "num_batches_tracked");
+}
 
 static void shape_str(int ndim, const int64_t *shape, char *buf, size_t n)
 {
@@ -133,8 +147,10 @@ static void shape_str(int ndim, const int64_t *shape, char *buf, size_t n)
 static sk_status check_name(const char *path, const char *name)
 {
     if (!name || !name[0] || strchr(name, '/') || strchr(name, '\n') || strcmp(name, ".") == 0)
-        return sk_err(SK_EINVAL, "%s: invalid dataset name '%s' (must be non-empty, without '/' "
-                      "or newlines)", path, name ? name : "(null)");
+        return sk_err(SK_EINVAL,
+                      "%s: invalid dataset name '%s' (must be non-empty, without '/' "
+                      "or newlines)",
+                      path, name ? name : "(null)");
     return SK_OK;
 }
 
@@ -152,18 +168,30 @@ static hid_t h5_fapl(void)
 static const char *class_name(H5T_class_t c)
 {
     switch (c) {
-    case H5T_INTEGER: return "integer";
-    case H5T_FLOAT: return "float";
-    case H5T_TIME: return "time";
-    case H5T_STRING: return "string";
-    case H5T_BITFIELD: return "bitfield";
-    case H5T_OPAQUE: return "opaque";
-    case H5T_COMPOUND: return "compound";
-    case H5T_REFERENCE: return "reference";
-    case H5T_ENUM: return "enum (numpy bool?)";
-    case H5T_VLEN: return "variable-length sequence";
-    case H5T_ARRAY: return "array";
-    default: return "unknown";
+    case H5T_INTEGER:
+        return "integer";
+    case H5T_FLOAT:
+        return "float";
+    case H5T_TIME:
+        return "time";
+    case H5T_STRING:
+        return "string";
+    case H5T_BITFIELD:
+        return "bitfield";
+    case H5T_OPAQUE:
+        return "opaque";
+    case H5T_COMPOUND:
+        return "compound";
+    case H5T_REFERENCE:
+        return "reference";
+    case H5T_ENUM:
+        return "enum (numpy bool?)";
+    case H5T_VLEN:
+        return "variable-length sequence";
+    case H5T_ARRAY:
+        return "array";
+    default:
+        return "unknown";
     }
 }
 
@@ -218,10 +246,12 @@ static sk_status h5_precheck(const char *path)
     memset(head, 0, sizeof head);
     if (fseeko(f, 0, SEEK_SET) == 0 && fread(head, 1, sizeof head, f) > 0) {
         if (head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4) {
-            st = sk_err(SK_EFORMAT, "%s: not an HDF5 file (it is a zip archive, like PyTorch's "
+            st = sk_err(SK_EFORMAT,
+                        "%s: not an HDF5 file (it is a zip archive, like PyTorch's "
                         "torch.save output)\nHINT: convert it: sd = torch.load(p); with "
                         "h5py.File(out, 'w') as f: [f.create_dataset(k, data=v.numpy()) for k, v "
-                        "in sd.items()]", path);
+                        "in sd.items()]",
+                        path);
             goto cleanup;
         }
         if (head[0] == 0x80 && head[1] <= 5) {
@@ -230,8 +260,7 @@ static sk_status h5_precheck(const char *path)
         }
     }
     if (sb.st_size < 8 && memcmp(head, h5_sig, (size_t)sb.st_size) == 0)
-        st = sk_err(SK_EFORMAT, "%s: truncated or corrupt HDF5 file (only %lld bytes)", path,
-                    (long long)sb.st_size);
+        st = sk_err(SK_EFORMAT, "%s: truncated or corrupt HDF5 file (only %lld bytes)", path, (long long)sb.st_size);
     else
         st = sk_err(SK_EFORMAT, "%s: not an HDF5 file (no HDF5 signature)", path);
 cleanup:
@@ -312,8 +341,7 @@ static sk_status attr_write_str(hid_t loc, const char *path, const char *name, c
     sk_status st = SK_OK;
     hid_t type = H5I_INVALID_HID, space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
     type = H5Tcopy(H5T_C_S1);
-    if (type < 0 || H5Tset_size(type, H5T_VARIABLE) < 0 || H5Tset_cset(type, H5T_CSET_UTF8) < 0)
-        goto fail;
+    if (type < 0 || H5Tset_size(type, H5T_VARIABLE) < 0 || H5Tset_cset(type, H5T_CSET_UTF8) < 0) goto fail;
     if ((space = H5Screate(H5S_SCALAR)) < 0) goto fail;
     if ((attr = H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT)) < 0) goto fail;
     if (H5Awrite(attr, type, &val) < 0) goto fail;
@@ -332,8 +360,7 @@ static sk_status attr_write_int(hid_t loc, const char *path, const char *name, i
     sk_status st = SK_OK;
     hid_t space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
     if ((space = H5Screate(H5S_SCALAR)) < 0) goto fail;
-    if ((attr = H5Acreate2(loc, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT)) < 0)
-        goto fail;
+    if ((attr = H5Acreate2(loc, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT)) < 0) goto fail;
     if (H5Awrite(attr, H5T_NATIVE_INT64, &val) < 0) goto fail;
     goto cleanup;
 fail:
@@ -379,22 +406,28 @@ static sk_status attr_read_text(hid_t loc, const char *path, const char *name, c
     if (isvar) {
         if (n > H5W_MAX_ATTR_BYTES / sizeof(char *)) goto toobig;
         mtype = H5Tcopy(H5T_C_S1);
-        if (mtype < 0 || H5Tset_size(mtype, H5T_VARIABLE) < 0 ||
-            H5Tset_cset(mtype, H5Tget_cset(ftype)) < 0) {
+        if (mtype < 0 || H5Tset_size(mtype, H5T_VARIABLE) < 0 || H5Tset_cset(mtype, H5Tget_cset(ftype)) < 0) {
             st = h5_fail(SK_ENOMEM, path, "attribute %s: cannot make string type", name);
             goto cleanup;
         }
-        if (!(vstr = sk_alloc_n(n ? n : 1, sizeof *vstr))) { st = SK_ENOMEM; goto cleanup; }
+        if (!(vstr = sk_alloc_n(n ? n : 1, sizeof *vstr))) {
+            st = SK_ENOMEM;
+            goto cleanup;
+        }
         if (n && H5Aread(attr, mtype, vstr) < 0) {
             memset(vstr, 0, n * sizeof *vstr);
             st = h5_corrupt(path, name);
             goto cleanup;
         }
-        for (size_t i = 0; i < n; i++) sb_add(&sb, "%s%s", i ? "\n" : "", vstr[i] ? vstr[i] : "");
+        for (size_t i = 0; i < n; i++)
+            sb_add(&sb, "%s%s", i ? "\n" : "", vstr[i] ? vstr[i] : "");
     } else {
         size_t sz = H5Tget_size(ftype);
         if (sz == 0 || (n && sz > H5W_MAX_ATTR_BYTES / n)) goto toobig;
-        if (!(fbuf = sk_alloc(n * sz + 1))) { st = SK_ENOMEM; goto cleanup; }
+        if (!(fbuf = sk_alloc(n * sz + 1))) {
+            st = SK_ENOMEM;
+            goto cleanup;
+        }
         if (n && H5Aread(attr, ftype, fbuf) < 0) {
             st = h5_corrupt(path, name);
             goto cleanup;
@@ -402,12 +435,17 @@ static sk_status attr_read_text(hid_t loc, const char *path, const char *name, c
         for (size_t i = 0; i < n; i++) {
             const char *p = fbuf + i * sz;
             size_t len = 0;
-            while (len < sz && p[len]) len++;
-            while (len > 0 && p[len - 1] == ' ' && H5Tget_strpad(ftype) == H5T_STR_SPACEPAD) len--;
+            while (len < sz && p[len])
+                len++;
+            while (len > 0 && p[len - 1] == ' ' && H5Tget_strpad(ftype) == H5T_STR_SPACEPAD)
+                len--;
             sb_add(&sb, "%s%.*s", i ? "\n" : "", (int)len, p);
         }
     }
-    if (sb.oom) { st = sk_err(SK_ENOMEM, "%s: attribute %s: out of memory", path, name); goto cleanup; }
+    if (sb.oom) {
+        st = sk_err(SK_ENOMEM, "%s: attribute %s: out of memory", path, name);
+        goto cleanup;
+    }
     *out = sk_strdup(sb_str(&sb));
     if (!*out) st = SK_ENOMEM;
     goto cleanup;
@@ -429,8 +467,7 @@ cleanup:
 }
 
 /* An integer scalar attribute; *present = 0 when absent. */
-static sk_status attr_read_int(hid_t loc, const char *path, const char *name, long long *v,
-                               int *present)
+static sk_status attr_read_int(hid_t loc, const char *path, const char *name, long long *v, int *present)
 {
     sk_status st = SK_OK;
     hid_t attr = H5I_INVALID_HID, ftype = H5I_INVALID_HID, space = H5I_INVALID_HID;
@@ -479,8 +516,10 @@ static sk_status check_format(hid_t fid, const char *path, const char *want)
     }
     if ((st = attr_read_int(fid, path, "format_version", &ver, &has_ver)) != SK_OK) goto cleanup;
     if (has_ver && ver > SK_H5W_VERSION)
-        st = sk_err(SK_EFORMAT, "%s: format_version %lld is newer than this sinkrb reads (%d)"
-                    "\nHINT: upgrade sinkrb", path, ver, SK_H5W_VERSION);
+        st = sk_err(SK_EFORMAT,
+                    "%s: format_version %lld is newer than this sinkrb reads (%d)"
+                    "\nHINT: upgrade sinkrb",
+                    path, ver, SK_H5W_VERSION);
     else if (has_ver && ver < 1)
         st = sk_err(SK_EFORMAT, "%s: invalid format_version %lld", path, ver);
 cleanup:
@@ -491,11 +530,11 @@ cleanup:
 /* ---- walking links ------------------------------------------------------ */
 
 typedef struct {
-    char **ds;           /* dataset paths ("a", "g/b"), name order per group */
+    char **ds; /* dataset paths ("a", "g/b"), name order per group */
     int n, cap;
-    int n_groups;        /* groups seen (at the root when not recursing) */
+    int n_groups; /* groups seen (at the root when not recursing) */
     char first_group[SK_NAME_MAX];
-    const char *path;    /* the file, for messages */
+    const char *path; /* the file, for messages */
     sk_status st;
 } h5w_links;
 
@@ -517,7 +556,10 @@ static herr_t h5_links_cb(hid_t g, const char *name, const H5L_info_t *info, voi
     h5w_sbuf sb = {0};
     if (info->type != H5L_TYPE_HARD) return 0; /* soft/external links are not followed */
     sb_add(&sb, "%s%s%s", w->prefix, w->prefix[0] ? "/" : "", name);
-    if (sb.oom) { L->st = sk_err(SK_ENOMEM, "%s: out of memory", L->path); return -1; }
+    if (sb.oom) {
+        L->st = sk_err(SK_ENOMEM, "%s: out of memory", L->path);
+        return -1;
+    }
     full = sb.s;
     o = H5Oopen(g, name, H5P_DEFAULT);
     if (o < 0) {
@@ -543,8 +585,8 @@ static herr_t h5_links_cb(hid_t g, const char *name, const H5L_info_t *info, voi
         if (L->n_groups++ == 0) snprintf(L->first_group, sizeof L->first_group, "%s", full);
         if (w->recurse) {
             if (w->depth >= H5W_MAX_DEPTH) {
-                L->st = sk_err(SK_EFORMAT, "%s: groups nested deeper than %d at %s (a cycle?)",
-                               L->path, H5W_MAX_DEPTH, full);
+                L->st = sk_err(SK_EFORMAT, "%s: groups nested deeper than %d at %s (a cycle?)", L->path, H5W_MAX_DEPTH,
+                               full);
                 goto fail;
             }
             if (h5_walk_group(o, full, w->depth + 1, 1, L) != SK_OK) goto fail;
@@ -571,7 +613,8 @@ static sk_status h5_walk_group(hid_t g, const char *prefix, int depth, int recur
 
 static void h5_links_free(h5w_links *L)
 {
-    for (int i = 0; i < L->n; i++) free(L->ds[i]);
+    for (int i = 0; i < L->n; i++)
+        free(L->ds[i]);
     free(L->ds);
     memset(L, 0, sizeof *L);
 }
@@ -583,7 +626,8 @@ static sk_status split_lines(char *text, char ***out, int *n)
     *out = NULL;
     *n = 0;
     if (!text[0]) return SK_OK;
-    for (char *p = text; *p; p++) cnt += *p == '\n';
+    for (char *p = text; *p; p++)
+        cnt += *p == '\n';
     cnt++;
     if (!(*out = sk_alloc_n((size_t)cnt, sizeof **out))) return SK_ENOMEM;
     for (char *p = text;;) {
@@ -600,8 +644,8 @@ static sk_status split_lines(char *text, char ***out, int *n)
 /* Order of the n names: those listed in the `order_attr` attribute first (in
  * its order), then the rest in the given (name) order. skip[i] names are
  * dropped silently. *perm receives indices into names; *np its length. */
-static sk_status h5_order(hid_t fid, const char *path, const char *order_attr, char **names,
-                          int n, const char *skip, int **perm, int *np)
+static sk_status h5_order(hid_t fid, const char *path, const char *order_attr, char **names, int n, const char *skip,
+                          int **perm, int *np)
 {
     sk_status st;
     char *text = NULL, **lines = NULL;
@@ -610,23 +654,24 @@ static sk_status h5_order(hid_t fid, const char *path, const char *order_attr, c
     *perm = NULL;
     *np = 0;
     if ((st = attr_read_text(fid, path, order_attr, &text)) != SK_OK) return st;
-    if (!(*perm = sk_alloc_n((size_t)(n ? n : 1), sizeof **perm)) ||
-        !(used = sk_alloc((size_t)(n ? n : 1)))) {
+    if (!(*perm = sk_alloc_n((size_t)(n ? n : 1), sizeof **perm)) || !(used = sk_alloc((size_t)(n ? n : 1)))) {
         st = SK_ENOMEM;
         goto cleanup;
     }
     if (text && (st = split_lines(text, &lines, &nl)) != SK_OK) goto cleanup;
     for (int j = 0; j < nl; j++) {
         int i = 0;
-        while (i < n && strcmp(names[i], lines[j]) != 0) i++;
+        while (i < n && strcmp(names[i], lines[j]) != 0)
+            i++;
         if (i == n) {
-            st = sk_err(SK_EFORMAT, "%s: attribute %s lists '%s', but the file has no such "
-                        "dataset", path, order_attr, lines[j]);
+            st = sk_err(SK_EFORMAT,
+                        "%s: attribute %s lists '%s', but the file has no such "
+                        "dataset",
+                        path, order_attr, lines[j]);
             goto cleanup;
         }
         if (used[i]) {
-            st = sk_err(SK_EFORMAT, "%s: attribute %s lists '%s' twice", path, order_attr,
-                        lines[j]);
+            st = sk_err(SK_EFORMAT, "%s: attribute %s lists '%s' twice", path, order_attr, lines[j]);
             goto cleanup;
         }
         used[i] = 1;
@@ -647,8 +692,7 @@ cleanup:
 }
 
 /* Rank and dims of a dataset as int64 (rank <= SK_MAXDIM, sane size). */
-static sk_status ds_shape(hid_t ds, const char *path, const char *name, int maxdim, int *ndim,
-                          int64_t *shape)
+static sk_status ds_shape(hid_t ds, const char *path, const char *name, int maxdim, int *ndim, int64_t *shape)
 {
     sk_status st = SK_OK;
     hsize_t dims[H5S_MAX_RANK];
@@ -672,14 +716,15 @@ static sk_status ds_shape(hid_t ds, const char *path, const char *name, int maxd
         goto cleanup;
     }
     if (r > maxdim) {
-        st = sk_err(SK_EFORMAT, "%s: dataset %s has rank %d; at most %d dimensions are "
-                    "supported", path, name, r, maxdim);
+        st = sk_err(SK_EFORMAT,
+                    "%s: dataset %s has rank %d; at most %d dimensions are "
+                    "supported",
+                    path, name, r, maxdim);
         goto cleanup;
     }
     for (int d = 0; d < r; d++) {
         if (dims[d] > (hsize_t)H5W_MAX_NUMEL || (dims[d] && numel > H5W_MAX_NUMEL / (int64_t)dims[d])) {
-            st = sk_err(SK_EFORMAT, "%s: dataset %s has an implausible size (corrupt file?)",
-                        path, name);
+            st = sk_err(SK_EFORMAT, "%s: dataset %s has an implausible size (corrupt file?)", path, name);
             goto cleanup;
         }
         shape[d] = (int64_t)dims[d];
@@ -701,13 +746,15 @@ sk_status sk_h5w_write(const char *path, const sk_tset *params, const char *arch
     h5w_sbuf order = {0};
     h5_quiet();
     if (!path || !params) return sk_err(SK_EINVAL, "sk_h5w_write: NULL argument");
-    if (params->n > 0 && !params->block)
-        return sk_err(SK_EINVAL, "%s: tensor set is not allocated", path);
+    if (params->n > 0 && !params->block) return sk_err(SK_EINVAL, "%s: tensor set is not allocated", path);
     for (int i = 0; i < params->n; i++) {
         if ((st = check_name(path, params->t[i].name)) != SK_OK) return st;
         sb_add(&order, "%s%s", i ? "\n" : "", params->t[i].name);
     }
-    if (order.oom) { st = sk_err(SK_ENOMEM, "%s: out of memory", path); goto cleanup; }
+    if (order.oom) {
+        st = sk_err(SK_ENOMEM, "%s: out of memory", path);
+        goto cleanup;
+    }
     if ((st = h5_create_tmp(path, tmp, sizeof tmp, &fid)) != SK_OK) goto cleanup;
     if ((st = attr_write_str(fid, path, "format", SK_H5W_FORMAT)) != SK_OK ||
         (st = attr_write_int(fid, path, "format_version", SK_H5W_VERSION)) != SK_OK ||
@@ -717,15 +764,13 @@ sk_status sk_h5w_write(const char *path, const sk_tset *params, const char *arch
     for (int i = 0; i < params->n; i++) {
         const sk_tensor *t = &params->t[i];
         hsize_t dims[SK_MAXDIM];
-        for (int d = 0; d < t->ndim; d++) dims[d] = (hsize_t)t->shape[d];
+        for (int d = 0; d < t->ndim; d++)
+            dims[d] = (hsize_t)t->shape[d];
         space = t->ndim ? H5Screate_simple(t->ndim, dims, NULL) : H5Screate(H5S_SCALAR);
         if (space < 0) goto fail;
-        ds = H5Dcreate2(fid, t->name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT,
-                        H5P_DEFAULT);
+        ds = H5Dcreate2(fid, t->name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         if (ds < 0) goto fail;
-        if (t->numel > 0 && H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                                     t->data) < 0)
-            goto fail;
+        if (t->numel > 0 && H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t->data) < 0) goto fail;
         CLOSE_ID(H5Dclose, ds);
         CLOSE_ID(H5Sclose, space);
         continue;
@@ -745,8 +790,8 @@ cleanup:
 }
 
 /* sk_h5w_read, also reporting the root groups (for load_into's message). */
-static sk_status h5w_read(const char *path, sk_tset **out, char **arch_yaml, int *n_groups,
-                          char *first_group, size_t fg_n)
+static sk_status h5w_read(const char *path, sk_tset **out, char **arch_yaml, int *n_groups, char *first_group,
+                          size_t fg_n)
 {
     sk_status st = SK_OK;
     hid_t fid = H5I_INVALID_HID, ds = H5I_INVALID_HID, ftype = H5I_INVALID_HID;
@@ -769,7 +814,10 @@ static sk_status h5w_read(const char *path, sk_tset **out, char **arch_yaml, int
     skip = sk_alloc((size_t)(L.n ? L.n : 1));
     shapes = sk_alloc_n((size_t)(L.n ? L.n : 1), sizeof *shapes);
     ndims = sk_alloc_n((size_t)(L.n ? L.n : 1), sizeof *ndims);
-    if (!skip || !shapes || !ndims) { st = SK_ENOMEM; goto cleanup; }
+    if (!skip || !shapes || !ndims) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
 
     /* Pass 1: types and shapes. */
     for (int i = 0; i < L.n; i++) {
@@ -783,30 +831,33 @@ static sk_status h5w_read(const char *path, sk_tset **out, char **arch_yaml, int
         if (cls == H5T_INTEGER && is_nbt(name)) {
             skip[i] = 1;
         } else if (cls != H5T_FLOAT && cls != H5T_INTEGER) {
-            st = sk_err(SK_EFORMAT, "%s: dataset %s: expected float data, found %s", path, name,
-                        class_name(cls));
+            st = sk_err(SK_EFORMAT, "%s: dataset %s: expected float data, found %s", path, name, class_name(cls));
             goto cleanup;
         } else {
             if (strlen(name) >= SK_NAME_MAX) {
-                st = sk_err(SK_EFORMAT, "%s: dataset name %s is too long (max %d characters)",
-                            path, name, SK_NAME_MAX - 1);
+                st = sk_err(SK_EFORMAT, "%s: dataset name %s is too long (max %d characters)", path, name,
+                            SK_NAME_MAX - 1);
                 goto cleanup;
             }
-            if ((st = ds_shape(ds, path, name, SK_MAXDIM, &ndims[i], shapes[i])) != SK_OK)
-                goto cleanup;
+            if ((st = ds_shape(ds, path, name, SK_MAXDIM, &ndims[i], shapes[i])) != SK_OK) goto cleanup;
         }
         CLOSE_ID(H5Tclose, ftype);
         CLOSE_ID(H5Dclose, ds);
     }
-    if ((st = h5_order(fid, path, "param_order", L.ds, L.n, skip, &order, &n_order)) != SK_OK)
-        goto cleanup;
+    if ((st = h5_order(fid, path, "param_order", L.ds, L.n, skip, &order, &n_order)) != SK_OK) goto cleanup;
 
     /* Pass 2: the set, then the data. */
-    if (!(s = sk_tset_new())) { st = SK_ENOMEM; goto cleanup; }
+    if (!(s = sk_tset_new())) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
     for (int k = 0; k < n_order; k++) {
         int i = order[k];
         int j = sk_tset_add(s, L.ds[i], ndims[i], shapes[i]);
-        if (j < 0) { st = sk_err_prefix(SK_EFORMAT, "%s: ", path); goto cleanup; }
+        if (j < 0) {
+            st = sk_err_prefix(SK_EFORMAT, "%s: ", path);
+            goto cleanup;
+        }
         s->t[j].is_buffer = ends_with(L.ds[i], "running_mean") || ends_with(L.ds[i], "running_var");
     }
     if (s->numel > H5W_MAX_NUMEL) {
@@ -852,8 +903,7 @@ sk_status sk_h5w_read(const char *path, sk_tset **out, char **arch_yaml)
 
 /* Map a file name through the rename pairs (exact first, then the longest
  * matching '*' prefix). used[k] is set for the pair applied. */
-static sk_status rename_one(const char *const *rn, int n, const char *name, char *out,
-                            size_t cap, char *used)
+static sk_status rename_one(const char *const *rn, int n, const char *name, char *out, size_t cap, char *used)
 {
     int best = -1;
     size_t best_len = 0;
@@ -885,8 +935,7 @@ static sk_status rename_one(const char *const *rn, int n, const char *name, char
     else
         k = snprintf(out, cap, "%s", to);
     if (k < 0 || (size_t)k >= cap)
-        return sk_err(SK_EINVAL, "rename of %s gives a name longer than %zu characters", name,
-                      cap - 1);
+        return sk_err(SK_EINVAL, "rename of %s gives a name longer than %zu characters", name, cap - 1);
     return SK_OK;
 }
 
@@ -913,12 +962,11 @@ static void cat_line(h5w_cat *c, const char *fmt, ...)
 
 static void cat_done(h5w_cat *c)
 {
-    if (c->total > c->shown)
-        sb_add(c->sb, "\n  %-9s ... and %d more", c->label, c->total - c->shown);
+    if (c->total > c->shown) sb_add(c->sb, "\n  %-9s ... and %d more", c->label, c->total - c->shown);
 }
 
-sk_status sk_h5w_load_into_ex(const char *path, sk_tset *model, const char *const *rename,
-                              int n_rename, const char *model_desc)
+sk_status sk_h5w_load_into_ex(const char *path, sk_tset *model, const char *const *rename, int n_rename,
+                              const char *model_desc)
 {
     sk_status st = SK_OK;
     sk_tset *f = NULL;
@@ -929,47 +977,49 @@ sk_status sk_h5w_load_into_ex(const char *path, sk_tset *model, const char *cons
 
     h5_quiet();
     if (!path || !model) return sk_err(SK_EINVAL, "sk_h5w_load_into: NULL argument");
-    if (model->n > 0 && !model->block)
-        return sk_err(SK_EINVAL, "%s: the model's tensor set is not allocated", path);
-    if (n_rename < 0 || (n_rename > 0 && !rename))
-        return sk_err(SK_EINVAL, "%s: bad rename list", path);
+    if (model->n > 0 && !model->block) return sk_err(SK_EINVAL, "%s: the model's tensor set is not allocated", path);
+    if (n_rename < 0 || (n_rename > 0 && !rename)) return sk_err(SK_EINVAL, "%s: bad rename list", path);
     for (int k = 0; k < n_rename; k++) {
         if (!rename[2 * k] || !rename[2 * k + 1])
             return sk_err(SK_EINVAL, "%s: rename pair %d has a NULL name", path, k);
         if (ends_with(rename[2 * k], "*") != ends_with(rename[2 * k + 1], "*"))
-            return sk_err(SK_EINVAL, "%s: rename %s -> %s: both sides or neither must end in "
-                          "'*'", path, rename[2 * k], rename[2 * k + 1]);
+            return sk_err(SK_EINVAL,
+                          "%s: rename %s -> %s: both sides or neither must end in "
+                          "'*'",
+                          path, rename[2 * k], rename[2 * k + 1]);
     }
-    if ((st = h5w_read(path, &f, &arch, &n_groups, first_group, sizeof first_group)) != SK_OK)
-        return st;
+    if ((st = h5w_read(path, &f, &arch, &n_groups, first_group, sizeof first_group)) != SK_OK) return st;
     mapped = sk_alloc_n((size_t)(f->n ? f->n : 1), sizeof *mapped);
     matched = sk_alloc((size_t)(f->n ? f->n : 1));
     used = sk_alloc((size_t)(n_rename ? n_rename : 1));
     where = sk_alloc_n((size_t)(model->n ? model->n : 1), sizeof *where);
-    if (!mapped || !matched || !used || !where) { st = SK_ENOMEM; goto cleanup; }
+    if (!mapped || !matched || !used || !where) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
     for (int i = 0; i < f->n; i++) {
-        if ((st = rename_one(rename, n_rename, f->t[i].name, mapped[i], SK_NAME_MAX, used)) !=
-            SK_OK) {
+        if ((st = rename_one(rename, n_rename, f->t[i].name, mapped[i], SK_NAME_MAX, used)) != SK_OK) {
             st = sk_err_prefix(st, "%s: ", path);
             goto cleanup;
         }
         for (int j = 0; j < i; j++)
             if (strcmp(mapped[i], mapped[j]) == 0) {
-                st = sk_err(SK_EFORMAT, "%s: after renaming, both %s and %s are named %s", path,
-                            f->t[j].name, f->t[i].name, mapped[i]);
+                st = sk_err(SK_EFORMAT, "%s: after renaming, both %s and %s are named %s", path, f->t[j].name,
+                            f->t[i].name, mapped[i]);
                 goto cleanup;
             }
     }
 
-    h5w_cat miss = {&sb, 0, 0, "missing:"}, shp = {&sb, 0, 0, "shape:"},
-            extra = {&sb, 0, 0, "extra:"}, unused = {&sb, 0, 0, "rename:"};
-    sb_add(&sb, "%s: weights do not match the configured model%s%s%s:", path,
-           model_desc ? " (" : "", model_desc ? model_desc : "", model_desc ? ")" : "");
+    h5w_cat miss = {&sb, 0, 0, "missing:"}, shp = {&sb, 0, 0, "shape:"}, extra = {&sb, 0, 0, "extra:"},
+            unused = {&sb, 0, 0, "rename:"};
+    sb_add(&sb, "%s: weights do not match the configured model%s%s%s:", path, model_desc ? " (" : "",
+           model_desc ? model_desc : "", model_desc ? ")" : "");
     for (int m = 0; m < model->n; m++) {
         const sk_tensor *t = &model->t[m];
         char ms[160], fs[160];
         int i = 0;
-        while (i < f->n && strcmp(mapped[i], t->name) != 0) i++;
+        while (i < f->n && strcmp(mapped[i], t->name) != 0)
+            i++;
         where[m] = i < f->n ? i : -1;
         shape_str(t->ndim, t->shape, ms, sizeof ms);
         if (i == f->n) {
@@ -978,12 +1028,12 @@ sk_status sk_h5w_load_into_ex(const char *path, sk_tset *model, const char *cons
         }
         matched[i] = 1;
         bad = t->ndim != f->t[i].ndim;
-        for (int d = 0; !bad && d < t->ndim; d++) bad = t->shape[d] != f->t[i].shape[d];
+        for (int d = 0; !bad && d < t->ndim; d++)
+            bad = t->shape[d] != f->t[i].shape[d];
         if (bad) {
             shape_str(f->t[i].ndim, f->t[i].shape, fs, sizeof fs);
             if (strcmp(f->t[i].name, t->name) != 0)
-                cat_line(&shp, "%s expected %s, file has %s (as %s)", t->name, ms, fs,
-                         f->t[i].name);
+                cat_line(&shp, "%s expected %s, file has %s (as %s)", t->name, ms, fs, f->t[i].name);
             else
                 cat_line(&shp, "%s expected %s, file has %s", t->name, ms, fs);
         } else {
@@ -1006,18 +1056,19 @@ sk_status sk_h5w_load_into_ex(const char *path, sk_tset *model, const char *cons
     if (miss.total == 0 && shp.total == 0 && extra.total == 0) {
         for (int m = 0; m < model->n; m++)
             if (model->t[m].numel)
-                memcpy(model->t[m].data, f->t[where[m]].data,
-                       (size_t)model->t[m].numel * sizeof(float));
+                memcpy(model->t[m].data, f->t[where[m]].data, (size_t)model->t[m].numel * sizeof(float));
         goto cleanup;
     }
     for (int k = 0; k < n_rename; k++)
-        if (!used[k]) cat_line(&unused, "%s -> %s is unused (no such name in the file)",
-                               rename[2 * k], rename[2 * k + 1]);
+        if (!used[k])
+            cat_line(&unused, "%s -> %s is unused (no such name in the file)", rename[2 * k], rename[2 * k + 1]);
     cat_done(&unused);
     sb_add(&sb, "\n  the model has %d tensors, the file %d; %d match", model->n, f->n, n_match);
     if (n_groups > 0 && f->n == 0)
-        sb_add(&sb, "\n  the file keeps its datasets in groups (%s/...); sinkrb reads datasets "
-               "at the root, named like the PyTorch state_dict keys", first_group);
+        sb_add(&sb,
+               "\n  the file keeps its datasets in groups (%s/...); sinkrb reads datasets "
+               "at the root, named like the PyTorch state_dict keys",
+               first_group);
     if (arch && arch[0]) {
         char *line = arch;
         int k = 0;
@@ -1030,10 +1081,14 @@ sk_status sk_h5w_load_into_ex(const char *path, sk_tset *model, const char *cons
         }
         if (line && *line) sb_add(&sb, "\n    ...");
     }
-    sb_add(&sb, "\nHINT: check the model section of the config against the file "
-           "(sinkrb info %s), or map file names to model names with a rename list", path);
-    st = sk_err(SK_EFORMAT, "%s", sb.oom ? "weights do not match the model (out of memory "
-                "describing how)" : sb_str(&sb));
+    sb_add(&sb,
+           "\nHINT: check the model section of the config against the file "
+           "(sinkrb info %s), or map file names to model names with a rename list",
+           path);
+    st = sk_err(SK_EFORMAT, "%s",
+                sb.oom ? "weights do not match the model (out of memory "
+                         "describing how)"
+                       : sb_str(&sb));
 cleanup:
     free(sb.s);
     sk_tset_free(f);
@@ -1045,8 +1100,7 @@ cleanup:
     return st;
 }
 
-sk_status sk_h5w_load_into(const char *path, sk_tset *model, const char *const *rename,
-                           int n_rename)
+sk_status sk_h5w_load_into(const char *path, sk_tset *model, const char *const *rename, int n_rename)
 {
     return sk_h5w_load_into_ex(path, model, rename, n_rename, NULL);
 }
@@ -1064,8 +1118,8 @@ static int64_t perm_check(const int64_t *p, int64_t n, char *seen)
     return 0;
 }
 
-sk_status sk_h5w_write_perms(const char *path, int n, const char *const *names,
-                             const int64_t *const *perms, const int64_t *sizes)
+sk_status sk_h5w_write_perms(const char *path, int n, const char *const *names, const int64_t *const *perms,
+                             const int64_t *sizes)
 {
     sk_status st = SK_OK;
     hid_t fid = H5I_INVALID_HID, space = H5I_INVALID_HID, ds = H5I_INVALID_HID;
@@ -1078,8 +1132,7 @@ sk_status sk_h5w_write_perms(const char *path, int n, const char *const *names,
     for (int g = 0; g < n; g++) {
         if ((st = check_name(path, names[g])) != SK_OK) goto cleanup;
         if (sizes[g] < 0 || sizes[g] > INT32_MAX || (sizes[g] > 0 && !perms[g])) {
-            st = sk_err(SK_EINVAL, "%s: permutation %s: bad size %lld", path, names[g],
-                        (long long)sizes[g]);
+            st = sk_err(SK_EINVAL, "%s: permutation %s: bad size %lld", path, names[g], (long long)sizes[g]);
             goto cleanup;
         }
         for (int h = 0; h < g; h++)
@@ -1090,13 +1143,15 @@ sk_status sk_h5w_write_perms(const char *path, int n, const char *const *names,
         if (sizes[g] > maxn) maxn = sizes[g];
         sb_add(&order, "%s%s", g ? "\n" : "", names[g]);
     }
-    if (order.oom || !(seen = sk_alloc((size_t)maxn))) { st = SK_ENOMEM; goto cleanup; }
+    if (order.oom || !(seen = sk_alloc((size_t)maxn))) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
     for (int g = 0; g < n; g++) {
         int64_t bad = perm_check(perms[g], sizes[g], seen);
         if (bad) {
-            st = sk_err(SK_EINVAL, "%s: %s is not a permutation of 0..%lld (entry %lld = %lld)",
-                        path, names[g], (long long)sizes[g] - 1, (long long)bad - 1,
-                        (long long)perms[g][bad - 1]);
+            st = sk_err(SK_EINVAL, "%s: %s is not a permutation of 0..%lld (entry %lld = %lld)", path, names[g],
+                        (long long)sizes[g] - 1, (long long)bad - 1, (long long)perms[g][bad - 1]);
             goto cleanup;
         }
     }
@@ -1108,10 +1163,8 @@ sk_status sk_h5w_write_perms(const char *path, int n, const char *const *names,
     for (int g = 0; g < n; g++) {
         hsize_t dim = (hsize_t)sizes[g];
         if ((space = H5Screate_simple(1, &dim, NULL)) < 0 ||
-            (ds = H5Dcreate2(fid, names[g], H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT,
-                             H5P_DEFAULT)) < 0 ||
-            (dim > 0 && H5Dwrite(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                                 perms[g]) < 0)) {
+            (ds = H5Dcreate2(fid, names[g], H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
+            (dim > 0 && H5Dwrite(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, perms[g]) < 0)) {
             st = h5_fail(SK_EIO, path, "cannot write dataset %s", names[g]);
             goto cleanup;
         }
@@ -1141,8 +1194,7 @@ void sk_h5w_perms_free(int n, char **names, int64_t **perms, int64_t *sizes)
     sk_free(sizes);
 }
 
-sk_status sk_h5w_read_perms(const char *path, int *n, char ***names, int64_t ***perms,
-                            int64_t **sizes)
+sk_status sk_h5w_read_perms(const char *path, int *n, char ***names, int64_t ***perms, int64_t **sizes)
 {
     sk_status st = SK_OK;
     hid_t fid = H5I_INVALID_HID, ds = H5I_INVALID_HID, ftype = H5I_INVALID_HID;
@@ -1160,24 +1212,29 @@ sk_status sk_h5w_read_perms(const char *path, int *n, char ***names, int64_t ***
     if ((st = check_format(fid, path, SK_H5W_PERM_FORMAT)) != SK_OK) goto cleanup;
     L.path = path;
     if ((st = h5_walk_group(fid, "", 0, 0, &L)) != SK_OK) goto cleanup;
-    if ((st = h5_order(fid, path, "perm_order", L.ds, L.n, NULL, &order, &n_order)) != SK_OK)
-        goto cleanup;
+    if ((st = h5_order(fid, path, "perm_order", L.ds, L.n, NULL, &order, &n_order)) != SK_OK) goto cleanup;
     nm = sk_alloc_n((size_t)(n_order ? n_order : 1), sizeof *nm);
     pm = sk_alloc_n((size_t)(n_order ? n_order : 1), sizeof *pm);
     sz = sk_alloc_n((size_t)(n_order ? n_order : 1), sizeof *sz);
-    if (!nm || !pm || !sz) { st = SK_ENOMEM; goto cleanup; }
+    if (!nm || !pm || !sz) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
     for (ng = 0; ng < n_order; ng++) {
         const char *name = L.ds[order[ng]];
         int ndim = 0;
         int64_t shape[1] = {0}, bad;
-        if (!(nm[ng] = sk_strdup(name))) { st = SK_ENOMEM; goto cleanup; }
+        if (!(nm[ng] = sk_strdup(name))) {
+            st = SK_ENOMEM;
+            goto cleanup;
+        }
         if ((ds = H5Dopen2(fid, name, H5P_DEFAULT)) < 0 || (ftype = H5Dget_type(ds)) < 0) {
             st = h5_corrupt(path, name);
             goto cleanup;
         }
         if (H5Tget_class(ftype) != H5T_INTEGER) {
-            st = sk_err(SK_EFORMAT, "%s: permutation %s: expected integer data, found %s", path,
-                        name, class_name(H5Tget_class(ftype)));
+            st = sk_err(SK_EFORMAT, "%s: permutation %s: expected integer data, found %s", path, name,
+                        class_name(H5Tget_class(ftype)));
             goto cleanup;
         }
         if ((st = ds_shape(ds, path, name, 1, &ndim, shape)) != SK_OK) goto cleanup;
@@ -1191,15 +1248,13 @@ sk_status sk_h5w_read_perms(const char *path, int *n, char ***names, int64_t ***
             st = SK_ENOMEM;
             goto cleanup;
         }
-        if (sz[ng] > 0 && H5Dread(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                                  pm[ng]) < 0) {
+        if (sz[ng] > 0 && H5Dread(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, pm[ng]) < 0) {
             st = h5_corrupt(path, name);
             goto cleanup;
         }
         if ((bad = perm_check(pm[ng], sz[ng], seen)) != 0) {
-            st = sk_err(SK_EFORMAT, "%s: %s is not a permutation of 0..%lld (entry %lld = %lld)",
-                        path, name, (long long)sz[ng] - 1, (long long)bad - 1,
-                        (long long)pm[ng][bad - 1]);
+            st = sk_err(SK_EFORMAT, "%s: %s is not a permutation of 0..%lld (entry %lld = %lld)", path, name,
+                        (long long)sz[ng] - 1, (long long)bad - 1, (long long)pm[ng][bad - 1]);
             goto cleanup;
         }
         sk_free(seen);
@@ -1251,7 +1306,8 @@ static sk_status ds_stats(hid_t ds, const char *path, const char *name, h5w_row 
     }
     if (H5Sget_simple_extent_type(fspace) == H5S_NULL) goto cleanup;
     rows = r ? dims[0] : 1;
-    for (int d = 1; d < r; d++) rowlen *= dims[d];
+    for (int d = 1; d < r; d++)
+        rowlen *= dims[d];
     if (rows == 0 || rowlen == 0) goto cleanup;
     if (rowlen > (hsize_t)H5W_MAX_NUMEL || rows > (hsize_t)H5W_MAX_NUMEL) {
         st = sk_err(SK_EFORMAT, "%s: dataset %s has an implausible size", path, name);
@@ -1259,8 +1315,12 @@ static sk_status ds_stats(hid_t ds, const char *path, const char *name, h5w_row 
     }
     block = rowlen >= (1u << 20) ? 1 : (1u << 20) / rowlen;
     if (block > rows) block = rows;
-    if (!(buf = sk_alloc_n((size_t)(block * rowlen), sizeof *buf))) { st = SK_ENOMEM; goto cleanup; }
-    for (int d = 0; d < r; d++) count[d] = dims[d];
+    if (!(buf = sk_alloc_n((size_t)(block * rowlen), sizeof *buf))) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
+    for (int d = 0; d < r; d++)
+        count[d] = dims[d];
     for (hsize_t r0 = 0; r0 < rows; r0 += block) {
         hsize_t b = rows - r0 < block ? rows - r0 : block, nel = b * rowlen;
         if (r) {
@@ -1279,7 +1339,10 @@ static sk_status ds_stats(hid_t ds, const char *path, const char *name, h5w_row 
         CLOSE_ID(H5Sclose, mspace);
         for (hsize_t i = 0; i < nel; i++) {
             double v = buf[i];
-            if (isnan(v)) { row->n_nan++; continue; }
+            if (isnan(v)) {
+                row->n_nan++;
+                continue;
+            }
             if (v < mn) mn = v;
             if (v > mx) mx = v;
             sum += v;
@@ -1338,13 +1401,13 @@ static void info_attr_value(FILE *out, hid_t fid, const char *path, const char *
         } else {
             char *nl = strchr(text, '\n');
             int len = nl ? (int)(nl - text) : (int)strlen(text);
-            fprintf(out, "%.*s%s\n", len > 200 ? 200 : len, text,
-                    nl ? " ..." : (len > 200 ? "..." : ""));
+            fprintf(out, "%.*s%s\n", len > 200 ? 200 : len, text, nl ? " ..." : (len > 200 ? "..." : ""));
         }
         sk_free(text);
-    } else if ((H5Tget_class(ftype) == H5T_INTEGER || H5Tget_class(ftype) == H5T_FLOAT) &&
-               np >= 1 && np <= 8 && H5Aread(attr, H5T_NATIVE_DOUBLE, v) >= 0) {
-        for (hssize_t i = 0; i < np; i++) fprintf(out, "%s%.9g", i ? ", " : "", v[i]);
+    } else if ((H5Tget_class(ftype) == H5T_INTEGER || H5Tget_class(ftype) == H5T_FLOAT) && np >= 1 && np <= 8 &&
+               H5Aread(attr, H5T_NATIVE_DOUBLE, v) >= 0) {
+        for (hssize_t i = 0; i < np; i++)
+            fprintf(out, "%s%.9g", i ? ", " : "", v[i]);
         fprintf(out, "  (%s)\n", dt);
     } else {
         fprintf(out, "<%s, %lld values>\n", dt, (long long)np);
@@ -1366,7 +1429,8 @@ static int info_is_known(const char *name)
 static void info_count_lines(FILE *out, const char *label, const char *text)
 {
     int n = text[0] ? 1 : 0;
-    for (const char *p = text; *p; p++) n += *p == '\n';
+    for (const char *p = text; *p; p++)
+        n += *p == '\n';
     fprintf(out, "%-16s %d names\n", label, n);
 }
 
@@ -1386,8 +1450,7 @@ sk_status sk_h5w_info(const char *path, FILE *out)
 
     if (!out) return sk_err(SK_EINVAL, "sk_h5w_info: NULL output stream");
     if ((st = h5_open_read(path, &fid)) != SK_OK) return st;
-    fprintf(out, "%s: HDF5 file, %lld bytes\n", path,
-            stat(path, &sb) == 0 ? (long long)sb.st_size : -1LL);
+    fprintf(out, "%s: HDF5 file, %lld bytes\n", path, stat(path, &sb) == 0 ? (long long)sb.st_size : -1LL);
     if ((st = attr_read_text(fid, path, "format", &fmt)) != SK_OK ||
         (st = attr_read_int(fid, path, "format_version", &ver, &has_ver)) != SK_OK)
         goto cleanup;
@@ -1434,12 +1497,10 @@ sk_status sk_h5w_info(const char *path, FILE *out)
             fprintf(out, "permutation groups (%d):\n", ng);
             for (int g = 0; g < ng; g++) {
                 int64_t fixed = 0;
-                for (int64_t i = 0; i < gs[g]; i++) fixed += gp[g][i] == i;
-                fprintf(out, "    %-24s size %-8lld %s", gn[g], (long long)gs[g],
-                        fixed == gs[g] ? "identity\n" : "");
-                if (fixed != gs[g])
-                    fprintf(out, "moves %lld of %lld\n", (long long)(gs[g] - fixed),
-                            (long long)gs[g]);
+                for (int64_t i = 0; i < gs[g]; i++)
+                    fixed += gp[g][i] == i;
+                fprintf(out, "    %-24s size %-8lld %s", gn[g], (long long)gs[g], fixed == gs[g] ? "identity\n" : "");
+                if (fixed != gs[g]) fprintf(out, "moves %lld of %lld\n", (long long)(gs[g] - fixed), (long long)gs[g]);
             }
         }
         sk_h5w_perms_free(ng, gn, gp, gs);
@@ -1447,7 +1508,10 @@ sk_status sk_h5w_info(const char *path, FILE *out)
 
     L.path = path;
     if ((st = h5_walk_group(fid, "", 0, 1, &L)) != SK_OK) goto cleanup;
-    if (!(rows = sk_alloc_n((size_t)(L.n ? L.n : 1), sizeof *rows))) { st = SK_ENOMEM; goto cleanup; }
+    if (!(rows = sk_alloc_n((size_t)(L.n ? L.n : 1), sizeof *rows))) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
     for (int i = 0; i < L.n; i++) {
         h5w_row *row = &rows[i];
         int ndim = 0;
@@ -1465,11 +1529,11 @@ sk_status sk_h5w_info(const char *path, FILE *out)
         shape_str(ndim, shape, row->shape, sizeof row->shape);
         if (cls == H5T_FLOAT || cls == H5T_INTEGER) {
             long long numel = 1;
-            for (int d = 0; d < ndim; d++) numel *= shape[d];
+            for (int d = 0; d < ndim; d++)
+                numel *= shape[d];
             total += numel;
         }
-        if ((cls == H5T_FLOAT || cls == H5T_INTEGER) && ds_stats(ds, path, L.ds[i], row) != SK_OK)
-            goto row_err;
+        if ((cls == H5T_FLOAT || cls == H5T_INTEGER) && ds_stats(ds, path, L.ds[i], row) != SK_OK) goto row_err;
         goto row_done;
     row_err:
         snprintf(row->err, sizeof row->err, "%s", sk_err_msg());
@@ -1485,8 +1549,8 @@ sk_status sk_h5w_info(const char *path, FILE *out)
     }
     fprintf(out, "datasets (%d, %lld values):\n", L.n, total);
     if (L.n)
-        fprintf(out, "    %-*s  %-*s  %-*s  %13s %13s %13s %13s\n", wname, "name", wshape, "shape",
-                wdt, "dtype", "min", "max", "mean", "l2");
+        fprintf(out, "    %-*s  %-*s  %-*s  %13s %13s %13s %13s\n", wname, "name", wshape, "shape", wdt, "dtype", "min",
+                "max", "mean", "l2");
     for (int i = 0; i < L.n; i++) {
         const h5w_row *row = &rows[i];
         fprintf(out, "    %-*s  %-*s  %-*s", wname, L.ds[i], wshape, row->shape, wdt, row->dtype);

@@ -12,19 +12,19 @@
 #define SK_JSON_MAX_DEPTH 64
 
 typedef struct {
-    char kind;          /* '{' or '[' */
-    int count;          /* members written so far */
-    int scalars_only;   /* no nested container (arrays are then kept on one line) */
-    size_t start;       /* buffer offset just after the opening bracket */
+    char kind;        /* '{' or '[' */
+    int count;        /* members written so far */
+    int scalars_only; /* no nested container (arrays are then kept on one line) */
+    size_t start;     /* buffer offset just after the opening bracket */
 } sk_json_level;
 
 struct sk_json {
-    char *buf;          /* NUL-terminated text; plain malloc/realloc */
+    char *buf; /* NUL-terminated text; plain malloc/realloc */
     size_t len, cap;
     int depth;
-    int top_done;       /* the single top-level value is complete */
+    int top_done; /* the single top-level value is complete */
     sk_json_level stack[SK_JSON_MAX_DEPTH];
-    sk_status err;      /* first problem, reported by sk_json_status */
+    sk_status err; /* first problem, reported by sk_json_status */
     char errmsg[256];
 };
 
@@ -32,8 +32,8 @@ static void json_fail(sk_json *j, sk_status code, const char *what, const char *
 {
     if (j->err != SK_OK) return;
     j->err = code;
-    snprintf(j->errmsg, sizeof j->errmsg, "json builder: %s%s%s%s", what,
-             key ? " (key \"" : "", key ? key : "", key ? "\")" : "");
+    snprintf(j->errmsg, sizeof j->errmsg, "json builder: %s%s%s%s", what, key ? " (key \"" : "", key ? key : "",
+             key ? "\")" : "");
 }
 
 static int json_reserve(sk_json *j, size_t extra)
@@ -42,7 +42,10 @@ static int json_reserve(sk_json *j, size_t extra)
     if (j->len + extra + 1 <= j->cap) return 1;
     size_t cap = j->cap ? j->cap : 256;
     while (cap < j->len + extra + 1) {
-        if (cap > ((size_t)-1) / 2) { cap = 0; break; }
+        if (cap > ((size_t)-1) / 2) {
+            cap = 0;
+            break;
+        }
         cap *= 2;
     }
     char *nb = cap ? realloc(j->buf, cap) : NULL;
@@ -64,13 +67,17 @@ static void json_put(sk_json *j, const char *s, size_t n)
     j->buf[j->len] = '\0';
 }
 
-static void json_puts(sk_json *j, const char *s) { json_put(j, s, strlen(s)); }
+static void json_puts(sk_json *j, const char *s)
+{
+    json_put(j, s, strlen(s));
+}
 
 static void json_indent(sk_json *j, int level)
 {
     if (!json_reserve(j, 1 + 2 * (size_t)level)) return;
     j->buf[j->len++] = '\n';
-    for (int i = 0; i < 2 * level; i++) j->buf[j->len++] = ' ';
+    for (int i = 0; i < 2 * level; i++)
+        j->buf[j->len++] = ' ';
     j->buf[j->len] = '\0';
 }
 
@@ -83,13 +90,27 @@ static void json_put_string(sk_json *j, const char *s)
         size_t n = 2;
         esc[0] = '\\';
         switch (*p) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\t': esc[1] = 't'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
         default:
             if (*p < 0x20) {
                 memcpy(esc + 1, "u00", 3);
@@ -97,7 +118,7 @@ static void json_put_string(sk_json *j, const char *s)
                 esc[5] = hex[*p & 15];
                 n = 6;
             } else {
-                esc[0] = (char)*p;   /* ASCII and UTF-8 bytes pass through */
+                esc[0] = (char)*p; /* ASCII and UTF-8 bytes pass through */
                 n = 1;
             }
         }
@@ -111,13 +132,25 @@ static int json_begin_value(sk_json *j, const char *key, int is_container)
 {
     if (!j || j->err != SK_OK) return 0;
     if (j->depth == 0) {
-        if (j->top_done) { json_fail(j, SK_EINVAL, "second top-level value", key); return 0; }
-        if (key) { json_fail(j, SK_EINVAL, "key given for the top-level value", key); return 0; }
+        if (j->top_done) {
+            json_fail(j, SK_EINVAL, "second top-level value", key);
+            return 0;
+        }
+        if (key) {
+            json_fail(j, SK_EINVAL, "key given for the top-level value", key);
+            return 0;
+        }
         return 1;
     }
     sk_json_level *lv = &j->stack[j->depth - 1];
-    if (lv->kind == '{' && !key) { json_fail(j, SK_EINVAL, "object member without a key", NULL); return 0; }
-    if (lv->kind == '[' && key) { json_fail(j, SK_EINVAL, "key given inside an array", key); return 0; }
+    if (lv->kind == '{' && !key) {
+        json_fail(j, SK_EINVAL, "object member without a key", NULL);
+        return 0;
+    }
+    if (lv->kind == '[' && key) {
+        json_fail(j, SK_EINVAL, "key given inside an array", key);
+        return 0;
+    }
     if (lv->count > 0) json_put(j, ",", 1);
     json_indent(j, j->depth);
     if (key) {
@@ -161,7 +194,8 @@ static void json_collapse(sk_json *j, size_t start)
     for (size_t r = start; r < j->len;) {
         if (j->buf[r] == '\n') {
             r++;
-            while (r < j->len && j->buf[r] == ' ') r++;
+            while (r < j->len && j->buf[r] == ' ')
+                r++;
             if (w > start && j->buf[w - 1] == ',') j->buf[w++] = ' ';
         } else {
             j->buf[w++] = j->buf[r++];
@@ -175,15 +209,14 @@ static void json_container_end(sk_json *j, char kind)
 {
     if (!j || j->err != SK_OK) return;
     if (j->depth == 0 || j->stack[j->depth - 1].kind != kind) {
-        json_fail(j, SK_EINVAL, kind == '{' ? "obj_end without a matching obj_begin"
-                                            : "arr_end without a matching arr_begin", NULL);
+        json_fail(j, SK_EINVAL,
+                  kind == '{' ? "obj_end without a matching obj_begin" : "arr_end without a matching arr_begin", NULL);
         return;
     }
     sk_json_level *lv = &j->stack[j->depth - 1];
     if (lv->count > 0) json_indent(j, j->depth - 1);
     json_put(j, kind == '{' ? "}" : "]", 1);
-    if (kind == '[' && lv->scalars_only && lv->count > 0 && j->err == SK_OK)
-        json_collapse(j, lv->start);
+    if (kind == '[' && lv->scalars_only && lv->count > 0 && j->err == SK_OK) json_collapse(j, lv->start);
     j->depth--;
     json_end_value(j);
 }
@@ -208,16 +241,30 @@ void sk_json_free(sk_json *j)
     sk_free(j);
 }
 
-void sk_json_obj_begin(sk_json *j, const char *key) { json_container_begin(j, key, '{'); }
-void sk_json_obj_end(sk_json *j) { json_container_end(j, '{'); }
-void sk_json_arr_begin(sk_json *j, const char *key) { json_container_begin(j, key, '['); }
-void sk_json_arr_end(sk_json *j) { json_container_end(j, '['); }
+void sk_json_obj_begin(sk_json *j, const char *key)
+{
+    json_container_begin(j, key, '{');
+}
+void sk_json_obj_end(sk_json *j)
+{
+    json_container_end(j, '{');
+}
+void sk_json_arr_begin(sk_json *j, const char *key)
+{
+    json_container_begin(j, key, '[');
+}
+void sk_json_arr_end(sk_json *j)
+{
+    json_container_end(j, '[');
+}
 
 void sk_json_str(sk_json *j, const char *key, const char *val)
 {
     if (!json_begin_value(j, key, 0)) return;
-    if (val) json_put_string(j, val);
-    else json_puts(j, "null");
+    if (val)
+        json_put_string(j, val);
+    else
+        json_puts(j, "null");
     json_end_value(j);
 }
 
@@ -289,7 +336,7 @@ sk_status sk_json_write_file(const sk_json *j, const char *path)
     sk_status st = sk_json_status(j);
     if (st != SK_OK) return sk_err_prefix(st, "%s: ", path);
     if (j->depth != 0 || !j->top_done)
-        return sk_err(SK_EINVAL, "%s: json document is incomplete (%d unclosed container%s)",
-                      path, j->depth, j->depth == 1 ? "" : "s");
+        return sk_err(SK_EINVAL, "%s: json document is incomplete (%d unclosed container%s)", path, j->depth,
+                      j->depth == 1 ? "" : "s");
     return sk_write_file_atomic(path, j->buf, j->len);
 }
