@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/mem.h"
+#include "core/strbuf.h"
 #include "io/atomic.h"
 
 #define H5W_MAX_NUMEL ((int64_t)1 << 34) /* sanity bound against corrupt dims */
@@ -80,49 +81,6 @@ static sk_status h5_corrupt(const char *path, const char *obj)
 }
 
 /* ---- small helpers ------------------------------------------------------ */
-
-typedef struct {
-    char *s;
-    size_t n, cap;
-    int oom;
-} h5w_sbuf;
-
-static void sb_add(h5w_sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_add(h5w_sbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    int k;
-    if (b->oom) return;
-    for (;;) {
-        size_t room = b->cap - b->n;
-        va_start(ap, fmt);
-        k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? room : 0, fmt, ap);
-        va_end(ap);
-        if (k < 0) {
-            b->oom = 1;
-            return;
-        }
-        if (b->s && (size_t)k < room) {
-            b->n += (size_t)k;
-            return;
-        }
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + (size_t)k + 1)
-            cap *= 2;
-        char *ns = realloc(b->s, cap);
-        if (!ns) {
-            b->oom = 1;
-            return;
-        }
-        b->s = ns;
-        b->cap = cap;
-    }
-}
-
-static const char *sb_str(const h5w_sbuf *b)
-{
-    return b->s ? b->s : "";
-}
 
 static int ends_with(const char *s, const char *suffix)
 {
@@ -381,7 +339,7 @@ static sk_status attr_read_text(hid_t loc, const char *path, const char *name, c
     char **vstr = NULL, *fbuf = NULL;
     hssize_t np;
     size_t n = 0;
-    h5w_sbuf sb = {0};
+    sk_strbuf sb = SK_STRBUF_INIT;
     htri_t ex, isvar;
     *out = NULL;
     ex = H5Aexists(loc, name);
@@ -420,7 +378,7 @@ static sk_status attr_read_text(hid_t loc, const char *path, const char *name, c
             goto cleanup;
         }
         for (size_t i = 0; i < n; i++)
-            sb_add(&sb, "%s%s", i ? "\n" : "", vstr[i] ? vstr[i] : "");
+            sk_strbuf_appendf(&sb, "%s%s", i ? "\n" : "", vstr[i] ? vstr[i] : "");
     } else {
         size_t sz = H5Tget_size(ftype);
         if (sz == 0 || (n && sz > H5W_MAX_ATTR_BYTES / n)) goto toobig;
@@ -439,14 +397,14 @@ static sk_status attr_read_text(hid_t loc, const char *path, const char *name, c
                 len++;
             while (len > 0 && p[len - 1] == ' ' && H5Tget_strpad(ftype) == H5T_STR_SPACEPAD)
                 len--;
-            sb_add(&sb, "%s%.*s", i ? "\n" : "", (int)len, p);
+            sk_strbuf_appendf(&sb, "%s%.*s", i ? "\n" : "", (int)len, p);
         }
     }
-    if (sb.oom) {
+    if (sb.err != SK_OK) {
         st = sk_err(SK_ENOMEM, "%s: attribute %s: out of memory", path, name);
         goto cleanup;
     }
-    *out = sk_strdup(sb_str(&sb));
+    *out = sk_strdup(sk_strbuf_str(&sb));
     if (!*out) st = SK_ENOMEM;
     goto cleanup;
 toobig:
@@ -458,7 +416,7 @@ cleanup:
         sk_free(vstr);
     }
     sk_free(fbuf);
-    free(sb.s);
+    sk_strbuf_free(&sb);
     CLOSE_ID(H5Tclose, mtype);
     CLOSE_ID(H5Sclose, space);
     CLOSE_ID(H5Tclose, ftype);
@@ -553,14 +511,15 @@ static herr_t h5_links_cb(hid_t g, const char *name, const H5L_info_t *info, voi
     hid_t o;
     H5I_type_t t;
     char *full = NULL;
-    h5w_sbuf sb = {0};
+    sk_strbuf sb = SK_STRBUF_INIT;
     if (info->type != H5L_TYPE_HARD) return 0; /* soft/external links are not followed */
-    sb_add(&sb, "%s%s%s", w->prefix, w->prefix[0] ? "/" : "", name);
-    if (sb.oom) {
+    sk_strbuf_appendf(&sb, "%s%s%s", w->prefix, w->prefix[0] ? "/" : "", name);
+    if (sb.err != SK_OK) {
         L->st = sk_err(SK_ENOMEM, "%s: out of memory", L->path);
+        sk_strbuf_free(&sb);
         return -1;
     }
-    full = sb.s;
+    full = sk_strbuf_detach(&sb);
     o = H5Oopen(g, name, H5P_DEFAULT);
     if (o < 0) {
         L->st = h5_corrupt(L->path, full);
@@ -743,22 +702,22 @@ sk_status sk_h5w_write(const char *path, const sk_tset *params, const char *arch
     sk_status st = SK_OK;
     hid_t fid = H5I_INVALID_HID, space = H5I_INVALID_HID, ds = H5I_INVALID_HID;
     char tmp[SK_PATH_MAX] = "";
-    h5w_sbuf order = {0};
+    sk_strbuf order = SK_STRBUF_INIT;
     h5_quiet();
     if (!path || !params) return sk_err(SK_EINVAL, "sk_h5w_write: NULL argument");
     if (params->n > 0 && !params->block) return sk_err(SK_EINVAL, "%s: tensor set is not allocated", path);
     for (int i = 0; i < params->n; i++) {
         if ((st = check_name(path, params->t[i].name)) != SK_OK) return st;
-        sb_add(&order, "%s%s", i ? "\n" : "", params->t[i].name);
+        sk_strbuf_appendf(&order, "%s%s", i ? "\n" : "", params->t[i].name);
     }
-    if (order.oom) {
+    if (order.err != SK_OK) {
         st = sk_err(SK_ENOMEM, "%s: out of memory", path);
         goto cleanup;
     }
     if ((st = h5_create_tmp(path, tmp, sizeof tmp, &fid)) != SK_OK) goto cleanup;
     if ((st = attr_write_str(fid, path, "format", SK_H5W_FORMAT)) != SK_OK ||
         (st = attr_write_int(fid, path, "format_version", SK_H5W_VERSION)) != SK_OK ||
-        (st = attr_write_str(fid, path, "param_order", sb_str(&order))) != SK_OK)
+        (st = attr_write_str(fid, path, "param_order", sk_strbuf_str(&order))) != SK_OK)
         goto cleanup;
     if (arch_yaml && (st = attr_write_str(fid, path, "arch", arch_yaml)) != SK_OK) goto cleanup;
     for (int i = 0; i < params->n; i++) {
@@ -785,7 +744,7 @@ cleanup:
     CLOSE_ID(H5Sclose, space);
     CLOSE_ID(H5Fclose, fid);
     if (st != SK_OK && tmp[0]) unlink(tmp);
-    free(order.s);
+    sk_strbuf_free(&order);
     return st;
 }
 
@@ -941,7 +900,7 @@ static sk_status rename_one(const char *const *rn, int n, const char *name, char
 
 /* Append "  <label> line" entries, capped, to a report. */
 typedef struct {
-    h5w_sbuf *sb;
+    sk_strbuf *sb;
     int shown, total;
     const char *label;
 } h5w_cat;
@@ -956,13 +915,13 @@ static void cat_line(h5w_cat *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    sb_add(c->sb, "\n  %-9s %s", c->label, line);
+    sk_strbuf_appendf(c->sb, "\n  %-9s %s", c->label, line);
     c->shown++;
 }
 
 static void cat_done(h5w_cat *c)
 {
-    if (c->total > c->shown) sb_add(c->sb, "\n  %-9s ... and %d more", c->label, c->total - c->shown);
+    if (c->total > c->shown) sk_strbuf_appendf(c->sb, "\n  %-9s ... and %d more", c->label, c->total - c->shown);
 }
 
 sk_status sk_h5w_load_into_ex(const char *path, sk_tset *model, const char *const *rename, int n_rename,
@@ -973,7 +932,7 @@ sk_status sk_h5w_load_into_ex(const char *path, sk_tset *model, const char *cons
     char *arch = NULL, (*mapped)[SK_NAME_MAX] = NULL, *used = NULL, *matched = NULL;
     int *where = NULL, n_groups = 0, n_match = 0, bad;
     char first_group[SK_NAME_MAX] = "";
-    h5w_sbuf sb = {0};
+    sk_strbuf sb = SK_STRBUF_INIT;
 
     h5_quiet();
     if (!path || !model) return sk_err(SK_EINVAL, "sk_h5w_load_into: NULL argument");
@@ -1012,8 +971,8 @@ sk_status sk_h5w_load_into_ex(const char *path, sk_tset *model, const char *cons
 
     h5w_cat miss = {&sb, 0, 0, "missing:"}, shp = {&sb, 0, 0, "shape:"}, extra = {&sb, 0, 0, "extra:"},
             unused = {&sb, 0, 0, "rename:"};
-    sb_add(&sb, "%s: weights do not match the configured model%s%s%s:", path, model_desc ? " (" : "",
-           model_desc ? model_desc : "", model_desc ? ")" : "");
+    sk_strbuf_appendf(&sb, "%s: weights do not match the configured model%s%s%s:", path, model_desc ? " (" : "",
+                      model_desc ? model_desc : "", model_desc ? ")" : "");
     for (int m = 0; m < model->n; m++) {
         const sk_tensor *t = &model->t[m];
         char ms[160], fs[160];
@@ -1063,34 +1022,34 @@ sk_status sk_h5w_load_into_ex(const char *path, sk_tset *model, const char *cons
         if (!used[k])
             cat_line(&unused, "%s -> %s is unused (no such name in the file)", rename[2 * k], rename[2 * k + 1]);
     cat_done(&unused);
-    sb_add(&sb, "\n  the model has %d tensors, the file %d; %d match", model->n, f->n, n_match);
+    sk_strbuf_appendf(&sb, "\n  the model has %d tensors, the file %d; %d match", model->n, f->n, n_match);
     if (n_groups > 0 && f->n == 0)
-        sb_add(&sb,
-               "\n  the file keeps its datasets in groups (%s/...); sinkrb reads datasets "
-               "at the root, named like the PyTorch state_dict keys",
-               first_group);
+        sk_strbuf_appendf(&sb,
+                          "\n  the file keeps its datasets in groups (%s/...); sinkrb reads datasets "
+                          "at the root, named like the PyTorch state_dict keys",
+                          first_group);
     if (arch && arch[0]) {
         char *line = arch;
         int k = 0;
-        sb_add(&sb, "\n  the file was written for:");
+        sk_strbuf_appendf(&sb, "\n  the file was written for:");
         while (line && *line && k < 8) {
             char *nl = strchr(line, '\n');
-            sb_add(&sb, "\n    %.*s", nl ? (int)(nl - line) : (int)strlen(line), line);
+            sk_strbuf_appendf(&sb, "\n    %.*s", nl ? (int)(nl - line) : (int)strlen(line), line);
             line = nl ? nl + 1 : NULL;
             k++;
         }
-        if (line && *line) sb_add(&sb, "\n    ...");
+        if (line && *line) sk_strbuf_appendf(&sb, "\n    ...");
     }
-    sb_add(&sb,
-           "\nHINT: check the model section of the config against the file "
-           "(sinkrb info %s), or map file names to model names with a rename list",
-           path);
+    sk_strbuf_appendf(&sb,
+                      "\nHINT: check the model section of the config against the file "
+                      "(sinkrb info %s), or map file names to model names with a rename list",
+                      path);
     st = sk_err(SK_EFORMAT, "%s",
-                sb.oom ? "weights do not match the model (out of memory "
-                         "describing how)"
-                       : sb_str(&sb));
+                sb.err != SK_OK ? "weights do not match the model (out of memory "
+                                  "describing how)"
+                                : sk_strbuf_str(&sb));
 cleanup:
-    free(sb.s);
+    sk_strbuf_free(&sb);
     sk_tset_free(f);
     sk_free(arch);
     sk_free(mapped);
@@ -1124,7 +1083,7 @@ sk_status sk_h5w_write_perms(const char *path, int n, const char *const *names, 
     sk_status st = SK_OK;
     hid_t fid = H5I_INVALID_HID, space = H5I_INVALID_HID, ds = H5I_INVALID_HID;
     char tmp[SK_PATH_MAX] = "", *seen = NULL;
-    h5w_sbuf order = {0};
+    sk_strbuf order = SK_STRBUF_INIT;
     int64_t maxn = 1;
     h5_quiet();
     if (!path || n < 0 || (n > 0 && (!names || !perms || !sizes)))
@@ -1141,9 +1100,9 @@ sk_status sk_h5w_write_perms(const char *path, int n, const char *const *names, 
                 goto cleanup;
             }
         if (sizes[g] > maxn) maxn = sizes[g];
-        sb_add(&order, "%s%s", g ? "\n" : "", names[g]);
+        sk_strbuf_appendf(&order, "%s%s", g ? "\n" : "", names[g]);
     }
-    if (order.oom || !(seen = sk_alloc((size_t)maxn))) {
+    if (order.err != SK_OK || !(seen = sk_alloc((size_t)maxn))) {
         st = SK_ENOMEM;
         goto cleanup;
     }
@@ -1158,7 +1117,7 @@ sk_status sk_h5w_write_perms(const char *path, int n, const char *const *names, 
     if ((st = h5_create_tmp(path, tmp, sizeof tmp, &fid)) != SK_OK) goto cleanup;
     if ((st = attr_write_str(fid, path, "format", SK_H5W_PERM_FORMAT)) != SK_OK ||
         (st = attr_write_int(fid, path, "format_version", SK_H5W_VERSION)) != SK_OK ||
-        (st = attr_write_str(fid, path, "perm_order", sb_str(&order))) != SK_OK)
+        (st = attr_write_str(fid, path, "perm_order", sk_strbuf_str(&order))) != SK_OK)
         goto cleanup;
     for (int g = 0; g < n; g++) {
         hsize_t dim = (hsize_t)sizes[g];
@@ -1178,7 +1137,7 @@ cleanup:
     CLOSE_ID(H5Sclose, space);
     CLOSE_ID(H5Fclose, fid);
     if (st != SK_OK && tmp[0]) unlink(tmp);
-    free(order.s);
+    sk_strbuf_free(&order);
     sk_free(seen);
     return st;
 }
