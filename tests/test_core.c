@@ -1,4 +1,4 @@
-/* Core: errors, RNG, tensor sets, BLAS self-check, atomic files. */
+/* Core: errors, RNG, tensor sets, BLAS self-check, string buffers, atomic files. */
 #include "testutil.h"
 
 #include <math.h>
@@ -7,6 +7,7 @@
 #include "core/blas.h"
 #include "core/err.h"
 #include "core/rng.h"
+#include "core/strbuf.h"
 #include "core/tensor.h"
 #include "io/atomic.h"
 
@@ -107,6 +108,57 @@ START_TEST(test_blas_selfcheck)
 }
 END_TEST
 
+START_TEST(test_strbuf)
+{
+    sk_strbuf b = SK_STRBUF_INIT;
+    ck_assert_str_eq(sk_strbuf_str(&b), "");
+    ck_assert_int_eq(sk_strbuf_append(&b, "ab"), SK_OK);
+    ck_assert_int_eq(sk_strbuf_append_n(&b, "cdef", 2), SK_OK);
+    ck_assert_int_eq(sk_strbuf_appendf(&b, "-%d-%s", 42, "x"), SK_OK);
+    ck_assert_str_eq(sk_strbuf_str(&b), "abcd-42-x");
+    ck_assert_uint_eq(b.len, 9);
+    /* Growing past the first allocation, through both kinds of add. */
+    for (int i = 0; i < 300; i++)
+        ck_assert_int_eq(sk_strbuf_appendf(&b, "%03d", i), SK_OK);
+    ck_assert_int_eq(sk_strbuf_appendf(&b, "%600s", "<"), SK_OK);
+    ck_assert_uint_eq(b.len, 9 + 900 + 600);
+    ck_assert_uint_eq(strlen(b.s), b.len);
+    ck_assert(strncmp(b.s + 9, "000001002", 9) == 0);
+    ck_assert_int_eq(b.s[b.len - 1], '<');
+    sk_strbuf_truncate(&b, 4);
+    ck_assert_str_eq(sk_strbuf_str(&b), "abcd");
+    sk_strbuf_truncate(&b, 10);
+    ck_assert_str_eq(sk_strbuf_str(&b), "abcd");
+    /* A failure is sticky and leaves the text as it was. */
+    ck_assert_int_eq(sk_strbuf_reserve(&b, (size_t)-1), SK_ENOMEM);
+    ck_assert_int_eq(sk_strbuf_append(&b, "more"), SK_ENOMEM);
+    ck_assert_int_eq(sk_strbuf_appendf(&b, "%d", 1), SK_ENOMEM);
+    ck_assert_int_eq(b.err, SK_ENOMEM);
+    ck_assert_str_eq(sk_strbuf_str(&b), "abcd");
+    ck_assert_ptr_null(sk_strbuf_detach(&b));
+    ck_assert_ptr_null(b.s);
+    /* reset clears the error and keeps the memory. */
+    ck_assert_int_eq(sk_strbuf_append(&b, "x"), SK_OK);
+    char *mem = b.s;
+    b.err = SK_ENOMEM;
+    sk_strbuf_reset(&b);
+    ck_assert_int_eq(b.err, SK_OK);
+    ck_assert_str_eq(sk_strbuf_str(&b), "");
+    ck_assert_int_eq(sk_strbuf_append(&b, "yz"), SK_OK);
+    ck_assert_ptr_eq(b.s, mem);
+    char *s = sk_strbuf_detach(&b);
+    ck_assert_str_eq(s, "yz");
+    ck_assert_ptr_null(b.s);
+    ck_assert_uint_eq(b.len, 0);
+    free(s);
+    s = sk_strbuf_detach(&b); /* nothing added: an empty text, not NULL */
+    ck_assert_str_eq(s, "");
+    free(s);
+    sk_strbuf_free(&b);
+    sk_strbuf_free(NULL);
+}
+END_TEST
+
 START_TEST(test_atomic_write)
 {
     const char *p = tu_path("atomic.txt");
@@ -142,6 +194,7 @@ static Suite *core_suite(void)
     tcase_add_test(tc, test_rng_permutation_is_permutation);
     tcase_add_test(tc, test_tset_layout);
     tcase_add_test(tc, test_blas_selfcheck);
+    tcase_add_test(tc, test_strbuf);
     tcase_add_test(tc, test_atomic_write);
     suite_add_tcase(s, tc);
     return s;

@@ -7,24 +7,24 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/strbuf.h"
 #include "io/atomic.h"
 
 #define SK_JSON_MAX_DEPTH 64
 
 typedef struct {
-    char kind;          /* '{' or '[' */
-    int count;          /* members written so far */
-    int scalars_only;   /* no nested container (arrays are then kept on one line) */
-    size_t start;       /* buffer offset just after the opening bracket */
+    char kind;        /* '{' or '[' */
+    int count;        /* members written so far */
+    int scalars_only; /* no nested container (arrays are then kept on one line) */
+    size_t start;     /* buffer offset just after the opening bracket */
 } sk_json_level;
 
 struct sk_json {
-    char *buf;          /* NUL-terminated text; plain malloc/realloc */
-    size_t len, cap;
+    sk_strbuf buf; /* the text */
     int depth;
-    int top_done;       /* the single top-level value is complete */
+    int top_done; /* the single top-level value is complete */
     sk_json_level stack[SK_JSON_MAX_DEPTH];
-    sk_status err;      /* first problem, reported by sk_json_status */
+    sk_status err; /* first problem, reported by sk_json_status */
     char errmsg[256];
 };
 
@@ -32,46 +32,35 @@ static void json_fail(sk_json *j, sk_status code, const char *what, const char *
 {
     if (j->err != SK_OK) return;
     j->err = code;
-    snprintf(j->errmsg, sizeof j->errmsg, "json builder: %s%s%s%s", what,
-             key ? " (key \"" : "", key ? key : "", key ? "\")" : "");
+    snprintf(j->errmsg, sizeof j->errmsg, "json builder: %s%s%s%s", what, key ? " (key \"" : "", key ? key : "",
+             key ? "\")" : "");
 }
 
-static int json_reserve(sk_json *j, size_t extra)
+/* Note the first failure of an add to the text (j->buf keeps it too, so
+ * every later add does nothing). */
+static void json_check(sk_json *j, sk_status st)
 {
-    if (j->err == SK_ENOMEM) return 0;
-    if (j->len + extra + 1 <= j->cap) return 1;
-    size_t cap = j->cap ? j->cap : 256;
-    while (cap < j->len + extra + 1) {
-        if (cap > ((size_t)-1) / 2) { cap = 0; break; }
-        cap *= 2;
-    }
-    char *nb = cap ? realloc(j->buf, cap) : NULL;
-    if (!nb) {
-        j->err = SK_ENOMEM;
-        snprintf(j->errmsg, sizeof j->errmsg, "json builder: out of memory at %zu bytes", j->len);
-        return 0;
-    }
-    j->buf = nb;
-    j->cap = cap;
-    return 1;
+    if (st == SK_OK || j->err != SK_OK) return;
+    j->err = st;
+    if (st == SK_ENOMEM)
+        snprintf(j->errmsg, sizeof j->errmsg, "json builder: out of memory at %zu bytes", j->buf.len);
+    else
+        snprintf(j->errmsg, sizeof j->errmsg, "json builder: %s", sk_err_msg());
 }
 
 static void json_put(sk_json *j, const char *s, size_t n)
 {
-    if (!json_reserve(j, n)) return;
-    memcpy(j->buf + j->len, s, n);
-    j->len += n;
-    j->buf[j->len] = '\0';
+    json_check(j, sk_strbuf_append_n(&j->buf, s, n));
 }
 
-static void json_puts(sk_json *j, const char *s) { json_put(j, s, strlen(s)); }
+static void json_puts(sk_json *j, const char *s)
+{
+    json_put(j, s, strlen(s));
+}
 
 static void json_indent(sk_json *j, int level)
 {
-    if (!json_reserve(j, 1 + 2 * (size_t)level)) return;
-    j->buf[j->len++] = '\n';
-    for (int i = 0; i < 2 * level; i++) j->buf[j->len++] = ' ';
-    j->buf[j->len] = '\0';
+    json_check(j, sk_strbuf_appendf(&j->buf, "\n%*s", 2 * level, ""));
 }
 
 static void json_put_string(sk_json *j, const char *s)
@@ -83,13 +72,27 @@ static void json_put_string(sk_json *j, const char *s)
         size_t n = 2;
         esc[0] = '\\';
         switch (*p) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\t': esc[1] = 't'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
         default:
             if (*p < 0x20) {
                 memcpy(esc + 1, "u00", 3);
@@ -97,7 +100,7 @@ static void json_put_string(sk_json *j, const char *s)
                 esc[5] = hex[*p & 15];
                 n = 6;
             } else {
-                esc[0] = (char)*p;   /* ASCII and UTF-8 bytes pass through */
+                esc[0] = (char)*p; /* ASCII and UTF-8 bytes pass through */
                 n = 1;
             }
         }
@@ -111,13 +114,25 @@ static int json_begin_value(sk_json *j, const char *key, int is_container)
 {
     if (!j || j->err != SK_OK) return 0;
     if (j->depth == 0) {
-        if (j->top_done) { json_fail(j, SK_EINVAL, "second top-level value", key); return 0; }
-        if (key) { json_fail(j, SK_EINVAL, "key given for the top-level value", key); return 0; }
+        if (j->top_done) {
+            json_fail(j, SK_EINVAL, "second top-level value", key);
+            return 0;
+        }
+        if (key) {
+            json_fail(j, SK_EINVAL, "key given for the top-level value", key);
+            return 0;
+        }
         return 1;
     }
     sk_json_level *lv = &j->stack[j->depth - 1];
-    if (lv->kind == '{' && !key) { json_fail(j, SK_EINVAL, "object member without a key", NULL); return 0; }
-    if (lv->kind == '[' && key) { json_fail(j, SK_EINVAL, "key given inside an array", key); return 0; }
+    if (lv->kind == '{' && !key) {
+        json_fail(j, SK_EINVAL, "object member without a key", NULL);
+        return 0;
+    }
+    if (lv->kind == '[' && key) {
+        json_fail(j, SK_EINVAL, "key given inside an array", key);
+        return 0;
+    }
     if (lv->count > 0) json_put(j, ",", 1);
     json_indent(j, j->depth);
     if (key) {
@@ -149,41 +164,42 @@ static void json_container_begin(sk_json *j, const char *key, char kind)
     lv->kind = kind;
     lv->count = 0;
     lv->scalars_only = 1;
-    lv->start = j->len;
+    lv->start = j->buf.len;
 }
 
-/* Rewrite buf[start..len) without the line breaks and indentation, so an
- * array of scalars reads "[1, 2, 3]". Strings never hold a raw newline (it
- * is escaped), so every '\n' here is layout. */
+/* Rewrite the text from start on without the line breaks and indentation,
+ * so an array of scalars reads "[1, 2, 3]". Strings never hold a raw newline
+ * (it is escaped), so every '\n' here is layout. The text only shrinks, so
+ * this works in place. */
 static void json_collapse(sk_json *j, size_t start)
 {
-    size_t w = start;
-    for (size_t r = start; r < j->len;) {
-        if (j->buf[r] == '\n') {
+    char *b = j->buf.s;
+    size_t len = j->buf.len, w = start;
+    for (size_t r = start; r < len;) {
+        if (b[r] == '\n') {
             r++;
-            while (r < j->len && j->buf[r] == ' ') r++;
-            if (w > start && j->buf[w - 1] == ',') j->buf[w++] = ' ';
+            while (r < len && b[r] == ' ')
+                r++;
+            if (w > start && b[w - 1] == ',') b[w++] = ' ';
         } else {
-            j->buf[w++] = j->buf[r++];
+            b[w++] = b[r++];
         }
     }
-    j->len = w;
-    j->buf[w] = '\0';
+    sk_strbuf_truncate(&j->buf, w);
 }
 
 static void json_container_end(sk_json *j, char kind)
 {
     if (!j || j->err != SK_OK) return;
     if (j->depth == 0 || j->stack[j->depth - 1].kind != kind) {
-        json_fail(j, SK_EINVAL, kind == '{' ? "obj_end without a matching obj_begin"
-                                            : "arr_end without a matching arr_begin", NULL);
+        json_fail(j, SK_EINVAL,
+                  kind == '{' ? "obj_end without a matching obj_begin" : "arr_end without a matching arr_begin", NULL);
         return;
     }
     sk_json_level *lv = &j->stack[j->depth - 1];
     if (lv->count > 0) json_indent(j, j->depth - 1);
     json_put(j, kind == '{' ? "}" : "]", 1);
-    if (kind == '[' && lv->scalars_only && lv->count > 0 && j->err == SK_OK)
-        json_collapse(j, lv->start);
+    if (kind == '[' && lv->scalars_only && lv->count > 0 && j->err == SK_OK) json_collapse(j, lv->start);
     j->depth--;
     json_end_value(j);
 }
@@ -192,32 +208,45 @@ sk_json *sk_json_new(void)
 {
     sk_json *j = sk_alloc(sizeof *j);
     if (!j) return NULL;
-    if (!json_reserve(j, 256)) {
+    if (sk_strbuf_reserve(&j->buf, 256) != SK_OK) {
         sk_free(j);
         sk_err(SK_ENOMEM, "json builder: out of memory");
         return NULL;
     }
-    j->buf[0] = '\0';
     return j;
 }
 
 void sk_json_free(sk_json *j)
 {
     if (!j) return;
-    free(j->buf);
+    sk_strbuf_free(&j->buf);
     sk_free(j);
 }
 
-void sk_json_obj_begin(sk_json *j, const char *key) { json_container_begin(j, key, '{'); }
-void sk_json_obj_end(sk_json *j) { json_container_end(j, '{'); }
-void sk_json_arr_begin(sk_json *j, const char *key) { json_container_begin(j, key, '['); }
-void sk_json_arr_end(sk_json *j) { json_container_end(j, '['); }
+void sk_json_obj_begin(sk_json *j, const char *key)
+{
+    json_container_begin(j, key, '{');
+}
+void sk_json_obj_end(sk_json *j)
+{
+    json_container_end(j, '{');
+}
+void sk_json_arr_begin(sk_json *j, const char *key)
+{
+    json_container_begin(j, key, '[');
+}
+void sk_json_arr_end(sk_json *j)
+{
+    json_container_end(j, '[');
+}
 
 void sk_json_str(sk_json *j, const char *key, const char *val)
 {
     if (!json_begin_value(j, key, 0)) return;
-    if (val) json_put_string(j, val);
-    else json_puts(j, "null");
+    if (val)
+        json_put_string(j, val);
+    else
+        json_puts(j, "null");
     json_end_value(j);
 }
 
@@ -274,7 +303,7 @@ void sk_json_null(sk_json *j, const char *key)
 
 const char *sk_json_text(const sk_json *j)
 {
-    return j && j->buf ? j->buf : "";
+    return j ? sk_strbuf_str(&j->buf) : "";
 }
 
 sk_status sk_json_status(const sk_json *j)
@@ -289,7 +318,7 @@ sk_status sk_json_write_file(const sk_json *j, const char *path)
     sk_status st = sk_json_status(j);
     if (st != SK_OK) return sk_err_prefix(st, "%s: ", path);
     if (j->depth != 0 || !j->top_done)
-        return sk_err(SK_EINVAL, "%s: json document is incomplete (%d unclosed container%s)",
-                      path, j->depth, j->depth == 1 ? "" : "s");
-    return sk_write_file_atomic(path, j->buf, j->len);
+        return sk_err(SK_EINVAL, "%s: json document is incomplete (%d unclosed container%s)", path, j->depth,
+                      j->depth == 1 ? "" : "s");
+    return sk_write_file_atomic(path, j->buf.s, j->buf.len);
 }

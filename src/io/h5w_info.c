@@ -1,0 +1,362 @@
+/* h5w_info.c - `sinkrb info FILE.h5` (see sk_h5w_info in h5w.h; the HDF5
+ * plumbing is in h5util.c). A problem with one dataset or the permutation
+ * groups is reported in its place and the report goes on; the first such
+ * problem becomes the returned error. */
+#include "io/h5w.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/mem.h"
+#include "io/h5util.h"
+
+/* numpy-like dtype name: float32, int64, uint8, float16, string, ... */
+static void dtype_str(hid_t type, char *buf, size_t n)
+{
+    H5T_class_t c = H5Tget_class(type);
+    size_t sz = H5Tget_size(type);
+    const char *be = H5Tget_order(type) == H5T_ORDER_BE ? " (big-endian)" : "";
+    if (c == H5T_FLOAT)
+        snprintf(buf, n, "float%zu%s", sz * 8, be);
+    else if (c == H5T_INTEGER)
+        snprintf(buf, n, "%sint%zu%s", H5Tget_sign(type) == H5T_SGN_NONE ? "u" : "", sz * 8, be);
+    else if (c == H5T_STRING && H5Tis_variable_str(type) > 0)
+        snprintf(buf, n, "string");
+    else if (c == H5T_STRING)
+        snprintf(buf, n, "string[%zu]", sz);
+    else
+        snprintf(buf, n, "%s", sk_h5u_class_name(c));
+}
+
+typedef struct {
+    char shape[128], dtype[48];
+    int has_stats;
+    double min, max, mean, l2;
+    int64_t n_nan;
+    char err[256];
+} h5w_row;
+
+/* The first problem met while reporting. */
+typedef struct {
+    sk_status st;
+    char msg[1024];
+} h5w_first;
+
+/* Keep the current sk_err message when it is the first problem. */
+static void note_problem(h5w_first *first)
+{
+    if (first->st != SK_OK) return;
+    first->st = SK_EFORMAT;
+    snprintf(first->msg, sizeof first->msg, "%s", sk_err_msg());
+}
+
+/* min, max, mean and L2 norm in double, reading about 1M values at a time
+ * (NaNs are counted and left out). */
+static sk_status ds_stats(hid_t ds, const char *path, const char *name, h5w_row *row)
+{
+    sk_status st = SK_OK;
+    hid_t fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
+    hsize_t dims[H5S_MAX_RANK], start[H5S_MAX_RANK] = {0}, count[H5S_MAX_RANK];
+    double *buf = NULL, sum = 0, sq = 0, mn = INFINITY, mx = -INFINITY;
+    hsize_t rows, rowlen = 1, block, cnt = 0;
+    int r;
+    if ((fspace = H5Dget_space(ds)) < 0 || (r = H5Sget_simple_extent_dims(fspace, dims, NULL)) < 0) {
+        st = sk_h5u_corrupt(path, name);
+        goto cleanup;
+    }
+    if (H5Sget_simple_extent_type(fspace) == H5S_NULL) goto cleanup;
+    rows = r ? dims[0] : 1;
+    for (int d = 1; d < r; d++)
+        rowlen *= dims[d];
+    if (rows == 0 || rowlen == 0) goto cleanup;
+    if (rowlen > (hsize_t)H5W_MAX_NUMEL || rows > (hsize_t)H5W_MAX_NUMEL) {
+        st = sk_err(SK_EFORMAT, "%s: dataset %s has an implausible size", path, name);
+        goto cleanup;
+    }
+    block = rowlen >= (1u << 20) ? 1 : (1u << 20) / rowlen;
+    if (block > rows) block = rows;
+    if (!(buf = sk_alloc_n((size_t)(block * rowlen), sizeof *buf))) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
+    for (int d = 0; d < r; d++)
+        count[d] = dims[d];
+    for (hsize_t r0 = 0; r0 < rows; r0 += block) {
+        hsize_t b = rows - r0 < block ? rows - r0 : block, nel = b * rowlen;
+        if (r) {
+            start[0] = r0;
+            count[0] = b;
+            if (H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) < 0) {
+                st = sk_h5u_corrupt(path, name);
+                goto cleanup;
+            }
+        }
+        if ((mspace = H5Screate_simple(1, &nel, NULL)) < 0 ||
+            H5Dread(ds, H5T_NATIVE_DOUBLE, mspace, fspace, H5P_DEFAULT, buf) < 0) {
+            st = sk_h5u_corrupt(path, name);
+            goto cleanup;
+        }
+        CLOSE_ID(H5Sclose, mspace);
+        for (hsize_t i = 0; i < nel; i++) {
+            double v = buf[i];
+            if (isnan(v)) {
+                row->n_nan++;
+                continue;
+            }
+            if (v < mn) mn = v;
+            if (v > mx) mx = v;
+            sum += v;
+            sq += v * v;
+            cnt++;
+        }
+    }
+    if (cnt) {
+        row->has_stats = 1;
+        row->min = mn;
+        row->max = mx;
+        row->mean = sum / (double)cnt;
+        row->l2 = sqrt(sq);
+    }
+cleanup:
+    CLOSE_ID(H5Sclose, mspace);
+    CLOSE_ID(H5Sclose, fspace);
+    sk_free(buf);
+    return st;
+}
+
+static herr_t attr_names_cb(hid_t loc, const char *name, const H5A_info_t *info, void *ud)
+{
+    sk_h5u_links *L = ud;
+    char *dup = strdup(name);
+    (void)loc;
+    (void)info;
+    if (!dup || sk_h5u_links_add(L, dup) != SK_OK) {
+        free(dup);
+        return -1;
+    }
+    return 0;
+}
+
+/* One line for an attribute other than the known ones. */
+static void info_attr_value(FILE *out, hid_t fid, const char *path, const char *name)
+{
+    hid_t attr = H5I_INVALID_HID, ftype = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    char dt[48];
+    hssize_t np;
+    double v[8];
+    if ((attr = H5Aopen(fid, name, H5P_DEFAULT)) < 0 || (ftype = H5Aget_type(attr)) < 0 ||
+        (space = H5Aget_space(attr)) < 0 || (np = H5Sget_simple_extent_npoints(space)) < 0) {
+        fprintf(out, "(unreadable)\n");
+        goto cleanup;
+    }
+    dtype_str(ftype, dt, sizeof dt);
+    if (H5Tget_class(ftype) == H5T_STRING) {
+        char *text = NULL;
+        if (sk_h5u_attr_read_text(fid, path, name, &text) != SK_OK || !text) {
+            fprintf(out, "(unreadable string)\n");
+        } else {
+            char *nl = strchr(text, '\n');
+            int len = nl ? (int)(nl - text) : (int)strlen(text);
+            fprintf(out, "%.*s%s\n", len > 200 ? 200 : len, text, nl ? " ..." : (len > 200 ? "..." : ""));
+        }
+        sk_free(text);
+    } else if ((H5Tget_class(ftype) == H5T_INTEGER || H5Tget_class(ftype) == H5T_FLOAT) && np >= 1 && np <= 8 &&
+               H5Aread(attr, H5T_NATIVE_DOUBLE, v) >= 0) {
+        for (hssize_t i = 0; i < np; i++)
+            fprintf(out, "%s%.9g", i ? ", " : "", v[i]);
+        fprintf(out, "  (%s)\n", dt);
+    } else {
+        fprintf(out, "<%s, %lld values>\n", dt, (long long)np);
+    }
+cleanup:
+    CLOSE_ID(H5Sclose, space);
+    CLOSE_ID(H5Tclose, ftype);
+    CLOSE_ID(H5Aclose, attr);
+}
+
+static int info_is_known(const char *name)
+{
+    static const char *known[] = {"format", "format_version", "arch", "param_order", "perm_order"};
+    for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+        if (strcmp(name, known[i]) == 0) return 1;
+    return 0;
+}
+
+static void info_count_lines(FILE *out, const char *label, const char *text)
+{
+    int n = text[0] ? 1 : 0;
+    for (const char *p = text; *p; p++)
+        n += *p == '\n';
+    fprintf(out, "%-16s %d names\n", label, n);
+}
+
+/* The root attributes: the known ones first, in a fixed order, then any
+ * others. *fmt receives the format attribute (NULL when absent; sk_free). */
+static sk_status info_attrs(FILE *out, hid_t fid, const char *path, char **fmt)
+{
+    sk_status st;
+    sk_h5u_links A = {0};
+    char *arch = NULL, *order = NULL;
+    long long ver = 0;
+    int has_ver = 0;
+    hsize_t aidx = 0;
+    if ((st = sk_h5u_attr_read_text(fid, path, "format", fmt)) != SK_OK ||
+        (st = sk_h5u_attr_read_int(fid, path, "format_version", &ver, &has_ver)) != SK_OK)
+        goto cleanup;
+    fprintf(out, "%-16s %s\n", "format:", *fmt ? *fmt : "(none: not written by sinkrb)");
+    if (has_ver) fprintf(out, "%-16s %lld\n", "format_version:", ver);
+    if ((st = sk_h5u_attr_read_text(fid, path, "arch", &arch)) != SK_OK) goto cleanup;
+    if (arch) {
+        const char *line = arch;
+        fprintf(out, "arch:\n");
+        while (line) {
+            const char *nl = strchr(line, '\n');
+            int len = nl ? (int)(nl - line) : (int)strlen(line);
+            fprintf(out, len ? "    %.*s\n" : "%.*s\n", len, line);
+            line = nl ? nl + 1 : NULL;
+            if (line && !*line) break;
+        }
+    }
+    if ((st = sk_h5u_attr_read_text(fid, path, "param_order", &order)) != SK_OK) goto cleanup;
+    if (order) info_count_lines(out, "param_order:", order);
+    sk_free(order);
+    order = NULL;
+    if ((st = sk_h5u_attr_read_text(fid, path, "perm_order", &order)) != SK_OK) goto cleanup;
+    if (order) info_count_lines(out, "perm_order:", order);
+    A.path = path;
+    if (H5Aiterate2(fid, H5_INDEX_NAME, H5_ITER_INC, &aidx, attr_names_cb, &A) < 0) {
+        st = sk_h5u_corrupt(path, "root attributes");
+        goto cleanup;
+    }
+    for (int i = 0; i < A.n; i++) {
+        if (info_is_known(A.ds[i])) continue;
+        fprintf(out, "%-16s ", A.ds[i]);
+        info_attr_value(out, fid, path, A.ds[i]);
+    }
+cleanup:
+    sk_h5u_links_free(&A);
+    sk_free(arch);
+    sk_free(order);
+    return st;
+}
+
+/* A permutation file's groups: size, and how many entries each moves. */
+static void info_perms(FILE *out, const char *path, h5w_first *first)
+{
+    int ng = 0;
+    char **gn = NULL;
+    int64_t **gp = NULL, *gs = NULL;
+    if (sk_h5w_read_perms(path, &ng, &gn, &gp, &gs) != SK_OK) {
+        fprintf(out, "permutation groups: invalid: %s\n", sk_err_msg());
+        note_problem(first);
+    } else {
+        fprintf(out, "permutation groups (%d):\n", ng);
+        for (int g = 0; g < ng; g++) {
+            int64_t fixed = 0;
+            for (int64_t i = 0; i < gs[g]; i++)
+                fixed += gp[g][i] == i;
+            fprintf(out, "    %-24s size %-8lld %s", gn[g], (long long)gs[g], fixed == gs[g] ? "identity\n" : "");
+            if (fixed != gs[g]) fprintf(out, "moves %lld of %lld\n", (long long)(gs[g] - fixed), (long long)gs[g]);
+        }
+    }
+    sk_h5w_perms_free(ng, gn, gp, gs);
+}
+
+/* One dataset's row of the table (what could be learnt before a failure
+ * stays in it); numeric datasets add their size to *total. */
+static sk_status info_row(hid_t fid, const char *path, const char *name, h5w_row *row, long long *total)
+{
+    sk_status st;
+    hid_t ds = H5I_INVALID_HID, ftype = H5I_INVALID_HID;
+    int ndim = 0;
+    int64_t shape[H5S_MAX_RANK];
+    H5T_class_t cls;
+    if ((st = sk_h5u_open_dataset(fid, path, name, &ds, &ftype)) != SK_OK) goto cleanup;
+    dtype_str(ftype, row->dtype, sizeof row->dtype);
+    cls = H5Tget_class(ftype);
+    if ((st = sk_h5u_ds_shape(ds, path, name, H5S_MAX_RANK, &ndim, shape)) != SK_OK) goto cleanup;
+    sk_h5u_shape_str(ndim, shape, row->shape, sizeof row->shape);
+    if (cls == H5T_FLOAT || cls == H5T_INTEGER) {
+        long long numel = 1;
+        for (int d = 0; d < ndim; d++)
+            numel *= shape[d];
+        *total += numel;
+        st = ds_stats(ds, path, name, row);
+    }
+cleanup:
+    CLOSE_ID(H5Tclose, ftype);
+    CLOSE_ID(H5Dclose, ds);
+    return st;
+}
+
+/* The table of every dataset in the file, groups walked. */
+static sk_status info_datasets(FILE *out, hid_t fid, const char *path, h5w_first *first)
+{
+    sk_status st;
+    sk_h5u_links L = {0};
+    h5w_row *rows = NULL;
+    int wname = 4, wshape = 5, wdt = 5;
+    long long total = 0;
+    if ((st = sk_h5u_walk(fid, path, 1, &L)) != SK_OK) goto cleanup;
+    if (!(rows = sk_alloc_n((size_t)(L.n ? L.n : 1), sizeof *rows))) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
+    for (int i = 0; i < L.n; i++) {
+        h5w_row *row = &rows[i];
+        int len = (int)strlen(L.ds[i]);
+        if (len > wname) wname = len;
+        if (info_row(fid, path, L.ds[i], row, &total) != SK_OK) {
+            snprintf(row->err, sizeof row->err, "%s", sk_err_msg());
+            note_problem(first);
+        }
+        if ((int)strlen(row->shape) > wshape) wshape = (int)strlen(row->shape);
+        if ((int)strlen(row->dtype) > wdt) wdt = (int)strlen(row->dtype);
+    }
+    fprintf(out, "datasets (%d, %lld values):\n", L.n, total);
+    if (L.n)
+        fprintf(out, "    %-*s  %-*s  %-*s  %13s %13s %13s %13s\n", wname, "name", wshape, "shape", wdt, "dtype", "min",
+                "max", "mean", "l2");
+    for (int i = 0; i < L.n; i++) {
+        const h5w_row *row = &rows[i];
+        fprintf(out, "    %-*s  %-*s  %-*s", wname, L.ds[i], wshape, row->shape, wdt, row->dtype);
+        if (row->err[0])
+            fprintf(out, "  error: %s", row->err);
+        else if (row->has_stats)
+            fprintf(out, "  %13.6g %13.6g %13.6g %13.6g", row->min, row->max, row->mean, row->l2);
+        else
+            fprintf(out, "  %13s %13s %13s %13s", "-", "-", "-", "-");
+        if (row->n_nan) fprintf(out, "  (%lld NaN)", (long long)row->n_nan);
+        fprintf(out, "\n");
+    }
+cleanup:
+    sk_h5u_links_free(&L);
+    sk_free(rows);
+    return st;
+}
+
+sk_status sk_h5w_info(const char *path, FILE *out)
+{
+    sk_status st;
+    h5w_first first = {SK_OK, ""};
+    hid_t fid = H5I_INVALID_HID;
+    char *fmt = NULL;
+    struct stat sb;
+
+    if (!out) return sk_err(SK_EINVAL, "sk_h5w_info: NULL output stream");
+    if ((st = sk_h5u_open_read(path, &fid)) != SK_OK) return st;
+    fprintf(out, "%s: HDF5 file, %lld bytes\n", path, stat(path, &sb) == 0 ? (long long)sb.st_size : -1LL);
+    if ((st = info_attrs(out, fid, path, &fmt)) != SK_OK) goto cleanup;
+    if (fmt && strcmp(fmt, SK_H5W_PERM_FORMAT) == 0) info_perms(out, path, &first);
+    if ((st = info_datasets(out, fid, path, &first)) != SK_OK) goto cleanup;
+    if (first.st != SK_OK) st = sk_err(first.st, "%s", first.msg);
+cleanup:
+    if (st == SK_OK && (fflush(out) != 0 || ferror(out)))
+        st = sk_err(SK_EIO, "%s: cannot write the report: %s", path, strerror(errno));
+    CLOSE_ID(H5Fclose, fid);
+    sk_free(fmt);
+    return st;
+}
