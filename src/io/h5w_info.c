@@ -45,12 +45,15 @@ typedef struct {
     char msg[1024];
 } h5w_first;
 
-/* Keep the current sk_err message when it is the first problem. */
+/* Keep the current sk_err message when it is the first problem; info goes
+ * on past it, so the next problem starts a chain of its own. */
 static void note_problem(h5w_first *first)
 {
-    if (first->st != SK_OK) return;
-    first->st = SK_EFORMAT;
-    snprintf(first->msg, sizeof first->msg, "%s", sk_err_msg());
+    if (first->st == SK_OK) {
+        first->st = SK_EFORMAT;
+        snprintf(first->msg, sizeof first->msg, "%s", sk_err_msg());
+    }
+    sk_err_clear();
 }
 
 /* min, max, mean and L2 norm in double, reading about 1M values at a time
@@ -157,6 +160,7 @@ static void info_attr_value(FILE *out, hid_t fid, const char *path, const char *
         char *text = NULL;
         if (sk_h5u_attr_read_text(fid, path, name, &text) != SK_OK || !text) {
             fprintf(out, "(unreadable string)\n");
+            sk_err_clear();   /* shown as unreadable; info goes on */
         } else {
             char *nl = strchr(text, '\n');
             int len = nl ? (int)(nl - text) : (int)strlen(text);
