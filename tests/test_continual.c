@@ -257,7 +257,7 @@ static void write_cifar100(const char *path, int n, uint64_t seed)
 
 START_TEST(test_split_cifar100_files)
 {
-    sk_mkdir_p(tu_path("c100"));
+    ck_assert_int_eq(sk_mkdir_p(tu_path("c100")), SK_OK);
     write_cifar100(tu_path("c100/train.bin"), 400, 1);
     write_cifar100(tu_path("c100/test.bin"), 200, 2);
     sk_data_opts o;

@@ -214,7 +214,7 @@ START_TEST(test_roundtrip_exact)
     int64_t s2[1] = {2};
     sk_tset_add(c, "z", 1, s2);
     sk_tset_add(c, "a", 1, s2);
-    sk_tset_alloc(c);
+    ck_assert_int_eq(sk_tset_alloc(c), SK_OK);
     c->t[0].data[0] = 5;
     ck_assert_int_eq(sk_h5w_write(p, c, NULL), SK_OK);
     arch2 = (char *)"sentinel";
@@ -327,13 +327,13 @@ START_TEST(test_load_into_mismatch_message)
     sk_tset_add(file, "layers.0.weight", 2, s_784);
     sk_tset_add(file, "layers.0.bias", 1, s_b);
     sk_tset_add(file, "fc.weight", 2, s_fc);
-    sk_tset_alloc(file);
+    ck_assert_int_eq(sk_tset_alloc(file), SK_OK);
     ck_assert_int_eq(sk_h5w_write(p, file, "kind: mlp\nwidths: [784, 256, 10]\n"), SK_OK);
     sk_tset_add(model, "layers.0.weight", 2, m0);
     sk_tset_add(model, "layers.0.bias", 1, m0b);
     sk_tset_add(model, "layers.1.weight", 2, m1);
     sk_tset_add(model, "layers.1.bias", 1, m1b);
-    sk_tset_alloc(model);
+    ck_assert_int_eq(sk_tset_alloc(model), SK_OK);
     model->block[0] = 42.0f;
     stderr_begin();
     sk_err_clear();
@@ -363,8 +363,8 @@ START_TEST(test_load_into_mismatch_message)
         snprintf(nm, sizeof nm, "extra.%02d", i);
         sk_tset_add(file, nm, 1, one);
     }
-    sk_tset_alloc(file);
-    sk_tset_alloc(model);
+    ck_assert_int_eq(sk_tset_alloc(file), SK_OK);
+    ck_assert_int_eq(sk_tset_alloc(model), SK_OK);
     ck_assert_int_eq(sk_h5w_write(p, file, NULL), SK_OK);
     sk_err_clear();
     ck_assert_int_eq(sk_h5w_load_into(p, model, NULL, 0), SK_EFORMAT);
@@ -387,13 +387,13 @@ START_TEST(test_load_into_rename)
     sk_tset_add(file, "module.fc1.weight", 2, s2);
     sk_tset_add(file, "module.fc1.bias", 1, s1);
     sk_tset_add(file, "head", 1, s1);
-    sk_tset_alloc(file);
+    ck_assert_int_eq(sk_tset_alloc(file), SK_OK);
     for (int64_t i = 0; i < file->numel; i++) file->block[i] = (float)i;
     ck_assert_int_eq(sk_h5w_write(p, file, NULL), SK_OK);
     sk_tset_add(model, "layers.0.weight", 2, s2);
     sk_tset_add(model, "layers.0.bias", 1, s1);
     sk_tset_add(model, "layers.1.bias", 1, s1);
-    sk_tset_alloc(model);
+    ck_assert_int_eq(sk_tset_alloc(model), SK_OK);
     /* Without a rename: every name is missing/extra. */
     sk_err_clear();
     ck_assert_int_eq(sk_h5w_load_into(p, model, NULL, 0), SK_EFORMAT);
@@ -600,7 +600,7 @@ START_TEST(test_bad_datasets)
     sk_tset *m = sk_tset_new();
     int64_t s1[1] = {4};
     sk_tset_add(m, "w", 1, s1);
-    sk_tset_alloc(m);
+    ck_assert_int_eq(sk_tset_alloc(m), SK_OK);
     sk_err_clear();
     ck_assert_int_eq(sk_h5w_load_into(p, m, NULL, 0), SK_EFORMAT);
     assert_msg_has("shape:    w expected (4,), file has (2, 2)");
@@ -640,7 +640,7 @@ START_TEST(test_bad_datasets)
     /* Invalid names and unallocated sets are refused on write. */
     sk_tset *bad = sk_tset_new();
     sk_tset_add(bad, "a/b", 1, s1);
-    sk_tset_alloc(bad);
+    ck_assert_int_eq(sk_tset_alloc(bad), SK_OK);
     tu_write_str(tu_path("keep.h5"), "old");
     sk_err_clear();
     ck_assert_int_eq(sk_h5w_write(tu_path("keep.h5"), bad, NULL), SK_EINVAL);
@@ -669,7 +669,7 @@ START_TEST(test_info)
     ids_baseline();
     sk_tset_add(s, "layers.0.weight", 2, s22);
     sk_tset_add(s, "layers.0.bias", 1, s3);
-    sk_tset_alloc(s);
+    ck_assert_int_eq(sk_tset_alloc(s), SK_OK);
     float w[4] = {1, 2, 3, 4}, b[3] = {-1, 0, NAN};
     memcpy(s->t[0].data, w, sizeof w);
     memcpy(s->t[1].data, b, sizeof b);

@@ -290,7 +290,7 @@ static void check_mid_fd(const sk_model_spec *ms, const char *what)
     sk_rng_seed(&r, 37);
     /* PyTorch's init (moderate logits) rather than tu_randomize()'s. */
     sk_model_init(f.m, &r);
-    sk_tset_copy(f.B, f.A);
+    ck_assert_int_eq(sk_tset_copy(f.B, f.A), SK_OK);
     sk_model_init(f.m, &r);
     int dim = ms->in_c * ms->in_h * ms->in_w;
     float *x = malloc(sizeof(float) * (size_t)(N * dim));

@@ -17,10 +17,10 @@ typedef struct {
 } sk_app_opts;
 
 /* `sinkrb run`: everything the config asks for; results under cfg.output. */
-sk_status sk_app_run(const sk_app_opts *o);
+SK_MUST_CHECK sk_status sk_app_run(const sk_app_opts *o);
 /* `sinkrb check`: validate and print the resolved config to stdout. */
-sk_status sk_app_check(const sk_app_opts *o);
+SK_MUST_CHECK sk_status sk_app_check(const sk_app_opts *o);
 /* `sinkrb info FILE.h5`. */
-sk_status sk_app_info(const char *path);
+SK_MUST_CHECK sk_status sk_app_info(const char *path);
 
 #endif

@@ -23,8 +23,8 @@ typedef struct {
 
 /* Batches of `batch` examples of split sp in order 0..n-1, reshuffled when
  * step 0 is fetched if `shuffle`, augmented if `augment`. */
-sk_status sk_provider_init(sk_provider *p, const sk_dataset *ds, const sk_split *sp, int batch, int shuffle,
-                           int augment, uint64_t seed) __attribute__((warn_unused_result));
+SK_MUST_CHECK sk_status sk_provider_init(sk_provider *p, const sk_dataset *ds, const sk_split *sp, int batch, int shuffle,
+                           int augment, uint64_t seed);
 void sk_provider_free(sk_provider *p);
 /* The sk_batch_fn (nn/train.h): fills batch `step`; returns its size, 0 past the end. */
 int sk_provider_next(void *ctx, int64_t epoch, int64_t step, float *x, int32_t *y, float *yr);

@@ -23,22 +23,22 @@ typedef struct sk_run {
 } sk_run;
 
 /* pipeline.c */
-sk_status sk_run_validate_inputs(sk_run *r);  /* load data and existing weights; nothing written */
-sk_status sk_run_pipeline(sk_run *r);         /* the mode's work */
-sk_status sk_run_write_metrics(sk_run *r);    /* metrics.json, atomically */
+SK_MUST_CHECK sk_status sk_run_validate_inputs(sk_run *r);  /* load data and existing weights; nothing written */
+SK_MUST_CHECK sk_status sk_run_pipeline(sk_run *r);         /* the mode's work */
+SK_MUST_CHECK sk_status sk_run_write_metrics(sk_run *r);    /* metrics.json, atomically */
 /* A sweep's metrics.json: provenance and the items with their wall times. */
-sk_status sk_run_write_sweep_metrics(sk_run *r, const double *item_seconds);
+SK_MUST_CHECK sk_status sk_run_write_sweep_metrics(sk_run *r, const double *item_seconds);
 void sk_run_free_state(sk_run *r);
 void sk_run_stage(sk_run *r, const char *name, double seconds);
 /* check --verify-spec: prove the configured model's permutation spec by
  * functional equivalence on real inputs; report to `out`. */
-sk_status sk_run_verify_spec(const sk_config *cfg, FILE *out);
+SK_MUST_CHECK sk_status sk_run_verify_spec(const sk_config *cfg, FILE *out);
 /* Sweeps: the header of sweep.csv for a config's mode; one run's rows
  * (label and value of its item) into csv and, one line per method or
  * endpoint, into `table` (the summary printed at the end of the sweep; its
  * column header from sk_run_sweep_table_header, "" for none). */
 const char *sk_run_sweep_header(const sk_config *c);
 const char *sk_run_sweep_table_header(const sk_config *c);
-sk_status sk_run_sweep_rows(sk_run *r, sk_csv *csv, const char *label, const char *value, FILE *table);
+SK_MUST_CHECK sk_status sk_run_sweep_rows(sk_run *r, sk_csv *csv, const char *label, const char *value, FILE *table);
 
 #endif

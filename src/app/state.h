@@ -97,20 +97,20 @@ const sk_align_kind *sk_align_kind_of(int method);
 int sk_method_is_naive(const sk_method_result *me);
 /* Adds naive, then align.methods in order (plus the mode's own method when
  * not listed), runs each, saves perm_<name>.h5 and aligned_<name>.h5. */
-sk_status sk_align_all(sk_run *r, sk_pipe_state *ps) __attribute__((warn_unused_result));
+SK_MUST_CHECK sk_status sk_align_all(sk_run *r, sk_pipe_state *ps);
 void sk_method_result_free(sk_pipe_state *ps, sk_method_result *me);
 
 /* endpoint.c */
-sk_status sk_endpoints_load(sk_run *r, sk_pipe_state *ps) __attribute__((warn_unused_result));
-sk_status sk_endpoints_make(sk_run *r, sk_pipe_state *ps) __attribute__((warn_unused_result));
-sk_status sk_endpoints_evaluate(sk_run *r, sk_pipe_state *ps) __attribute__((warn_unused_result));
+SK_MUST_CHECK sk_status sk_endpoints_load(sk_run *r, sk_pipe_state *ps);
+SK_MUST_CHECK sk_status sk_endpoints_make(sk_run *r, sk_pipe_state *ps);
+SK_MUST_CHECK sk_status sk_endpoints_evaluate(sk_run *r, sk_pipe_state *ps);
 
 /* interp.c */
-sk_status sk_interp_all(sk_run *r, sk_pipe_state *ps) __attribute__((warn_unused_result));
+SK_MUST_CHECK sk_status sk_interp_all(sk_run *r, sk_pipe_state *ps);
 
 /* report.c */
-sk_status sk_report_sinkhorn_log(sk_run *r, sk_pipe_state *ps) __attribute__((warn_unused_result));
-sk_status sk_report_curves(sk_run *r, sk_pipe_state *ps) __attribute__((warn_unused_result));
+SK_MUST_CHECK sk_status sk_report_sinkhorn_log(sk_run *r, sk_pipe_state *ps);
+SK_MUST_CHECK sk_status sk_report_curves(sk_run *r, sk_pipe_state *ps);
 void sk_report_summary(sk_run *r, sk_pipe_state *ps);
 
 #endif

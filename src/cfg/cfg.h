@@ -143,13 +143,13 @@ typedef struct {
 /* Parse a config file (defaults for absent keys), apply `--set` overrides
  * (each "key=value", value in YAML flow syntax), fill derived defaults, and
  * validate. On error returns SK_ECONFIG with "FILE:LINE:COL: message". */
-sk_status sk_config_load(sk_config *cfg, const char *path, const char *const *sets, int n_sets);
+SK_MUST_CHECK sk_status sk_config_load(sk_config *cfg, const char *path, const char *const *sets, int n_sets);
 /* Defaults only (no file); `name` becomes cfg->name. */
 void sk_config_defaults(sk_config *cfg, const char *name);
 /* Derived defaults (paths) and cross-key checks; called by sk_config_load. */
-sk_status sk_config_finalize(sk_config *cfg, const char *origin);
+SK_MUST_CHECK sk_status sk_config_finalize(sk_config *cfg, const char *origin);
 /* The resolved config as YAML that sk_config_load accepts unchanged. */
-sk_status sk_config_write_yaml(const sk_config *cfg, FILE *out);
+SK_MUST_CHECK sk_status sk_config_write_yaml(const sk_config *cfg, FILE *out);
 /* Same, into a malloc'd string. */
 char *sk_config_to_yaml(const sk_config *cfg);
 /* Sweep item i (0 <= i < cfg->sweep.n) of a finalized config: a copy
@@ -157,7 +157,7 @@ char *sk_config_to_yaml(const sk_config *cfg);
  * <output>/<labels[i]> and the paths that were derived from the output
  * (models.*.weights) or from the data set re-derived; finalized, so errors
  * of the combination are reported ("sweep item LABEL: ..."). */
-sk_status sk_config_sweep_item(const sk_config *cfg, int i, sk_config *out);
+SK_MUST_CHECK sk_status sk_config_sweep_item(const sk_config *cfg, int i, sk_config *out);
 /* The model section as YAML text (for the weights file's `arch` attribute). */
 char *sk_config_model_yaml(const sk_config *cfg);
 

@@ -49,7 +49,7 @@ const char *sk_cl_bench_name(sk_cl_bench_kind k);   /* "rotated-mnist", ... */
  * task t > 0 a permutation from (seed, t); split-cifar10: T <= 5 tasks of 2
  * consecutive classes; split-cifar100: T <= 20 tasks of 5 (fine labels).
  * rotated/permuted need a single-channel data set (mnist, fashion-mnist). */
-sk_status sk_cl_bench_new(sk_cl_bench_kind kind, int T, sk_cl_angles angles, double step, uint64_t seed,
+SK_MUST_CHECK sk_status sk_cl_bench_new(sk_cl_bench_kind kind, int T, sk_cl_angles angles, double step, uint64_t seed,
                           const sk_dataset *ds, int augment, sk_cl_bench **out);
 void sk_cl_bench_free(sk_cl_bench *b);   /* NULL-safe */
 
@@ -77,6 +77,6 @@ typedef struct {
 void sk_cl_memory_free(sk_cl_memory *m);   /* frees the arrays, zeroes m */
 /* Add up to k examples per class of task t (class-balanced; classes with
  * fewer examples give all they have), chosen by a shuffle from (seed, t). */
-sk_status sk_cl_memory_add_task(sk_cl_memory *m, const sk_cl_bench *b, int t, int k, uint64_t seed);
+SK_MUST_CHECK sk_status sk_cl_memory_add_task(sk_cl_memory *m, const sk_cl_bench *b, int t, int k, uint64_t seed);
 
 #endif

@@ -67,12 +67,12 @@ typedef struct sk_cl_results sk_cl_results;
  * with models built from ms (input shape of ds, n_out = classes). Progress
  * (one line per task and method) goes through pm, per-task accuracy rows to
  * log (may be NULL). *out is owned by the caller (sk_cl_results_free). */
-sk_status sk_continual_run(const sk_cl_opts *o, const sk_dataset *ds, const sk_model_spec *ms, sk_log *log,
+SK_MUST_CHECK sk_status sk_continual_run(const sk_cl_opts *o, const sk_dataset *ds, const sk_model_spec *ms, sk_log *log,
                            sk_progress_mode pm, sk_cl_results **out);
 /* <outdir>/accuracy_matrix.csv (method,after_task,task,accuracy; tasks
  * 1-based) and <outdir>/cl_accuracy.svg (mean accuracy over the tasks seen so
  * far after each task, one line per method), each written atomically. */
-sk_status sk_cl_write_outputs(const sk_cl_results *r, const char *outdir);
+SK_MUST_CHECK sk_status sk_cl_write_outputs(const sk_cl_results *r, const char *outdir);
 /* Adds "continual": {benchmark, tasks, methods: {<name>: {acc, forgetting,
  * bwt, seconds, accuracy_matrix (T rows of T)}}} to the open object of j. */
 void sk_cl_results_json(const sk_cl_results *r, sk_json *j);

@@ -28,13 +28,13 @@ double sk_cl_loss(const float *logits, const int32_t *y, const int32_t *task, in
                   int per_task, float *d, int *correct);
 
 /* Test accuracy of params (NULL = the model's own) on task t (its head only). */
-sk_status sk_cl_eval(sk_model *m, const sk_tset *params, const sk_cl_bench *b, int t, double *acc);
+SK_MUST_CHECK sk_status sk_cl_eval(sk_model *m, const sk_tset *params, const sk_cl_bench *b, int t, double *acc);
 
 /* Diagonal empirical Fisher of task t: F = mean over S = min(samples,
  * examples of t) training examples (the first S of a shuffle from (seed, t))
  * of g*g, g = d CE(example, its label) / d params at the model's own
  * parameters, eval-mode forward. F has the params layout (buffers stay 0). */
-sk_status sk_cl_fisher(sk_model *m, const sk_cl_bench *b, int t, int samples, uint64_t seed, sk_tset *F);
+SK_MUST_CHECK sk_status sk_cl_fisher(sk_model *m, const sk_cl_bench *b, int t, int samples, uint64_t seed, sk_tset *F);
 
 /* State shared by the methods' training loops. */
 typedef struct {
@@ -65,10 +65,10 @@ int sk_cl_memory_batch(const sk_cl_trainer *tr);
 /* One task of the rebasin method (t > 0; ALGORITHMS.md §10): learn soft
  * permutations and a residual on the current data plus memory, then update
  * the model's parameters in place. *mean_loss: mean minibatch loss. */
-sk_status sk_cl_rebasin_task(sk_cl_trainer *tr, int t, sk_progress *pg, int64_t *done, double *mean_loss);
+SK_MUST_CHECK sk_status sk_cl_rebasin_task(sk_cl_trainer *tr, int t, sk_progress *pg, int64_t *done, double *mean_loss);
 
 /* The whole task sequence of one method from the model's current
  * parameters; acc (T, T) receives the accuracy matrix. */
-sk_status sk_cl_run_method(sk_cl_trainer *tr, int method, double *acc, sk_log *log, sk_progress_mode pm);
+SK_MUST_CHECK sk_status sk_cl_run_method(sk_cl_trainer *tr, int method, double *acc, sk_log *log, sk_progress_mode pm);
 
 #endif

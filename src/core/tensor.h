@@ -36,13 +36,13 @@ void sk_tset_free(sk_tset *s);   /* safe on NULL */
  * set) on a duplicate name, bad shape or allocation failure. */
 int sk_tset_add(sk_tset *s, const char *name, int ndim, const int64_t *shape);
 /* Allocate the zero-filled block and point every view into it. */
-sk_status sk_tset_alloc(sk_tset *s);
+SK_MUST_CHECK sk_status sk_tset_alloc(sk_tset *s);
 /* A new set with the same names and shapes, zero-filled (gradients, moments). */
 sk_tset *sk_tset_like(const sk_tset *s);
 /* A deep copy (layout and values). */
 sk_tset *sk_tset_clone(const sk_tset *s);
 /* Copy values between two sets of identical layout. */
-sk_status sk_tset_copy(sk_tset *dst, const sk_tset *src);
+SK_MUST_CHECK sk_status sk_tset_copy(sk_tset *dst, const sk_tset *src);
 int sk_tset_find(const sk_tset *s, const char *name);   /* index or -1 */
 sk_tensor *sk_tset_get(const sk_tset *s, const char *name); /* NULL if absent */
 /* Same names, shapes and order. */

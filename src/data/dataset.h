@@ -85,7 +85,7 @@ void sk_data_opts_init(sk_data_opts *o, sk_ds_kind kind);
 /* Load both splits. On failure `ds` is left empty (safe to free) and the
  * message names the file, e.g. "datasets/mnist/train-images-idx3-ubyte:
  * No such file or directory\nHINT: run datasets/fetch mnist". */
-sk_status sk_dataset_load(sk_dataset *ds, const sk_data_opts *o);
+SK_MUST_CHECK sk_status sk_dataset_load(sk_dataset *ds, const sk_data_opts *o);
 void sk_dataset_free(sk_dataset *ds);   /* safe on a zeroed or freed dataset */
 /* Free one split's arrays and zero it (safe on NULL / zeroed splits). */
 void sk_split_free(sk_split *sp);

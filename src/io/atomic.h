@@ -16,20 +16,20 @@ typedef struct {
     char tmp[SK_PATH_MAX];    /* temporary name in the same folder */
 } sk_afile;
 
-sk_status sk_afile_open(sk_afile *f, const char *path);
+SK_MUST_CHECK sk_status sk_afile_open(sk_afile *f, const char *path);
 /* Flush, fsync, close and rename into place. On failure the temp is removed. */
-sk_status sk_afile_commit(sk_afile *f);
+SK_MUST_CHECK sk_status sk_afile_commit(sk_afile *f);
 /* Close and remove the temporary file (safe to call after a failed open). */
 void sk_afile_abort(sk_afile *f);
 
 /* A unique temporary path next to `path` (for writers that open files
  * themselves, such as HDF5); rename with sk_atomic_rename. */
-sk_status sk_atomic_tmpname(const char *path, char *tmp, size_t n);
-sk_status sk_atomic_rename(const char *tmp, const char *path);
+SK_MUST_CHECK sk_status sk_atomic_tmpname(const char *path, char *tmp, size_t n);
+SK_MUST_CHECK sk_status sk_atomic_rename(const char *tmp, const char *path);
 
-sk_status sk_write_file_atomic(const char *path, const void *data, size_t n);
+SK_MUST_CHECK sk_status sk_write_file_atomic(const char *path, const void *data, size_t n);
 /* mkdir -p */
-sk_status sk_mkdir_p(const char *path);
+SK_MUST_CHECK sk_status sk_mkdir_p(const char *path);
 int sk_file_exists(const char *path);
 
 #endif

@@ -34,7 +34,7 @@ sk_csv *sk_csv_open(const char *path, const char *header);
 sk_status sk_csv_row(sk_csv *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Flush, fsync, rename into place and free c. On failure nothing is left
  * under the final name. */
-sk_status sk_csv_close(sk_csv *c);
+SK_MUST_CHECK sk_status sk_csv_close(sk_csv *c);
 /* Remove the temporary file and free c (NULL-safe). */
 void sk_csv_abort(sk_csv *c);
 

@@ -30,16 +30,16 @@
  * build, hence called at every entry point; cheap and idempotent). */
 void sk_h5u_quiet(void);
 /* "<path>: <what> (HDF5: <innermost message>)"; returns code. */
-sk_status sk_h5u_fail(sk_status code, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+SK_MUST_CHECK sk_status sk_h5u_fail(sk_status code, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* SK_EFORMAT "<path>: [<obj>: ]truncated or corrupt HDF5 file (HDF5: ...)"; obj may be NULL. */
-sk_status sk_h5u_corrupt(const char *path, const char *obj);
+SK_MUST_CHECK sk_status sk_h5u_corrupt(const char *path, const char *obj);
 
 /* ---- small helpers ---- */
 
 /* Python's tuple notation: "()", "(3,)", "(2, 3)". */
 void sk_h5u_shape_str(int ndim, const int64_t *shape, char *buf, size_t n);
 /* A name we write as a dataset at the root: non-empty, no '/' or '\n', not ".". */
-sk_status sk_h5u_check_name(const char *path, const char *name);
+SK_MUST_CHECK sk_status sk_h5u_check_name(const char *path, const char *name);
 /* A type class in words ("float", "string", ...), for messages. */
 const char *sk_h5u_class_name(H5T_class_t c);
 
@@ -49,27 +49,27 @@ const char *sk_h5u_class_name(H5T_class_t c);
  * read-only, with plain messages for the common failures: missing, a
  * directory, empty, truncated, not HDF5 (a zip archive such as PyTorch's
  * gets a conversion hint, a pickle is named as such). */
-sk_status sk_h5u_open_read(const char *path, hid_t *fid);
+SK_MUST_CHECK sk_status sk_h5u_open_read(const char *path, hid_t *fid);
 /* Create a new HDF5 file under a temporary name next to path (its name in
  * tmp, n bytes; tmp is "" on failure, when nothing is left behind). */
-sk_status sk_h5u_create_tmp(const char *path, char *tmp, size_t n, hid_t *fid);
+SK_MUST_CHECK sk_status sk_h5u_create_tmp(const char *path, char *tmp, size_t n, hid_t *fid);
 /* Close *fid, fsync and rename tmp over path; on failure tmp is removed. */
-sk_status sk_h5u_commit(const char *path, const char *tmp, hid_t *fid);
+SK_MUST_CHECK sk_status sk_h5u_commit(const char *path, const char *tmp, hid_t *fid);
 
 /* ---- attributes ---- */
 
 /* A scalar variable-length UTF-8 string / int64 attribute. */
-sk_status sk_h5u_attr_write_str(hid_t loc, const char *path, const char *name, const char *val);
-sk_status sk_h5u_attr_write_int(hid_t loc, const char *path, const char *name, int64_t val);
+SK_MUST_CHECK sk_status sk_h5u_attr_write_str(hid_t loc, const char *path, const char *name, const char *val);
+SK_MUST_CHECK sk_status sk_h5u_attr_write_int(hid_t loc, const char *path, const char *name, int64_t val);
 /* Read a string attribute (scalar, or an array joined with '\n'; variable or
  * fixed length) into a new string (sk_free). *out = NULL when the attribute
  * is absent. */
-sk_status sk_h5u_attr_read_text(hid_t loc, const char *path, const char *name, char **out);
+SK_MUST_CHECK sk_status sk_h5u_attr_read_text(hid_t loc, const char *path, const char *name, char **out);
 /* An integer scalar attribute; *present = 0 when absent. */
-sk_status sk_h5u_attr_read_int(hid_t loc, const char *path, const char *name, long long *v, int *present);
+SK_MUST_CHECK sk_status sk_h5u_attr_read_int(hid_t loc, const char *path, const char *name, long long *v, int *present);
 /* format / format_version: absent is fine (plain h5py file); another format
  * or a newer version is an error. */
-sk_status sk_h5u_check_format(hid_t fid, const char *path, const char *want);
+SK_MUST_CHECK sk_status sk_h5u_check_format(hid_t fid, const char *path, const char *want);
 
 /* ---- walking the file ---- */
 
@@ -85,23 +85,23 @@ typedef struct {
 /* List the datasets reachable from fid through hard links into a zeroed L
  * (free with sk_h5u_links_free, also on failure): those at the root, or with
  * recurse those in every group below too (nesting is capped, against cycles). */
-sk_status sk_h5u_walk(hid_t fid, const char *path, int recurse, sk_h5u_links *L);
+SK_MUST_CHECK sk_status sk_h5u_walk(hid_t fid, const char *path, int recurse, sk_h5u_links *L);
 /* Append a malloc'd name, which L then owns (on failure the caller keeps it). */
-sk_status sk_h5u_links_add(sk_h5u_links *L, char *name);
+SK_MUST_CHECK sk_status sk_h5u_links_add(sk_h5u_links *L, char *name);
 void sk_h5u_links_free(sk_h5u_links *L);
 
 /* Order of the n names: those listed in the `order_attr` attribute first (in
  * its order), then the rest in the given (name) order. skip[i] names are
  * dropped silently (skip may be NULL). *perm receives indices into names
  * (sk_free); *np its length. */
-sk_status sk_h5u_order(hid_t fid, const char *path, const char *order_attr, char **names, int n, const char *skip,
+SK_MUST_CHECK sk_status sk_h5u_order(hid_t fid, const char *path, const char *order_attr, char **names, int n, const char *skip,
                        int **perm, int *np);
 
 /* ---- datasets ---- */
 
 /* Open a dataset and its file type (close both with CLOSE_ID, also on failure). */
-sk_status sk_h5u_open_dataset(hid_t fid, const char *path, const char *name, hid_t *ds, hid_t *ftype);
+SK_MUST_CHECK sk_status sk_h5u_open_dataset(hid_t fid, const char *path, const char *name, hid_t *ds, hid_t *ftype);
 /* Rank and dims of a dataset as int64 (rank <= maxdim, sane size). */
-sk_status sk_h5u_ds_shape(hid_t ds, const char *path, const char *name, int maxdim, int *ndim, int64_t *shape);
+SK_MUST_CHECK sk_status sk_h5u_ds_shape(hid_t ds, const char *path, const char *name, int maxdim, int *ndim, int64_t *shape);
 
 #endif

@@ -40,7 +40,7 @@
  * same folder, renamed into place; nothing is left under `path` or the
  * temporary name on failure). arch_yaml may be NULL (no arch attribute).
  * Names must be non-empty and contain neither '/' nor '\n'. */
-sk_status sk_h5w_write(const char *path, const sk_tset *params, const char *arch_yaml);
+SK_MUST_CHECK sk_status sk_h5w_write(const char *path, const sk_tset *params, const char *arch_yaml);
 
 /* Read every numeric dataset at the root into a new sk_tset (*out, free with
  * sk_tset_free). Order: param_order when present (datasets it does not list
@@ -49,7 +49,7 @@ sk_status sk_h5w_write(const char *path, const sk_tset *params, const char *arch
  * groups are ignored. Tensors named "*running_mean"/"*running_var" are marked
  * as buffers. When arch_yaml != NULL it receives the arch text (malloc'd, free
  * with free(); NULL when the file has none). */
-sk_status sk_h5w_read(const char *path, sk_tset **out, char **arch_yaml);
+SK_MUST_CHECK sk_status sk_h5w_read(const char *path, sk_tset **out, char **arch_yaml);
 
 /* Load into an existing model layout (allocated): every tensor of `model` must
  * exist in the file with the same shape, and the file must have no tensor the
@@ -61,20 +61,20 @@ sk_status sk_h5w_read(const char *path, sk_tset **out, char **arch_yaml);
  * {"fc1.*", "layers.0.*"} maps fc1.weight to layers.0.weight).
  * On a mismatch nothing is copied and the error lists missing, extra and
  * wrongly shaped tensors (capped, "... and N more"). */
-sk_status sk_h5w_load_into(const char *path, sk_tset *model, const char *const *rename,
+SK_MUST_CHECK sk_status sk_h5w_load_into(const char *path, sk_tset *model, const char *const *rename,
                            int n_rename);
 /* The same, with a model description for the message ("mlp 784-512-10");
  * model_desc may be NULL. */
-sk_status sk_h5w_load_into_ex(const char *path, sk_tset *model, const char *const *rename,
+SK_MUST_CHECK sk_status sk_h5w_load_into_ex(const char *path, sk_tset *model, const char *const *rename,
                               int n_rename, const char *model_desc);
 
 /* Permutation files. perms[g] has sizes[g] entries and must be a permutation
  * of 0..sizes[g]-1 (checked on write and on read). */
-sk_status sk_h5w_write_perms(const char *path, int n, const char *const *names,
+SK_MUST_CHECK sk_status sk_h5w_write_perms(const char *path, int n, const char *const *names,
                              const int64_t *const *perms, const int64_t *sizes);
 /* Read every group (order: perm_order, else name order). Free the three arrays
  * with sk_h5w_perms_free. */
-sk_status sk_h5w_read_perms(const char *path, int *n, char ***names, int64_t ***perms,
+SK_MUST_CHECK sk_status sk_h5w_read_perms(const char *path, int *n, char ***names, int64_t ***perms,
                             int64_t **sizes);
 void sk_h5w_perms_free(int n, char **names, int64_t **perms, int64_t *sizes); /* NULL-safe */
 
@@ -82,6 +82,6 @@ void sk_h5w_perms_free(int n, char **names, int64_t **perms, int64_t *sizes); /*
  * YAML indented, permutation groups of a perm file, any other attribute) and a
  * table of every dataset, walking groups (full paths): name, shape, dtype and,
  * for numeric data, min, max, mean and L2 norm computed in double. */
-sk_status sk_h5w_info(const char *path, FILE *out);
+SK_MUST_CHECK sk_status sk_h5w_info(const char *path, FILE *out);
 
 #endif

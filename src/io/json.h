@@ -56,10 +56,10 @@ const char *sk_json_text(const sk_json *j);
 /* SK_OK when no misuse or allocation failure happened so far (sets sk_err
  * with the first problem otherwise). Does not require the document to be
  * complete. */
-sk_status sk_json_status(const sk_json *j);
+SK_MUST_CHECK sk_status sk_json_status(const sk_json *j);
 /* Check that the document is complete and error-free, then write it
  * atomically (temp file + rename). */
-sk_status sk_json_write_file(const sk_json *j, const char *path);
+SK_MUST_CHECK sk_status sk_json_write_file(const sk_json *j, const char *path);
 
 /* Format a double as sk_json_num does (shortest round-trip repr, "null" for
  * non-finite values) into buf; returns buf. n >= 32 always suffices. */

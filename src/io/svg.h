@@ -44,7 +44,7 @@ typedef struct {
  * arguments are inconsistent or the size is too small for the layout
  * (at least about 160 x 140 per panel), SK_EIO on write errors; nothing is
  * left under `path` on failure. */
-sk_status sk_svg_plot(const char *path, const char *title, int n_panels,
+SK_MUST_CHECK sk_status sk_svg_plot(const char *path, const char *title, int n_panels,
                       const sk_panel *panels, int width, int height);
 
 #endif

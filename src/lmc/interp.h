@@ -30,7 +30,7 @@ typedef struct {
 } sk_lmc_opts;
 
 /* loss[s * points + i], acc[s * points + i] for split s and lambda i. */
-sk_status sk_lmc_curve(sk_model *m, const sk_tset *a, const sk_tset *b, const sk_lmc_opts *o, double *lambda,
+SK_MUST_CHECK sk_status sk_lmc_curve(sk_model *m, const sk_tset *a, const sk_tset *b, const sk_lmc_opts *o, double *lambda,
                        double *loss, double *acc);
 
 #endif

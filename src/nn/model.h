@@ -64,7 +64,7 @@ typedef struct sk_model sk_model;
 /* Builds the network and allocates parameters, gradients and all activation
  * and scratch buffers for batches of up to max_batch (nothing is allocated in
  * forward/backward). Parameters are zero until sk_model_init. */
-sk_status sk_model_new(const sk_model_spec *spec, int max_batch, sk_model **out);
+SK_MUST_CHECK sk_status sk_model_new(const sk_model_spec *spec, int max_batch, sk_model **out);
 void sk_model_free(sk_model *m);   /* safe on NULL */
 const sk_model_spec *sk_model_get_spec(const sk_model *m);
 int sk_model_max_batch(const sk_model *m);

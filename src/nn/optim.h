@@ -64,7 +64,7 @@ void sk_optim_opts_init(sk_optim_opts *o, sk_opt_kind kind);
 /* Validates the options (SK_ECONFIG with a message naming the field) and
  * allocates the state (sk_tset_like(params): one set for SGD with momentum,
  * two for Adam/AdamW). `params` fixes the layout every later step must have. */
-sk_status sk_optim_new(const sk_optim_opts *o, const sk_tset *params, sk_optim **out);
+SK_MUST_CHECK sk_status sk_optim_new(const sk_optim_opts *o, const sk_tset *params, sk_optim **out);
 void sk_optim_free(sk_optim *o);   /* safe on NULL */
 
 /* The schedule: learning rate used by the 0-based optimiser step `step`. */

@@ -46,24 +46,24 @@ typedef struct {
 /* Zero grads, forward (train = 1) on x (n, ...), loss, backward into grads.
  * params/grads NULL = the model's own. loss (mean over the batch) and
  * n_correct may be NULL. SK_ENUMERIC if the loss is not finite. */
-sk_status sk_train_grad(sk_model *m, const sk_tset *params, sk_tset *grads, const float *x,
+SK_MUST_CHECK sk_status sk_train_grad(sk_model *m, const sk_tset *params, sk_tset *grads, const float *x,
                         const int32_t *y, const float *yr, int n, const sk_loss_spec *ls,
                         sk_rng *rng, double *loss, int *n_correct);
 
 /* cfg->epochs epochs of: batches -> sk_train_grad -> cfg->step; then the
  * optional test evaluation and on_epoch. Updates cfg->global_step. */
-sk_status sk_train(sk_model *m, sk_train_cfg *cfg);
+SK_MUST_CHECK sk_status sk_train(sk_model *m, sk_train_cfg *cfg);
 
 /* Mean loss and accuracy (NAN for regression) of params (NULL = the model's
  * own) over all batches of a provider, in eval mode (running statistics). */
-sk_status sk_model_eval(sk_model *m, const sk_tset *params, sk_batch_fn get_batch, void *ctx,
+SK_MUST_CHECK sk_status sk_model_eval(sk_model *m, const sk_tset *params, sk_batch_fn get_batch, void *ctx,
                         const sk_loss_spec *ls, double *loss, double *acc);
 
 /* Re-estimate BatchNorm running statistics of params (NULL = the model's
  * own): reset running_mean = 0, running_var = 1, then forward in train mode
  * (no dropout) over up to n_batches batches (<= 0: all) with the cumulative
  * average (PyTorch's reset_running_stats + momentum=None). No-op without BN. */
-sk_status sk_model_bn_reset(sk_model *m, sk_tset *params, sk_batch_fn get_batch, void *ctx,
+SK_MUST_CHECK sk_status sk_model_bn_reset(sk_model *m, sk_tset *params, sk_batch_fn get_batch, void *ctx,
                             int n_batches);
 
 #endif

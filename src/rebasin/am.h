@@ -23,7 +23,7 @@ typedef struct {
  * yields the same inputs for both (no augmentation). Writes one permutation
  * per group into perms; n_used (may be NULL) receives the examples used.
  * Conv layers count every spatial position as a sample. */
-sk_status sk_activation_matching(const sk_perm_spec *s, sk_model *ma, sk_model *mb, const sk_tset *A,
+SK_MUST_CHECK sk_status sk_activation_matching(const sk_perm_spec *s, sk_model *ma, sk_model *mb, const sk_tset *A,
                                  const sk_tset *B, const sk_am_opts *o, sk_batch_fn get_batch, void *ctx,
                                  int64_t **perms, int64_t *n_used);
 

@@ -40,19 +40,19 @@ extern const char *const sk_softperm_init_names[SK_SOFTPERM_INIT_COUNT];
 /* One learnable X_g per group of s (s is borrowed and must outlive sp).
  * init: SK_SOFTPERM_INIT_*; rng: draws for init 0 and 2 (may be NULL for
  * init 1); o: Sinkhorn options (NULL = defaults), copied. */
-sk_status sk_softperm_new(const sk_perm_spec *s, sk_softperm_init init, sk_rng *rng, const sk_sinkhorn_opts *o,
+SK_MUST_CHECK sk_status sk_softperm_new(const sk_perm_spec *s, sk_softperm_init init, sk_rng *rng, const sk_sinkhorn_opts *o,
                           sk_softperm **out);
 void sk_softperm_free(sk_softperm *sp);   /* NULL-safe */
 
 /* P_g = Sinkhorn(X_g) for every group (kept for apply and backward). */
-sk_status sk_softperm_forward(sk_softperm *sp);
+SK_MUST_CHECK sk_status sk_softperm_forward(sk_softperm *sp);
 
 /* out = pi_P(in) with the plans of the last sk_softperm_forward (in and out:
  * the layout the spec was built for, must not alias). Buffers: permuted by
  * LAP(X_g) (computed here), or copied unpermuted after
  * sk_softperm_set_hard_buffers(sp, 0) (for loops whose forwards never read
  * running statistics, e.g. train-mode BatchNorm; saves a LAP per group). */
-sk_status sk_softperm_apply(sk_softperm *sp, const sk_tset *in, sk_tset *out);
+SK_MUST_CHECK sk_status sk_softperm_apply(sk_softperm *sp, const sk_tset *in, sk_tset *out);
 void sk_softperm_set_hard_buffers(sk_softperm *sp, int on);
 
 /* dout: d loss / d out (layout of in; buffer entries ignored). `in`: the
@@ -62,7 +62,7 @@ void sk_softperm_set_hard_buffers(sk_softperm *sp, int on);
  * d loss / d X_g into sk_softperm_grads (chain dP -> implicit Sinkhorn
  * backward, at the plans of the last forward). din (may be NULL): receives
  * (overwrites) d loss / d in for the non-buffer tensors (buffers: 0). */
-sk_status sk_softperm_backward(sk_softperm *sp, const sk_tset *in, const sk_tset *dout, sk_tset *din);
+SK_MUST_CHECK sk_status sk_softperm_backward(sk_softperm *sp, const sk_tset *in, const sk_tset *dout, sk_tset *din);
 
 /* The X matrices and their gradients, one (n_g, n_g) tensor per group in
  * group order (borrowed; same layout), and zeroing of the gradients. */
@@ -74,7 +74,7 @@ void sk_softperm_zero_grad(sk_softperm *sp);
 const double *sk_softperm_plan(const sk_softperm *sp, int g);
 
 /* Hard permutations perms[g] = LAP(X_g) (maximise sum_i X_g[i][p[i]]). */
-sk_status sk_softperm_hard(const sk_softperm *sp, int64_t **perms);
+SK_MUST_CHECK sk_status sk_softperm_hard(const sk_softperm *sp, int64_t **perms);
 
 /* Backward solver statistics since the last reset: backward calls in which
  * the Sinkhorn backward used its pseudo-inverse fallback. */

@@ -43,14 +43,14 @@ typedef struct {
 
 /* Build the spec for a model spec over its parameter set (names and shapes;
  * the tap indices come from the model when `m` is non-NULL). */
-sk_status sk_perm_spec_build(const sk_model_spec *ms, const sk_tset *params, const sk_model *m,
+SK_MUST_CHECK sk_status sk_perm_spec_build(const sk_model_spec *ms, const sk_tset *params, const sk_model *m,
                              sk_perm_spec **out);
 void sk_perm_spec_free(sk_perm_spec *s);
 
 /* perms[g] (size groups[g].size) for every group. out = pi(in): every tensor
  * re-indexed along each of its permuted axes. in and out have the layout the
  * spec was built for and must not alias. */
-sk_status sk_perm_apply(const sk_perm_spec *s, const int64_t *const *perms, const sk_tset *in, sk_tset *out);
+SK_MUST_CHECK sk_status sk_perm_apply(const sk_perm_spec *s, const int64_t *const *perms, const sk_tset *in, sk_tset *out);
 
 /* Permute one tensor along every permuted axis except `skip_axis` (-1: none). */
 void sk_perm_apply_tensor(const sk_perm_spec *s, const int64_t *const *perms, const sk_tensor *t, int param,
@@ -71,7 +71,7 @@ int64_t **sk_perms_inverse(const sk_perm_spec *s, int64_t *const *perms);
 /* Functional-equivalence proof (ALGORITHMS.md §2): apply random permutations
  * to `params` and compare the model's outputs on x (N, C, H, W) (eval mode).
  * *max_rel = max |out - out_perm| / max |out|. */
-sk_status sk_perm_spec_verify(sk_model *m, const sk_perm_spec *s, const float *x, int N, sk_rng *rng,
+SK_MUST_CHECK sk_status sk_perm_spec_verify(sk_model *m, const sk_perm_spec *s, const float *x, int N, sk_rng *rng,
                               double *max_rel);
 
 #endif

@@ -85,7 +85,7 @@ typedef struct {
  * entropy). on_epoch (optional): (cb_ctx, epoch 1.., soft, hard).
  * perms: one array per group (any content on entry), receives the best hard
  * perms. res (may be NULL): filled, free with sk_srb_result_free. */
-sk_status sk_sinkhorn_rebasin(const sk_perm_spec *s, sk_model *m, const sk_tset *A, const sk_tset *B,
+SK_MUST_CHECK sk_status sk_sinkhorn_rebasin(const sk_perm_spec *s, sk_model *m, const sk_tset *A, const sk_tset *B,
                               const sk_srb_opts *o, sk_batch_fn get_batch, void *ctx, const sk_loss_spec *ls,
                               void (*on_epoch)(void *, int, double, double), void *cb_ctx, int64_t **perms,
                               sk_srb_result *res);

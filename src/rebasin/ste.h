@@ -37,7 +37,7 @@ void sk_ste_opts_default(sk_ste_opts *o);
  * cross-entropy. on_epoch (optional): (cb_ctx, epoch 1.., midpoint loss of
  * the epoch's perm on the evaluation batches). perms: one array per group,
  * receives the best perm; best_loss (may be NULL): its evaluation loss. */
-sk_status sk_ste_matching(const sk_perm_spec *s, sk_model *m, const sk_tset *A, const sk_tset *B,
+SK_MUST_CHECK sk_status sk_ste_matching(const sk_perm_spec *s, sk_model *m, const sk_tset *A, const sk_tset *B,
                           const sk_ste_opts *o, sk_batch_fn get_batch, void *ctx, const sk_loss_spec *ls,
                           void (*on_epoch)(void *, int, double), void *cb_ctx, int64_t **perms,
                           double *best_loss);

@@ -19,7 +19,7 @@ typedef struct {
 
 /* Find perms (one per group of s) maximising <A, pi(B)>. perms holds the start
  * (identity, or a warm start) and receives the result. */
-sk_status sk_weight_matching(const sk_perm_spec *s, const sk_tset *A, const sk_tset *B, const sk_wm_opts *o,
+SK_MUST_CHECK sk_status sk_weight_matching(const sk_perm_spec *s, const sk_tset *A, const sk_tset *B, const sk_wm_opts *o,
                              int64_t **perms, sk_wm_result *res);
 void sk_wm_result_free(sk_wm_result *res);
 /* sum_i a[i] b[i] over whole blocks, in double. */
