@@ -235,7 +235,8 @@ static void write_provenance(sk_run *r, sk_json *j)
     sk_json_obj_end(j);
 }
 
-sk_status sk_run_write_metrics(sk_run *r)
+/* <output>/metrics.json: the provenance, then what `body` adds. */
+static sk_status write_metrics(sk_run *r, void (*body)(sk_run *r, sk_json *j, const double *arg), const double *arg)
 {
     char path[SK_PATH_MAX + 32];
     sk_json *j = sk_json_new();
@@ -243,7 +244,7 @@ sk_status sk_run_write_metrics(sk_run *r)
     if (!j) return SK_ENOMEM;
     sk_json_obj_begin(j, NULL);
     write_provenance(r, j);
-    pipeline_results_json(r, j);
+    body(r, j, arg);
     sk_json_obj_end(j);
     snprintf(path, sizeof path, "%s/metrics.json", r->cfg.output);
     st = sk_json_write_file(j, path);
@@ -251,17 +252,19 @@ sk_status sk_run_write_metrics(sk_run *r)
     return st;
 }
 
+static void results_body(sk_run *r, sk_json *j, const double *unused)
+{
+    (void)unused;
+    pipeline_results_json(r, j);
+}
+
+sk_status sk_run_write_metrics(sk_run *r) { return write_metrics(r, results_body, NULL); }
+
 /* A sweep's own metrics.json: provenance, then the items in order (label,
  * value, folder, wall time); each item's results are in its folder. */
-sk_status sk_run_write_sweep_metrics(sk_run *r, const double *item_seconds)
+static void sweep_body(sk_run *r, sk_json *j, const double *item_seconds)
 {
     const sk_config *c = &r->cfg;
-    char path[SK_PATH_MAX + 32];
-    sk_json *j = sk_json_new();
-    sk_status st;
-    if (!j) return SK_ENOMEM;
-    sk_json_obj_begin(j, NULL);
-    write_provenance(r, j);
     sk_json_obj_begin(j, "sweep");
     sk_json_str(j, "key", c->sweep.key);
     sk_json_str(j, "table", "sweep.csv");
@@ -278,11 +281,11 @@ sk_status sk_run_write_sweep_metrics(sk_run *r, const double *item_seconds)
     }
     sk_json_arr_end(j);
     sk_json_obj_end(j);
-    sk_json_obj_end(j);
-    snprintf(path, sizeof path, "%s/metrics.json", c->output);
-    st = sk_json_write_file(j, path);
-    sk_json_free(j);
-    return st;
+}
+
+sk_status sk_run_write_sweep_metrics(sk_run *r, const double *item_seconds)
+{
+    return write_metrics(r, sweep_body, item_seconds);
 }
 
 

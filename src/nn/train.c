@@ -22,6 +22,16 @@ static sk_status bufs_alloc(batch_bufs *b, const sk_model *m, int cap)
     return (b->x && b->y && b->yr) ? SK_OK : SK_ENOMEM;
 }
 
+/* Batch `step` of a provider into b; *n its size (0 past the end). A failed
+ * provider (< 0) or a batch over `cap` is an error naming `what` batch. */
+static sk_status fetch(sk_batch_fn get, void *ctx, int64_t epoch, int64_t step, batch_bufs *b, int cap,
+                       const char *what, const char *cap_name, int *n)
+{
+    *n = get(ctx, epoch, step, b->x, b->y, b->yr);
+    if (*n >= 0 && *n <= cap) return SK_OK;
+    return *n < 0 ? SK_EIO : sk_err(SK_EINVAL, "%s batch of %d samples (%s %d)", what, *n, cap_name, cap);
+}
+
 static void bufs_free(batch_bufs *b)
 {
     sk_free(b->x);
@@ -68,13 +78,10 @@ sk_status sk_model_eval(sk_model *m, const sk_tset *params, sk_batch_fn get_batc
     int64_t count = 0, correct = 0;
     if (st != SK_OK) goto cleanup;
     for (int64_t step = 0;; step++) {
-        int n = get_batch(ctx, -1, step, b.x, b.y, b.yr);
-        if (n == 0) break;
-        if (n < 0 || n > sk_model_max_batch(m)) {
-            st = n < 0 ? SK_EIO : sk_err(SK_EINVAL, "evaluation batch of %d samples (model allows %d)",
-                                         n, sk_model_max_batch(m));
+        int n;
+        if ((st = fetch(get_batch, ctx, -1, step, &b, sk_model_max_batch(m), "evaluation", "model allows", &n)))
             goto cleanup;
-        }
+        if (n == 0) break;
         const float *logits = sk_model_forward(m, params, b.x, n, 0, NULL);
         int c = 0;
         total += batch_loss(m, logits, b.y, b.yr, n, ls, NULL, &c) * n;
@@ -115,13 +122,11 @@ sk_status sk_model_bn_reset(sk_model *m, sk_tset *params, sk_batch_fn get_batch,
     sk_model_set_dropout(m, 0);
     int64_t k = 0;
     for (int64_t step = 0; n_batches <= 0 || step < n_batches; step++) {
-        int n = get_batch(ctx, -1, step, b.x, b.y, b.yr);
-        if (n == 0) break;
-        if (n < 0 || n > sk_model_max_batch(m)) {
-            st = n < 0 ? SK_EIO : sk_err(SK_EINVAL, "BatchNorm re-estimation batch of %d samples (model allows %d)",
-                                         n, sk_model_max_batch(m));
+        int n;
+        if ((st = fetch(get_batch, ctx, -1, step, &b, sk_model_max_batch(m), "BatchNorm re-estimation",
+                        "model allows", &n)))
             goto cleanup;
-        }
+        if (n == 0) break;
         k++;
         sk_model_set_bn_momentum(m, (float)(1.0 / (double)k));
         sk_model_forward(m, P, b.x, n, 1, NULL);
@@ -147,13 +152,11 @@ sk_status sk_train(sk_model *m, sk_train_cfg *cfg)
         double total = 0.0, t0 = sk_now();
         int64_t count = 0, correct = 0;
         for (int64_t step = 0;; step++) {
-            int n = cfg->get_batch(cfg->ctx, epoch, step, b.x, b.y, b.yr);
-            if (n == 0) break;
-            if (n < 0 || n > cfg->batch_size) {
-                st = n < 0 ? SK_EIO : sk_err(SK_EINVAL, "training batch of %d samples (batch_size %d)",
-                                             n, cfg->batch_size);
+            int n;
+            if ((st = fetch(cfg->get_batch, cfg->ctx, epoch, step, &b, cfg->batch_size, "training", "batch_size",
+                            &n)))
                 goto cleanup;
-            }
+            if (n == 0) break;
             double l;
             int c = 0;
             if ((st = sk_train_grad(m, NULL, NULL, b.x, b.y, b.yr, n, &cfg->loss, cfg->rng, &l, &c)) != SK_OK) {
