@@ -48,6 +48,51 @@ static void prove(const sk_model_spec *ms, const char *what)
     sk_model_free(m);
 }
 
+/* MLPs with a norm layer after each hidden layer: the spec permutes the
+ * norms.i.* tensors too, and the proof detects a spec that forgets any of
+ * them even on a seeded initialisation (norm weights 1, biases 0, running
+ * statistics 0 / 1, which no permutation changes). */
+START_TEST(test_spec_mlp_norm)
+{
+    static const sk_mnorm norms[] = {SK_MNORM_BATCHNORM, SK_MNORM_LAYERNORM};
+    for (int k = 0; k < 2; k++) {
+        sk_model_spec ms = tu_mlp_spec(3, 12, 5);
+        ms.norm = norms[k];
+        prove(&ms, k ? "mlp layernorm" : "mlp batchnorm");
+
+        sk_model *m = NULL;
+        sk_perm_spec *s = NULL;
+        sk_rng r;
+        int N = 8;
+        sk_rng_seed(&r, 5);
+        ck_assert_int_eq(sk_model_new(&ms, N, &m), SK_OK);
+        sk_model_init(m, &r);   /* seeded: every norm tensor is constant */
+        ck_assert_int_eq(sk_perm_spec_build(&ms, sk_model_params(m), m, &s), SK_OK);
+        float x[8 * 25];
+        for (int i = 0; i < N * 25; i++) x[i] = (float)sk_rng_normal(&r);
+        double rel = -1;
+        ck_assert_int_eq(sk_perm_spec_verify(m, s, x, N, &r, &rel), SK_OK);
+        ck_assert_msg(rel <= 1e-4, "mlp norm %d: permuted network differs: max rel %g", k, rel);
+        int norm_refs = 0;
+        for (int g = 0; g < s->n_groups; g++)
+            for (int j = 0; j < s->groups[g].n_refs; j++) {
+                const sk_perm_ref *ref = &s->groups[g].refs[j];
+                const char *name = sk_model_params(m)->t[ref->param].name;
+                if (strncmp(name, "norms.", 6) != 0) continue;
+                norm_refs++;
+                /* forget this one tensor: the proof must fail */
+                s->axis_group[ref->param * SK_MAXDIM + ref->axis] = -1;
+                ck_assert_int_eq(sk_perm_spec_verify(m, s, x, N, &r, &rel), SK_OK);
+                ck_assert_msg(rel > 1e-3, "a spec without %s passed the proof (rel %g)", name, rel);
+                s->axis_group[ref->param * SK_MAXDIM + ref->axis] = g;
+            }
+        ck_assert_int_eq(norm_refs, k ? 3 * 2 : 3 * 4);   /* weight, bias (+ running mean, var) per layer */
+        sk_perm_spec_free(s);
+        sk_model_free(m);
+    }
+}
+END_TEST
+
 START_TEST(test_spec_mlp)
 {
     for (int L = 1; L <= 4; L++) {
@@ -280,6 +325,7 @@ static Suite *rebasin_suite(void)
     TCase *tc = tcase_create("spec");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_spec_mlp);
+    tcase_add_test(tc, test_spec_mlp_norm);
     tcase_add_test(tc, test_spec_vgg);
     tcase_add_test(tc, test_spec_resnet);
     tcase_add_test(tc, test_spec_groups);

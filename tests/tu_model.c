@@ -1,5 +1,7 @@
 #include "tu_model.h"
 
+#include "rebasin/spec.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -31,21 +33,4 @@ sk_model_spec tu_conv_spec(sk_arch arch, sk_mnorm norm, double width, int hw, sk
     return s;
 }
 
-void tu_randomize(sk_tset *p, sk_rng *r)
-{
-    for (int i = 0; i < p->n; i++) {
-        sk_tensor *t = &p->t[i];
-        if (strstr(t->name, "running_var")) {
-            for (int64_t k = 0; k < t->numel; k++) t->data[k] = 0.5f + (float)sk_rng_uniform(r);
-        } else if (t->ndim >= 2) {
-            double sd = sqrt(2.0 * (double)t->shape[0] / (double)t->numel);
-            for (int64_t k = 0; k < t->numel; k++) t->data[k] = (float)(sd * sk_rng_normal(r));
-        } else if (strstr(t->name, "running_mean")) {
-            for (int64_t k = 0; k < t->numel; k++) t->data[k] = 0.3f * (float)sk_rng_normal(r);
-        } else if (strstr(t->name, "bias")) {
-            for (int64_t k = 0; k < t->numel; k++) t->data[k] = 0.05f * (float)sk_rng_normal(r);
-        } else {   /* norm weights */
-            for (int64_t k = 0; k < t->numel; k++) t->data[k] = 1.0f + 0.3f * (float)sk_rng_normal(r);
-        }
-    }
-}
+void tu_randomize(sk_tset *p, sk_rng *r) { sk_params_randomize(p, r); }

@@ -63,8 +63,9 @@ sk_status sk_run_verify_spec(const sk_config *cfg, FILE *out)
     }
     if (st != SK_OK) goto cleanup;
     if (worst <= 1e-4) {
-        fprintf(out, "spec verified: outputs unchanged under 3 random permutations of every group "
-                     "(max |diff| / max |logit| = %.2e <= 1e-4, %d %s test inputs)\n", worst, N,
+        fprintf(out, "spec verified: outputs unchanged under 3 random permutations of every group, "
+                     "every parameter and buffer randomised (max |diff| / max |logit| = %.2e <= 1e-4, "
+                     "%d %s test inputs)\n", worst, N,
                 sk_cfg_choice("dataset.name", cfg->dataset.name));
     } else {
         st = sk_err(SK_ENUMERIC, "permutation spec of %s FAILED: permuted outputs differ (max rel %.3e > 1e-4)",

@@ -98,6 +98,10 @@ static void build_mlp(builder *b, const sk_model_spec *ms)
         snprintf(nm, sizeof nm, "layers.%d", i);
         int g = new_group(b, nm, out_units(b, nm));
         add_module(b, g, nm, 0);
+        if (ms->norm != SK_MNORM_NONE) {   /* the norm after hidden layer i (weight, bias, running stats) */
+            snprintf(nm, sizeof nm, "norms.%d", i);
+            add_module(b, g, nm, 0);
+        }
         snprintf(w, sizeof w, "layers.%d.weight", i + 1);
         add_ref(b, g, w, 1);
     }
@@ -353,20 +357,40 @@ void sk_perms_free(const sk_perm_spec *s, int64_t **perms)
     sk_free(perms);
 }
 
+void sk_params_randomize(sk_tset *p, sk_rng *r)
+{
+    for (int i = 0; i < p->n; i++) {
+        sk_tensor *t = &p->t[i];
+        if (strstr(t->name, "running_var")) {
+            for (int64_t k = 0; k < t->numel; k++) t->data[k] = 0.5f + (float)sk_rng_uniform(r);
+        } else if (t->ndim >= 2) {
+            double sd = sqrt(2.0 * (double)t->shape[0] / (double)t->numel);
+            for (int64_t k = 0; k < t->numel; k++) t->data[k] = (float)(sd * sk_rng_normal(r));
+        } else if (strstr(t->name, "running_mean")) {
+            for (int64_t k = 0; k < t->numel; k++) t->data[k] = 0.3f * (float)sk_rng_normal(r);
+        } else if (strstr(t->name, "bias")) {
+            for (int64_t k = 0; k < t->numel; k++) t->data[k] = 0.05f * (float)sk_rng_normal(r);
+        } else {   /* norm weights */
+            for (int64_t k = 0; k < t->numel; k++) t->data[k] = 1.0f + 0.3f * (float)sk_rng_normal(r);
+        }
+    }
+}
+
 sk_status sk_perm_spec_verify(sk_model *m, const sk_perm_spec *s, const float *x, int N, sk_rng *rng,
                               double *max_rel)
 {
     const sk_model_spec *ms = sk_model_get_spec(m);
-    sk_tset *params = sk_model_params(m);
-    sk_tset *perm = sk_tset_like(params);
+    sk_tset *params = sk_tset_like(sk_model_params(m));
+    sk_tset *perm = sk_tset_like(sk_model_params(m));
     int64_t **p = sk_perms_random(s, rng);
     int64_t n_out = (int64_t)N * ms->n_out;
     float *ref = sk_alloc_n((size_t)n_out, sizeof(float));
     sk_status st = SK_OK;
-    if (!perm || !p || !ref) { st = SK_ENOMEM; goto cleanup; }
+    if (!params || !perm || !p || !ref) { st = SK_ENOMEM; goto cleanup; }
+    sk_params_randomize(params, rng);
     st = sk_perm_apply(s, (const int64_t *const *)p, params, perm);
     if (st != SK_OK) goto cleanup;
-    memcpy(ref, sk_model_forward(m, NULL, x, N, 0, rng), (size_t)n_out * sizeof(float));
+    memcpy(ref, sk_model_forward(m, params, x, N, 0, rng), (size_t)n_out * sizeof(float));
     const float *out = sk_model_forward(m, perm, x, N, 0, rng);
     double scale = 0.0, diff = 0.0;
     for (int64_t i = 0; i < n_out; i++) {
@@ -376,6 +400,7 @@ sk_status sk_perm_spec_verify(sk_model *m, const sk_perm_spec *s, const float *x
     }
     *max_rel = diff / (scale > 0 ? scale : 1.0);
 cleanup:
+    sk_tset_free(params);
     sk_tset_free(perm);
     sk_perms_free(s, p);
     sk_free(ref);

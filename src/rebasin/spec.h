@@ -68,9 +68,19 @@ void sk_perms_free(const sk_perm_spec *s, int64_t **perms);
 /* The inverse of every permutation. */
 int64_t **sk_perms_inverse(const sk_perm_spec *s, int64_t *const *perms);
 
-/* Functional-equivalence proof (ALGORITHMS.md §2): apply random permutations
- * to `params` and compare the model's outputs on x (N, C, H, W) (eval mode).
- * *max_rel = max |out - out_perm| / max |out|. */
+/* Parameters with no symmetry a permutation could hide behind: weights
+ * N(0, 2 / fan_in), biases N(0, 0.05^2), norm weights 1 + N(0, 0.3^2),
+ * running means N(0, 0.3^2), running variances U(0.5, 1.5). A seeded
+ * initialisation (norm weights 1, biases and running means 0, variances 1)
+ * is permutation-invariant in every such tensor, so a spec that forgot one
+ * would pass a proof made on it. */
+void sk_params_randomize(sk_tset *p, sk_rng *r);
+
+/* Functional-equivalence proof (ALGORITHMS.md §2): on a copy of the model's
+ * parameters made generic by sk_params_randomize, apply random permutations
+ * and compare the model's outputs on x (N, C, H, W) (eval mode).
+ * *max_rel = max |out - out_perm| / max |out|. The model's own parameters
+ * are not changed. */
 SK_MUST_CHECK sk_status sk_perm_spec_verify(sk_model *m, const sk_perm_spec *s, const float *x, int N, sk_rng *rng,
                               double *max_rel);
 
