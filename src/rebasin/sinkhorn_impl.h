@@ -1,0 +1,34 @@
+/* sinkhorn_impl.h - what the Sinkhorn sources share (private to
+ * sinkhorn.c, sinkhorn_fwd.c and sinkhorn_bwd.c; the API is sinkhorn.h). */
+#ifndef SK_REBASIN_SINKHORN_IMPL_H
+#define SK_REBASIN_SINKHORN_IMPL_H
+
+#include "rebasin/sinkhorn.h"
+
+#define SK_SH_MAXT 16 /* per-thread partial arrays kept in the workspace */
+
+struct sk_sinkhorn_ws {
+    int nmax;
+    double *A;      /* (nmax, nmax): Q = diag(r^-1/2) P, then the scaled Schur system */
+    double *vec;    /* vectors, see ws_vectors() */
+    int *ivec;      /* (nmax) dpocon iwork */
+    double *part;   /* (2, SK_SH_MAXT, nmax) per-thread column partials */
+    /* float wrappers (allocated on first use) */
+    double *Pd, *Gd, *Dd; /* (nmax, nmax) each */
+    int last_n;     /* n of the last forward_f (0: none) */
+    double bound;   /* linear-step scaling bound */
+    int solver;     /* SK_SINKHORN_SOLVER_* */
+    int log_iters;  /* log-domain iterations of the last forward */
+};
+
+/* SK_EINVAL (message prefixed with fn) unless o is valid for size n. */
+sk_status sk_sh_check_opts(const char *fn, int n, const sk_sinkhorn_opts *o);
+
+/* Dot product and axpy over one row, the forward's linear steps and the
+ * backward's matrix-free products; sk_sh_vec_kernels picks the build for
+ * this CPU (defined in sinkhorn_fwd.c with the other row kernels). */
+typedef double (*sk_sh_dot_fn)(const double *restrict, const double *restrict, int);
+typedef void (*sk_sh_axpy_fn)(double, const double *restrict, double *restrict, int);
+void sk_sh_vec_kernels(sk_sh_dot_fn *dot, sk_sh_axpy_fn *axpy);
+
+#endif
