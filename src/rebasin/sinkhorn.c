@@ -97,14 +97,30 @@ sk_status sk_sh_check_opts(const char *fn, int n, const sk_sinkhorn_opts *o)
     return SK_OK;
 }
 
+/* SK_EINVAL when ws was made for a smaller n. */
+static sk_status ws_fits(const char *fn, const sk_sinkhorn_ws *ws, int n)
+{
+    if (n > ws->nmax)
+        return sk_err(SK_EINVAL, "%s: workspace made for n <= %d, got n = %d", fn, ws->nmax,
+                      n);
+    return SK_OK;
+}
+
+sk_status sk_sh_ws_acquire(const char *fn, int n, sk_sinkhorn_ws **ws, sk_sinkhorn_ws **own)
+{
+    *own = NULL;
+    if (*ws) return ws_fits(fn, *ws, n);
+    *own = *ws = sk_sinkhorn_ws_new(n);
+    return *ws ? SK_OK : SK_ENOMEM;
+}
+
 /* ----------------------------------------------------------- float wrappers */
 
 static sk_status ws_float_bufs(sk_sinkhorn_ws *ws, int n, const char *fn)
 {
     if (!ws) return sk_err(SK_EINVAL, "%s: a workspace is required", fn);
-    if (n > ws->nmax)
-        return sk_err(SK_EINVAL, "%s: workspace made for n <= %d, got n = %d", fn, ws->nmax,
-                      n);
+    sk_status st = ws_fits(fn, ws, n);
+    if (st) return st;
     size_t nn = (size_t)ws->nmax * ws->nmax;
     if (!ws->Pd) ws->Pd = sk_alloc_n(nn, sizeof(double));
     if (!ws->Gd) ws->Gd = sk_alloc_n(nn, sizeof(double));

@@ -175,53 +175,47 @@ static int bw_pcg(const double *P, const double *r, const double *c, int n,
     return ok;
 }
 
-sk_status sk_sinkhorn_backward_ws(sk_sinkhorn_ws *ws, const double *P, const double *G,
-                                  int n, const sk_sinkhorn_opts *o, double *dX,
-                                  sk_sinkhorn_stats *stats)
-{
-    sk_sinkhorn_stats sdummy;
-    sk_sinkhorn_stats *sts = stats ? stats : &sdummy;
-    memset(sts, 0, sizeof *sts);
-    sk_status st = sk_sh_check_opts("sk_sinkhorn_backward", n, o);
-    if (st) return st;
-    if (!P || !G || !dX) return sk_err(SK_EINVAL, "sk_sinkhorn_backward: NULL matrix");
-    if (n == 1) { /* P = [1] whatever X is */
-        sts->rcond = 1;
-        dX[0] = 0;
-        return SK_OK;
-    }
-    sk_sinkhorn_ws *own = NULL;
-    if (!ws || ws->nmax < n) {
-        if (ws)
-            return sk_err(SK_EINVAL,
-                          "sk_sinkhorn_backward: workspace made for n <= %d, got n = %d",
-                          ws->nmax, n);
-        own = ws = sk_sinkhorn_ws_new(n);
-        if (!ws) return SK_ENOMEM;
-    }
-    const double itau = 1.0 / o->tau;
-    const int n1 = n - 1;
-    double *r = ws->vec, *c = r + n, *ga = c + n, *gc = ga + n, *b = gc + n;
-    double *d = b + n, *s = d + n, *v = s + n, *u = v + n, *y = u + n, *lam = y + n;
-    double *work = lam + n; /* 3n for dpocon */
-    double *cgtmp = work + 3 * n; /* 5n */
-    double *A = ws->A, *W = dX; /* W = P^T diag(1/r) P lives in dX until the end */
+/* The backward's vectors: consecutive slices of ws->vec, in this order. */
+typedef struct {
+    double *r, *c, *ga, *gc; /* (n) P 1, P^T 1, Ghat 1, Ghat^T 1 */
+    double *b;               /* (n) right-hand side of S v = b */
+    double *d, *s;           /* (n) Laplacian diagonal, Jacobi scaling (Cholesky) */
+    double *v, *u;           /* (n) column and row multipliers */
+    double *y, *lam;         /* (n) scratch; eigenvalues (pseudo-inverse) */
+    double *work;            /* (3n) dpocon's work, first the 1-norm's column sums */
+    double *cgtmp;           /* (5n) PCG's vectors */
+} bw_vecs;
 
-    if (bw_sums(P, G, n, itau, r, c, ga, gc)) {
-        st = sk_err(SK_EINVAL,
-                    "sk_sinkhorn_backward: P must be finite, >= 0, with positive row sums, "
-                    "and G finite (n = %d)", n);
-        goto cleanup;
-    }
-    /* b = Ghat^T 1 - P^T diag(1/r) Ghat 1 */
-    for (int i = 0; i < n; i++) y[i] = ga[i] / r[i];
-    cblas_dgemv(CblasRowMajor, CblasTrans, n, n, 1.0, P, n, y, 1, 0.0, b, 1);
-    for (int j = 0; j < n; j++) b[j] = gc[j] - b[j];
-    if (ws->solver == SK_SINKHORN_SOLVER_AUTO &&
-        bw_pcg(P, r, c, n, b, v, cgtmp, &sts->cg_iterations)) {
-        sts->method = SK_SINKHORN_SOLVER_AUTO;
-        goto solved;
-    }
+static bw_vecs bw_carve(double *vec, int n)
+{
+    bw_vecs t;
+    t.r = vec;
+    t.c = t.r + n;
+    t.ga = t.c + n;
+    t.gc = t.ga + n;
+    t.b = t.gc + n;
+    t.d = t.b + n;
+    t.s = t.d + n;
+    t.v = t.s + n;
+    t.u = t.v + n;
+    t.y = t.u + n;
+    t.lam = t.y + n;
+    t.work = t.lam + n;
+    t.cgtmp = t.work + 3 * n;
+    return t;
+}
+
+/* Sharp plans: S v = b by Cholesky on the grounded, Jacobi-scaled
+ * Laplacian form of S (no cancellation), else by the pseudo-inverse of the
+ * full scaled Laplacian. Reads t->r, t->b; writes t->v; W (n, n) receives
+ * P^T diag(1/r) P (upper triangle). */
+static sk_status bw_cholesky(sk_sinkhorn_ws *ws, const double *P, int n, double *W,
+                             const bw_vecs *t, sk_sinkhorn_stats *sts)
+{
+    const int n1 = n - 1;
+    const double *r = t->r, *b = t->b;
+    double *d = t->d, *s = t->s, *v = t->v, *work = t->work;
+    double *A = ws->A;
     sts->method = SK_SINKHORN_SOLVER_CHOLESKY;
     /* Q = diag(r^-1/2) P into A; W = Q^T Q (upper triangle, row-major). */
     for (int i = 0; i < n; i++) {
@@ -265,10 +259,8 @@ sk_status sk_sinkhorn_backward_ws(sk_sinkhorn_ws *ws, const double *P, const dou
     int fallback = 0;
     lapack_int info = LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'L', n1, A, n1);
     sts->potrf_info = (int)info;
-    if (info < 0) {
-        st = sk_err(SK_ENUMERIC, "sinkhorn backward: dpotrf argument error %d", (int)info);
-        goto cleanup;
-    }
+    if (info < 0)
+        return sk_err(SK_ENUMERIC, "sinkhorn backward: dpotrf argument error %d", (int)info);
     if (info > 0) {
         fallback = 1;
     } else {
@@ -281,22 +273,59 @@ sk_status sk_sinkhorn_backward_ws(sk_sinkhorn_ws *ws, const double *P, const dou
     if (!fallback) {
         for (int j = 0; j < n1; j++) v[j] = s[j] * b[j];
         info = LAPACKE_dpotrs_work(LAPACK_COL_MAJOR, 'L', n1, 1, A, n1, v, n1);
-        if (info != 0) {
-            st = sk_err(SK_ENUMERIC, "sinkhorn backward: dpotrs failed (info %d)", (int)info);
-            goto cleanup;
-        }
+        if (info != 0)
+            return sk_err(SK_ENUMERIC, "sinkhorn backward: dpotrs failed (info %d)", (int)info);
         for (int j = 0; j < n1; j++) v[j] *= s[j];
         v[n1] = 0;
         for (int j = 0; j < n; j++)
             if (!isfinite(v[j])) fallback = 1;
     }
-    if (fallback) {
-        sts->fallback = 1;
-        sts->method = SK_SINKHORN_SOLVER_PINV;
-        st = bw_pinv_solve(W, s, d, n, A, b, lam, y, v, &sts->dropped);
+    if (!fallback) return SK_OK;
+    sts->fallback = 1;
+    sts->method = SK_SINKHORN_SOLVER_PINV;
+    return bw_pinv_solve(W, s, d, n, A, b, t->lam, t->y, v, &sts->dropped);
+}
+
+sk_status sk_sinkhorn_backward_ws(sk_sinkhorn_ws *ws, const double *P, const double *G,
+                                  int n, const sk_sinkhorn_opts *o, double *dX,
+                                  sk_sinkhorn_stats *stats)
+{
+    sk_sinkhorn_stats sdummy;
+    sk_sinkhorn_stats *sts = stats ? stats : &sdummy;
+    memset(sts, 0, sizeof *sts);
+    sk_status st = sk_sh_check_opts("sk_sinkhorn_backward", n, o);
+    if (st) return st;
+    if (!P || !G || !dX) return sk_err(SK_EINVAL, "sk_sinkhorn_backward: NULL matrix");
+    if (n == 1) { /* P = [1] whatever X is */
+        sts->rcond = 1;
+        dX[0] = 0;
+        return SK_OK;
+    }
+    sk_sinkhorn_ws *own;
+    st = sk_sh_ws_acquire("sk_sinkhorn_backward", n, &ws, &own);
+    if (st) return st;
+    const double itau = 1.0 / o->tau;
+    const bw_vecs t = bw_carve(ws->vec, n);
+    double *r = t.r, *c = t.c, *ga = t.ga, *gc = t.gc, *b = t.b, *v = t.v, *u = t.u, *y = t.y;
+
+    if (bw_sums(P, G, n, itau, r, c, ga, gc)) {
+        st = sk_err(SK_EINVAL,
+                    "sk_sinkhorn_backward: P must be finite, >= 0, with positive row sums, "
+                    "and G finite (n = %d)", n);
+        goto cleanup;
+    }
+    /* b = Ghat^T 1 - P^T diag(1/r) Ghat 1 */
+    for (int i = 0; i < n; i++) y[i] = ga[i] / r[i];
+    cblas_dgemv(CblasRowMajor, CblasTrans, n, n, 1.0, P, n, y, 1, 0.0, b, 1);
+    for (int j = 0; j < n; j++) b[j] = gc[j] - b[j];
+    if (ws->solver == SK_SINKHORN_SOLVER_AUTO &&
+        bw_pcg(P, r, c, n, b, v, t.cgtmp, &sts->cg_iterations)) {
+        sts->method = SK_SINKHORN_SOLVER_AUTO;
+    } else {
+        /* W = P^T diag(1/r) P lives in dX until the end */
+        st = bw_cholesky(ws, P, n, dX, &t, sts);
         if (st) goto cleanup;
     }
-solved:
     /* u = diag(1/r)(Ghat 1 - P v) */
     cblas_dgemv(CblasRowMajor, CblasNoTrans, n, n, 1.0, P, n, v, 1, 0.0, u, 1);
     for (int i = 0; i < n; i++) u[i] = (ga[i] - u[i]) / r[i];

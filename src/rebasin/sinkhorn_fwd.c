@@ -274,15 +274,9 @@ sk_status sk_sinkhorn_forward_ws(sk_sinkhorn_ws *ws, const double *X, int n,
     sk_status st = sk_sh_check_opts("sk_sinkhorn_forward", n, o);
     if (st) return st;
     if (!X || !P) return sk_err(SK_EINVAL, "sk_sinkhorn_forward: NULL matrix");
-    sk_sinkhorn_ws *own = NULL;
-    if (!ws || ws->nmax < n) {
-        if (ws)
-            return sk_err(SK_EINVAL,
-                          "sk_sinkhorn_forward: workspace made for n <= %d, got n = %d",
-                          ws->nmax, n);
-        own = ws = sk_sinkhorn_ws_new(n);
-        if (!ws) return SK_ENOMEM;
-    }
+    sk_sinkhorn_ws *own;
+    st = sk_sh_ws_acquire("sk_sinkhorn_forward", n, &ws, &own);
+    if (st) return st;
     int nt = forward_threads(n);
     double *cmax_t = ws->part, *csum_t = ws->part + (size_t)SK_SH_MAXT * n;
     double *cmax = ws->vec, *clse = cmax + n, *sa = clse + n, *sb = sa + n, *tmp = sb + n;

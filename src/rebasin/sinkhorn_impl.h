@@ -24,6 +24,11 @@ struct sk_sinkhorn_ws {
 /* SK_EINVAL (message prefixed with fn) unless o is valid for size n. */
 sk_status sk_sh_check_opts(const char *fn, int n, const sk_sinkhorn_opts *o);
 
+/* The workspace a call of size n runs on: *ws when given (SK_EINVAL if
+ * made for a smaller n), else a new one, also returned in *own for the
+ * caller to free (*own is NULL otherwise). */
+sk_status sk_sh_ws_acquire(const char *fn, int n, sk_sinkhorn_ws **ws, sk_sinkhorn_ws **own);
+
 /* Dot product and axpy over one row, the forward's linear steps and the
  * backward's matrix-free products; sk_sh_vec_kernels picks the build for
  * this CPU (defined in sinkhorn_fwd.c with the other row kernels). */
