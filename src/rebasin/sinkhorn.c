@@ -36,7 +36,18 @@ sk_sinkhorn_ws *sk_sinkhorn_ws_new(int nmax)
     ws->nmax = nmax;
     ws->bound = SK_SH_SCALE_MAX;
     ws->A = sk_alloc_n(n * n, sizeof(double));
-    ws->vec = sk_alloc_n(24 * n, sizeof(double));
+    /* ws->vec: vectors of the call's n doubles, carved afresh by each call
+     * (one workspace never serves a forward and a backward at once), so its
+     * size is the larger carve, the backward's 19:
+     *   forward, 6: cmax, clse (column maxima and logsumexps), sa, sb (row
+     *     and column scalings), tmp (absorb()'s log a), acc (K^T sa);
+     *   backward, 19 (bw_vecs): r, c, ga, gc (row and column sums of P and
+     *     Ghat), b (right-hand side), d, s (Laplacian diagonal, Jacobi
+     *     scaling), v, u (multipliers), y (scratch), lam (eigenvalues),
+     *     then 3 for dpocon's work and 5 for PCG's res, z, p, q, dinv.
+     * PCG's and Cholesky's scratch could overlap (15), but moving a slice
+     * changes its alignment and with it OpenBLAS's results in the last bit. */
+    ws->vec = sk_alloc_n(19 * n, sizeof(double));
     ws->ivec = sk_alloc_n(n, sizeof(int));
     ws->part = sk_alloc_n(2 * SK_SH_MAXT * n, sizeof(double));
     if (!ws->A || !ws->vec || !ws->ivec || !ws->part) {

@@ -175,7 +175,8 @@ static int bw_pcg(const double *P, const double *r, const double *c, int n,
     return ok;
 }
 
-/* The backward's vectors: consecutive slices of ws->vec, in this order. */
+/* The backward's vectors: consecutive slices of ws->vec, in this order
+ * (sk_sinkhorn_ws_new sizes ws->vec for them). */
 typedef struct {
     double *r, *c, *ga, *gc; /* (n) P 1, P^T 1, Ghat 1, Ghat^T 1 */
     double *b;               /* (n) right-hand side of S v = b */

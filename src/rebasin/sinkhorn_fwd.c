@@ -6,7 +6,7 @@
  * Forward speed: the log-domain iteration costs two exp per entry per
  * iteration. exp is a branch-free polynomial (sk_exp_nonpos, <= 2 ulp for
  * arguments <= 0) so that `omp simd` loops vectorise; the row kernels are
- * compiled for AVX2+FMA and baseline x86-64 (target_clones, chosen at load).
+ * compiled for AVX2+FMA and baseline x86-64 (chosen at run time).
  * Two sweeps over L per iteration, rows split between the OpenMP threads with
  * the same static schedule in both sweeps (each core keeps its rows in L2):
  *   sweep 1: per-column sum of exp(L - colmax) (per-thread partials)
@@ -280,7 +280,7 @@ sk_status sk_sinkhorn_forward_ws(sk_sinkhorn_ws *ws, const double *X, int n,
     int nt = forward_threads(n);
     double *cmax_t = ws->part, *csum_t = ws->part + (size_t)SK_SH_MAXT * n;
     double *cmax = ws->vec, *clse = cmax + n, *sa = clse + n, *sb = sa + n, *tmp = sb + n;
-    double *acc = tmp + n; /* tmp: scratch for absorb() */
+    double *acc = tmp + n; /* tmp: scratch for absorb(); ws->vec layout: sk_sinkhorn_ws_new */
     double *L = ws->A;
     double f = o->scale / o->tau;
     int bad = 0;

@@ -9,8 +9,8 @@
 
 struct sk_sinkhorn_ws {
     int nmax;
-    double *A;      /* (nmax, nmax): Q = diag(r^-1/2) P, then the scaled Schur system */
-    double *vec;    /* vectors, see ws_vectors() */
+    double *A;      /* (nmax, nmax): forward: L; backward: Q = diag(r^-1/2) P, then the scaled Schur system */
+    double *vec;    /* (19 nmax) the calls' vectors, layout at sk_sinkhorn_ws_new() */
     int *ivec;      /* (nmax) dpocon iwork */
     double *part;   /* (2, SK_SH_MAXT, nmax) per-thread column partials */
     /* float wrappers (allocated on first use) */
