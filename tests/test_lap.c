@@ -11,6 +11,7 @@
 #include "core/err.h"
 #include "core/rng.h"
 #include "rebasin/lap.h"
+#include "ref/ref.h"
 
 /* Kinds of random matrices. */
 enum { K_UNIFORM, K_INT_TIES, K_NEGATIVE, K_HUGE, K_MIXED_SCALE, K_ZEROS, K_COUNT };

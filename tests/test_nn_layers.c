@@ -17,6 +17,7 @@
 #include "core/blas.h"
 #include "core/rng.h"
 #include "nn/layers.h"
+#include "ref/ref.h"
 
 #define FD_H 5e-3f
 #define FD_TOL 2e-3

@@ -11,6 +11,7 @@
 #include "core/err.h"
 #include "core/rng.h"
 #include "rebasin/sinkhorn.h"
+#include "ref/ref.h"
 
 static double *mat(int n)
 {

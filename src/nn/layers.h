@@ -1,6 +1,6 @@
 /* layers.h - neural-network layers as free functions with paired
- * _forward/_backward, plus a naive reference next to every fast kernel
- * (the tests compare the two).
+ * _forward/_backward (the naive references the tests compare them with
+ * are in tests/ref).
  *
  * Dimension letters (row-major, PyTorch layouts):
  *   N batch, C input channels/features, O output channels/features,
@@ -26,10 +26,6 @@ void sk_linear_forward(float *y, const float *x, const float *w, const float *b,
                        int N, int C, int O);   /* y (N,O), x (N,C), w (O,C), b (O) or NULL */
 void sk_linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
                         const float *w, int N, int C, int O, int acc_dx);
-void sk_linear_forward_ref(float *y, const float *x, const float *w, const float *b,
-                           int N, int C, int O);
-void sk_linear_backward_ref(float *dx, float *dw, float *db, const float *dy, const float *x,
-                            const float *w, int N, int C, int O, int acc_dx);
 
 /* ---- Conv2d (square kernel k, stride, zero padding) ------------------------ */
 typedef struct {
@@ -47,10 +43,6 @@ void sk_conv2d_forward(float *y, const float *x, const float *w, const float *b,
                        const sk_conv_shape *s, float *ws);
 void sk_conv2d_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
                         const float *w, const sk_conv_shape *s, float *ws, int acc_dx);
-void sk_conv2d_forward_ref(float *y, const float *x, const float *w, const float *b,
-                           const sk_conv_shape *s);
-void sk_conv2d_backward_ref(float *dx, float *dw, float *db, const float *dy, const float *x,
-                            const float *w, const sk_conv_shape *s, int acc_dx);
 
 /* ---- BatchNorm over (N, C, S): statistics per channel over N and S --------
  * (S = 1 is BatchNorm1d, S = H*W BatchNorm2d); eps 1e-5.
@@ -65,12 +57,6 @@ void sk_bn_forward(float *y, const float *x, const float *g, const float *b, flo
 void sk_bn_backward(float *dx, float *dg, float *db, const float *dy, const float *x,
                     const float *g, const float *mean, const float *invstd, int N, int C,
                     int S, int train);
-void sk_bn_forward_ref(float *y, const float *x, const float *g, const float *b, float *rm,
-                       float *rv, float *mean, float *invstd, int N, int C, int S, int train,
-                       float momentum);
-void sk_bn_backward_ref(float *dx, float *dg, float *db, const float *dy, const float *x,
-                        const float *g, const float *mean, const float *invstd, int N,
-                        int C, int S, int train);
 
 /* ---- LayerNorm over C at each (n, s) of (N, C, S), affine g, b of size C ---
  * (S = 1: LayerNorm over features; S = H*W: Git Re-Basin's channel LayerNorm).
@@ -80,20 +66,12 @@ void sk_ln_forward(float *y, const float *x, const float *g, const float *b, flo
 void sk_ln_backward(float *dx, float *dg, float *db, const float *dy, const float *x,
                     const float *g, const float *mean, const float *invstd, int N, int C,
                     int S, float *ws);
-void sk_ln_forward_ref(float *y, const float *x, const float *g, const float *b, float *mean,
-                       float *invstd, int N, int C, int S);
-void sk_ln_backward_ref(float *dx, float *dg, float *db, const float *dy, const float *x,
-                        const float *g, const float *mean, const float *invstd, int N,
-                        int C, int S);
 
 /* ---- MaxPool2d 2x2 stride 2 (floor), global average pool -------------------
  * y (N, C, H/2, W/2); idx (N, C, H/2, W/2) the argmax 0..3 (first max wins). */
 void sk_maxpool2_forward(float *y, uint8_t *idx, const float *x, int N, int C, int H, int W);
 void sk_maxpool2_backward(float *dx, const float *dy, const uint8_t *idx, int N, int C,
                           int H, int W);
-void sk_maxpool2_forward_ref(float *y, const float *x, int N, int C, int H, int W);
-void sk_maxpool2_backward_ref(float *dx, const float *dy, const float *x, int N, int C,
-                              int H, int W);
 void sk_gap_forward(float *y, const float *x, int N, int C, int S);    /* y (N, C) */
 void sk_gap_backward(float *dx, const float *dy, int N, int C, int S); /* dx (N, C, S) */
 

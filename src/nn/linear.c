@@ -40,36 +40,3 @@ void sk_linear_backward(float *dx, float *dw, float *db, const float *dy, const 
     /* dx (N, C) = dy (N, O) * w (O, C) */
     if (dx) sk_sgemm(0, 0, N, C, O, 1.0f, dy, O, w, C, acc_dx ? 1.0f : 0.0f, dx, C);
 }
-
-void sk_linear_forward_ref(float *y, const float *x, const float *w, const float *b,
-                           int N, int C, int O)
-{
-    for (int n = 0; n < N; n++)
-        for (int o = 0; o < O; o++) {
-            double acc = b ? b[o] : 0.0;
-            for (int c = 0; c < C; c++) acc += (double)x[(int64_t)n * C + c] * w[(int64_t)o * C + c];
-            y[(int64_t)n * O + o] = (float)acc;
-        }
-}
-
-void sk_linear_backward_ref(float *dx, float *dw, float *db, const float *dy, const float *x,
-                            const float *w, int N, int C, int O, int acc_dx)
-{
-    for (int o = 0; o < O; o++) {
-        double sb = 0.0;
-        for (int n = 0; n < N; n++) sb += dy[(int64_t)n * O + o];
-        if (db) db[o] += (float)sb;
-        for (int c = 0; c < C; c++) {
-            double s = 0.0;
-            for (int n = 0; n < N; n++) s += (double)dy[(int64_t)n * O + o] * x[(int64_t)n * C + c];
-            dw[(int64_t)o * C + c] += (float)s;
-        }
-    }
-    if (!dx) return;
-    for (int n = 0; n < N; n++)
-        for (int c = 0; c < C; c++) {
-            double s = acc_dx ? dx[(int64_t)n * C + c] : 0.0;
-            for (int o = 0; o < O; o++) s += (double)dy[(int64_t)n * O + o] * w[(int64_t)o * C + c];
-            dx[(int64_t)n * C + c] = (float)s;
-        }
-}

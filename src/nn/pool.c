@@ -50,40 +50,6 @@ void sk_maxpool2_backward(float *dx, const float *dy, const uint8_t *idx, int N,
     }
 }
 
-void sk_maxpool2_forward_ref(float *y, const float *x, int N, int C, int H, int W)
-{
-    const int OH = H / 2, OW = W / 2;
-    for (int64_t pl = 0; pl < (int64_t)N * C; pl++)
-        for (int oh = 0; oh < OH; oh++)
-            for (int ow = 0; ow < OW; ow++) {
-                float v = x[pl * H * W + (int64_t)(2 * oh) * W + 2 * ow];
-                for (int a = 0; a < 2; a++)
-                    for (int b = 0; b < 2; b++) {
-                        float u = x[pl * H * W + (int64_t)(2 * oh + a) * W + 2 * ow + b];
-                        if (u > v) v = u;
-                    }
-                y[pl * OH * OW + oh * OW + ow] = v;
-            }
-}
-
-void sk_maxpool2_backward_ref(float *dx, const float *dy, const float *x, int N, int C,
-                              int H, int W)
-{
-    const int OH = H / 2, OW = W / 2;
-    memset(dx, 0, (size_t)N * C * H * W * sizeof *dx);
-    for (int64_t pl = 0; pl < (int64_t)N * C; pl++)
-        for (int oh = 0; oh < OH; oh++)
-            for (int ow = 0; ow < OW; ow++) {
-                int64_t best = pl * H * W + (int64_t)(2 * oh) * W + 2 * ow;
-                for (int a = 0; a < 2; a++)
-                    for (int b = 0; b < 2; b++) {
-                        int64_t i = pl * H * W + (int64_t)(2 * oh + a) * W + 2 * ow + b;
-                        if (x[i] > x[best]) best = i;
-                    }
-                dx[best] += dy[pl * OH * OW + oh * OW + ow];
-            }
-}
-
 void sk_gap_forward(float *y, const float *x, int N, int C, int S)
 {
     const int64_t planes = (int64_t)N * C;

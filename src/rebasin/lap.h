@@ -34,9 +34,4 @@ sk_status lap_solve_min(const double *C, int n, int m, int64_t *p, double *objec
 sk_status lap_solve_min_duals(const double *C, int n, int m, int64_t *p,
                               double *u, double *v, double *objective);
 
-/* Reference for the tests: tries every injective map, n <= m <= 9 (and
- * n >= 0). Writes the first best map found to p (may be NULL) and returns
- * its objective; returns NAN (p untouched) outside the size limit. */
-double lap_bruteforce_max(const double *S, int n, int m, int64_t *p);
-
 #endif

@@ -101,12 +101,6 @@ sk_status sk_sinkhorn_backward_ws(sk_sinkhorn_ws *ws, const double *P,
 sk_status sk_sinkhorn_backward(const double *P, const double *G, int n,
                                const sk_sinkhorn_opts *o, double *dX);
 
-/* Reference for tests: the published code's dense (2n-1) x (2n-1) KKT solve
- * (v_{n-1} = 0, LAPACKE_dgesv). Allocates; fails (SK_ENUMERIC) when the
- * system is singular, like the published code. */
-sk_status sk_sinkhorn_backward_dense(const double *P, const double *G, int n,
-                                     const sk_sinkhorn_opts *o, double *dX);
-
 /* Float wrappers for float parameters (computation in double; ws required,
  * made with nmax >= n). forward_f keeps the double plan in ws; backward_f
  * differentiates the LAST forward_f made on the same ws (SK_EINVAL when there

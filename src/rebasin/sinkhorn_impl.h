@@ -1,5 +1,6 @@
 /* sinkhorn_impl.h - what the Sinkhorn sources share (private to
- * sinkhorn.c, sinkhorn_fwd.c and sinkhorn_bwd.c; the API is sinkhorn.h). */
+ * sinkhorn.c, sinkhorn_fwd.c, sinkhorn_bwd.c and the tests' dense
+ * reference, tests/ref/sinkhorn_ref.c; the API is sinkhorn.h). */
 #ifndef SK_REBASIN_SINKHORN_IMPL_H
 #define SK_REBASIN_SINKHORN_IMPL_H
 
@@ -23,6 +24,13 @@ struct sk_sinkhorn_ws {
 
 /* SK_EINVAL (message prefixed with fn) unless o is valid for size n. */
 sk_status sk_sh_check_opts(const char *fn, int n, const sk_sinkhorn_opts *o);
+
+/* The backward's first pass: r = P 1, c = P^T 1, ga = Ghat 1, gc = Ghat^T 1
+ * with Ghat = -(1/tau) G .* P (itau = 1/tau). Returns nonzero when P or G
+ * is invalid (P negative, non-finite or with a zero row; G non-finite).
+ * Also used by the tests' dense reference. */
+int sk_sh_sums(const double *P, const double *G, int n, double itau, double *r, double *c,
+               double *ga, double *gc);
 
 /* The workspace a call of size n runs on: *ws when given (SK_EINVAL if
  * made for a smaller n), else a new one, also returned in *own for the
