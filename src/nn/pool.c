@@ -21,9 +21,18 @@ void sk_maxpool2_forward(float *y, uint8_t *idx, const float *x, int N, int C, i
                 /* scan order (0,0) (0,1) (1,0) (1,1); strict > keeps the first max */
                 float v = r0[2 * ow];
                 uint8_t a = 0;
-                if (r0[2 * ow + 1] > v) { v = r0[2 * ow + 1]; a = 1; }
-                if (r1[2 * ow] > v) { v = r1[2 * ow]; a = 2; }
-                if (r1[2 * ow + 1] > v) { v = r1[2 * ow + 1]; a = 3; }
+                if (r0[2 * ow + 1] > v) {
+                    v = r0[2 * ow + 1];
+                    a = 1;
+                }
+                if (r1[2 * ow] > v) {
+                    v = r1[2 * ow];
+                    a = 2;
+                }
+                if (r1[2 * ow + 1] > v) {
+                    v = r1[2 * ow + 1];
+                    a = 3;
+                }
                 yp[oh * OW + ow] = v;
                 ip[oh * OW + ow] = a;
             }
@@ -31,8 +40,7 @@ void sk_maxpool2_forward(float *y, uint8_t *idx, const float *x, int N, int C, i
     }
 }
 
-void sk_maxpool2_backward(float *dx, const float *dy, const uint8_t *idx, int N, int C,
-                          int H, int W)
+void sk_maxpool2_backward(float *dx, const float *dy, const uint8_t *idx, int N, int C, int H, int W)
 {
     const int OH = H / 2, OW = W / 2;
     const int64_t planes = (int64_t)N * C;
@@ -56,7 +64,8 @@ void sk_gap_forward(float *y, const float *x, int N, int C, int S)
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * S;
         float acc = 0.0f;
-        for (int s = 0; s < S; s++) acc += xp[s];
+        for (int s = 0; s < S; s++)
+            acc += xp[s];
         y[pl] = acc / (float)S;
     }
 }
@@ -67,6 +76,7 @@ void sk_gap_backward(float *dx, const float *dy, int N, int C, int S)
     for (int64_t pl = 0; pl < planes; pl++) {
         float v = dy[pl] / (float)S;
         float *xp = dx + pl * S;
-        for (int s = 0; s < S; s++) xp[s] = v;
+        for (int s = 0; s < S; s++)
+            xp[s] = v;
     }
 }

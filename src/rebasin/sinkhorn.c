@@ -73,8 +73,10 @@ void sk_sinkhorn_ws_free(sk_sinkhorn_ws *ws)
 sk_status sk_sinkhorn_ws_set_linear_bound(sk_sinkhorn_ws *ws, double bound)
 {
     if (!ws || !(bound > 1) || !isfinite(bound))
-        return sk_err(SK_EINVAL, "sk_sinkhorn_ws_set_linear_bound: need a workspace and a "
-                                 "finite bound > 1 (got %g)", bound);
+        return sk_err(SK_EINVAL,
+                      "sk_sinkhorn_ws_set_linear_bound: need a workspace and a "
+                      "finite bound > 1 (got %g)",
+                      bound);
     ws->bound = bound;
     return SK_OK;
 }
@@ -82,8 +84,10 @@ sk_status sk_sinkhorn_ws_set_linear_bound(sk_sinkhorn_ws *ws, double bound)
 sk_status sk_sinkhorn_ws_set_solver(sk_sinkhorn_ws *ws, int solver)
 {
     if (!ws || (solver != SK_SINKHORN_SOLVER_AUTO && solver != SK_SINKHORN_SOLVER_CHOLESKY))
-        return sk_err(SK_EINVAL, "sk_sinkhorn_ws_set_solver: need a workspace and "
-                                 "SK_SINKHORN_SOLVER_AUTO or _CHOLESKY (got %d)", solver);
+        return sk_err(SK_EINVAL,
+                      "sk_sinkhorn_ws_set_solver: need a workspace and "
+                      "SK_SINKHORN_SOLVER_AUTO or _CHOLESKY (got %d)",
+                      solver);
     ws->solver = solver;
     return SK_OK;
 }
@@ -99,21 +103,16 @@ sk_status sk_sh_check_opts(const char *fn, int n, const sk_sinkhorn_opts *o)
     if (n < 1) return sk_err(SK_EINVAL, "%s: n must be >= 1 (got %d)", fn, n);
     if (!(o->tau > 0) || !isfinite(o->tau))
         return sk_err(SK_EINVAL, "%s: sinkhorn tau must be > 0 (got %g)", fn, o->tau);
-    if (o->iterations < 1)
-        return sk_err(SK_EINVAL, "%s: sinkhorn iterations must be >= 1 (got %d)", fn,
-                      o->iterations);
+    if (o->iterations < 1) return sk_err(SK_EINVAL, "%s: sinkhorn iterations must be >= 1 (got %d)", fn, o->iterations);
     if (o->scale == 0 || !isfinite(o->scale))
-        return sk_err(SK_EINVAL, "%s: sinkhorn scale must be finite and != 0 (got %g)",
-                      fn, o->scale);
+        return sk_err(SK_EINVAL, "%s: sinkhorn scale must be finite and != 0 (got %g)", fn, o->scale);
     return SK_OK;
 }
 
 /* SK_EINVAL when ws was made for a smaller n. */
 static sk_status ws_fits(const char *fn, const sk_sinkhorn_ws *ws, int n)
 {
-    if (n > ws->nmax)
-        return sk_err(SK_EINVAL, "%s: workspace made for n <= %d, got n = %d", fn, ws->nmax,
-                      n);
+    if (n > ws->nmax) return sk_err(SK_EINVAL, "%s: workspace made for n <= %d, got n = %d", fn, ws->nmax, n);
     return SK_OK;
 }
 
@@ -140,23 +139,23 @@ static sk_status ws_float_bufs(sk_sinkhorn_ws *ws, int n, const char *fn)
     return SK_OK;
 }
 
-sk_status sk_sinkhorn_forward_f(sk_sinkhorn_ws *ws, const float *X, int n,
-                                const sk_sinkhorn_opts *o, float *P)
+sk_status sk_sinkhorn_forward_f(sk_sinkhorn_ws *ws, const float *X, int n, const sk_sinkhorn_opts *o, float *P)
 {
     sk_status st = ws_float_bufs(ws, n, "sk_sinkhorn_forward_f");
     if (st) return st;
     ws->last_n = 0;
     size_t nn = (size_t)n * n;
-    for (size_t i = 0; i < nn; i++) ws->Pd[i] = X[i];
+    for (size_t i = 0; i < nn; i++)
+        ws->Pd[i] = X[i];
     st = sk_sinkhorn_forward_ws(ws, ws->Pd, n, o, ws->Pd);
     if (st) return st;
-    for (size_t i = 0; i < nn; i++) P[i] = (float)ws->Pd[i];
+    for (size_t i = 0; i < nn; i++)
+        P[i] = (float)ws->Pd[i];
     ws->last_n = n;
     return SK_OK;
 }
 
-sk_status sk_sinkhorn_backward_f(sk_sinkhorn_ws *ws, const float *G, int n,
-                                 const sk_sinkhorn_opts *o, float *dX,
+sk_status sk_sinkhorn_backward_f(sk_sinkhorn_ws *ws, const float *G, int n, const sk_sinkhorn_opts *o, float *dX,
                                  sk_sinkhorn_stats *stats)
 {
     sk_status st = ws_float_bufs(ws, n, "sk_sinkhorn_backward_f");
@@ -164,11 +163,14 @@ sk_status sk_sinkhorn_backward_f(sk_sinkhorn_ws *ws, const float *G, int n,
     if (ws->last_n != n)
         return sk_err(SK_EINVAL,
                       "sk_sinkhorn_backward_f: no forward_f of size %d on this workspace "
-                      "(last: %d)", n, ws->last_n);
+                      "(last: %d)",
+                      n, ws->last_n);
     size_t nn = (size_t)n * n;
-    for (size_t i = 0; i < nn; i++) ws->Gd[i] = G[i];
+    for (size_t i = 0; i < nn; i++)
+        ws->Gd[i] = G[i];
     st = sk_sinkhorn_backward_ws(ws, ws->Pd, ws->Gd, n, o, ws->Dd, stats);
     if (st) return st;
-    for (size_t i = 0; i < nn; i++) dX[i] = (float)ws->Dd[i];
+    for (size_t i = 0; i < nn; i++)
+        dX[i] = (float)ws->Dd[i];
     return SK_OK;
 }

@@ -18,11 +18,11 @@
 #include "core/err.h"
 
 /* The first pass (sinkhorn_impl.h). */
-int sk_sh_sums(const double *P, const double *G, int n, double itau, double *r, double *c,
-               double *ga, double *gc)
+int sk_sh_sums(const double *P, const double *G, int n, double itau, double *r, double *c, double *ga, double *gc)
 {
     int bad = 0;
-    for (int j = 0; j < n; j++) c[j] = gc[j] = 0;
+    for (int j = 0; j < n; j++)
+        c[j] = gc[j] = 0;
     for (int i = 0; i < n; i++) {
         const double *p = P + (size_t)i * n, *g = G + (size_t)i * n;
         double rs = 0, gs = 0;
@@ -44,9 +44,8 @@ int sk_sh_sums(const double *P, const double *G, int n, double itau, double *r, 
 /* Pseudo-inverse solve of the full n x n scaled Laplacian built from W
  * (upper triangle valid, row-major) and the scaling s: v = s .* pinv(S') (s .* b).
  * Uses A as the matrix/eigenvectors, lam (n) and y (n) as scratch. */
-static sk_status bw_pinv_solve(const double *W, const double *s, const double *d, int n,
-                               double *A, const double *b, double *lam, double *y,
-                               double *v, int *dropped)
+static sk_status bw_pinv_solve(const double *W, const double *s, const double *d, int n, double *A, const double *b,
+                               double *lam, double *y, double *v, int *dropped)
 {
     /* Row-major full symmetric matrix (== its column-major self). */
     for (int j = 0; j < n; j++) {
@@ -59,14 +58,16 @@ static sk_status bw_pinv_solve(const double *W, const double *s, const double *d
     }
     lapack_int info = LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'V', 'L', n, A, n, lam);
     if (info != 0)
-        return sk_err(SK_ENUMERIC,
-                      "sinkhorn backward: fallback eigen-decomposition failed (dsyevd info %d, n = %d)",
+        return sk_err(SK_ENUMERIC, "sinkhorn backward: fallback eigen-decomposition failed (dsyevd info %d, n = %d)",
                       (int)info, n);
     double lmax = 0;
-    for (int k = 0; k < n; k++) lmax = fmax(lmax, fabs(lam[k]));
+    for (int k = 0; k < n; k++)
+        lmax = fmax(lmax, fabs(lam[k]));
     double tol = 16.0 * n * DBL_EPSILON * lmax;
-    for (int j = 0; j < n; j++) y[j] = s[j] * b[j];
-    for (int j = 0; j < n; j++) v[j] = 0;
+    for (int j = 0; j < n; j++)
+        y[j] = s[j] * b[j];
+    for (int j = 0; j < n; j++)
+        v[j] = 0;
     int drop = 0;
     for (int k = 0; k < n; k++) {
         const double *q = A + (size_t)k * n; /* column k (col-major) */
@@ -75,25 +76,30 @@ static sk_status bw_pinv_solve(const double *W, const double *s, const double *d
             continue;
         }
         double dot = 0;
-        for (int j = 0; j < n; j++) dot += q[j] * y[j];
+        for (int j = 0; j < n; j++)
+            dot += q[j] * y[j];
         dot /= lam[k];
-        for (int j = 0; j < n; j++) v[j] += dot * q[j];
+        for (int j = 0; j < n; j++)
+            v[j] += dot * q[j];
     }
-    for (int j = 0; j < n; j++) v[j] *= s[j];
+    for (int j = 0; j < n; j++)
+        v[j] *= s[j];
     *dropped = drop;
     return SK_OK;
 }
 
 /* Matrix-free S x = c .* x - P^T ((P x) ./ r): one sweep over P. */
-static void bw_schur_apply(const double *P, const double *r, const double *c, int n,
-                           const double *x, double *out, sk_sh_dot_fn dot, sk_sh_axpy_fn axpy)
+static void bw_schur_apply(const double *P, const double *r, const double *c, int n, const double *x, double *out,
+                           sk_sh_dot_fn dot, sk_sh_axpy_fn axpy)
 {
-    for (int j = 0; j < n; j++) out[j] = 0;
+    for (int j = 0; j < n; j++)
+        out[j] = 0;
     for (int i = 0; i < n; i++) {
         const double *p = P + (size_t)i * n;
         axpy(-dot(p, x, n) / r[i], p, out, n);
     }
-    for (int j = 0; j < n; j++) out[j] += c[j] * x[j];
+    for (int j = 0; j < n; j++)
+        out[j] += c[j] * x[j];
 }
 
 /* Jacobi-preconditioned conjugate gradients on the full (consistent,
@@ -105,19 +111,21 @@ static void bw_schur_apply(const double *P, const double *r, const double *c, in
 #define SK_SH_CG_TOL 1e-13
 #define SK_SH_CG_MAXIT 100
 #define SK_SH_CG_MIN_SHARE 1e-6
-static int bw_pcg(const double *P, const double *r, const double *c, int n,
-                  const double *b, double *x, double *tmp /* (5n) */, int *iters)
+static int bw_pcg(const double *P, const double *r, const double *c, int n, const double *b, double *x,
+                  double *tmp /* (5n) */, int *iters)
 {
     sk_sh_dot_fn dot;
     sk_sh_axpy_fn axpy;
     sk_sh_vec_kernels(&dot, &axpy);
     double *res = tmp, *z = res + n, *p = z + n, *q = p + n, *dinv = q + n;
     /* Preconditioner: the Laplacian diagonal sum_i P_ij (r_i - P_ij) / r_i. */
-    for (int j = 0; j < n; j++) dinv[j] = 0;
+    for (int j = 0; j < n; j++)
+        dinv[j] = 0;
     for (int i = 0; i < n; i++) {
         const double *pi = P + (size_t)i * n;
         double ir = 1.0 / r[i];
-        for (int j = 0; j < n; j++) dinv[j] += pi[j] * (r[i] - pi[j]) * ir;
+        for (int j = 0; j < n; j++)
+            dinv[j] += pi[j] * (r[i] - pi[j]) * ir;
     }
     /* The matrix-free product c x - P^T (P x / r) loses about
      * eps * c_j / d_j relative accuracy in column j (it is a difference of
@@ -126,11 +134,14 @@ static int bw_pcg(const double *P, const double *r, const double *c, int n,
     *iters = 0;
     for (int j = 0; j < n; j++)
         if (!(dinv[j] >= SK_SH_CG_MIN_SHARE * c[j])) return 0;
-    for (int j = 0; j < n; j++) dinv[j] = 1.0 / dinv[j];
+    for (int j = 0; j < n; j++)
+        dinv[j] = 1.0 / dinv[j];
     double bn = 0;
-    for (int j = 0; j < n; j++) bn += b[j] * b[j];
+    for (int j = 0; j < n; j++)
+        bn += b[j] * b[j];
     bn = sqrt(bn);
-    for (int j = 0; j < n; j++) x[j] = 0;
+    for (int j = 0; j < n; j++)
+        x[j] = 0;
     if (bn == 0) return 1;
     double rz = 0;
     for (int j = 0; j < n; j++) {
@@ -144,7 +155,8 @@ static int bw_pcg(const double *P, const double *r, const double *c, int n,
     for (it = 1; it <= SK_SH_CG_MAXIT; it++) {
         bw_schur_apply(P, r, c, n, p, q, dot, axpy);
         double pq = 0;
-        for (int j = 0; j < n; j++) pq += p[j] * q[j];
+        for (int j = 0; j < n; j++)
+            pq += p[j] * q[j];
         if (!(pq > 0)) break;
         double alpha = rz / pq, rz2 = 0;
         rn = 0;
@@ -161,15 +173,18 @@ static int bw_pcg(const double *P, const double *r, const double *c, int n,
         if (it == 20 && rn > 1e-4 * rn0) break;
         double beta = rz2 / rz;
         rz = rz2;
-        for (int j = 0; j < n; j++) p[j] = z[j] + beta * p[j];
+        for (int j = 0; j < n; j++)
+            p[j] = z[j] + beta * p[j];
     }
     *iters = it;
     /* The recursive residual drifts from the true one: check the latter. */
     bw_schur_apply(P, r, c, n, x, q, dot, axpy);
     double tn = 0;
-    for (int j = 0; j < n; j++) tn += (b[j] - q[j]) * (b[j] - q[j]);
+    for (int j = 0; j < n; j++)
+        tn += (b[j] - q[j]) * (b[j] - q[j]);
     int ok = sqrt(tn) <= SK_SH_CG_TOL * bn;
-    for (int j = 0; j < n; j++) ok &= isfinite(x[j]);
+    for (int j = 0; j < n; j++)
+        ok &= isfinite(x[j]);
     return ok;
 }
 
@@ -208,8 +223,8 @@ static bw_vecs bw_carve(double *vec, int n)
  * Laplacian form of S (no cancellation), else by the pseudo-inverse of the
  * full scaled Laplacian. Reads t->r, t->b; writes t->v; W (n, n) receives
  * P^T diag(1/r) P (upper triangle). */
-static sk_status bw_cholesky(sk_sinkhorn_ws *ws, const double *P, int n, double *W,
-                             const bw_vecs *t, sk_sinkhorn_stats *sts)
+static sk_status bw_cholesky(sk_sinkhorn_ws *ws, const double *P, int n, double *W, const bw_vecs *t,
+                             sk_sinkhorn_stats *sts)
 {
     const int n1 = n - 1;
     const double *r = t->r, *b = t->b;
@@ -221,12 +236,14 @@ static sk_status bw_cholesky(sk_sinkhorn_ws *ws, const double *P, int n, double 
         double f = 1.0 / sqrt(r[i]);
         const double *p = P + (size_t)i * n;
         double *q = A + (size_t)i * n;
-        for (int j = 0; j < n; j++) q[j] = f * p[j];
+        for (int j = 0; j < n; j++)
+            q[j] = f * p[j];
     }
     cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, n, n, 1.0, A, n, 0.0, W, n);
     /* Laplacian diagonal d_j = sum_{k != j} W_jk (equals c_j - W_jj in exact
      * arithmetic, without the cancellation). */
-    for (int j = 0; j < n; j++) d[j] = 0;
+    for (int j = 0; j < n; j++)
+        d[j] = 0;
     for (int j = 0; j < n; j++) {
         const double *w = W + (size_t)j * n;
         double acc = 0;
@@ -236,11 +253,13 @@ static sk_status bw_cholesky(sk_sinkhorn_ws *ws, const double *P, int n, double 
         }
         d[j] += acc;
     }
-    for (int j = 0; j < n; j++) s[j] = d[j] > 0 ? 1.0 / sqrt(d[j]) : 1.0;
+    for (int j = 0; j < n; j++)
+        s[j] = d[j] > 0 ? 1.0 / sqrt(d[j]) : 1.0;
     /* Grounded, Jacobi-scaled system S' (n1 x n1) into A with leading dim n1.
      * Symmetric: fill both triangles, so row/column-major do not matter. */
     double anorm = 0;
-    for (int j = 0; j < n1; j++) work[j] = 0;
+    for (int j = 0; j < n1; j++)
+        work[j] = 0;
     for (int j = 0; j < n1; j++) {
         double *aj = A + (size_t)j * n1;
         aj[j] = d[j] > 0 ? 1.0 : 0.0;
@@ -254,27 +273,27 @@ static sk_status bw_cholesky(sk_sinkhorn_ws *ws, const double *P, int n, double 
             work[k] += fabs(x);
         }
     }
-    for (int j = 0; j < n1; j++) anorm = fmax(anorm, work[j]);
+    for (int j = 0; j < n1; j++)
+        anorm = fmax(anorm, work[j]);
     int fallback = 0;
     lapack_int info = LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'L', n1, A, n1);
     sts->potrf_info = (int)info;
-    if (info < 0)
-        return sk_err(SK_ENUMERIC, "sinkhorn backward: dpotrf argument error %d", (int)info);
+    if (info < 0) return sk_err(SK_ENUMERIC, "sinkhorn backward: dpotrf argument error %d", (int)info);
     if (info > 0) {
         fallback = 1;
     } else {
         double rc = 0;
-        info = LAPACKE_dpocon_work(LAPACK_COL_MAJOR, 'L', n1, A, n1, anorm, &rc, work,
-                                   ws->ivec);
+        info = LAPACKE_dpocon_work(LAPACK_COL_MAJOR, 'L', n1, A, n1, anorm, &rc, work, ws->ivec);
         sts->rcond = rc;
         if (info != 0 || !(rc >= SK_SINKHORN_RCOND_MIN)) fallback = 1;
     }
     if (!fallback) {
-        for (int j = 0; j < n1; j++) v[j] = s[j] * b[j];
+        for (int j = 0; j < n1; j++)
+            v[j] = s[j] * b[j];
         info = LAPACKE_dpotrs_work(LAPACK_COL_MAJOR, 'L', n1, 1, A, n1, v, n1);
-        if (info != 0)
-            return sk_err(SK_ENUMERIC, "sinkhorn backward: dpotrs failed (info %d)", (int)info);
-        for (int j = 0; j < n1; j++) v[j] *= s[j];
+        if (info != 0) return sk_err(SK_ENUMERIC, "sinkhorn backward: dpotrs failed (info %d)", (int)info);
+        for (int j = 0; j < n1; j++)
+            v[j] *= s[j];
         v[n1] = 0;
         for (int j = 0; j < n; j++)
             if (!isfinite(v[j])) fallback = 1;
@@ -285,9 +304,8 @@ static sk_status bw_cholesky(sk_sinkhorn_ws *ws, const double *P, int n, double 
     return bw_pinv_solve(W, s, d, n, A, b, t->lam, t->y, v, &sts->dropped);
 }
 
-sk_status sk_sinkhorn_backward_ws(sk_sinkhorn_ws *ws, const double *P, const double *G,
-                                  int n, const sk_sinkhorn_opts *o, double *dX,
-                                  sk_sinkhorn_stats *stats)
+sk_status sk_sinkhorn_backward_ws(sk_sinkhorn_ws *ws, const double *P, const double *G, int n,
+                                  const sk_sinkhorn_opts *o, double *dX, sk_sinkhorn_stats *stats)
 {
     sk_sinkhorn_stats sdummy;
     sk_sinkhorn_stats *sts = stats ? stats : &sdummy;
@@ -310,15 +328,17 @@ sk_status sk_sinkhorn_backward_ws(sk_sinkhorn_ws *ws, const double *P, const dou
     if (sk_sh_sums(P, G, n, itau, r, c, ga, gc)) {
         st = sk_err(SK_EINVAL,
                     "sk_sinkhorn_backward: P must be finite, >= 0, with positive row sums, "
-                    "and G finite (n = %d)", n);
+                    "and G finite (n = %d)",
+                    n);
         goto cleanup;
     }
     /* b = Ghat^T 1 - P^T diag(1/r) Ghat 1 */
-    for (int i = 0; i < n; i++) y[i] = ga[i] / r[i];
+    for (int i = 0; i < n; i++)
+        y[i] = ga[i] / r[i];
     cblas_dgemv(CblasRowMajor, CblasTrans, n, n, 1.0, P, n, y, 1, 0.0, b, 1);
-    for (int j = 0; j < n; j++) b[j] = gc[j] - b[j];
-    if (ws->solver == SK_SINKHORN_SOLVER_AUTO &&
-        bw_pcg(P, r, c, n, b, v, t.cgtmp, &sts->cg_iterations)) {
+    for (int j = 0; j < n; j++)
+        b[j] = gc[j] - b[j];
+    if (ws->solver == SK_SINKHORN_SOLVER_AUTO && bw_pcg(P, r, c, n, b, v, t.cgtmp, &sts->cg_iterations)) {
         sts->method = SK_SINKHORN_SOLVER_AUTO;
     } else {
         /* W = P^T diag(1/r) P lives in dX until the end */
@@ -327,7 +347,8 @@ sk_status sk_sinkhorn_backward_ws(sk_sinkhorn_ws *ws, const double *P, const dou
     }
     /* u = diag(1/r)(Ghat 1 - P v) */
     cblas_dgemv(CblasRowMajor, CblasNoTrans, n, n, 1.0, P, n, v, 1, 0.0, u, 1);
-    for (int i = 0; i < n; i++) u[i] = (ga[i] - u[i]) / r[i];
+    for (int i = 0; i < n; i++)
+        u[i] = (ga[i] - u[i]) / r[i];
     /* dX = -scale dC, dC = Ghat - P .* (u 1^T + 1 v^T) = -P .* (G/tau + u + v) */
     const double sc = o->scale;
     for (int i = 0; i < n; i++) {
@@ -335,15 +356,15 @@ sk_status sk_sinkhorn_backward_ws(sk_sinkhorn_ws *ws, const double *P, const dou
         double *dx = dX + (size_t)i * n;
         double ui = u[i];
 #pragma omp simd
-        for (int j = 0; j < n; j++) dx[j] = sc * p[j] * (itau * g[j] + ui + v[j]);
+        for (int j = 0; j < n; j++)
+            dx[j] = sc * p[j] * (itau * g[j] + ui + v[j]);
     }
 cleanup:
     sk_sinkhorn_ws_free(own);
     return st;
 }
 
-sk_status sk_sinkhorn_backward(const double *P, const double *G, int n,
-                               const sk_sinkhorn_opts *o, double *dX)
+sk_status sk_sinkhorn_backward(const double *P, const double *G, int n, const sk_sinkhorn_opts *o, double *dX)
 {
     return sk_sinkhorn_backward_ws(NULL, P, G, n, o, dX, NULL);
 }

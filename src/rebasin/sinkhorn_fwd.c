@@ -74,56 +74,52 @@ static inline double sk_exp_nonpos(double x)
 /* fw_colsum_row: cs[j] += exp(L[j] - cm[j]).
  * fw_row: one row of the row pass: L -= clse; L -= lse(L); cm = max(cm, L);
  * with P != NULL also writes P = exp(L). */
-#define SK_FW_KERNELS(SUF, ATTR)                                                      \
-    ATTR static void fw_colsum_row_##SUF(const double *restrict L,                    \
-                                         const double *restrict cm,                   \
-                                         double *restrict cs, int n)                  \
-    {                                                                                 \
-        _Pragma("omp simd") for (int j = 0; j < n; j++) cs[j] +=                      \
-            sk_exp_nonpos(L[j] - cm[j]);                                              \
-    }                                                                                 \
-    ATTR static void fw_row_##SUF(double *restrict L, const double *restrict clse,    \
-                                  double *restrict cm, double *restrict P, int n)     \
-    {                                                                                 \
-        double m = -INFINITY;                                                         \
-        _Pragma("omp simd reduction(max : m)") for (int j = 0; j < n; j++)            \
-        {                                                                             \
-            double t = L[j] - clse[j];                                                \
-            L[j] = t;                                                                 \
-            m = t > m ? t : m;                                                        \
-        }                                                                             \
-        double s = 0;                                                                 \
-        _Pragma("omp simd reduction(+ : s)") for (int j = 0; j < n; j++) s +=         \
-            sk_exp_nonpos(L[j] - m);                                                  \
-        double rl = m + log(s);                                                       \
-        _Pragma("omp simd") for (int j = 0; j < n; j++)                               \
-        {                                                                             \
-            double t = L[j] - rl;                                                     \
-            L[j] = t;                                                                 \
-            cm[j] = t > cm[j] ? t : cm[j];                                            \
-        }                                                                             \
-        if (P) {                                                                      \
-            _Pragma("omp simd") for (int j = 0; j < n; j++) P[j] = sk_exp_nonpos(L[j]); \
-        }                                                                             \
-    }                                                                                 \
-    ATTR static double fw_dot_##SUF(const double *restrict K, const double *restrict b, \
-                                    int n)                                            \
-    { /* 16 partial sums: 4 independent vector FMA chains (latency) */             \
-        double acc[16] = {0};                                                         \
-        int j = 0;                                                                    \
-        for (; j + 16 <= n; j += 16) {                                                \
-            _Pragma("GCC unroll 16") for (int l = 0; l < 16; l++) acc[l] +=           \
-                K[j + l] * b[j + l];                                                  \
-        }                                                                             \
-        double t = 0;                                                                 \
-        for (; j < n; j++) t += K[j] * b[j];                                          \
-        for (int l = 0; l < 16; l++) t += acc[l];                                     \
-        return t;                                                                     \
-    }                                                                                 \
-    ATTR static void fw_axpy_##SUF(double a, const double *restrict K,                \
-                                   double *restrict acc, int n)                       \
-    {                                                                                 \
-        _Pragma("omp simd") for (int j = 0; j < n; j++) acc[j] += a * K[j];           \
+#define SK_FW_KERNELS(SUF, ATTR)                                                                                       \
+    ATTR static void fw_colsum_row_##SUF(const double *restrict L, const double *restrict cm, double *restrict cs,     \
+                                         int n)                                                                        \
+    {                                                                                                                  \
+        _Pragma("omp simd") for (int j = 0; j < n; j++) cs[j] += sk_exp_nonpos(L[j] - cm[j]);                          \
+    }                                                                                                                  \
+    ATTR static void fw_row_##SUF(double *restrict L, const double *restrict clse, double *restrict cm,                \
+                                  double *restrict P, int n)                                                           \
+    {                                                                                                                  \
+        double m = -INFINITY;                                                                                          \
+        _Pragma("omp simd reduction(max : m)") for (int j = 0; j < n; j++)                                             \
+        {                                                                                                              \
+            double t = L[j] - clse[j];                                                                                 \
+            L[j] = t;                                                                                                  \
+            m = t > m ? t : m;                                                                                         \
+        }                                                                                                              \
+        double s = 0;                                                                                                  \
+        _Pragma("omp simd reduction(+ : s)") for (int j = 0; j < n; j++) s += sk_exp_nonpos(L[j] - m);                 \
+        double rl = m + log(s);                                                                                        \
+        _Pragma("omp simd") for (int j = 0; j < n; j++)                                                                \
+        {                                                                                                              \
+            double t = L[j] - rl;                                                                                      \
+            L[j] = t;                                                                                                  \
+            cm[j] = t > cm[j] ? t : cm[j];                                                                             \
+        }                                                                                                              \
+        if (P) {                                                                                                       \
+            _Pragma("omp simd") for (int j = 0; j < n; j++) P[j] = sk_exp_nonpos(L[j]);                                \
+        }                                                                                                              \
+    }                                                                                                                  \
+    ATTR static double fw_dot_##SUF(const double *restrict K, const double *restrict b, int n)                         \
+    { /* 16 partial sums: 4 independent vector FMA chains (latency) */                                                 \
+        double acc[16] = {0};                                                                                          \
+        int j = 0;                                                                                                     \
+        for (; j + 16 <= n; j += 16) {                                                                                 \
+            _Pragma("GCC unroll 16") for (int l = 0; l < 16; l++) acc[l] += K[j + l] * b[j + l];                       \
+        }                                                                                                              \
+        double t = 0;                                                                                                  \
+        for (; j < n; j++)                                                                                             \
+            t += K[j] * b[j];                                                                                          \
+        for (int l = 0; l < 16; l++)                                                                                   \
+            t += acc[l];                                                                                               \
+        return t;                                                                                                      \
+    }                                                                                                                  \
+    ATTR static void fw_axpy_##SUF(double a, const double *restrict K, double *restrict acc, int n)                    \
+    {                                                                                                                  \
+        _Pragma("omp simd") for (int j = 0; j < n; j++) acc[j] += a * K[j];                                            \
     }
 
 SK_FW_KERNELS(base, )
@@ -132,10 +128,8 @@ SK_FW_KERNELS(avx2, __attribute__((target("avx2,fma"))))
 #endif
 #pragma GCC pop_options
 
-typedef void (*fw_colsum_fn)(const double *restrict, const double *restrict,
-                             double *restrict, int);
-typedef void (*fw_row_fn)(double *restrict, const double *restrict, double *restrict,
-                          double *restrict, int);
+typedef void (*fw_colsum_fn)(const double *restrict, const double *restrict, double *restrict, int);
+typedef void (*fw_row_fn)(double *restrict, const double *restrict, double *restrict, double *restrict, int);
 
 static int use_avx2(void)
 {
@@ -172,8 +166,7 @@ static int thread_id(void)
  * into P. On entry the per-thread column maxima cmax_t
  * hold (with their max over threads) the column maxima of L; on exit they
  * hold those of the new L. */
-static void log_iter(double *L, int n, int nt, double *cmax_t,
-                     double *csum_t, double *cmax, double *clse, double *P)
+static void log_iter(double *L, int n, int nt, double *cmax_t, double *csum_t, double *cmax, double *clse, double *P)
 {
     fw_colsum_fn colsum = fw_colsum_row_base;
     fw_row_fn row = fw_row_base;
@@ -190,21 +183,27 @@ static void log_iter(double *L, int n, int nt, double *cmax_t,
 #pragma omp for schedule(static)
         for (int j = 0; j < n; j++) {
             double m = cmax_t[j];
-            for (int q = 1; q < nt; q++) m = fmax(m, cmax_t[(size_t)q * n + j]);
+            for (int q = 1; q < nt; q++)
+                m = fmax(m, cmax_t[(size_t)q * n + j]);
             cmax[j] = m;
         }
-        for (int j = 0; j < n; j++) cs[j] = 0;
+        for (int j = 0; j < n; j++)
+            cs[j] = 0;
 #pragma omp for schedule(static)
-        for (int i = 0; i < n; i++) colsum(L + (size_t)i * n, cmax, cs, n);
+        for (int i = 0; i < n; i++)
+            colsum(L + (size_t)i * n, cmax, cs, n);
 #pragma omp for schedule(static)
         for (int j = 0; j < n; j++) {
             double s = 0;
-            for (int q = 0; q < nt; q++) s += csum_t[(size_t)q * n + j];
+            for (int q = 0; q < nt; q++)
+                s += csum_t[(size_t)q * n + j];
             clse[j] = cmax[j] + log(s);
         }
-        for (int j = 0; j < n; j++) cm[j] = -INFINITY;
+        for (int j = 0; j < n; j++)
+            cm[j] = -INFINITY;
 #pragma omp for schedule(static)
-        for (int i = 0; i < n; i++) row(L + (size_t)i * n, clse, cm, P + (size_t)i * n, n);
+        for (int i = 0; i < n; i++)
+            row(L + (size_t)i * n, clse, cm, P + (size_t)i * n, n);
     }
 }
 
@@ -212,11 +211,13 @@ static void log_iter(double *L, int n, int nt, double *cmax_t,
  * other slots copies). */
 static void col_max(const double *L, int n, int nt, double *cmax_t)
 {
-    for (int j = 0; j < n; j++) cmax_t[j] = -INFINITY;
+    for (int j = 0; j < n; j++)
+        cmax_t[j] = -INFINITY;
     for (int i = 0; i < n; i++) {
         const double *l = L + (size_t)i * n;
 #pragma omp simd
-        for (int j = 0; j < n; j++) cmax_t[j] = l[j] > cmax_t[j] ? l[j] : cmax_t[j];
+        for (int j = 0; j < n; j++)
+            cmax_t[j] = l[j] > cmax_t[j] ? l[j] : cmax_t[j];
     }
     for (int q = 1; q < nt; q++)
         memcpy(cmax_t + (size_t)q * n, cmax_t, (size_t)n * sizeof(double));
@@ -227,24 +228,30 @@ static void col_max(const double *L, int n, int nt, double *cmax_t)
 static int recip_ok(const double *s, int n, double bound, double *y)
 {
     int ok = 1;
-    for (int j = 0; j < n; j++) ok &= s[j] >= 1.0 / bound && s[j] <= bound;
+    for (int j = 0; j < n; j++)
+        ok &= s[j] >= 1.0 / bound && s[j] <= bound;
     if (!ok) return 0;
-    for (int j = 0; j < n; j++) y[j] = 1.0 / s[j];
+    for (int j = 0; j < n; j++)
+        y[j] = 1.0 / s[j];
     return 1;
 }
 
 /* L_ij += log a_i + log b_j, then a = b = 1. */
 static void absorb(double *L, int n, double *a, double *b, double *la)
 {
-    for (int i = 0; i < n; i++) la[i] = log(a[i]);
-    for (int j = 0; j < n; j++) b[j] = log(b[j]);
+    for (int i = 0; i < n; i++)
+        la[i] = log(a[i]);
+    for (int j = 0; j < n; j++)
+        b[j] = log(b[j]);
     for (int i = 0; i < n; i++) {
         double *l = L + (size_t)i * n;
         double ai = la[i];
 #pragma omp simd
-        for (int j = 0; j < n; j++) l[j] += ai + b[j];
+        for (int j = 0; j < n; j++)
+            l[j] += ai + b[j];
     }
-    for (int j = 0; j < n; j++) a[j] = b[j] = 1;
+    for (int j = 0; j < n; j++)
+        a[j] = b[j] = 1;
 }
 
 /* OpenMP threads for the log-domain passes. Only for large n: the linear
@@ -261,15 +268,15 @@ static int forward_threads(int n)
 }
 
 /* acc = K^T sa (row sweep). */
-static void lin_colsum(const double *K, const double *sa, int n, double *acc,
-                       sk_sh_axpy_fn axpy)
+static void lin_colsum(const double *K, const double *sa, int n, double *acc, sk_sh_axpy_fn axpy)
 {
-    for (int j = 0; j < n; j++) acc[j] = 0;
-    for (int i = 0; i < n; i++) axpy(sa[i], K + (size_t)i * n, acc, n);
+    for (int j = 0; j < n; j++)
+        acc[j] = 0;
+    for (int i = 0; i < n; i++)
+        axpy(sa[i], K + (size_t)i * n, acc, n);
 }
 
-sk_status sk_sinkhorn_forward_ws(sk_sinkhorn_ws *ws, const double *X, int n,
-                                 const sk_sinkhorn_opts *o, double *P)
+sk_status sk_sinkhorn_forward_ws(sk_sinkhorn_ws *ws, const double *X, int n, const sk_sinkhorn_opts *o, double *P)
 {
     sk_status st = sk_sh_check_opts("sk_sinkhorn_forward", n, o);
     if (st) return st;
@@ -292,7 +299,8 @@ sk_status sk_sinkhorn_forward_ws(sk_sinkhorn_ws *ws, const double *X, int n,
     if (bad) {
         st = sk_err(SK_EINVAL,
                     "sk_sinkhorn_forward: scale*X/tau has a non-finite entry (n = %d)\n"
-                    "HINT: the Sinkhorn parameters diverged; lower the learning rate", n);
+                    "HINT: the Sinkhorn parameters diverged; lower the learning rate",
+                    n);
         goto cleanup;
     }
     /* First iteration in the log domain (K = exp(L) into P), then linear
@@ -308,9 +316,10 @@ sk_status sk_sinkhorn_forward_ws(sk_sinkhorn_ws *ws, const double *X, int n,
     ws->log_iters = 1;
     col_max(L, n, nt, cmax_t);
     log_iter(L, n, nt, cmax_t, csum_t, cmax, clse, P);
-    for (int j = 0; j < n; j++) sa[j] = sb[j] = 1;
-    int scaled = 0;    /* sa, sb differ from 1 */
-    int acc_ok = 0;    /* acc = K^T sa is up to date */
+    for (int j = 0; j < n; j++)
+        sa[j] = sb[j] = 1;
+    int scaled = 0; /* sa, sb differ from 1 */
+    int acc_ok = 0; /* acc = K^T sa is up to date */
     for (int k = 1; k < o->iterations; k++) {
         /* columns: sb = 1 / (K^T sa) */
         if (!acc_ok) lin_colsum(P, sa, n, acc, axpy);
@@ -329,7 +338,8 @@ sk_status sk_sinkhorn_forward_ws(sk_sinkhorn_ws *ws, const double *X, int n,
          * and max sb, inside [1/bound, bound] by the column check. */
         int more = k + 1 < o->iterations;
         if (more)
-            for (int j = 0; j < n; j++) acc[j] = 0;
+            for (int j = 0; j < n; j++)
+                acc[j] = 0;
         for (int i = 0; i < n; i++) {
             const double *kr = P + (size_t)i * n;
             double ai = 1.0 / dot(kr, sb, n);
@@ -343,15 +353,15 @@ sk_status sk_sinkhorn_forward_ws(sk_sinkhorn_ws *ws, const double *X, int n,
             double *p = P + (size_t)i * n;
             double ai = sa[i];
 #pragma omp simd
-            for (int j = 0; j < n; j++) p[j] = ai * p[j] * sb[j];
+            for (int j = 0; j < n; j++)
+                p[j] = ai * p[j] * sb[j];
         }
 cleanup:
     sk_sinkhorn_ws_free(own);
     return st;
 }
 
-sk_status sk_sinkhorn_forward(const double *X, int n, const sk_sinkhorn_opts *o,
-                              double *P)
+sk_status sk_sinkhorn_forward(const double *X, int n, const sk_sinkhorn_opts *o, double *P)
 {
     return sk_sinkhorn_forward_ws(NULL, X, n, o, P);
 }

@@ -10,16 +10,16 @@
 
 struct sk_sinkhorn_ws {
     int nmax;
-    double *A;      /* (nmax, nmax): forward: L; backward: Q = diag(r^-1/2) P, then the scaled Schur system */
-    double *vec;    /* (19 nmax) the calls' vectors, layout at sk_sinkhorn_ws_new() */
-    int *ivec;      /* (nmax) dpocon iwork */
-    double *part;   /* (2, SK_SH_MAXT, nmax) per-thread column partials */
+    double *A;    /* (nmax, nmax): forward: L; backward: Q = diag(r^-1/2) P, then the scaled Schur system */
+    double *vec;  /* (19 nmax) the calls' vectors, layout at sk_sinkhorn_ws_new() */
+    int *ivec;    /* (nmax) dpocon iwork */
+    double *part; /* (2, SK_SH_MAXT, nmax) per-thread column partials */
     /* float wrappers (allocated on first use) */
     double *Pd, *Gd, *Dd; /* (nmax, nmax) each */
-    int last_n;     /* n of the last forward_f (0: none) */
-    double bound;   /* linear-step scaling bound */
-    int solver;     /* SK_SINKHORN_SOLVER_* */
-    int log_iters;  /* log-domain iterations of the last forward */
+    int last_n;           /* n of the last forward_f (0: none) */
+    double bound;         /* linear-step scaling bound */
+    int solver;           /* SK_SINKHORN_SOLVER_* */
+    int log_iters;        /* log-domain iterations of the last forward */
 };
 
 /* SK_EINVAL (message prefixed with fn) unless o is valid for size n. */
@@ -29,8 +29,7 @@ sk_status sk_sh_check_opts(const char *fn, int n, const sk_sinkhorn_opts *o);
  * with Ghat = -(1/tau) G .* P (itau = 1/tau). Returns nonzero when P or G
  * is invalid (P negative, non-finite or with a zero row; G non-finite).
  * Also used by the tests' dense reference. */
-int sk_sh_sums(const double *P, const double *G, int n, double itau, double *r, double *c,
-               double *ga, double *gc);
+int sk_sh_sums(const double *P, const double *G, int n, double itau, double *r, double *c, double *ga, double *gc);
 
 /* The workspace a call of size n runs on: *ws when given (SK_EINVAL if
  * made for a smaller n), else a new one, also returned in *own for the

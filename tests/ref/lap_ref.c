@@ -7,8 +7,8 @@
 
 /* Depth-first enumeration of injective maps, summing in row order so the
  * result matches a plain loop over the chosen entries. */
-static void lap_bf_rec(const double *S, int n, int m, int i, double acc, unsigned used,
-                       int64_t *cur, int64_t *best, double *bestv)
+static void lap_bf_rec(const double *S, int n, int m, int i, double acc, unsigned used, int64_t *cur, int64_t *best,
+                       double *bestv)
 {
     if (i == n) {
         if (acc > *bestv) {

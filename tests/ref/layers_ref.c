@@ -8,27 +8,29 @@
 
 /* ---- Linear ---------------------------------------------------------------- */
 
-void sk_linear_forward_ref(float *y, const float *x, const float *w, const float *b,
-                           int N, int C, int O)
+void sk_linear_forward_ref(float *y, const float *x, const float *w, const float *b, int N, int C, int O)
 {
     for (int n = 0; n < N; n++)
         for (int o = 0; o < O; o++) {
             double acc = b ? b[o] : 0.0;
-            for (int c = 0; c < C; c++) acc += (double)x[(int64_t)n * C + c] * w[(int64_t)o * C + c];
+            for (int c = 0; c < C; c++)
+                acc += (double)x[(int64_t)n * C + c] * w[(int64_t)o * C + c];
             y[(int64_t)n * O + o] = (float)acc;
         }
 }
 
-void sk_linear_backward_ref(float *dx, float *dw, float *db, const float *dy, const float *x,
-                            const float *w, int N, int C, int O, int acc_dx)
+void sk_linear_backward_ref(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w, int N,
+                            int C, int O, int acc_dx)
 {
     for (int o = 0; o < O; o++) {
         double sb = 0.0;
-        for (int n = 0; n < N; n++) sb += dy[(int64_t)n * O + o];
+        for (int n = 0; n < N; n++)
+            sb += dy[(int64_t)n * O + o];
         if (db) db[o] += (float)sb;
         for (int c = 0; c < C; c++) {
             double s = 0.0;
-            for (int n = 0; n < N; n++) s += (double)dy[(int64_t)n * O + o] * x[(int64_t)n * C + c];
+            for (int n = 0; n < N; n++)
+                s += (double)dy[(int64_t)n * O + o] * x[(int64_t)n * C + c];
             dw[(int64_t)o * C + c] += (float)s;
         }
     }
@@ -36,15 +38,15 @@ void sk_linear_backward_ref(float *dx, float *dw, float *db, const float *dy, co
     for (int n = 0; n < N; n++)
         for (int c = 0; c < C; c++) {
             double s = acc_dx ? dx[(int64_t)n * C + c] : 0.0;
-            for (int o = 0; o < O; o++) s += (double)dy[(int64_t)n * O + o] * w[(int64_t)o * C + c];
+            for (int o = 0; o < O; o++)
+                s += (double)dy[(int64_t)n * O + o] * w[(int64_t)o * C + c];
             dx[(int64_t)n * C + c] = (float)s;
         }
 }
 
 /* ---- Conv2d ---------------------------------------------------------------- */
 
-void sk_conv2d_forward_ref(float *y, const float *x, const float *w, const float *b,
-                           const sk_conv_shape *s)
+void sk_conv2d_forward_ref(float *y, const float *x, const float *w, const float *b, const sk_conv_shape *s)
 {
     const int k = s->k;
     for (int n = 0; n < s->N; n++)
@@ -65,8 +67,8 @@ void sk_conv2d_forward_ref(float *y, const float *x, const float *w, const float
                 }
 }
 
-void sk_conv2d_backward_ref(float *dx, float *dw, float *db, const float *dy, const float *x,
-                            const float *w, const sk_conv_shape *s, int acc_dx)
+void sk_conv2d_backward_ref(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                            const sk_conv_shape *s, int acc_dx)
 {
     const int k = s->k;
     int64_t nx = (int64_t)s->N * s->C * s->H * s->W;
@@ -93,9 +95,8 @@ void sk_conv2d_backward_ref(float *dx, float *dw, float *db, const float *dy, co
 
 /* ---- BatchNorm ------------------------------------------------------------- */
 
-void sk_bn_forward_ref(float *y, const float *x, const float *g, const float *b, float *rm,
-                       float *rv, float *mean, float *invstd, int N, int C, int S, int train,
-                       float momentum)
+void sk_bn_forward_ref(float *y, const float *x, const float *g, const float *b, float *rm, float *rv, float *mean,
+                       float *invstd, int N, int C, int S, int train, float momentum)
 {
     const int64_t M = (int64_t)N * S;
     for (int c = 0; c < C; c++) {
@@ -103,7 +104,8 @@ void sk_bn_forward_ref(float *y, const float *x, const float *g, const float *b,
         if (train) {
             double s1 = 0.0, s2 = 0.0;
             for (int n = 0; n < N; n++)
-                for (int s = 0; s < S; s++) s1 += x[((int64_t)n * C + c) * S + s];
+                for (int s = 0; s < S; s++)
+                    s1 += x[((int64_t)n * C + c) * S + s];
             mu = s1 / M;
             for (int n = 0; n < N; n++)
                 for (int s = 0; s < S; s++) {
@@ -128,9 +130,8 @@ void sk_bn_forward_ref(float *y, const float *x, const float *g, const float *b,
     }
 }
 
-void sk_bn_backward_ref(float *dx, float *dg, float *db, const float *dy, const float *x,
-                        const float *g, const float *mean, const float *invstd, int N,
-                        int C, int S, int train)
+void sk_bn_backward_ref(float *dx, float *dg, float *db, const float *dy, const float *x, const float *g,
+                        const float *mean, const float *invstd, int N, int C, int S, int train)
 {
     const int64_t M = (int64_t)N * S;
     for (int c = 0; c < C; c++) {
@@ -149,21 +150,21 @@ void sk_bn_backward_ref(float *dx, float *dg, float *db, const float *dy, const 
             for (int s = 0; s < S; s++) {
                 int64_t i = ((int64_t)n * C + c) * S + s;
                 double xh = (x[i] - mean[c]) * is;
-                dx[i] = train ? (float)(gc * is * (dy[i] - sdy / M - xh * sdyx / M))
-                              : (float)(gc * is * dy[i]);
+                dx[i] = train ? (float)(gc * is * (dy[i] - sdy / M - xh * sdyx / M)) : (float)(gc * is * dy[i]);
             }
     }
 }
 
 /* ---- LayerNorm ------------------------------------------------------------- */
 
-void sk_ln_forward_ref(float *y, const float *x, const float *g, const float *b, float *mean,
-                       float *invstd, int N, int C, int S)
+void sk_ln_forward_ref(float *y, const float *x, const float *g, const float *b, float *mean, float *invstd, int N,
+                       int C, int S)
 {
     for (int n = 0; n < N; n++)
         for (int s = 0; s < S; s++) {
             double s1 = 0.0, s2 = 0.0;
-            for (int c = 0; c < C; c++) s1 += x[((int64_t)n * C + c) * S + s];
+            for (int c = 0; c < C; c++)
+                s1 += x[((int64_t)n * C + c) * S + s];
             double mu = s1 / C;
             for (int c = 0; c < C; c++) {
                 double d = x[((int64_t)n * C + c) * S + s] - mu;
@@ -179,9 +180,8 @@ void sk_ln_forward_ref(float *y, const float *x, const float *g, const float *b,
         }
 }
 
-void sk_ln_backward_ref(float *dx, float *dg, float *db, const float *dy, const float *x,
-                        const float *g, const float *mean, const float *invstd, int N,
-                        int C, int S)
+void sk_ln_backward_ref(float *dx, float *dg, float *db, const float *dy, const float *x, const float *g,
+                        const float *mean, const float *invstd, int N, int C, int S)
 {
     for (int n = 0; n < N; n++)
         for (int s = 0; s < S; s++) {
@@ -222,8 +222,7 @@ void sk_maxpool2_forward_ref(float *y, const float *x, int N, int C, int H, int 
             }
 }
 
-void sk_maxpool2_backward_ref(float *dx, const float *dy, const float *x, int N, int C,
-                              int H, int W)
+void sk_maxpool2_backward_ref(float *dx, const float *dy, const float *x, int N, int C, int H, int W)
 {
     const int OH = H / 2, OW = W / 2;
     memset(dx, 0, (size_t)N * C * H * W * sizeof *dx);

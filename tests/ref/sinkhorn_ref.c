@@ -9,8 +9,7 @@
 #include "core/mem.h"
 #include "rebasin/sinkhorn_impl.h"
 
-sk_status sk_sinkhorn_backward_dense(const double *P, const double *G, int n,
-                                     const sk_sinkhorn_opts *o, double *dX)
+sk_status sk_sinkhorn_backward_dense(const double *P, const double *G, int n, const sk_sinkhorn_opts *o, double *dX)
 {
     sk_status st = sk_sh_check_opts("sk_sinkhorn_backward_dense", n, o);
     if (st) return st;
@@ -47,16 +46,14 @@ sk_status sk_sinkhorn_backward_dense(const double *P, const double *G, int n,
     }
     lapack_int info = LAPACKE_dgesv(LAPACK_ROW_MAJOR, m, 1, M, m, piv, x, 1);
     if (info != 0) {
-        st = sk_err(SK_ENUMERIC,
-                    "sk_sinkhorn_backward_dense: singular KKT matrix (dgesv info %d, n = %d)",
-                    (int)info, n);
+        st = sk_err(SK_ENUMERIC, "sk_sinkhorn_backward_dense: singular KKT matrix (dgesv info %d, n = %d)", (int)info,
+                    n);
         goto cleanup;
     }
     x[2 * n - 1] = 0; /* v_{n-1} */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++)
-            dX[(size_t)i * n + j] = o->scale * P[(size_t)i * n + j] *
-                                    (itau * G[(size_t)i * n + j] + x[i] + x[n + j]);
+            dX[(size_t)i * n + j] = o->scale * P[(size_t)i * n + j] * (itau * G[(size_t)i * n + j] + x[i] + x[n + j]);
 cleanup:
     sk_free(M);
     sk_free(vec);
