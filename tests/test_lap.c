@@ -11,28 +11,38 @@
 #include "core/err.h"
 #include "core/rng.h"
 #include "rebasin/lap.h"
+#include "ref/ref.h"
 
 /* Kinds of random matrices. */
 enum { K_UNIFORM, K_INT_TIES, K_NEGATIVE, K_HUGE, K_MIXED_SCALE, K_ZEROS, K_COUNT };
-static const char *kind_name[K_COUNT] = {"uniform", "int-ties", "negative", "huge",
-                                         "mixed-scale", "signed-zeros"};
+static const char *kind_name[K_COUNT] = {"uniform", "int-ties", "negative", "huge", "mixed-scale", "signed-zeros"};
 
 static void fill(sk_rng *r, int kind, double *S, int n, int m) // S: (N, M)
 {
     for (int k = 0; k < n * m; k++) {
         double u = sk_rng_uniform(r);
         switch (kind) {
-        case K_UNIFORM: S[k] = u; break;
-        case K_INT_TIES: S[k] = (double)sk_rng_below(r, 4); break;
-        case K_NEGATIVE: S[k] = -3.0 * u - (double)sk_rng_below(r, 3); break;
-        case K_HUGE: S[k] = (2.0 * u - 1.0) * 1e12; break;
+        case K_UNIFORM:
+            S[k] = u;
+            break;
+        case K_INT_TIES:
+            S[k] = (double)sk_rng_below(r, 4);
+            break;
+        case K_NEGATIVE:
+            S[k] = -3.0 * u - (double)sk_rng_below(r, 3);
+            break;
+        case K_HUGE:
+            S[k] = (2.0 * u - 1.0) * 1e12;
+            break;
         case K_MIXED_SCALE: {
             /* integer multiples of very different scales: sums stay exact */
             static const double sc[4] = {1e12, 1.0, 0.0, -1e12};
             S[k] = sc[sk_rng_below(r, 4)] + (double)((int)sk_rng_below(r, 5) - 2);
             break;
         }
-        case K_ZEROS: S[k] = sk_rng_below(r, 2) ? 0.0 : -0.0; break;
+        case K_ZEROS:
+            S[k] = sk_rng_below(r, 2) ? 0.0 : -0.0;
+            break;
         }
     }
 }
@@ -40,7 +50,8 @@ static void fill(sk_rng *r, int kind, double *S, int n, int m) // S: (N, M)
 static double objective_of(const double *S, int n, int m, const int64_t *p)
 {
     double s = 0.0;
-    for (int i = 0; i < n; i++) s += S[(size_t)i * m + p[i]];
+    for (int i = 0; i < n; i++)
+        s += S[(size_t)i * m + p[i]];
     return s;
 }
 
@@ -76,14 +87,15 @@ START_TEST(test_matches_bruteforce)
                     ck_assert_int_eq(lap_solve_max(S, n, m, p, &obj), SK_OK);
                     assert_injective(p, n, m);
                     ck_assert_msg(obj == objective_of(S, n, m, p), "reported objective mismatch");
-                    ck_assert_msg(obj == best, "%s %dx%d seed %d: lap %.17g != brute force %.17g",
-                                  kind_name[kind], n, m, seed, obj, best);
+                    ck_assert_msg(obj == best, "%s %dx%d seed %d: lap %.17g != brute force %.17g", kind_name[kind], n,
+                                  m, seed, obj, best);
                     /* minimisation of -S has the same optimum, negated */
-                    for (int k = 0; k < n * m; k++) C[k] = -S[k];
+                    for (int k = 0; k < n * m; k++)
+                        C[k] = -S[k];
                     ck_assert_int_eq(lap_solve_min(C, n, m, p, &obj), SK_OK);
                     assert_injective(p, n, m);
-                    ck_assert_msg(-obj == best, "%s %dx%d seed %d (min): %.17g != %.17g",
-                                  kind_name[kind], n, m, seed, -obj, best);
+                    ck_assert_msg(-obj == best, "%s %dx%d seed %d (min): %.17g != %.17g", kind_name[kind], n, m, seed,
+                                  -obj, best);
                     count++;
                 }
             }
@@ -96,10 +108,9 @@ END_TEST
 /* The brute force itself on a case worked by hand. */
 START_TEST(test_bruteforce_by_hand)
 {
-    const double S[6] = {1, 5, 2,
-                         4, 6, 0};
+    const double S[6] = {1, 5, 2, 4, 6, 0};
     int64_t p[2];
-    ck_assert(lap_bruteforce_max(S, 2, 3, p) == 9.0);   /* 5 + 4 */
+    ck_assert(lap_bruteforce_max(S, 2, 3, p) == 9.0); /* 5 + 4 */
     ck_assert_int_eq(p[0], 1);
     ck_assert_int_eq(p[1], 0);
     ck_assert(isnan(lap_bruteforce_max(S, 3, 2, p)));
@@ -121,22 +132,33 @@ START_TEST(test_identity_and_permutations)
             int64_t *q = calloc((size_t)m, sizeof *q), *p = calloc((size_t)m, sizeof *p);
             ck_assert(S && C && q && p);
             for (int rep = 0; rep < 3; rep++) {
-                if (rep == 0) for (int i = 0; i < m; i++) q[i] = i;
-                else sk_rng_permutation(&r, q, m);
+                if (rep == 0)
+                    for (int i = 0; i < m; i++)
+                        q[i] = i;
+                else
+                    sk_rng_permutation(&r, q, m);
                 double off = rep == 2 ? -7.5 : 0.0;
-                for (int k = 0; k < n * m; k++) { S[k] = off; C[k] = -off; }
+                for (int k = 0; k < n * m; k++) {
+                    S[k] = off;
+                    C[k] = -off;
+                }
                 for (int i = 0; i < n; i++) {
                     S[(size_t)i * m + q[i]] = off + 1.0;
                     C[(size_t)i * m + q[i]] = -off - 1.0;
                 }
                 double obj;
                 ck_assert_int_eq(lap_solve_max(S, n, m, p, &obj), SK_OK);
-                for (int i = 0; i < n; i++) ck_assert_int_eq(p[i], q[i]);
+                for (int i = 0; i < n; i++)
+                    ck_assert_int_eq(p[i], q[i]);
                 ck_assert(obj == n * (off + 1.0));
                 ck_assert_int_eq(lap_solve_min(C, n, m, p, &obj), SK_OK);
-                for (int i = 0; i < n; i++) ck_assert_int_eq(p[i], q[i]);
+                for (int i = 0; i < n; i++)
+                    ck_assert_int_eq(p[i], q[i]);
             }
-            free(S); free(C); free(q); free(p);
+            free(S);
+            free(C);
+            free(q);
+            free(p);
         }
     }
 }
@@ -176,7 +198,8 @@ START_TEST(test_all_equal)
             double *S = malloc(sizeof(double) * (size_t)n * m);
             int64_t *p = malloc(sizeof(int64_t) * (size_t)n);
             ck_assert(S && p);
-            for (int k = 0; k < n * m; k++) S[k] = 2.5;
+            for (int k = 0; k < n * m; k++)
+                S[k] = 2.5;
             double obj;
             ck_assert_int_eq(lap_solve_max(S, n, m, p, &obj), SK_OK);
             assert_injective(p, n, m);
@@ -184,7 +207,8 @@ START_TEST(test_all_equal)
             ck_assert_int_eq(lap_solve_min(S, n, m, p, &obj), SK_OK);
             assert_injective(p, n, m);
             ck_assert(obj == 2.5 * n);
-            free(S); free(p);
+            free(S);
+            free(p);
         }
     }
 }
@@ -194,7 +218,8 @@ START_TEST(test_rejects_bad_input)
 {
     double S[6 * 7];
     int64_t p[7];
-    for (int k = 0; k < 42; k++) S[k] = k % 5;
+    for (int k = 0; k < 42; k++)
+        S[k] = k % 5;
     S[3 * 7 + 5] = NAN;
     sk_err_clear();
     ck_assert_int_eq(lap_solve_max(S, 6, 7, p, NULL), SK_EINVAL);
@@ -245,13 +270,15 @@ static double greedy_max(const double *S, int n, int m)
             if (rowu[i]) continue;
             for (int j = 0; j < m; j++)
                 if (!colu[j] && (bi < 0 || S[(size_t)i * m + j] > S[(size_t)bi * m + bj])) {
-                    bi = i; bj = j;
+                    bi = i;
+                    bj = j;
                 }
         }
         rowu[bi] = colu[bj] = 1;
         tot += S[(size_t)bi * m + bj];
     }
-    free(rowu); free(colu);
+    free(rowu);
+    free(colu);
     return tot;
 }
 
@@ -288,7 +315,10 @@ static void check_certificate(const double *C, int n, int m, double tol, const c
         }
     }
     ck_assert_msg(fabs(dual - obj) <= tol * (n + m) + 0.0, "%s: duality gap %g", what, dual - obj);
-    free(p); free(u); free(v); free(used);
+    free(p);
+    free(u);
+    free(v);
+    free(used);
 }
 
 START_TEST(test_large_random_certified)
@@ -309,7 +339,8 @@ START_TEST(test_large_random_certified)
             assert_injective(p, n, m);
             ck_assert_msg(obj >= greedy_max(S, n, m), "%s: worse than greedy", what);
             /* certificate of the minimisation of -S (same problem) */
-            for (int k = 0; k < n * m; k++) C[k] = -S[k];
+            for (int k = 0; k < n * m; k++)
+                C[k] = -S[k];
             int exact = kind == K_INT_TIES || kind == K_MIXED_SCALE || kind == K_ZEROS;
             double scale = kind == K_HUGE ? 1e12 : 4.0;
             check_certificate(C, n, m, exact ? 0.0 : 1e-12 * scale, what);
@@ -318,7 +349,9 @@ START_TEST(test_large_random_certified)
             ck_assert_msg(fabs(obj2 + obj) <= 1e-12 * scale * n, "%s: min/max disagree", what);
         }
     }
-    free(S); free(C); free(p);
+    free(S);
+    free(C);
+    free(p);
 }
 END_TEST
 
@@ -334,19 +367,28 @@ START_TEST(test_near_permutation_and_rounding)
     ck_assert(S && C && q && p);
     sk_rng_seed(&r, 77);
     sk_rng_permutation(&r, q, n);
-    for (int k = 0; k < n * n; k++) S[k] = 0.1 * sk_rng_uniform(&r);
-    for (int i = 0; i < n; i++) S[(size_t)i * n + q[i]] += 1.0;
+    for (int k = 0; k < n * n; k++)
+        S[k] = 0.1 * sk_rng_uniform(&r);
+    for (int i = 0; i < n; i++)
+        S[(size_t)i * n + q[i]] += 1.0;
     double obj;
     ck_assert_int_eq(lap_solve_max(S, n, n, p, &obj), SK_OK);
-    for (int i = 0; i < n; i++) ck_assert_int_eq(p[i], q[i]);
-    for (int k = 0; k < n * n; k++) C[k] = -S[k];
+    for (int i = 0; i < n; i++)
+        ck_assert_int_eq(p[i], q[i]);
+    for (int k = 0; k < n * n; k++)
+        C[k] = -S[k];
     check_certificate(C, n, n, 1e-12, "near-permutation");
     /* 1e15 + tiny: ulp(1e15) = 0.125, so differences of 1e-3 round away */
-    for (int k = 0; k < n * n; k++) C[k] = 1e15 + 1e-3 * sk_rng_uniform(&r) + (double)sk_rng_below(&r, 3);
+    for (int k = 0; k < n * n; k++)
+        C[k] = 1e15 + 1e-3 * sk_rng_uniform(&r) + (double)sk_rng_below(&r, 3);
     check_certificate(C, n, n, 1.0, "huge offset");
-    for (int k = 0; k < n * n; k++) C[k] = (k % 7 == 0 ? -1e14 : 1e-9 * (double)(k % 11));
+    for (int k = 0; k < n * n; k++)
+        C[k] = (k % 7 == 0 ? -1e14 : 1e-9 * (double)(k % 11));
     check_certificate(C, n / 2, n, 1e-1, "mixed magnitudes, rectangular");
-    free(S); free(C); free(q); free(p);
+    free(S);
+    free(C);
+    free(q);
+    free(p);
 }
 END_TEST
 
@@ -364,7 +406,8 @@ START_TEST(test_dual_decrements_round_away)
         int n = 3 + rep % 6, m = n + (rep % 3 == 0);
         for (int k = 0; k < n * m; k++)
             C[k] = (k % m) % 2 == 0 ? 1e15 + 0.125 * sk_rng_below(&r, 8) : sk_rng_uniform(&r);
-        for (int k = 0; k < n * m; k++) S[k] = -C[k];
+        for (int k = 0; k < n * m; k++)
+            S[k] = -C[k];
         double best = lap_bruteforce_max(S, n, m, NULL), obj;
         ck_assert_int_eq(lap_solve_min(C, n, m, p, &obj), SK_OK);
         assert_injective(p, n, m);
@@ -396,4 +439,7 @@ static Suite *lap_suite(void)
     return s;
 }
 
-int main(void) { return tu_run(lap_suite()); }
+int main(void)
+{
+    return tu_run(lap_suite());
+}

@@ -17,6 +17,7 @@
 #include "core/blas.h"
 #include "core/rng.h"
 #include "nn/layers.h"
+#include "ref/ref.h"
 
 #define FD_H 5e-3f
 #define FD_TOL 2e-3
@@ -27,7 +28,8 @@ static sk_rng R;
 static float *frand(int64_t n, double scale)
 {
     float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
-    for (int64_t i = 0; i < n; i++) p[i] = (float)((2.0 * sk_rng_uniform(&R) - 1.0) * scale);
+    for (int64_t i = 0; i < n; i++)
+        p[i] = (float)((2.0 * sk_rng_uniform(&R) - 1.0) * scale);
     return p;
 }
 
@@ -51,14 +53,14 @@ static void close_enough(const char *what, const float *a, const float *ref, int
         double d = fabs((double)a[i] - ref[i]);
         if (!(d <= e)) e = d;
     }
-    ck_assert_msg(e <= tol * fmax(1.0, m), "%s: max error %g (max |ref| %g, tol %g)", what, e, m,
-                  tol * fmax(1.0, m));
+    ck_assert_msg(e <= tol * fmax(1.0, m), "%s: max error %g (max |ref| %g, tol %g)", what, e, m, tol * fmax(1.0, m));
 }
 
 static double dot(const float *r, const float *y, int64_t n)
 {
     double s = 0.0;
-    for (int64_t i = 0; i < n; i++) s += (double)r[i] * y[i];
+    for (int64_t i = 0; i < n; i++)
+        s += (double)r[i] * y[i];
     return s;
 }
 
@@ -66,11 +68,10 @@ static double dot(const float *r, const float *y, int64_t n)
 
 typedef double (*loss_fn)(void *ctx);
 
-static void fd_check(const char *what, loss_fn L, void *ctx, float *p, int64_t n,
-                     const float *an)
+static void fd_check(const char *what, loss_fn L, void *ctx, float *p, int64_t n, const float *an)
 {
     double err = 0.0, m = 0.0;
-    int64_t step = n > 300 ? n / 300 : 1;   /* at most ~300 coordinates */
+    int64_t step = n > 300 ? n / 300 : 1; /* at most ~300 coordinates */
     for (int64_t i = 0; i < n; i += step) {
         float old = p[i];
         p[i] = old + FD_H;
@@ -88,7 +89,10 @@ static void fd_check(const char *what, loss_fn L, void *ctx, float *p, int64_t n
 
 /* ---- Linear ------------------------------------------------------------------ */
 
-typedef struct { int N, C, O; float *x, *w, *b, *y, *r; } lin_ctx;
+typedef struct {
+    int N, C, O;
+    float *x, *w, *b, *y, *r;
+} lin_ctx;
 
 static double lin_loss(void *c)
 {
@@ -117,7 +121,12 @@ START_TEST(test_linear)
             close_enough("linear dx", dx, dx2, nx, FAST_TOL);
             close_enough("linear dw", dw, dw2, nw, FAST_TOL);
             close_enough("linear db", db, db2, O, FAST_TOL);
-            free(dw); free(db); free(dx); free(dw2); free(db2); free(dx2);
+            free(dw);
+            free(db);
+            free(dx);
+            free(dw2);
+            free(db2);
+            free(dx2);
         }
         if (nx * nw < 100000) {
             float *dw = fzero(nw), *db = fzero(O), *dx = fzero(nx);
@@ -125,16 +134,27 @@ START_TEST(test_linear)
             fd_check("linear FD x", lin_loss, &k, k.x, nx, dx);
             fd_check("linear FD w", lin_loss, &k, k.w, nw, dw);
             fd_check("linear FD b", lin_loss, &k, k.b, O, db);
-            free(dw); free(db); free(dx);
+            free(dw);
+            free(db);
+            free(dx);
         }
-        free(k.x); free(k.w); free(k.b); free(k.y); free(k.r); free(y); free(yref);
+        free(k.x);
+        free(k.w);
+        free(k.b);
+        free(k.y);
+        free(k.r);
+        free(y);
+        free(yref);
     }
 }
 END_TEST
 
 /* ---- Conv2d ------------------------------------------------------------------ */
 
-typedef struct { sk_conv_shape s; float *x, *w, *b, *y, *r; } conv_ctx;
+typedef struct {
+    sk_conv_shape s;
+    float *x, *w, *b, *y, *r;
+} conv_ctx;
 
 static double conv_loss(void *c)
 {
@@ -164,8 +184,11 @@ START_TEST(test_conv)
         ck_assert_int_eq(sk_conv_shape_init(&k.s, q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7]), 0);
         int64_t nx = (int64_t)q[0] * q[1] * q[2] * q[3], nw = (int64_t)q[4] * q[1] * q[5] * q[5];
         int64_t ny = (int64_t)q[0] * q[4] * k.s.OH * k.s.OW;
-        k.x = frand(nx, 1); k.w = frand(nw, 1); k.b = q[8] ? frand(q[4], 1) : NULL;
-        k.y = fzero(ny); k.r = frand(ny, 1);
+        k.x = frand(nx, 1);
+        k.w = frand(nw, 1);
+        k.b = q[8] ? frand(q[4], 1) : NULL;
+        k.y = fzero(ny);
+        k.r = frand(ny, 1);
         float *ws = fzero((int64_t)sk_conv_workspace(&k.s));
         float *y = fzero(ny), *yref = fzero(ny);
         sk_conv2d_forward(y, k.x, k.w, k.b, &k.s, ws);
@@ -184,7 +207,12 @@ START_TEST(test_conv)
             sk_conv2d_backward(NULL, dw, NULL, k.r, k.x, k.w, &k.s, ws, 0);
             sk_conv2d_backward_ref(NULL, dw2, NULL, k.r, k.x, k.w, &k.s, 0);
             close_enough("conv dw (no dx)", dw, dw2, nw, FAST_TOL);
-            free(dw); free(db); free(dx); free(dw2); free(db2); free(dx2);
+            free(dw);
+            free(db);
+            free(dx);
+            free(dw2);
+            free(db2);
+            free(dx2);
         }
         if (ny * nw < 200000) {
             float *dw = fzero(nw), *db = fzero(q[4]), *dx = fzero(nx);
@@ -192,25 +220,37 @@ START_TEST(test_conv)
             fd_check("conv FD x", conv_loss, &k, k.x, nx, dx);
             fd_check("conv FD w", conv_loss, &k, k.w, nw, dw);
             if (k.b) fd_check("conv FD b", conv_loss, &k, k.b, q[4], db);
-            free(dw); free(db); free(dx);
+            free(dw);
+            free(db);
+            free(dx);
         }
-        free(k.x); free(k.w); free(k.b); free(k.y); free(k.r); free(ws); free(y); free(yref);
+        free(k.x);
+        free(k.w);
+        free(k.b);
+        free(k.y);
+        free(k.r);
+        free(ws);
+        free(y);
+        free(yref);
     }
 }
 END_TEST
 
 /* ---- BatchNorm / LayerNorm ----------------------------------------------------- */
 
-typedef struct { int N, C, S, train, ln; float *x, *g, *b, *rm, *rv, *mean, *is, *y, *r; } norm_ctx;
+typedef struct {
+    int N, C, S, train, ln;
+    float *x, *g, *b, *rm, *rv, *mean, *is, *y, *r;
+} norm_ctx;
 
 static double norm_loss(void *c)
 {
     norm_ctx *k = c;
     if (k->ln)
         sk_ln_forward_ref(k->y, k->x, k->g, k->b, k->mean, k->is, k->N, k->C, k->S);
-    else  /* running stats not updated by FD evaluations */
-        sk_bn_forward_ref(k->y, k->x, k->g, k->b, k->train ? NULL : k->rm, k->train ? NULL : k->rv,
-                          k->mean, k->is, k->N, k->C, k->S, k->train, 0.1f);
+    else /* running stats not updated by FD evaluations */
+        sk_bn_forward_ref(k->y, k->x, k->g, k->b, k->train ? NULL : k->rm, k->train ? NULL : k->rv, k->mean, k->is,
+                          k->N, k->C, k->S, k->train, 0.1f);
     return dot(k->r, k->y, (int64_t)k->N * k->C * k->S);
 }
 
@@ -218,13 +258,18 @@ START_TEST(test_norms)
 {
     static const int shapes[][3] = {{4, 3, 1}, {7, 5, 1}, {3, 4, 6}, {2, 6, 9}, {33, 8, 16}};
     for (unsigned t = 0; t < sizeof shapes / sizeof *shapes; t++)
-        for (int mode = 0; mode < 3; mode++) {   /* BN train, BN eval, LN */
+        for (int mode = 0; mode < 3; mode++) { /* BN train, BN eval, LN */
             int N = shapes[t][0], C = shapes[t][1], S = shapes[t][2];
             int64_t n = (int64_t)N * C * S, ns = mode == 2 ? (int64_t)N * S : C;
-            norm_ctx k = {N, C, S, mode == 0, mode == 2, frand(n, 2), frand(C, 1), frand(C, 1),
-                          frand(C, 0.5), frand(C, 0.5), fzero(ns), fzero(ns), fzero(n), frand(n, 1)};
-            for (int c = 0; c < C; c++) { k.g[c] += 1.5f; k.rv[c] += 1.0f; }
-            for (int64_t i = 0; i < n; i++) k.x[i] += 0.3f * (float)((i / S) % C);  /* channel offsets */
+            norm_ctx k = {N,           C,           S,           mode == 0,     mode == 2,
+                          frand(n, 2), frand(C, 1), frand(C, 1), frand(C, 0.5), frand(C, 0.5),
+                          fzero(ns),   fzero(ns),   fzero(n),    frand(n, 1)};
+            for (int c = 0; c < C; c++) {
+                k.g[c] += 1.5f;
+                k.rv[c] += 1.0f;
+            }
+            for (int64_t i = 0; i < n; i++)
+                k.x[i] += 0.3f * (float)((i / S) % C); /* channel offsets */
             float *y = fzero(n), *yref = fzero(n), *mu = fzero(ns), *is = fzero(ns);
             float *rm2 = fcopy(k.rm, C), *rv2 = fcopy(k.rv, C);
             if (mode == 2) {
@@ -254,15 +299,36 @@ START_TEST(test_norms)
             if (n <= 600) {
                 memset(dg, 0, (size_t)C * sizeof *dg);
                 memset(db, 0, (size_t)C * sizeof *db);
-                if (mode == 2) sk_ln_backward(dx, dg, db, k.r, k.x, k.g, mu, is, N, C, S, ws);
-                else sk_bn_backward(dx, dg, db, k.r, k.x, k.g, mu, is, N, C, S, k.train);
+                if (mode == 2)
+                    sk_ln_backward(dx, dg, db, k.r, k.x, k.g, mu, is, N, C, S, ws);
+                else
+                    sk_bn_backward(dx, dg, db, k.r, k.x, k.g, mu, is, N, C, S, k.train);
                 fd_check("norm FD x", norm_loss, &k, k.x, n, dx);
                 fd_check("norm FD g", norm_loss, &k, k.g, C, dg);
                 fd_check("norm FD b", norm_loss, &k, k.b, C, db);
             }
-            free(k.x); free(k.g); free(k.b); free(k.rm); free(k.rv); free(k.mean); free(k.is);
-            free(k.y); free(k.r); free(y); free(yref); free(mu); free(is); free(rm2); free(rv2);
-            free(dx); free(dg); free(db); free(dx2); free(dg2); free(db2); free(ws);
+            free(k.x);
+            free(k.g);
+            free(k.b);
+            free(k.rm);
+            free(k.rv);
+            free(k.mean);
+            free(k.is);
+            free(k.y);
+            free(k.r);
+            free(y);
+            free(yref);
+            free(mu);
+            free(is);
+            free(rm2);
+            free(rv2);
+            free(dx);
+            free(dg);
+            free(db);
+            free(dx2);
+            free(dg2);
+            free(db2);
+            free(ws);
         }
 }
 END_TEST
@@ -272,7 +338,8 @@ START_TEST(test_bn_running_stats_match_pytorch_rule)
     /* x = channel c holds values {c, c+2} -> mean c+1, biased var 1, unbiased 2 */
     float x[2 * 2 * 1], y[4], mu[2], is[2], rm[2] = {0, 0}, rv[2] = {1, 1};
     for (int n = 0; n < 2; n++)
-        for (int c = 0; c < 2; c++) x[n * 2 + c] = (float)(c + 2 * n);
+        for (int c = 0; c < 2; c++)
+            x[n * 2 + c] = (float)(c + 2 * n);
     sk_bn_forward(y, x, NULL, NULL, rm, rv, mu, is, 2, 2, 1, 1, 0.1f);
     ck_assert_float_eq_tol(rm[0], 0.1f * 1.0f, 1e-7f);
     ck_assert_float_eq_tol(rm[1], 0.1f * 2.0f, 1e-7f);
@@ -284,7 +351,10 @@ END_TEST
 
 /* ---- pooling ------------------------------------------------------------------- */
 
-typedef struct { int N, C, H, W, gap; float *x, *y, *r; } pool_ctx;
+typedef struct {
+    int N, C, H, W, gap;
+    float *x, *y, *r;
+} pool_ctx;
 
 static double pool_loss(void *c)
 {
@@ -308,7 +378,8 @@ START_TEST(test_pools)
             /* distinct values 0.02 apart: no window has a near-tie within the FD step */
             int64_t *perm = malloc((size_t)nx * sizeof *perm);
             sk_rng_permutation(&R, perm, nx);
-            for (int64_t i = 0; i < nx; i++) k.x[i] = 0.02f * (float)(perm[i] - nx / 2);
+            for (int64_t i = 0; i < nx; i++)
+                k.x[i] = 0.02f * (float)(perm[i] - nx / 2);
             free(perm);
         }
         float *y = fzero(ny), *yref = fzero(ny), *dx = fzero(nx), *dx2 = fzero(nx);
@@ -321,34 +392,52 @@ START_TEST(test_pools)
         close_enough("maxpool backward", dx, dx2, nx, 0.0);
         if (nx < 1000) fd_check("maxpool FD", pool_loss, &k, k.x, nx, dx);
         /* ties: the first maximum in scan order gets the gradient (as PyTorch) */
-        for (int64_t i = 0; i < nx; i++) k.x[i] = 1.0f;
+        for (int64_t i = 0; i < nx; i++)
+            k.x[i] = 1.0f;
         sk_maxpool2_forward(y, idx, k.x, N, C, H, W);
-        for (int64_t i = 0; i < ny; i++) ck_assert_int_eq(idx[i], 0);
+        for (int64_t i = 0; i < ny; i++)
+            ck_assert_int_eq(idx[i], 0);
         /* GAP */
         k.gap = 1;
         float *g = fzero((int64_t)N * C), *dg = fzero(nx);
         sk_gap_backward(dg, k.r, N, C, H * W);
-        for (int64_t i = 0; i < nx; i++) k.x[i] = (float)(2.0 * sk_rng_uniform(&R) - 1.0);
+        for (int64_t i = 0; i < nx; i++)
+            k.x[i] = (float)(2.0 * sk_rng_uniform(&R) - 1.0);
         fd_check("gap FD", pool_loss, &k, k.x, nx, dg);
         sk_gap_forward(g, k.x, N, C, H * W);
         double s = 0.0;
-        for (int i = 0; i < H * W; i++) s += k.x[i];
+        for (int i = 0; i < H * W; i++)
+            s += k.x[i];
         ck_assert_double_eq_tol(g[0], s / (H * W), 1e-5);
-        free(k.x); free(k.y); free(k.r); free(y); free(yref); free(dx); free(dx2); free(idx);
-        free(g); free(dg);
+        free(k.x);
+        free(k.y);
+        free(k.r);
+        free(y);
+        free(yref);
+        free(dx);
+        free(dx2);
+        free(idx);
+        free(g);
+        free(dg);
     }
 }
 END_TEST
 
 /* ---- activations, dropout, add ----------------------------------------------- */
 
-typedef struct { int64_t n; int tanh_; float *x, *y, *r; } act_ctx;
+typedef struct {
+    int64_t n;
+    int tanh_;
+    float *x, *y, *r;
+} act_ctx;
 
 static double act_loss(void *c)
 {
     act_ctx *k = c;
-    if (k->tanh_) sk_tanh_forward(k->y, k->x, k->n);
-    else sk_relu_forward(k->y, k->x, k->n);
+    if (k->tanh_)
+        sk_tanh_forward(k->y, k->x, k->n);
+    else
+        sk_relu_forward(k->y, k->x, k->n);
     return dot(k->r, k->y, k->n);
 }
 
@@ -357,20 +446,28 @@ START_TEST(test_activations)
     int64_t n = 257;
     for (int tt = 0; tt < 2; tt++) {
         act_ctx k = {n, tt, frand(n, 2), fzero(n), frand(n, 1)};
-        for (int64_t i = 0; i < n; i++)   /* keep ReLU inputs away from the kink */
+        for (int64_t i = 0; i < n; i++) /* keep ReLU inputs away from the kink */
             if (fabsf(k.x[i]) < 0.05f) k.x[i] = 0.1f;
         float *dx = fzero(n);
         act_loss(&k);
-        if (tt) sk_tanh_backward(dx, k.r, k.y, n);
-        else sk_relu_backward(dx, k.r, k.y, n);
+        if (tt)
+            sk_tanh_backward(dx, k.r, k.y, n);
+        else
+            sk_relu_backward(dx, k.r, k.y, n);
         fd_check(tt ? "tanh FD" : "relu FD", act_loss, &k, k.x, n, dx);
         /* in place gives the same */
         act_loss(&k);
         float *z = fcopy(k.x, n);
-        if (tt) sk_tanh_forward(z, z, n);
-        else sk_relu_forward(z, z, n);
+        if (tt)
+            sk_tanh_forward(z, z, n);
+        else
+            sk_relu_forward(z, z, n);
         close_enough("in place", z, k.y, n, 0.0);
-        free(k.x); free(k.y); free(k.r); free(dx); free(z);
+        free(k.x);
+        free(k.y);
+        free(k.r);
+        free(dx);
+        free(z);
     }
     /* dropout: inverted scaling, mask reused by backward, rate ~ p, seeded */
     int64_t m = 20000;
@@ -392,18 +489,31 @@ START_TEST(test_activations)
     close_enough("dropout backward", dx, y, m, 1e-6);
     /* add and accumulate */
     sk_add_forward(y2, x, y, m);
-    for (int64_t i = 0; i < m; i++) ck_assert_float_eq(y2[i], x[i] + y[i]);
+    for (int64_t i = 0; i < m; i++)
+        ck_assert_float_eq(y2[i], x[i] + y[i]);
     sk_axpy_acc(y2, x, m, 1);
-    for (int64_t i = 0; i < m; i++) ck_assert_float_eq_tol(y2[i], 2 * x[i] + y[i], 1e-6f);
+    for (int64_t i = 0; i < m; i++)
+        ck_assert_float_eq_tol(y2[i], 2 * x[i] + y[i], 1e-6f);
     sk_axpy_acc(y2, x, m, 0);
     ck_assert_mem_eq(y2, x, (size_t)m * sizeof *x);
-    free(x); free(y); free(y2); free(dx); free(mask); free(mask2);
+    free(x);
+    free(y);
+    free(y2);
+    free(dx);
+    free(mask);
+    free(mask2);
 }
 END_TEST
 
 /* ---- losses ------------------------------------------------------------------- */
 
-typedef struct { int N, K, mse; float *z; int32_t *y; float *t; const uint8_t *mask; } loss_ctx;
+typedef struct {
+    int N, K, mse;
+    float *z;
+    int32_t *y;
+    float *t;
+    const uint8_t *mask;
+} loss_ctx;
 
 static double loss_loss(void *c)
 {
@@ -419,11 +529,13 @@ START_TEST(test_losses)
     uint8_t mask[5] = {0, 1, 1, 1, 0};
     for (int variant = 0; variant < 3; variant++) {
         loss_ctx k = {N, K, variant == 2, frand(N * K, 3), y, frand(N * K, 1), variant == 1 ? mask : NULL};
-        if (variant == 1) y[0] = 2;   /* labels inside the allowed set */
+        if (variant == 1) y[0] = 2; /* labels inside the allowed set */
         float *d = fzero(N * K);
         int correct = -1;
-        if (k.mse) sk_loss_mse(k.z, k.t, N, K, d);
-        else sk_loss_ce(k.z, y, N, K, k.mask, d, &correct);
+        if (k.mse)
+            sk_loss_mse(k.z, k.t, N, K, d);
+        else
+            sk_loss_ce(k.z, y, N, K, k.mask, d, &correct);
         fd_check("loss FD", loss_loss, &k, k.z, N * K, d);
         if (variant == 1) {
             /* masked classes: zero gradient, and a huge masked logit changes nothing */
@@ -439,7 +551,9 @@ START_TEST(test_losses)
             sk_loss_ce(k.z, y, N, K, mask, NULL, &c2);
             ck_assert_int_eq(c2, correct);
         }
-        free(k.z); free(k.t); free(d);
+        free(k.z);
+        free(k.t);
+        free(d);
     }
     /* stability: huge logits give finite loss; known value */
     float z[3] = {1000.0f, 0.0f, -1000.0f};
@@ -455,12 +569,12 @@ END_TEST
 
 static void seed_rng(void)
 {
-    sk_rng_seed(&R, 12345);   /* same data whether or not Check forks per test */
+    sk_rng_seed(&R, 12345); /* same data whether or not Check forks per test */
 }
 
 int main(void)
 {
-    sk_threads_set(2);   /* exercise the OpenMP paths */
+    sk_threads_set(2); /* exercise the OpenMP paths */
     Suite *s = suite_create("nn_layers");
     TCase *tc = tcase_create("layers");
     tcase_add_checked_fixture(tc, seed_rng, NULL);

@@ -11,6 +11,7 @@
 #include "core/err.h"
 #include "core/rng.h"
 #include "rebasin/sinkhorn.h"
+#include "ref/ref.h"
 
 static double *mat(int n)
 {
@@ -21,20 +22,23 @@ static double *mat(int n)
 
 static void randn(sk_rng *r, double *a, int n, double sd)
 {
-    for (int i = 0; i < n * n; i++) a[i] = sd * sk_rng_normal(r);
+    for (int i = 0; i < n * n; i++)
+        a[i] = sd * sk_rng_normal(r);
 }
 
 static double maxabs(const double *a, int n)
 {
     double m = 0;
-    for (int i = 0; i < n * n; i++) m = fmax(m, fabs(a[i]));
+    for (int i = 0; i < n * n; i++)
+        m = fmax(m, fabs(a[i]));
     return m;
 }
 
 static double maxdiff(const double *a, const double *b, int n)
 {
     double m = 0;
-    for (int i = 0; i < n * n; i++) m = fmax(m, fabs(a[i] - b[i]));
+    for (int i = 0; i < n * n; i++)
+        m = fmax(m, fabs(a[i] - b[i]));
     return m;
 }
 
@@ -63,22 +67,30 @@ static void marginal_err(const double *P, int n, double *er, double *ec)
 /* Naive reference: the spec's loop with libm exp/log, column-by-column. */
 static void forward_naive(const double *X, int n, const sk_sinkhorn_opts *o, double *P)
 {
-    for (int i = 0; i < n * n; i++) P[i] = o->scale * X[i] / o->tau;
+    for (int i = 0; i < n * n; i++)
+        P[i] = o->scale * X[i] / o->tau;
     for (int k = 0; k < o->iterations; k++) {
         for (int j = 0; j < n; j++) {
             double m = -INFINITY, s = 0;
-            for (int i = 0; i < n; i++) m = fmax(m, P[i * n + j]);
-            for (int i = 0; i < n; i++) s += exp(P[i * n + j] - m);
-            for (int i = 0; i < n; i++) P[i * n + j] -= m + log(s);
+            for (int i = 0; i < n; i++)
+                m = fmax(m, P[i * n + j]);
+            for (int i = 0; i < n; i++)
+                s += exp(P[i * n + j] - m);
+            for (int i = 0; i < n; i++)
+                P[i * n + j] -= m + log(s);
         }
         for (int i = 0; i < n; i++) {
             double m = -INFINITY, s = 0;
-            for (int j = 0; j < n; j++) m = fmax(m, P[i * n + j]);
-            for (int j = 0; j < n; j++) s += exp(P[i * n + j] - m);
-            for (int j = 0; j < n; j++) P[i * n + j] -= m + log(s);
+            for (int j = 0; j < n; j++)
+                m = fmax(m, P[i * n + j]);
+            for (int j = 0; j < n; j++)
+                s += exp(P[i * n + j] - m);
+            for (int j = 0; j < n; j++)
+                P[i * n + j] -= m + log(s);
         }
     }
-    for (int i = 0; i < n * n; i++) P[i] = exp(P[i]);
+    for (int i = 0; i < n * n; i++)
+        P[i] = exp(P[i]);
 }
 
 /* dloss/dC of the backward output: dC = -dX / scale; its row and column
@@ -98,8 +110,8 @@ static double dc_sums_rel(const double *dX, int n)
 }
 
 /* Backward with a chosen solver (AUTO: PCG first; CHOLESKY: skip PCG). */
-static sk_status backward_with(int solver, const double *P, const double *G, int n,
-                               const sk_sinkhorn_opts *o, double *dX, sk_sinkhorn_stats *st)
+static sk_status backward_with(int solver, const double *P, const double *G, int n, const sk_sinkhorn_opts *o,
+                               double *dX, sk_sinkhorn_stats *st)
 {
     sk_sinkhorn_ws *ws = sk_sinkhorn_ws_new(n);
     ck_assert_ptr_nonnull(ws);
@@ -109,12 +121,12 @@ static sk_status backward_with(int solver, const double *P, const double *G, int
     return s;
 }
 
-static double loss(const double *X, const double *G, int n, const sk_sinkhorn_opts *o,
-                   double *P)
+static double loss(const double *X, const double *G, int n, const sk_sinkhorn_opts *o, double *P)
 {
     ck_assert_int_eq(sk_sinkhorn_forward(X, n, o, P), SK_OK);
     double l = 0;
-    for (int i = 0; i < n * n; i++) l += G[i] * P[i];
+    for (int i = 0; i < n * n; i++)
+        l += G[i] * P[i];
     return l;
 }
 
@@ -135,7 +147,8 @@ START_TEST(test_forward_marginals_and_reference)
         ck_assert_double_lt(ec, 1e-2); /* 20 iterations on N(0,1): ~1e-6 */
         forward_naive(X, n, &o, Q);
         ck_assert_double_lt(maxdiff(P, Q, n), 1e-13);
-        for (int i = 0; i < n * n; i++) ck_assert(P[i] > 0 && P[i] <= 1);
+        for (int i = 0; i < n * n; i++)
+            ck_assert(P[i] > 0 && P[i] <= 1);
         /* Converged: columns to 1e-10 as well. */
         o.iterations = 2000;
         ck_assert_int_eq(sk_sinkhorn_forward(X, n, &o, P), SK_OK);
@@ -150,7 +163,9 @@ START_TEST(test_forward_marginals_and_reference)
         sk_sinkhorn_opts o2 = {0.25, 20, 1.0};
         ck_assert_int_eq(sk_sinkhorn_forward(X, n, &o2, Q), SK_OK);
         ck_assert_double_lt(maxdiff(P, Q, n), 1e-13);
-        free(X); free(P); free(Q);
+        free(X);
+        free(P);
+        free(Q);
     }
 }
 END_TEST
@@ -170,9 +185,11 @@ START_TEST(test_forward_hard_inputs_vs_naive)
     for (int c = 0; c < 8; c++) {
         double taus[] = {1.0, 0.3, 1.0, 0.5, 1.0, 0.5, 0.03, 0.01};
         sk_sinkhorn_opts o = {taus[c], c < 4 ? 20 : 300, 1.0};
-        if (c < 2 || c >= 6) randn(&r, X, n, c < 2 ? 30.0 : 1.0);
+        if (c < 2 || c >= 6)
+            randn(&r, X, n, c < 2 ? 30.0 : 1.0);
         else if (c < 4)
-            for (int i = 0; i < n * n; i++) X[i] = sk_rng_uniform(&r) < 0.2 ? 800 : -800;
+            for (int i = 0; i < n * n; i++)
+                X[i] = sk_rng_uniform(&r) < 0.2 ? 800 : -800;
         else
             for (int i = 0; i < n * n; i++)
                 X[i] = (i % (n + 1) == 0 ? 50 : 0) + 20 * sk_rng_uniform(&r);
@@ -199,7 +216,9 @@ START_TEST(test_forward_hard_inputs_vs_naive)
     sk_err_clear();
     ck_assert_int_eq(sk_sinkhorn_ws_set_linear_bound(ws, 1.0), SK_EINVAL);
     sk_sinkhorn_ws_free(ws);
-    free(X); free(P); free(Q);
+    free(X);
+    free(P);
+    free(Q);
 }
 END_TEST
 
@@ -220,7 +239,9 @@ START_TEST(test_forward_threads_and_inplace)
     ck_assert_int_eq(sk_sinkhorn_forward(Q, n, &o, Q), SK_OK);
     sk_threads_set(1);
     ck_assert_double_lt(maxdiff(P, Q, n), 1e-14);
-    free(X); free(P); free(Q);
+    free(X);
+    free(P);
+    free(Q);
 }
 END_TEST
 
@@ -235,7 +256,8 @@ START_TEST(test_forward_permutation_invariance)
     sk_rng_permutation(&r, pr, n);
     sk_rng_permutation(&r, pc, n);
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++) Y[i * n + j] = X[pr[i] * n + pc[j]];
+        for (int j = 0; j < n; j++)
+            Y[i * n + j] = X[pr[i] * n + pc[j]];
     sk_sinkhorn_opts o = sk_sinkhorn_opts_default();
     ck_assert_int_eq(sk_sinkhorn_forward(X, n, &o, P), SK_OK);
     ck_assert_int_eq(sk_sinkhorn_forward(Y, n, &o, Q), SK_OK);
@@ -244,7 +266,10 @@ START_TEST(test_forward_permutation_invariance)
         for (int j = 0; j < n; j++)
             e = fmax(e, fabs(Q[i * n + j] - P[pr[i] * n + pc[j]]));
     ck_assert_double_lt(e, 1e-14);
-    free(X); free(Y); free(P); free(Q);
+    free(X);
+    free(Y);
+    free(P);
+    free(Q);
 }
 END_TEST
 
@@ -263,8 +288,7 @@ START_TEST(test_backward_finite_differences)
         for (int q = 0; q < 3; q++) {
             int n = sizes[t];
             sk_sinkhorn_opts o = {taus[q], 600, q == 1 ? 1.5 : 1.0};
-            double *X = mat(n), *G = mat(n), *P = mat(n), *dX = mat(n), *fd = mat(n),
-                   *dd = mat(n);
+            double *X = mat(n), *G = mat(n), *P = mat(n), *dX = mat(n), *fd = mat(n), *dd = mat(n);
             randn(&r, X, n, 1.0);
             randn(&r, G, n, 1.0);
             ck_assert_int_eq(sk_sinkhorn_forward(X, n, &o, P), SK_OK);
@@ -272,8 +296,7 @@ START_TEST(test_backward_finite_differences)
             marginal_err(P, n, &er, &ec);
             ck_assert_double_lt(ec, 1e-13);
             sk_sinkhorn_stats st;
-            ck_assert_int_eq(backward_with(SK_SINKHORN_SOLVER_CHOLESKY, P, G, n, &o, dd, &st),
-                             SK_OK);
+            ck_assert_int_eq(backward_with(SK_SINKHORN_SOLVER_CHOLESKY, P, G, n, &o, dd, &st), SK_OK);
             ck_assert_int_eq(st.method, SK_SINKHORN_SOLVER_CHOLESKY);
             ck_assert_int_eq(st.fallback, 0);
             ck_assert_double_gt(st.rcond, 1e-6);
@@ -299,7 +322,13 @@ START_TEST(test_backward_finite_differences)
             ck_assert_double_lt(dc_sums_rel(dX, n), 1e-10);
             ck_assert_int_eq(sk_sinkhorn_backward_dense(P, G, n, &o, dd), SK_OK);
             ck_assert_double_lt(maxdiff(dX, dd, n) / maxabs(dd, n), 1e-9);
-            free(X); free(G); free(P); free(dX); free(fd); free(dd); free(Pt);
+            free(X);
+            free(G);
+            free(P);
+            free(dX);
+            free(fd);
+            free(dd);
+            free(Pt);
         }
     ck_assert_double_lt(worst, 1e-6);
 }
@@ -328,7 +357,11 @@ START_TEST(test_backward_schur_vs_dense)
             ck_assert_double_lt(dc_sums_rel(dX, n), 1e-10);
             ck_assert_double_gt(maxabs(dX, n), 1e-6); /* not trivially zero */
         }
-        free(X); free(G); free(P); free(dX); free(dd);
+        free(X);
+        free(G);
+        free(P);
+        free(dX);
+        free(dd);
     }
 }
 END_TEST
@@ -342,8 +375,7 @@ START_TEST(test_workspace_reuse)
     int sizes[] = {40, 7, 1, 25};
     for (int t = 0; t < 4; t++) {
         int n = sizes[t];
-        double *X = mat(n), *G = mat(n), *P = mat(n), *Q = mat(n), *dX = mat(n),
-               *dY = mat(n);
+        double *X = mat(n), *G = mat(n), *P = mat(n), *Q = mat(n), *dX = mat(n), *dY = mat(n);
         randn(&r, X, n, 1.0);
         randn(&r, G, n, 1.0);
         sk_sinkhorn_opts o = sk_sinkhorn_opts_default();
@@ -353,7 +385,12 @@ START_TEST(test_workspace_reuse)
         ck_assert_int_eq(sk_sinkhorn_backward_ws(ws, P, G, n, &o, dX, NULL), SK_OK);
         ck_assert_int_eq(sk_sinkhorn_backward(P, G, n, &o, dY), SK_OK);
         ck_assert_double_eq(maxdiff(dX, dY, n), 0);
-        free(X); free(G); free(P); free(Q); free(dX); free(dY);
+        free(X);
+        free(G);
+        free(P);
+        free(Q);
+        free(dX);
+        free(dY);
     }
     double X[41 * 41] = {0}, P[41 * 41];
     sk_sinkhorn_opts o = sk_sinkhorn_opts_default();
@@ -451,7 +488,10 @@ START_TEST(test_sharp_exact_permutation)
     ck_assert_double_lt(maxabs(dX, n), 1e-14);
     sk_err_clear();
     ck_assert_int_eq(sk_sinkhorn_backward_dense(P, G, n, &o, dX), SK_ENUMERIC);
-    free(X); free(G); free(P); free(dX);
+    free(X);
+    free(G);
+    free(P);
+    free(dX);
 }
 END_TEST
 
@@ -507,9 +547,14 @@ START_TEST(test_sharp_near_permutation)
             }
             double rel = maxdiff(dX, fd, n) / maxabs(fd, n);
             ck_assert_msg(rel < 1e-5, "near-perm n=%d: FD rel err %g", n, rel);
-            free(Pt); free(fd);
+            free(Pt);
+            free(fd);
         }
-        free(X); free(G); free(P); free(dX); free(dd);
+        free(X);
+        free(G);
+        free(P);
+        free(dX);
+        free(dd);
     }
 }
 END_TEST
@@ -531,8 +576,10 @@ START_TEST(test_sharp_partly_underflowed)
         sk_rng_permutation(&r, p, s);
         int off = order == 0 ? 0 : s; /* soft block offset */
         int so = order == 0 ? m : 0;  /* sharp block offset */
-        for (int i = 0; i < n * n; i++) X[i] = -800;
-        for (int i = 0; i < s; i++) X[(so + i) * n + so + p[i]] = 800;
+        for (int i = 0; i < n * n; i++)
+            X[i] = -800;
+        for (int i = 0; i < s; i++)
+            X[(so + i) * n + so + p[i]] = 800;
         randn(&r, Xs, m, 1.0);
         randn(&r, G, n, 1.0);
         for (int i = 0; i < m; i++)
@@ -556,14 +603,19 @@ START_TEST(test_sharp_partly_underflowed)
             for (int i = 0; i < n; i++)
                 for (int j = 0; j < n; j++) {
                     int bi = i - off, bj = j - off;
-                    double want =
-                        (bi >= 0 && bi < m && bj >= 0 && bj < m) ? dXs[bi * m + bj] : 0;
+                    double want = (bi >= 0 && bi < m && bj >= 0 && bj < m) ? dXs[bi * m + bj] : 0;
                     e = fmax(e, fabs(dX[i * n + j] - want));
                 }
-            ck_assert_msg(e < 1e-9 * maxabs(dXs, m), "order %d solver %d: err %g", order,
-                          solver, e);
+            ck_assert_msg(e < 1e-9 * maxabs(dXs, m), "order %d solver %d: err %g", order, solver, e);
         }
-        free(X); free(G); free(P); free(dX); free(Xs); free(Gs); free(Ps); free(dXs);
+        free(X);
+        free(G);
+        free(P);
+        free(dX);
+        free(Xs);
+        free(Gs);
+        free(Ps);
+        free(dXs);
     }
 }
 END_TEST
@@ -576,7 +628,8 @@ START_TEST(test_sharp_random_signs)
     sk_rng_seed(&r, 10);
     int n = 30;
     double *X = mat(n), *G = mat(n), *P = mat(n), *dX = mat(n);
-    for (int i = 0; i < n * n; i++) X[i] = sk_rng_uniform(&r) < 0.3 ? 800 : -800;
+    for (int i = 0; i < n * n; i++)
+        X[i] = sk_rng_uniform(&r) < 0.3 ? 800 : -800;
     randn(&r, G, n, 1.0);
     sk_sinkhorn_opts o = {0.5, 20, 1.0};
     ck_assert_int_eq(sk_sinkhorn_forward(X, n, &o, P), SK_OK);
@@ -585,7 +638,10 @@ START_TEST(test_sharp_random_signs)
     ck_assert_int_eq(sk_sinkhorn_backward_ws(NULL, P, G, n, &o, dX, &st), SK_OK);
     ck_assert(all_finite(dX, n));
     ck_assert_double_lt(dc_sums_rel(dX, n), 1e-9);
-    free(X); free(G); free(P); free(dX);
+    free(X);
+    free(G);
+    free(P);
+    free(dX);
 }
 END_TEST
 
@@ -595,8 +651,8 @@ START_TEST(test_float_wrappers)
     sk_rng_seed(&r, 11);
     int n = 20;
     double *X = mat(n), *G = mat(n), *P = mat(n), *dX = mat(n);
-    float *Xf = calloc(n * n, sizeof(float)), *Gf = calloc(n * n, sizeof(float)),
-          *Pf = calloc(n * n, sizeof(float)), *dXf = calloc(n * n, sizeof(float));
+    float *Xf = calloc(n * n, sizeof(float)), *Gf = calloc(n * n, sizeof(float)), *Pf = calloc(n * n, sizeof(float)),
+          *dXf = calloc(n * n, sizeof(float));
     randn(&r, X, n, 1.0);
     randn(&r, G, n, 1.0);
     for (int i = 0; i < n * n; i++) {
@@ -620,7 +676,14 @@ START_TEST(test_float_wrappers)
     sk_err_clear();
     ck_assert_int_eq(sk_sinkhorn_forward_f(NULL, Xf, n, &o, Pf), SK_EINVAL);
     sk_sinkhorn_ws_free(ws);
-    free(X); free(G); free(P); free(dX); free(Xf); free(Gf); free(Pf); free(dXf);
+    free(X);
+    free(G);
+    free(P);
+    free(dX);
+    free(Xf);
+    free(Gf);
+    free(Pf);
+    free(dXf);
 }
 END_TEST
 
@@ -646,4 +709,7 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void) { return tu_run(suite()); }
+int main(void)
+{
+    return tu_run(suite());
+}

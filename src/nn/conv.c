@@ -15,15 +15,20 @@
 
 #include "core/blas.h"
 
-#define SK_CONV_DIRECT_P 1024      /* per-image GEMM is already wide enough */
-#define SK_CONV_TARGET_COLS 2048   /* columns per batched GEMM */
-#define SK_CONV_MAX_COL (8 << 20)  /* floats of column matrix per chunk */
+#define SK_CONV_DIRECT_P 1024     /* per-image GEMM is already wide enough */
+#define SK_CONV_TARGET_COLS 2048  /* columns per batched GEMM */
+#define SK_CONV_MAX_COL (8 << 20) /* floats of column matrix per chunk */
 
-int sk_conv_shape_init(sk_conv_shape *s, int N, int C, int H, int W, int O, int k,
-                       int stride, int pad)
+int sk_conv_shape_init(sk_conv_shape *s, int N, int C, int H, int W, int O, int k, int stride, int pad)
 {
-    s->N = N; s->C = C; s->H = H; s->W = W; s->O = O;
-    s->k = k; s->stride = stride; s->pad = pad;
+    s->N = N;
+    s->C = C;
+    s->H = H;
+    s->W = W;
+    s->O = O;
+    s->k = k;
+    s->stride = stride;
+    s->pad = pad;
     if (k < 1 || stride < 1 || pad < 0) return -1;
     s->OH = (H + 2 * pad - k) / stride + 1;
     s->OW = (W + 2 * pad - k) / stride + 1;
@@ -42,7 +47,8 @@ static int conv_chunk(const sk_conv_shape *s)
     int64_t R = (int64_t)s->C * s->k * s->k;
     if (P >= SK_CONV_DIRECT_P || conv_is_1x1(s)) return 1;
     int nb = (SK_CONV_TARGET_COLS + P - 1) / P;
-    while (nb > 1 && R * nb * P > SK_CONV_MAX_COL) nb--;
+    while (nb > 1 && R * nb * P > SK_CONV_MAX_COL)
+        nb--;
     return nb < s->N ? nb : (s->N > 0 ? s->N : 1);
 }
 
@@ -80,14 +86,18 @@ static void im2col(float *col, const float *x, const sk_conv_shape *s, int n0, i
                 int ih = oh * st - pad + ki;
                 float *restrict d = dst + (int64_t)oh * OW;
                 if (ih < 0 || ih >= H) {
-                    for (int ow = 0; ow < OW; ow++) d[ow] = 0.0f;
+                    for (int ow = 0; ow < OW; ow++)
+                        d[ow] = 0.0f;
                     continue;
                 }
                 const float *restrict xr = xc + (int64_t)ih * W;
                 if (st == 1) {
-                    for (int ow = 0; ow < lo; ow++) d[ow] = 0.0f;
-                    for (int ow = lo; ow < hi; ow++) d[ow] = xr[ow + off];
-                    for (int ow = hi; ow < OW; ow++) d[ow] = 0.0f;
+                    for (int ow = 0; ow < lo; ow++)
+                        d[ow] = 0.0f;
+                    for (int ow = lo; ow < hi; ow++)
+                        d[ow] = xr[ow + off];
+                    for (int ow = hi; ow < OW; ow++)
+                        d[ow] = 0.0f;
                 } else {
                     for (int ow = 0; ow < OW; ow++) {
                         int iw = ow * st - pad + kj;
@@ -100,8 +110,7 @@ static void im2col(float *col, const float *x, const sk_conv_shape *s, int n0, i
 }
 
 /* dx images n0.. (+)= col2im(col); parallel over channels so writes never race. */
-static void col2im(float *dx, const float *col, const sk_conv_shape *s, int n0, int nb,
-                   int acc)
+static void col2im(float *dx, const float *col, const sk_conv_shape *s, int n0, int nb, int acc)
 {
     const int k = s->k, st = s->stride, pad = s->pad, H = s->H, W = s->W;
     const int OH = s->OH, OW = s->OW, P = OH * OW;
@@ -126,7 +135,8 @@ static void col2im(float *dx, const float *col, const sk_conv_shape *s, int n0, 
                             if (hi > OW) hi = OW;
                             const int off = kj - pad;
 #pragma omp simd
-                            for (int ow = lo; ow < hi; ow++) xr[ow + off] += sr[ow];
+                            for (int ow = lo; ow < hi; ow++)
+                                xr[ow + off] += sr[ow];
                             continue;
                         }
                         for (int ow = 0; ow < OW; ow++) {
@@ -138,8 +148,7 @@ static void col2im(float *dx, const float *col, const sk_conv_shape *s, int n0, 
         }
 }
 
-void sk_conv2d_forward(float *y, const float *x, const float *w, const float *b,
-                       const sk_conv_shape *s, float *ws)
+void sk_conv2d_forward(float *y, const float *x, const float *w, const float *b, const sk_conv_shape *s, float *ws)
 {
     const int O = s->O, P = s->OH * s->OW, R = s->C * s->k * s->k;
     const int nb = conv_chunk(s);
@@ -157,7 +166,8 @@ void sk_conv2d_forward(float *y, const float *x, const float *w, const float *b,
             if (b)
                 for (int o = 0; o < O; o++) {
                     float *yr = yn + (int64_t)o * P;
-                    for (int p = 0; p < P; p++) yr[p] += b[o];
+                    for (int p = 0; p < P; p++)
+                        yr[p] += b[o];
                 }
             continue;
         }
@@ -171,14 +181,15 @@ void sk_conv2d_forward(float *y, const float *x, const float *w, const float *b,
             for (int n = 0; n < m; n++) {
                 const float *tr = T + (int64_t)o * ld + (int64_t)n * P;
                 float *yr = y + (n0 + n) * ys + (int64_t)o * P;
-                for (int p = 0; p < P; p++) yr[p] = tr[p] + bo;
+                for (int p = 0; p < P; p++)
+                    yr[p] = tr[p] + bo;
             }
         }
     }
 }
 
-void sk_conv2d_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
-                        const float *w, const sk_conv_shape *s, float *ws, int acc_dx)
+void sk_conv2d_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                        const sk_conv_shape *s, float *ws, int acc_dx)
 {
     const int O = s->O, P = s->OH * s->OW, R = s->C * s->k * s->k;
     const int nb = conv_chunk(s);
@@ -186,7 +197,7 @@ void sk_conv2d_backward(float *dx, float *dw, float *db, const float *dy, const 
     for (int n0 = 0; n0 < s->N; n0 += nb) {
         int m = s->N - n0 < nb ? s->N - n0 : nb;
         const int64_t ld = (int64_t)m * P;
-        const float *D;          /* dy of the chunk as (O, ld) */
+        const float *D; /* dy of the chunk as (O, ld) */
         float *col = ws;
         if (nb == 1) {
             D = dy + n0 * ys;
@@ -204,7 +215,8 @@ void sk_conv2d_backward(float *dx, float *dw, float *db, const float *dy, const 
             for (int o = 0; o < O; o++) {
                 const float *r = D + (int64_t)o * ld;
                 float acc = 0.0f;
-                for (int64_t j = 0; j < ld; j++) acc += r[j];
+                for (int64_t j = 0; j < ld; j++)
+                    acc += r[j];
                 db[o] += acc;
             }
         }
@@ -227,54 +239,4 @@ void sk_conv2d_backward(float *dx, float *dw, float *db, const float *dy, const 
         sk_sgemm(1, 0, R, (int)ld, O, 1.0f, w, R, D, (int)ld, 0.0f, col, (int)ld);
         col2im(dx, col, s, n0, m, acc_dx);
     }
-}
-
-/* ---- naive references ------------------------------------------------------ */
-
-void sk_conv2d_forward_ref(float *y, const float *x, const float *w, const float *b,
-                           const sk_conv_shape *s)
-{
-    const int k = s->k;
-    for (int n = 0; n < s->N; n++)
-        for (int o = 0; o < s->O; o++)
-            for (int oh = 0; oh < s->OH; oh++)
-                for (int ow = 0; ow < s->OW; ow++) {
-                    double acc = b ? b[o] : 0.0;
-                    for (int c = 0; c < s->C; c++)
-                        for (int ki = 0; ki < k; ki++)
-                            for (int kj = 0; kj < k; kj++) {
-                                int ih = oh * s->stride - s->pad + ki;
-                                int iw = ow * s->stride - s->pad + kj;
-                                if (ih < 0 || ih >= s->H || iw < 0 || iw >= s->W) continue;
-                                acc += (double)x[(((int64_t)n * s->C + c) * s->H + ih) * s->W + iw] *
-                                       w[(((int64_t)o * s->C + c) * k + ki) * k + kj];
-                            }
-                    y[(((int64_t)n * s->O + o) * s->OH + oh) * s->OW + ow] = (float)acc;
-                }
-}
-
-void sk_conv2d_backward_ref(float *dx, float *dw, float *db, const float *dy, const float *x,
-                            const float *w, const sk_conv_shape *s, int acc_dx)
-{
-    const int k = s->k;
-    int64_t nx = (int64_t)s->N * s->C * s->H * s->W;
-    if (dx && !acc_dx) memset(dx, 0, (size_t)nx * sizeof *dx);
-    for (int n = 0; n < s->N; n++)
-        for (int o = 0; o < s->O; o++)
-            for (int oh = 0; oh < s->OH; oh++)
-                for (int ow = 0; ow < s->OW; ow++) {
-                    float g = dy[(((int64_t)n * s->O + o) * s->OH + oh) * s->OW + ow];
-                    if (db) db[o] += g;
-                    for (int c = 0; c < s->C; c++)
-                        for (int ki = 0; ki < k; ki++)
-                            for (int kj = 0; kj < k; kj++) {
-                                int ih = oh * s->stride - s->pad + ki;
-                                int iw = ow * s->stride - s->pad + kj;
-                                if (ih < 0 || ih >= s->H || iw < 0 || iw >= s->W) continue;
-                                int64_t xi = (((int64_t)n * s->C + c) * s->H + ih) * s->W + iw;
-                                int64_t wi = (((int64_t)o * s->C + c) * k + ki) * k + kj;
-                                dw[wi] += g * x[xi];
-                                if (dx) dx[xi] += g * w[wi];
-                            }
-                }
 }

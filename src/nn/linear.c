@@ -6,20 +6,20 @@
 
 #include "core/blas.h"
 
-void sk_linear_forward(float *y, const float *x, const float *w, const float *b,
-                       int N, int C, int O)
+void sk_linear_forward(float *y, const float *x, const float *w, const float *b, int N, int C, int O)
 {
     /* y (N, O) = bias rows + x (N, C) * w^T (C, O): prefilling the bias and
      * accumulating (beta = 1) saves the BLAS's own pass over C for beta = 0
      * and a separate bias pass. */
     if (b) {
-        for (int n = 0; n < N; n++) memcpy(y + (int64_t)n * O, b, (size_t)O * sizeof *y);
+        for (int n = 0; n < N; n++)
+            memcpy(y + (int64_t)n * O, b, (size_t)O * sizeof *y);
     }
     sk_sgemm(0, 1, N, O, C, 1.0f, x, C, w, C, b ? 1.0f : 0.0f, y, O);
 }
 
-void sk_linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
-                        const float *w, int N, int C, int O, int acc_dx)
+void sk_linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w, int N, int C,
+                        int O, int acc_dx)
 {
     /* dw (O, C) += dy^T (O, N) * x (N, C) */
     sk_sgemm(1, 0, O, C, N, 1.0f, dy, O, x, C, 1.0f, dw, C);
@@ -29,47 +29,17 @@ void sk_linear_backward(float *dx, float *dw, float *db, const float *dy, const 
         for (int o0 = 0; o0 < O; o0 += 64) {
             int o1 = o0 + 64 < O ? o0 + 64 : O;
             float acc[64];
-            for (int o = o0; o < o1; o++) acc[o - o0] = 0.0f;
+            for (int o = o0; o < o1; o++)
+                acc[o - o0] = 0.0f;
             for (int n = 0; n < N; n++) {
                 const float *r = dy + (int64_t)n * O;
-                for (int o = o0; o < o1; o++) acc[o - o0] += r[o];
+                for (int o = o0; o < o1; o++)
+                    acc[o - o0] += r[o];
             }
-            for (int o = o0; o < o1; o++) db[o] += acc[o - o0];
+            for (int o = o0; o < o1; o++)
+                db[o] += acc[o - o0];
         }
     }
     /* dx (N, C) = dy (N, O) * w (O, C) */
     if (dx) sk_sgemm(0, 0, N, C, O, 1.0f, dy, O, w, C, acc_dx ? 1.0f : 0.0f, dx, C);
-}
-
-void sk_linear_forward_ref(float *y, const float *x, const float *w, const float *b,
-                           int N, int C, int O)
-{
-    for (int n = 0; n < N; n++)
-        for (int o = 0; o < O; o++) {
-            double acc = b ? b[o] : 0.0;
-            for (int c = 0; c < C; c++) acc += (double)x[(int64_t)n * C + c] * w[(int64_t)o * C + c];
-            y[(int64_t)n * O + o] = (float)acc;
-        }
-}
-
-void sk_linear_backward_ref(float *dx, float *dw, float *db, const float *dy, const float *x,
-                            const float *w, int N, int C, int O, int acc_dx)
-{
-    for (int o = 0; o < O; o++) {
-        double sb = 0.0;
-        for (int n = 0; n < N; n++) sb += dy[(int64_t)n * O + o];
-        if (db) db[o] += (float)sb;
-        for (int c = 0; c < C; c++) {
-            double s = 0.0;
-            for (int n = 0; n < N; n++) s += (double)dy[(int64_t)n * O + o] * x[(int64_t)n * C + c];
-            dw[(int64_t)o * C + c] += (float)s;
-        }
-    }
-    if (!dx) return;
-    for (int n = 0; n < N; n++)
-        for (int c = 0; c < C; c++) {
-            double s = acc_dx ? dx[(int64_t)n * C + c] : 0.0;
-            for (int o = 0; o < O; o++) s += (double)dy[(int64_t)n * O + o] * w[(int64_t)o * C + c];
-            dx[(int64_t)n * C + c] = (float)s;
-        }
 }

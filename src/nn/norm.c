@@ -10,9 +10,8 @@
 
 /* ---- BatchNorm ------------------------------------------------------------- */
 
-void sk_bn_forward(float *y, const float *x, const float *g, const float *b, float *rm,
-                   float *rv, float *mean, float *invstd, int N, int C, int S, int train,
-                   float momentum)
+void sk_bn_forward(float *y, const float *x, const float *g, const float *b, float *rm, float *rv, float *mean,
+                   float *invstd, int N, int C, int S, int train, float momentum)
 {
     const int64_t M = (int64_t)N * S, cs = (int64_t)C * S;
 #pragma omp parallel for schedule(static) if (M * C > PAR_MIN)
@@ -23,14 +22,16 @@ void sk_bn_forward(float *y, const float *x, const float *g, const float *b, flo
             for (int n = 0; n < N; n++) {
                 const float *xr = x + n * cs + (int64_t)c * S;
                 float acc = 0.0f;
-                for (int s = 0; s < S; s++) acc += xr[s];
+                for (int s = 0; s < S; s++)
+                    acc += xr[s];
                 s1 += acc;
             }
             double m = s1 / (double)M;
             for (int n = 0; n < N; n++) {
                 const float *xr = x + n * cs + (int64_t)c * S;
                 float acc = 0.0f, mf = (float)m;
-                for (int s = 0; s < S; s++) acc += (xr[s] - mf) * (xr[s] - mf);
+                for (int s = 0; s < S; s++)
+                    acc += (xr[s] - mf) * (xr[s] - mf);
                 s2 += acc;
             }
             double var = s2 / (double)M;
@@ -51,14 +52,14 @@ void sk_bn_forward(float *y, const float *x, const float *g, const float *b, flo
         for (int n = 0; n < N; n++) {
             const float *xr = x + n * cs + (int64_t)c * S;
             float *yr = y + n * cs + (int64_t)c * S;
-            for (int s = 0; s < S; s++) yr[s] = xr[s] * sc + sh;
+            for (int s = 0; s < S; s++)
+                yr[s] = xr[s] * sc + sh;
         }
     }
 }
 
-void sk_bn_backward(float *dx, float *dg, float *db, const float *dy, const float *x,
-                    const float *g, const float *mean, const float *invstd, int N, int C,
-                    int S, int train)
+void sk_bn_backward(float *dx, float *dg, float *db, const float *dy, const float *x, const float *g, const float *mean,
+                    const float *invstd, int N, int C, int S, int train)
 {
     const int64_t M = (int64_t)N * S, cs = (int64_t)C * S;
 #pragma omp parallel for schedule(static) if (M * C > PAR_MIN)
@@ -75,125 +76,70 @@ void sk_bn_backward(float *dx, float *dg, float *db, const float *dy, const floa
             sdy += a;
             sdyx += bb;
         }
-        sdyx *= is;   /* sum dy * xhat */
+        sdyx *= is; /* sum dy * xhat */
         if (dg) dg[c] += (float)sdyx;
         if (db) db[c] += (float)sdy;
         if (!dx) continue;
         const float gc = g ? g[c] : 1.0f;
         if (train) {
             /* dx = g*is/M * (M*dy - sum dy - xhat * sum dy*xhat) */
-            const float k1 = gc * is, k2 = (float)(sdy / (double)M),
-                        k3 = (float)(sdyx / (double)M) * is;
+            const float k1 = gc * is, k2 = (float)(sdy / (double)M), k3 = (float)(sdyx / (double)M) * is;
             for (int n = 0; n < N; n++) {
                 const float *xr = x + n * cs + (int64_t)c * S, *dr = dy + n * cs + (int64_t)c * S;
                 float *o = dx + n * cs + (int64_t)c * S;
-                for (int s = 0; s < S; s++) o[s] = k1 * (dr[s] - k2 - (xr[s] - mu) * k3);
+                for (int s = 0; s < S; s++)
+                    o[s] = k1 * (dr[s] - k2 - (xr[s] - mu) * k3);
             }
         } else {
             const float k1 = gc * is;
             for (int n = 0; n < N; n++) {
                 const float *dr = dy + n * cs + (int64_t)c * S;
                 float *o = dx + n * cs + (int64_t)c * S;
-                for (int s = 0; s < S; s++) o[s] = k1 * dr[s];
+                for (int s = 0; s < S; s++)
+                    o[s] = k1 * dr[s];
             }
         }
-    }
-}
-
-void sk_bn_forward_ref(float *y, const float *x, const float *g, const float *b, float *rm,
-                       float *rv, float *mean, float *invstd, int N, int C, int S, int train,
-                       float momentum)
-{
-    const int64_t M = (int64_t)N * S;
-    for (int c = 0; c < C; c++) {
-        double mu, var;
-        if (train) {
-            double s1 = 0.0, s2 = 0.0;
-            for (int n = 0; n < N; n++)
-                for (int s = 0; s < S; s++) s1 += x[((int64_t)n * C + c) * S + s];
-            mu = s1 / M;
-            for (int n = 0; n < N; n++)
-                for (int s = 0; s < S; s++) {
-                    double d = x[((int64_t)n * C + c) * S + s] - mu;
-                    s2 += d * d;
-                }
-            var = s2 / M;
-            if (rm) rm[c] = (float)((1.0 - momentum) * rm[c] + momentum * mu);
-            if (rv) rv[c] = (float)((1.0 - momentum) * rv[c] + momentum * (M > 1 ? var * M / (M - 1) : var));
-        } else {
-            mu = rm[c];
-            var = rv[c];
-        }
-        double is = 1.0 / sqrt(var + SK_NORM_EPS);
-        mean[c] = (float)mu;
-        invstd[c] = (float)is;
-        for (int n = 0; n < N; n++)
-            for (int s = 0; s < S; s++) {
-                int64_t i = ((int64_t)n * C + c) * S + s;
-                y[i] = (float)((x[i] - mu) * is * (g ? g[c] : 1.0) + (b ? b[c] : 0.0));
-            }
-    }
-}
-
-void sk_bn_backward_ref(float *dx, float *dg, float *db, const float *dy, const float *x,
-                        const float *g, const float *mean, const float *invstd, int N,
-                        int C, int S, int train)
-{
-    const int64_t M = (int64_t)N * S;
-    for (int c = 0; c < C; c++) {
-        double sdy = 0.0, sdyx = 0.0, is = invstd[c];
-        for (int n = 0; n < N; n++)
-            for (int s = 0; s < S; s++) {
-                int64_t i = ((int64_t)n * C + c) * S + s;
-                sdy += dy[i];
-                sdyx += dy[i] * (x[i] - mean[c]) * is;
-            }
-        if (dg) dg[c] += (float)sdyx;
-        if (db) db[c] += (float)sdy;
-        if (!dx) continue;
-        double gc = g ? g[c] : 1.0;
-        for (int n = 0; n < N; n++)
-            for (int s = 0; s < S; s++) {
-                int64_t i = ((int64_t)n * C + c) * S + s;
-                double xh = (x[i] - mean[c]) * is;
-                dx[i] = train ? (float)(gc * is * (dy[i] - sdy / M - xh * sdyx / M))
-                              : (float)(gc * is * dy[i]);
-            }
     }
 }
 
 /* ---- LayerNorm ------------------------------------------------------------- */
 
-void sk_ln_forward(float *y, const float *x, const float *g, const float *b, float *mean,
-                   float *invstd, int N, int C, int S)
+void sk_ln_forward(float *y, const float *x, const float *g, const float *b, float *mean, float *invstd, int N, int C,
+                   int S)
 {
     const int64_t cs = (int64_t)C * S;
 #pragma omp parallel for schedule(static) if (N * cs > PAR_MIN)
     for (int n = 0; n < N; n++) {
         const float *xn = x + n * cs;
         float *yn = y + n * cs, *mu = mean + (int64_t)n * S, *is = invstd + (int64_t)n * S;
-        for (int s = 0; s < S; s++) { mu[s] = 0.0f; is[s] = 0.0f; }
+        for (int s = 0; s < S; s++) {
+            mu[s] = 0.0f;
+            is[s] = 0.0f;
+        }
         for (int c = 0; c < C; c++)
-            for (int s = 0; s < S; s++) mu[s] += xn[(int64_t)c * S + s];
-        for (int s = 0; s < S; s++) mu[s] /= (float)C;
+            for (int s = 0; s < S; s++)
+                mu[s] += xn[(int64_t)c * S + s];
+        for (int s = 0; s < S; s++)
+            mu[s] /= (float)C;
         for (int c = 0; c < C; c++)
             for (int s = 0; s < S; s++) {
                 float d = xn[(int64_t)c * S + s] - mu[s];
                 is[s] += d * d;
             }
-        for (int s = 0; s < S; s++) is[s] = 1.0f / sqrtf(is[s] / (float)C + SK_NORM_EPS);
+        for (int s = 0; s < S; s++)
+            is[s] = 1.0f / sqrtf(is[s] / (float)C + SK_NORM_EPS);
         for (int c = 0; c < C; c++) {
             float gc = g ? g[c] : 1.0f, bc = b ? b[c] : 0.0f;
             const float *xr = xn + (int64_t)c * S;
             float *yr = yn + (int64_t)c * S;
-            for (int s = 0; s < S; s++) yr[s] = (xr[s] - mu[s]) * is[s] * gc + bc;
+            for (int s = 0; s < S; s++)
+                yr[s] = (xr[s] - mu[s]) * is[s] * gc + bc;
         }
     }
 }
 
-void sk_ln_backward(float *dx, float *dg, float *db, const float *dy, const float *x,
-                    const float *g, const float *mean, const float *invstd, int N, int C,
-                    int S, float *ws)
+void sk_ln_backward(float *dx, float *dg, float *db, const float *dy, const float *x, const float *g, const float *mean,
+                    const float *invstd, int N, int C, int S, float *ws)
 {
     const int64_t cs = (int64_t)C * S;
     if (dg || db) {
@@ -221,7 +167,10 @@ void sk_ln_backward(float *dx, float *dg, float *db, const float *dy, const floa
         const float *xn = x + n * cs, *dn = dy + n * cs;
         const float *mu = mean + (int64_t)n * S, *is = invstd + (int64_t)n * S;
         float *A = ws + 2 * (int64_t)n * S, *B = A + S, *o = dx + n * cs;
-        for (int s = 0; s < S; s++) { A[s] = 0.0f; B[s] = 0.0f; }
+        for (int s = 0; s < S; s++) {
+            A[s] = 0.0f;
+            B[s] = 0.0f;
+        }
         /* A = sum_c dy*g, B = sum_c dy*g*xhat */
         for (int c = 0; c < C; c++) {
             float gc = g ? g[c] : 1.0f;
@@ -233,7 +182,10 @@ void sk_ln_backward(float *dx, float *dg, float *db, const float *dy, const floa
             }
         }
         const float invc = 1.0f / (float)C;
-        for (int s = 0; s < S; s++) { A[s] *= invc; B[s] *= invc; }
+        for (int s = 0; s < S; s++) {
+            A[s] *= invc;
+            B[s] *= invc;
+        }
         for (int c = 0; c < C; c++) {
             float gc = g ? g[c] : 1.0f;
             const float *xr = xn + (int64_t)c * S, *dr = dn + (int64_t)c * S;
@@ -244,51 +196,4 @@ void sk_ln_backward(float *dx, float *dg, float *db, const float *dy, const floa
             }
         }
     }
-}
-
-void sk_ln_forward_ref(float *y, const float *x, const float *g, const float *b, float *mean,
-                       float *invstd, int N, int C, int S)
-{
-    for (int n = 0; n < N; n++)
-        for (int s = 0; s < S; s++) {
-            double s1 = 0.0, s2 = 0.0;
-            for (int c = 0; c < C; c++) s1 += x[((int64_t)n * C + c) * S + s];
-            double mu = s1 / C;
-            for (int c = 0; c < C; c++) {
-                double d = x[((int64_t)n * C + c) * S + s] - mu;
-                s2 += d * d;
-            }
-            double is = 1.0 / sqrt(s2 / C + SK_NORM_EPS);
-            mean[(int64_t)n * S + s] = (float)mu;
-            invstd[(int64_t)n * S + s] = (float)is;
-            for (int c = 0; c < C; c++) {
-                int64_t i = ((int64_t)n * C + c) * S + s;
-                y[i] = (float)((x[i] - mu) * is * (g ? g[c] : 1.0) + (b ? b[c] : 0.0));
-            }
-        }
-}
-
-void sk_ln_backward_ref(float *dx, float *dg, float *db, const float *dy, const float *x,
-                        const float *g, const float *mean, const float *invstd, int N,
-                        int C, int S)
-{
-    for (int n = 0; n < N; n++)
-        for (int s = 0; s < S; s++) {
-            double mu = mean[(int64_t)n * S + s], is = invstd[(int64_t)n * S + s];
-            double A = 0.0, B = 0.0;
-            for (int c = 0; c < C; c++) {
-                int64_t i = ((int64_t)n * C + c) * S + s;
-                double xh = (x[i] - mu) * is, gc = g ? g[c] : 1.0;
-                A += dy[i] * gc;
-                B += dy[i] * gc * xh;
-                if (dg) dg[c] += (float)(dy[i] * xh);
-                if (db) db[c] += dy[i];
-            }
-            if (!dx) continue;
-            for (int c = 0; c < C; c++) {
-                int64_t i = ((int64_t)n * C + c) * S + s;
-                double xh = (x[i] - mu) * is, gc = g ? g[c] : 1.0;
-                dx[i] = (float)(is * (dy[i] * gc - A / C - xh * B / C));
-            }
-        }
 }

@@ -21,9 +21,18 @@ void sk_maxpool2_forward(float *y, uint8_t *idx, const float *x, int N, int C, i
                 /* scan order (0,0) (0,1) (1,0) (1,1); strict > keeps the first max */
                 float v = r0[2 * ow];
                 uint8_t a = 0;
-                if (r0[2 * ow + 1] > v) { v = r0[2 * ow + 1]; a = 1; }
-                if (r1[2 * ow] > v) { v = r1[2 * ow]; a = 2; }
-                if (r1[2 * ow + 1] > v) { v = r1[2 * ow + 1]; a = 3; }
+                if (r0[2 * ow + 1] > v) {
+                    v = r0[2 * ow + 1];
+                    a = 1;
+                }
+                if (r1[2 * ow] > v) {
+                    v = r1[2 * ow];
+                    a = 2;
+                }
+                if (r1[2 * ow + 1] > v) {
+                    v = r1[2 * ow + 1];
+                    a = 3;
+                }
                 yp[oh * OW + ow] = v;
                 ip[oh * OW + ow] = a;
             }
@@ -31,8 +40,7 @@ void sk_maxpool2_forward(float *y, uint8_t *idx, const float *x, int N, int C, i
     }
 }
 
-void sk_maxpool2_backward(float *dx, const float *dy, const uint8_t *idx, int N, int C,
-                          int H, int W)
+void sk_maxpool2_backward(float *dx, const float *dy, const uint8_t *idx, int N, int C, int H, int W)
 {
     const int OH = H / 2, OW = W / 2;
     const int64_t planes = (int64_t)N * C;
@@ -50,47 +58,14 @@ void sk_maxpool2_backward(float *dx, const float *dy, const uint8_t *idx, int N,
     }
 }
 
-void sk_maxpool2_forward_ref(float *y, const float *x, int N, int C, int H, int W)
-{
-    const int OH = H / 2, OW = W / 2;
-    for (int64_t pl = 0; pl < (int64_t)N * C; pl++)
-        for (int oh = 0; oh < OH; oh++)
-            for (int ow = 0; ow < OW; ow++) {
-                float v = x[pl * H * W + (int64_t)(2 * oh) * W + 2 * ow];
-                for (int a = 0; a < 2; a++)
-                    for (int b = 0; b < 2; b++) {
-                        float u = x[pl * H * W + (int64_t)(2 * oh + a) * W + 2 * ow + b];
-                        if (u > v) v = u;
-                    }
-                y[pl * OH * OW + oh * OW + ow] = v;
-            }
-}
-
-void sk_maxpool2_backward_ref(float *dx, const float *dy, const float *x, int N, int C,
-                              int H, int W)
-{
-    const int OH = H / 2, OW = W / 2;
-    memset(dx, 0, (size_t)N * C * H * W * sizeof *dx);
-    for (int64_t pl = 0; pl < (int64_t)N * C; pl++)
-        for (int oh = 0; oh < OH; oh++)
-            for (int ow = 0; ow < OW; ow++) {
-                int64_t best = pl * H * W + (int64_t)(2 * oh) * W + 2 * ow;
-                for (int a = 0; a < 2; a++)
-                    for (int b = 0; b < 2; b++) {
-                        int64_t i = pl * H * W + (int64_t)(2 * oh + a) * W + 2 * ow + b;
-                        if (x[i] > x[best]) best = i;
-                    }
-                dx[best] += dy[pl * OH * OW + oh * OW + ow];
-            }
-}
-
 void sk_gap_forward(float *y, const float *x, int N, int C, int S)
 {
     const int64_t planes = (int64_t)N * C;
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * S;
         float acc = 0.0f;
-        for (int s = 0; s < S; s++) acc += xp[s];
+        for (int s = 0; s < S; s++)
+            acc += xp[s];
         y[pl] = acc / (float)S;
     }
 }
@@ -101,6 +76,7 @@ void sk_gap_backward(float *dx, const float *dy, int N, int C, int S)
     for (int64_t pl = 0; pl < planes; pl++) {
         float v = dy[pl] / (float)S;
         float *xp = dx + pl * S;
-        for (int s = 0; s < S; s++) xp[s] = v;
+        for (int s = 0; s < S; s++)
+            xp[s] = v;
     }
 }

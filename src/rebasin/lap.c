@@ -40,14 +40,14 @@
 
 /* Workspace: one allocation, carved into the arrays below. */
 typedef struct {
-    double *v;      /* (M) column duals */
-    double *d;      /* (M) shortest-path distances; column minima in phase 1 */
-    int *x;         /* (N) row -> column, -1 when free */
-    int *y;         /* (M) column -> row, -1 when free */
-    int *pred;      /* (M) predecessor row on the shortest path; argmin rows in phase 1 */
-    int *cols;      /* (M) column list: [0,low) scanned, [low,up) at min distance, [up,M) rest */
-    int *freerows;  /* (N) free rows */
-    int *matches;   /* (N) columns whose minimum is this row (phase 1) */
+    double *v;     /* (M) column duals */
+    double *d;     /* (M) shortest-path distances; column minima in phase 1 */
+    int *x;        /* (N) row -> column, -1 when free */
+    int *y;        /* (M) column -> row, -1 when free */
+    int *pred;     /* (M) predecessor row on the shortest path; argmin rows in phase 1 */
+    int *cols;     /* (M) column list: [0,low) scanned, [low,up) at min distance, [up,M) rest */
+    int *freerows; /* (N) free rows */
+    int *matches;  /* (N) columns whose minimum is this row (phase 1) */
 } lap_ws;
 
 static sk_status lap_ws_alloc(lap_ws *w, void **block, int n, int m)
@@ -57,38 +57,51 @@ static sk_status lap_ws_alloc(lap_ws *w, void **block, int n, int m)
     char *b = sk_alloc(bytes);
     if (!b) return sk_err_prefix(SK_ENOMEM, "lap: workspace for %d x %d: ", n, m);
     *block = b;
-    w->v = (double *)b;        b += mm * sizeof(double);
-    w->d = (double *)b;        b += mm * sizeof(double);
-    w->x = (int *)b;           b += nn * sizeof(int);
-    w->y = (int *)b;           b += mm * sizeof(int);
-    w->pred = (int *)b;        b += mm * sizeof(int);
-    w->cols = (int *)b;        b += mm * sizeof(int);
-    w->freerows = (int *)b;    b += nn * sizeof(int);
+    w->v = (double *)b;
+    b += mm * sizeof(double);
+    w->d = (double *)b;
+    b += mm * sizeof(double);
+    w->x = (int *)b;
+    b += nn * sizeof(int);
+    w->y = (int *)b;
+    b += mm * sizeof(int);
+    w->pred = (int *)b;
+    b += mm * sizeof(int);
+    w->cols = (int *)b;
+    b += mm * sizeof(int);
+    w->freerows = (int *)b;
+    b += nn * sizeof(int);
     w->matches = (int *)b;
     return SK_OK;
 }
 
 /* Scan A once: NaN/Inf and an overflow-proof range. Also, for square
  * problems, the column minima of C = sgn*A and their first argmin rows. */
-static inline __attribute__((always_inline)) int
-lap_scan(const double *A, int n, int m, double sgn, int colmin, double *vmin, int *arg)
+static inline __attribute__((always_inline)) int lap_scan(const double *A, int n, int m, double sgn, int colmin,
+                                                          double *vmin, int *arg)
 {
     double bad = 0.0, lo = INFINITY, hi = -INFINITY;
     if (colmin) {
-        for (int j = 0; j < m; j++) { vmin[j] = INFINITY; arg[j] = 0; }
+        for (int j = 0; j < m; j++) {
+            vmin[j] = INFINITY;
+            arg[j] = 0;
+        }
     }
     for (int i = 0; i < n; i++) {
         const double *row = A + (size_t)i * m;
         for (int j = 0; j < m; j++) {
             double a = row[j];
-            bad += a * 0.0;     /* NaN iff some entry is NaN or Inf */
+            bad += a * 0.0; /* NaN iff some entry is NaN or Inf */
             lo = a < lo ? a : lo;
             hi = a > hi ? a : hi;
         }
         if (colmin) {
             for (int j = 0; j < m; j++) {
                 double c = sgn * row[j];
-                if (c < vmin[j]) { vmin[j] = c; arg[j] = i; }
+                if (c < vmin[j]) {
+                    vmin[j] = c;
+                    arg[j] = i;
+                }
             }
         }
     }
@@ -101,8 +114,7 @@ lap_scan(const double *A, int n, int m, double sgn, int colmin, double *vmin, in
 
 /* Phase 1 for square problems: column reduction and reduction transfer.
  * Returns the number of free rows put in w->freerows. */
-static inline __attribute__((always_inline)) int
-lap_column_reduce(const double *A, int n, int m, double sgn, lap_ws *w)
+static inline __attribute__((always_inline)) int lap_column_reduce(const double *A, int n, int m, double sgn, lap_ws *w)
 {
     double *v = w->v;
     int *x = w->x, *y = w->y, *matches = w->matches;
@@ -112,11 +124,14 @@ lap_column_reduce(const double *A, int n, int m, double sgn, lap_ws *w)
         int i = w->pred[j];
         v[j] = w->d[j];
         if (++matches[i] == 1) {
-            x[i] = j; y[j] = i;
+            x[i] = j;
+            y[j] = i;
         } else if (v[j] < v[x[i]]) {
             /* prefer the column where this row is cheaper */
             int j1 = x[i];
-            x[i] = j; y[j] = i; y[j1] = -1;
+            x[i] = j;
+            y[j] = i;
+            y[j1] = -1;
         } else {
             y[j] = -1;
         }
@@ -133,7 +148,7 @@ lap_column_reduce(const double *A, int n, int m, double sgn, lap_ws *w)
                 double h = sgn * row[j] - v[j];
                 if (j != j1 && h < mn) mn = h;
             }
-            if (m > 1) v[j1] -= mn;   /* a 1 x 1 problem has no other column */
+            if (m > 1) v[j1] -= mn; /* a 1 x 1 problem has no other column */
         }
     }
     return nfree;
@@ -141,8 +156,8 @@ lap_column_reduce(const double *A, int n, int m, double sgn, lap_ws *w)
 
 /* Phase 2: augmenting row reduction over the nfree rows in w->freerows.
  * Returns the number of rows still free (listed in w->freerows). */
-static inline __attribute__((always_inline)) int
-lap_row_reduce(const double *A, int n, int m, double sgn, lap_ws *w, int nfree)
+static inline __attribute__((always_inline)) int lap_row_reduce(const double *A, int n, int m, double sgn, lap_ws *w,
+                                                                int nfree)
 {
     double *v = w->v;
     int *x = w->x, *y = w->y, *fr = w->freerows;
@@ -165,25 +180,38 @@ lap_row_reduce(const double *A, int n, int m, double sgn, lap_ws *w, int nfree)
             for (int j = 1; j < m; j++) {
                 double h = sgn * row[j] - v[j];
                 if (h < u2) {
-                    if (h >= u1) { u2 = h; j2 = j; }
-                    else { u2 = u1; j2 = j1; u1 = h; j1 = j; }
+                    if (h >= u1) {
+                        u2 = h;
+                        j2 = j;
+                    } else {
+                        u2 = u1;
+                        j2 = j1;
+                        u1 = h;
+                        j1 = j;
+                    }
                 }
             }
             int i0 = y[j1];
             int progress = 0;
             if (u1 < u2) {
                 double nv = v[j1] - (u2 - u1);
-                if (nv < v[j1]) { v[j1] = nv; progress = 1; }
+                if (nv < v[j1]) {
+                    v[j1] = nv;
+                    progress = 1;
+                }
             } else if (i0 >= 0) {
                 /* tie: take the second column instead (it may be free) */
                 j1 = j2;
                 i0 = y[j1];
             }
-            x[i] = j1; y[j1] = i;
+            x[i] = j1;
+            y[j1] = i;
             if (i0 >= 0) {
                 x[i0] = -1;
-                if (progress) fr[--k] = i0;   /* process the displaced row next */
-                else fr[nfree++] = i0;        /* defer it to the next pass */
+                if (progress)
+                    fr[--k] = i0; /* process the displaced row next */
+                else
+                    fr[nfree++] = i0; /* defer it to the next pass */
             }
         }
     }
@@ -191,8 +219,7 @@ lap_row_reduce(const double *A, int n, int m, double sgn, lap_ws *w, int nfree)
 }
 
 /* Phase 3: one shortest augmenting path from free row f. */
-static inline __attribute__((always_inline)) void
-lap_augment(const double *A, int m, double sgn, lap_ws *w, int f)
+static inline __attribute__((always_inline)) void lap_augment(const double *A, int m, double sgn, lap_ws *w, int f)
 {
     double *v = w->v, *d = w->d;
     int *x = w->x, *y = w->y, *pred = w->pred, *cols = w->cols;
@@ -213,13 +240,19 @@ lap_augment(const double *A, int m, double sgn, lap_ws *w, int f)
                 int j = cols[k];
                 double h = d[j];
                 if (h <= mn) {
-                    if (h < mn) { up = low; mn = h; }
+                    if (h < mn) {
+                        up = low;
+                        mn = h;
+                    }
                     cols[k] = cols[up];
                     cols[up++] = j;
                 }
             }
             for (int k = low; k < up; k++) {
-                if (y[cols[k]] < 0) { end = cols[k]; break; }
+                if (y[cols[k]] < 0) {
+                    end = cols[k];
+                    break;
+                }
             }
             if (end >= 0) break;
         }
@@ -235,7 +268,10 @@ lap_augment(const double *A, int m, double sgn, lap_ws *w, int f)
                 d[j] = h;
                 pred[j] = i;
                 if (h == mn) {
-                    if (y[j] < 0) { end = j; break; }
+                    if (y[j] < 0) {
+                        end = j;
+                        break;
+                    }
                     cols[k] = cols[up];
                     cols[up++] = j;
                 }
@@ -259,30 +295,44 @@ lap_augment(const double *A, int m, double sgn, lap_ws *w, int f)
     }
 }
 
-static inline __attribute__((always_inline)) void
-lap_run(const double *A, int n, int m, double sgn, lap_ws *w)
+static inline __attribute__((always_inline)) void lap_run(const double *A, int n, int m, double sgn, lap_ws *w)
 {
     int nfree;
-    for (int i = 0; i < n; i++) w->x[i] = -1;
-    for (int j = 0; j < m; j++) w->y[j] = -1;
+    for (int i = 0; i < n; i++)
+        w->x[i] = -1;
+    for (int j = 0; j < m; j++)
+        w->y[j] = -1;
     if (n == m) {
         nfree = lap_column_reduce(A, n, m, sgn, w);
     } else {
-        for (int j = 0; j < m; j++) w->v[j] = 0.0;
-        for (int i = 0; i < n; i++) w->freerows[i] = i;
+        for (int j = 0; j < m; j++)
+            w->v[j] = 0.0;
+        for (int i = 0; i < n; i++)
+            w->freerows[i] = i;
         nfree = n;
     }
     if (m > 1) nfree = lap_row_reduce(A, n, m, sgn, w, nfree);
-    for (int k = 0; k < nfree; k++) lap_augment(A, m, sgn, w, w->freerows[k]);
+    for (int k = 0; k < nfree; k++)
+        lap_augment(A, m, sgn, w, w->freerows[k]);
 }
 
 /* Two instantiations so the sign folds into the arithmetic. */
 static int lap_scan_min(const double *A, int n, int m, int colmin, double *vmin, int *arg)
-{ return lap_scan(A, n, m, 1.0, colmin, vmin, arg); }
+{
+    return lap_scan(A, n, m, 1.0, colmin, vmin, arg);
+}
 static int lap_scan_max(const double *A, int n, int m, int colmin, double *vmin, int *arg)
-{ return lap_scan(A, n, m, -1.0, colmin, vmin, arg); }
-static void lap_run_min(const double *A, int n, int m, lap_ws *w) { lap_run(A, n, m, 1.0, w); }
-static void lap_run_max(const double *A, int n, int m, lap_ws *w) { lap_run(A, n, m, -1.0, w); }
+{
+    return lap_scan(A, n, m, -1.0, colmin, vmin, arg);
+}
+static void lap_run_min(const double *A, int n, int m, lap_ws *w)
+{
+    lap_run(A, n, m, 1.0, w);
+}
+static void lap_run_max(const double *A, int n, int m, lap_ws *w)
+{
+    lap_run(A, n, m, -1.0, w);
+}
 
 /* Name the first non-finite entry (slow path, only after a failed scan). */
 static sk_status lap_err_nonfinite(const double *A, int n, int m)
@@ -294,41 +344,51 @@ static sk_status lap_err_nonfinite(const double *A, int n, int m)
                 return sk_err(SK_EINVAL,
                               "lap: entry (%d, %d) of the %d x %d matrix is %s"
                               "\nHINT: assignment needs finite scores; check the "
-                              "inputs for NaN/Inf", i, j, n, m, isnan(a) ? "NaN" : "infinite");
+                              "inputs for NaN/Inf",
+                              i, j, n, m, isnan(a) ? "NaN" : "infinite");
         }
     return sk_err(SK_EINVAL, "lap: non-finite entry in the %d x %d matrix", n, m);
 }
 
-static sk_status lap_solve(const double *A, int n, int m, double sgn, int64_t *p,
-                           double *u, double *vout, double *objective)
+static sk_status lap_solve(const double *A, int n, int m, double sgn, int64_t *p, double *u, double *vout,
+                           double *objective)
 {
     lap_ws w = {0};
     void *block = NULL;
     sk_status st = SK_OK;
     if (objective) *objective = 0.0;
-    if (n < 0 || m < 0)
-        return sk_err(SK_EINVAL, "lap: negative size %d x %d", n, m);
+    if (n < 0 || m < 0) return sk_err(SK_EINVAL, "lap: negative size %d x %d", n, m);
     if (n > m)
-        return sk_err(SK_EINVAL, "lap: %d rows > %d columns; rows must not outnumber columns"
-                      "\nHINT: solve the transposed problem", n, m);
+        return sk_err(SK_EINVAL,
+                      "lap: %d rows > %d columns; rows must not outnumber columns"
+                      "\nHINT: solve the transposed problem",
+                      n, m);
     if (n == 0) {
-        if (vout) for (int j = 0; j < m; j++) vout[j] = 0.0;
+        if (vout)
+            for (int j = 0; j < m; j++)
+                vout[j] = 0.0;
         return SK_OK;
     }
     if (!A || !p) return sk_err(SK_EINVAL, "lap: NULL matrix or output");
     st = lap_ws_alloc(&w, &block, n, m);
     if (st != SK_OK) return st;
     int sq = (n == m);
-    int bad = sgn > 0 ? lap_scan_min(A, n, m, sq, w.d, w.pred)
-                      : lap_scan_max(A, n, m, sq, w.d, w.pred);
-    if (bad == 1) { st = lap_err_nonfinite(A, n, m); goto cleanup; }
-    if (bad == 2) {
-        st = sk_err(SK_EINVAL, "lap: the entries of the %d x %d matrix span too large a range "
-                    "for double-precision potentials\nHINT: rescale the scores", n, m);
+    int bad = sgn > 0 ? lap_scan_min(A, n, m, sq, w.d, w.pred) : lap_scan_max(A, n, m, sq, w.d, w.pred);
+    if (bad == 1) {
+        st = lap_err_nonfinite(A, n, m);
         goto cleanup;
     }
-    if (sgn > 0) lap_run_min(A, n, m, &w);
-    else lap_run_max(A, n, m, &w);
+    if (bad == 2) {
+        st = sk_err(SK_EINVAL,
+                    "lap: the entries of the %d x %d matrix span too large a range "
+                    "for double-precision potentials\nHINT: rescale the scores",
+                    n, m);
+        goto cleanup;
+    }
+    if (sgn > 0)
+        lap_run_min(A, n, m, &w);
+    else
+        lap_run_max(A, n, m, &w);
 
     double obj = 0.0;
     for (int i = 0; i < n; i++) {
@@ -336,9 +396,12 @@ static sk_status lap_solve(const double *A, int n, int m, double sgn, int64_t *p
         obj += A[(size_t)i * m + w.x[i]];
     }
     if (objective) *objective = obj;
-    if (vout) for (int j = 0; j < m; j++) vout[j] = w.v[j];
+    if (vout)
+        for (int j = 0; j < m; j++)
+            vout[j] = w.v[j];
     if (u)
-        for (int i = 0; i < n; i++) u[i] = A[(size_t)i * m + w.x[i]] - w.v[w.x[i]];
+        for (int i = 0; i < n; i++)
+            u[i] = A[(size_t)i * m + w.x[i]] - w.v[w.x[i]];
 cleanup:
     sk_free(block);
     return st;
@@ -354,38 +417,7 @@ sk_status lap_solve_min(const double *C, int n, int m, int64_t *p, double *objec
     return lap_solve(C, n, m, 1.0, p, NULL, NULL, objective);
 }
 
-sk_status lap_solve_min_duals(const double *C, int n, int m, int64_t *p,
-                              double *u, double *v, double *objective)
+sk_status lap_solve_min_duals(const double *C, int n, int m, int64_t *p, double *u, double *v, double *objective)
 {
     return lap_solve(C, n, m, 1.0, p, u, v, objective);
-}
-
-/* Depth-first enumeration of injective maps, summing in row order so the
- * result matches a plain loop over the chosen entries. */
-static void lap_bf_rec(const double *S, int n, int m, int i, double acc, unsigned used,
-                       int64_t *cur, int64_t *best, double *bestv)
-{
-    if (i == n) {
-        if (acc > *bestv) {
-            *bestv = acc;
-            memcpy(best, cur, (size_t)n * sizeof(int64_t));
-        }
-        return;
-    }
-    for (int j = 0; j < m; j++) {
-        if (used & (1u << j)) continue;
-        cur[i] = j;
-        lap_bf_rec(S, n, m, i + 1, acc + S[(size_t)i * m + j], used | (1u << j), cur, best, bestv);
-    }
-}
-
-double lap_bruteforce_max(const double *S, int n, int m, int64_t *p)
-{
-    int64_t cur[9], best[9];
-    double bestv = -INFINITY;
-    if (n < 0 || m > 9 || n > m) return NAN;
-    if (n == 0) return 0.0;
-    lap_bf_rec(S, n, m, 0, 0.0, 0u, cur, best, &bestv);
-    if (p) memcpy(p, best, (size_t)n * sizeof(int64_t));
-    return bestv;
 }

@@ -31,12 +31,6 @@ sk_status lap_solve_min(const double *C, int n, int m, int64_t *p, double *objec
  *   u[i] + v[p[i]] == C[i][p[i]]               (complementary slackness)
  *   when n < m: v[j] <= 0, and v[j] == 0 for columns no row is assigned to,
  * so sum(u) + sum(v) equals the optimum (the LP dual certifies optimality). */
-sk_status lap_solve_min_duals(const double *C, int n, int m, int64_t *p,
-                              double *u, double *v, double *objective);
-
-/* Reference for the tests: tries every injective map, n <= m <= 9 (and
- * n >= 0). Writes the first best map found to p (may be NULL) and returns
- * its objective; returns NAN (p untouched) outside the size limit. */
-double lap_bruteforce_max(const double *S, int n, int m, int64_t *p);
+sk_status lap_solve_min_duals(const double *C, int n, int m, int64_t *p, double *u, double *v, double *objective);
 
 #endif

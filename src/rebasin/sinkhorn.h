@@ -33,9 +33,9 @@
 #include "core/err.h"
 
 typedef struct {
-    double tau;      /* temperature, > 0 (default 1.0) */
-    int iterations;  /* K >= 1 (default 20) */
-    double scale;    /* l in C = -l * X, != 0 (default 1.0) */
+    double tau;     /* temperature, > 0 (default 1.0) */
+    int iterations; /* K >= 1 (default 20) */
+    double scale;   /* l in C = -l * X, != 0 (default 1.0) */
 } sk_sinkhorn_opts;
 
 /* Defaults: tau 1.0, 20 iterations, scale 1.0. */
@@ -54,20 +54,20 @@ enum {
 
 /* Filled by the backward, for logging. */
 typedef struct {
-    int method;     /* SK_SINKHORN_SOLVER_AUTO (= PCG), _CHOLESKY or _PINV */
+    int method;        /* SK_SINKHORN_SOLVER_AUTO (= PCG), _CHOLESKY or _PINV */
     int cg_iterations; /* PCG iterations tried (also when it gave up) */
-    int fallback;   /* 1 when the pseudo-inverse fallback was used */
-    int potrf_info; /* dpotrf's info (> 0: not positive definite), 0 if ok */
-    double rcond;   /* dpocon estimate (0 when the factorisation failed) */
-    int dropped;    /* fallback only: eigenvalues treated as zero */
+    int fallback;      /* 1 when the pseudo-inverse fallback was used */
+    int potrf_info;    /* dpotrf's info (> 0: not positive definite), 0 if ok */
+    double rcond;      /* dpocon estimate (0 when the factorisation failed) */
+    int dropped;       /* fallback only: eigenvalues treated as zero */
 } sk_sinkhorn_stats;
 
 /* Workspace reused across calls for every n <= nmax (no allocation per
  * call, except inside the fallback's LAPACKE_dsyevd). Not thread-safe:
  * one workspace per concurrent caller. */
 typedef struct sk_sinkhorn_ws sk_sinkhorn_ws;
-sk_sinkhorn_ws *sk_sinkhorn_ws_new(int nmax);   /* NULL + sk_err on failure */
-void sk_sinkhorn_ws_free(sk_sinkhorn_ws *ws);  /* NULL-safe */
+sk_sinkhorn_ws *sk_sinkhorn_ws_new(int nmax); /* NULL + sk_err on failure */
+void sk_sinkhorn_ws_free(sk_sinkhorn_ws *ws); /* NULL-safe */
 
 /* The forward's first iteration is in the log domain; later iterations are
  * taken in the linear domain (P = diag(a) K diag(b) with K = exp(L) at the
@@ -87,34 +87,22 @@ sk_status sk_sinkhorn_ws_set_solver(sk_sinkhorn_ws *ws, int solver);
 
 /* X (n, n) -> P (n, n). ws may be NULL (temporary buffers are allocated).
  * X and P may alias. SK_EINVAL on bad options, n < 1 or non-finite L. */
-sk_status sk_sinkhorn_forward_ws(sk_sinkhorn_ws *ws, const double *X, int n,
-                                 const sk_sinkhorn_opts *o, double *P);
-sk_status sk_sinkhorn_forward(const double *X, int n, const sk_sinkhorn_opts *o,
-                              double *P);
+sk_status sk_sinkhorn_forward_ws(sk_sinkhorn_ws *ws, const double *X, int n, const sk_sinkhorn_opts *o, double *P);
+sk_status sk_sinkhorn_forward(const double *X, int n, const sk_sinkhorn_opts *o, double *P);
 
 /* P (n, n) forward output, G = dloss/dP (n, n) -> dX = dloss/dX (n, n).
  * dX must not alias P or G. st may be NULL. SK_EINVAL when P has a negative
  * or non-finite entry or an all-zero row, or G is non-finite. */
-sk_status sk_sinkhorn_backward_ws(sk_sinkhorn_ws *ws, const double *P,
-                                  const double *G, int n, const sk_sinkhorn_opts *o,
-                                  double *dX, sk_sinkhorn_stats *st);
-sk_status sk_sinkhorn_backward(const double *P, const double *G, int n,
-                               const sk_sinkhorn_opts *o, double *dX);
-
-/* Reference for tests: the published code's dense (2n-1) x (2n-1) KKT solve
- * (v_{n-1} = 0, LAPACKE_dgesv). Allocates; fails (SK_ENUMERIC) when the
- * system is singular, like the published code. */
-sk_status sk_sinkhorn_backward_dense(const double *P, const double *G, int n,
-                                     const sk_sinkhorn_opts *o, double *dX);
+sk_status sk_sinkhorn_backward_ws(sk_sinkhorn_ws *ws, const double *P, const double *G, int n,
+                                  const sk_sinkhorn_opts *o, double *dX, sk_sinkhorn_stats *st);
+sk_status sk_sinkhorn_backward(const double *P, const double *G, int n, const sk_sinkhorn_opts *o, double *dX);
 
 /* Float wrappers for float parameters (computation in double; ws required,
  * made with nmax >= n). forward_f keeps the double plan in ws; backward_f
  * differentiates the LAST forward_f made on the same ws (SK_EINVAL when there
  * was none or n differs), so the backward never sees float-rounded P. */
-sk_status sk_sinkhorn_forward_f(sk_sinkhorn_ws *ws, const float *X, int n,
-                                const sk_sinkhorn_opts *o, float *P);
-sk_status sk_sinkhorn_backward_f(sk_sinkhorn_ws *ws, const float *G, int n,
-                                 const sk_sinkhorn_opts *o, float *dX,
+sk_status sk_sinkhorn_forward_f(sk_sinkhorn_ws *ws, const float *X, int n, const sk_sinkhorn_opts *o, float *P);
+sk_status sk_sinkhorn_backward_f(sk_sinkhorn_ws *ws, const float *G, int n, const sk_sinkhorn_opts *o, float *dX,
                                  sk_sinkhorn_stats *st);
 
 #endif
