@@ -1,6 +1,6 @@
 /* Weight matching's fast path (wm.c: SGEMM products, A's rows gathered once,
  * cached constant parts, warm-started LAP, skipped unchanged groups) against
- * a naive reference of ALGORITHMS.md section 4 (double products, a cold LAP
+ * a naive reference of doc/algorithms.md section 4 (double products, a cold LAP
  * per group, every group every pass), on every architecture, so that each
  * product layout (rows as stored, transposed, gathered with blocks) runs. */
 #include "testutil.h"

@@ -16,7 +16,7 @@
 #include "rebasin/wm.h"
 
 /* Build, randomise, and prove the spec: outputs unchanged under random
- * permutations (max |diff| / max |logit| <= 1e-4, ALGORITHMS.md §2), and a
+ * permutations (max |diff| / max |logit| <= 1e-4, doc/algorithms.md §2), and a
  * deliberately wrong permutation (one tensor left unpermuted) is detected. */
 static void prove(const sk_model_spec *ms, const char *what)
 {

@@ -1,4 +1,4 @@
-/* gemm_peak.c - the in-process SGEMM peak (PERFORMANCE.md), per OpenBLAS kernel.
+/* gemm_peak.c - the in-process SGEMM peak (the physical limit of the training hot path; bench/gemm/README.md), per OpenBLAS kernel.
  *
  *   gemm_peak [--rounds R] [--kernels default,auto,Haswell,SkylakeX,Cooperlake] [--quick]
  *

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """SciPy/NumPy peer of bench/wm/wm_bench.c: weight matching (Git Re-Basin
-Algorithm 1, ALGORITHMS.md section 4) on two MLP checkpoints in sinkrb's HDF5
+Algorithm 1, doc/algorithms.md section 4) on two MLP checkpoints in sinkrb's HDF5
 layout (layers.{i}.weight|bias), as the reference implementations do it:
 float32 similarity products, scipy.optimize.linear_sum_assignment per group,
 a fresh random group order per pass, stop after a pass without improvement.

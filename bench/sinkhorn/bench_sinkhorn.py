@@ -2,7 +2,7 @@
 """Sinkhorn forward (20 iterations) + implicit backward: sinkrb vs a PyTorch
 reference implementing the published approach (log-domain forward in torch,
 backward by a dense (2n-1) x (2n-1) KKT solve with torch.linalg.solve),
-written from ALGORITHMS.md section 7.
+written from doc/algorithms.md section 7.
 
 Usage: bench_sinkhorn.py BENCH_BINARY [--sizes 128,512,1024] [--threads 2,1]
                          [--rounds 5] [--reps 3]

@@ -1,4 +1,4 @@
-/* bench.c - task sequences for continual learning (ALGORITHMS.md §10).
+/* bench.c - task sequences for continual learning (doc/algorithms.md §10).
  * Dimension letters: see bench.h. */
 #include "continual/bench.h"
 

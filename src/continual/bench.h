@@ -1,4 +1,4 @@
-/* bench.h - continual-learning benchmarks (ALGORITHMS.md §10): a task
+/* bench.h - continual-learning benchmarks (doc/algorithms.md §10): a task
  * sequence over an already-loaded data set, the per-task input transforms,
  * head masks, and the class-balanced episodic memory.
  *

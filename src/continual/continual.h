@@ -1,4 +1,4 @@
-/* continual.h - `mode: continual` (ALGORITHMS.md §10): a benchmark's task
+/* continual.h - `mode: continual` (doc/algorithms.md §10): a benchmark's task
  * sequence, the methods compared on it (finetune, ewc, replay, agem, joint,
  * rebasin), the accuracy matrix and its metrics, and the result files.
  *
@@ -90,7 +90,7 @@ double sk_cl_results_seconds(const sk_cl_results *r, int k);
 /* Metrics of an accuracy matrix a (T, T):
  *   ACC        = mean_i a[T-1][i]
  *   forgetting = mean_{i<T-1} (max_{t<T-1} a[t][i] - a[T-1][i])   (Chaudhry et al.:
- *                the max runs over every earlier row, as ALGORITHMS.md §10 writes it)
+ *                the max runs over every earlier row, as doc/algorithms.md §10 writes it)
  *   BWT        = mean_{i<T-1} (a[T-1][i] - a[i][i])
  * Forgetting and BWT are 0 when T = 1. */
 double sk_cl_acc(const double *a, int T);

@@ -62,7 +62,7 @@ void sk_cl_memory_draw(sk_cl_trainer *tr, int at, int n);
 /* Memory examples mixed into a batch of `cur` current examples: min(batch_size, memory size). */
 int sk_cl_memory_batch(const sk_cl_trainer *tr);
 
-/* One task of the rebasin method (t > 0; ALGORITHMS.md §10): learn soft
+/* One task of the rebasin method (t > 0; doc/algorithms.md §10): learn soft
  * permutations and a residual on the current data plus memory, then update
  * the model's parameters in place. *mean_loss: mean minibatch loss. */
 SK_MUST_CHECK sk_status sk_cl_rebasin_task(sk_cl_trainer *tr, int t, sk_progress *pg, int64_t *done, double *mean_loss);

@@ -1,5 +1,5 @@
 /* methods.c - finetune, EWC, experience replay, A-GEM and joint training
- * over a task sequence (ALGORITHMS.md §10), plus the pieces they share:
+ * over a task sequence (doc/algorithms.md §10), plus the pieces they share:
  * the per-example-head loss, evaluation and the empirical Fisher.
  *
  * Choices (documented in the man page through the config docs):

@@ -1,5 +1,5 @@
 /* metrics.c - ACC, forgetting and backward transfer of an accuracy matrix
- * (ALGORITHMS.md §10). a (T, T): a[t*T + i] = accuracy on task i after task t. */
+ * (doc/algorithms.md §10). a (T, T): a[t*T + i] = accuracy on task i after task t. */
 #include "continual/continual.h"
 
 double sk_cl_acc(const double *a, int T)

@@ -1,4 +1,4 @@
-/* rebasin_il.c - incremental learning via re-basin (ALGORITHMS.md §10, after
+/* rebasin_il.c - incremental learning via re-basin (doc/algorithms.md §10, after
  * the authors' released code). Task 1 is trained normally (methods.c); for
  * each later task t, with theta the current model (fixed during the task):
  *

@@ -1,7 +1,7 @@
 /* dataset.h - the data sets sinkrb trains on, read from their official files.
  *
  * MNIST / Fashion-MNIST (IDX, raw or gzip), CIFAR-10 / CIFAR-100 (binary
- * version) and the polynomial regression toy (ALGORITHMS.md section 11).
+ * version) and the polynomial regression toy (doc/algorithms.md section 11).
  * Images stay uint8 in memory (a CIFAR-10 train split is 150 MiB); batches are
  * converted to float and normalised on the fly by sk_dataset_batch.
  *

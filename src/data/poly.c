@@ -1,4 +1,4 @@
-/* poly.c - the polynomial regression toy (ALGORITHMS.md section 11).
+/* poly.c - the polynomial regression toy (doc/algorithms.md section 11).
  *
  * n evenly spaced inputs x_i = a + (b - a) i / (n - 1) on the degree's
  * interval, targets y_i = f(x_i) + sigma z_i with z_i ~ N(0, 1):

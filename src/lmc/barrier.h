@@ -1,4 +1,4 @@
-/* barrier.h - loss/accuracy barriers of a curve along lambda (ALGORITHMS.md §9). */
+/* barrier.h - loss/accuracy barriers of a curve along lambda (doc/algorithms.md §9). */
 #ifndef SK_LMC_BARRIER_H
 #define SK_LMC_BARRIER_H
 

@@ -1,5 +1,5 @@
 /* interp.h - loss and accuracy along the linear path between two models
- * (ALGORITHMS.md §9). */
+ * (doc/algorithms.md §9). */
 #ifndef SK_LMC_INTERP_H
 #define SK_LMC_INTERP_H
 

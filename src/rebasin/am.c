@@ -1,4 +1,4 @@
-/* am.c - activation matching (Git Re-Basin §3.1; ALGORITHMS.md §5).
+/* am.c - activation matching (Git Re-Basin §3.1; doc/algorithms.md §5).
  * One pass over the data with both models, streaming per-group statistics in
  * double, then one LAP per group. */
 #include "rebasin/am.h"

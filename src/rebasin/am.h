@@ -1,4 +1,4 @@
-/* am.h - activation matching (Git Re-Basin §3.1, ALGORITHMS.md §5). */
+/* am.h - activation matching (Git Re-Basin §3.1, doc/algorithms.md §5). */
 #ifndef SK_REBASIN_AM_H
 #define SK_REBASIN_AM_H
 #include <stdint.h>

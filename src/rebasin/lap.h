@@ -1,4 +1,4 @@
-/* lap.h - exact linear assignment (ALGORITHMS.md section 3).
+/* lap.h - exact linear assignment (doc/algorithms.md section 3).
  *
  * Dimension letters: N rows, M columns, N <= M. Matrices are dense,
  * row-major doubles: entry (i, j) is at A[i*M + j].
@@ -20,10 +20,10 @@
  * for n > m, negative sizes, a non-finite entry (the message names it), or
  * entries spanning more than ~1e308 / (4 (n + 1)) (potentials could overflow).
  * n == 0 is valid: nothing is written to p, the objective is 0. */
-sk_status lap_solve_max(const double *S, int n, int m, int64_t *p, double *objective);
+SK_MUST_CHECK sk_status lap_solve_max(const double *S, int n, int m, int64_t *p, double *objective);
 
 /* Same as lap_solve_max, minimising sum_i C[i*m + p[i]]. */
-sk_status lap_solve_min(const double *C, int n, int m, int64_t *p, double *objective);
+SK_MUST_CHECK sk_status lap_solve_min(const double *C, int n, int m, int64_t *p, double *objective);
 
 /* lap_solve_min that also returns the optimal dual certificate:
  * u: (N), v: (M) (either may be NULL) with
@@ -31,6 +31,6 @@ sk_status lap_solve_min(const double *C, int n, int m, int64_t *p, double *objec
  *   u[i] + v[p[i]] == C[i][p[i]]               (complementary slackness)
  *   when n < m: v[j] <= 0, and v[j] == 0 for columns no row is assigned to,
  * so sum(u) + sum(v) equals the optimum (the LP dual certifies optimality). */
-sk_status lap_solve_min_duals(const double *C, int n, int m, int64_t *p, double *u, double *v, double *objective);
+SK_MUST_CHECK sk_status lap_solve_min_duals(const double *C, int n, int m, int64_t *p, double *u, double *v, double *objective);
 
 #endif

@@ -1,6 +1,6 @@
 /* sinkhorn.c - Sinkhorn operator: options, workspace and the float
  * wrappers. The forward is in sinkhorn_fwd.c, the implicit backward in
- * sinkhorn_bwd.c. See sinkhorn.h and ALGORITHMS.md section 7.
+ * sinkhorn_bwd.c. See sinkhorn.h and doc/algorithms.md section 7.
  *
  * Dimension letters: n = group size; all matrices (n, n) row-major double. */
 #include "config.h"

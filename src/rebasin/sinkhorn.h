@@ -1,5 +1,5 @@
 /* sinkhorn.h - the Sinkhorn operator and its implicit gradient
- * (ALGORITHMS.md section 7).
+ * (doc/algorithms.md section 7).
  *
  * Dimension letters: n = size of the permutation group; every matrix is
  * (n, n), row-major, double precision unless the name ends in _f.
@@ -78,31 +78,31 @@ void sk_sinkhorn_ws_free(sk_sinkhorn_ws *ws); /* NULL-safe */
  * rounding. For tests and diagnostics: change the bound (> 1; a bound near 1
  * forces log-domain steps) and read how many iterations of the last forward
  * on ws ran in the log domain (>= 1). */
-sk_status sk_sinkhorn_ws_set_linear_bound(sk_sinkhorn_ws *ws, double bound);
+SK_MUST_CHECK sk_status sk_sinkhorn_ws_set_linear_bound(sk_sinkhorn_ws *ws, double bound);
 int sk_sinkhorn_ws_log_iterations(const sk_sinkhorn_ws *ws);
 
 /* Backward solver: SK_SINKHORN_SOLVER_AUTO (default: PCG, then Cholesky,
  * then pseudo-inverse) or SK_SINKHORN_SOLVER_CHOLESKY (skip PCG). */
-sk_status sk_sinkhorn_ws_set_solver(sk_sinkhorn_ws *ws, int solver);
+SK_MUST_CHECK sk_status sk_sinkhorn_ws_set_solver(sk_sinkhorn_ws *ws, int solver);
 
 /* X (n, n) -> P (n, n). ws may be NULL (temporary buffers are allocated).
  * X and P may alias. SK_EINVAL on bad options, n < 1 or non-finite L. */
-sk_status sk_sinkhorn_forward_ws(sk_sinkhorn_ws *ws, const double *X, int n, const sk_sinkhorn_opts *o, double *P);
-sk_status sk_sinkhorn_forward(const double *X, int n, const sk_sinkhorn_opts *o, double *P);
+SK_MUST_CHECK sk_status sk_sinkhorn_forward_ws(sk_sinkhorn_ws *ws, const double *X, int n, const sk_sinkhorn_opts *o, double *P);
+SK_MUST_CHECK sk_status sk_sinkhorn_forward(const double *X, int n, const sk_sinkhorn_opts *o, double *P);
 
 /* P (n, n) forward output, G = dloss/dP (n, n) -> dX = dloss/dX (n, n).
  * dX must not alias P or G. st may be NULL. SK_EINVAL when P has a negative
  * or non-finite entry or an all-zero row, or G is non-finite. */
-sk_status sk_sinkhorn_backward_ws(sk_sinkhorn_ws *ws, const double *P, const double *G, int n,
+SK_MUST_CHECK sk_status sk_sinkhorn_backward_ws(sk_sinkhorn_ws *ws, const double *P, const double *G, int n,
                                   const sk_sinkhorn_opts *o, double *dX, sk_sinkhorn_stats *st);
-sk_status sk_sinkhorn_backward(const double *P, const double *G, int n, const sk_sinkhorn_opts *o, double *dX);
+SK_MUST_CHECK sk_status sk_sinkhorn_backward(const double *P, const double *G, int n, const sk_sinkhorn_opts *o, double *dX);
 
 /* Float wrappers for float parameters (computation in double; ws required,
  * made with nmax >= n). forward_f keeps the double plan in ws; backward_f
  * differentiates the LAST forward_f made on the same ws (SK_EINVAL when there
  * was none or n differs), so the backward never sees float-rounded P. */
-sk_status sk_sinkhorn_forward_f(sk_sinkhorn_ws *ws, const float *X, int n, const sk_sinkhorn_opts *o, float *P);
-sk_status sk_sinkhorn_backward_f(sk_sinkhorn_ws *ws, const float *G, int n, const sk_sinkhorn_opts *o, float *dX,
+SK_MUST_CHECK sk_status sk_sinkhorn_forward_f(sk_sinkhorn_ws *ws, const float *X, int n, const sk_sinkhorn_opts *o, float *P);
+SK_MUST_CHECK sk_status sk_sinkhorn_backward_f(sk_sinkhorn_ws *ws, const float *G, int n, const sk_sinkhorn_opts *o, float *dX,
                                  sk_sinkhorn_stats *st);
 
 #endif

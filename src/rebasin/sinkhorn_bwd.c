@@ -1,6 +1,6 @@
 /* sinkhorn_bwd.c - implicit gradient of the Sinkhorn operator: Schur
  * complement by PCG, else Cholesky, else pseudo-inverse (see sinkhorn.h
- * and ALGORITHMS.md section 7).
+ * and doc/algorithms.md section 7).
  *
  * Dimension letters: n = group size; all matrices (n, n) row-major double.
  *

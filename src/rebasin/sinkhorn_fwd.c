@@ -1,5 +1,5 @@
 /* sinkhorn_fwd.c - Sinkhorn forward (log domain, with linear steps).
- * See sinkhorn.h and ALGORITHMS.md section 7.
+ * See sinkhorn.h and doc/algorithms.md section 7.
  *
  * Dimension letters: n = group size; all matrices (n, n) row-major double.
  *

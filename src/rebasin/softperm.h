@@ -1,4 +1,4 @@
-/* softperm.h - learnable soft permutations (ALGORITHMS.md §8): one n_g x n_g
+/* softperm.h - learnable soft permutations (doc/algorithms.md §8): one n_g x n_g
  * matrix X_g per group of a permutation spec, P_g = Sinkhorn(X_g), and the
  * soft-permuted tensor set pi_P(theta) with its backward.
  *

@@ -1,4 +1,4 @@
-/* spec.h - permutation specs (ALGORITHMS.md §2) and applying permutations.
+/* spec.h - permutation specs (doc/algorithms.md §2) and applying permutations.
  *
  * A spec lists the permutation groups of an architecture and, for each, every
  * (parameter, axis) it acts on. It is derived from the model definition (the
@@ -76,7 +76,7 @@ int64_t **sk_perms_inverse(const sk_perm_spec *s, int64_t *const *perms);
  * would pass a proof made on it. */
 void sk_params_randomize(sk_tset *p, sk_rng *r);
 
-/* Functional-equivalence proof (ALGORITHMS.md §2): on a copy of the model's
+/* Functional-equivalence proof (doc/algorithms.md §2): on a copy of the model's
  * parameters made generic by sk_params_randomize, apply random permutations
  * and compare the model's outputs on x (N, C, H, W) (eval mode).
  * *max_rel = max |out - out_perm| / max |out|. The model's own parameters

@@ -1,4 +1,4 @@
-/* srb.h - Sinkhorn re-basin (Peña et al.; ALGORITHMS.md §8).
+/* srb.h - Sinkhorn re-basin (Peña et al.; doc/algorithms.md §8).
  *
  * Learns one soft permutation P_g = Sinkhorn(X_g) per group (softperm.h)
  * aligning theta_B onto theta_A (curves are lerp(A, pi(B)) for every method)

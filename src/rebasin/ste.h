@@ -1,5 +1,5 @@
 /* ste.h - straight-through estimator matching (Git Re-Basin Algorithm 2,
- * ALGORITHMS.md §6), the expensive baseline.
+ * doc/algorithms.md §6), the expensive baseline.
  *
  * Learns theta~ (initialised to theta_A). Every minibatch: perm = weight
  * matching of theta~ against theta_B, warm-started from the previous perm;

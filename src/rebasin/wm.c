@@ -1,4 +1,4 @@
-/* wm.c - weight matching (Git Re-Basin, Algorithm 1; ALGORITHMS.md §4):
+/* wm.c - weight matching (Git Re-Basin, Algorithm 1; doc/algorithms.md §4):
  * coordinate descent over the permutation groups, one LAP per group.
  *
  * Speed (a trained 3x512 MLP takes ~13 passes = ~39 LAPs of 512x512):

@@ -1,4 +1,4 @@
-/* wm.h - weight matching (Git Re-Basin Algorithm 1, ALGORITHMS.md §4). */
+/* wm.h - weight matching (Git Re-Basin Algorithm 1, doc/algorithms.md §4). */
 #ifndef SK_REBASIN_WM_H
 #define SK_REBASIN_WM_H
 #include <stdint.h>
