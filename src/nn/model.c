@@ -20,60 +20,70 @@
 #include "core/names.h"
 #include "nn/layers.h"
 
-typedef enum { OP_LINEAR, OP_CONV, OP_BN, OP_LN, OP_RELU, OP_TANH, OP_MAXPOOL, OP_GAP,
-               OP_DROPOUT, OP_ADD } op_kind;
+typedef enum { OP_LINEAR, OP_CONV, OP_BN, OP_LN, OP_RELU, OP_TANH, OP_MAXPOOL, OP_GAP, OP_DROPOUT, OP_ADD } op_kind;
 
 typedef struct {
     op_kind kind;
-    int in, in2, out;        /* buffer ids (in2: second ADD operand) */
-    int w, b, rm, rv;        /* tensor indices into the parameter set, -1 = none */
-    int k, stride, pad;      /* conv */
-    float p;                 /* dropout */
-    float *mean, *invstd;    /* norm statistics of the last forward */
-    uint8_t *mask;           /* pool argmax / dropout mask */
+    int in, in2, out;     /* buffer ids (in2: second ADD operand) */
+    int w, b, rm, rv;     /* tensor indices into the parameter set, -1 = none */
+    int k, stride, pad;   /* conv */
+    float p;              /* dropout */
+    float *mean, *invstd; /* norm statistics of the last forward */
+    uint8_t *mask;        /* pool argmax / dropout mask */
 } sk_op;
 
 typedef struct {
     int C, H, W;
-    int64_t per;             /* C*H*W */
-    float *data;             /* max_batch * per floats (buffer 0: the caller's x) */
-    int first, last;         /* ops producing / last touching it */
-    int slot;                /* gradient slot, -1 for buffer 0 */
+    int64_t per;     /* C*H*W */
+    float *data;     /* max_batch * per floats (buffer 0: the caller's x) */
+    int first, last; /* ops producing / last touching it */
+    int slot;        /* gradient slot, -1 for buffer 0 */
 } sk_buf;
 
-typedef struct { char name[SK_NAME_MAX]; int buf; } sk_tapdef;
+typedef struct {
+    char name[SK_NAME_MAX];
+    int buf;
+} sk_tapdef;
 
 struct sk_model {
     sk_model_spec spec;
     int max_batch;
     sk_tset *params, *grads;
-    sk_op *ops; int n_ops, cap_ops;
-    sk_buf *bufs; int n_bufs, cap_bufs;
-    sk_tapdef *taps; int n_taps, cap_taps;
-    float **slots; int n_slots;
-    uint8_t *ginit;          /* per buffer: gradient written in this backward */
-    float *ws; size_t ws_n;  /* shared scratch (im2col, LayerNorm backward) */
-    float *dlog;             /* (max_batch, n_out) scratch for the caller's loss gradient */
+    sk_op *ops;
+    int n_ops, cap_ops;
+    sk_buf *bufs;
+    int n_bufs, cap_bufs;
+    sk_tapdef *taps;
+    int n_taps, cap_taps;
+    float **slots;
+    int n_slots;
+    uint8_t *ginit; /* per buffer: gradient written in this backward */
+    float *ws;
+    size_t ws_n; /* shared scratch (im2col, LayerNorm backward) */
+    float *dlog; /* (max_batch, n_out) scratch for the caller's loss gradient */
     int has_bn;
-    float bn_momentum;       /* 0.1, or 1/k during running-stat re-estimation */
-    int no_dropout;          /* set during running-stat re-estimation */
+    float bn_momentum; /* 0.1, or 1/k during running-stat re-estimation */
+    int no_dropout;    /* set during running-stat re-estimation */
     /* last forward */
     const sk_tset *lp;
     int lN, ltrain;
-    int failed;              /* a build step failed (sk_err set) */
+    int failed; /* a build step failed (sk_err set) */
 };
 
 /* ---- names ------------------------------------------------------------------ */
 
-const char *const sk_arch_names[] = {[SK_ARCH_MLP] = "mlp",     [SK_ARCH_VGG11] = "vgg11",
-                                     [SK_ARCH_VGG13] = "vgg13", [SK_ARCH_VGG16] = "vgg16",
-                                     [SK_ARCH_VGG19] = "vgg19", [SK_ARCH_RESNET20] = "resnet20"};
+const char *const sk_arch_names[] = {
+    [SK_ARCH_MLP] = "mlp",     [SK_ARCH_VGG11] = "vgg11", [SK_ARCH_VGG13] = "vgg13",
+    [SK_ARCH_VGG16] = "vgg16", [SK_ARCH_VGG19] = "vgg19", [SK_ARCH_RESNET20] = "resnet20"};
 const char *const sk_act_names[] = {[SK_ACT_RELU] = "relu", [SK_ACT_TANH] = "tanh"};
-const char *const sk_mnorm_names[] = {[SK_MNORM_NONE] = "none", [SK_MNORM_BATCHNORM] = "batchnorm",
-                                      [SK_MNORM_LAYERNORM] = "layernorm"};
+const char *const sk_mnorm_names[] = {
+    [SK_MNORM_NONE] = "none", [SK_MNORM_BATCHNORM] = "batchnorm", [SK_MNORM_LAYERNORM] = "layernorm"};
 const char *const sk_vgghead_names[] = {[SK_VGGHEAD_GITREBASIN] = "gitrebasin", [SK_VGGHEAD_LINEAR] = "linear"};
 
-const char *sk_arch_name(sk_arch a) { return SK_NAME(sk_arch_names, a); }
+const char *sk_arch_name(sk_arch a)
+{
+    return SK_NAME(sk_arch_names, a);
+}
 
 int sk_arch_parse(const char *s, sk_arch *out)
 {
@@ -83,7 +93,10 @@ int sk_arch_parse(const char *s, sk_arch *out)
     return 0;
 }
 
-const char *sk_mnorm_name(sk_mnorm n) { return SK_NAME(sk_mnorm_names, n); }
+const char *sk_mnorm_name(sk_mnorm n)
+{
+    return SK_NAME(sk_mnorm_names, n);
+}
 
 /* ---- builder ------------------------------------------------------------------ */
 
@@ -102,11 +115,16 @@ static void *grow(void *p, int *cap, int n, size_t size)
 static int new_buf(sk_model *m, int C, int H, int W)
 {
     sk_buf *nb = grow(m->bufs, &m->cap_bufs, m->n_bufs, sizeof *nb);
-    if (!nb) { m->failed = 1; return 0; }
+    if (!nb) {
+        m->failed = 1;
+        return 0;
+    }
     m->bufs = nb;
     sk_buf *b = &m->bufs[m->n_bufs];
     memset(b, 0, sizeof *b);
-    b->C = C; b->H = H; b->W = W;
+    b->C = C;
+    b->H = H;
+    b->W = W;
     b->per = (int64_t)C * H * W;
     b->first = b->last = -1;
     b->slot = -1;
@@ -117,22 +135,32 @@ static sk_op *new_op(sk_model *m, op_kind kind, int in, int out)
 {
     static sk_op dummy;
     sk_op *no = grow(m->ops, &m->cap_ops, m->n_ops, sizeof *no);
-    if (!no) { m->failed = 1; memset(&dummy, 0, sizeof dummy); return &dummy; }
+    if (!no) {
+        m->failed = 1;
+        memset(&dummy, 0, sizeof dummy);
+        return &dummy;
+    }
     m->ops = no;
     sk_op *o = &m->ops[m->n_ops++];
     memset(o, 0, sizeof *o);
-    o->kind = kind; o->in = in; o->in2 = -1; o->out = out;
+    o->kind = kind;
+    o->in = in;
+    o->in2 = -1;
+    o->out = out;
     o->w = o->b = o->rm = o->rv = -1;
     return o;
 }
 
-static int add_tensor(sk_model *m, const char *name, int ndim, int64_t d0, int64_t d1,
-                      int64_t d2, int64_t d3, int is_buffer)
+static int add_tensor(sk_model *m, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
+                      int is_buffer)
 {
     int64_t shape[4] = {d0, d1, d2, d3};
     if (m->failed) return -1;
     int i = sk_tset_add(m->params, name, ndim, shape);
-    if (i < 0) { m->failed = 1; return -1; }
+    if (i < 0) {
+        m->failed = 1;
+        return -1;
+    }
     m->params->t[i].is_buffer = is_buffer;
     return i;
 }
@@ -140,14 +168,16 @@ static int add_tensor(sk_model *m, const char *name, int ndim, int64_t d0, int64
 static void add_tap(sk_model *m, const char *name, int buf)
 {
     sk_tapdef *nt = grow(m->taps, &m->cap_taps, m->n_taps, sizeof *nt);
-    if (!nt) { m->failed = 1; return; }
+    if (!nt) {
+        m->failed = 1;
+        return;
+    }
     m->taps = nt;
     snprintf(m->taps[m->n_taps].name, SK_NAME_MAX, "%s", name);
     m->taps[m->n_taps++].buf = buf;
 }
 
-static int conv_layer(sk_model *m, const char *name, int in, int O, int k, int stride,
-                      int pad, int bias)
+static int conv_layer(sk_model *m, const char *name, int in, int O, int k, int stride, int pad, int bias)
 {
     char nm[SK_NAME_MAX];
     sk_buf *bi = &m->bufs[in];
@@ -155,7 +185,9 @@ static int conv_layer(sk_model *m, const char *name, int in, int O, int k, int s
     int OH = (H + 2 * pad - k) / stride + 1, OW = (W + 2 * pad - k) / stride + 1;
     int out = new_buf(m, O, OH, OW);
     sk_op *o = new_op(m, OP_CONV, in, out);
-    o->k = k; o->stride = stride; o->pad = pad;
+    o->k = k;
+    o->stride = stride;
+    o->pad = pad;
     snprintf(nm, sizeof nm, "%s.weight", name);
     o->w = add_tensor(m, nm, 4, O, C, k, k, 0);
     if (bias) {
@@ -264,8 +296,7 @@ static const int vgg_cfg[4][24] = {
     {64, 0, 128, 0, 256, 256, 0, 512, 512, 0, 512, 512, 0, -1},
     {64, 64, 0, 128, 128, 0, 256, 256, 0, 512, 512, 0, 512, 512, 0, -1},
     {64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0, -1},
-    {64, 64, 0, 128, 128, 0, 256, 256, 256, 256, 0, 512, 512, 512, 512, 0,
-     512, 512, 512, 512, 0, -1},
+    {64, 64, 0, 128, 128, 0, 256, 256, 256, 256, 0, 512, 512, 512, 512, 0, 512, 512, 512, 512, 0, -1},
 };
 
 const int *sk_vgg_layers(sk_arch a)
@@ -393,23 +424,28 @@ static sk_status plan(sk_model *m)
             if ((p->in == o->in && p->out != p->in) || p->in2 == o->in) readers++;
         }
         if (readers > 1 && o->kind != OP_CONV && o->kind != OP_LINEAR)
-            return sk_err(SK_EINVAL, "model builder: buffer %d has %d readers (internal error)",
-                          o->in, readers);
+            return sk_err(SK_EINVAL, "model builder: buffer %d has %d readers (internal error)", o->in, readers);
     }
     /* Interval colouring in backward order: buffer b's gradient is live over
      * ops [first, last]; sort by last descending, reuse a slot whose current
      * occupant's first is > this buffer's last. */
     int nb = m->n_bufs;
     int *order = sk_alloc_n((size_t)nb, sizeof *order);
-    int *slot_free_below = sk_alloc_n((size_t)nb, sizeof *order);  /* occupant's first */
+    int *slot_free_below = sk_alloc_n((size_t)nb, sizeof *order); /* occupant's first */
     int64_t *slot_size = sk_alloc_n((size_t)nb, sizeof *slot_size);
     sk_status st = SK_OK;
-    if (!order || !slot_free_below || !slot_size) { st = SK_ENOMEM; goto cleanup; }
+    if (!order || !slot_free_below || !slot_size) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
     int n = 0;
-    for (int b = 1; b < nb; b++) order[n++] = b;
-    for (int i = 1; i < n; i++)  /* insertion sort, n is small */
+    for (int b = 1; b < nb; b++)
+        order[n++] = b;
+    for (int i = 1; i < n; i++) /* insertion sort, n is small */
         for (int j = i; j > 0 && m->bufs[order[j]].last > m->bufs[order[j - 1]].last; j--) {
-            int t = order[j]; order[j] = order[j - 1]; order[j - 1] = t;
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
         }
     m->n_slots = 0;
     for (int i = 0; i < n; i++) {
@@ -417,14 +453,20 @@ static sk_status plan(sk_model *m)
         int s;
         for (s = 0; s < m->n_slots; s++)
             if (slot_free_below[s] > b->last) break;
-        if (s == m->n_slots) { m->n_slots++; slot_size[s] = 0; }
+        if (s == m->n_slots) {
+            m->n_slots++;
+            slot_size[s] = 0;
+        }
         slot_free_below[s] = b->first;
         if (b->per > slot_size[s]) slot_size[s] = b->per;
         b->slot = s;
     }
     m->slots = sk_alloc_n((size_t)m->n_slots, sizeof *m->slots);
     m->ginit = sk_alloc((size_t)nb);
-    if (!m->slots || !m->ginit) { st = SK_ENOMEM; goto cleanup; }
+    if (!m->slots || !m->ginit) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
     for (int s = 0; s < m->n_slots; s++)
         if (!(m->slots[s] = sk_alloc_n((size_t)(slot_size[s] * NB), sizeof(float)))) {
             st = SK_ENOMEM;
@@ -451,19 +493,28 @@ static sk_status plan(sk_model *m)
         case OP_BN:
             o->mean = sk_alloc_n((size_t)bi->C, sizeof(float));
             o->invstd = sk_alloc_n((size_t)bi->C, sizeof(float));
-            if (!o->mean || !o->invstd) { st = SK_ENOMEM; goto cleanup; }
+            if (!o->mean || !o->invstd) {
+                st = SK_ENOMEM;
+                goto cleanup;
+            }
             break;
         case OP_LN: {
             size_t ns = (size_t)NB * bi->H * bi->W;
             o->mean = sk_alloc_n(ns, sizeof(float));
             o->invstd = sk_alloc_n(ns, sizeof(float));
-            if (!o->mean || !o->invstd) { st = SK_ENOMEM; goto cleanup; }
+            if (!o->mean || !o->invstd) {
+                st = SK_ENOMEM;
+                goto cleanup;
+            }
             need = 2 * ns;
             break;
         }
         case OP_MAXPOOL:
         case OP_DROPOUT:
-            if (!(o->mask = sk_alloc((size_t)(bo->per * NB)))) { st = SK_ENOMEM; goto cleanup; }
+            if (!(o->mask = sk_alloc((size_t)(bo->per * NB)))) {
+                st = SK_ENOMEM;
+                goto cleanup;
+            }
             break;
         default:
             break;
@@ -485,13 +536,15 @@ static sk_status check_spec(const sk_model_spec *sp, int max_batch)
     if (sp->in_c < 1 || sp->in_h < 1 || sp->in_w < 1)
         return sk_err(SK_EINVAL, "model: bad input shape %dx%dx%d", sp->in_c, sp->in_h, sp->in_w);
     if (sp->n_out < 1) return sk_err(SK_EINVAL, "model: n_out must be >= 1 (got %d)", sp->n_out);
-    if ((unsigned)sp->arch > SK_ARCH_RESNET20) return sk_err(SK_EINVAL, "model: unknown architecture %d", (int)sp->arch);
+    if ((unsigned)sp->arch > SK_ARCH_RESNET20)
+        return sk_err(SK_EINVAL, "model: unknown architecture %d", (int)sp->arch);
     if ((unsigned)sp->norm > SK_MNORM_LAYERNORM) return sk_err(SK_EINVAL, "model: unknown norm %d", (int)sp->norm);
     if (sp->arch == SK_ARCH_MLP) {
         if (sp->n_hidden < 0 || sp->n_hidden > SK_MAX_HIDDEN)
             return sk_err(SK_EINVAL, "mlp: n_hidden must be in 0..%d (got %d)", SK_MAX_HIDDEN, sp->n_hidden);
         for (int i = 0; i < sp->n_hidden; i++)
-            if (sp->hidden[i] < 1) return sk_err(SK_EINVAL, "mlp: hidden width %d is %d (must be >= 1)", i, sp->hidden[i]);
+            if (sp->hidden[i] < 1)
+                return sk_err(SK_EINVAL, "mlp: hidden width %d is %d (must be >= 1)", i, sp->hidden[i]);
         if (!(sp->dropout >= 0.0f && sp->dropout < 1.0f))
             return sk_err(SK_EINVAL, "mlp: dropout must be in [0, 1) (got %g)", (double)sp->dropout);
     } else {
@@ -513,10 +566,13 @@ sk_status sk_model_new(const sk_model_spec *spec, int max_batch, sk_model **out)
     m->spec = *spec;
     m->max_batch = max_batch;
     m->bn_momentum = 0.1f;
-    if (!(m->params = sk_tset_new())) { st = SK_ENOMEM; goto fail; }
-    new_buf(m, spec->in_c, spec->in_h, spec->in_w);   /* buffer 0: input */
+    if (!(m->params = sk_tset_new())) {
+        st = SK_ENOMEM;
+        goto fail;
+    }
+    new_buf(m, spec->in_c, spec->in_h, spec->in_w); /* buffer 0: input */
     if (spec->arch == SK_ARCH_MLP) {
-        m->bufs[0].C = spec->in_c * spec->in_h * spec->in_w;   /* flattened */
+        m->bufs[0].C = spec->in_c * spec->in_h * spec->in_w; /* flattened */
         m->bufs[0].H = m->bufs[0].W = 1;
         build_mlp(m);
     } else if (spec->arch == SK_ARCH_RESNET20) {
@@ -524,19 +580,27 @@ sk_status sk_model_new(const sk_model_spec *spec, int max_batch, sk_model **out)
     } else {
         build_vgg(m, (int)spec->arch - (int)SK_ARCH_VGG11);
     }
-    if (m->failed) { st = SK_ENOMEM; goto fail; }
+    if (m->failed) {
+        st = SK_ENOMEM;
+        goto fail;
+    }
     if ((st = sk_tset_alloc(m->params)) != SK_OK) goto fail;
-    if (!(m->grads = sk_tset_like(m->params))) { st = SK_ENOMEM; goto fail; }
+    if (!(m->grads = sk_tset_like(m->params))) {
+        st = SK_ENOMEM;
+        goto fail;
+    }
     if ((st = plan(m)) != SK_OK) goto fail;
     /* Neutral norm parameters until sk_model_init. */
     for (int i = 0; i < m->n_ops; i++) {
         sk_op *o = &m->ops[i];
         if (o->kind != OP_BN && o->kind != OP_LN) continue;
         sk_tensor *g = &m->params->t[o->w];
-        for (int64_t j = 0; j < g->numel; j++) g->data[j] = 1.0f;
+        for (int64_t j = 0; j < g->numel; j++)
+            g->data[j] = 1.0f;
         if (o->rv >= 0) {
             sk_tensor *v = &m->params->t[o->rv];
-            for (int64_t j = 0; j < v->numel; j++) v->data[j] = 1.0f;
+            for (int64_t j = 0; j < v->numel; j++)
+                v->data[j] = 1.0f;
         }
     }
     *out = m;
@@ -555,8 +619,10 @@ void sk_model_free(sk_model *m)
         sk_free(m->ops[i].invstd);
         sk_free(m->ops[i].mask);
     }
-    for (int b = 1; b < m->n_bufs; b++) sk_free(m->bufs[b].data);
-    for (int s = 0; s < m->n_slots && m->slots; s++) sk_free(m->slots[s]);
+    for (int b = 1; b < m->n_bufs; b++)
+        sk_free(m->bufs[b].data);
+    for (int s = 0; s < m->n_slots && m->slots; s++)
+        sk_free(m->slots[s]);
     sk_free(m->slots);
     sk_free(m->ginit);
     sk_free(m->ws);
@@ -569,14 +635,38 @@ void sk_model_free(sk_model *m)
     sk_free(m);
 }
 
-const sk_model_spec *sk_model_get_spec(const sk_model *m) { return &m->spec; }
-int sk_model_max_batch(const sk_model *m) { return m->max_batch; }
-sk_tset *sk_model_params(sk_model *m) { return m->params; }
-sk_tset *sk_model_grads(sk_model *m) { return m->grads; }
-float *sk_model_dlogits(sk_model *m) { return m->dlog; }
-int sk_model_has_batchnorm(const sk_model *m) { return m->has_bn; }
-void sk_model_set_bn_momentum(sk_model *m, float momentum) { m->bn_momentum = momentum; }
-void sk_model_set_dropout(sk_model *m, int enabled) { m->no_dropout = !enabled; }
+const sk_model_spec *sk_model_get_spec(const sk_model *m)
+{
+    return &m->spec;
+}
+int sk_model_max_batch(const sk_model *m)
+{
+    return m->max_batch;
+}
+sk_tset *sk_model_params(sk_model *m)
+{
+    return m->params;
+}
+sk_tset *sk_model_grads(sk_model *m)
+{
+    return m->grads;
+}
+float *sk_model_dlogits(sk_model *m)
+{
+    return m->dlog;
+}
+int sk_model_has_batchnorm(const sk_model *m)
+{
+    return m->has_bn;
+}
+void sk_model_set_bn_momentum(sk_model *m, float momentum)
+{
+    m->bn_momentum = momentum;
+}
+void sk_model_set_dropout(sk_model *m, int enabled)
+{
+    m->no_dropout = !enabled;
+}
 
 void sk_model_zero_grads(sk_model *m, sk_tset *grads)
 {
@@ -621,13 +711,15 @@ void sk_model_init(sk_model *m, sk_rng *rng)
 
 /* ---- forward / backward ------------------------------------------------------ */
 
-static float *tdata(const sk_tset *P, int idx) { return idx >= 0 ? P->t[idx].data : NULL; }
+static float *tdata(const sk_tset *P, int idx)
+{
+    return idx >= 0 ? P->t[idx].data : NULL;
+}
 
-const float *sk_model_forward(sk_model *m, const sk_tset *params, const float *x, int N,
-                              int train, sk_rng *rng)
+const float *sk_model_forward(sk_model *m, const sk_tset *params, const float *x, int N, int train, sk_rng *rng)
 {
     const sk_tset *P = params ? params : m->params;
-    m->bufs[0].data = (float *)x;   /* read only */
+    m->bufs[0].data = (float *)x; /* read only */
     m->lp = P;
     m->lN = N;
     m->ltrain = train;
@@ -647,8 +739,8 @@ const float *sk_model_forward(sk_model *m, const sk_tset *params, const float *x
             break;
         }
         case OP_BN:
-            sk_bn_forward(Y, X, tdata(P, o->w), tdata(P, o->b), tdata(P, o->rm), tdata(P, o->rv),
-                          o->mean, o->invstd, N, bi->C, S, train != 0, m->bn_momentum);
+            sk_bn_forward(Y, X, tdata(P, o->w), tdata(P, o->b), tdata(P, o->rm), tdata(P, o->rv), o->mean, o->invstd, N,
+                          bi->C, S, train != 0, m->bn_momentum);
             break;
         case OP_LN:
             sk_ln_forward(Y, X, tdata(P, o->w), tdata(P, o->b), o->mean, o->invstd, N, bi->C, S);
@@ -703,23 +795,21 @@ void sk_model_backward(sk_model *m, const float *dlogits, sk_tset *grads, float 
         m->ginit[o->in] = 1;
         switch (o->kind) {
         case OP_LINEAR:
-            sk_linear_backward(dX, tdata(G, o->w), tdata(G, o->b), dY, X, tdata(P, o->w), N,
-                               (int)bi->per, bo->C, acc);
+            sk_linear_backward(dX, tdata(G, o->w), tdata(G, o->b), dY, X, tdata(P, o->w), N, (int)bi->per, bo->C, acc);
             break;
         case OP_CONV: {
             sk_conv_shape cs;
             sk_conv_shape_init(&cs, N, bi->C, bi->H, bi->W, bo->C, o->k, o->stride, o->pad);
-            sk_conv2d_backward(dX, tdata(G, o->w), tdata(G, o->b), dY, X, tdata(P, o->w), &cs,
-                               m->ws, acc);
+            sk_conv2d_backward(dX, tdata(G, o->w), tdata(G, o->b), dY, X, tdata(P, o->w), &cs, m->ws, acc);
             break;
         }
         case OP_BN:
-            sk_bn_backward(dX, tdata(G, o->w), tdata(G, o->b), dY, X, tdata(P, o->w), o->mean,
-                           o->invstd, N, bi->C, S, train != 0);
+            sk_bn_backward(dX, tdata(G, o->w), tdata(G, o->b), dY, X, tdata(P, o->w), o->mean, o->invstd, N, bi->C, S,
+                           train != 0);
             break;
         case OP_LN:
-            sk_ln_backward(dX, tdata(G, o->w), tdata(G, o->b), dY, X, tdata(P, o->w), o->mean,
-                           o->invstd, N, bi->C, S, m->ws);
+            sk_ln_backward(dX, tdata(G, o->w), tdata(G, o->b), dY, X, tdata(P, o->w), o->mean, o->invstd, N, bi->C, S,
+                           m->ws);
             break;
         case OP_RELU:
             if (dX) sk_relu_backward(dX, dY, Y, N * bi->per);
@@ -734,8 +824,7 @@ void sk_model_backward(sk_model *m, const float *dlogits, sk_tset *grads, float 
             if (dX) sk_gap_backward(dX, dY, N, bi->C, S);
             break;
         case OP_DROPOUT:
-            if (dX) sk_dropout_backward(dX, dY, o->mask, N * bi->per,
-                                        (train && !m->no_dropout) ? o->p : 0.0f);
+            if (dX) sk_dropout_backward(dX, dY, o->mask, N * bi->per, (train && !m->no_dropout) ? o->p : 0.0f);
             break;
         case OP_ADD: {
             /* in place: d in = d out already; d in2 (+)= d out */
@@ -751,7 +840,10 @@ void sk_model_backward(sk_model *m, const float *dlogits, sk_tset *grads, float 
 
 /* ---- taps, description -------------------------------------------------------- */
 
-int sk_model_n_taps(const sk_model *m) { return m->n_taps; }
+int sk_model_n_taps(const sk_model *m)
+{
+    return m->n_taps;
+}
 
 sk_tap sk_model_tap(const sk_model *m, int i)
 {
@@ -775,21 +867,18 @@ char *sk_model_describe(const sk_model_spec *sp)
         for (int i = 0; i < sp->n_hidden && i < SK_MAX_HIDDEN && k < (int)sizeof buf; i++)
             k += snprintf(buf + k, sizeof buf - (size_t)k, "-%d", sp->hidden[i]);
         if (k < (int)sizeof buf)
-            k += snprintf(buf + k, sizeof buf - (size_t)k, "-%d %s", sp->n_out,
-                          SK_NAME(sk_act_names, sp->activation));
+            k += snprintf(buf + k, sizeof buf - (size_t)k, "-%d %s", sp->n_out, SK_NAME(sk_act_names, sp->activation));
         if (sp->norm != SK_MNORM_NONE && k < (int)sizeof buf)
             k += snprintf(buf + k, sizeof buf - (size_t)k, " %s", sk_mnorm_name(sp->norm));
         if (sp->dropout > 0.0f && k < (int)sizeof buf)
             snprintf(buf + k, sizeof buf - (size_t)k, " dropout=%g", (double)sp->dropout);
     } else {
-        k = snprintf(buf, sizeof buf, "%s w=%g %s", sk_arch_name(sp->arch), sp->width,
-                     sk_mnorm_name(sp->norm));
+        k = snprintf(buf, sizeof buf, "%s w=%g %s", sk_arch_name(sp->arch), sp->width, sk_mnorm_name(sp->norm));
         if (sp->arch != SK_ARCH_RESNET20 && k < (int)sizeof buf)
             k += snprintf(buf + k, sizeof buf - (size_t)k, " head=%s",
                           sp->vgg_head == SK_VGGHEAD_LINEAR ? "linear" : "gitrebasin");
         if (k < (int)sizeof buf)
-            snprintf(buf + k, sizeof buf - (size_t)k, " %dx%dx%d->%d", sp->in_c, sp->in_h,
-                     sp->in_w, sp->n_out);
+            snprintf(buf + k, sizeof buf - (size_t)k, " %dx%dx%d->%d", sp->in_c, sp->in_h, sp->in_w, sp->n_out);
     }
     size_t n = strlen(buf) + 1;
     char *s = malloc(n);

@@ -12,8 +12,8 @@
 #include "nn/optim.h"
 #include "rebasin/softperm.h"
 
-const char *const sk_srb_cost_names[] = {[SK_SRB_L2] = "l2", [SK_SRB_L1] = "l1", [SK_SRB_COSINE] = "cosine",
-                                         [SK_SRB_MID] = "mid", [SK_SRB_RND] = "rnd"};
+const char *const sk_srb_cost_names[] = {
+    [SK_SRB_L2] = "l2", [SK_SRB_L1] = "l1", [SK_SRB_COSINE] = "cosine", [SK_SRB_MID] = "mid", [SK_SRB_RND] = "rnd"};
 
 void sk_srb_opts_default(sk_srb_opts *o)
 {
@@ -40,7 +40,10 @@ const char *sk_srb_cost_name(int cost)
 int sk_srb_cost_parse(const char *s, int *cost)
 {
     int i = sk_name_index(sk_srb_cost_names, SK_SRB_COST_COUNT, s);
-    if (i >= 0) { *cost = i; return 0; }
+    if (i >= 0) {
+        *cost = i;
+        return 0;
+    }
     sk_err(SK_ECONFIG, "unknown Sinkhorn re-basin cost '%s'\nHINT: one of l2, l1, cosine, mid, rnd", s);
     return -1;
 }
@@ -61,7 +64,10 @@ double sk_srb_weight_cost(int cost, const sk_tset *A, const sk_tset *Bp, sk_tset
     int ntens = 0;
     double c = 0;
     for (int i = 0; i < A->n; i++)
-        if (!A->t[i].is_buffer) { count += A->t[i].numel; ntens++; }
+        if (!A->t[i].is_buffer) {
+            count += A->t[i].numel;
+            ntens++;
+        }
     if (dBp) memset(dBp->block, 0, (size_t)dBp->numel * sizeof(float));
     if (count == 0) return 0;
     for (int i = 0; i < A->n; i++) {
@@ -86,7 +92,7 @@ double sk_srb_weight_cost(int cost, const sk_tset *A, const sk_tset *Bp, sk_tset
                 if (d) d[k] = (float)((e > 0 ? -1.0 : e < 0 ? 1.0 : 0.0) / (double)count);
             }
             c += s / (double)count;
-        } else {   /* cosine */
+        } else { /* cosine */
             double ab = 0, aa = 0, bb = 0;
             for (int64_t k = 0; k < n; k++) {
                 ab += (double)a[k] * b[k];
@@ -113,7 +119,7 @@ typedef struct {
     sk_batch_fn get_batch;
     void *ctx;
     const sk_loss_spec *ls;
-    sk_tset *Bp, *mix, *g;      /* soft-permuted B, interpolated model, gradient */
+    sk_tset *Bp, *mix, *g; /* soft-permuted B, interpolated model, gradient */
     float *x, *yr;
     int32_t *y;
     int cap, data;
@@ -130,7 +136,8 @@ static double batch_loss(run *r, const float *logits, int n)
 static void lerp(sk_tset *out, const sk_tset *a, const sk_tset *b, double lam)
 {
     float wa = (float)(1.0 - lam), wb = (float)lam;
-    for (int64_t k = 0; k < out->numel; k++) out->block[k] = wa * a->block[k] + wb * b->block[k];
+    for (int64_t k = 0; k < out->numel; k++)
+        out->block[k] = wa * a->block[k] + wb * b->block[k];
 }
 
 static sk_status fetch(run *r, int64_t epoch, int64_t step, int *n)
@@ -176,7 +183,8 @@ static sk_status hard_cost(run *r, int64_t **perms, double *out)
 
 static void copy_perms(const sk_perm_spec *s, int64_t **dst, int64_t *const *src)
 {
-    for (int g = 0; g < s->n_groups; g++) memcpy(dst[g], src[g], (size_t)s->groups[g].size * sizeof(int64_t));
+    for (int g = 0; g < s->n_groups; g++)
+        memcpy(dst[g], src[g], (size_t)s->groups[g].size * sizeof(int64_t));
 }
 
 sk_status sk_sinkhorn_rebasin(const sk_perm_spec *s, sk_model *m, const sk_tset *A, const sk_tset *B,
@@ -204,7 +212,14 @@ sk_status sk_sinkhorn_rebasin(const sk_perm_spec *s, sk_model *m, const sk_tset 
                       sk_srb_cost_name(o->cost));
     if (!r.data && o->steps < 1) return sk_err(SK_EINVAL, "sk_sinkhorn_rebasin: steps must be >= 1");
     if (r.data && o->epochs < 1) return sk_err(SK_EINVAL, "sk_sinkhorn_rebasin: epochs must be >= 1");
-    r.s = s; r.m = m; r.A = A; r.B = B; r.o = o; r.get_batch = get_batch; r.ctx = ctx; r.ls = ls;
+    r.s = s;
+    r.m = m;
+    r.A = A;
+    r.B = B;
+    r.o = o;
+    r.get_batch = get_batch;
+    r.ctx = ctx;
+    r.ls = ls;
     sk_rng rinit;
     sk_rng_seed_stream(&rinit, o->seed, 1);
     sk_rng_seed_stream(&r.rlam, o->seed, 2);
@@ -212,7 +227,7 @@ sk_status sk_sinkhorn_rebasin(const sk_perm_spec *s, sk_model *m, const sk_tset 
 
     sk_sinkhorn_opts so = {o->tau, o->iterations, o->scale};
     if ((st = sk_softperm_new(s, o->init, &rinit, &so, &sp)) != SK_OK) goto cleanup;
-    if (r.data) sk_softperm_set_hard_buffers(sp, 0);   /* train-mode forwards never read them */
+    if (r.data) sk_softperm_set_hard_buffers(sp, 0); /* train-mode forwards never read them */
     sk_optim_opts oo;
     sk_optim_opts_init(&oo, SK_OPT_ADAMW);
     oo.lr = o->lr;
@@ -223,21 +238,30 @@ sk_status sk_sinkhorn_rebasin(const sk_perm_spec *s, sk_model *m, const sk_tset 
     r.mix = sk_tset_like(B);
     r.g = sk_tset_like(B);
     cur = sk_perms_identity(s);
-    if (!r.Bp || !r.mix || !r.g || !cur) { st = SK_ENOMEM; goto cleanup; }
+    if (!r.Bp || !r.mix || !r.g || !cur) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
     if (r.data) {
         const sk_model_spec *ms = sk_model_get_spec(m);
         r.cap = sk_model_max_batch(m);
         r.x = sk_alloc_n((size_t)r.cap * (size_t)(ms->in_c * ms->in_h * ms->in_w), sizeof(float));
         r.y = sk_alloc_n((size_t)r.cap, sizeof(int32_t));
         r.yr = sk_alloc_n((size_t)r.cap * (size_t)ms->n_out, sizeof(float));
-        if (!r.x || !r.y || !r.yr) { st = SK_ENOMEM; goto cleanup; }
+        if (!r.x || !r.y || !r.yr) {
+            st = SK_ENOMEM;
+            goto cleanup;
+        }
     }
     int rounds = o->epochs < 1 ? 1 : o->epochs;
     int64_t per_round = r.data ? 0 : ((int64_t)o->steps + rounds - 1) / rounds;
     if (!r.data && per_round * (rounds - 1) >= o->steps) rounds = (int)((o->steps + per_round - 1) / per_round);
     R.soft_cost = sk_alloc_n((size_t)rounds, sizeof(double));
     R.hard_cost = sk_alloc_n((size_t)rounds, sizeof(double));
-    if (!R.soft_cost || !R.hard_cost) { st = SK_ENOMEM; goto cleanup; }
+    if (!R.soft_cost || !R.hard_cost) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
 
     /* Epoch 0: the initial hard projection. */
     double t0 = sk_now();
@@ -272,7 +296,8 @@ sk_status sk_sinkhorn_rebasin(const sk_perm_spec *s, sk_model *m, const sk_tset 
                     goto cleanup;
                 }
                 float fl = (float)lam;
-                for (int64_t k = 0; k < r.g->numel; k++) r.g->block[k] *= fl;
+                for (int64_t k = 0; k < r.g->numel; k++)
+                    r.g->block[k] *= fl;
                 soft += c * n;
                 nsamples += n;
             } else {
@@ -284,7 +309,10 @@ sk_status sk_sinkhorn_rebasin(const sk_perm_spec *s, sk_model *m, const sk_tset 
             sk_softperm_zero_grad(sp);
             if ((st = sk_softperm_backward(sp, B, r.g, NULL)) != SK_OK) goto cleanup;
             t0 = sk_now();
-            if (isnan(sk_optim_step(opt, X, dX))) { st = SK_EINVAL; goto cleanup; }
+            if (isnan(sk_optim_step(opt, X, dX))) {
+                st = SK_EINVAL;
+                goto cleanup;
+            }
             R.t_optim += sk_now() - t0;
             nsteps++;
         }
@@ -323,8 +351,10 @@ cleanup:
         R.fallbacks = sk_softperm_fallbacks(sp);
     }
     R.seconds = sk_now() - t_start;
-    if (res && st == SK_OK) *res = R;
-    else sk_srb_result_free(&R);
+    if (res && st == SK_OK)
+        *res = R;
+    else
+        sk_srb_result_free(&R);
     if (cur) sk_perms_free(s, cur);
     sk_tset_free(r.Bp);
     sk_tset_free(r.mix);

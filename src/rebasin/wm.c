@@ -28,7 +28,8 @@
 double sk_params_dot(const sk_tset *a, const sk_tset *b)
 {
     double s = 0.0;
-    for (int64_t i = 0; i < a->numel; i++) s += (double)a->block[i] * (double)b->block[i];
+    for (int64_t i = 0; i < a->numel; i++)
+        s += (double)a->block[i] * (double)b->block[i];
     return s;
 }
 
@@ -51,16 +52,20 @@ static void wm_permute(const sk_perm_spec *s, int64_t **perms, const sk_tensor *
         const int64_t *p = perms[s->axis_group[param * SK_MAXDIM + a]];
         const int64_t block = s->axis_block[param * SK_MAXDIM + a];
         int64_t outer = 1, inner = 1, mid = t->shape[a];
-        for (int d = 0; d < a; d++) outer *= t->shape[d];
-        for (int d = a + 1; d < t->ndim; d++) inner *= t->shape[d];
+        for (int d = 0; d < a; d++)
+            outer *= t->shape[d];
+        for (int d = a + 1; d < t->ndim; d++)
+            inner *= t->shape[d];
         for (int64_t o = 0; o < outer; o++) {
             const float *si = src + o * mid * inner;
             float *di = dst + o * mid * inner;
             if (inner == 1) {
                 if (block == 1)
-                    for (int64_t i = 0; i < mid; i++) di[i] = si[p[i]];
+                    for (int64_t i = 0; i < mid; i++)
+                        di[i] = si[p[i]];
                 else
-                    for (int64_t i = 0; i < mid; i++) di[i] = si[p[i / block] * block + i % block];
+                    for (int64_t i = 0; i < mid; i++)
+                        di[i] = si[p[i / block] * block + i % block];
             } else {
                 for (int64_t i = 0; i < mid; i++)
                     memcpy(di + i * inner, si + (p[i / block] * block + i % block) * inner,
@@ -89,7 +94,8 @@ static void add_ref(const sk_perm_spec *s, int64_t **perms, const sk_tset *A, co
     const sk_tensor *ta = &A->t[ref->param], *tb = &B->t[ref->param];
     const int64_t n = grp->size, m = tb->numel / n;
     int64_t outer = 1;
-    for (int d = 0; d < ref->axis; d++) outer *= tb->shape[d];
+    for (int d = 0; d < ref->axis; d++)
+        outer *= tb->shape[d];
     const float *bp = tb->data;
     int other = 0;
     for (int a = 0; a < tb->ndim; a++)
@@ -107,7 +113,8 @@ static void add_ref(const sk_perm_spec *s, int64_t **perms, const sk_tset *A, co
         sk_perm_unit_rows(tb, ref->axis, ref->block, bp, w->brow);
         sk_sgemm(0, 1, (int)n, (int)n, (int)m, 1.0f, arow, (int)m, w->brow, (int)m, 0.0f, w->Sf, (int)n);
     }
-    for (int64_t i = 0; i < n * n; i++) S[i] += w->Sf[i];
+    for (int64_t i = 0; i < n * n; i++)
+        S[i] += w->Sf[i];
 }
 
 /* Cache the constant part of every group's S when all of them fit in this many doubles. */
@@ -122,8 +129,7 @@ sk_status sk_weight_matching(const sk_perm_spec *s, const sk_tset *A, const sk_t
     wm_ws ws = {0};
     float *arows = NULL;
     double *S = NULL, *S0all = NULL, *C = NULL, *du = NULL, *dv = NULL, *duals = NULL;
-    int64_t *newp = NULL, *arow_off = NULL, *dual_off = NULL, *s0_off = NULL, *solved_at = NULL,
-            *changed_at = NULL;
+    int64_t *newp = NULL, *arow_off = NULL, *dual_off = NULL, *s0_off = NULL, *solved_at = NULL, *changed_at = NULL;
     int *order = NULL;
     uint8_t *deps = NULL, *ref_dep = NULL, *s0_done = NULL;
     sk_rng rng;
@@ -136,7 +142,8 @@ sk_status sk_weight_matching(const sk_perm_spec *s, const sk_tset *A, const sk_t
         if (n > maxg) maxg = n;
         sum_g += n;
         sum_g2 += n * n;
-        for (int r = 0; r < s->groups[g].n_refs; r++) n_arow += A->t[s->groups[g].refs[r].param].numel;
+        for (int r = 0; r < s->groups[g].n_refs; r++)
+            n_arow += A->t[s->groups[g].refs[r].param].numel;
     }
     const int cache_ok = sum_g2 <= WM_CACHE_MAX;
     ws.work = sk_alloc_n((size_t)maxn, sizeof(float));
@@ -153,7 +160,7 @@ sk_status sk_weight_matching(const sk_perm_spec *s, const sk_tset *A, const sk_t
     C = sk_alloc_n((size_t)(maxg * maxg), sizeof(double));
     du = sk_alloc_n((size_t)maxg, sizeof(double));
     dv = sk_alloc_n((size_t)maxg, sizeof(double));
-    duals = sk_alloc_n((size_t)(2 * sum_g + 1), sizeof(double));   /* u then v per group */
+    duals = sk_alloc_n((size_t)(2 * sum_g + 1), sizeof(double)); /* u then v per group */
     dual_off = sk_alloc_n((size_t)G + 1, sizeof(int64_t));
     newp = sk_alloc_n((size_t)maxg, sizeof(int64_t));
     solved_at = sk_alloc_n((size_t)G + 1, sizeof(int64_t));
@@ -161,9 +168,9 @@ sk_status sk_weight_matching(const sk_perm_spec *s, const sk_tset *A, const sk_t
     order = sk_alloc_n((size_t)G + 1, sizeof(int));
     deps = sk_alloc((size_t)G * (size_t)G + 1);
     res->objective = sk_alloc_n((size_t)o->max_iter + 1, sizeof(double));
-    if (!ws.work || !ws.bperm || !ws.brow || !ws.Sf || !arows || !arow_off || !ref_dep || !S ||
-        (cache_ok && !S0all) || !s0_off || !s0_done || !C || !du || !dv || !duals || !dual_off || !newp ||
-        !solved_at || !changed_at || !order || !deps || !res->objective) {
+    if (!ws.work || !ws.bperm || !ws.brow || !ws.Sf || !arows || !arow_off || !ref_dep || !S || (cache_ok && !S0all) ||
+        !s0_off || !s0_done || !C || !du || !dv || !duals || !dual_off || !newp || !solved_at || !changed_at ||
+        !order || !deps || !res->objective) {
         st = SK_ENOMEM;
         goto cleanup;
     }
@@ -193,7 +200,8 @@ sk_status sk_weight_matching(const sk_perm_spec *s, const sk_tset *A, const sk_t
         }
     }
     sk_rng_seed_stream(&rng, o->seed, 0x574d /* "WM" */);
-    for (int g = 0; g < G; g++) order[g] = g;
+    for (int g = 0; g < G; g++)
+        order[g] = g;
 
     int64_t stamp = 0;
     for (int it = 0; it < o->max_iter; it++) {
@@ -208,7 +216,7 @@ sk_status sk_weight_matching(const sk_perm_spec *s, const sk_tset *A, const sk_t
                 int stale = 0;
                 for (int h = 0; h < G && !stale; h++)
                     if (deps[g * G + h] && changed_at[h] >= solved_at[g]) stale = 1;
-                if (!stale) continue;   /* same S: the LAP would return the current assignment */
+                if (!stale) continue; /* same S: the LAP would return the current assignment */
             }
             solved_at[g] = stamp;
             /* S = the cached constant part + the refs that depend on other groups. */
@@ -219,15 +227,18 @@ sk_status sk_weight_matching(const sk_perm_spec *s, const sk_tset *A, const sk_t
                         add_ref(s, perms, A, B, g, r, arows + arow_off[g * SK_PERM_MAX_REFS + r], &ws, S0);
                 s0_done[g] = 1;
             }
-            if (S0) memcpy(S, S0, (size_t)(n * n) * sizeof(double));
-            else memset(S, 0, (size_t)(n * n) * sizeof(double));
+            if (S0)
+                memcpy(S, S0, (size_t)(n * n) * sizeof(double));
+            else
+                memset(S, 0, (size_t)(n * n) * sizeof(double));
             for (int r = 0; r < grp->n_refs; r++)
                 if (!S0 || ref_dep[g * SK_PERM_MAX_REFS + r])
                     add_ref(s, perms, A, B, g, r, arows + arow_off[g * SK_PERM_MAX_REFS + r], &ws, S);
             /* Minimise the reduced costs -S - u - v of the last solve (u = v = 0 at first). */
             double *u = duals + dual_off[g], *v = u + n;
             for (int64_t i = 0; i < n; i++)
-                for (int64_t j = 0; j < n; j++) C[i * n + j] = -S[i * n + j] - u[i] - v[j];
+                for (int64_t j = 0; j < n; j++)
+                    C[i * n + j] = -S[i * n + j] - u[i] - v[j];
             st = lap_solve_min_duals(C, (int)n, (int)n, newp, du, dv, NULL);
             if (st != SK_OK) goto cleanup;
             for (int64_t i = 0; i < n; i++) {
@@ -251,7 +262,8 @@ sk_status sk_weight_matching(const sk_perm_spec *s, const sk_tset *A, const sk_t
             const sk_tensor *tb = &B->t[i];
             wm_permute(s, perms, tb, i, -1, tb->data, ws.bperm, ws.work);
             const float *a = A->t[i].data;
-            for (int64_t j = 0; j < tb->numel; j++) obj += (double)a[j] * (double)ws.bperm[j];
+            for (int64_t j = 0; j < tb->numel; j++)
+                obj += (double)a[j] * (double)ws.bperm[j];
         }
         res->objective[res->passes++] = obj;
         if (!improved) break;
