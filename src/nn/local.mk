@@ -1,4 +1,4 @@
 # src/nn: layers (fast kernels + naive references), models, training loop
 libsinkrb_a_SOURCES += nn/linear.c nn/conv.c nn/norm.c nn/pool.c nn/act.c nn/loss.c \
-	nn/model.c nn/train.c
-noinst_HEADERS += nn/layers.h nn/model.h nn/train.h
+	nn/model.c nn/model_build.c nn/train.c
+noinst_HEADERS += nn/layers.h nn/model.h nn/model_impl.h nn/train.h
