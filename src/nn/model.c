@@ -138,7 +138,7 @@ const float *sk_model_forward(sk_model *m, const sk_tset *params, const float *x
             break;
         case OP_CONV: {
             sk_conv_shape cs;
-            sk_conv_shape_init(&cs, N, bi->C, bi->H, bi->W, bo->C, o->k, o->stride, o->pad);
+            op_conv_shape(m, o, N, &cs);
             sk_conv2d_forward(Y, X, tdata(P, o->w), tdata(P, o->b), &cs, m->ws);
             break;
         }
@@ -203,7 +203,7 @@ void sk_model_backward(sk_model *m, const float *dlogits, sk_tset *grads, float 
             break;
         case OP_CONV: {
             sk_conv_shape cs;
-            sk_conv_shape_init(&cs, N, bi->C, bi->H, bi->W, bo->C, o->k, o->stride, o->pad);
+            op_conv_shape(m, o, N, &cs);
             sk_conv2d_backward(dX, tdata(G, o->w), tdata(G, o->b), dY, X, tdata(P, o->w), &cs, m->ws, acc);
             break;
         }

@@ -122,26 +122,41 @@ static int linear_layer(sk_model *m, const char *name, int in, int O)
     return out;
 }
 
-/* Norm after buffer `in` (or `in` unchanged for SK_MNORM_NONE). */
-static int norm_layer(sk_model *m, const char *name, int in, sk_mnorm kind)
+/* A norm op (BatchNorm or LayerNorm) from buffer `in` into a new buffer *out
+ * of the same shape. Its tensors are declared apart (norm_tensors): the MLP
+ * declares them after all its linear layers. */
+static sk_op *norm_op(sk_model *m, int in, sk_mnorm kind, int *out)
+{
+    sk_buf *bi = &m->bufs[in];
+    *out = new_buf(m, bi->C, bi->H, bi->W);
+    return new_op(m, kind == SK_MNORM_BATCHNORM ? OP_BN : OP_LN, in, *out);
+}
+
+/* The tensors of norm op o over C channels: <prefix>.weight, .bias and, for
+ * BatchNorm, the buffers .running_mean, .running_var. */
+static void norm_tensors(sk_model *m, sk_op *o, const char *prefix, int C, sk_mnorm kind)
 {
     char nm[SK_NAME_MAX];
-    if (kind == SK_MNORM_NONE) return in;
-    sk_buf *bi = &m->bufs[in];
-    int out = new_buf(m, bi->C, bi->H, bi->W);
-    sk_op *o = new_op(m, kind == SK_MNORM_BATCHNORM ? OP_BN : OP_LN, in, out);
-    int C = m->bufs[in].C;
-    snprintf(nm, sizeof nm, "%s.weight", name);
+    snprintf(nm, sizeof nm, "%s.weight", prefix);
     o->w = add_tensor(m, nm, 1, C, 0, 0, 0, 0);
-    snprintf(nm, sizeof nm, "%s.bias", name);
+    snprintf(nm, sizeof nm, "%s.bias", prefix);
     o->b = add_tensor(m, nm, 1, C, 0, 0, 0, 0);
     if (kind == SK_MNORM_BATCHNORM) {
-        snprintf(nm, sizeof nm, "%s.running_mean", name);
+        snprintf(nm, sizeof nm, "%s.running_mean", prefix);
         o->rm = add_tensor(m, nm, 1, C, 0, 0, 0, 1);
-        snprintf(nm, sizeof nm, "%s.running_var", name);
+        snprintf(nm, sizeof nm, "%s.running_var", prefix);
         o->rv = add_tensor(m, nm, 1, C, 0, 0, 0, 1);
         m->has_bn = 1;
     }
+}
+
+/* Norm after buffer `in` (or `in` unchanged for SK_MNORM_NONE). */
+static int norm_layer(sk_model *m, const char *name, int in, sk_mnorm kind)
+{
+    if (kind == SK_MNORM_NONE) return in;
+    int out;
+    sk_op *o = norm_op(m, in, kind, &out);
+    norm_tensors(m, o, name, m->bufs[in].C, kind);
     return out;
 }
 
@@ -164,16 +179,15 @@ static void build_mlp(sk_model *m)
     int cur = 0;
     /* Ops interleave linear, norm, act, dropout, but the norms' tensors come
      * after all linear layers in the state_dict: declare them in a second pass. */
-    int norm_op[SK_MAX_HIDDEN];
+    int norm_at[SK_MAX_HIDDEN];
     for (int i = 0; i <= sp->n_hidden; i++) {
         int O = i < sp->n_hidden ? sp->hidden[i] : sp->n_out;
         snprintf(nm, sizeof nm, "layers.%d", i);
         cur = linear_layer(m, nm, cur, O);
         if (i == sp->n_hidden) break;
         if (sp->norm != SK_MNORM_NONE) {
-            int out = new_buf(m, O, 1, 1);
-            sk_op *o = new_op(m, sp->norm == SK_MNORM_BATCHNORM ? OP_BN : OP_LN, cur, out);
-            norm_op[i] = (int)(o - m->ops);
+            int out;
+            norm_at[i] = (int)(norm_op(m, cur, sp->norm, &out) - m->ops);
             cur = out;
         }
         cur = act_layer(m, cur, sp->activation);
@@ -188,19 +202,8 @@ static void build_mlp(sk_model *m)
     }
     if (sp->norm == SK_MNORM_NONE || m->failed) return;
     for (int i = 0; i < sp->n_hidden; i++) {
-        sk_op *o = &m->ops[norm_op[i]];
-        int C = sp->hidden[i];
-        snprintf(nm, sizeof nm, "norms.%d.weight", i);
-        o->w = add_tensor(m, nm, 1, C, 0, 0, 0, 0);
-        snprintf(nm, sizeof nm, "norms.%d.bias", i);
-        o->b = add_tensor(m, nm, 1, C, 0, 0, 0, 0);
-        if (sp->norm == SK_MNORM_BATCHNORM) {
-            snprintf(nm, sizeof nm, "norms.%d.running_mean", i);
-            o->rm = add_tensor(m, nm, 1, C, 0, 0, 0, 1);
-            snprintf(nm, sizeof nm, "norms.%d.running_var", i);
-            o->rv = add_tensor(m, nm, 1, C, 0, 0, 0, 1);
-            m->has_bn = 1;
-        }
+        snprintf(nm, sizeof nm, "norms.%d", i);
+        norm_tensors(m, &m->ops[norm_at[i]], nm, sp->hidden[i], sp->norm);
     }
 }
 
@@ -312,10 +315,12 @@ static void build_resnet20(sk_model *m)
     linear_layer(m, "fc", g, sp->n_out);
 }
 
-/* Liveness, gradient slots, scratch sizes, per-op saved state. */
-static sk_status plan(sk_model *m)
+/* Each buffer's first and last op (its gradient is live over them in
+ * backward), and a check of the readers: a buffer read by several ops must
+ * have only accumulate-capable readers after the first (conv, linear, add
+ * operand). */
+static sk_status plan_liveness(sk_model *m)
 {
-    const int NB = m->max_batch;
     for (int i = 0; i < m->n_ops; i++) {
         sk_op *o = &m->ops[i];
         int ids[3] = {o->in, o->in2, o->out};
@@ -326,8 +331,6 @@ static sk_status plan(sk_model *m)
             b->last = i;
         }
     }
-    /* A buffer read by several ops must have only accumulate-capable readers
-     * after the first (conv, linear, add operand). */
     for (int i = 0; i < m->n_ops; i++) {
         sk_op *o = &m->ops[i];
         if (o->in == o->out) continue;
@@ -339,9 +342,16 @@ static sk_status plan(sk_model *m)
         if (readers > 1 && o->kind != OP_CONV && o->kind != OP_LINEAR)
             return sk_err(SK_EINVAL, "model builder: buffer %d has %d readers (internal error)", o->in, readers);
     }
-    /* Interval colouring in backward order: buffer b's gradient is live over
-     * ops [first, last]; sort by last descending, reuse a slot whose current
-     * occupant's first is > this buffer's last. */
+    return SK_OK;
+}
+
+/* Gradient slots by interval colouring in backward order: buffer b's
+ * gradient is live over ops [first, last]; sort by last descending, reuse a
+ * slot whose current occupant's first is > this buffer's last. Then the
+ * slots and the buffers (but the caller's buffer 0), for max_batch samples. */
+static sk_status plan_slots(sk_model *m)
+{
+    const int NB = m->max_batch;
     int nb = m->n_bufs;
     int *order = sk_alloc_n((size_t)nb, sizeof *order);
     int *slot_free_below = sk_alloc_n((size_t)nb, sizeof *order); /* occupant's first */
@@ -390,7 +400,19 @@ static sk_status plan(sk_model *m)
             st = SK_ENOMEM;
             goto cleanup;
         }
-    /* Per-op saved state and the shared scratch. */
+cleanup:
+    sk_free(order);
+    sk_free(slot_free_below);
+    sk_free(slot_size);
+    return st;
+}
+
+/* Per-op saved state (norm statistics, pool and dropout masks), the shared
+ * scratch (the largest any op needs) and the caller's d logits. */
+static sk_status plan_op_state(sk_model *m)
+{
+    const int NB = m->max_batch;
+    sk_status st = SK_OK;
     m->ws_n = 1;
     for (int i = 0; i < m->n_ops; i++) {
         sk_op *o = &m->ops[i];
@@ -399,35 +421,26 @@ static sk_status plan(sk_model *m)
         switch (o->kind) {
         case OP_CONV: {
             sk_conv_shape cs;
-            sk_conv_shape_init(&cs, NB, bi->C, bi->H, bi->W, bo->C, o->k, o->stride, o->pad);
+            op_conv_shape(m, o, NB, &cs);
             need = sk_conv_workspace(&cs);
             break;
         }
         case OP_BN:
             o->mean = sk_alloc_n((size_t)bi->C, sizeof(float));
             o->invstd = sk_alloc_n((size_t)bi->C, sizeof(float));
-            if (!o->mean || !o->invstd) {
-                st = SK_ENOMEM;
-                goto cleanup;
-            }
+            if (!o->mean || !o->invstd) return SK_ENOMEM;
             break;
         case OP_LN: {
             size_t ns = (size_t)NB * bi->H * bi->W;
             o->mean = sk_alloc_n(ns, sizeof(float));
             o->invstd = sk_alloc_n(ns, sizeof(float));
-            if (!o->mean || !o->invstd) {
-                st = SK_ENOMEM;
-                goto cleanup;
-            }
+            if (!o->mean || !o->invstd) return SK_ENOMEM;
             need = 2 * ns;
             break;
         }
         case OP_MAXPOOL:
         case OP_DROPOUT:
-            if (!(o->mask = sk_alloc((size_t)(bo->per * NB)))) {
-                st = SK_ENOMEM;
-                goto cleanup;
-            }
+            if (!(o->mask = sk_alloc((size_t)(bo->per * NB)))) return SK_ENOMEM;
             break;
         default:
             break;
@@ -436,11 +449,16 @@ static sk_status plan(sk_model *m)
     }
     if (!(m->ws = sk_alloc_n(m->ws_n, sizeof(float)))) st = SK_ENOMEM;
     if (!(m->dlog = sk_alloc_n((size_t)NB * m->spec.n_out, sizeof(float)))) st = SK_ENOMEM;
-cleanup:
-    sk_free(order);
-    sk_free(slot_free_below);
-    sk_free(slot_size);
     return st;
+}
+
+/* Liveness, gradient slots, scratch sizes, per-op saved state. */
+static sk_status plan(sk_model *m)
+{
+    sk_status st;
+    if ((st = plan_liveness(m)) != SK_OK) return st;
+    if ((st = plan_slots(m)) != SK_OK) return st;
+    return plan_op_state(m);
 }
 
 static sk_status check_spec(const sk_model_spec *sp, int max_batch)

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "core/tensor.h"
+#include "nn/layers.h"
 #include "nn/model.h"
 
 typedef enum { OP_LINEAR, OP_CONV, OP_BN, OP_LN, OP_RELU, OP_TANH, OP_MAXPOOL, OP_GAP, OP_DROPOUT, OP_ADD } op_kind;
@@ -66,5 +67,12 @@ struct sk_model {
     int lN, ltrain;
     int failed; /* a build step failed (sk_err set) */
 };
+
+/* The conv shape of conv op o for a batch of N. */
+static inline void op_conv_shape(const sk_model *m, const sk_op *o, int N, sk_conv_shape *cs)
+{
+    const sk_buf *bi = &m->bufs[o->in], *bo = &m->bufs[o->out];
+    sk_conv_shape_init(cs, N, bi->C, bi->H, bi->W, bo->C, o->k, o->stride, o->pad);
+}
 
 #endif
