@@ -104,8 +104,12 @@ int main(int argc, char **argv)
         const char *key = NULL;
         char *end;
         switch (c) {
-        case 's': key = ""; break;
-        case 'o': key = "output="; break;
+        case 's':
+            key = "";
+            break;
+        case 'o':
+            key = "output=";
+            break;
         case OPT_SEED: {
             errno = 0;
             unsigned long long v = strtoull(optarg, &end, 10);
@@ -125,18 +129,30 @@ int main(int argc, char **argv)
             break;
         }
         case OPT_PROGRESS:
-            if (!strcmp(optarg, "auto")) o.progress = SK_PROGRESS_AUTO;
-            else if (!strcmp(optarg, "always")) o.progress = SK_PROGRESS_ALWAYS;
-            else if (!strcmp(optarg, "never")) o.progress = SK_PROGRESS_NEVER;
-            else return usage_error("--progress must be auto, always or never (got '%s')", optarg);
+            if (!strcmp(optarg, "auto"))
+                o.progress = SK_PROGRESS_AUTO;
+            else if (!strcmp(optarg, "always"))
+                o.progress = SK_PROGRESS_ALWAYS;
+            else if (!strcmp(optarg, "never"))
+                o.progress = SK_PROGRESS_NEVER;
+            else
+                return usage_error("--progress must be auto, always or never (got '%s')", optarg);
             break;
-        case 'q': o.quiet = 1; break;
-        case OPT_VERIFY: o.verify_spec = 1; break;
-        case 'h': usage(stdout); return 0;
+        case 'q':
+            o.quiet = 1;
+            break;
+        case OPT_VERIFY:
+            o.verify_spec = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
         case 'V':
             version(threads);
             return 0;
-        default: fprintf(stderr, "Try 'sinkrb --help'.\n"); return 2;
+        default:
+            fprintf(stderr, "Try 'sinkrb --help'.\n");
+            return 2;
         }
         if (key) {
             if (n_sets == MAX_SETS) return usage_error("too many overrides (at most %s)", "256");
@@ -156,8 +172,7 @@ int main(int argc, char **argv)
         if (optind >= argc) return usage_error("%s needs a CONFIG.yaml argument", cmd);
         if (optind + 1 < argc) return usage_error("unexpected argument '%s'", argv[optind + 1]);
         o.config_path = argv[optind];
-        if (o.verify_spec && strcmp(cmd, "check"))
-            return usage_error("--verify-spec is an option of %s", "check");
+        if (o.verify_spec && strcmp(cmd, "check")) return usage_error("--verify-spec is an option of %s", "check");
         return finish(!strcmp(cmd, "run") ? sk_app_run(&o) : sk_app_check(&o));
     }
     if (!strcmp(cmd, "info")) {

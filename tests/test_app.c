@@ -16,7 +16,10 @@
 
 static sk_config cfg;
 
-static void defaults(void) { sk_config_defaults(&cfg, "app"); }
+static void defaults(void)
+{
+    sk_config_defaults(&cfg, "app");
+}
 
 START_TEST(test_options_data_model)
 {
@@ -46,7 +49,7 @@ START_TEST(test_options_data_model)
     cfg.dataset.normalize = SK_NORMALIZE_AUTO;
     cfg.dataset.labels = SK_LABELS_FINE;
     sk_options_data(&cfg, &o);
-    ck_assert_int_eq(o.normalize, SK_NORMALIZE_AUTO);   /* the loader resolves auto */
+    ck_assert_int_eq(o.normalize, SK_NORMALIZE_AUTO); /* the loader resolves auto */
     ck_assert_int_eq(o.coarse_labels, 0);
 
     sk_dataset ds;
@@ -74,7 +77,7 @@ START_TEST(test_options_data_model)
     ck_assert_int_eq(ms.in_c, 3);
     ck_assert_int_eq(ms.in_h, 32);
     ck_assert_int_eq(ms.n_out, 10);
-    ds.train.n_classes = 0;   /* regression: one output */
+    ds.train.n_classes = 0; /* regression: one output */
     ck_assert_int_eq(sk_options_model(&cfg, &ds, &ms), SK_OK);
     ck_assert_int_eq(ms.n_out, 1);
 }
@@ -256,7 +259,7 @@ START_TEST(test_options_model_batch)
     cfg.train.batch_size = 700;
     cfg.activation_matching.batch_size = 800;
     cfg.sinkhorn.batch_size = 900;
-    ck_assert_int_eq(sk_options_model_batch(&cfg), 100);   /* both endpoints exist: evaluation only */
+    ck_assert_int_eq(sk_options_model_batch(&cfg), 100); /* both endpoints exist: evaluation only */
     cfg.align.methods[0] = SK_ALIGN_ACTIVATION_MATCHING;
     ck_assert_int_eq(sk_options_model_batch(&cfg), 800);
     cfg.align.methods[0] = SK_ALIGN_STE;
@@ -264,10 +267,10 @@ START_TEST(test_options_model_batch)
     cfg.align.methods[0] = SK_ALIGN_SINKHORN;
     cfg.sinkhorn.n_costs = 1;
     cfg.sinkhorn.costs[0] = SK_SRB_L2;
-    ck_assert_int_eq(sk_options_model_batch(&cfg), 100);   /* data-free cost */
+    ck_assert_int_eq(sk_options_model_batch(&cfg), 100); /* data-free cost */
     cfg.sinkhorn.costs[0] = SK_SRB_MID;
     ck_assert_int_eq(sk_options_model_batch(&cfg), 900);
-    cfg.models[1].weights[0] = 'x';                        /* B must be trained */
+    cfg.models[1].weights[0] = 'x'; /* B must be trained */
     cfg.sinkhorn.costs[0] = SK_SRB_L2;
     ck_assert_int_eq(sk_options_model_batch(&cfg), 700);
 }
@@ -286,15 +289,17 @@ START_TEST(test_name_tables)
         choice_keys++;
         int k = 0;
         for (; strcmp(sk_cfg_choice(key, k), "?"); k++) {
-            ck_assert_ptr_eq(sk_cfg_choice(key, k), sk_cfg_choice(key, k));   /* no rotating buffers */
-            for (int j = 0; j < k; j++) ck_assert_str_ne(sk_cfg_choice(key, j), sk_cfg_choice(key, k));
+            ck_assert_ptr_eq(sk_cfg_choice(key, k), sk_cfg_choice(key, k)); /* no rotating buffers */
+            for (int j = 0; j < k; j++)
+                ck_assert_str_ne(sk_cfg_choice(key, j), sk_cfg_choice(key, k));
         }
         ck_assert_msg(k >= 2, "%s has %d choices", key, k);
     }
     ck_assert_int_ge(choice_keys, 18);
     const char *first = sk_cfg_choice("model.arch", 5);
-    for (int i = 0; i < 20; i++) sk_cfg_choice("mode", i % 5);
-    ck_assert_str_eq(first, "resnet20");   /* still valid after many other calls */
+    for (int i = 0; i < 20; i++)
+        sk_cfg_choice("mode", i % 5);
+    ck_assert_str_eq(first, "resnet20"); /* still valid after many other calls */
     ck_assert_str_eq(sk_method_name(SK_ALIGN_STE), "ste");
     ck_assert_str_eq(sk_cost_name(SK_SRB_COSINE), "cosine");
     ck_assert_str_eq(sk_split_name(SK_SPLIT_TEST), "test");
@@ -400,12 +405,13 @@ START_TEST(test_report_curves_and_summary)
     ck_assert_ptr_nonnull(strstr(csv, "naive,train,0.5,1,0.5\n"));
     ck_assert_ptr_nonnull(strstr(csv, "sinkhorn_l2,test,1,0.75,0.75\n"));
     int lines = 0;
-    for (char *q = csv; *q; q++) lines += *q == '\n';
+    for (char *q = csv; *q; q++)
+        lines += *q == '\n';
     ck_assert_int_eq(lines, 1 + 3 * 2 * 3);
     free(csv);
     snprintf(p, sizeof p, "%s/lmc_accuracy.svg", f->r.cfg.output);
     char *svg = tu_read(p, NULL);
-    ck_assert_ptr_nonnull(strstr(svg, "Sinkhorn C_L2"));   /* the legend uses the labels */
+    ck_assert_ptr_nonnull(strstr(svg, "Sinkhorn C_L2")); /* the legend uses the labels */
     ck_assert_ptr_nonnull(strstr(svg, "Weight matching"));
     free(svg);
     fake_free(f);
@@ -450,9 +456,9 @@ START_TEST(test_report_metrics_and_sweep_rows)
     ck_assert_int_eq(sk_csv_close(csv), SK_OK);
     char *rows = tu_read(p, NULL);
     ck_assert_ptr_nonnull(strstr(rows, "w1,\"[8, 8]\",weight_matching,train,"));
-    ck_assert_ptr_nonnull(strstr(rows, ",0.9,0.8\n"));   /* endpoint test accuracies close each row */
-    ck_assert_ptr_nonnull(strstr(rows, ",3.5,40,2,0.9,0.8\n"));   /* sinkhorn: seconds, steps, best epoch */
-    ck_assert_ptr_nonnull(strstr(rows, ",2.5,,,0.9,0.8\n"));      /* weight matching: no Sinkhorn columns */
+    ck_assert_ptr_nonnull(strstr(rows, ",0.9,0.8\n"));          /* endpoint test accuracies close each row */
+    ck_assert_ptr_nonnull(strstr(rows, ",3.5,40,2,0.9,0.8\n")); /* sinkhorn: seconds, steps, best epoch */
+    ck_assert_ptr_nonnull(strstr(rows, ",2.5,,,0.9,0.8\n"));    /* weight matching: no Sinkhorn columns */
     ck_assert_ptr_nonnull(strstr(tb, "sinkhorn_l2"));
     free(rows);
     free(tb);

@@ -29,7 +29,7 @@ static const char *msg(void)
 START_TEST(test_defaults_and_derived)
 {
     ck_assert_int_eq(load_text("exp1.yaml", "seed: 7\n", NULL, 0), SK_OK);
-    ck_assert_str_eq(cfg.name, "exp1");                 /* from the file name */
+    ck_assert_str_eq(cfg.name, "exp1"); /* from the file name */
     ck_assert_int_eq(cfg.seed, 7);
     ck_assert_int_eq(cfg.mode, SK_MODE_TRAIN);
     ck_assert_str_eq(cfg.output, "results/exp1");
@@ -50,47 +50,46 @@ END_TEST
 
 START_TEST(test_full_file)
 {
-    const char *text =
-        "name: cifar_mlp\n"
-        "seed: 1\n"
-        "mode: sinkhorn\n"
-        "threads: 2\n"
-        "dataset:\n"
-        "  name: cifar10\n"
-        "  path: datasets/cifar10\n"
-        "  normalize: true\n"
-        "  augment: false\n"
-        "model:\n"
-        "  arch: mlp\n"
-        "  hidden: [512, 512, 512]\n"
-        "  activation: relu\n"
-        "  norm: none\n"
-        "  width: 1\n"
-        "models:\n"
-        "  a: { weights: results/cifar_mlp/model_a.h5, seed: 1 }\n"
-        "  b: { weights: results/cifar_mlp/model_b.h5, seed: 2 }\n"
-        "train:\n"
-        "  epochs: 20\n"
-        "  batch_size: 500\n"
-        "  optimizer: adam\n"
-        "  lr: 1.0e-3\n"
-        "  schedule: constant\n"
-        "align:\n"
-        "  methods: [weight_matching, activation_matching, ste, sinkhorn]\n"
-        "sinkhorn:\n"
-        "  costs: [l2, mid, rnd]\n"
-        "  tau: 1.0\n"
-        "  iterations: 20\n"
-        "  epochs: 20\n"
-        "  lr: 0.1\n"
-        "interpolation:\n"
-        "  points: 25\n"
-        "  splits: [train, test]\n"
-        "  bn_reset: auto\n";
+    const char *text = "name: cifar_mlp\n"
+                       "seed: 1\n"
+                       "mode: sinkhorn\n"
+                       "threads: 2\n"
+                       "dataset:\n"
+                       "  name: cifar10\n"
+                       "  path: datasets/cifar10\n"
+                       "  normalize: true\n"
+                       "  augment: false\n"
+                       "model:\n"
+                       "  arch: mlp\n"
+                       "  hidden: [512, 512, 512]\n"
+                       "  activation: relu\n"
+                       "  norm: none\n"
+                       "  width: 1\n"
+                       "models:\n"
+                       "  a: { weights: results/cifar_mlp/model_a.h5, seed: 1 }\n"
+                       "  b: { weights: results/cifar_mlp/model_b.h5, seed: 2 }\n"
+                       "train:\n"
+                       "  epochs: 20\n"
+                       "  batch_size: 500\n"
+                       "  optimizer: adam\n"
+                       "  lr: 1.0e-3\n"
+                       "  schedule: constant\n"
+                       "align:\n"
+                       "  methods: [weight_matching, activation_matching, ste, sinkhorn]\n"
+                       "sinkhorn:\n"
+                       "  costs: [l2, mid, rnd]\n"
+                       "  tau: 1.0\n"
+                       "  iterations: 20\n"
+                       "  epochs: 20\n"
+                       "  lr: 0.1\n"
+                       "interpolation:\n"
+                       "  points: 25\n"
+                       "  splits: [train, test]\n"
+                       "  bn_reset: auto\n";
     ck_assert_msg(load_text("design.yaml", text, NULL, 0) == SK_OK, "%s", sk_err_msg());
     ck_assert_int_eq(cfg.mode, SK_MODE_SINKHORN);
     ck_assert_int_eq(cfg.dataset.name, SK_DS_CIFAR10);
-    ck_assert_int_eq(cfg.dataset.normalize, SK_NORMALIZE_AUTO);   /* true is an alias */
+    ck_assert_int_eq(cfg.dataset.normalize, SK_NORMALIZE_AUTO); /* true is an alias */
     ck_assert_int_eq(cfg.align.n_methods, 4);
     ck_assert_int_eq(cfg.align.methods[2], SK_ALIGN_STE);
     ck_assert_int_eq(cfg.sinkhorn.n_costs, 3);
@@ -122,15 +121,12 @@ START_TEST(test_errors_exact)
                  "interpolation, continual, sweep)");
     expect_error("train:\n  epochs: ten\n",
                  "bad.yaml:2:11: train.epochs must be an integer in 1..1000000 (got \"ten\")");
-    expect_error("train:\n  epochs: 0\n",
-                 "bad.yaml:2:11: train.epochs must be an integer in 1..1000000 (got 0)");
+    expect_error("train:\n  epochs: 0\n", "bad.yaml:2:11: train.epochs must be an integer in 1..1000000 (got 0)");
     expect_error("sinkhorn:\n  tau: -1\n", "bad.yaml:2:8: sinkhorn.tau must be a number > 0 (got -1)");
-    expect_error("sinkhorn:\n  tau: [1]\n",
-                 "bad.yaml:2:8: sinkhorn.tau must be a number > 0 (got a collection)");
+    expect_error("sinkhorn:\n  tau: [1]\n", "bad.yaml:2:8: sinkhorn.tau must be a number > 0 (got a collection)");
     expect_error("model:\n  hidden: [512, -3]\n",
                  "bad.yaml:2:17: model.hidden entries must be an integer in 1..1000000 (got \"-3\")");
-    expect_error("model:\n  hidden: {a: 1}\n",
-                 "bad.yaml:2:11: model.hidden must be a list such as [512, 512, 512]");
+    expect_error("model:\n  hidden: {a: 1}\n", "bad.yaml:2:11: model.hidden must be a list such as [512, 512, 512]");
     expect_error("dataset:\n  augment: maybe\n",
                  "bad.yaml:2:12: dataset.augment must be true or false (got \"maybe\")");
     expect_error("dataset: cifar10\n", "bad.yaml:1:10: dataset must be a mapping of keys (a section)");
@@ -155,9 +151,9 @@ END_TEST
 
 START_TEST(test_set_overrides)
 {
-    const char *sets[] = {"model.hidden=[1024,1024]", "sinkhorn.tau=0.5", "models.b.seed=9",
-                          "align.methods=[sinkhorn]", "dataset.name=cifar10", "output=/tmp/somewhere",
-                          "name=renamed"};
+    const char *sets[] = {
+        "model.hidden=[1024,1024]", "sinkhorn.tau=0.5",      "models.b.seed=9", "align.methods=[sinkhorn]",
+        "dataset.name=cifar10",     "output=/tmp/somewhere", "name=renamed"};
     ck_assert_msg(load_text("s.yaml", "model:\n  hidden: [8]\n", sets, 7) == SK_OK, "%s", sk_err_msg());
     ck_assert_int_eq(cfg.model.n_hidden, 2);
     ck_assert_int_eq(cfg.model.hidden[1], 1024);
@@ -176,7 +172,8 @@ START_TEST(test_set_overrides)
     const char *bad2[] = {"sinkhorn.tua=2"};
     sk_err_clear();
     ck_assert_int_eq(load_text("s.yaml", "seed: 1\n", bad2, 1), SK_ECONFIG);
-    ck_assert_str_eq(sk_err_msg(), "--set sinkhorn.tua=2: unknown key \"sinkhorn.tua\" (did you mean \"sinkhorn.tau\"?)");
+    ck_assert_str_eq(sk_err_msg(),
+                     "--set sinkhorn.tua=2: unknown key \"sinkhorn.tua\" (did you mean \"sinkhorn.tau\"?)");
     const char *bad3[] = {"model.hidden"};
     sk_err_clear();
     ck_assert_int_eq(load_text("s.yaml", "seed: 1\n", bad3, 1), SK_ECONFIG);
@@ -190,8 +187,8 @@ END_TEST
 
 START_TEST(test_roundtrip)
 {
-    const char *sets[] = {"model.hidden=[300,200,100]", "train.lr=0.000123456789", "name=we:ird",
-                          "dataset.path=/data/my cifar #1", "sinkhorn.costs=[mid]", "train.eps=1e-12"};
+    const char *sets[] = {"model.hidden=[300,200,100]",     "train.lr=0.000123456789", "name=we:ird",
+                          "dataset.path=/data/my cifar #1", "sinkhorn.costs=[mid]",    "train.eps=1e-12"};
     /* name is validated: use a legal one but an odd path. */
     sets[2] = "name=odd.name-1";
     ck_assert_msg(load_text("rt.yaml", "mode: sinkhorn\n", sets, 6) == SK_OK, "%s", sk_err_msg());
@@ -232,15 +229,15 @@ START_TEST(test_sweep)
     ck_assert_int_eq(item.model.n_hidden, 4);
     ck_assert_int_eq(item.model.hidden[3], 32);
     ck_assert_str_eq(item.output, "results/sw/32-32-32-32");
-    ck_assert_str_eq(item.models[0].weights, "results/sw/32-32-32-32/model_a.h5");   /* derived: follows */
-    ck_assert_str_eq(item.models[1].weights, "/w/b.h5");                             /* explicit: kept */
+    ck_assert_str_eq(item.models[0].weights, "results/sw/32-32-32-32/model_a.h5"); /* derived: follows */
+    ck_assert_str_eq(item.models[1].weights, "/w/b.h5");                           /* explicit: kept */
     sk_err_clear();
     ck_assert_int_eq(sk_config_sweep_item(&cfg, 2, &item), SK_EINVAL);
 
     /* Round trip: the resolved YAML (with its labels) loads to the same bytes. */
     char *y1 = sk_config_to_yaml(&cfg);
     sk_config first = cfg;
-    tu_write_str(tu_path("sw.yaml"), y1);   /* same stem: the name buffer holds the same bytes */
+    tu_write_str(tu_path("sw.yaml"), y1); /* same stem: the name buffer holds the same bytes */
     ck_assert_msg(sk_config_load(&cfg, tu_path("sw.yaml"), NULL, 0) == SK_OK, "%s", sk_err_msg());
     char *y2 = sk_config_to_yaml(&cfg);
     ck_assert_str_eq(y1, y2);
@@ -256,7 +253,8 @@ START_TEST(test_sweep)
     ck_assert_int_eq(sk_config_sweep_item(&cfg, 0, &item), SK_OK);
     ck_assert_str_eq(item.dataset.path, "/a b");
     ck_assert_msg(load_text("sw3.yaml", "sweep:\n  key: seed\n  values: [1, 2]\n  labels: [s1, s2]\n", NULL, 0) ==
-                  SK_OK, "%s", sk_err_msg());
+                      SK_OK,
+                  "%s", sk_err_msg());
     ck_assert_str_eq(cfg.sweep.labels[1], "s2");
     ck_assert_int_eq(sk_config_sweep_item(&cfg, 1, &item), SK_OK);
     ck_assert_int_eq(item.seed, 2);
@@ -264,16 +262,17 @@ START_TEST(test_sweep)
 
     /* --set: values reset the labels; an empty list turns the sweep off. */
     const char *one[] = {"sweep.values=[7]"};
-    ck_assert_msg(load_text("sw3.yaml", "sweep:\n  key: seed\n  values: [1, 2]\n  labels: [s1, s2]\n", one, 1) ==
-                  SK_OK, "%s", sk_err_msg());
+    ck_assert_msg(load_text("sw3.yaml", "sweep:\n  key: seed\n  values: [1, 2]\n  labels: [s1, s2]\n", one, 1) == SK_OK,
+                  "%s", sk_err_msg());
     ck_assert_int_eq(cfg.sweep.n, 1);
     ck_assert_str_eq(cfg.sweep.labels[0], "7");
     const char *off[] = {"sweep.values=[]"};
     ck_assert_int_eq(load_text("sw3.yaml", "sweep:\n  key: seed\n  values: [1, 2]\n", off, 1), SK_OK);
     ck_assert_int_eq(cfg.sweep.n, 0);
     const char *badset[] = {"sweep.values=[vgg12]"};
-    ck_assert_int_eq(load_text("sw4.yaml", "dataset: {name: cifar10}\nsweep: {key: model.arch, values: [vgg11]}\n",
-                               badset, 1), SK_ECONFIG);
+    ck_assert_int_eq(
+        load_text("sw4.yaml", "dataset: {name: cifar10}\nsweep: {key: model.arch, values: [vgg11]}\n", badset, 1),
+        SK_ECONFIG);
     ck_assert_str_eq(sk_err_msg(), "--set sweep.values=[vgg12]: model.arch must be one of mlp, vgg11, vgg13, vgg16, "
                                    "vgg19, resnet20 (got \"vgg12\"); did you mean \"vgg11\"?");
 
@@ -362,4 +361,7 @@ static Suite *config_suite(void)
     return s;
 }
 
-int main(void) { return tu_run(config_suite()); }
+int main(void)
+{
+    return tu_run(config_suite());
+}

@@ -37,7 +37,8 @@ static void make_split(sk_split *sp, int64_t n, int c, int h, int w, int K, uint
     sk_rng_seed(&r, seed);
     sk_rng_seed(&tr, tseed);
     uint8_t *tmpl = malloc((size_t)K * D);
-    for (int64_t j = 0; j < (int64_t)K * D; j++) tmpl[j] = (uint8_t)(sk_rng_below(&tr, 2) ? 220 : 20);
+    for (int64_t j = 0; j < (int64_t)K * D; j++)
+        tmpl[j] = (uint8_t)(sk_rng_below(&tr, 2) ? 220 : 20);
     memset(sp, 0, sizeof *sp);
     sp->n = n;
     sp->c = c;
@@ -64,7 +65,8 @@ static void make_ds(sk_dataset *ds, sk_ds_kind kind, int64_t ntr, int64_t nte, i
     ds->normalize = SK_NORMALIZE_UNIT;
     make_split(&ds->train, ntr, c, h, w, K, 11, 99);
     make_split(&ds->test, nte, c, h, w, K, 12, 99);
-    for (int i = 0; i < 3; i++) ds->std[i] = 1.0f;
+    for (int i = 0; i < 3; i++)
+        ds->std[i] = 1.0f;
 }
 
 /* ---- rotation ------------------------------------------------------------- */
@@ -75,23 +77,27 @@ START_TEST(test_rotation_exact)
     uint8_t img[P];
     sk_rng r;
     sk_rng_seed(&r, 3);
-    for (int p = 0; p < P; p++) img[p] = (uint8_t)sk_rng_below(&r, 256);   /* asymmetric */
+    for (int p = 0; p < P; p++)
+        img[p] = (uint8_t)sk_rng_below(&r, 256); /* asymmetric */
     int32_t src[P * 4];
     float wt[P * 4], out[P];
     /* 0 degrees: identity. */
     sk_cl_rotation_table(H, W, 0.0, src, wt);
     sk_cl_rotate(img, P, src, wt, 1.0f, 0.0f, out);
-    for (int p = 0; p < P; p++) ck_assert_float_eq(out[p], (float)img[p]);
+    for (int p = 0; p < P; p++)
+        ck_assert_float_eq(out[p], (float)img[p]);
     /* 90 degrees counter-clockwise: out[r][c] = in[c][W-1-r]. */
     sk_cl_rotation_table(H, W, 90.0, src, wt);
     sk_cl_rotate(img, P, src, wt, 1.0f, 0.0f, out);
     for (int i = 0; i < H; i++)
-        for (int j = 0; j < W; j++) ck_assert_float_eq(out[i * W + j], (float)img[j * W + (W - 1 - i)]);
+        for (int j = 0; j < W; j++)
+            ck_assert_float_eq(out[i * W + j], (float)img[j * W + (W - 1 - i)]);
     /* 180 degrees: out[r][c] = in[H-1-r][W-1-c]. */
     sk_cl_rotation_table(H, W, 180.0, src, wt);
     sk_cl_rotate(img, P, src, wt, 1.0f, 0.0f, out);
     for (int i = 0; i < H; i++)
-        for (int j = 0; j < W; j++) ck_assert_float_eq(out[i * W + j], (float)img[(H - 1 - i) * W + (W - 1 - j)]);
+        for (int j = 0; j < W; j++)
+            ck_assert_float_eq(out[i * W + j], (float)img[(H - 1 - i) * W + (W - 1 - j)]);
     /* 45 degrees of a constant image: the interior stays constant (weights
      * sum to 1), the corners fall outside and read 0 (zero fill); the affine
      * normalisation is applied after the interpolation. */
@@ -161,20 +167,25 @@ START_TEST(test_permuted_round_trip)
     ck_assert_int_eq(sk_cl_bench_new(SK_CL_PERMUTED, 3, SK_CL_LINSPACE, 0, 7, &ds, 0, &b2), SK_OK);
     ck_assert_int_eq(sk_cl_bench_new(SK_CL_PERMUTED, 3, SK_CL_LINSPACE, 0, 8, &ds, 0, &b3), SK_OK);
     const int D = 25;
-    for (int j = 0; j < D; j++) ck_assert_int_eq(b->perm[j], j);   /* task 1: identity */
-    ck_assert_mem_eq(b->perm, b2->perm, sizeof(int32_t) * 3 * D);  /* same seed, same tasks */
+    for (int j = 0; j < D; j++)
+        ck_assert_int_eq(b->perm[j], j);                          /* task 1: identity */
+    ck_assert_mem_eq(b->perm, b2->perm, sizeof(int32_t) * 3 * D); /* same seed, same tasks */
     ck_assert(memcmp(b->perm + D, b3->perm + D, sizeof(int32_t) * D) != 0);
     ck_assert(memcmp(b->perm + D, b->perm + 2 * D, sizeof(int32_t) * D) != 0);
     for (int t = 1; t < 3; t++) {
         /* Each task's map is a permutation, and undoing it recovers the image. */
         int seen[25] = {0};
-        for (int j = 0; j < D; j++) seen[b->perm[t * D + j]]++;
-        for (int j = 0; j < D; j++) ck_assert_int_eq(seen[j], 1);
+        for (int j = 0; j < D; j++)
+            seen[b->perm[t * D + j]]++;
+        for (int j = 0; j < D; j++)
+            ck_assert_int_eq(seen[j], 1);
         float x[25], back[25];
         int32_t y, task = t, i = 4;
         sk_cl_bench_fill(b, 1, &task, &i, 1, NULL, x, &y);
-        for (int j = 0; j < D; j++) back[b->perm[t * D + j]] = x[j];
-        for (int j = 0; j < D; j++) ck_assert_float_eq_tol(back[j], ds.test.x[4 * D + j] / 255.0f, 1e-6f);
+        for (int j = 0; j < D; j++)
+            back[b->perm[t * D + j]] = x[j];
+        for (int j = 0; j < D; j++)
+            ck_assert_float_eq_tol(back[j], ds.test.x[4 * D + j] / 255.0f, 1e-6f);
     }
     sk_cl_bench_free(b);
     sk_cl_bench_free(b2);
@@ -200,13 +211,15 @@ START_TEST(test_split_cifar10_heads)
             int y = ds.train.y[b->train_idx[t][k]];
             ck_assert(y == 2 * t || y == 2 * t + 1);
         }
-        for (int k = 0; k < 10; k++) ck_assert_int_eq(b->mask[t * 10 + k], k / 2 == t);
+        for (int k = 0; k < 10; k++)
+            ck_assert_int_eq(b->mask[t * 10 + k], k / 2 == t);
     }
     /* Head masking: logits outside the task's head change neither the loss
      * nor get gradient; a huge outside logit does not count as a prediction. */
     float z[2 * 10], z2[2 * 10], d[2 * 10], d2[2 * 10];
     int32_t y[2] = {4, 7}, task[2] = {2, 3};
-    for (int k = 0; k < 20; k++) z[k] = z2[k] = 0.1f * (float)(k % 7);
+    for (int k = 0; k < 20; k++)
+        z[k] = z2[k] = 0.1f * (float)(k % 7);
     z2[0] = 50.0f;
     z2[10 + 9] = -30.0f;
     int c1, c2;
@@ -227,7 +240,8 @@ START_TEST(test_split_cifar10_heads)
      * per task, summed over tasks. */
     float z3[30];
     for (int n = 0; n < 3; n++)
-        for (int j = 0; j < 10; j++) z3[n * 10 + j] = 0.1f * (float)j + 0.05f * (float)n;
+        for (int j = 0; j < 10; j++)
+            z3[n * 10 + j] = 0.1f * (float)j + 0.05f * (float)n;
     int32_t y3[3] = {4, 5, 7}, t3[3] = {2, 2, 3};
     double l3 = sk_cl_loss(z3, y3, t3, 3, 10, b->mask, 1, NULL, NULL);
     double ea = log(exp(0.4) + exp(0.5)) - 0.4, eb = log(exp(0.4) + exp(0.5)) - 0.5;
@@ -249,7 +263,8 @@ static void write_cifar100(const char *path, int n, uint64_t seed)
         uint8_t *rec = buf + (size_t)i * 3074;
         rec[1] = (uint8_t)(i % 100);
         rec[0] = (uint8_t)(rec[1] / 5);
-        for (int j = 0; j < 3072; j++) rec[2 + j] = (uint8_t)((rec[1] * 37 + j) % 256 ^ sk_rng_below(&r, 16));
+        for (int j = 0; j < 3072; j++)
+            rec[2 + j] = (uint8_t)((rec[1] * 37 + j) % 256 ^ sk_rng_below(&r, 16));
     }
     tu_write(path, buf, (size_t)n * 3074);
     free(buf);
@@ -273,7 +288,8 @@ START_TEST(test_split_cifar100_files)
         ck_assert_int_eq(b->n_train[t], 20);
         ck_assert_int_eq(b->n_test[t], 10);
         int on = 0;
-        for (int k = 0; k < 100; k++) on += b->mask[t * 100 + k];
+        for (int k = 0; k < 100; k++)
+            on += b->mask[t * 100 + k];
         ck_assert_int_eq(on, 5);
         ck_assert_int_eq(b->mask[t * 100 + 5 * t], 1);
         ck_assert_int_eq(b->mask[t * 100 + 5 * t + 4], 1);
@@ -305,7 +321,8 @@ START_TEST(test_split_cifar100_files)
     ck_assert_int_eq(cl_run(&cfg, &ds, &ms, NULL, SK_PROGRESS_NEVER, &res), SK_OK);
     ck_assert_int_eq(sk_cl_results_tasks(res), 20);
     const double *a = sk_cl_results_matrix(res, 1);
-    for (int k = 0; k < 400; k++) ck_assert(a[k] >= 0.0 && a[k] <= 1.0);
+    for (int k = 0; k < 400; k++)
+        ck_assert(a[k] >= 0.0 && a[k] <= 1.0);
     sk_cl_results_free(res);
     sk_dataset_free(&ds);
 }
@@ -316,9 +333,7 @@ END_TEST
 START_TEST(test_metrics)
 {
     /* rows: after task t; columns: task i */
-    const double a[9] = {0.9, 0.1, 0.2,
-                         0.6, 0.8, 0.3,
-                         0.5, 0.7, 0.95};
+    const double a[9] = {0.9, 0.1, 0.2, 0.6, 0.8, 0.3, 0.5, 0.7, 0.95};
     ck_assert_double_eq_tol(sk_cl_acc(a, 3), (0.5 + 0.7 + 0.95) / 3, 1e-15);
     /* forgetting: task 1 max(0.9, 0.6) - 0.5 = 0.4; task 2 max(0.1, 0.8) - 0.7 = 0.1 */
     ck_assert_double_eq_tol(sk_cl_forgetting(a, 3), 0.25, 1e-15);
@@ -373,46 +388,65 @@ START_TEST(test_fisher_explicit)
         double h[Hh], z[K], p[K], dz[K], dh[Hh];
         for (int u = 0; u < Hh; u++) {
             double s = b0[u];
-            for (int j = 0; j < D; j++) s += (double)W0[u * D + j] * x[j];
+            for (int j = 0; j < D; j++)
+                s += (double)W0[u * D + j] * x[j];
             h[u] = s > 0 ? s : 0;
         }
         double zm = -1e300, se = 0;
         for (int k = 0; k < K; k++) {
             z[k] = b1[k];
-            for (int u = 0; u < Hh; u++) z[k] += (double)W1[k * Hh + u] * h[u];
+            for (int u = 0; u < Hh; u++)
+                z[k] += (double)W1[k * Hh + u] * h[u];
             if (z[k] > zm) zm = z[k];
         }
-        for (int k = 0; k < K; k++) se += exp(z[k] - zm);
+        for (int k = 0; k < K; k++)
+            se += exp(z[k] - zm);
         for (int k = 0; k < K; k++) {
             p[k] = exp(z[k] - zm) / se;
             dz[k] = p[k] - (k == y);
         }
         for (int u = 0; u < Hh; u++) {
             dh[u] = 0;
-            for (int k = 0; k < K; k++) dh[u] += W1[k * Hh + u] * dz[k];
+            for (int k = 0; k < K; k++)
+                dh[u] += W1[k * Hh + u] * dz[k];
             if (h[u] <= 0) dh[u] = 0;
         }
         for (int k = 0; k < K; k++) {
             fb1[k] += dz[k] * dz[k] / N;
-            for (int u = 0; u < Hh; u++) fW1[k * Hh + u] += pow(dz[k] * h[u], 2) / N;
+            for (int u = 0; u < Hh; u++)
+                fW1[k * Hh + u] += pow(dz[k] * h[u], 2) / N;
         }
         for (int u = 0; u < Hh; u++) {
             fb0[u] += dh[u] * dh[u] / N;
-            for (int j = 0; j < D; j++) fW0[u * D + j] += pow(dh[u] * x[j], 2) / N;
+            for (int j = 0; j < D; j++)
+                fW0[u * D + j] += pow(dh[u] * x[j], 2) / N;
         }
     }
     double worst = 0, scale = 0;
     const sk_tensor *t0 = sk_tset_get(F, "layers.0.weight"), *t1 = sk_tset_get(F, "layers.0.bias");
     const sk_tensor *t2 = sk_tset_get(F, "layers.1.weight"), *t3 = sk_tset_get(F, "layers.1.bias");
-    for (int k = 0; k < Hh * D; k++) { worst = fmax(worst, fabs(t0->data[k] - fW0[k])); scale = fmax(scale, fW0[k]); }
-    for (int k = 0; k < Hh; k++) { worst = fmax(worst, fabs(t1->data[k] - fb0[k])); scale = fmax(scale, fb0[k]); }
-    for (int k = 0; k < K * Hh; k++) { worst = fmax(worst, fabs(t2->data[k] - fW1[k])); scale = fmax(scale, fW1[k]); }
-    for (int k = 0; k < K; k++) { worst = fmax(worst, fabs(t3->data[k] - fb1[k])); scale = fmax(scale, fb1[k]); }
+    for (int k = 0; k < Hh * D; k++) {
+        worst = fmax(worst, fabs(t0->data[k] - fW0[k]));
+        scale = fmax(scale, fW0[k]);
+    }
+    for (int k = 0; k < Hh; k++) {
+        worst = fmax(worst, fabs(t1->data[k] - fb0[k]));
+        scale = fmax(scale, fb0[k]);
+    }
+    for (int k = 0; k < K * Hh; k++) {
+        worst = fmax(worst, fabs(t2->data[k] - fW1[k]));
+        scale = fmax(scale, fW1[k]);
+    }
+    for (int k = 0; k < K; k++) {
+        worst = fmax(worst, fabs(t3->data[k] - fb1[k]));
+        scale = fmax(scale, fb1[k]);
+    }
     ck_assert(scale > 1e-3);
     ck_assert_msg(worst <= 1e-5 * scale, "Fisher differs from the explicit estimate by %g (scale %g)", worst, scale);
     /* Fewer samples: a different (subset) estimate, still finite and >= 0. */
     ck_assert_int_eq(sk_cl_fisher(m, b, 0, 3, 1, F), SK_OK);
-    for (int64_t k = 0; k < F->numel; k++) ck_assert(F->block[k] >= 0.0f && isfinite(F->block[k]));
+    for (int64_t k = 0; k < F->numel; k++)
+        ck_assert(F->block[k] >= 0.0f && isfinite(F->block[k]));
     sk_tset_free(F);
     sk_model_free(m);
     sk_cl_bench_free(b);
@@ -443,7 +477,8 @@ START_TEST(test_memory_balance)
         cnt[y]++;
         ck_assert_int_eq(m.task[k], k < 7 ? 0 : 3);
         ck_assert(y / 2 == m.task[k]);
-        for (int64_t j = 0; j < k; j++) ck_assert(m.idx[j] != m.idx[k]);   /* no duplicates */
+        for (int64_t j = 0; j < k; j++)
+            ck_assert(m.idx[j] != m.idx[k]); /* no duplicates */
     }
     ck_assert_int_eq(cnt[0], 5);
     ck_assert_int_eq(cnt[1], 2);
@@ -469,7 +504,8 @@ static int run_methods(const int *methods, int n, sk_cl_results **res, sk_datase
     cfg.continual.benchmark = 0;
     cfg.continual.tasks = 3;
     cfg.continual.n_methods = n;
-    for (int k = 0; k < n; k++) cfg.continual.methods[k] = methods[k];
+    for (int k = 0; k < n; k++)
+        cfg.continual.methods[k] = methods[k];
     cfg.continual.epochs = 3;
     cfg.continual.batch_size = 32;
     cfg.continual.lr = 3e-3;
@@ -500,7 +536,7 @@ START_TEST(test_smoke_all_methods)
         const double *a = sk_cl_results_matrix(res, k);
         acc[k] = sk_cl_acc(a, T);
         ck_assert_str_eq(sk_cl_results_method(res, k), sk_cl_method_name(methods[k]));
-        ck_assert(a[0] > 0.5);   /* task 1 is learnt by every method */
+        ck_assert(a[0] > 0.5); /* task 1 is learnt by every method */
     }
     /* joint is the upper bound of plain finetuning; replay forgets less. */
     ck_assert_msg(acc[4] >= acc[0], "joint %g < finetune %g", acc[4], acc[0]);
@@ -520,7 +556,8 @@ START_TEST(test_smoke_all_methods)
     char *csv = tu_read(tu_path("out/accuracy_matrix.csv"), NULL);
     ck_assert_ptr_nonnull(csv);
     int lines = 0;
-    for (char *p = csv; *p; p++) lines += *p == '\n';
+    for (char *p = csv; *p; p++)
+        lines += *p == '\n';
     ck_assert_int_eq(lines, 1 + 5 * T * T);
     ck_assert(strncmp(csv, "method,after_task,task,accuracy\nfinetune,1,1,", 45) == 0);
     free(csv);
@@ -586,7 +623,8 @@ START_TEST(test_smoke_rebasin)
     ck_assert_msg(st == SK_OK, "%s", sk_err_msg());
     const double *a = sk_cl_results_matrix(res, 1);
     ck_assert(a[0] > 0.5);
-    for (int k = 0; k < 9; k++) ck_assert(isfinite(a[k]));
+    for (int k = 0; k < 9; k++)
+        ck_assert(isfinite(a[k]));
     /* Task 1 is trained exactly like finetune. */
     ck_assert_double_eq(a[0], sk_cl_results_matrix(res, 0)[0]);
     sk_cl_results_free(res);
@@ -614,4 +652,7 @@ static Suite *continual_suite(void)
     return s;
 }
 
-int main(void) { return tu_run(continual_suite()); }
+int main(void)
+{
+    return tu_run(continual_suite());
+}

@@ -38,7 +38,8 @@ START_TEST(test_rng_deterministic_and_uniform)
     sk_rng a, b;
     sk_rng_seed(&a, 42);
     sk_rng_seed(&b, 42);
-    for (int i = 0; i < 100; i++) ck_assert_uint_eq(sk_rng_u64(&a), sk_rng_u64(&b));
+    for (int i = 0; i < 100; i++)
+        ck_assert_uint_eq(sk_rng_u64(&a), sk_rng_u64(&b));
     sk_rng_seed_stream(&b, 42, 1);
     ck_assert_uint_ne(sk_rng_u64(&a), sk_rng_u64(&b));
     /* Moments of uniform and normal draws. */
@@ -47,15 +48,19 @@ START_TEST(test_rng_deterministic_and_uniform)
     for (int i = 0; i < n; i++) {
         double u = sk_rng_uniform(&a), z = sk_rng_normal(&a);
         ck_assert(u >= 0.0 && u < 1.0);
-        su += u; sn += z; sn2 += z * z;
+        su += u;
+        sn += z;
+        sn2 += z * z;
     }
     ck_assert_double_eq_tol(su / n, 0.5, 0.005);
     ck_assert_double_eq_tol(sn / n, 0.0, 0.01);
     ck_assert_double_eq_tol(sn2 / n, 1.0, 0.02);
     /* below() stays in range and hits every value. */
     int hits[7] = {0};
-    for (int i = 0; i < 7000; i++) hits[sk_rng_below(&a, 7)]++;
-    for (int i = 0; i < 7; i++) ck_assert_int_gt(hits[i], 800);
+    for (int i = 0; i < 7000; i++)
+        hits[sk_rng_below(&a, 7)]++;
+    for (int i = 0; i < 7; i++)
+        ck_assert_int_gt(hits[i], 800);
 }
 END_TEST
 
@@ -72,7 +77,8 @@ START_TEST(test_rng_permutation_is_permutation)
             ck_assert(p[i] >= 0 && p[i] < 257);
             seen[p[i]]++;
         }
-        for (int i = 0; i < 257; i++) ck_assert_int_eq(seen[i], 1);
+        for (int i = 0; i < 257; i++)
+            ck_assert_int_eq(seen[i], 1);
     }
 }
 END_TEST
@@ -83,7 +89,7 @@ START_TEST(test_tset_layout)
     int64_t w[2] = {3, 4}, b[1] = {3};
     ck_assert_int_eq(sk_tset_add(s, "layers.0.weight", 2, w), 0);
     ck_assert_int_eq(sk_tset_add(s, "layers.0.bias", 1, b), 1);
-    ck_assert_int_eq(sk_tset_add(s, "layers.0.bias", 1, b), -1);   /* duplicate */
+    ck_assert_int_eq(sk_tset_add(s, "layers.0.bias", 1, b), -1); /* duplicate */
     ck_assert_int_eq(sk_tset_alloc(s), SK_OK);
     ck_assert_int_eq(s->numel, 15);
     ck_assert_ptr_eq(sk_tset_get(s, "layers.0.bias")->data, s->block + 12);
@@ -96,7 +102,9 @@ START_TEST(test_tset_layout)
     char d[128];
     sk_tensor_describe(&s->t[0], d, sizeof d);
     ck_assert_str_eq(d, "layers.0.weight (3, 4)");
-    sk_tset_free(s); sk_tset_free(c); sk_tset_free(z);
+    sk_tset_free(s);
+    sk_tset_free(c);
+    sk_tset_free(z);
     sk_tset_free(NULL);
 }
 END_TEST
@@ -200,4 +208,7 @@ static Suite *core_suite(void)
     return s;
 }
 
-int main(void) { return tu_run(core_suite()); }
+int main(void)
+{
+    return tu_run(core_suite());
+}

@@ -54,13 +54,14 @@ static void put_be32(unsigned char *b, uint32_t v)
 }
 
 /* An IDX file: magic, ndim sizes, payload; gz != 0 writes it with zlib. */
-static void write_idx(const char *path, int gz, uint32_t magic, int ndim, const uint32_t *dims,
-                      const uint8_t *payload, size_t n)
+static void write_idx(const char *path, int gz, uint32_t magic, int ndim, const uint32_t *dims, const uint8_t *payload,
+                      size_t n)
 {
     unsigned char head[16];
     size_t hs = 4 + 4 * (size_t)ndim;
     put_be32(head, magic);
-    for (int d = 0; d < ndim; d++) put_be32(head + 4 + 4 * d, dims[d]);
+    for (int d = 0; d < ndim; d++)
+        put_be32(head + 4 + 4 * d, dims[d]);
     if (gz) {
         gzFile f = gzopen(path, "wb");
         ck_assert_msg(f != NULL, "gzopen %s", path);
@@ -76,20 +77,28 @@ static void write_idx(const char *path, int gz, uint32_t magic, int ndim, const 
     }
 }
 
-static uint8_t mnist_pix(int64_t i, int64_t j) { return (uint8_t)(i * 31 + j * 7 + 3); }
-static uint8_t mnist_lab(int64_t i) { return (uint8_t)((i * 3 + 1) % 10); }
+static uint8_t mnist_pix(int64_t i, int64_t j)
+{
+    return (uint8_t)(i * 31 + j * 7 + 3);
+}
+static uint8_t mnist_lab(int64_t i)
+{
+    return (uint8_t)((i * 3 + 1) % 10);
+}
 
 /* One MNIST split: n images (h x w) and n_labels labels (normally h = w = 28,
  * n_labels = n), with an optional label override at record bad_at. */
-static void write_mnist_split(const char *dir, const char *prefix, int gz, uint32_t n, uint32_t h,
-                              uint32_t w, uint32_t n_labels)
+static void write_mnist_split(const char *dir, const char *prefix, int gz, uint32_t n, uint32_t h, uint32_t w,
+                              uint32_t n_labels)
 {
     char name[128];
     uint8_t *px = malloc((size_t)n * h * w + 1), *lb = malloc((size_t)n_labels + 1);
     uint32_t dims[3] = {n, h, w};
     for (uint32_t i = 0; i < n; i++)
-        for (uint32_t j = 0; j < h * w; j++) px[(size_t)i * h * w + j] = mnist_pix(i, j);
-    for (uint32_t i = 0; i < n_labels; i++) lb[i] = mnist_lab(i);
+        for (uint32_t j = 0; j < h * w; j++)
+            px[(size_t)i * h * w + j] = mnist_pix(i, j);
+    for (uint32_t i = 0; i < n_labels; i++)
+        lb[i] = mnist_lab(i);
     snprintf(name, sizeof name, "%s-images-idx3-ubyte%s", prefix, gz ? ".gz" : "");
     write_idx(join(dir, name), gz, 0x803, 3, dims, px, (size_t)n * h * w);
     snprintf(name, sizeof name, "%s-labels-idx1-ubyte%s", prefix, gz ? ".gz" : "");
@@ -112,9 +121,12 @@ static uint8_t cifar_pix(int64_t g, int64_t j)
 {
     int64_t v = g * 13 + j * 5;
     switch (j / 1024) {
-    case 0: return (uint8_t)(v & 127);
-    case 1: return (uint8_t)(v & 255);
-    default: return (uint8_t)(128 + ((v * 3) & 127));
+    case 0:
+        return (uint8_t)(v & 127);
+    case 1:
+        return (uint8_t)(v & 255);
+    default:
+        return (uint8_t)(128 + ((v * 3) & 127));
     }
 }
 
@@ -128,14 +140,17 @@ static const char *make_cifar10(const char *name, int per, int n_test)
         char fname[64];
         int n = k < 5 ? per : n_test;
         FILE *f;
-        if (k < 5) snprintf(fname, sizeof fname, "data_batch_%d.bin", k + 1);
-        else snprintf(fname, sizeof fname, "test_batch.bin");
+        if (k < 5)
+            snprintf(fname, sizeof fname, "data_batch_%d.bin", k + 1);
+        else
+            snprintf(fname, sizeof fname, "test_batch.bin");
         f = fopen(join(dir, fname), "wb");
         ck_assert(f != NULL);
         for (int r = 0; r < n; r++) {
             int64_t g = k < 5 ? (int64_t)k * per + r : 1000 + r;
             rec[0] = (uint8_t)(g % 10);
-            for (int j = 0; j < 3072; j++) rec[1 + j] = cifar_pix(g, j);
+            for (int j = 0; j < 3072; j++)
+                rec[1 + j] = cifar_pix(g, j);
             ck_assert_uint_eq(fwrite(rec, 1, sizeof rec, f), sizeof rec);
         }
         ck_assert_int_eq(fclose(f), 0);
@@ -156,7 +171,8 @@ static const char *make_cifar100(const char *name, int n_train, int n_test)
             int64_t g = k == 0 ? r : 500 + r;
             rec[0] = (uint8_t)(g % 20);
             rec[1] = (uint8_t)((g * 7) % 100);
-            for (int j = 0; j < 3072; j++) rec[2 + j] = cifar_pix(g, j);
+            for (int j = 0; j < 3072; j++)
+                rec[2 + j] = cifar_pix(g, j);
             ck_assert_uint_eq(fwrite(rec, 1, sizeof rec, f), sizeof rec);
         }
         ck_assert_int_eq(fclose(f), 0);
@@ -193,7 +209,8 @@ static void direct_stats(const sk_split *sp, int c, double *mean, double *std)
     const int64_t hw = (int64_t)sp->h * sp->w;
     double s = 0, s2 = 0, cnt = (double)sp->n * (double)hw;
     for (int64_t i = 0; i < sp->n; i++)
-        for (int64_t j = 0; j < hw; j++) s += sp->x[i * sp->c * hw + c * hw + j] / 255.0;
+        for (int64_t j = 0; j < hw; j++)
+            s += sp->x[i * sp->c * hw + c * hw + j] / 255.0;
     *mean = s / cnt;
     for (int64_t i = 0; i < sp->n; i++)
         for (int64_t j = 0; j < hw; j++) {
@@ -208,8 +225,7 @@ static void direct_stats(const sk_split *sp, int c, double *mean, double *std)
 START_TEST(test_kind_names)
 {
     sk_ds_kind k = SK_DS_POLYNOMIAL;
-    const sk_ds_kind all[] = {SK_DS_MNIST, SK_DS_FASHION_MNIST, SK_DS_CIFAR10, SK_DS_CIFAR100,
-                              SK_DS_POLYNOMIAL};
+    const sk_ds_kind all[] = {SK_DS_MNIST, SK_DS_FASHION_MNIST, SK_DS_CIFAR10, SK_DS_CIFAR100, SK_DS_POLYNOMIAL};
     ck_assert_str_eq(sk_ds_kind_name(SK_DS_FASHION_MNIST), "fashion-mnist");
     ck_assert_str_eq(sk_ds_kind_name(SK_DS_CIFAR100), "cifar100");
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
@@ -245,7 +261,8 @@ static void check_mnist_fixture(const sk_dataset *ds)
     ck_assert_int_eq(sk_dataset_dim(ds), 784);
     for (int64_t i = 0; i < 7; i++) {
         ck_assert_int_eq(ds->train.y[i], mnist_lab(i));
-        for (int j = 0; j < 784; j++) ck_assert_uint_eq(ds->train.x[i * 784 + j], mnist_pix(i, j));
+        for (int j = 0; j < 784; j++)
+            ck_assert_uint_eq(ds->train.x[i * 784 + j], mnist_pix(i, j));
     }
     for (int64_t i = 0; i < 4; i++) {
         ck_assert_int_eq(ds->test.y[i], mnist_lab(i));
@@ -266,10 +283,10 @@ START_TEST(test_idx_raw_and_gzip)
         direct_stats(&ds.train, 0, &m, &s);
         ck_assert_double_eq_tol(ds.mean[0], m, 1e-6);
         ck_assert_double_eq_tol(ds.std[0], s, 1e-6);
-        ck_assert_double_eq(ds.mean[1], 0.0);   /* unused channels: identity */
+        ck_assert_double_eq(ds.mean[1], 0.0); /* unused channels: identity */
         ck_assert_double_eq(ds.std[1], 1.0);
         sk_dataset_free(&ds);
-        sk_dataset_free(&ds);   /* idempotent */
+        sk_dataset_free(&ds); /* idempotent */
     }
     /* Mixed: raw images, gzip labels; the plain name wins when both exist. */
     {
@@ -278,7 +295,8 @@ START_TEST(test_idx_raw_and_gzip)
         uint32_t dims[3] = {7, 28, 28};
         uint8_t px[7 * 784];
         for (int i = 0; i < 7; i++)
-            for (int j = 0; j < 784; j++) px[i * 784 + j] = (uint8_t)(255 - mnist_pix(i, j));
+            for (int j = 0; j < 784; j++)
+                px[i * 784 + j] = (uint8_t)(255 - mnist_pix(i, j));
         write_idx(join(dir, "train-images-idx3-ubyte"), 0, 0x803, 3, dims, px, sizeof px);
         ck_assert_msg(load(&ds, SK_DS_FASHION_MNIST, dir) == SK_OK, "%s", sk_err_msg());
         ck_assert_int_eq(ds.kind, SK_DS_FASHION_MNIST);
@@ -297,7 +315,7 @@ START_TEST(test_limits)
     sk_data_opts_init(&o, SK_DS_MNIST);
     o.path = dir;
     o.train_limit = 3;
-    o.test_limit = 100;   /* more than there is: all */
+    o.test_limit = 100; /* more than there is: all */
     ck_assert_msg(sk_dataset_load(&ds, &o) == SK_OK, "%s", sk_err_msg());
     ck_assert_int_eq(ds.train.n, 3);
     ck_assert_int_eq(ds.test.n, 4);
@@ -308,7 +326,7 @@ START_TEST(test_limits)
     dir = make_cifar10("c10_lim", 2, 3);
     sk_data_opts_init(&o, SK_DS_CIFAR10);
     o.path = dir;
-    o.train_limit = 5;   /* spans data_batch_1..3 */
+    o.train_limit = 5; /* spans data_batch_1..3 */
     o.test_limit = 1;
     ck_assert_msg(sk_dataset_load(&ds, &o) == SK_OK, "%s", sk_err_msg());
     ck_assert_int_eq(ds.train.n, 5);
@@ -337,9 +355,10 @@ START_TEST(test_cifar10)
     ck_assert_int_eq(ds.train.h, 32);
     ck_assert_int_eq(ds.train.w, 32);
     ck_assert_int_eq(ds.train.n_classes, 10);
-    for (int64_t g = 0; g < 15; g++) {   /* batches concatenated in order 1..5 */
+    for (int64_t g = 0; g < 15; g++) { /* batches concatenated in order 1..5 */
         ck_assert_int_eq(ds.train.y[g], g % 10);
-        for (int j = 0; j < 3072; j += 97) ck_assert_uint_eq(ds.train.x[g * 3072 + j], cifar_pix(g, j));
+        for (int j = 0; j < 3072; j += 97)
+            ck_assert_uint_eq(ds.train.x[g * 3072 + j], cifar_pix(g, j));
     }
     ck_assert_int_eq(ds.test.y[1], 1001 % 10);
     ck_assert_uint_eq(ds.test.x[3072 + 3071], cifar_pix(1001, 3071));
@@ -349,7 +368,7 @@ START_TEST(test_cifar10)
         ck_assert_double_eq_tol(ds.mean[c], m, 1e-6);
         ck_assert_double_eq_tol(ds.std[c], s, 1e-6);
     }
-    ck_assert(fabsf(ds.mean[0] - ds.mean[2]) > 0.01f);   /* channels really differ */
+    ck_assert(fabsf(ds.mean[0] - ds.mean[2]) > 0.01f); /* channels really differ */
     sk_dataset_free(&ds);
 }
 END_TEST
@@ -376,7 +395,8 @@ START_TEST(test_cifar100)
     ck_assert_msg(sk_dataset_load(&ds, &o) == SK_OK, "%s", sk_err_msg());
     ck_assert_int_eq(ds.train.n_classes, 20);
     ck_assert_int_eq(ds.test.n_classes, 20);
-    for (int64_t g = 0; g < 6; g++) ck_assert_int_eq(ds.train.y[g], g % 20);
+    for (int64_t g = 0; g < 6; g++)
+        ck_assert_int_eq(ds.train.y[g], g % 20);
     ck_assert_int_eq(ds.test.y[0], 500 % 20);
     sk_dataset_free(&ds);
 }
@@ -402,12 +422,13 @@ START_TEST(test_idx_errors)
     dir = mkdir_tmp("e_dims");
     write_mnist_split(dir, "train", 0, 3, 27, 28, 3);
     write_mnist_split(dir, "t10k", 0, 3, 28, 28, 3);
-    expect_fail(SK_DS_MNIST, dir, join(dir, "train-images-idx3-ubyte"),
-                "wrong image size 27x28 (expected 28x28)");
+    expect_fail(SK_DS_MNIST, dir, join(dir, "train-images-idx3-ubyte"), "wrong image size 27x28 (expected 28x28)");
 
     /* Truncated raw file: the header says 6 images, 4.5 are there. */
     dir = make_mnist("e_trunc", 0);
-    dims[0] = 6; dims[1] = 28; dims[2] = 28;
+    dims[0] = 6;
+    dims[1] = 28;
+    dims[2] = 28;
     memset(buf, 7, sizeof buf);
     write_idx(join(dir, "t10k-images-idx3-ubyte"), 0, 0x803, 3, dims, buf, 4 * 784 + 392);
     expect_fail(SK_DS_MNIST, dir, join(dir, "t10k-images-idx3-ubyte"),
@@ -423,7 +444,7 @@ START_TEST(test_idx_errors)
     dir = make_mnist("e_extra", 0);
     dims[0] = 5;
     write_idx(join(dir, "train-images-idx3-ubyte"), 0, 0x803, 3, dims, buf, 5 * 784 + 1);
-    write_mnist_split(dir, "train", 1, 5, 28, 28, 5);   /* the .gz twin is shadowed */
+    write_mnist_split(dir, "train", 1, 5, 28, 28, 5); /* the .gz twin is shadowed */
     expect_fail(SK_DS_MNIST, dir, join(dir, "train-images-idx3-ubyte"), "more data than the 3920 bytes");
 
     /* Images and labels disagree on the count. */
@@ -440,8 +461,7 @@ START_TEST(test_idx_errors)
         dims[0] = 7;
         write_idx(join(dir, "train-labels-idx1-ubyte"), 0, 0x801, 1, dims, lb, 7);
     }
-    expect_fail(SK_DS_MNIST, dir, join(dir, "train-labels-idx1-ubyte"),
-                "label 11 at record 5 is out of range 0..9");
+    expect_fail(SK_DS_MNIST, dir, join(dir, "train-labels-idx1-ubyte"), "label 11 at record 5 is out of range 0..9");
 
     /* A file too short for its header. */
     dir = make_mnist("e_short", 0);
@@ -494,7 +514,8 @@ START_TEST(test_gzip_errors)
     p = join(dir, "train-images-idx3-ubyte.gz");
     b = tu_read(p, &n);
     free(b);
-    for (long at = 20; at < (long)n - 8; at += 7) mangle(p, at, 0x5a, -1);
+    for (long at = 20; at < (long)n - 8; at += 7)
+        mangle(p, at, 0x5a, -1);
     {
         sk_dataset ds;
         sk_err_clear();
@@ -621,8 +642,7 @@ START_TEST(test_missing_files)
         sk_data_opts_init(&o, SK_DS_CIFAR100);
         sk_err_clear();
         ck_assert_int_ne(sk_dataset_load(&ds, &o), SK_OK);
-        ck_assert_msg(strstr(sk_err_msg(), "datasets/cifar100/train.bin: ") == sk_err_msg(), "%s",
-                      sk_err_msg());
+        ck_assert_msg(strstr(sk_err_msg(), "datasets/cifar100/train.bin: ") == sk_err_msg(), "%s", sk_err_msg());
     }
 }
 END_TEST
@@ -636,7 +656,8 @@ START_TEST(test_batch_normalisation)
     int32_t idx[20], y[20];
     float *x = malloc(sizeof(float) * 20 * 3072);
     ck_assert_msg(load(&ds, SK_DS_CIFAR10, dir) == SK_OK, "%s", sk_err_msg());
-    for (int i = 0; i < 20; i++) idx[i] = 19 - i;
+    for (int i = 0; i < 20; i++)
+        idx[i] = 19 - i;
 
     /* STANDARD: the whole training split comes out with mean 0, std 1 per channel. */
     sk_dataset_batch(&ds, &ds.train, idx, 20, 0, NULL, x, y, NULL);
@@ -651,18 +672,20 @@ START_TEST(test_batch_normalisation)
         ck_assert_double_eq_tol(s / 20480, 0.0, 1e-5);
         ck_assert_double_eq_tol(s2 / 20480, 1.0, 1e-4);
     }
-    for (int b = 0; b < 20; b++) ck_assert_int_eq(y[b], ds.train.y[19 - b]);
+    for (int b = 0; b < 20; b++)
+        ck_assert_int_eq(y[b], ds.train.y[19 - b]);
     {
-        int g = 19 - 3, j = 2048 + 77;   /* example 3 of the batch, blue channel */
+        int g = 19 - 3, j = 2048 + 77; /* example 3 of the batch, blue channel */
         double want = (cifar_pix(g, j) / 255.0 - ds.mean[2]) / ds.std[2];
         ck_assert_double_eq_tol(x[3 * 3072 + j], want, 1e-6);
     }
 
     /* UNIT: pixel / 255. */
     ds.normalize = SK_NORMALIZE_UNIT;
-    sk_dataset_batch(&ds, &ds.test, idx + 18, 2, 0, NULL, x, y, NULL);   /* test examples 1, 0 */
+    sk_dataset_batch(&ds, &ds.test, idx + 18, 2, 0, NULL, x, y, NULL); /* test examples 1, 0 */
     ck_assert_int_eq(y[0], ds.test.y[1]);
-    for (int j = 0; j < 3072; j += 31) ck_assert_double_eq_tol(x[j], cifar_pix(1001, j) / 255.0, 1e-7);
+    for (int j = 0; j < 3072; j += 31)
+        ck_assert_double_eq_tol(x[j], cifar_pix(1001, j) / 255.0, 1e-7);
     free(x);
     sk_dataset_free(&ds);
 }
@@ -673,13 +696,16 @@ START_TEST(test_shift_flip_kernel)
     enum { C = 2, H = 5, W = 4 };
     uint8_t src[C * H * W];
     float lut[C * 256], out[C * H * W];
-    for (int k = 0; k < C * H * W; k++) src[k] = (uint8_t)(k + 1);
+    for (int k = 0; k < C * H * W; k++)
+        src[k] = (uint8_t)(k + 1);
     for (int c = 0; c < C; c++)
-        for (int v = 0; v < 256; v++) lut[c * 256 + v] = (float)v + 1000.0f * c;
+        for (int v = 0; v < 256; v++)
+            lut[c * 256 + v] = (float)v + 1000.0f * c;
 
     /* Identity. */
     sk_image_shift_flip(src, C, H, W, 0, 0, 0, lut, out);
-    for (int k = 0; k < C * H * W; k++) ck_assert_float_eq(out[k], lut[(k / (H * W)) * 256 + src[k]]);
+    for (int k = 0; k < C * H * W; k++)
+        ck_assert_float_eq(out[k], lut[(k / (H * W)) * 256 + src[k]]);
     /* Flip mirrors every row. */
     sk_image_shift_flip(src, C, H, W, 0, 0, 1, lut, out);
     for (int c = 0; c < C; c++)
@@ -697,7 +723,8 @@ START_TEST(test_shift_flip_kernel)
             }
     /* Shifted past the whole image: all padding. */
     sk_image_shift_flip(src, C, H, W, -H, 0, 1, lut, out);
-    for (int k = 0; k < C * H * W; k++) ck_assert_float_eq(out[k], lut[(k / (H * W)) * 256]);
+    for (int k = 0; k < C * H * W; k++)
+        ck_assert_float_eq(out[k], lut[(k / (H * W)) * 256]);
 }
 END_TEST
 
@@ -713,7 +740,8 @@ START_TEST(test_augmentation)
     sk_rng rng, rng2;
     ck_assert_msg(load(&ds, SK_DS_CIFAR10, dir) == SK_OK, "%s", sk_err_msg());
     sk_dataset_lut(&ds, 3, lut);
-    for (int i = 0; i < B; i++) idx[i] = i;
+    for (int i = 0; i < B; i++)
+        idx[i] = i;
 
     /* augment = 0: deterministic, equal to the identity transform. */
     sk_dataset_batch(&ds, &ds.train, idx, B, 0, NULL, x, y, NULL);
@@ -740,10 +768,11 @@ START_TEST(test_augmentation)
             seen_off[dy + 4][dx + 4]++;
             seen_flip[f]++;
         }
-        ck_assert_uint_eq(rng.s[0], rng2.s[0]);   /* exactly 3 draws per example */
+        ck_assert_uint_eq(rng.s[0], rng2.s[0]); /* exactly 3 draws per example */
     }
     for (int a = 0; a < 9; a++)
-        for (int b = 0; b < 9; b++) ck_assert_int_gt(seen_off[a][b], 10);
+        for (int b = 0; b < 9; b++)
+            ck_assert_int_gt(seen_off[a][b], 10);
     ck_assert_int_gt(seen_flip[0], 1300);
     ck_assert_int_gt(seen_flip[1], 1300);
 
@@ -788,13 +817,13 @@ START_TEST(test_polynomial)
             double x = ds.train.xr[i];
             double f = d == 1 ? x + 3 : d == 2 ? 2 * x * x - 1 : (x - 3) * (x - 3) * (x - 3);
             double r = ds.train.yr[i] - f;
-            ck_assert_float_eq(ds.test.xr[i], ds.train.xr[i]);   /* same inputs */
+            ck_assert_float_eq(ds.test.xr[i], ds.train.xr[i]); /* same inputs */
             s += r;
             s2 += r * r;
             diff += fabs(ds.test.yr[i] - ds.train.yr[i]);
         }
         ck_assert_double_eq_tol(sqrt(s2 / 100 - (s / 100) * (s / 100)), 0.05, 0.015);
-        ck_assert_double_gt(diff, 1.0);   /* independent noise draws */
+        ck_assert_double_gt(diff, 1.0); /* independent noise draws */
         /* Seeded: the same seed reproduces, another seed does not. */
         ck_assert_int_eq(sk_dataset_load(&ds2, &o), SK_OK);
         ck_assert_int_eq(memcmp(ds.train.yr, ds2.train.yr, 100 * sizeof(float)), 0);
@@ -891,8 +920,8 @@ static off_t file_size(const char *path)
 
 START_TEST(test_fetch_from_mirror)
 {
-    static const char *idx[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                                 "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+    static const char *idx[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                                 "t10k-labels-idx1-ubyte"};
     static const off_t raw[4] = {47040016, 60008, 7840016, 10008};
     static const off_t gz[4] = {9000000, 30000, 1500000, 5000};
     /* Own copies: tu_path() and join() hand out rotating static buffers. */
@@ -905,20 +934,22 @@ START_TEST(test_fetch_from_mirror)
     snprintf(m_mnist, sizeof m_mnist, "%s", mkdir_tmp("mirror/mnist"));
     snprintf(m_fashion, sizeof m_fashion, "%s", mkdir_tmp("mirror/fashion-mnist"));
     snprintf(m_c10, sizeof m_c10, "%s", mkdir_tmp("mirror/cifar-10-batches-bin"));
-    if (file_size(tu_src("datasets/fetch")) < 0) {   /* e.g. a tarball without it */
+    if (file_size(tu_src("datasets/fetch")) < 0) { /* e.g. a tarball without it */
         fprintf(stderr, "NOTE: %s absent; skipping the fetch test\n", tu_src("datasets/fetch"));
         return;
     }
     for (int k = 0; k < 4; k++) {
         char name[64];
-        sparse_file(join(m_mnist, idx[k]), raw[k]);   /* raw IDX in the mirror */
+        sparse_file(join(m_mnist, idx[k]), raw[k]); /* raw IDX in the mirror */
         snprintf(name, sizeof name, "%s.gz", idx[k]);
-        sparse_file(join(m_fashion, name), gz[k]);     /* gzip IDX in the mirror */
+        sparse_file(join(m_fashion, name), gz[k]); /* gzip IDX in the mirror */
     }
     for (int k = 1; k <= 6; k++) {
         char name[64];
-        if (k <= 5) snprintf(name, sizeof name, "data_batch_%d.bin", k);
-        else snprintf(name, sizeof name, "test_batch.bin");
+        if (k <= 5)
+            snprintf(name, sizeof name, "data_batch_%d.bin", k);
+        else
+            snprintf(name, sizeof name, "test_batch.bin");
         sparse_file(join(m_c10, name), 30730000);
     }
 
@@ -928,14 +959,14 @@ START_TEST(test_fetch_from_mirror)
     ck_assert_msg(strstr(out, want), "%s", out);
     snprintf(want, sizeof want, "cifar10: %s/cifar10 ready (6 copied", dest);
     ck_assert_msg(strstr(out, want), "%s", out);
-    snprintf(want, sizeof want, "fashion-mnist: %s/fashion-mnist ready (4 copied, 0 already present) from %s",
-             dest, m_fashion);
+    snprintf(want, sizeof want, "fashion-mnist: %s/fashion-mnist ready (4 copied, 0 already present) from %s", dest,
+             m_fashion);
     ck_assert_msg(strstr(out, want), "%s", out);
     free(out);
     ck_assert_int_eq(file_size(join3(dest, "mnist", "t10k-images-idx3-ubyte")), 7840016);
     ck_assert_int_eq(file_size(join3(dest, "fashion-mnist", "train-labels-idx1-ubyte.gz")), 30000);
     ck_assert_int_eq(file_size(join3(dest, "cifar10", "data_batch_5.bin")), 30730000);
-    {   /* copies, not links */
+    { /* copies, not links */
         struct stat st;
         ck_assert_int_eq(lstat(join3(dest, "cifar10", "test_batch.bin"), &st), 0);
         ck_assert(S_ISREG(st.st_mode));
@@ -951,8 +982,7 @@ START_TEST(test_fetch_from_mirror)
     ck_assert_int_eq(truncate(join(m_c10, "data_batch_3.bin"), 30729999), 0);
     snprintf(args, sizeof args, "cifar10 --from '%s' --dest '%s'", mirror, dest2);
     ck_assert_int_eq(run_fetch(args, &out), 1);
-    snprintf(want, sizeof want, "%s: 30729999 bytes (expected 30730000; truncated?)",
-             join(m_c10, "data_batch_3.bin"));
+    snprintf(want, sizeof want, "%s: 30729999 bytes (expected 30730000; truncated?)", join(m_c10, "data_batch_3.bin"));
     ck_assert_msg(strstr(out, want), "%s", out);
     free(out);
 
@@ -997,7 +1027,8 @@ static uint64_t pixel_sum(const sk_split *sp)
 {
     uint64_t s = 0;
     const int64_t n = sp->n * sp->c * sp->h * sp->w;
-    for (int64_t i = 0; i < n; i++) s += sp->x[i];
+    for (int64_t i = 0; i < n; i++)
+        s += sp->x[i];
     return s;
 }
 
@@ -1039,8 +1070,10 @@ START_TEST(test_real_cifar10)
     ck_assert_msg(load(&ds, SK_DS_CIFAR10, tu_src("datasets/cifar10")) == SK_OK, "%s", sk_err_msg());
     ck_assert_int_eq(ds.train.n, 50000);
     ck_assert_int_eq(ds.test.n, 10000);
-    for (int64_t i = 0; i < ds.train.n; i++) seen[ds.train.y[i]]++;
-    for (int c = 0; c < 10; c++) ck_assert_int_eq(seen[c], counts[c]);
+    for (int64_t i = 0; i < ds.train.n; i++)
+        seen[ds.train.y[i]]++;
+    for (int c = 0; c < 10; c++)
+        ck_assert_int_eq(seen[c], counts[c]);
     if (memcmp(ds.train.y, official_train, sizeof official_train) == 0) {
         /* An original download (datasets/fetch online): its known label order. */
         ck_assert_int_eq(memcmp(ds.test.y, official_test, sizeof official_test), 0);
@@ -1068,11 +1101,11 @@ START_TEST(test_real_fashion_mnist)
     sk_dataset ds;
     static const int32_t first_train[10] = {9, 0, 0, 3, 0, 2, 7, 2, 5, 5};
     if (!real_present("datasets/fashion-mnist", "train-images-idx3-ubyte")) return;
-    ck_assert_msg(load(&ds, SK_DS_FASHION_MNIST, tu_src("datasets/fashion-mnist")) == SK_OK, "%s",
-                  sk_err_msg());
+    ck_assert_msg(load(&ds, SK_DS_FASHION_MNIST, tu_src("datasets/fashion-mnist")) == SK_OK, "%s", sk_err_msg());
     ck_assert_int_eq(ds.train.n, 60000);
     ck_assert_int_eq(ds.test.n, 10000);
-    for (int i = 0; i < 10; i++) ck_assert_int_eq(ds.train.y[i], first_train[i]);
+    for (int i = 0; i < 10; i++)
+        ck_assert_int_eq(ds.train.y[i], first_train[i]);
     ck_assert_uint_eq(pixel_sum(&ds.train), 3431114169ULL);
     ck_assert_uint_eq(pixel_sum(&ds.test), 573469082ULL);
     sk_dataset_free(&ds);
@@ -1103,10 +1136,13 @@ static Suite *data_suite(void)
     tcase_add_test(real, test_real_cifar10);
     tcase_add_test(real, test_real_fashion_mnist);
     tcase_set_timeout(tc, 60);
-    tcase_set_timeout(real, 120);   /* reads 400 MB; slow under sanitizers */
+    tcase_set_timeout(real, 120); /* reads 400 MB; slow under sanitizers */
     suite_add_tcase(s, tc);
     suite_add_tcase(s, real);
     return s;
 }
 
-int main(void) { return tu_run(data_suite()); }
+int main(void)
+{
+    return tu_run(data_suite());
+}

@@ -62,15 +62,18 @@ static void stderr_end_empty(void)
 
 static void assert_msg_has(const char *needle)
 {
-    ck_assert_msg(strstr(sk_err_msg(), needle) != NULL, "expected '%s' in message:\n%s", needle,
-                  sk_err_msg());
+    ck_assert_msg(strstr(sk_err_msg(), needle) != NULL, "expected '%s' in message:\n%s", needle, sk_err_msg());
 }
 
 /* A small model-like set: several ranks, a scalar, an empty tensor. */
 static sk_tset *make_set(uint64_t seed)
 {
-    static const struct { const char *name; int ndim; int64_t shape[4]; } spec[] = {
-        {"layers.10.weight", 2, {3, 5}},  /* deliberately not in name order */
+    static const struct {
+        const char *name;
+        int ndim;
+        int64_t shape[4];
+    } spec[] = {
+        {"layers.10.weight", 2, {3, 5}}, /* deliberately not in name order */
         {"layers.2.weight", 4, {2, 3, 2, 2}},
         {"layers.2.bias", 1, {2}},
         {"bn.running_var", 1, {2}},
@@ -84,7 +87,8 @@ static sk_tset *make_set(uint64_t seed)
         ck_assert_int_ge(sk_tset_add(s, spec[i].name, spec[i].ndim, spec[i].shape), 0);
     ck_assert_int_eq(sk_tset_alloc(s), SK_OK);
     sk_rng_seed(&r, seed);
-    for (int64_t i = 0; i < s->numel; i++) s->block[i] = (float)sk_rng_normal(&r);
+    for (int64_t i = 0; i < s->numel; i++)
+        s->block[i] = (float)sk_rng_normal(&r);
     /* Values a lossy path would change. */
     s->t[0].data[0] = NAN;
     s->t[0].data[1] = -INFINITY;
@@ -100,9 +104,9 @@ static void assert_same(const sk_tset *a, const sk_tset *b)
     for (int i = 0; i < a->n; i++) {
         ck_assert_str_eq(a->t[i].name, b->t[i].name);
         ck_assert_int_eq(a->t[i].ndim, b->t[i].ndim);
-        for (int d = 0; d < a->t[i].ndim; d++) ck_assert_int_eq(a->t[i].shape[d], b->t[i].shape[d]);
-        if (a->t[i].numel)
-            ck_assert(memcmp(a->t[i].data, b->t[i].data, (size_t)a->t[i].numel * 4) == 0);
+        for (int d = 0; d < a->t[i].ndim; d++)
+            ck_assert_int_eq(a->t[i].shape[d], b->t[i].shape[d]);
+        if (a->t[i].numel) ck_assert(memcmp(a->t[i].data, b->t[i].data, (size_t)a->t[i].numel * 4) == 0);
     }
 }
 
@@ -119,8 +123,8 @@ static int count_tmp_files(void)
 }
 
 /* A dataset written with the C API the way h5py lays it out. */
-static void mk_ds(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int ndim,
-                  const hsize_t *dims, const void *data)
+static void mk_ds(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int ndim, const hsize_t *dims,
+                  const void *data)
 {
     hid_t sp = ndim ? H5Screate_simple(ndim, dims, NULL) : H5Screate(H5S_SCALAR);
     hid_t ds = H5Dcreate2(loc, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -152,10 +156,18 @@ static const char *mk_h5py_file(const char *name)
     int64_t nbt = 938;
     hsize_t d_w0[4] = {4, 3, 3, 3}, d4[1] = {4}, d_cw[2] = {10, 4}, d10[1] = {10};
     ck_assert_int_ge(f, 0);
-    for (int i = 0; i < 108; i++) w0[i] = (float)i / 7.0f;
-    for (int i = 0; i < 4; i++) { g[i] = 1.0f + (float)i; b[i] = -(float)i; rm[i] = 0.5f * (float)i; rv[i] = 2.0f + (float)i; }
-    for (int i = 0; i < 40; i++) cw[i] = (float)(i % 7) - 3.0f;
-    for (int i = 0; i < 10; i++) cb[i] = 0.1 * i; /* float64: converted */
+    for (int i = 0; i < 108; i++)
+        w0[i] = (float)i / 7.0f;
+    for (int i = 0; i < 4; i++) {
+        g[i] = 1.0f + (float)i;
+        b[i] = -(float)i;
+        rm[i] = 0.5f * (float)i;
+        rv[i] = 2.0f + (float)i;
+    }
+    for (int i = 0; i < 40; i++)
+        cw[i] = (float)(i % 7) - 3.0f;
+    for (int i = 0; i < 10; i++)
+        cb[i] = 0.1 * i; /* float64: converted */
     mk_ds(f, "features.0.weight", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4, d_w0, w0);
     mk_ds(f, "features.1.weight", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d4, g);
     mk_ds(f, "features.1.bias", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d4, b);
@@ -388,7 +400,8 @@ START_TEST(test_load_into_rename)
     sk_tset_add(file, "module.fc1.bias", 1, s1);
     sk_tset_add(file, "head", 1, s1);
     ck_assert_int_eq(sk_tset_alloc(file), SK_OK);
-    for (int64_t i = 0; i < file->numel; i++) file->block[i] = (float)i;
+    for (int64_t i = 0; i < file->numel; i++)
+        file->block[i] = (float)i;
     ck_assert_int_eq(sk_h5w_write(p, file, NULL), SK_OK);
     sk_tset_add(model, "layers.0.weight", 2, s2);
     sk_tset_add(model, "layers.0.bias", 1, s1);
@@ -537,7 +550,8 @@ START_TEST(test_corrupt_files)
     tu_write_str(tu_path("text.h5"), "layers.0.weight: [1, 2, 3]\nthis is not HDF5\n");
     expect_fail_everywhere(tu_path("text.h5"), SK_EFORMAT, "not an HDF5 file");
     sk_rng_seed(&r, 9);
-    for (size_t i = 0; i < sizeof junk; i++) junk[i] = (unsigned char)sk_rng_below(&r, 256);
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (unsigned char)sk_rng_below(&r, 256);
     tu_write(tu_path("junk.h5"), junk, sizeof junk);
     expect_fail_everywhere(tu_path("junk.h5"), SK_EFORMAT, "not an HDF5 file");
     memcpy(junk, "PK\003\004", 4);
@@ -684,7 +698,8 @@ START_TEST(test_info)
     ck_assert_ptr_nonnull(strstr(txt, "datasets (2, 7 values):"));
     /* layers.0.weight: min 1, max 4, mean 2.5, l2 sqrt(30) */
     ck_assert_msg(strstr(txt, "layers.0.weight  (2, 2)  float32              1             4"
-                              "           2.5       5.47723") != NULL, "%s", txt);
+                              "           2.5       5.47723") != NULL,
+                  "%s", txt);
     ck_assert_msg(strstr(txt, "(1 NaN)") != NULL, "%s", txt);
     free(txt);
 
@@ -698,8 +713,8 @@ START_TEST(test_info)
     ck_assert_int_eq(sk_h5w_info(tu_path("perm.h5"), out), SK_OK);
     fclose(out);
     ck_assert_msg(strstr(txt, "permutation groups (2):\n    P_0                      size 3        "
-                              "identity\n    P_1                      size 2        moves 2 of 2")
-                      != NULL, "%s", txt);
+                              "identity\n    P_1                      size 2        moves 2 of 2") != NULL,
+                  "%s", txt);
     ck_assert_ptr_nonnull(strstr(txt, "int64"));
     free(txt);
 
@@ -747,4 +762,7 @@ static Suite *h5w_suite(void)
     return s;
 }
 
-int main(void) { return tu_run(h5w_suite()); }
+int main(void)
+{
+    return tu_run(h5w_suite());
+}

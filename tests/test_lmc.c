@@ -24,7 +24,8 @@ START_TEST(test_loss_barrier)
      * auc = int 4l(1-l) = 2/3 (trapezoid on 101 points: close). */
     double l[101], f[101];
     sk_lambda_grid(l, 101);
-    for (int i = 0; i < 101; i++) f[i] = 1.0 + l[i] + 4.0 * l[i] * (1.0 - l[i]);
+    for (int i = 0; i < 101; i++)
+        f[i] = 1.0 + l[i] + 4.0 * l[i] * (1.0 - l[i]);
     sk_barrier b;
     sk_barrier_compute(l, f, 101, +1, &b);
     ck_assert_double_eq_tol(b.barrier, 1.0, 1e-12);
@@ -35,7 +36,7 @@ START_TEST(test_loss_barrier)
      * f = (0, 1.5, 4): barrier = 1.5 - 2 = -0.5 -> max over ends (0) ... */
     double l3[3] = {0, 0.5, 1}, g[3] = {0, 1.5, 4};
     sk_barrier_compute(l3, g, 3, +1, &b);
-    ck_assert_double_eq_tol(b.barrier, 0.0, 1e-15);          /* ends give 0 */
+    ck_assert_double_eq_tol(b.barrier, 0.0, 1e-15); /* ends give 0 */
     ck_assert_double_eq_tol(b.barrier_mid, 4.0 - 2.0, 1e-15);
     ck_assert_double_eq_tol(b.auc, 0.5 * (-0.5) * 0.5 * 2, 1e-15);
 }
@@ -69,4 +70,7 @@ static Suite *lmc_suite(void)
     return s;
 }
 
-int main(void) { return tu_run(lmc_suite()); }
+int main(void)
+{
+    return tu_run(lmc_suite());
+}

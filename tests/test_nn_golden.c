@@ -51,11 +51,16 @@ static void fill_params(sk_tset *P)
         sk_tensor *T = &P->t[t];
         for (int64_t i = 0; i < T->numel; i++) {
             double u = hash_u((uint64_t)t + 1, (uint64_t)i), v;
-            if (ends_with(T->name, "running_mean")) v = 0.2 * u;
-            else if (ends_with(T->name, "running_var")) v = 1.0 + 0.5 * u;
-            else if (T->ndim == 1 && ends_with(T->name, ".weight")) v = 1.0 + 0.2 * u;
-            else if (T->ndim == 1) v = 0.1 * u;
-            else v = (1.0 / sqrt((double)(T->numel / T->shape[0]))) * u;
+            if (ends_with(T->name, "running_mean"))
+                v = 0.2 * u;
+            else if (ends_with(T->name, "running_var"))
+                v = 1.0 + 0.5 * u;
+            else if (T->ndim == 1 && ends_with(T->name, ".weight"))
+                v = 1.0 + 0.2 * u;
+            else if (T->ndim == 1)
+                v = 0.1 * u;
+            else
+                v = (1.0 / sqrt((double)(T->numel / T->shape[0]))) * u;
             T->data[i] = (float)v;
         }
     }
@@ -111,14 +116,13 @@ static int link_exists(hid_t f, const char *path)
     return H5Lexists(f, path, H5P_DEFAULT) > 0;
 }
 
-static void cmp_max(const char *what, const float *ours, const float *ref, int64_t n, double rtol,
-                    double floor_)
+static void cmp_max(const char *what, const float *ours, const float *ref, int64_t n, double rtol, double floor_)
 {
     double mref = 0.0, err = 0.0;
     for (int64_t i = 0; i < n; i++) {
         if (fabs(ref[i]) > mref) mref = fabs(ref[i]);
         double e = fabs((double)ours[i] - ref[i]);
-        if (!(e <= err)) err = e;   /* NaN-propagating */
+        if (!(e <= err)) err = e; /* NaN-propagating */
     }
     double tol = rtol * (mref > floor_ ? mref : floor_);
     ck_assert_msg(err <= tol, "%s: max abs error %g > %g (max |ref| %g)", what, err, tol, mref);
@@ -149,7 +153,8 @@ static void run_golden(const char *fixture, const sk_model_spec *sp)
     fill_params(P);
     int64_t nin = (int64_t)N * sp->in_c * sp->in_h * sp->in_w;
     float *x = malloc((size_t)nin * sizeof *x);
-    for (int64_t i = 0; i < nin; i++) x[i] = (float)hash_u(1000, (uint64_t)i);
+    for (int64_t i = 0; i < nin; i++)
+        x[i] = (float)hash_u(1000, (uint64_t)i);
 
     const float *out = sk_model_forward(m, NULL, x, N, 0, NULL);
     cmp_max("logits_eval", out, le, nl, 1e-4, 1.0);
@@ -158,8 +163,7 @@ static void run_golden(const char *fixture, const sk_model_spec *sp)
     float *d = sk_model_dlogits(m);
     double loss = sk_loss_ce(out, y, N, K, NULL, d, NULL);
     double ref_loss = read_scalar(f, "loss");
-    ck_assert_msg(fabs(loss - ref_loss) <= 1e-5 * fmax(1.0, fabs(ref_loss)), "loss %.8g vs torch %.8g",
-                  loss, ref_loss);
+    ck_assert_msg(fabs(loss - ref_loss) <= 1e-5 * fmax(1.0, fabs(ref_loss)), "loss %.8g vs torch %.8g", loss, ref_loss);
     sk_model_zero_grads(m, NULL);
     sk_model_backward(m, d, NULL, NULL);
 
@@ -197,7 +201,8 @@ static void run_golden(const char *fixture, const sk_model_spec *sp)
         cmp_max(path, ours, g, n, 2e-4, 1e-3);
         snprintf(path, sizeof path, "grads_norm/%s", T->name);
         double rn = read_scalar(f, path), on = 0.0;
-        for (int64_t i = 0; i < GT->numel; i++) on += (double)GT->data[i] * GT->data[i];
+        for (int64_t i = 0; i < GT->numel; i++)
+            on += (double)GT->data[i] * GT->data[i];
         on = sqrt(on);
         ck_assert_msg(fabs(on - rn) <= 1e-3 * fmax(rn, 1e-4), "%s: %g vs torch %g", path, on, rn);
         free(g);
@@ -211,13 +216,18 @@ static void run_golden(const char *fixture, const sk_model_spec *sp)
     H5Fclose(f);
 }
 
-static sk_model_spec conv_spec(sk_arch a, sk_mnorm norm, double width, sk_vgghead head, int c,
-                               int h, int w, int n_out)
+static sk_model_spec conv_spec(sk_arch a, sk_mnorm norm, double width, sk_vgghead head, int c, int h, int w, int n_out)
 {
     sk_model_spec s;
     memset(&s, 0, sizeof s);
-    s.arch = a; s.norm = norm; s.width = width; s.vgg_head = head;
-    s.in_c = c; s.in_h = h; s.in_w = w; s.n_out = n_out;
+    s.arch = a;
+    s.norm = norm;
+    s.width = width;
+    s.vgg_head = head;
+    s.in_c = c;
+    s.in_h = h;
+    s.in_w = w;
+    s.n_out = n_out;
     return s;
 }
 
@@ -225,12 +235,26 @@ START_TEST(test_golden_mlp)
 {
     sk_model_spec s;
     memset(&s, 0, sizeof s);
-    s.arch = SK_ARCH_MLP; s.n_hidden = 2; s.hidden[0] = 32; s.hidden[1] = 24;
-    s.in_c = 1; s.in_h = 8; s.in_w = 8; s.n_out = 10; s.width = 1.0;
+    s.arch = SK_ARCH_MLP;
+    s.n_hidden = 2;
+    s.hidden[0] = 32;
+    s.hidden[1] = 24;
+    s.in_c = 1;
+    s.in_h = 8;
+    s.in_w = 8;
+    s.n_out = 10;
+    s.width = 1.0;
     run_golden("tests/fixtures/nn_mlp.h5", &s);
     memset(&s, 0, sizeof s);
-    s.arch = SK_ARCH_MLP; s.n_hidden = 1; s.hidden[0] = 7; s.activation = SK_ACT_TANH;
-    s.in_c = 1; s.in_h = 1; s.in_w = 5; s.n_out = 3; s.width = 1.0;
+    s.arch = SK_ARCH_MLP;
+    s.n_hidden = 1;
+    s.hidden[0] = 7;
+    s.activation = SK_ACT_TANH;
+    s.in_c = 1;
+    s.in_h = 1;
+    s.in_w = 5;
+    s.n_out = 3;
+    s.width = 1.0;
     run_golden("tests/fixtures/nn_mlp_tanh.h5", &s);
 }
 END_TEST

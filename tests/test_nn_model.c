@@ -31,7 +31,11 @@ static sk_model_spec mlp_spec(int in, int h1, int h2, int out)
     s.n_hidden = h2 > 0 ? 2 : 1;
     s.hidden[0] = h1;
     s.hidden[1] = h2;
-    s.in_c = 1; s.in_h = 1; s.in_w = in; s.n_out = out; s.width = 1.0;
+    s.in_c = 1;
+    s.in_h = 1;
+    s.in_w = in;
+    s.n_out = out;
+    s.width = 1.0;
     return s;
 }
 
@@ -39,8 +43,14 @@ static sk_model_spec conv_spec(sk_arch a, sk_mnorm norm, double width, int h, in
 {
     sk_model_spec s;
     memset(&s, 0, sizeof s);
-    s.arch = a; s.norm = norm; s.width = width; s.vgg_head = SK_VGGHEAD_GITREBASIN;
-    s.in_c = 3; s.in_h = h; s.in_w = w; s.n_out = 10;
+    s.arch = a;
+    s.norm = norm;
+    s.width = width;
+    s.vgg_head = SK_VGGHEAD_GITREBASIN;
+    s.in_c = 3;
+    s.in_h = h;
+    s.in_w = w;
+    s.n_out = 10;
     return s;
 }
 
@@ -59,29 +69,35 @@ static float *rand_input(int64_t n, uint64_t seed)
     sk_rng r;
     sk_rng_seed(&r, seed);
     float *x = malloc((size_t)n * sizeof *x);
-    for (int64_t i = 0; i < n; i++) x[i] = (float)sk_rng_normal(&r);
+    for (int64_t i = 0; i < n; i++)
+        x[i] = (float)sk_rng_normal(&r);
     return x;
 }
 
-static int64_t in_size(const sk_model_spec *s) { return (int64_t)s->in_c * s->in_h * s->in_w; }
+static int64_t in_size(const sk_model_spec *s)
+{
+    return (int64_t)s->in_c * s->in_h * s->in_w;
+}
 
 /* ---- names --------------------------------------------------------------------- */
 
-static void expect_shape(sk_tset *P, const char *name, int ndim, int64_t d0, int64_t d1,
-                         int64_t d2, int64_t d3, int buffer)
+static void expect_shape(sk_tset *P, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
+                         int buffer)
 {
     sk_tensor *t = sk_tset_get(P, name);
     int64_t d[4] = {d0, d1, d2, d3};
     ck_assert_msg(t != NULL, "missing tensor %s", name);
     ck_assert_int_eq(t->ndim, ndim);
-    for (int i = 0; i < ndim; i++) ck_assert_int_eq(t->shape[i], d[i]);
+    for (int i = 0; i < ndim; i++)
+        ck_assert_int_eq(t->shape[i], d[i]);
     ck_assert_int_eq(t->is_buffer, buffer);
 }
 
 START_TEST(test_names_and_shapes)
 {
     sk_model_spec s = mlp_spec(784, 512, 512, 10);
-    s.n_hidden = 3; s.hidden[2] = 512;
+    s.n_hidden = 3;
+    s.hidden[2] = 512;
     sk_model *m = build(&s, 4, 1);
     sk_tset *P = sk_model_params(m);
     ck_assert_int_eq(P->n, 8);
@@ -101,7 +117,7 @@ START_TEST(test_names_and_shapes)
     P = sk_model_params(m);
     expect_shape(P, "features.0.weight", 4, 64, 3, 3, 3, 0);
     expect_shape(P, "features.1.running_var", 1, 64, 0, 0, 0, 1);
-    expect_shape(P, "features.4.weight", 4, 128, 64, 3, 3, 0);   /* 0 conv 1 bn 2 relu 3 pool */
+    expect_shape(P, "features.4.weight", 4, 128, 64, 3, 3, 0); /* 0 conv 1 bn 2 relu 3 pool */
     expect_shape(P, "features.25.weight", 4, 512, 512, 3, 3, 0);
     expect_shape(P, "classifier.0.weight", 2, 512, 512, 0, 0, 0);
     expect_shape(P, "classifier.4.weight", 2, 10, 512, 0, 0, 0);
@@ -165,11 +181,10 @@ END_TEST
 
 /* ---- whole-model finite differences ------------------------------------------ */
 
-static double model_loss(sk_model *m, const float *x, const int32_t *y, int N, int train,
-                         uint64_t dseed)
+static double model_loss(sk_model *m, const float *x, const int32_t *y, int N, int train, uint64_t dseed)
 {
     sk_rng r;
-    sk_rng_seed(&r, dseed);   /* same dropout mask every evaluation */
+    sk_rng_seed(&r, dseed); /* same dropout mask every evaluation */
     const float *z = sk_model_forward(m, NULL, x, N, train, &r);
     return sk_loss_ce(z, y, N, sk_model_get_spec(m)->n_out, NULL, NULL, NULL);
 }
@@ -181,14 +196,16 @@ static void fd_model(const sk_model_spec *s, int N, int train)
     int64_t nin = in_size(s) * N;
     float *x = rand_input(nin, 8), *dx = calloc((size_t)nin, sizeof *dx);
     int32_t y[16];
-    for (int i = 0; i < N; i++) y[i] = (i * 3) % s->n_out;
+    for (int i = 0; i < N; i++)
+        y[i] = (i * 3) % s->n_out;
     sk_tset *P = sk_model_params(m), *G = sk_model_grads(m);
     /* perturb norm parameters away from 1/0 so their gradients are generic */
     sk_rng r;
     sk_rng_seed(&r, 9);
     for (int t = 0; t < P->n; t++)
         if (P->t[t].ndim == 1 && !P->t[t].is_buffer)
-            for (int64_t j = 0; j < P->t[t].numel; j++) P->t[t].data[j] += (float)(0.2 * sk_rng_normal(&r));
+            for (int64_t j = 0; j < P->t[t].numel; j++)
+                P->t[t].data[j] += (float)(0.2 * sk_rng_normal(&r));
 
     sk_rng_seed(&r, 11);
     const float *z = sk_model_forward(m, NULL, x, N, train, &r);
@@ -220,8 +237,8 @@ static void fd_model(const sk_model_spec *s, int N, int train)
             if (e > 2e-3 + 5e-2 * fabs(g[i])) {
                 bad++;
                 if (getenv("FD_VERBOSE") && atoi(getenv("FD_VERBOSE")) > 1)
-                    fprintf(stderr, "%s[%lld]: fd %g analytic %g\n", t < P->n ? P->t[t].name : "x",
-                            (long long)i, fd, g[i]);
+                    fprintf(stderr, "%s[%lld]: fd %g analytic %g\n", t < P->n ? P->t[t].name : "x", (long long)i, fd,
+                            g[i]);
             }
         }
     }
@@ -266,7 +283,7 @@ START_TEST(test_fd_vgg11)
         fd_model(&s, bn ? 8 : 4, 1);
     }
     sk_model_spec s = conv_spec(SK_ARCH_VGG11, SK_MNORM_BATCHNORM, 0.125, 8, 8);
-    fd_model(&s, 4, 0);   /* eval mode: running statistics, ReLU */
+    fd_model(&s, 4, 0); /* eval mode: running statistics, ReLU */
     s = conv_spec(SK_ARCH_VGG13, SK_MNORM_NONE, 0.125, 8, 8);
     s.vgg_head = SK_VGGHEAD_LINEAR;
     fd_model(&s, 3, 1);
@@ -302,7 +319,8 @@ START_TEST(test_taps_and_param_sets)
     for (int n = 0; n < 8; n++)
         for (int o = 0; o < 5; o++) {
             double a = b[o];
-            for (int c = 0; c < 6; c++) a += (double)x[n * 6 + c] * W[o * 6 + c];
+            for (int c = 0; c < 6; c++)
+                a += (double)x[n * 6 + c] * W[o * 6 + c];
             ck_assert_double_eq_tol(t.data[n * 5 + o], a > 0 ? a : 0, 1e-5);
         }
     /* a cloned set gives the same logits; a changed one differs, own params untouched */
@@ -322,7 +340,8 @@ START_TEST(test_taps_and_param_sets)
     sk_model_backward(m, d, G, NULL);
     sk_tset *G1 = sk_tset_clone(G);
     sk_model_backward(m, d, G, NULL);
-    for (int64_t i = 0; i < G->numel; i++) ck_assert_float_eq_tol(G->block[i], 2 * G1->block[i], 1e-6f);
+    for (int64_t i = 0; i < G->numel; i++)
+        ck_assert_float_eq_tol(G->block[i], 2 * G1->block[i], 1e-6f);
     sk_tset_free(Q);
     sk_tset_free(G);
     sk_tset_free(G1);
@@ -333,7 +352,12 @@ END_TEST
 
 /* ---- data providers for the loop tests -------------------------------------------- */
 
-typedef struct { const float *x; const int32_t *y; const float *yr; int n, d, k, bs; } arr_data;
+typedef struct {
+    const float *x;
+    const int32_t *y;
+    const float *yr;
+    int n, d, k, bs;
+} arr_data;
 
 static int arr_batch(void *ctx, int64_t epoch, int64_t step, float *x, int32_t *y, float *yr)
 {
@@ -348,7 +372,9 @@ static int arr_batch(void *ctx, int64_t epoch, int64_t step, float *x, int32_t *
     return n;
 }
 
-typedef struct { float lr; } sgd_ctx;
+typedef struct {
+    float lr;
+} sgd_ctx;
 
 static int sgd_step(void *optctx, sk_tset *params, sk_tset *grads, int64_t step)
 {
@@ -358,12 +384,16 @@ static int sgd_step(void *optctx, sk_tset *params, sk_tset *grads, int64_t step)
         if (params->t[t].is_buffer) continue;
         float *p = params->t[t].data;
         const float *g = grads->t[t].data;
-        for (int64_t i = 0; i < params->t[t].numel; i++) p[i] -= o->lr * g[i];
+        for (int64_t i = 0; i < params->t[t].numel; i++)
+            p[i] -= o->lr * g[i];
     }
     return 0;
 }
 
-typedef struct { int calls; double first_loss, last_loss, last_acc, last_test_acc; } epoch_log;
+typedef struct {
+    int calls;
+    double first_loss, last_loss, last_acc, last_test_acc;
+} epoch_log;
 
 static void on_epoch(void *ctx, int epoch, double tl, double ta, double vl, double va, double sps)
 {
@@ -386,7 +416,8 @@ static void blobs(int n, float *x, int32_t *y, uint64_t seed)
     for (int i = 0; i < n; i++) {
         int c = (int)sk_rng_below(&r, 4);
         y[i] = c;
-        for (int j = 0; j < 16; j++) x[i * 16 + j] = (float)(0.5 * sk_rng_normal(&r));
+        for (int j = 0; j < 16; j++)
+            x[i * 16 + j] = (float)(0.5 * sk_rng_normal(&r));
         x[i * 16 + 0] += (c & 1) ? 2.0f : -2.0f;
         x[i * 16 + 1] += (c & 2) ? 2.0f : -2.0f;
     }
@@ -410,12 +441,21 @@ START_TEST(test_training_smoke)
     epoch_log log = {0};
     sk_rng r;
     sk_rng_seed(&r, 3);
-    sk_train_cfg cfg = {.epochs = 20, .batch_size = 32, .loss = ls, .get_batch = arr_batch, .ctx = &tr,
-                        .get_test_batch = arr_batch, .test_ctx = &te, .step = sgd_step, .optctx = &opt,
-                        .on_epoch = on_epoch, .epoch_ctx = &log, .rng = &r};
+    sk_train_cfg cfg = {.epochs = 20,
+                        .batch_size = 32,
+                        .loss = ls,
+                        .get_batch = arr_batch,
+                        .ctx = &tr,
+                        .get_test_batch = arr_batch,
+                        .test_ctx = &te,
+                        .step = sgd_step,
+                        .optctx = &opt,
+                        .on_epoch = on_epoch,
+                        .epoch_ctx = &log,
+                        .rng = &r};
     ck_assert_int_eq(sk_train(m, &cfg), SK_OK);
     ck_assert_int_eq(log.calls, 20);
-    ck_assert_int_eq(cfg.global_step, 20 * (NTR / 32));   /* 320 steps */
+    ck_assert_int_eq(cfg.global_step, 20 * (NTR / 32)); /* 320 steps */
     double l1, a1;
     ck_assert_int_eq(sk_model_eval(m, NULL, arr_batch, &te, &ls, &l1, &a1), SK_OK);
     /* stated factors: test loss falls at least 5x, accuracy >= 95% */
@@ -459,8 +499,13 @@ START_TEST(test_regression_smoke)
     ck_assert_int_eq(sk_model_eval(m, NULL, arr_batch, &d, &ls, &l0, &acc), SK_OK);
     ck_assert(isnan(acc));
     sgd_ctx opt = {0.2f};
-    sk_train_cfg cfg = {.epochs = 300, .batch_size = 20, .loss = ls, .get_batch = arr_batch, .ctx = &d,
-                        .step = sgd_step, .optctx = &opt};
+    sk_train_cfg cfg = {.epochs = 300,
+                        .batch_size = 20,
+                        .loss = ls,
+                        .get_batch = arr_batch,
+                        .ctx = &d,
+                        .step = sgd_step,
+                        .optctx = &opt};
     ck_assert_int_eq(sk_train(m, &cfg), SK_OK);
     ck_assert_int_eq(sk_model_eval(m, NULL, arr_batch, &d, &ls, &l1, &acc), SK_OK);
     ck_assert_msg(l1 < l0 / 10.0 && l1 < 0.05, "mse %g -> %g", l0, l1);
@@ -488,7 +533,8 @@ START_TEST(test_bn_reset)
         double mu = 0.0;
         for (int n = 0; n < N; n++) {
             double a = b[o];
-            for (int c = 0; c < D; c++) a += (double)x[n * D + c] * W[o * D + c];
+            for (int c = 0; c < D; c++)
+                a += (double)x[n * D + c] * W[o * D + c];
             mu += a / N;
         }
         ck_assert_double_eq_tol(rm[o], mu, 1e-5);
@@ -536,7 +582,7 @@ START_TEST(test_determinism)
     specs[0].dropout = 0.2f;
     specs[1] = conv_spec(SK_ARCH_VGG11, SK_MNORM_BATCHNORM, 0.25, 16, 16);
     specs[2] = conv_spec(SK_ARCH_RESNET20, SK_MNORM_LAYERNORM, 0.5, 8, 8);
-    sk_threads_set(2);   /* the OpenMP and threaded-BLAS paths */
+    sk_threads_set(2); /* the OpenMP and threaded-BLAS paths */
     for (int i = 0; i < 3; i++) {
         sk_tset *a = train_steps(&specs[i], 4), *b = train_steps(&specs[i], 4);
         ck_assert_int_eq(a->numel, b->numel);

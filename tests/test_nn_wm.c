@@ -34,7 +34,8 @@ static int wm_ref(const sk_perm_spec *s, const sk_tset *A, const sk_tset *B, int
     sk_rng rng;
     int passes = 0;
     sk_rng_seed_stream(&rng, seed, 0x574d);
-    for (int g = 0; g < s->n_groups; g++) order[g] = g;
+    for (int g = 0; g < s->n_groups; g++)
+        order[g] = g;
     for (int it = 0; it < max_iter; it++) {
         int improved = 0;
         sk_rng_shuffle_i32(&rng, order, s->n_groups);
@@ -52,13 +53,15 @@ static int wm_ref(const sk_perm_spec *s, const sk_tset *A, const sk_tset *B, int
                 for (int64_t i = 0; i < n; i++)
                     for (int64_t j = 0; j < n; j++) {
                         double acc = 0.0;
-                        for (int64_t c = 0; c < m; c++) acc += (double)ar[i * m + c] * br[j * m + c];
+                        for (int64_t c = 0; c < m; c++)
+                            acc += (double)ar[i * m + c] * br[j * m + c];
                         S[i * n + j] += acc;
                     }
             }
             double newobj, oldobj = 0.0;
             ck_assert_int_eq(lap_solve_max(S, (int)n, (int)n, newp, &newobj), SK_OK);
-            for (int64_t i = 0; i < n; i++) oldobj += S[i * n + perms[order[k]][i]];
+            for (int64_t i = 0; i < n; i++)
+                oldobj += S[i * n + perms[order[k]][i]];
             if (newobj > oldobj + 1e-12) improved = 1;
             memcpy(perms[order[k]], newp, (size_t)n * 8);
         }
@@ -66,7 +69,13 @@ static int wm_ref(const sk_perm_spec *s, const sk_tset *A, const sk_tset *B, int
         objective[passes++] = sk_params_dot(A, pb);
         if (!improved) break;
     }
-    sk_free(bp); sk_free(work); sk_free(ar); sk_free(br); sk_free(S); sk_free(newp); sk_free(order);
+    sk_free(bp);
+    sk_free(work);
+    sk_free(ar);
+    sk_free(br);
+    sk_free(S);
+    sk_free(newp);
+    sk_free(order);
     sk_tset_free(pb);
     return passes;
 }
@@ -75,13 +84,20 @@ static sk_model_spec spec_of(sk_arch arch, sk_mnorm norm, double width, int hw, 
 {
     sk_model_spec s;
     memset(&s, 0, sizeof s);
-    s.arch = arch; s.norm = norm; s.width = width; s.vgg_head = head;
+    s.arch = arch;
+    s.norm = norm;
+    s.width = width;
+    s.vgg_head = head;
     s.activation = SK_ACT_RELU;
-    s.in_c = 3; s.in_h = hw; s.in_w = hw;
+    s.in_c = 3;
+    s.in_h = hw;
+    s.in_w = hw;
     s.n_out = 10;
     if (arch == SK_ARCH_MLP) {
         s.n_hidden = 3;
-        s.hidden[0] = 24; s.hidden[1] = 20; s.hidden[2] = 28;
+        s.hidden[0] = 24;
+        s.hidden[1] = 20;
+        s.hidden[2] = 28;
         s.in_c = 1;
     }
     return s;
@@ -92,13 +108,22 @@ static void fill(sk_tset *p, sk_rng *r)
     for (int i = 0; i < p->n; i++) {
         sk_tensor *t = &p->t[i];
         double sd = t->ndim >= 2 ? sqrt(2.0 * (double)t->shape[0] / (double)t->numel) : 0.5;
-        for (int64_t k = 0; k < t->numel; k++) t->data[k] = (float)(sd * sk_rng_normal(r));
+        for (int64_t k = 0; k < t->numel; k++)
+            t->data[k] = (float)(sd * sk_rng_normal(r));
         if (strstr(t->name, "running_var"))
-            for (int64_t k = 0; k < t->numel; k++) t->data[k] = 0.5f + fabsf(t->data[k]);
+            for (int64_t k = 0; k < t->numel; k++)
+                t->data[k] = 0.5f + fabsf(t->data[k]);
     }
 }
 
-static const struct { sk_arch arch; sk_mnorm norm; double width; int hw; sk_vgghead head; const char *what; } cases[] = {
+static const struct {
+    sk_arch arch;
+    sk_mnorm norm;
+    double width;
+    int hw;
+    sk_vgghead head;
+    const char *what;
+} cases[] = {
     {SK_ARCH_MLP, SK_MNORM_NONE, 1.0, 9, SK_VGGHEAD_GITREBASIN, "mlp"},
     {SK_ARCH_MLP, SK_MNORM_LAYERNORM, 1.0, 9, SK_VGGHEAD_GITREBASIN, "mlp layernorm"},
     /* 64x64: the head's first linear sees a 2x2 map (unit blocks of 4) */
@@ -135,8 +160,10 @@ START_TEST(test_wm_matches_reference)
         ck_assert_msg(memcmp(pf[g], pr[g], (size_t)s->groups[g].size * sizeof(int64_t)) == 0,
                       "%s: group %s differs from the reference", cases[_i].what, s->groups[g].name);
     sk_wm_result_free(&res);
-    sk_perms_free(s, pf); sk_perms_free(s, pr);
-    sk_tset_free(A); sk_tset_free(B);
+    sk_perms_free(s, pf);
+    sk_perms_free(s, pr);
+    sk_tset_free(A);
+    sk_tset_free(B);
     sk_perm_spec_free(s);
     sk_model_free(m);
 }
@@ -162,10 +189,14 @@ START_TEST(test_wm_planted_all_archs)
     ck_assert_int_eq(sk_perm_apply(s, (const int64_t *const *)found, B, C), SK_OK);
     ck_assert_msg(memcmp(A->block, C->block, (size_t)A->numel * sizeof(float)) == 0,
                   "%s: planted permutation not recovered (%d passes)", cases[_i].what, res.passes);
-    for (int k = 1; k < res.passes; k++) ck_assert(res.objective[k] >= res.objective[k - 1] - 1e-9);
+    for (int k = 1; k < res.passes; k++)
+        ck_assert(res.objective[k] >= res.objective[k - 1] - 1e-9);
     sk_wm_result_free(&res);
-    sk_perms_free(s, planted); sk_perms_free(s, found);
-    sk_tset_free(A); sk_tset_free(B); sk_tset_free(C);
+    sk_perms_free(s, planted);
+    sk_perms_free(s, found);
+    sk_tset_free(A);
+    sk_tset_free(B);
+    sk_tset_free(C);
     sk_perm_spec_free(s);
     sk_model_free(m);
 }
@@ -183,4 +214,7 @@ static Suite *suite(void)
     return su;
 }
 
-int main(void) { return tu_run(suite()); }
+int main(void)
+{
+    return tu_run(suite());
+}

@@ -14,7 +14,7 @@
 #include "core/tensor.h"
 #include "nn/optim.h"
 
-#define NP 17     /* trainable entries in the fixture: w (4, 3) and b (5,) */
+#define NP 17 /* trainable entries in the fixture: w (4, 3) and b (5,) */
 #define NCASE_MIN 16
 
 /* w (4, 3), a buffer rm (4,) between the trainable tensors, b (5,). */
@@ -89,7 +89,7 @@ static void read_ds(hid_t g, const char *name, hid_t mt, void *buf, hssize_t cou
 
 typedef struct {
     int steps, ncase;
-    double worst;          /* max relative parameter error over all cases */
+    double worst; /* max relative parameter error over all cases */
     char worst_case[160];
 } golden_ctx;
 
@@ -129,18 +129,20 @@ static void replay_case(hid_t cases, const char *name, golden_ctx *ctx)
 
     sk_tset *p = fixture_set(), *gr = sk_tset_like(p);
     float *rm = sk_tset_get(p, "rm")->data;
-    for (int i = 0; i < 4; i++) rm[i] = 0.25f * (float)(i + 1);
+    for (int i = 0; i < 4; i++)
+        rm[i] = 0.25f * (float)(i + 1);
     put_flat(p, traj);
     sk_optim *opt = NULL;
     ck_assert_msg(sk_optim_new(&o, p, &opt) == SK_OK, "%s: %s", name, sk_err_msg());
     for (int k = 0; k < T; k++) {
         put_flat(gr, grads + (size_t)k * NP);
         /* A huge "gradient" in the buffer slot: must not count for clipping. */
-        for (int i = 0; i < 4; i++) sk_tset_get(gr, "rm")->data[i] = 1e3f;
+        for (int i = 0; i < 4; i++)
+            sk_tset_get(gr, "rm")->data[i] = 1e3f;
         ck_assert_int_eq(sk_optim_steps_done(opt), k);
         double lr = sk_optim_step(opt, p, gr);
-        ck_assert_msg(fabs(lr - lrs[k]) <= 1e-12 * fabs(lrs[k]) + 1e-15, "%s step %d: lr %.17g, torch %.17g",
-                      name, k, lr, lrs[k]);
+        ck_assert_msg(fabs(lr - lrs[k]) <= 1e-12 * fabs(lrs[k]) + 1e-15, "%s step %d: lr %.17g, torch %.17g", name, k,
+                      lr, lrs[k]);
         /* Relative error of the parameter vector, max|got - torch| / max|torch|:
          * torch's CPU kernels fuse a + alpha*b into an FMA on AVX2/AVX-512
          * machines and ours round twice, so an entry that cancels to near
@@ -152,7 +154,10 @@ static void replay_case(hid_t cases, const char *name, golden_ctx *ctx)
         for (int i = 0; i < NP; i++) {
             double got = i < 12 ? w[i] : b[i - 12];
             double d = fabs(got - want[i]);
-            if (d > maxdiff) { maxdiff = d; at = i; }
+            if (d > maxdiff) {
+                maxdiff = d;
+                at = i;
+            }
             maxref = fmax(maxref, fabs(want[i]));
         }
         double err = maxdiff / maxref;
@@ -160,9 +165,10 @@ static void replay_case(hid_t cases, const char *name, golden_ctx *ctx)
             ctx->worst = err;
             snprintf(ctx->worst_case, sizeof ctx->worst_case, "%s", name);
         }
-        ck_assert_msg(err <= 1e-6, "%s step %d: entry %d differs from torch by %.3g (relative %.3g)", name, k,
-                      at, maxdiff, err);
-        for (int i = 0; i < 4; i++) ck_assert_float_eq(rm[i], 0.25f * (float)(i + 1));
+        ck_assert_msg(err <= 1e-6, "%s step %d: entry %d differs from torch by %.3g (relative %.3g)", name, k, at,
+                      maxdiff, err);
+        for (int i = 0; i < 4; i++)
+            ck_assert_float_eq(rm[i], 0.25f * (float)(i + 1));
     }
     ctx->ncase++;
     sk_optim_free(opt);
@@ -194,8 +200,7 @@ START_TEST(test_golden_pytorch)
         replay_case(cases, name, &ctx);
     }
     ck_assert_int_ge(ctx.ncase, NCASE_MIN);
-    fprintf(stderr, "optim golden: %d cases, worst relative error %.3g (%s)\n", ctx.ncase, ctx.worst,
-            ctx.worst_case);
+    fprintf(stderr, "optim golden: %d cases, worst relative error %.3g (%s)\n", ctx.ncase, ctx.worst, ctx.worst_case);
     H5Gclose(cases);
     H5Fclose(f);
 }
@@ -227,11 +232,12 @@ START_TEST(test_schedules_closed_form)
     ck_assert_double_eq(sk_optim_lr(opt, 0), 0.0);
     ck_assert_double_eq_tol(sk_optim_lr(opt, 5), 0.05, 1e-15);
     ck_assert_double_eq_tol(sk_optim_lr(opt, 10), 0.1, 1e-15);
-    ck_assert_double_eq_tol(sk_optim_lr(opt, 55), 0.05, 1e-15);   /* half way through the cosine */
+    ck_assert_double_eq_tol(sk_optim_lr(opt, 55), 0.05, 1e-15); /* half way through the cosine */
     ck_assert_double_eq_tol(sk_optim_lr(opt, 40), 0.1 * 0.5 * (1 + cos(M_PI / 3)), 1e-15);
     ck_assert_double_eq_tol(sk_optim_lr(opt, 100), 0.0, 1e-15);
-    ck_assert_double_eq_tol(sk_optim_lr(opt, 150), 0.0, 1e-15);     /* stays at 0 after the end */
-    for (int k = 11; k < 100; k++) ck_assert(sk_optim_lr(opt, k) < sk_optim_lr(opt, k - 1));
+    ck_assert_double_eq_tol(sk_optim_lr(opt, 150), 0.0, 1e-15); /* stays at 0 after the end */
+    for (int k = 11; k < 100; k++)
+        ck_assert(sk_optim_lr(opt, k) < sk_optim_lr(opt, k - 1));
     sk_optim_free(opt);
     /* no warm-up: CosineAnnealingLR(T_max=100) closed form */
     o.warmup_steps = 0;
@@ -257,7 +263,8 @@ START_TEST(test_schedules_closed_form)
     ck_assert_double_eq_tol(sk_optim_lr(opt, 10), 0.1 * pow(0.95, 10), 1e-15);
     /* the step uses (and returns) the scheduled lr, then advances */
     sk_tset *g = sk_tset_like(p);
-    for (int k = 0; k < 3; k++) ck_assert_double_eq_tol(sk_optim_step(opt, p, g), 0.1 * pow(0.95, k), 1e-15);
+    for (int k = 0; k < 3; k++)
+        ck_assert_double_eq_tol(sk_optim_step(opt, p, g), 0.1 * pow(0.95, k), 1e-15);
     ck_assert_int_eq(sk_optim_steps_done(opt), 3);
     sk_optim_reset(opt);
     ck_assert_int_eq(sk_optim_steps_done(opt), 0);
@@ -275,12 +282,13 @@ START_TEST(test_clipping)
     float *rg = sk_tset_get(g, "rm")->data;
     sk_optim_opts o;
     sk_optim_opts_init(&o, SK_OPT_SGD);
-    o.lr = 0.0;   /* only the clipping of the gradient is observed */
+    o.lr = 0.0; /* only the clipping of the gradient is observed */
 
     /* value clipping: clamp entries, keep small ones and NaN, leave the buffer slot */
     o.clip_value = 1e-3;
     sk_optim *opt = make_opt(&o, p);
-    for (int i = 0; i < 12; i++) gw[i] = (float)(i - 6) * 4e-4f;
+    for (int i = 0; i < 12; i++)
+        gw[i] = (float)(i - 6) * 4e-4f;
     gb[0] = NAN;
     gb[1] = -5.0f;
     rg[0] = 9.0f;
@@ -322,8 +330,8 @@ END_TEST
 
 /* Independent double-precision Adam/SGD on a large random set, compared with
  * the float kernels; also 1 vs 2 threads must agree bit for bit. */
-static void ref_step(const sk_optim_opts *o, int64_t t, double *p, const double *g, double *s1, double *s2,
-                     int64_t n, double lr)
+static void ref_step(const sk_optim_opts *o, int64_t t, double *p, const double *g, double *s1, double *s2, int64_t n,
+                     double lr)
 {
     for (int64_t i = 0; i < n; i++) {
         double gi = g[i];
@@ -335,8 +343,10 @@ static void ref_step(const sk_optim_opts *o, int64_t t, double *p, const double 
             }
             p[i] -= lr * gi;
         } else {
-            if (o->kind == SK_OPT_ADAMW) p[i] *= 1.0 - lr * o->weight_decay;
-            else gi += o->weight_decay * p[i];
+            if (o->kind == SK_OPT_ADAMW)
+                p[i] *= 1.0 - lr * o->weight_decay;
+            else
+                gi += o->weight_decay * p[i];
             s1[i] = o->beta1 * s1[i] + (1 - o->beta1) * gi;
             s2[i] = o->beta2 * s2[i] + (1 - o->beta2) * gi * gi;
             double mh = s1[i] / (1 - pow(o->beta1, (double)(t + 1)));
@@ -349,7 +359,7 @@ static void ref_step(const sk_optim_opts *o, int64_t t, double *p, const double 
 
 START_TEST(test_large_vs_double_reference_and_threads)
 {
-    const int64_t n = 200003;   /* odd; OpenMP on (parallel_min below) */
+    const int64_t n = 200003; /* odd; OpenMP on (parallel_min below) */
     static const sk_opt_kind kinds[3] = {SK_OPT_SGD, SK_OPT_ADAM, SK_OPT_ADAMW};
     for (int kk = 0; kk < 3; kk++) {
         sk_tset *p1 = sk_tset_new();
@@ -361,12 +371,14 @@ START_TEST(test_large_vs_double_reference_and_threads)
         ck_assert_int_eq(sk_tset_alloc(p1), SK_OK);
         sk_rng r;
         sk_rng_seed(&r, 11 + (uint64_t)kk);
-        for (int64_t i = 0; i < p1->numel; i++) p1->block[i] = (float)sk_rng_normal(&r);
+        for (int64_t i = 0; i < p1->numel; i++)
+            p1->block[i] = (float)sk_rng_normal(&r);
         sk_tset *p2 = sk_tset_clone(p1), *g = sk_tset_like(p1);
         int64_t N = p1->numel;
         double *dp = malloc(sizeof(double) * (size_t)N), *dg = malloc(sizeof(double) * (size_t)N);
         double *d1 = calloc((size_t)N, sizeof(double)), *d2 = calloc((size_t)N, sizeof(double));
-        for (int64_t i = 0; i < N; i++) dp[i] = p1->block[i];
+        for (int64_t i = 0; i < N; i++)
+            dp[i] = p1->block[i];
         sk_optim_opts o;
         sk_optim_opts_init(&o, kinds[kk]);
         o.weight_decay = 0.05;
@@ -398,7 +410,8 @@ START_TEST(test_large_vs_double_reference_and_threads)
             if (e > worst) worst = e;
         }
         ck_assert_msg(worst < 1e-5, "%s: float vs double reference rel err %g", sk_opt_kind_name(kinds[kk]), worst);
-        for (int64_t i = n; i < n + 1000; i++) ck_assert_float_eq(p1->block[i], (float)dp[i]);
+        for (int64_t i = n; i < n + 1000; i++)
+            ck_assert_float_eq(p1->block[i], (float)dp[i]);
         sk_optim_free(a);
         sk_optim_free(b);
         sk_tset_free(p1);
@@ -430,7 +443,7 @@ START_TEST(test_names_and_validation)
     sk_optim *opt = NULL;
     sk_optim_opts o;
     sk_optim_opts_init(&o, SK_OPT_SGD);
-    o.nesterov = 1;   /* without momentum */
+    o.nesterov = 1; /* without momentum */
     sk_err_clear();
     ck_assert_int_eq(sk_optim_new(&o, p, &opt), SK_ECONFIG);
     ck_assert_ptr_null(opt);
@@ -486,4 +499,7 @@ static Suite *optim_suite(void)
     return s;
 }
 
-int main(void) { return tu_run(optim_suite()); }
+int main(void)
+{
+    return tu_run(optim_suite());
+}

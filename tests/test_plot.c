@@ -25,7 +25,8 @@ static const char *jv_value(const char *p, int depth);
 
 static const char *jv_ws(const char *p)
 {
-    while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r') p++;
+    while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
+        p++;
     return p;
 }
 
@@ -33,7 +34,7 @@ static const char *jv_string(const char *p)
 {
     if (*p != '"') return NULL;
     for (p++; *p != '"'; p++) {
-        if ((unsigned char)*p < 0x20) return NULL;  /* raw control char or end of text */
+        if ((unsigned char)*p < 0x20) return NULL; /* raw control char or end of text */
         if (*p == '\\') {
             p++;
             if (*p == 'u') {
@@ -51,19 +52,25 @@ static const char *jv_string(const char *p)
 static const char *jv_number(const char *p)
 {
     if (*p == '-') p++;
-    if (*p == '0') p++;
-    else if (*p >= '1' && *p <= '9') while (*p >= '0' && *p <= '9') p++;
-    else return NULL;
+    if (*p == '0')
+        p++;
+    else if (*p >= '1' && *p <= '9')
+        while (*p >= '0' && *p <= '9')
+            p++;
+    else
+        return NULL;
     if (*p == '.') {
         p++;
         if (!(*p >= '0' && *p <= '9')) return NULL;
-        while (*p >= '0' && *p <= '9') p++;
+        while (*p >= '0' && *p <= '9')
+            p++;
     }
     if (*p == 'e' || *p == 'E') {
         p++;
         if (*p == '+' || *p == '-') p++;
         if (!(*p >= '0' && *p <= '9')) return NULL;
-        while (*p >= '0' && *p <= '9') p++;
+        while (*p >= '0' && *p <= '9')
+            p++;
     }
     return p;
 }
@@ -86,7 +93,10 @@ static const char *jv_value(const char *p, int depth)
             p = jv_value(p, depth + 1);
             if (!p) return NULL;
             p = jv_ws(p);
-            if (*p == ',') { p++; continue; }
+            if (*p == ',') {
+                p++;
+                continue;
+            }
             if (*p == close) return p + 1;
             return NULL;
         }
@@ -146,24 +156,23 @@ START_TEST(test_json_exact_text)
     sk_json_arr_end(j);
     sk_json_obj_end(j);
     ck_assert_int_eq(sk_json_status(j), SK_OK);
-    const char *want =
-        "{\n"
-        "  \"format\": \"sinkrb-metrics\",\n"
-        "  \"seed\": -42,\n"
-        "  \"tau\": 0.1,\n"
-        "  \"ok\": true,\n"
-        "  \"bad\": false,\n"
-        "  \"none\": null,\n"
-        "  \"lambda\": [0, 0.5, 1],\n"
-        "  \"empty\": [],\n"
-        "  \"nested\": {},\n"
-        "  \"methods\": [\n"
-        "    {\n"
-        "      \"name\": \"wm\",\n"
-        "      \"barrier\": null\n"
-        "    }\n"
-        "  ]\n"
-        "}\n";
+    const char *want = "{\n"
+                       "  \"format\": \"sinkrb-metrics\",\n"
+                       "  \"seed\": -42,\n"
+                       "  \"tau\": 0.1,\n"
+                       "  \"ok\": true,\n"
+                       "  \"bad\": false,\n"
+                       "  \"none\": null,\n"
+                       "  \"lambda\": [0, 0.5, 1],\n"
+                       "  \"empty\": [],\n"
+                       "  \"nested\": {},\n"
+                       "  \"methods\": [\n"
+                       "    {\n"
+                       "      \"name\": \"wm\",\n"
+                       "      \"barrier\": null\n"
+                       "    }\n"
+                       "  ]\n"
+                       "}\n";
     ck_assert_str_eq(sk_json_text(j), want);
     ck_assert(json_valid(sk_json_text(j)));
 
@@ -191,9 +200,8 @@ START_TEST(test_json_escaping)
     sk_json_str(j, "k\"ey", "q\" b\\ n\n t\t r\r c\x01 \x1f del\x7f caf\xc3\xa9 \xe2\x88\x92");
     sk_json_str(j, "nul", NULL);
     sk_json_obj_end(j);
-    ck_assert_str_eq(sk_json_text(j),
-                     "{\n  \"k\\\"ey\": \"q\\\" b\\\\ n\\n t\\t r\\r c\\u0001 \\u001f del\x7f"
-                     " caf\xc3\xa9 \xe2\x88\x92\",\n  \"nul\": null\n}\n");
+    ck_assert_str_eq(sk_json_text(j), "{\n  \"k\\\"ey\": \"q\\\" b\\\\ n\\n t\\t r\\r c\\u0001 \\u001f del\x7f"
+                                      " caf\xc3\xa9 \xe2\x88\x92\",\n  \"nul\": null\n}\n");
     ck_assert(json_valid(sk_json_text(j)));
     sk_json_free(j);
 }
@@ -201,9 +209,23 @@ END_TEST
 
 START_TEST(test_json_number_roundtrip)
 {
-    const double vals[] = {0.1, 1e-300, -0.0, 0.0, 1.0 / 3.0, 2.0 / 3.0, 5e-324, DBL_MAX,
-                           -DBL_MIN, 123456789012345678.0, 0.30000000000000004, 1e21, 1e22,
-                           -7.25, 100, 3.14159265358979, 0.1f};
+    const double vals[] = {0.1,
+                           1e-300,
+                           -0.0,
+                           0.0,
+                           1.0 / 3.0,
+                           2.0 / 3.0,
+                           5e-324,
+                           DBL_MAX,
+                           -DBL_MIN,
+                           123456789012345678.0,
+                           0.30000000000000004,
+                           1e21,
+                           1e22,
+                           -7.25,
+                           100,
+                           3.14159265358979,
+                           0.1f};
     char buf[40];
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
         sk_json_fmt_num(buf, sizeof buf, vals[i]);
@@ -224,7 +246,8 @@ START_TEST(test_json_number_roundtrip)
     /* In a document. */
     sk_json *j = sk_json_new();
     sk_json_arr_begin(j, NULL);
-    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) sk_json_num(j, NULL, vals[i]);
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++)
+        sk_json_num(j, NULL, vals[i]);
     sk_json_num(j, NULL, INFINITY);
     sk_json_arr_end(j);
     ck_assert(json_valid(sk_json_text(j)));
@@ -238,7 +261,7 @@ START_TEST(test_json_misuse)
     const char *path = tu_path("bad.json");
     sk_json *j = sk_json_new();
     sk_json_obj_begin(j, NULL);
-    sk_json_num(j, NULL, 1);                    /* member without a key */
+    sk_json_num(j, NULL, 1); /* member without a key */
     sk_err_clear();
     ck_assert_int_eq(sk_json_status(j), SK_EINVAL);
     ck_assert_ptr_nonnull(strstr(sk_err_msg(), "without a key"));
@@ -249,14 +272,14 @@ START_TEST(test_json_misuse)
 
     j = sk_json_new();
     sk_json_arr_begin(j, NULL);
-    sk_json_int(j, "k", 1);                     /* key inside an array */
+    sk_json_int(j, "k", 1); /* key inside an array */
     sk_err_clear();
     ck_assert_int_eq(sk_json_status(j), SK_EINVAL);
     sk_json_free(j);
 
     j = sk_json_new();
     sk_json_arr_begin(j, NULL);
-    sk_json_obj_end(j);                         /* wrong closer */
+    sk_json_obj_end(j); /* wrong closer */
     sk_err_clear();
     ck_assert_int_eq(sk_json_status(j), SK_EINVAL);
     sk_json_free(j);
@@ -266,14 +289,14 @@ START_TEST(test_json_misuse)
     sk_json_obj_begin(j, "open");
     ck_assert_int_eq(sk_json_status(j), SK_OK);
     sk_err_clear();
-    ck_assert_int_eq(sk_json_write_file(j, path), SK_EINVAL);   /* incomplete */
+    ck_assert_int_eq(sk_json_write_file(j, path), SK_EINVAL); /* incomplete */
     ck_assert_ptr_nonnull(strstr(sk_err_msg(), "2 unclosed containers"));
     ck_assert(!sk_file_exists(path));
     sk_json_free(j);
 
     j = sk_json_new();
     sk_json_int(j, NULL, 1);
-    sk_json_int(j, NULL, 2);                    /* second top-level value */
+    sk_json_int(j, NULL, 2); /* second top-level value */
     sk_err_clear();
     ck_assert_int_eq(sk_json_status(j), SK_EINVAL);
     sk_json_free(j);
@@ -285,12 +308,15 @@ START_TEST(test_json_deep_and_large)
     sk_json *j = sk_json_new();
     sk_json_obj_begin(j, NULL);
     sk_json_arr_begin(j, "curve");
-    for (int i = 0; i < 5000; i++) sk_json_num(j, NULL, i / 7.0);
+    for (int i = 0; i < 5000; i++)
+        sk_json_num(j, NULL, i / 7.0);
     sk_json_arr_end(j);
     sk_json_arr_begin(j, "deep");
-    for (int d = 0; d < 20; d++) sk_json_arr_begin(j, NULL);
+    for (int d = 0; d < 20; d++)
+        sk_json_arr_begin(j, NULL);
     sk_json_str(j, NULL, "x");
-    for (int d = 0; d < 20; d++) sk_json_arr_end(j);
+    for (int d = 0; d < 20; d++)
+        sk_json_arr_end(j);
     sk_json_arr_end(j);
     sk_json_obj_end(j);
     ck_assert_int_eq(sk_json_status(j), SK_OK);
@@ -350,12 +376,11 @@ START_TEST(test_csv_atomic_write)
     int before = dir_entries(tu_tmpdir());
     sk_csv *c = sk_csv_open(path, "method,split,lambda,loss,accuracy");
     ck_assert_ptr_nonnull(c);
-    ck_assert_int_eq(sk_csv_row(c, "%s,%s," SK_CSV_F32 "," SK_CSV_F32 "," SK_CSV_F64,
-                                sk_csv_q(c, "naive"), sk_csv_q(c, "test"), 0.5,
-                                (double)0.1f, 0.1), SK_OK);
-    sk_csv_row(c, "%s,%s,%d,%s,%s", sk_csv_q(c, "sinkhorn, l2"), sk_csv_q(c, "a\"b"), 1,
-               "nan", "1");
-    ck_assert(!sk_file_exists(path));           /* nothing under the final name yet */
+    ck_assert_int_eq(sk_csv_row(c, "%s,%s," SK_CSV_F32 "," SK_CSV_F32 "," SK_CSV_F64, sk_csv_q(c, "naive"),
+                                sk_csv_q(c, "test"), 0.5, (double)0.1f, 0.1),
+                     SK_OK);
+    sk_csv_row(c, "%s,%s,%d,%s,%s", sk_csv_q(c, "sinkhorn, l2"), sk_csv_q(c, "a\"b"), 1, "nan", "1");
+    ck_assert(!sk_file_exists(path)); /* nothing under the final name yet */
     ck_assert_int_eq(sk_csv_close(c), SK_OK);
     char *text = tu_read(path, NULL);
     ck_assert_str_eq(text, "method,split,lambda,loss,accuracy\n"
@@ -367,7 +392,7 @@ START_TEST(test_csv_atomic_write)
     char buf[32];
     snprintf(buf, sizeof buf, SK_CSV_F32, (double)f);
     ck_assert(strtof(buf, NULL) == f);
-    ck_assert_int_eq(dir_entries(tu_tmpdir()), before + 1);   /* no temp left */
+    ck_assert_int_eq(dir_entries(tu_tmpdir()), before + 1); /* no temp left */
 
     /* Abort leaves nothing. */
     const char *p2 = tu_path("aborted.csv");
@@ -411,16 +436,19 @@ static const char *xml_check(const char *s)
             }
             int closing = p[1] == '/';
             const char *n0 = p + 1 + closing, *n1 = n0;
-            while (*n1 && (isalnum((unsigned char)*n1) || *n1 == '-' || *n1 == ':')) n1++;
+            while (*n1 && (isalnum((unsigned char)*n1) || *n1 == '-' || *n1 == ':'))
+                n1++;
             if (n1 == n0 || n1 - n0 >= 32) return "bad tag name";
             const char *q = n1;
             /* attributes: name="value" pairs */
             for (;;) {
-                while (*q == ' ' || *q == '\n') q++;
+                while (*q == ' ' || *q == '\n')
+                    q++;
                 if (*q == '>' || (*q == '/' && q[1] == '>')) break;
                 if (closing) return "attribute in a closing tag";
                 const char *a = q;
-                while (*q && (isalnum((unsigned char)*q) || *q == '-' || *q == ':')) q++;
+                while (*q && (isalnum((unsigned char)*q) || *q == '-' || *q == ':'))
+                    q++;
                 if (q == a || *q != '=' || q[1] != '"') return "unquoted or malformed attribute";
                 q += 2;
                 while (*q && *q != '"') {
@@ -434,10 +462,8 @@ static const char *xml_check(const char *s)
             if (closing) {
                 if (depth == 0) return "closing tag without opening";
                 depth--;
-                if ((size_t)(n1 - n0) != strlen(stack[depth]) ||
-                    strncmp(stack[depth], n0, (size_t)(n1 - n0))) {
-                    snprintf(msg, sizeof msg, "</%.*s> closes <%.31s>", (int)(n1 - n0) & 31, n0,
-                             stack[depth]);
+                if ((size_t)(n1 - n0) != strlen(stack[depth]) || strncmp(stack[depth], n0, (size_t)(n1 - n0))) {
+                    snprintf(msg, sizeof msg, "</%.*s> closes <%.31s>", (int)(n1 - n0) & 31, n0, stack[depth]);
                     return msg;
                 }
             } else {
@@ -455,7 +481,8 @@ static const char *xml_check(const char *s)
             if (*p == '&') {
                 const char *ents[] = {"&amp;", "&lt;", "&gt;", "&quot;", "&apos;"};
                 int ok = 0;
-                for (int i = 0; i < 5; i++) ok |= !strncmp(p, ents[i], strlen(ents[i]));
+                for (int i = 0; i < 5; i++)
+                    ok |= !strncmp(p, ents[i], strlen(ents[i]));
                 if (!ok) return "bare '&'";
             }
             if (*p == '>') return "bare '>' in text";
@@ -493,16 +520,15 @@ static void lmc_curves(double x[NPTS], double y[2][NSER][NPTS])
         for (int sp = 0; sp < 2; sp++)
             for (int s = 0; s < NSER; s++) {
                 double bump = 4 * l * (1 - l);
-                y[sp][s][i] = base[sp] + 0.03 * l + barrier[s] * (1 + sp * 0.25) *
-                              pow(bump, 1.4 - 0.1 * s) + gap[sp] * bump;
+                y[sp][s][i] =
+                    base[sp] + 0.03 * l + barrier[s] * (1 + sp * 0.25) * pow(bump, 1.4 - 0.1 * s) + gap[sp] * bump;
             }
     }
 }
 
 START_TEST(test_svg_lmc_plot)
 {
-    static const char *names[NSER] = {"Naive", "Weight matching", "STE", "Sinkhorn l2",
-                                      "Sinkhorn mid", "Sinkhorn rnd"};
+    static const char *names[NSER] = {"Naive", "Weight matching", "STE", "Sinkhorn l2", "Sinkhorn mid", "Sinkhorn rnd"};
     static double x[NPTS], y[2][NSER][NPTS];
     lmc_curves(x, y);
     sk_series ser[2][NSER];
@@ -510,14 +536,24 @@ START_TEST(test_svg_lmc_plot)
         for (int s = 0; s < NSER; s++)
             ser[sp][s] = (sk_series){names[s], NPTS, x, y[sp][s]};
     sk_panel pan[2] = {
-        {.title = "train", .xlabel = "\xce\xbb (interpolation weight)", .ylabel = "loss",
-         .n_series = NSER, .series = ser[0], .x0_label = "A", .x1_label = "B", .y_from_zero = 0},
-        {.title = "test", .xlabel = "\xce\xbb (interpolation weight)", .ylabel = "loss",
-         .n_series = NSER, .series = ser[1], .x0_label = "A", .x1_label = "B"},
+        {.title = "train",
+         .xlabel = "\xce\xbb (interpolation weight)",
+         .ylabel = "loss",
+         .n_series = NSER,
+         .series = ser[0],
+         .x0_label = "A",
+         .x1_label = "B",
+         .y_from_zero = 0},
+        {.title = "test",
+         .xlabel = "\xce\xbb (interpolation weight)",
+         .ylabel = "loss",
+         .n_series = NSER,
+         .series = ser[1],
+         .x0_label = "A",
+         .x1_label = "B"},
     };
     const char *path = tu_path("lmc_loss.svg");
-    ck_assert_int_eq(sk_svg_plot(path, "MLP on CIFAR-10: loss along the linear path", 2, pan,
-                                 1000, 440), SK_OK);
+    ck_assert_int_eq(sk_svg_plot(path, "MLP on CIFAR-10: loss along the linear path", 2, pan, 1000, 440), SK_OK);
     char *svg = tu_read(path, NULL);
     const char *bad = xml_check(svg);
     ck_assert_msg(bad == NULL, "not well-formed: %s", bad ? bad : "");
@@ -536,7 +572,7 @@ START_TEST(test_svg_lmc_plot)
     ck_assert_ptr_nonnull(strstr(svg, ">\xce\xbb (interpolation weight)</text>"));
     ck_assert_ptr_nonnull(strstr(svg, "font-weight=\"bold\">A</text>"));
     ck_assert_ptr_nonnull(strstr(svg, "font-weight=\"bold\">B</text>"));
-    ck_assert_ptr_null(strstr(svg, ">0.0</text>"));    /* replaced by "A" */
+    ck_assert_ptr_null(strstr(svg, ">0.0</text>")); /* replaced by "A" */
     ck_assert_ptr_nonnull(strstr(svg, ">0.5</text>"));
     /* 2 panels x 6 series lines, each with its own colour. */
     ck_assert_ptr_nonnull(strstr(svg, "stroke=\"#E69F00\""));
@@ -559,7 +595,8 @@ static int path_moves(const char *svg, const char *stroke_attr, int *n_paths)
         ck_assert_ptr_nonnull(end);
         if (moves < 0) {
             moves = 0;
-            for (const char *q = d + 4; q < end; q++) moves += *q == 'M';
+            for (const char *q = d + 4; q < end; q++)
+                moves += *q == 'M';
         }
         (*n_paths)++;
     }
@@ -569,17 +606,16 @@ static int path_moves(const char *svg, const char *stroke_attr, int *n_paths)
 START_TEST(test_svg_nonfinite_and_degenerate)
 {
     const double x1[6] = {0, 1, 2, 3, 4, 5};
-    const double y1[6] = {0.5, 0.7, NAN, 0.9, INFINITY, 0.4};     /* breaks twice */
-    const double xs[1] = {2.0}, ys[1] = {3.0};                      /* a single point */
-    const double yc[6] = {2, 2, 2, 2, 2, 2};                        /* constant */
+    const double y1[6] = {0.5, 0.7, NAN, 0.9, INFINITY, 0.4}; /* breaks twice */
+    const double xs[1] = {2.0}, ys[1] = {3.0};                /* a single point */
+    const double yc[6] = {2, 2, 2, 2, 2, 2};                  /* constant */
     const double yn[3] = {NAN, NAN, NAN};
     sk_series a[2] = {{"broken", 6, x1, y1}, {"single <one> & \"q\"", 1, xs, ys}};
     sk_series b[1] = {{"constant", 6, x1, yc}};
     sk_series c[1] = {{"all-nan", 3, x1, yn}};
     sk_series d[1] = {{"lonely", 1, xs, ys}};
     sk_panel pan[4] = {
-        {.title = "mixed", .xlabel = "task", .ylabel = "accuracy", .n_series = 2, .series = a,
-         .y_from_zero = 1},
+        {.title = "mixed", .xlabel = "task", .ylabel = "accuracy", .n_series = 2, .series = a, .y_from_zero = 1},
         {.title = "flat", .n_series = 1, .series = b},
         {.title = "empty", .n_series = 1, .series = c, .x0_label = "A", .x1_label = "B"},
         {.title = "one point", .n_series = 1, .series = d},
@@ -595,7 +631,7 @@ START_TEST(test_svg_nonfinite_and_degenerate)
      * path in panel 0 has 3 'M's; the legend sample has 1. */
     int np;
     ck_assert_int_eq(path_moves(svg, "stroke=\"#000000\"", &np), 3);
-    ck_assert_int_eq(np, 4);   /* panels 0, 1 (constant), 3 (single point) + legend */
+    ck_assert_int_eq(np, 4); /* panels 0, 1 (constant), 3 (single point) + legend */
     /* y_from_zero: a tick labelled 0 in the accuracy panel; integer x: no 0.5 steps. */
     ck_assert_ptr_nonnull(strstr(svg, ">0.0</text>"));
     ck_assert_ptr_null(strstr(svg, XTICK ">2.5</text>"));
@@ -639,14 +675,20 @@ START_TEST(test_svg_continual_and_many_series)
     static double x[T], y[S][T];
     static char names[S][32];
     sk_series ser[S];
-    for (int t = 0; t < T; t++) x[t] = t + 1;
+    for (int t = 0; t < T; t++)
+        x[t] = t + 1;
     for (int s = 0; s < S; s++) {
-        for (int t = 0; t < T; t++) y[s][t] = 95.0 - t * (1.0 + s) * 0.8;
+        for (int t = 0; t < T; t++)
+            y[s][t] = 95.0 - t * (1.0 + s) * 0.8;
         snprintf(names[s], sizeof names[s], "method %d", s);
         ser[s] = (sk_series){names[s], T, x, y[s]};
     }
-    sk_panel p = {.title = "Split CIFAR-100", .xlabel = "tasks seen", .ylabel = "average accuracy (%)",
-                  .n_series = S, .series = ser, .y_from_zero = 1};
+    sk_panel p = {.title = "Split CIFAR-100",
+                  .xlabel = "tasks seen",
+                  .ylabel = "average accuracy (%)",
+                  .n_series = S,
+                  .series = ser,
+                  .y_from_zero = 1};
     const char *path = tu_path("cl.svg");
     ck_assert_int_eq(sk_svg_plot(path, NULL, 1, &p, 640, 480), SK_OK);
     char *svg = tu_read(path, NULL);
@@ -655,7 +697,7 @@ START_TEST(test_svg_continual_and_many_series)
     ck_assert_ptr_nonnull(strstr(svg, "stroke-dasharray"));
     ck_assert_ptr_nonnull(strstr(svg, XTICK ">10</text>"));
     ck_assert_ptr_null(strstr(svg, XTICK ">1.5</text>"));
-    ck_assert_ptr_null(strstr(svg, "<title>"));       /* no global title given */
+    ck_assert_ptr_null(strstr(svg, "<title>")); /* no global title given */
     free(svg);
 }
 END_TEST
@@ -679,4 +721,7 @@ static Suite *plot_suite(void)
     return s;
 }
 
-int main(void) { return tu_run(plot_suite()); }
+int main(void)
+{
+    return tu_run(plot_suite());
+}

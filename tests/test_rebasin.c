@@ -31,7 +31,8 @@ static void prove(const sk_model_spec *ms, const char *what)
     ck_assert_msg(sk_perm_spec_build(ms, sk_model_params(m), m, &s) == SK_OK, "%s: %s", what, sk_err_msg());
     ck_assert_int_gt(s->n_groups, 0);
     float *x = malloc(sizeof(float) * (size_t)(N * in));
-    for (int64_t i = 0; i < N * in; i++) x[i] = (float)sk_rng_normal(&r);
+    for (int64_t i = 0; i < N * in; i++)
+        x[i] = (float)sk_rng_normal(&r);
     double rel = -1;
     ck_assert_int_eq(sk_perm_spec_verify(m, s, x, N, &r, &rel), SK_OK);
     ck_assert_msg(rel <= 1e-4, "%s: permuted network differs: max rel %g", what, rel);
@@ -66,10 +67,11 @@ START_TEST(test_spec_mlp_norm)
         int N = 8;
         sk_rng_seed(&r, 5);
         ck_assert_int_eq(sk_model_new(&ms, N, &m), SK_OK);
-        sk_model_init(m, &r);   /* seeded: every norm tensor is constant */
+        sk_model_init(m, &r); /* seeded: every norm tensor is constant */
         ck_assert_int_eq(sk_perm_spec_build(&ms, sk_model_params(m), m, &s), SK_OK);
         float x[8 * 25];
-        for (int i = 0; i < N * 25; i++) x[i] = (float)sk_rng_normal(&r);
+        for (int i = 0; i < N * 25; i++)
+            x[i] = (float)sk_rng_normal(&r);
         double rel = -1;
         ck_assert_int_eq(sk_perm_spec_verify(m, s, x, N, &r, &rel), SK_OK);
         ck_assert_msg(rel <= 1e-4, "mlp norm %d: permuted network differs: max rel %g", k, rel);
@@ -86,7 +88,7 @@ START_TEST(test_spec_mlp_norm)
                 ck_assert_msg(rel > 1e-3, "a spec without %s passed the proof (rel %g)", name, rel);
                 s->axis_group[ref->param * SK_MAXDIM + ref->axis] = g;
             }
-        ck_assert_int_eq(norm_refs, k ? 3 * 2 : 3 * 4);   /* weight, bias (+ running mean, var) per layer */
+        ck_assert_int_eq(norm_refs, k ? 3 * 2 : 3 * 4); /* weight, bias (+ running mean, var) per layer */
         sk_perm_spec_free(s);
         sk_model_free(m);
     }
@@ -138,7 +140,8 @@ START_TEST(test_spec_groups)
 {
     /* MLP 784-512-256-10: two groups, sizes and references as §2 says. */
     sk_model_spec ms = tu_mlp_spec(2, 16, 2);
-    ms.hidden[0] = 12; ms.hidden[1] = 7;
+    ms.hidden[0] = 12;
+    ms.hidden[1] = 7;
     sk_model *m;
     sk_perm_spec *s;
     ck_assert_int_eq(sk_model_new(&ms, 2, &m), SK_OK);
@@ -159,7 +162,8 @@ START_TEST(test_spec_groups)
     ck_assert_int_eq(sk_model_new(&rs, 2, &m), SK_OK);
     ck_assert_int_eq(sk_perm_spec_build(&rs, sk_model_params(m), m, &s), SK_OK);
     ck_assert_int_eq(s->n_groups, 12);
-    for (int g = 0; g < s->n_groups; g++) ck_assert_int_ge(s->groups[g].tap, 0);
+    for (int g = 0; g < s->n_groups; g++)
+        ck_assert_int_ge(s->groups[g].tap, 0);
     sk_perm_spec_free(s);
     sk_model_free(m);
 }
@@ -181,8 +185,10 @@ START_TEST(test_apply_inverse)
     ck_assert_int_eq(sk_perm_apply(s, (const int64_t *const *)q, b, c), SK_OK);
     ck_assert(memcmp(a->block, c->block, (size_t)a->numel * sizeof(float)) == 0);
     ck_assert(memcmp(a->block, b->block, (size_t)a->numel * sizeof(float)) != 0);
-    sk_perms_free(s, p); sk_perms_free(s, q);
-    sk_tset_free(b); sk_tset_free(c);
+    sk_perms_free(s, p);
+    sk_perms_free(s, q);
+    sk_tset_free(b);
+    sk_tset_free(c);
     sk_perm_spec_free(s);
     sk_model_free(m);
 }
@@ -213,10 +219,13 @@ START_TEST(test_wm_recovers_planted)
         ck_assert_msg(memcmp(A->block, C->block, (size_t)A->numel * sizeof(float)) == 0,
                       "depth %d: planted permutation not recovered (%d passes)", depths[d], res.passes);
         ck_assert_int_ge(res.passes, 2);
-        for (int k = 1; k < res.passes; k++) ck_assert(res.objective[k] >= res.objective[k - 1] - 1e-6);
+        for (int k = 1; k < res.passes; k++)
+            ck_assert(res.objective[k] >= res.objective[k - 1] - 1e-6);
         sk_wm_result_free(&res);
-        sk_perms_free(s, planted); sk_perms_free(s, found);
-        sk_tset_free(B); sk_tset_free(C);
+        sk_perms_free(s, planted);
+        sk_perms_free(s, found);
+        sk_tset_free(B);
+        sk_tset_free(C);
         sk_perm_spec_free(s);
         sk_model_free(m);
     }
@@ -225,11 +234,16 @@ END_TEST
 
 /* Activation matching on B = pi(A): identical activations up to the
  * permutation, so the LAP recovers pi^-1 exactly, with either cost. */
-typedef struct { const float *x; int n, dim, cap; } batches;
+typedef struct {
+    const float *x;
+    int n, dim, cap;
+} batches;
 static int next_batch(void *ctx, int64_t epoch, int64_t step, float *x, int32_t *y, float *yr)
 {
     batches *b = ctx;
-    (void)epoch; (void)y; (void)yr;
+    (void)epoch;
+    (void)y;
+    (void)yr;
     int64_t start = step * b->cap;
     if (start >= b->n) return 0;
     int n = (int)(b->n - start < b->cap ? b->n - start : b->cap);
@@ -252,7 +266,8 @@ static void am_case(const sk_model_spec *ms, int cost, const char *what)
     int64_t **planted = sk_perms_random(s, &r), **found = sk_perms_identity(s);
     ck_assert_int_eq(sk_perm_apply(s, (const int64_t *const *)planted, A, B), SK_OK);
     float *x = malloc(sizeof(float) * (size_t)(n * dim));
-    for (int i = 0; i < n * dim; i++) x[i] = (float)sk_rng_normal(&r);
+    for (int i = 0; i < n * dim; i++)
+        x[i] = (float)sk_rng_normal(&r);
     batches bt = {x, n, dim, 16};
     sk_am_opts o = {0, 16, cost};
     int64_t used = 0;
@@ -267,7 +282,8 @@ static void am_case(const sk_model_spec *ms, int cost, const char *what)
      * tie with every other dead unit)? */
     int64_t **inv = sk_perms_inverse(s, planted), alive = 0, right = 0;
     unsigned char *live[64] = {0};
-    for (int g = 0; g < s->n_groups; g++) live[g] = calloc((size_t)s->groups[g].size, 1);
+    for (int g = 0; g < s->n_groups; g++)
+        live[g] = calloc((size_t)s->groups[g].size, 1);
     for (int64_t b0 = 0; b0 < n; b0 += 16) {
         sk_model_forward(ma, A, x + b0 * dim, 16, 0, &r);
         for (int g = 0; g < s->n_groups; g++) {
@@ -285,8 +301,7 @@ static void am_case(const sk_model_spec *ms, int cost, const char *what)
         }
         free(live[g]);
     }
-    ck_assert_msg(right == alive, "%s: only %lld of %lld live units matched", what, (long long)right,
-                  (long long)alive);
+    ck_assert_msg(right == alive, "%s: only %lld of %lld live units matched", what, (long long)right, (long long)alive);
     float *ya = malloc(sizeof(float) * (size_t)(16 * ms->n_out));
     memcpy(ya, sk_model_forward(ma, A, x, 16, 0, &r), sizeof(float) * (size_t)(16 * ms->n_out));
     const float *yc = sk_model_forward(ma, C, x, 16, 0, &r);
@@ -299,10 +314,12 @@ static void am_case(const sk_model_spec *ms, int cost, const char *what)
     free(ya);
     sk_perms_free(s, inv);
     free(x);
-    sk_perms_free(s, planted); sk_perms_free(s, found);
+    sk_perms_free(s, planted);
+    sk_perms_free(s, found);
     sk_tset_free(C);
     sk_perm_spec_free(s);
-    sk_model_free(ma); sk_model_free(mb);
+    sk_model_free(ma);
+    sk_model_free(mb);
 }
 
 START_TEST(test_am_recovers_planted)
@@ -336,4 +353,7 @@ static Suite *rebasin_suite(void)
     return s;
 }
 
-int main(void) { return tu_run(rebasin_suite()); }
+int main(void)
+{
+    return tu_run(rebasin_suite());
+}

@@ -24,7 +24,7 @@ typedef struct {
     sk_model_spec ms;
     sk_model *m;
     sk_perm_spec *s;
-    sk_tset *A, *B;   /* A: the model's own parameters (borrowed); B owned */
+    sk_tset *A, *B; /* A: the model's own parameters (borrowed); B owned */
 } fixture;
 
 static void fixture_new(fixture *f, const sk_model_spec *ms, int max_batch, uint64_t seed)
@@ -80,7 +80,8 @@ static void check_hard_equivalence(const sk_model_spec *ms, const char *what)
     for (int64_t k = 0; k < f.B->numel; k++)
         ck_assert_msg(soft->block[k] == hard->block[k], "%s: entry %lld: soft %g hard %g", what, (long long)k,
                       soft->block[k], hard->block[k]);
-    sk_tset_free(soft); sk_tset_free(hard);
+    sk_tset_free(soft);
+    sk_tset_free(hard);
     sk_perms_free(f.s, p);
     sk_softperm_free(sp);
     fixture_free(&f);
@@ -113,19 +114,23 @@ static void ref_apply(const sk_perm_spec *s, double *const *P, const sk_tset *in
     for (int i = 0; i < in->n; i++) {
         const sk_tensor *t = &in->t[i];
         double *o = out + t->offset;
-        for (int64_t k = 0; k < t->numel; k++) o[k] = t->data[k];
+        for (int64_t k = 0; k < t->numel; k++)
+            o[k] = t->data[k];
         if (t->is_buffer) continue;
         for (int a = 0; a < t->ndim; a++) {
             int g = s->axis_group[i * SK_MAXDIM + a];
             if (g < 0) continue;
             int64_t n = s->groups[g].size, blk = s->axis_block[i * SK_MAXDIM + a], O = 1, R = blk;
-            for (int d = 0; d < a; d++) O *= t->shape[d];
-            for (int d = a + 1; d < t->ndim; d++) R *= t->shape[d];
+            for (int d = 0; d < a; d++)
+                O *= t->shape[d];
+            for (int d = a + 1; d < t->ndim; d++)
+                R *= t->shape[d];
             for (int64_t oo = 0; oo < O; oo++)
                 for (int64_t u = 0; u < n; u++)
                     for (int64_t rr = 0; rr < R; rr++) {
                         double acc = 0;
-                        for (int64_t v = 0; v < n; v++) acc += P[g][u * n + v] * o[(oo * n + v) * R + rr];
+                        for (int64_t v = 0; v < n; v++)
+                            acc += P[g][u * n + v] * o[(oo * n + v) * R + rr];
                         w[(oo * n + u) * R + rr] = acc;
                     }
             memcpy(o, w, sizeof(double) * (size_t)t->numel);
@@ -156,8 +161,10 @@ static double ref_l2(const sk_perm_spec *s, const sk_sinkhorn_opts *o, double *c
         }
         cnt += A->t[i].numel;
     }
-    for (int g = 0; g < s->n_groups; g++) free(P[g]);
-    free(P); free(Bp);
+    for (int g = 0; g < s->n_groups; g++)
+        free(P[g]);
+    free(P);
+    free(Bp);
     return acc / (double)cnt;
 }
 
@@ -177,7 +184,8 @@ static void softperm_l2_grad(sk_softperm *sp, const sk_tset *A, const sk_tset *B
     }
     sk_softperm_zero_grad(sp);
     ck_assert_int_eq(sk_softperm_backward(sp, B, d, NULL), SK_OK);
-    sk_tset_free(Bp); sk_tset_free(d);
+    sk_tset_free(Bp);
+    sk_tset_free(d);
 }
 
 /* ---- (b) end-to-end finite differences of d cost / d X ---------------------- */
@@ -194,7 +202,7 @@ static void check_l2_fd(const sk_model_spec *ms, const char *what)
     fixture_new(&f, ms, 2, 9);
     sk_rng_seed(&r, 23);
     sk_sinkhorn_opts o = sk_sinkhorn_opts_default();
-    o.iterations = 200;   /* near the fixed point: implicit = exact gradient */
+    o.iterations = 200; /* near the fixed point: implicit = exact gradient */
     ck_assert_int_eq(sk_softperm_new(f.s, SK_SOFTPERM_INIT_NOISY, &r, &o, &sp), SK_OK);
     softperm_l2_grad(sp, f.A, f.B);
     sk_tset *X = sk_softperm_params(sp), *dX = sk_softperm_grads(sp);
@@ -216,16 +224,18 @@ static void check_l2_fd(const sk_model_spec *ms, const char *what)
     const double h = 1e-5;
     /* Directional derivative. */
     for (int g = 0; g < ng; g++)
-        for (int64_t k = 0; k < X->t[g].numel; k++) Xd[g][k] += h * V[g][k];
+        for (int64_t k = 0; k < X->t[g].numel; k++)
+            Xd[g][k] += h * V[g][k];
     double cp = ref_l2(f.s, &o, Xd, f.A, f.B);
     for (int g = 0; g < ng; g++)
-        for (int64_t k = 0; k < X->t[g].numel; k++) Xd[g][k] -= 2 * h * V[g][k];
+        for (int64_t k = 0; k < X->t[g].numel; k++)
+            Xd[g][k] -= 2 * h * V[g][k];
     double cm = ref_l2(f.s, &o, Xd, f.A, f.B);
     for (int g = 0; g < ng; g++)
-        for (int64_t k = 0; k < X->t[g].numel; k++) Xd[g][k] = X->t[g].data[k];
+        for (int64_t k = 0; k < X->t[g].numel; k++)
+            Xd[g][k] = X->t[g].data[k];
     double fd = (cp - cm) / (2 * h);
-    ck_assert_msg(fabs(fd - dir) <= 1e-4 * fabs(fd) + 1e-9, "%s: directional fd %.10g analytic %.10g", what, fd,
-                  dir);
+    ck_assert_msg(fabs(fd - dir) <= 1e-4 * fabs(fd) + 1e-9, "%s: directional fd %.10g analytic %.10g", what, fd, dir);
     /* Single entries. */
     for (int g = 0; g < ng; g++) {
         int64_t nn = X->t[g].numel;
@@ -241,8 +251,12 @@ static void check_l2_fd(const sk_model_spec *ms, const char *what)
                           what, g, (long long)k, fe, an, gmax);
         }
     }
-    for (int g = 0; g < ng; g++) { free(Xd[g]); free(V[g]); }
-    free(Xd); free(V);
+    for (int g = 0; g < ng; g++) {
+        free(Xd[g]);
+        free(V[g]);
+    }
+    free(Xd);
+    free(V);
     sk_softperm_free(sp);
     fixture_free(&f);
 }
@@ -270,10 +284,12 @@ static double mid_loss(fixture *f, sk_softperm *sp, sk_tset *Bp, sk_tset *mix, s
     double loss = 0;
     ck_assert_int_eq(sk_softperm_forward(sp), SK_OK);
     ck_assert_int_eq(sk_softperm_apply(sp, f->B, Bp), SK_OK);
-    for (int64_t k = 0; k < mix->numel; k++) mix->block[k] = 0.5f * f->A->block[k] + 0.5f * Bp->block[k];
+    for (int64_t k = 0; k < mix->numel; k++)
+        mix->block[k] = 0.5f * f->A->block[k] + 0.5f * Bp->block[k];
     ck_assert_int_eq(sk_train_grad(f->m, mix, gmix, x, y, NULL, N, &ls, NULL, &loss, NULL), SK_OK);
     if (with_grad) {
-        for (int64_t k = 0; k < gmix->numel; k++) gmix->block[k] *= 0.5f;
+        for (int64_t k = 0; k < gmix->numel; k++)
+            gmix->block[k] *= 0.5f;
         sk_softperm_zero_grad(sp);
         ck_assert_int_eq(sk_softperm_backward(sp, f->B, gmix, NULL), SK_OK);
     }
@@ -295,8 +311,10 @@ static void check_mid_fd(const sk_model_spec *ms, const char *what)
     int dim = ms->in_c * ms->in_h * ms->in_w;
     float *x = malloc(sizeof(float) * (size_t)(N * dim));
     int32_t y[16];
-    for (int i = 0; i < N * dim; i++) x[i] = (float)sk_rng_normal(&r);
-    for (int i = 0; i < N; i++) y[i] = (int32_t)sk_rng_below(&r, 10);
+    for (int i = 0; i < N * dim; i++)
+        x[i] = (float)sk_rng_normal(&r);
+    for (int i = 0; i < N; i++)
+        y[i] = (int32_t)sk_rng_below(&r, 10);
     sk_sinkhorn_opts o = sk_sinkhorn_opts_default();
     o.iterations = 200;
     ck_assert_int_eq(sk_softperm_new(f.s, SK_SOFTPERM_INIT_NOISY, &r, &o, &sp), SK_OK);
@@ -309,7 +327,8 @@ static void check_mid_fd(const sk_model_spec *ms, const char *what)
     /* Direction: the gradient itself scaled to unit RMS (the best
      * signal-to-noise ratio for a float finite difference), plus 50% random. */
     double dir = 0, gn = 0;
-    for (int64_t k = 0; k < X->numel; k++) gn += (double)dX->block[k] * dX->block[k];
+    for (int64_t k = 0; k < X->numel; k++)
+        gn += (double)dX->block[k] * dX->block[k];
     gn = sqrt(gn / (double)X->numel);
     ck_assert_msg(gn > 0, "%s: zero gradient", what);
     for (int64_t k = 0; k < X->numel; k++) {
@@ -318,16 +337,22 @@ static void check_mid_fd(const sk_model_spec *ms, const char *what)
     }
     const char *hs = getenv("SRB_H");
     const float h = hs ? strtof(hs, NULL) : 2e-4f;
-    for (int64_t k = 0; k < X->numel; k++) X->block[k] = X0[k] + h * V[k];
+    for (int64_t k = 0; k < X->numel; k++)
+        X->block[k] = X0[k] + h * V[k];
     double lp = mid_loss(&f, sp, Bp, mix, gmix, x, y, N, 0);
-    for (int64_t k = 0; k < X->numel; k++) X->block[k] = X0[k] - h * V[k];
+    for (int64_t k = 0; k < X->numel; k++)
+        X->block[k] = X0[k] - h * V[k];
     double lm = mid_loss(&f, sp, Bp, mix, gmix, x, y, N, 0);
     double fd = (lp - lm) / (2.0 * h);
     ck_assert_msg(fabs(dir) > 1e-4, "%s: tiny directional derivative %g", what, dir);
     if (getenv("SRB_H")) fprintf(stderr, "%s h %g fd %.8g an %.8g\n", what, h, fd, dir);
     ck_assert_msg(fabs(fd - dir) <= 2e-2 * fabs(dir), "%s: mid fd %.8g analytic %.8g", what, fd, dir);
-    free(X0); free(V); free(x);
-    sk_tset_free(Bp); sk_tset_free(mix); sk_tset_free(gmix);
+    free(X0);
+    free(V);
+    free(x);
+    sk_tset_free(Bp);
+    sk_tset_free(mix);
+    sk_tset_free(gmix);
     sk_softperm_free(sp);
     fixture_free(&f);
 }
@@ -350,8 +375,9 @@ START_TEST(test_softperm_din_adjoint)
     static const int kinds[] = {0, 1, 2};
     for (int c = 0; c < 3; c++) {
         sk_model_spec ms = kinds[c] == 0 ? tu_mlp_spec(3, 7, 3)
-                         : kinds[c] == 1 ? tu_conv_spec(SK_ARCH_VGG11, SK_MNORM_BATCHNORM, 0.0625, 8, SK_VGGHEAD_GITREBASIN)
-                                         : tu_conv_spec(SK_ARCH_RESNET20, SK_MNORM_LAYERNORM, 0.25, 8, SK_VGGHEAD_GITREBASIN);
+                           : kinds[c] == 1
+                               ? tu_conv_spec(SK_ARCH_VGG11, SK_MNORM_BATCHNORM, 0.0625, 8, SK_VGGHEAD_GITREBASIN)
+                               : tu_conv_spec(SK_ARCH_RESNET20, SK_MNORM_LAYERNORM, 0.25, 8, SK_VGGHEAD_GITREBASIN);
         fixture f;
         sk_rng r;
         sk_softperm *sp;
@@ -377,21 +403,26 @@ START_TEST(test_softperm_din_adjoint)
         /* And per tensor, the gradient w.r.t. one entry of B matches the FD
          * of the linear map (exact up to float rounding). */
         int i = 0;
-        while (f.B->t[i].is_buffer || f.B->t[i].ndim < 2) i++;
+        while (f.B->t[i].is_buffer || f.B->t[i].ndim < 2)
+            i++;
         int64_t k = f.B->t[i].numel / 2;
         float save = f.B->t[i].data[k];
         f.B->t[i].data[k] = save + 1.0f;
         ck_assert_int_eq(sk_softperm_apply(sp, f.B, out), SK_OK);
         double lp = 0;
-        for (int64_t q = 0; q < f.B->t[i].numel; q++) lp += (double)D->t[i].data[q] * out->t[i].data[q];
+        for (int64_t q = 0; q < f.B->t[i].numel; q++)
+            lp += (double)D->t[i].data[q] * out->t[i].data[q];
         f.B->t[i].data[k] = save;
         ck_assert_int_eq(sk_softperm_apply(sp, f.B, out), SK_OK);
         double l0 = 0;
-        for (int64_t q = 0; q < f.B->t[i].numel; q++) l0 += (double)D->t[i].data[q] * out->t[i].data[q];
+        for (int64_t q = 0; q < f.B->t[i].numel; q++)
+            l0 += (double)D->t[i].data[q] * out->t[i].data[q];
         ck_assert_msg(fabs((lp - l0) - din->t[i].data[k]) <= 1e-4 * (fabs(din->t[i].data[k]) + 1e-3),
                       "case %d: %s[%lld]: fd %.8g din %.8g", c, f.B->t[i].name, (long long)k, lp - l0,
                       din->t[i].data[k]);
-        sk_tset_free(D); sk_tset_free(out); sk_tset_free(din);
+        sk_tset_free(D);
+        sk_tset_free(out);
+        sk_tset_free(din);
         sk_softperm_free(sp);
         fixture_free(&f);
     }
@@ -410,13 +441,14 @@ static void on_epoch_log(void *c, int epoch, double soft, double hard)
  * pi_found(B) == A exactly (hard cost exactly 0, every entry recovered).
  * A's parameters are multiplied by `scale` first; eps is AdamW's epsilon
  * (0: the default). With expect_fail the run must NOT recover it. */
-static void check_planted_ex(const sk_model_spec *ms, int cost, int steps, const char *what, float scale,
-                             double eps, int expect_fail)
+static void check_planted_ex(const sk_model_spec *ms, int cost, int steps, const char *what, float scale, double eps,
+                             int expect_fail)
 {
     fixture f;
     sk_rng r;
     fixture_new(&f, ms, 1, 51);
-    for (int64_t k = 0; k < f.A->numel; k++) f.A->block[k] *= scale;
+    for (int64_t k = 0; k < f.A->numel; k++)
+        f.A->block[k] *= scale;
     sk_rng_seed(&r, 53);
     int64_t **planted = sk_perms_random(f.s, &r), **found = sk_perms_identity(f.s);
     ck_assert_int_eq(sk_perm_apply(f.s, (const int64_t *const *)planted, f.A, f.B), SK_OK);
@@ -424,29 +456,33 @@ static void check_planted_ex(const sk_model_spec *ms, int cost, int steps, const
     sk_srb_opts_default(&o);
     o.cost = cost;
     o.steps = steps;
-    o.epochs = steps / 5;   /* evaluate every 5 steps */
+    o.epochs = steps / 5; /* evaluate every 5 steps */
     o.seed = 5;
     if (eps > 0) o.eps = eps;
     sk_srb_result res;
     ck_assert_msg(sk_sinkhorn_rebasin(f.s, NULL, f.A, f.B, &o, NULL, NULL, NULL, on_epoch_log, NULL, found, &res) ==
-                  SK_OK, "%s: %s", what, sk_err_msg());
+                      SK_OK,
+                  "%s: %s", what, sk_err_msg());
     sk_tset *C = sk_tset_like(f.A);
     ck_assert_int_eq(sk_perm_apply(f.s, (const int64_t *const *)found, f.B, C), SK_OK);
     int64_t wrong = 0;
-    for (int64_t k = 0; k < C->numel; k++) wrong += C->block[k] != f.A->block[k];
+    for (int64_t k = 0; k < C->numel; k++)
+        wrong += C->block[k] != f.A->block[k];
     int first0 = -1;
     for (int e = 0; e < res.n_epochs && first0 < 0; e++)
         if (res.hard_cost[e] <= 1e-12) first0 = e + 1;
-    fprintf(stderr, "srb planted %s: initial hard %.4g, hard cost <= 1e-12 after %d steps (-1: never; best epoch %d, %lld steps, %.2f s, fallbacks %d)\n",
-            what, res.initial_hard_cost, first0 < 0 ? -1 : first0 * ((o.steps + o.epochs - 1) / o.epochs), res.best_epoch,
-            (long long)res.n_steps, res.seconds, res.fallbacks);
+    fprintf(stderr,
+            "srb planted %s: initial hard %.4g, hard cost <= 1e-12 after %d steps (-1: never; best epoch %d, %lld "
+            "steps, %.2f s, fallbacks %d)\n",
+            what, res.initial_hard_cost, first0 < 0 ? -1 : first0 * ((o.steps + o.epochs - 1) / o.epochs),
+            res.best_epoch, (long long)res.n_steps, res.seconds, res.fallbacks);
     if (expect_fail) {
         ck_assert_msg(wrong > 0 && res.best_hard_cost > 0, "%s: expected no recovery in %d steps", what, steps);
         goto done;
     }
     ck_assert_msg(wrong == 0 && (cost != SK_SRB_L2 || res.best_hard_cost == 0.0),
-                  "%s: %lld of %lld entries wrong (best hard %g)", what,
-                  (long long)wrong, (long long)C->numel, res.best_hard_cost);
+                  "%s: %lld of %lld entries wrong (best hard %g)", what, (long long)wrong, (long long)C->numel,
+                  res.best_hard_cost);
     ck_assert(res.initial_hard_cost > 0);
     /* Once the hard cost is exactly 0 the run stops: it ends on the best round. */
     if (res.best_hard_cost == 0.0) {
@@ -472,7 +508,7 @@ START_TEST(test_srb_planted_l2)
     for (int d = 0; d < 3; d++) {
         char what[32];
         snprintf(what, sizeof what, "mlp depth %d", depths[d]);
-        sk_model_spec ms = tu_mlp_spec(depths[d], 16 + 4 * d, 4);   /* widths 16..49 */
+        sk_model_spec ms = tu_mlp_spec(depths[d], 16 + 4 * d, 4); /* widths 16..49 */
         check_planted(&ms, SK_SRB_L2, 300, what);
     }
     sk_model_spec v = tu_conv_spec(SK_ARCH_VGG11, SK_MNORM_NONE, 0.0625, 8, SK_VGGHEAD_GITREBASIN);
@@ -511,7 +547,8 @@ START_TEST(test_srb_sharp_no_nan)
         sk_srb_result res;
         ck_assert_msg(sk_sinkhorn_rebasin(f.s, NULL, f.A, f.B, &o, NULL, NULL, NULL, NULL, NULL, found, &res) == SK_OK,
                       "tau %g: %s", taus[k], sk_err_msg());
-        for (int e = 0; e < res.n_epochs; e++) ck_assert(isfinite(res.soft_cost[e]) && isfinite(res.hard_cost[e]));
+        for (int e = 0; e < res.n_epochs; e++)
+            ck_assert(isfinite(res.soft_cost[e]) && isfinite(res.hard_cost[e]));
         if (k == 0) ck_assert_int_gt(res.fallbacks, 0);
         sk_srb_result_free(&res);
     }
@@ -524,25 +561,37 @@ END_TEST
 
 /* 4 Gaussian classes in 16 dimensions (1x4x4 images), 256 samples; batches
  * of 32: shuffled per epoch (epoch >= 0), in order in evaluation (-1). */
-typedef struct { float *x; int32_t *y; int n, dim, bs; } task;
+typedef struct {
+    float *x;
+    int32_t *y;
+    int n, dim, bs;
+} task;
 
 static void task_new(task *t, uint64_t seed)
 {
     sk_rng r;
     sk_rng_seed(&r, seed);
-    t->n = 256; t->dim = 16; t->bs = 32;
+    t->n = 256;
+    t->dim = 16;
+    t->bs = 32;
     t->x = malloc(sizeof(float) * (size_t)(t->n * t->dim));
     t->y = malloc(sizeof(int32_t) * (size_t)t->n);
     float mu[4][16];
     for (int c = 0; c < 4; c++)
-        for (int d = 0; d < 16; d++) mu[c][d] = (float)sk_rng_normal(&r);
+        for (int d = 0; d < 16; d++)
+            mu[c][d] = (float)sk_rng_normal(&r);
     for (int i = 0; i < t->n; i++) {
         t->y[i] = i % 4;
-        for (int d = 0; d < 16; d++) t->x[i * 16 + d] = mu[i % 4][d] + 1.2f * (float)sk_rng_normal(&r);
+        for (int d = 0; d < 16; d++)
+            t->x[i * 16 + d] = mu[i % 4][d] + 1.2f * (float)sk_rng_normal(&r);
     }
 }
 
-static void task_free(task *t) { free(t->x); free(t->y); }
+static void task_free(task *t)
+{
+    free(t->x);
+    free(t->y);
+}
 
 static int task_batch(void *ctx, int64_t epoch, int64_t step, float *x, int32_t *y, float *yr)
 {
@@ -581,20 +630,23 @@ static void train_on_task(sk_model *m, task *t, uint64_t seed, int epochs)
     memset(&cfg, 0, sizeof cfg);
     cfg.epochs = epochs;
     cfg.batch_size = t->bs;
-    cfg.get_batch = task_batch; cfg.ctx = t;
-    cfg.step = sgd_step; cfg.optctx = opt;
+    cfg.get_batch = task_batch;
+    cfg.ctx = t;
+    cfg.step = sgd_step;
+    cfg.optctx = opt;
     cfg.rng = &r;
     ck_assert_msg(sk_train(m, &cfg) == SK_OK, "%s", sk_err_msg());
     sk_optim_free(opt);
 }
 
 /* Midpoint loss of (A + pi(B)) / 2 over the whole task (train-mode forward). */
-static double midpoint_loss(sk_model *m, const sk_perm_spec *s, int64_t **perms, const sk_tset *A,
-                            const sk_tset *B, task *t)
+static double midpoint_loss(sk_model *m, const sk_perm_spec *s, int64_t **perms, const sk_tset *A, const sk_tset *B,
+                            task *t)
 {
     sk_tset *Bp = sk_tset_like(B), *mix = sk_tset_like(B);
     ck_assert_int_eq(sk_perm_apply(s, (const int64_t *const *)perms, B, Bp), SK_OK);
-    for (int64_t k = 0; k < mix->numel; k++) mix->block[k] = 0.5f * A->block[k] + 0.5f * Bp->block[k];
+    for (int64_t k = 0; k < mix->numel; k++)
+        mix->block[k] = 0.5f * A->block[k] + 0.5f * Bp->block[k];
     float *x = malloc(sizeof(float) * (size_t)(t->bs * t->dim));
     int32_t *y = malloc(sizeof(int32_t) * (size_t)t->bs);
     double tot = 0;
@@ -604,14 +656,18 @@ static double midpoint_loss(sk_model *m, const sk_perm_spec *s, int64_t **perms,
         double l = 0;
         for (int i = 0; i < n; i++) {
             double mx = lg[i * 4], z = 0;
-            for (int c = 1; c < 4; c++) mx = fmax(mx, lg[i * 4 + c]);
-            for (int c = 0; c < 4; c++) z += exp(lg[i * 4 + c] - mx);
+            for (int c = 1; c < 4; c++)
+                mx = fmax(mx, lg[i * 4 + c]);
+            for (int c = 0; c < 4; c++)
+                z += exp(lg[i * 4 + c] - mx);
             l += log(z) + mx - lg[i * 4 + y[i]];
         }
         tot += l;
     }
-    free(x); free(y);
-    sk_tset_free(Bp); sk_tset_free(mix);
+    free(x);
+    free(y);
+    sk_tset_free(Bp);
+    sk_tset_free(mix);
     return tot / t->n;
 }
 
@@ -658,17 +714,20 @@ static void check_mid_improves(sk_mnorm norm, int cost, const char *what)
     sk_srb_opts_default(&o);
     o.cost = cost;
     o.epochs = 8;
-    o.eval_batches = 0;   /* all 8 batches */
+    o.eval_batches = 0; /* all 8 batches */
     o.seed = 3;
     sk_srb_result res;
     ck_assert_msg(sk_sinkhorn_rebasin(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, on_epoch_log, NULL, found, &res) ==
-                  SK_OK, "%s: %s", what, sk_err_msg());
+                      SK_OK,
+                  "%s: %s", what, sk_err_msg());
     double l_id = midpoint_loss(p.ma, p.s, id, A, B, &p.t), l_f = midpoint_loss(p.ma, p.s, found, A, B, &p.t);
-    fprintf(stderr, "srb %s: midpoint loss identity %.4f -> learned %.4f (best epoch %d, hard %.4f, initial %.4f, %.2f s)\n",
+    fprintf(stderr,
+            "srb %s: midpoint loss identity %.4f -> learned %.4f (best epoch %d, hard %.4f, initial %.4f, %.2f s)\n",
             what, l_id, l_f, res.best_epoch, res.best_hard_cost, res.initial_hard_cost, res.seconds);
     ck_assert_msg(l_f < 0.9 * l_id, "%s: midpoint loss %g not below identity's %g", what, l_f, l_id);
     ck_assert(res.best_hard_cost <= res.initial_hard_cost);
-    for (int e = 0; e < res.n_epochs; e++) ck_assert(isfinite(res.soft_cost[e]) && isfinite(res.hard_cost[e]));
+    for (int e = 0; e < res.n_epochs; e++)
+        ck_assert(isfinite(res.soft_cost[e]) && isfinite(res.hard_cost[e]));
     sk_srb_result_free(&res);
     sk_perms_free(p.s, id);
     sk_perms_free(p.s, found);
@@ -710,8 +769,10 @@ START_TEST(test_srb_deterministic)
             ck_assert(r1.hard_cost[e] == r2.hard_cost[e]);
         }
         ck_assert(r1.best_hard_cost <= r1.initial_hard_cost);
-        sk_srb_result_free(&r1); sk_srb_result_free(&r2);
-        sk_perms_free(p.s, f1); sk_perms_free(p.s, f2);
+        sk_srb_result_free(&r1);
+        sk_srb_result_free(&r2);
+        sk_perms_free(p.s, f1);
+        sk_perms_free(p.s, f2);
     }
     pair_free(&p);
 }
@@ -781,8 +842,10 @@ static void check_ste(sk_mnorm norm, const char *what)
     double l_id = midpoint_loss(p.ma, p.s, id, A, B, &p.t), l_f = midpoint_loss(p.ma, p.s, found, A, B, &p.t);
     fprintf(stderr, "ste %s: midpoint loss identity %.4f -> STE %.4f (selection loss %.4f)\n", what, l_id, l_f, best);
     ck_assert_msg(l_f <= l_id, "%s: STE midpoint loss %g above identity's %g", what, l_f, l_id);
-    ck_assert(fabs(best - l_f) <= 1e-4 * fabs(l_f) + 1e-6);   /* evaluation over all batches = midpoint_loss */
-    sk_perms_free(p.s, id); sk_perms_free(p.s, found); sk_perms_free(p.s, again);
+    ck_assert(fabs(best - l_f) <= 1e-4 * fabs(l_f) + 1e-6); /* evaluation over all batches = midpoint_loss */
+    sk_perms_free(p.s, id);
+    sk_perms_free(p.s, found);
+    sk_perms_free(p.s, again);
     pair_free(&p);
 }
 
@@ -815,4 +878,7 @@ static Suite *srb_suite(void)
     return s;
 }
 
-int main(void) { return tu_run(srb_suite()); }
+int main(void)
+{
+    return tu_run(srb_suite());
+}

@@ -12,7 +12,8 @@ static void rm_tmpdir(void)
     char cmd[1200];
     if (!tmpdir[0] || getenv("TU_KEEP")) return;
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) { /* best effort */ }
+    if (system(cmd) != 0) { /* best effort */
+    }
 }
 
 const char *tu_tmpdir(void)
@@ -52,7 +53,10 @@ void tu_write(const char *path, const void *data, size_t n)
     ck_assert_int_eq(fclose(f), 0);
 }
 
-void tu_write_str(const char *path, const char *s) { tu_write(path, s, strlen(s)); }
+void tu_write_str(const char *path, const char *s)
+{
+    tu_write(path, s, strlen(s));
+}
 
 char *tu_read(const char *path, size_t *n)
 {
@@ -64,7 +68,10 @@ char *tu_read(const char *path, size_t *n)
     len = ftell(f);
     fseek(f, 0, SEEK_SET);
     buf = malloc((size_t)len + 1);
-    if (buf && fread(buf, 1, (size_t)len, f) != (size_t)len) { free(buf); buf = NULL; }
+    if (buf && fread(buf, 1, (size_t)len, f) != (size_t)len) {
+        free(buf);
+        buf = NULL;
+    }
     fclose(f);
     if (buf) buf[len] = '\0';
     if (n) *n = (size_t)len;

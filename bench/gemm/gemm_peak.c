@@ -1,4 +1,5 @@
-/* gemm_peak.c - the in-process SGEMM peak (the physical limit of the training hot path; bench/gemm/README.md), per OpenBLAS kernel.
+/* gemm_peak.c - the in-process SGEMM peak (the physical limit of the training hot path; bench/gemm/README.md), per
+ * OpenBLAS kernel.
  *
  *   gemm_peak [--rounds R] [--kernels default,auto,Haswell,SkylakeX,Cooperlake] [--quick]
  *
@@ -31,31 +32,37 @@
 typedef struct {
     const char *name;
     int ta, tb, M, N, K;
-    int mlp;   /* part of the MLP step */
+    int mlp; /* part of the MLP step */
 } shape;
 
 static const shape shapes[] = {
     {"2048^3 NN", 0, 0, 2048, 2048, 2048, 0},
     {"fwd 500x784 * (512x784)^T", 0, 1, 500, 512, 784, 1},
-    {"fwd 500x512 * (512x512)^T", 0, 1, 500, 512, 512, 2},   /* twice */
+    {"fwd 500x512 * (512x512)^T", 0, 1, 500, 512, 512, 2}, /* twice */
     {"fwd 500x512 * (10x512)^T", 0, 1, 500, 10, 512, 1},
     {"dX  500x10 * 10x512", 0, 0, 500, 512, 10, 1},
-    {"dX  500x512 * 512x512", 0, 0, 500, 512, 512, 2},        /* twice */
+    {"dX  500x512 * 512x512", 0, 0, 500, 512, 512, 2}, /* twice */
     {"dW  (500x10)^T * 500x512", 1, 0, 10, 512, 500, 1},
-    {"dW  (500x512)^T * 500x512", 1, 0, 512, 512, 500, 2},    /* twice */
+    {"dW  (500x512)^T * 500x512", 1, 0, 512, 512, 500, 2}, /* twice */
     {"dW  (500x512)^T * 500x784", 1, 0, 512, 784, 500, 1},
 };
 #define NSHAPE ((int)(sizeof shapes / sizeof shapes[0]))
-#define NCOL (NSHAPE + 1)   /* + the MLP step aggregate */
+#define NCOL (NSHAPE + 1) /* + the MLP step aggregate */
 static const int thread_counts[] = {1, 2};
 #define NTHR 2
 
-static double flops(const shape *s) { return 2.0 * s->M * s->N * s->K; }
+static double flops(const shape *s)
+{
+    return 2.0 * s->M * s->N * s->K;
+}
 
 static float *rand_buf(size_t n, unsigned seed)
 {
     float *x = malloc(n * sizeof(float));
-    if (!x) { fprintf(stderr, "out of memory\n"); exit(1); }
+    if (!x) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
     for (size_t i = 0; i < n; i++) {
         seed = seed * 1103515245u + 12345u;
         x[i] = (float)((seed >> 9) % 2001) / 1000.0f - 1.0f;
@@ -77,7 +84,7 @@ static double time_shape(const shape *s, int reps, double *cpu)
     float *A = rand_buf((size_t)s->M * s->K, 1), *B = rand_buf((size_t)s->K * s->N, 2);
     float *C = rand_buf((size_t)s->M * s->N, 3);
     int lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
-    sk_sgemm(s->ta, s->tb, s->M, s->N, s->K, 1.0f, A, lda, B, ldb, 0.0f, C, s->N);   /* warm-up */
+    sk_sgemm(s->ta, s->tb, s->M, s->N, s->K, 1.0f, A, lda, B, ldb, 0.0f, C, s->N); /* warm-up */
     int inner = 1;
     double t0 = sk_now();
     sk_sgemm(s->ta, s->tb, s->M, s->N, s->K, 1.0f, A, lda, B, ldb, 0.0f, C, s->N);
@@ -90,9 +97,14 @@ static double time_shape(const shape *s, int reps, double *cpu)
         for (int i = 0; i < inner; i++)
             sk_sgemm(s->ta, s->tb, s->M, s->N, s->K, 1.0f, A, lda, B, ldb, 0.0f, C, s->N);
         double t = (sk_now() - t0) / inner, c = (cpu_now() - c0) / inner;
-        if (t < best) { best = t; *cpu = c; }
+        if (t < best) {
+            best = t;
+            *cpu = c;
+        }
     }
-    free(A); free(B); free(C);
+    free(A);
+    free(B);
+    free(C);
     return best;
 }
 
@@ -133,11 +145,11 @@ static int cmp_double(const void *a, const void *b)
 #define MAXR 31
 
 typedef struct {
-    char label[32];          /* as requested */
-    char kernel[64];         /* as reported by OpenBLAS */
+    char label[32];  /* as requested */
+    char kernel[64]; /* as reported by OpenBLAS */
     char how[200];
     double v[NTHR][NCOL][MAXR];
-    double cpu1[NCOL][MAXR];   /* 1 thread: GFLOP per CPU-second */
+    double cpu1[NCOL][MAXR]; /* 1 thread: GFLOP per CPU-second */
     int nr;
 } kres;
 
@@ -145,16 +157,24 @@ typedef struct {
 static int run_child(const char *self, const char *label, int quick, kres *r)
 {
     int fd[2];
-    if (pipe(fd) != 0) { perror("pipe"); return -1; }
+    if (pipe(fd) != 0) {
+        perror("pipe");
+        return -1;
+    }
     pid_t pid = fork();
-    if (pid < 0) { perror("fork"); return -1; }
+    if (pid < 0) {
+        perror("fork");
+        return -1;
+    }
     if (pid == 0) {
         close(fd[0]);
         dup2(fd[1], 1);
         close(fd[1]);
         unsetenv("OPENBLAS_CORETYPE");
-        if (strcmp(label, "default") == 0) unsetenv("SINKRB_BLAS_KERNEL");
-        else setenv("SINKRB_BLAS_KERNEL", label, 1);
+        if (strcmp(label, "default") == 0)
+            unsetenv("SINKRB_BLAS_KERNEL");
+        else
+            setenv("SINKRB_BLAS_KERNEL", label, 1);
         char *args[] = {(char *)self, (char *)"--child", quick ? (char *)"--quick" : NULL, NULL};
         execv(self, args);
         perror("execv");
@@ -168,10 +188,14 @@ static int run_child(const char *self, const char *label, int quick, kres *r)
         line[strcspn(line, "\n")] = 0;
         int th, k;
         double g;
-        if (strncmp(line, "kernel ", 7) == 0) snprintf(r->kernel, sizeof r->kernel, "%s", line + 7);
-        else if (strncmp(line, "how ", 4) == 0) snprintf(r->how, sizeof r->how, "%s", line + 4);
-        else if (strncmp(line, "blas ", 5) == 0) continue;
-        else if (sscanf(line, "c %d %lf", &k, &g) == 2 && k >= 0 && k < NCOL) r->cpu1[k][r->nr] = g;
+        if (strncmp(line, "kernel ", 7) == 0)
+            snprintf(r->kernel, sizeof r->kernel, "%s", line + 7);
+        else if (strncmp(line, "how ", 4) == 0)
+            snprintf(r->how, sizeof r->how, "%s", line + 4);
+        else if (strncmp(line, "blas ", 5) == 0)
+            continue;
+        else if (sscanf(line, "c %d %lf", &k, &g) == 2 && k >= 0 && k < NCOL)
+            r->cpu1[k][r->nr] = g;
         else if (sscanf(line, "r %d %d %lf", &th, &k, &g) == 3 && k >= 0 && k < NCOL) {
             int ti = th == 1 ? 0 : 1;
             r->v[ti][k][r->nr] = g;
@@ -203,15 +227,21 @@ int main(int argc, char **argv)
     int rounds = 5, quick = 0, is_child = 0;
     const char *klist = "default,auto,Haswell,SkylakeX,Cooperlake";
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--child") == 0) is_child = 1;
-        else if (strcmp(argv[i], "--quick") == 0) quick = 1;
+        if (strcmp(argv[i], "--child") == 0)
+            is_child = 1;
+        else if (strcmp(argv[i], "--quick") == 0)
+            quick = 1;
         else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
             char *end;
             errno = 0;
             long v = strtol(argv[++i], &end, 10);
-            if (errno || *end || v < 1 || v > MAXR) { fprintf(stderr, "--rounds: 1..%d\n", MAXR); return 2; }
+            if (errno || *end || v < 1 || v > MAXR) {
+                fprintf(stderr, "--rounds: 1..%d\n", MAXR);
+                return 2;
+            }
             rounds = (int)v;
-        } else if (strcmp(argv[i], "--kernels") == 0 && i + 1 < argc) klist = argv[++i];
+        } else if (strcmp(argv[i], "--kernels") == 0 && i + 1 < argc)
+            klist = argv[++i];
         else {
             fprintf(stderr, "usage: %s [--rounds R] [--kernels default,auto,Haswell,...] [--quick]\n", argv[0]);
             return 2;
@@ -224,7 +254,10 @@ int main(int argc, char **argv)
 
     char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) { perror("readlink /proc/self/exe"); return 1; }
+    if (n <= 0) {
+        perror("readlink /proc/self/exe");
+        return 1;
+    }
     self[n] = 0;
 
     static kres res[MAXK];
@@ -234,8 +267,8 @@ int main(int argc, char **argv)
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok && nk < MAXK; tok = strtok_r(NULL, ",", &save))
         snprintf(res[nk++].label, sizeof res[0].label, "%s", tok);
 
-    printf("BLAS: %s; CPU threads used: 1 and 2; %d rounds, kernels interleaved; median GFLOP/s\n",
-           sk_blas_name(), rounds);
+    printf("BLAS: %s; CPU threads used: 1 and 2; %d rounds, kernels interleaved; median GFLOP/s\n", sk_blas_name(),
+           rounds);
     fflush(stdout);
     for (int r = 0; r < rounds; r++) {
         for (int k = 0; k < nk; k++) {
@@ -249,9 +282,11 @@ int main(int argc, char **argv)
     for (int k = 0; k < nk; k++)
         printf("%-10s -> kernel %-10s (%s)\n", res[k].label, res[k].kernel, res[k].how);
     printf("\n| shape (M x N x K) | thr |");
-    for (int k = 0; k < nk; k++) printf(" %s (%s) |", res[k].label, res[k].kernel);
+    for (int k = 0; k < nk; k++)
+        printf(" %s (%s) |", res[k].label, res[k].kernel);
     printf("\n|---|---|");
-    for (int k = 0; k < nk; k++) printf("---|");
+    for (int k = 0; k < nk; k++)
+        printf("---|");
     printf("\n");
     for (int c = 0; c < NCOL; c++) {
         for (int ti = 0; ti < NTHR; ti++) {
@@ -269,9 +304,11 @@ int main(int argc, char **argv)
     }
     printf("\n1 thread, GFLOP per process CPU-second (time-slicing by other processes does not count):\n");
     printf("\n| shape | thr |");
-    for (int k = 0; k < nk; k++) printf(" %s |", res[k].label);
+    for (int k = 0; k < nk; k++)
+        printf(" %s |", res[k].label);
     printf("\n|---|---|");
-    for (int k = 0; k < nk; k++) printf("---|");
+    for (int k = 0; k < nk; k++)
+        printf("---|");
     printf("\n");
     for (int c = 0; c < NCOL; c++) {
         printf("| %s | 1 |", c < NSHAPE ? shapes[c].name : "**MLP step**");

@@ -35,32 +35,39 @@ static int gen(const char *kind, long n, uint64_t seed, const char *path)
     if (!S) return 1;
     sk_rng_seed(&r, seed);
     if (!strcmp(kind, "uniform")) {
-        for (long k = 0; k < n * n; k++) S[k] = sk_rng_uniform(&r);
+        for (long k = 0; k < n * n; k++)
+            S[k] = sk_rng_uniform(&r);
     } else if (!strcmp(kind, "nearperm")) {
         int64_t *q = malloc(sizeof(int64_t) * (size_t)n);
         if (!q) return 1;
         sk_rng_permutation(&r, q, n);
-        for (long k = 0; k < n * n; k++) S[k] = 0.1 * sk_rng_uniform(&r);
-        for (long i = 0; i < n; i++) S[i * n + q[i]] += 1.0;
+        for (long k = 0; k < n * n; k++)
+            S[k] = 0.1 * sk_rng_uniform(&r);
+        for (long i = 0; i < n; i++)
+            S[i * n + q[i]] += 1.0;
         free(q);
     } else if (!strcmp(kind, "wmlike")) {
-        long d = n;                                   /* fan-in of the layer */
+        long d = n; /* fan-in of the layer */
         double *A = malloc(sizeof(double) * (size_t)(n * d));
         double *B = malloc(sizeof(double) * (size_t)(n * d));
         int64_t *q = malloc(sizeof(int64_t) * (size_t)n);
         if (!A || !B || !q) return 1;
         sk_rng_permutation(&r, q, n);
-        for (long k = 0; k < n * d; k++) A[k] = sk_rng_normal(&r);
+        for (long k = 0; k < n * d; k++)
+            A[k] = sk_rng_normal(&r);
         for (long i = 0; i < n; i++)
             for (long k = 0; k < d; k++)
                 B[q[i] * d + k] = A[i * d + k] + 1.5 * sk_rng_normal(&r);
         for (long i = 0; i < n; i++)
             for (long j = 0; j < n; j++) {
                 double s = 0.0;
-                for (long k = 0; k < d; k++) s += A[i * d + k] * B[j * d + k];
+                for (long k = 0; k < d; k++)
+                    s += A[i * d + k] * B[j * d + k];
                 S[i * n + j] = s;
             }
-        free(A); free(B); free(q);
+        free(A);
+        free(B);
+        free(q);
     } else {
         fprintf(stderr, "bench_lap: unknown kind '%s'\n", kind);
         return 2;
@@ -81,8 +88,8 @@ static int timeit(const char *path, long reps)
     char magic[8];
     int64_t hdr[2];
     FILE *f = fopen(path, "rb");
-    if (!f || fread(magic, 1, 8, f) != 8 || memcmp(magic, "SKLAPF64", 8) ||
-        fread(hdr, sizeof hdr, 1, f) != 1 || hdr[0] <= 0 || hdr[1] < hdr[0] || hdr[1] > 100000) {
+    if (!f || fread(magic, 1, 8, f) != 8 || memcmp(magic, "SKLAPF64", 8) || fread(hdr, sizeof hdr, 1, f) != 1 ||
+        hdr[0] <= 0 || hdr[1] < hdr[0] || hdr[1] > 100000) {
         fprintf(stderr, "bench_lap: %s: not a matrix file\n", path);
         return 1;
     }
@@ -103,18 +110,18 @@ static int timeit(const char *path, long reps)
         double ms = 1e3 * (sk_now() - t0);
         if (r >= 0) printf("%.4f %.17g\n", ms, obj);
     }
-    free(S); free(p);
+    free(S);
+    free(p);
     return 0;
 }
 
 int main(int argc, char **argv)
 {
     long n, seed, reps;
-    if (argc == 6 && !strcmp(argv[1], "gen") && !parse_long(argv[3], &n) && n > 0 &&
-        n <= 20000 && !parse_long(argv[4], &seed))
+    if (argc == 6 && !strcmp(argv[1], "gen") && !parse_long(argv[3], &n) && n > 0 && n <= 20000 &&
+        !parse_long(argv[4], &seed))
         return gen(argv[2], n, (uint64_t)seed, argv[5]);
-    if (argc == 4 && !strcmp(argv[1], "time") && !parse_long(argv[3], &reps) && reps > 0)
-        return timeit(argv[2], reps);
+    if (argc == 4 && !strcmp(argv[1], "time") && !parse_long(argv[3], &reps) && reps > 0) return timeit(argv[2], reps);
     fprintf(stderr, "usage: bench_lap gen <uniform|nearperm|wmlike> <n> <seed> <file>\n"
                     "       bench_lap time <file> <reps>\n");
     return 2;

@@ -61,13 +61,15 @@ int main(int argc, char **argv)
         /* the MLP's three GEMM shapes per layer, 512x512 hidden */
         int M = 500, N = 512, K = 512;
         float *A = sk_alloc_n((size_t)M * K, 4), *B = sk_alloc_n((size_t)N * K, 4), *C = sk_alloc_n((size_t)M * N, 4);
-        for (int i = 0; i < M * K; i++) A[i] = (float)sk_rng_uniform(&r);
-        for (int i = 0; i < N * K; i++) B[i] = (float)sk_rng_uniform(&r);
+        for (int i = 0; i < M * K; i++)
+            A[i] = (float)sk_rng_uniform(&r);
+        for (int i = 0; i < N * K; i++)
+            B[i] = (float)sk_rng_uniform(&r);
         for (int s = 0; s < steps + 3; s++) {
             double t0 = sk_now();
-            sk_sgemm(0, 1, M, N, K, 1.0f, A, K, B, K, 0.0f, C, N);   /* forward */
-            sk_sgemm(0, 0, M, K, N, 1.0f, C, N, B, K, 0.0f, A, K);   /* dx */
-            sk_sgemm(1, 0, N, K, M, 1.0f, C, N, A, K, 1.0f, B, K);   /* dw */
+            sk_sgemm(0, 1, M, N, K, 1.0f, A, K, B, K, 0.0f, C, N); /* forward */
+            sk_sgemm(0, 0, M, K, N, 1.0f, C, N, B, K, 0.0f, A, K); /* dx */
+            sk_sgemm(1, 0, N, K, M, 1.0f, C, N, A, K, 1.0f, B, K); /* dw */
             if (s >= 3) t[s - 3] = sk_now() - t0;
         }
         double dt = median(t, steps);
@@ -85,13 +87,24 @@ int main(int argc, char **argv)
     int B;
     int eval = strcmp(what, "eval") == 0;
     if (strcmp(what, "mlp") == 0 || eval) {
-        s.arch = SK_ARCH_MLP; s.n_hidden = 3; s.hidden[0] = s.hidden[1] = s.hidden[2] = 512;
-        s.in_c = 1; s.in_h = 28; s.in_w = 28; s.n_out = 10; s.width = 1.0;
+        s.arch = SK_ARCH_MLP;
+        s.n_hidden = 3;
+        s.hidden[0] = s.hidden[1] = s.hidden[2] = 512;
+        s.in_c = 1;
+        s.in_h = 28;
+        s.in_w = 28;
+        s.n_out = 10;
+        s.width = 1.0;
         B = eval ? 1000 : 500;
     } else {
-        s.arch = SK_ARCH_VGG11; s.width = 1.0;
+        s.arch = SK_ARCH_VGG11;
+        s.width = 1.0;
         s.norm = strcmp(what, "vgg11bn") == 0 ? SK_MNORM_BATCHNORM : SK_MNORM_LAYERNORM;
-        s.vgg_head = SK_VGGHEAD_GITREBASIN; s.in_c = 3; s.in_h = 32; s.in_w = 32; s.n_out = 10;
+        s.vgg_head = SK_VGGHEAD_GITREBASIN;
+        s.in_c = 3;
+        s.in_h = 32;
+        s.in_w = 32;
+        s.n_out = 10;
         B = 128;
     }
     sk_model *m = NULL;
@@ -103,8 +116,10 @@ int main(int argc, char **argv)
     int64_t nin = (int64_t)B * s.in_c * s.in_h * s.in_w;
     float *x = sk_alloc_n((size_t)nin, 4);
     int32_t *y = sk_alloc_n((size_t)B, 4);
-    for (int64_t i = 0; i < nin; i++) x[i] = (float)sk_rng_uniform(&r);
-    for (int i = 0; i < B; i++) y[i] = i % 10;
+    for (int64_t i = 0; i < nin; i++)
+        x[i] = (float)sk_rng_uniform(&r);
+    for (int i = 0; i < B; i++)
+        y[i] = i % 10;
     /* the optimiser `sinkrb run` uses (Adam, lr 1e-3) */
     sk_optim_opts oo;
     sk_optim_opts_init(&oo, SK_OPT_ADAM);
@@ -140,7 +155,7 @@ int main(int argc, char **argv)
         free(ct);
         return 0;
     }
-    const int warm = steps < 5 ? 1 : 3;   /* untimed warm-up steps */
+    const int warm = steps < 5 ? 1 : 3; /* untimed warm-up steps */
     for (int st = 0; st < steps + warm; st++) {
         double t0 = sk_now(), c0 = cpu_now();
         sk_train_grad(m, NULL, NULL, x, y, NULL, B, &ls, &r, NULL, NULL);
@@ -155,10 +170,11 @@ int main(int argc, char **argv)
     double fl = 0.0;
     if (s.arch == SK_ARCH_MLP) {
         int dims[5] = {784, 512, 512, 512, 10};
-        for (int i = 0; i < 4; i++) fl += 2.0 * B * dims[i] * dims[i + 1] * (i == 0 ? 2 : 3);
+        for (int i = 0; i < 4; i++)
+            fl += 2.0 * B * dims[i] * dims[i + 1] * (i == 0 ? 2 : 3);
     }
-    printf("%s %.0f samples/s %.1f GFLOP/s (%s, %d threads) cpu %.0f\n", what, B / dt, fl / dt * 1e-9,
-           sk_blas_kernel(), threads, B / dc);
+    printf("%s %.0f samples/s %.1f GFLOP/s (%s, %d threads) cpu %.0f\n", what, B / dt, fl / dt * 1e-9, sk_blas_kernel(),
+           threads, B / dc);
     sk_optim_free(opt);
     sk_model_free(m);
     sk_free(x);

@@ -32,8 +32,10 @@ static void make_inputs(int n, double *X, double *G)
     sk_rng r;
     sk_rng_seed(&r, 1);
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++) X[(size_t)i * n + j] = (i == j) + 0.1 * sk_rng_normal(&r);
-    for (size_t i = 0; i < (size_t)n * n; i++) G[i] = sk_rng_normal(&r);
+        for (int j = 0; j < n; j++)
+            X[(size_t)i * n + j] = (i == j) + 0.1 * sk_rng_normal(&r);
+    for (size_t i = 0; i < (size_t)n * n; i++)
+        G[i] = sk_rng_normal(&r);
 }
 
 static int write_f64(const char *dir, const char *name, int n, const double *a)
@@ -59,14 +61,14 @@ int main(int argc, char **argv)
         if (!strcmp(cmd, "quit")) break;
         int is_time = !strcmp(cmd, "time"), is_dump = !strcmp(cmd, "dump");
         if ((is_time && sscanf(line, "%*s %d %d %d", &n, &th, &reps) != 3) ||
-            (is_dump && sscanf(line, "%*s %d %3999s", &n, dir) != 2) || (!is_time && !is_dump) ||
-            n < 1 || n > 8192 || reps < 1 || th < 1) {
+            (is_dump && sscanf(line, "%*s %d %3999s", &n, dir) != 2) || (!is_time && !is_dump) || n < 1 || n > 8192 ||
+            reps < 1 || th < 1) {
             printf("error: bad command: %s", line);
             continue;
         }
         size_t nn = (size_t)n * n;
-        double *X = malloc(nn * sizeof(double)), *G = malloc(nn * sizeof(double)),
-               *P = malloc(nn * sizeof(double)), *dX = malloc(nn * sizeof(double));
+        double *X = malloc(nn * sizeof(double)), *G = malloc(nn * sizeof(double)), *P = malloc(nn * sizeof(double)),
+               *dX = malloc(nn * sizeof(double));
         sk_sinkhorn_ws *ws = sk_sinkhorn_ws_new(n);
         if (!X || !G || !P || !dX || !ws) {
             printf("error: out of memory\n");
@@ -81,8 +83,7 @@ int main(int argc, char **argv)
         bad |= sk_sinkhorn_forward_ws(ws, X, n, &o, P) != SK_OK;
         bad |= sk_sinkhorn_backward_ws(ws, P, G, n, &o, dX, &st) != SK_OK;
         if (is_dump) {
-            bad |= write_f64(dir, "X", n, X) || write_f64(dir, "G", n, G) ||
-                   write_f64(dir, "dX", n, dX);
+            bad |= write_f64(dir, "X", n, X) || write_f64(dir, "G", n, G) || write_f64(dir, "dX", n, dX);
             printf(bad ? "error: %s\n" : "ok\n", sk_err_msg());
         } else {
             for (int r = 0; r < reps && !bad; r++) {

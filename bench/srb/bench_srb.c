@@ -18,7 +18,12 @@
 #include "rebasin/spec.h"
 #include "rebasin/srb.h"
 
-typedef struct { const sk_dataset *ds; int32_t *idx; int64_t n; int bs, cap; } provider;
+typedef struct {
+    const sk_dataset *ds;
+    int32_t *idx;
+    int64_t n;
+    int bs, cap;
+} provider;
 
 static int get_batch(void *c, int64_t epoch, int64_t step, float *x, int32_t *y, float *yr)
 {
@@ -64,26 +69,41 @@ int main(int argc, char **argv)
     sk_data_opts_init(&dopt, SK_DS_CIFAR10);
     dopt.train_limit = limit;
     dopt.test_limit = 10;
-    if (sk_dataset_load(&ds, &dopt) != SK_OK) { fprintf(stderr, "%s\n", sk_err_msg()); return 1; }
+    if (sk_dataset_load(&ds, &dopt) != SK_OK) {
+        fprintf(stderr, "%s\n", sk_err_msg());
+        return 1;
+    }
     sk_model_spec ms;
     memset(&ms, 0, sizeof ms);
-    ms.arch = SK_ARCH_MLP; ms.n_hidden = 3; ms.hidden[0] = ms.hidden[1] = ms.hidden[2] = 512;
-    ms.activation = SK_ACT_RELU; ms.width = 1; ms.in_c = 3; ms.in_h = 32; ms.in_w = 32; ms.n_out = 10;
+    ms.arch = SK_ARCH_MLP;
+    ms.n_hidden = 3;
+    ms.hidden[0] = ms.hidden[1] = ms.hidden[2] = 512;
+    ms.activation = SK_ACT_RELU;
+    ms.width = 1;
+    ms.in_c = 3;
+    ms.in_h = 32;
+    ms.in_w = 32;
+    ms.n_out = 10;
     sk_model *ma, *mb, *mt;
     if (sk_model_new(&ms, bs, &ma) || sk_model_new(&ms, bs, &mb) || sk_model_new(&ms, bs, &mt)) return 1;
     sk_rng r;
-    sk_rng_seed(&r, 1); sk_model_init(ma, &r);
-    sk_rng_seed(&r, 2); sk_model_init(mb, &r);
-    sk_rng_seed(&r, 3); sk_model_init(mt, &r);
+    sk_rng_seed(&r, 1);
+    sk_model_init(ma, &r);
+    sk_rng_seed(&r, 2);
+    sk_model_init(mb, &r);
+    sk_rng_seed(&r, 3);
+    sk_model_init(mt, &r);
     provider p = {&ds, NULL, ds.train.n, bs, bs};
     p.idx = malloc(sizeof(int32_t) * (size_t)p.n);
-    for (int64_t i = 0; i < p.n; i++) p.idx[i] = (int32_t)i;
+    for (int64_t i = 0; i < p.n; i++)
+        p.idx[i] = (int32_t)i;
     sk_perm_spec *s;
     if (sk_perm_spec_build(&ms, sk_model_params(ma), ma, &s) != SK_OK) return 1;
     int64_t **perms = sk_perms_identity(s);
     sk_optim_opts oo;
     sk_optim_opts_init(&oo, SK_OPT_SGD);
-    oo.lr = 0.01; oo.momentum = 0.9;
+    oo.lr = 0.01;
+    oo.momentum = 0.9;
     sk_optim *opt;
     if (sk_optim_new(&oo, sk_model_params(mt), &opt) != SK_OK) return 1;
     double tt[50], ts[50], br[50][8];
@@ -93,38 +113,58 @@ int main(int argc, char **argv)
     for (int k = 0; k < reps; k++) {
         sk_train_cfg cfg;
         memset(&cfg, 0, sizeof cfg);
-        cfg.epochs = 1; cfg.batch_size = bs; cfg.get_batch = get_batch; cfg.ctx = &p;
-        cfg.step = step_fn; cfg.optctx = opt; cfg.rng = &r;
+        cfg.epochs = 1;
+        cfg.batch_size = bs;
+        cfg.get_batch = get_batch;
+        cfg.ctx = &p;
+        cfg.step = step_fn;
+        cfg.optctx = opt;
+        cfg.rng = &r;
         double t0 = sk_now();
-        if (sk_train(mt, &cfg) != SK_OK) { fprintf(stderr, "%s\n", sk_err_msg()); return 1; }
+        if (sk_train(mt, &cfg) != SK_OK) {
+            fprintf(stderr, "%s\n", sk_err_msg());
+            return 1;
+        }
         tt[k] = sk_now() - t0;
         sk_srb_opts so;
         sk_srb_opts_default(&so);
-        so.cost = SK_SRB_MID; so.epochs = 1; so.eval_batches = 1; so.seed = 1;
+        so.cost = SK_SRB_MID;
+        so.epochs = 1;
+        so.eval_batches = 1;
+        so.seed = 1;
         sk_srb_result res;
         t0 = sk_now();
         if (sk_sinkhorn_rebasin(s, ma, sk_model_params(ma), sk_model_params(mb), &so, get_batch, &p, NULL, NULL, NULL,
-                                perms, &res) != SK_OK) { fprintf(stderr, "%s\n", sk_err_msg()); return 1; }
+                                perms, &res) != SK_OK) {
+            fprintf(stderr, "%s\n", sk_err_msg());
+            return 1;
+        }
         ts[k] = sk_now() - t0;
         nsteps = res.n_steps;
-        double b[8] = {res.t_sinkhorn_fwd, res.t_sinkhorn_bwd, res.t_apply, res.t_apply_bwd, res.t_model, res.t_optim,
-                       res.t_eval, res.seconds};
+        double b[8] = {res.t_sinkhorn_fwd, res.t_sinkhorn_bwd, res.t_apply, res.t_apply_bwd,
+                       res.t_model,        res.t_optim,        res.t_eval,  res.seconds};
         memcpy(br[k], b, sizeof b);
         printf("rep %d: train epoch %.3f s, srb mid epoch %.3f s (ratio %.2f), fallbacks %d\n", k + 1, tt[k], ts[k],
                ts[k] / tt[k], res.fallbacks);
         sk_srb_result_free(&res);
     }
     double rat[50];
-    for (int k = 0; k < reps; k++) rat[k] = ts[k] / tt[k];
+    for (int k = 0; k < reps; k++)
+        rat[k] = ts[k] / tt[k];
     double mr = median(rat, reps);
     /* Breakdown of the median-time srb rep, per step. */
     int kmed = 0;
     double sorted[50];
     memcpy(sorted, ts, sizeof(double) * (size_t)reps);
     double mts = median(sorted, reps);
-    for (int k = 0; k < reps; k++) if (ts[k] == mts) kmed = k;
-    static const char *names[] = {"Sinkhorn forward", "Sinkhorn backward (implicit)", "soft apply (P W P^T)",
-                                  "apply backward (dP)", "model fwd+bwd+loss (+mix)", "AdamW on X",
+    for (int k = 0; k < reps; k++)
+        if (ts[k] == mts) kmed = k;
+    static const char *names[] = {"Sinkhorn forward",
+                                  "Sinkhorn backward (implicit)",
+                                  "soft apply (P W P^T)",
+                                  "apply backward (dP)",
+                                  "model fwd+bwd+loss (+mix)",
+                                  "AdamW on X",
                                   "hard evaluation (LAP + eval batch)"};
     double mtt = median(tt, reps);
     printf("\nmedian: train epoch %.3f s (%.1f ms/step), srb mid epoch %.3f s, median ratio %.2f\n", mtt,
@@ -134,8 +174,11 @@ int main(int argc, char **argv)
     for (int i = 0; i < 7; i++) {
         double v = i == 6 ? br[kmed][i] : br[kmed][i] / (double)nsteps;
         acc += br[kmed][i];
-        if (i == 6) printf("| %s (once per epoch) | %.1f ms total | %.1f%% |\n", names[i], 1e3 * v, 100 * br[kmed][i] / br[kmed][7]);
-        else printf("| %s | %.2f | %.1f%% |\n", names[i], 1e3 * v, 100 * br[kmed][i] / br[kmed][7]);
+        if (i == 6)
+            printf("| %s (once per epoch) | %.1f ms total | %.1f%% |\n", names[i], 1e3 * v,
+                   100 * br[kmed][i] / br[kmed][7]);
+        else
+            printf("| %s | %.2f | %.1f%% |\n", names[i], 1e3 * v, 100 * br[kmed][i] / br[kmed][7]);
     }
     printf("| other (batches, lerp, bookkeeping) | %.2f | %.1f%% |\n", 1e3 * (br[kmed][7] - acc) / (double)nsteps,
            100 * (br[kmed][7] - acc) / br[kmed][7]);
@@ -143,7 +186,9 @@ int main(int argc, char **argv)
     sk_perms_free(s, perms);
     sk_perm_spec_free(s);
     sk_optim_free(opt);
-    sk_model_free(ma); sk_model_free(mb); sk_model_free(mt);
+    sk_model_free(ma);
+    sk_model_free(mb);
+    sk_model_free(mt);
     free(p.idx);
     sk_dataset_free(&ds);
     return 0;

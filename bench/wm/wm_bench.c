@@ -45,8 +45,14 @@ int main(int argc, char **argv)
     sk_threads_set(threads < 1 ? 1 : threads);
     sk_model_spec ms;
     memset(&ms, 0, sizeof ms);
-    ms.arch = SK_ARCH_MLP; ms.n_hidden = 3; ms.hidden[0] = ms.hidden[1] = ms.hidden[2] = 512;
-    ms.in_c = 1; ms.in_h = 28; ms.in_w = 28; ms.n_out = 10; ms.width = 1.0;
+    ms.arch = SK_ARCH_MLP;
+    ms.n_hidden = 3;
+    ms.hidden[0] = ms.hidden[1] = ms.hidden[2] = 512;
+    ms.in_c = 1;
+    ms.in_h = 28;
+    ms.in_w = 28;
+    ms.n_out = 10;
+    ms.width = 1.0;
     sk_model *m = NULL;
     sk_perm_spec *ps = NULL;
     if (sk_model_new(&ms, 1, &m) != SK_OK) goto fail;
@@ -71,7 +77,8 @@ int main(int argc, char **argv)
         obj = res.objective[res.passes - 1];
         if (r == 0)
             for (int g = 0; g < ps->n_groups; g++)
-                for (int64_t i = 0; i < ps->groups[g].size; i++) h = (h ^ (unsigned long long)p[g][i]) * 1099511628211ULL;
+                for (int64_t i = 0; i < ps->groups[g].size; i++)
+                    h = (h ^ (unsigned long long)p[g][i]) * 1099511628211ULL;
         sk_wm_result_free(&res);
         sk_perms_free(ps, p);
     }

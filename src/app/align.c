@@ -59,8 +59,8 @@ static sk_status am_run(sk_run *r, sk_pipe_state *ps, sk_method_result *me)
     sk_options_am(c, &o);
     st = sk_provider_init(&p, &ps->ds, &ps->ds.train, c->activation_matching.batch_size, 0, 0, (uint64_t)c->seed);
     if (st == SK_OK)
-        st = sk_activation_matching(ps->spec, ps->m, ps->m2, ps->ep[0].theta, ps->ep[1].theta, &o, sk_provider_next,
-                                    &p, me->perms, &me->res.am.samples);
+        st = sk_activation_matching(ps->spec, ps->m, ps->m2, ps->ep[0].theta, ps->ep[1].theta, &o, sk_provider_next, &p,
+                                    me->perms, &me->res.am.samples);
     sk_provider_free(&p);
     return st;
 }
@@ -117,8 +117,8 @@ static sk_status srb_run(sk_run *r, sk_pipe_state *ps, sk_method_result *me)
         epoch_cb cb = {r, me->name};
         sk_log_err(r->log, "%s: learning soft permutations (%s cost, tau %g, %d iterations)", me->name,
                    sk_srb_cost_name(me->cost), o.tau, o.iterations);
-        st = sk_sinkhorn_rebasin(ps->spec, ps->m, ps->ep[0].theta, ps->ep[1].theta, &o, sk_provider_next, &p,
-                                 &ps->loss, on_srb_epoch, &cb, me->perms, &me->res.srb);
+        st = sk_sinkhorn_rebasin(ps->spec, ps->m, ps->ep[0].theta, ps->ep[1].theta, &o, sk_provider_next, &p, &ps->loss,
+                                 on_srb_epoch, &cb, me->perms, &me->res.srb);
     }
     sk_provider_free(&p);
     return st;
@@ -127,9 +127,8 @@ static sk_status srb_run(sk_run *r, sk_pipe_state *ps, sk_method_result *me)
 static void srb_log(sk_run *r, const sk_method_result *me)
 {
     const sk_srb_result *s = &me->res.srb;
-    sk_log_err(r->log, "%s: best hard cost %.6g at epoch %d of %d, %lld steps, %d Sinkhorn fallbacks, %.3f s",
-               me->name, s->best_hard_cost, s->best_epoch, s->n_epochs, (long long)s->n_steps, s->fallbacks,
-               me->seconds);
+    sk_log_err(r->log, "%s: best hard cost %.6g at epoch %d of %d, %lld steps, %d Sinkhorn fallbacks, %.3f s", me->name,
+               s->best_hard_cost, s->best_epoch, s->n_epochs, (long long)s->n_steps, s->fallbacks, me->seconds);
 }
 
 static void srb_json(sk_json *j, const sk_method_result *me)
@@ -163,7 +162,10 @@ static void srb_epoch_rows(sk_csv *csv, const sk_method_result *me)
     }
 }
 
-static void srb_free(sk_method_result *me) { sk_srb_result_free(&me->res.srb); }
+static void srb_free(sk_method_result *me)
+{
+    sk_srb_result_free(&me->res.srb);
+}
 
 /* ---- straight-through estimator -------------------------------------------------- */
 
@@ -198,19 +200,26 @@ static void ste_json(sk_json *j, const sk_method_result *me)
 static const sk_align_kind naive_kind = {.label = "Naive"};
 
 static const sk_align_kind kinds[] = {
-    [SK_ALIGN_WEIGHT_MATCHING] = {.label = "Weight matching", .run = wm_run,
-                                  .log = wm_log, .json = wm_json},
-    [SK_ALIGN_ACTIVATION_MATCHING] = {.label = "Activation matching",
-                                      .run = am_run, .log = am_log, .json = am_json},
+    [SK_ALIGN_WEIGHT_MATCHING] = {.label = "Weight matching", .run = wm_run, .log = wm_log, .json = wm_json},
+    [SK_ALIGN_ACTIVATION_MATCHING] = {.label = "Activation matching", .run = am_run, .log = am_log, .json = am_json},
     [SK_ALIGN_STE] = {.label = "STE", .run = ste_run, .log = ste_log, .json = ste_json},
-    [SK_ALIGN_SINKHORN] = {.label = "Sinkhorn", .per_cost = 1, .run = srb_run, .log = srb_log,
-                           .json = srb_json, .csv = srb_csv, .epoch_rows = srb_epoch_rows, .free = srb_free},
+    [SK_ALIGN_SINKHORN] = {.label = "Sinkhorn",
+                           .per_cost = 1,
+                           .run = srb_run,
+                           .log = srb_log,
+                           .json = srb_json,
+                           .csv = srb_csv,
+                           .epoch_rows = srb_epoch_rows,
+                           .free = srb_free},
 };
 _Static_assert(SK_COUNT_OF(kinds) == SK_ALIGN_COUNT, "an entry for every alignment method");
 
 /* Plot labels of the Sinkhorn costs (the paper's names). */
-static const char *const cost_labels[] = {[SK_SRB_L2] = "C_L2", [SK_SRB_L1] = "C_L1", [SK_SRB_COSINE] = "C_cos",
-                                          [SK_SRB_MID] = "C_Mid", [SK_SRB_RND] = "C_Rnd"};
+static const char *const cost_labels[] = {[SK_SRB_L2] = "C_L2",
+                                          [SK_SRB_L1] = "C_L1",
+                                          [SK_SRB_COSINE] = "C_cos",
+                                          [SK_SRB_MID] = "C_Mid",
+                                          [SK_SRB_RND] = "C_Rnd"};
 _Static_assert(SK_COUNT_OF(cost_labels) == SK_SRB_COST_COUNT, "a label for every cost");
 
 const sk_align_kind *sk_align_kind_of(int method)
@@ -218,7 +227,10 @@ const sk_align_kind *sk_align_kind_of(int method)
     return method >= 0 && method < SK_ALIGN_COUNT ? &kinds[method] : &naive_kind;
 }
 
-int sk_method_is_naive(const sk_method_result *me) { return me->kind == &naive_kind; }
+int sk_method_is_naive(const sk_method_result *me)
+{
+    return me->kind == &naive_kind;
+}
 
 static sk_method_result *add_method(sk_pipe_state *ps, const sk_align_kind *kind, sk_srb_cost cost)
 {
@@ -310,15 +322,17 @@ sk_status sk_align_all(sk_run *r, sk_pipe_state *ps)
     sk_status st;
     if (!ps->spec && (st = sk_perm_spec_build(&ps->ms, ps->ep[0].theta, ps->m, &ps->spec)) != SK_OK) return st;
     sk_method_result *naive = add_method(ps, &naive_kind, 0);
-    naive->aligned = ps->ep[1].theta;   /* borrowed */
+    naive->aligned = ps->ep[1].theta; /* borrowed */
     /* align.methods in order, plus the mode's own method when not listed. */
     sk_align_method order[SK_CFG_LIST + 1];
     int n = 0, own = -1, listed = 0;
-    for (int i = 0; i < c->align.n_methods; i++) order[n++] = c->align.methods[i];
+    for (int i = 0; i < c->align.n_methods; i++)
+        order[n++] = c->align.methods[i];
     if (c->mode == SK_MODE_WEIGHT_MATCHING) own = SK_ALIGN_WEIGHT_MATCHING;
     if (c->mode == SK_MODE_ACTIVATION_MATCHING) own = SK_ALIGN_ACTIVATION_MATCHING;
     if (c->mode == SK_MODE_SINKHORN) own = SK_ALIGN_SINKHORN;
-    for (int i = 0; i < n; i++) listed |= (int)order[i] == own;
+    for (int i = 0; i < n; i++)
+        listed |= (int)order[i] == own;
     if (own >= 0 && !listed) order[n++] = (sk_align_method)own;
     for (int i = 0; i < n; i++) {
         const sk_align_kind *kind = &kinds[order[i]];

@@ -9,11 +9,11 @@
 
 typedef struct {
     const char *config_path;
-    const char *const *sets;   /* --set KEY=VALUE (and -o/--seed/--threads as sets) */
+    const char *const *sets; /* --set KEY=VALUE (and -o/--seed/--threads as sets) */
     int n_sets;
     sk_progress_mode progress;
-    int quiet;                 /* no summary on stdout */
-    int verify_spec;           /* check: run the permutation-spec proof */
+    int quiet;       /* no summary on stdout */
+    int verify_spec; /* check: run the permutation-spec proof */
 } sk_app_opts;
 
 /* `sinkrb run`: everything the config asks for; results under cfg.output. */

@@ -21,7 +21,7 @@ sk_status sk_endpoints_load(sk_run *r, sk_pipe_state *ps)
     for (int e = 0; e < 2; e++) {
         ps->ep[e].theta = sk_tset_like(sk_model_params(ps->m));
         if (!ps->ep[e].theta) return SK_ENOMEM;
-        if (e == 1 && c->models[1].planted) continue;   /* made from A by sk_endpoints_make */
+        if (e == 1 && c->models[1].planted) continue; /* made from A by sk_endpoints_make */
         if (sk_file_exists(c->models[e].weights)) {
             sk_status st = sk_h5w_load_into_ex(c->models[e].weights, ps->ep[e].theta, NULL, 0, ps->model_desc);
             if (st != SK_OK) return st;
@@ -42,8 +42,8 @@ typedef struct {
     int64_t per_epoch;
 } epoch_ctx;
 
-static void on_epoch(void *ctx, int epoch, double train_loss, double train_acc, double test_loss,
-                     double test_acc, double sps)
+static void on_epoch(void *ctx, int epoch, double train_loss, double train_acc, double test_loss, double test_acc,
+                     double sps)
 {
     epoch_ctx *e = ctx;
     char line[512];

@@ -73,8 +73,10 @@ sk_status sk_interp_all(sk_run *r, sk_pipe_state *ps)
         o.eval_ctx[s] = &prov[s];
     }
     o.loss = ps->loss;
-    for (int k = 0; k < ps->n_methods && st == SK_OK; k++) st = curve(r, ps, &ps->meth[k], &o);
-    for (int s = 0; s < S; s++) sk_provider_free(&prov[s]);
+    for (int k = 0; k < ps->n_methods && st == SK_OK; k++)
+        st = curve(r, ps, &ps->meth[k], &o);
+    for (int s = 0; s < S; s++)
+        sk_provider_free(&prov[s]);
     sk_provider_free(&bn);
     sk_run_stage(r, "lmc", sk_now() - t0);
     return st;

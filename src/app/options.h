@@ -17,8 +17,7 @@
 /* dataset.*: kind, path, normalisation, labels, toy settings, limits; seed. */
 void sk_options_data(const sk_config *c, sk_data_opts *o);
 /* model.* on the input shape and classes of ds; SK_ECONFIG when too deep. */
-SK_MUST_CHECK sk_status sk_options_model(const sk_config *c, const sk_dataset *ds, sk_model_spec *ms)
-   ;
+SK_MUST_CHECK sk_status sk_options_model(const sk_config *c, const sk_dataset *ds, sk_model_spec *ms);
 /* train.*: the endpoints' optimiser and schedule for steps_per_epoch steps. */
 void sk_options_optim(const sk_config *c, int64_t steps_per_epoch, sk_optim_opts *o);
 void sk_options_wm(const sk_config *c, sk_wm_opts *o);

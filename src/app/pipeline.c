@@ -70,8 +70,10 @@ void sk_run_free_state(sk_run *r)
 {
     sk_pipe_state *ps = r->state;
     if (!ps) return;
-    for (int k = 0; k < ps->n_methods; k++) sk_method_result_free(ps, &ps->meth[k]);
-    for (int e = 0; e < 2; e++) sk_tset_free(ps->ep[e].theta);
+    for (int k = 0; k < ps->n_methods; k++)
+        sk_method_result_free(ps, &ps->meth[k]);
+    for (int e = 0; e < 2; e++)
+        sk_tset_free(ps->ep[e].theta);
     sk_cl_results_free(ps->cl);
     if (ps->planted) sk_perms_free(ps->spec, ps->planted);
     sk_perm_spec_free(ps->spec);

@@ -19,7 +19,8 @@ sk_status sk_provider_init(sk_provider *p, const sk_dataset *ds, const sk_split 
     sk_rng_seed_stream(&p->rng, seed, 0x44415441 /* "DATA" */);
     p->idx = sk_alloc_n((size_t)(p->n > 0 ? p->n : 1), sizeof(int32_t));
     if (!p->idx) return SK_ENOMEM;
-    for (int64_t i = 0; i < p->n; i++) p->idx[i] = (int32_t)i;
+    for (int64_t i = 0; i < p->n; i++)
+        p->idx[i] = (int32_t)i;
     return SK_OK;
 }
 

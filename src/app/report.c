@@ -21,7 +21,8 @@ sk_status sk_report_sinkhorn_log(sk_run *r, sk_pipe_state *ps)
 {
     int any = 0;
     char path[SK_PATH_MAX + 32];
-    for (int k = 0; k < ps->n_methods; k++) any |= ps->meth[k].kind->epoch_rows != NULL;
+    for (int k = 0; k < ps->n_methods; k++)
+        any |= ps->meth[k].kind->epoch_rows != NULL;
     if (!any) return SK_OK;
     snprintf(path, sizeof path, "%s/sinkhorn_log.csv", r->cfg.output);
     sk_csv *csv = sk_csv_open(path, "method,epoch,soft_cost,hard_cost");
@@ -110,7 +111,8 @@ void sk_report_summary(sk_run *r, sk_pipe_state *ps)
     for (int m = 0; m < ps->n_methods; m++) {
         const sk_method_result *me = &ps->meth[m];
         n = snprintf(line, sizeof line, "%-22s", me->name);
-        for (int s = 0; s < S; s++) n += snprintf(line + n, sizeof line - (size_t)n, " %14.4f", me->bl[s].barrier);
+        for (int s = 0; s < S; s++)
+            n += snprintf(line + n, sizeof line - (size_t)n, " %14.4f", me->bl[s].barrier);
         for (int s = 0; s < S && !ps->loss.regression; s++)
             n += snprintf(line + n, sizeof line - (size_t)n, " %13.2f%%", 100 * me->ba[s].barrier);
         for (int s = 0; s < S && !ps->loss.regression; s++)
@@ -118,7 +120,6 @@ void sk_report_summary(sk_run *r, sk_pipe_state *ps)
         sk_log_out(r->log, "%s", line);
     }
 }
-
 
 /* ---- metrics.json ----------------------------------------------------------------- */
 
@@ -231,7 +232,8 @@ static void write_provenance(sk_run *r, sk_json *j)
     sk_json_str(j, "finished", r->finished);
     sk_json_num(j, "wall_seconds", sk_now() - r->t_start);
     sk_json_obj_begin(j, "stage_seconds");
-    for (int i = 0; i < r->n_stages; i++) sk_json_num(j, r->stages[i].name, r->stages[i].seconds);
+    for (int i = 0; i < r->n_stages; i++)
+        sk_json_num(j, r->stages[i].name, r->stages[i].seconds);
     sk_json_obj_end(j);
 }
 
@@ -258,7 +260,10 @@ static void results_body(sk_run *r, sk_json *j, const double *unused)
     pipeline_results_json(r, j);
 }
 
-sk_status sk_run_write_metrics(sk_run *r) { return write_metrics(r, results_body, NULL); }
+sk_status sk_run_write_metrics(sk_run *r)
+{
+    return write_metrics(r, results_body, NULL);
+}
 
 /* A sweep's own metrics.json: provenance, then the items in order (label,
  * value, folder, wall time); each item's results are in its folder. */
@@ -288,7 +293,6 @@ sk_status sk_run_write_sweep_metrics(sk_run *r, const double *item_seconds)
     return write_metrics(r, sweep_body, item_seconds);
 }
 
-
 /* ---- sweep summaries ------------------------------------------------------------ */
 
 const char *sk_run_sweep_header(const sk_config *c)
@@ -304,8 +308,10 @@ const char *sk_run_sweep_header(const sk_config *c)
 /* A number for a CSV cell: shortest round-trip text, "" when absent (NaN). */
 static const char *cell(char *buf, size_t n, double v)
 {
-    if (isnan(v)) buf[0] = '\0';
-    else sk_json_fmt_num(buf, n, v);
+    if (isnan(v))
+        buf[0] = '\0';
+    else
+        sk_json_fmt_num(buf, n, v);
     return buf;
 }
 
@@ -326,8 +332,8 @@ sk_status sk_run_sweep_rows(sk_run *r, sk_csv *csv, const char *label, const cha
             const char *m = sk_cl_results_method(ps->cl, k);
             sk_csv_row(csv, "%s,%s,%s,%s,%s,%s,%s", lab, val, m, cell(b[0], 40, acc), cell(b[1], 40, f),
                        cell(b[2], 40, bwt), cell(b[3], 40, sk_cl_results_seconds(ps->cl, k)));
-            fprintf(table, "%-16s %-22s ACC %6.2f%%  forgetting %6.2f%%  BWT %7.2f%%  %8.1f s\n", label, m,
-                    100 * acc, 100 * f, 100 * bwt, sk_cl_results_seconds(ps->cl, k));
+            fprintf(table, "%-16s %-22s ACC %6.2f%%  forgetting %6.2f%%  BWT %7.2f%%  %8.1f s\n", label, m, 100 * acc,
+                    100 * f, 100 * bwt, sk_cl_results_seconds(ps->cl, k));
         }
         return SK_OK;
     }
@@ -344,7 +350,7 @@ sk_status sk_run_sweep_rows(sk_run *r, sk_csv *csv, const char *label, const cha
         return SK_OK;
     }
     int P = c->interpolation.points, S = c->interpolation.n_splits, mid = (P - 1) / 2;
-    int show = 0;   /* the split of the table: test when evaluated */
+    int show = 0; /* the split of the table: test when evaluated */
     for (int s = 0; s < S; s++)
         if (c->interpolation.splits[s] == SK_SPLIT_TEST) show = s;
     for (int k = 0; k < ps->n_methods; k++) {
@@ -361,8 +367,7 @@ sk_status sk_run_sweep_rows(sk_run *r, sk_csv *csv, const char *label, const cha
                        cell(b[3], 40, reg ? NAN : me->ba[s].barrier), cell(b[4], 40, reg ? NAN : me->ba[s].barrier_mid),
                        cell(b[5], 40, reg ? NAN : me->ba[s].auc), cell(b[6], 40, me->loss[s * P + mid]),
                        cell(b[7], 40, reg ? NAN : me->acc[s * P + mid]), cell(b[8], 40, rec),
-                       cell(b[9], 40, aligned ? me->seconds : NAN), cell(b[10], 40, steps),
-                       cell(b[11], 40, best_epoch),
+                       cell(b[9], 40, aligned ? me->seconds : NAN), cell(b[10], 40, steps), cell(b[11], 40, best_epoch),
                        reg ? "" : cell(b[12], 40, ps->ep[0].test_acc), reg ? "" : cell(b[13], 40, ps->ep[1].test_acc));
         }
         char recs[32] = "-", accs[32] = "-", drop[32] = "-";

@@ -56,8 +56,8 @@ static sk_status write_config(const sk_run *r)
 /* One run of a resolved config (a whole config, or one item of a sweep).
  * The inputs are validated (data, existing weights) before anything is
  * written. With `csv`, the run's summary rows are added to the sweep's. */
-static sk_status run_one(const sk_app_opts *o, const sk_config *cfg, sk_csv *csv, const char *label,
-                         const char *value, FILE *table)
+static sk_status run_one(const sk_app_opts *o, const sk_config *cfg, sk_csv *csv, const char *label, const char *value,
+                         FILE *table)
 {
     sk_run *r = sk_alloc(sizeof *r);
     sk_status st;
@@ -76,9 +76,9 @@ static sk_status run_one(const sk_app_opts *o, const sk_config *cfg, sk_csv *csv
     snprintf(path, sizeof path, "%s/log.txt", r->cfg.output);
     st = sk_log_open(&r->log, path, o->quiet);
     if (st != SK_OK) goto cleanup;
-    sk_log_file(r->log, "sinkrb %s run %s%s%s (mode %s, seed %lld, threads %d, BLAS %s kernel %s)",
-                PACKAGE_VERSION, o->config_path, label ? ", sweep item " : "", label ? label : "",
-                sk_mode_name(r->cfg.mode), r->cfg.seed, r->cfg.threads, sk_blas_name(), sk_blas_kernel());
+    sk_log_file(r->log, "sinkrb %s run %s%s%s (mode %s, seed %lld, threads %d, BLAS %s kernel %s)", PACKAGE_VERSION,
+                o->config_path, label ? ", sweep item " : "", label ? label : "", sk_mode_name(r->cfg.mode),
+                r->cfg.seed, r->cfg.threads, sk_blas_name(), sk_blas_kernel());
     st = write_config(r);
     if (st != SK_OK) goto cleanup;
 
@@ -112,7 +112,10 @@ static sk_status run_sweep(const sk_app_opts *o, const sk_config *cfg)
     char path[SK_PATH_MAX + 32];
     sk_status st = SK_OK;
     double t0 = sk_now(), secs[SK_CFG_SWEEP];
-    if (!items || !r) { st = SK_ENOMEM; goto cleanup; }
+    if (!items || !r) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
     for (int i = 0; i < cfg->sweep.n && st == SK_OK; i++) {
         st = sk_config_sweep_item(cfg, i, &items[i]);
         if (st != SK_OK) break;
@@ -138,11 +141,14 @@ static sk_status run_sweep(const sk_app_opts *o, const sk_config *cfg)
     snprintf(path, sizeof path, "%s/sweep.csv", cfg->output);
     csv = sk_csv_open(path, sk_run_sweep_header(cfg));
     table = open_memstream(&tbuf, &tlen);
-    if (!csv || !table) { st = csv ? SK_ENOMEM : SK_EIO; goto cleanup; }
+    if (!csv || !table) {
+        st = csv ? SK_ENOMEM : SK_EIO;
+        goto cleanup;
+    }
     for (int i = 0; i < cfg->sweep.n && st == SK_OK; i++) {
         double ti = sk_now();
-        sk_log_out(log, "== sweep %s: item %d of %d, %s = %s -> %s/%s/", cfg->name, i + 1, cfg->sweep.n,
-                   cfg->sweep.key, cfg->sweep.values[i], cfg->output, cfg->sweep.labels[i]);
+        sk_log_out(log, "== sweep %s: item %d of %d, %s = %s -> %s/%s/", cfg->name, i + 1, cfg->sweep.n, cfg->sweep.key,
+                   cfg->sweep.values[i], cfg->output, cfg->sweep.labels[i]);
         st = run_one(o, &items[i], csv, cfg->sweep.labels[i], cfg->sweep.values[i], table);
         if (st != SK_OK) st = sk_err_prefix(st, "sweep item %s: ", cfg->sweep.labels[i]);
         secs[i] = sk_now() - ti;

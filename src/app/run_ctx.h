@@ -18,14 +18,17 @@ typedef struct sk_run {
     double t_start;
     char started[32], finished[32];
     int n_stages;
-    struct { char name[48]; double seconds; } stages[SK_RUN_MAX_STAGES];
-    struct sk_pipe_state *state;   /* pipeline-owned (data, models, results; app/state.h) */
+    struct {
+        char name[48];
+        double seconds;
+    } stages[SK_RUN_MAX_STAGES];
+    struct sk_pipe_state *state; /* pipeline-owned (data, models, results; app/state.h) */
 } sk_run;
 
 /* pipeline.c */
-SK_MUST_CHECK sk_status sk_run_validate_inputs(sk_run *r);  /* load data and existing weights; nothing written */
-SK_MUST_CHECK sk_status sk_run_pipeline(sk_run *r);         /* the mode's work */
-SK_MUST_CHECK sk_status sk_run_write_metrics(sk_run *r);    /* metrics.json, atomically */
+SK_MUST_CHECK sk_status sk_run_validate_inputs(sk_run *r); /* load data and existing weights; nothing written */
+SK_MUST_CHECK sk_status sk_run_pipeline(sk_run *r);        /* the mode's work */
+SK_MUST_CHECK sk_status sk_run_write_metrics(sk_run *r);   /* metrics.json, atomically */
 /* A sweep's metrics.json: provenance and the items with their wall times. */
 SK_MUST_CHECK sk_status sk_run_write_sweep_metrics(sk_run *r, const double *item_seconds);
 void sk_run_free_state(sk_run *r);

@@ -22,15 +22,15 @@
 #include "rebasin/spec.h"
 #include "rebasin/srb.h"
 
-#define SK_APP_MAX_METHODS 12   /* naive + at most 11 aligned models */
+#define SK_APP_MAX_METHODS 12 /* naive + at most 11 aligned models */
 
 typedef struct {
-    int present;              /* weights file existed */
-    int trained;              /* trained by this run */
-    int untrained;            /* models.X.train false: the seeded initialisation */
+    int present;   /* weights file existed */
+    int trained;   /* trained by this run */
+    int untrained; /* models.X.train false: the seeded initialisation */
     double seconds, samples_per_s;
     int epochs;
-    double train_loss, train_acc, test_loss, test_acc;   /* final evaluation */
+    double train_loss, train_acc, test_loss, test_acc; /* final evaluation */
     sk_tset *theta;
 } sk_endpoint;
 
@@ -40,21 +40,28 @@ typedef struct sk_align_kind sk_align_kind;
  * results (by kind), and its curves along lambda. */
 typedef struct {
     const sk_align_kind *kind;
-    char name[48];            /* naive, weight_matching, sinkhorn_l2, ... */
-    char label[48];           /* plot legend */
-    sk_srb_cost cost;         /* sinkhorn only */
-    int64_t **perms;          /* NULL for naive */
-    sk_tset *aligned;         /* pi(theta_B) (borrowed theta_B for naive) */
+    char name[48];    /* naive, weight_matching, sinkhorn_l2, ... */
+    char label[48];   /* plot legend */
+    sk_srb_cost cost; /* sinkhorn only */
+    int64_t **perms;  /* NULL for naive */
+    sk_tset *aligned; /* pi(theta_B) (borrowed theta_B for naive) */
     double seconds;
     struct {
-        struct { int passes; double objective; } wm;
-        struct { int64_t samples; } am;
-        sk_srb_result srb;    /* per-epoch soft and hard costs */
-        struct { double loss; } ste;
+        struct {
+            int passes;
+            double objective;
+        } wm;
+        struct {
+            int64_t samples;
+        } am;
+        sk_srb_result srb; /* per-epoch soft and hard costs */
+        struct {
+            double loss;
+        } ste;
     } res;
-    int64_t units, matched;   /* planted B: units whose planted partner was found */
-    double *lambda, *loss, *acc;   /* (points), (n_splits * points) */
-    sk_barrier bl[2], ba[2];  /* loss / accuracy barriers per split */
+    int64_t units, matched;      /* planted B: units whose planted partner was found */
+    double *lambda, *loss, *acc; /* (points), (n_splits * points) */
+    sk_barrier bl[2], ba[2];     /* loss / accuracy barriers per split */
 } sk_method_result;
 
 typedef struct sk_pipe_state {
@@ -68,16 +75,16 @@ typedef struct sk_pipe_state {
     sk_method_result meth[SK_APP_MAX_METHODS];
     sk_loss_spec loss;
     char model_desc[256];
-    int64_t **planted;        /* models.b.planted: B = planted(A) */
-    sk_cl_results *cl;        /* mode continual */
+    int64_t **planted; /* models.b.planted: B = planted(A) */
+    sk_cl_results *cl; /* mode continual */
 } sk_pipe_state;
 
 /* A kind of alignment: one entry of the table in align.c, indexed by
  * sk_align_method (rebasin/method.h), whose name names its results
  * (sinkhorn: "sinkhorn_<cost>"). */
 struct sk_align_kind {
-    const char *label;        /* plot legend; sinkhorn: "Sinkhorn " + the cost's label */
-    int per_cost;             /* one aligned model per cost of sinkhorn.costs */
+    const char *label; /* plot legend; sinkhorn: "Sinkhorn " + the cost's label */
+    int per_cost;      /* one aligned model per cost of sinkhorn.costs */
     /* Find me->perms (identity on entry); NULL for naive (no alignment). */
     sk_status (*run)(sk_run *r, sk_pipe_state *ps, sk_method_result *me);
     /* The line logged when it finished (NULL: none). */

@@ -30,19 +30,26 @@ sk_status sk_run_verify_spec(const sk_config *cfg, FILE *out)
     x = sk_alloc_n((size_t)(N * dim), sizeof(float));
     y = sk_alloc_n((size_t)N, sizeof(int32_t));
     yr = sk_alloc_n((size_t)N * (size_t)ps->ms.n_out, sizeof(float));
-    if (!x || !y || !yr) { st = SK_ENOMEM; goto cleanup; }
+    if (!x || !y || !yr) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
     int32_t idx[64];
-    for (int i = 0; i < N; i++) idx[i] = i;
+    for (int i = 0; i < N; i++)
+        idx[i] = i;
     sk_dataset_batch(&ps->ds, &ps->ds.test, idx, N, 0, NULL, x, y, yr);
     sk_rng_seed(&rng, (uint64_t)cfg->seed);
     /* The endpoint A weights when they exist, else a seeded initialisation. */
-    if (ps->ep[0].present) st = sk_tset_copy(sk_model_params(ps->m), ps->ep[0].theta);
-    else sk_model_init(ps->m, &rng);
+    if (ps->ep[0].present)
+        st = sk_tset_copy(sk_model_params(ps->m), ps->ep[0].theta);
+    else
+        sk_model_init(ps->m, &rng);
     if (st != SK_OK) goto cleanup;
     st = sk_perm_spec_build(&ps->ms, sk_model_params(ps->m), ps->m, &ps->spec);
     if (st != SK_OK) goto cleanup;
     int64_t units = 0;
-    for (int g = 0; g < ps->spec->n_groups; g++) units += ps->spec->groups[g].size;
+    for (int g = 0; g < ps->spec->n_groups; g++)
+        units += ps->spec->groups[g].size;
     fprintf(out, "permutation spec of %s: %d groups, %lld units\n", ps->model_desc, ps->spec->n_groups,
             (long long)units);
     for (int g = 0; g < ps->spec->n_groups; g++) {
@@ -63,10 +70,11 @@ sk_status sk_run_verify_spec(const sk_config *cfg, FILE *out)
     }
     if (st != SK_OK) goto cleanup;
     if (worst <= 1e-4) {
-        fprintf(out, "spec verified: outputs unchanged under 3 random permutations of every group, "
-                     "every parameter and buffer randomised (max |diff| / max |logit| = %.2e <= 1e-4, "
-                     "%d %s test inputs)\n", worst, N,
-                sk_cfg_choice("dataset.name", cfg->dataset.name));
+        fprintf(out,
+                "spec verified: outputs unchanged under 3 random permutations of every group, "
+                "every parameter and buffer randomised (max |diff| / max |logit| = %.2e <= 1e-4, "
+                "%d %s test inputs)\n",
+                worst, N, sk_cfg_choice("dataset.name", cfg->dataset.name));
     } else {
         st = sk_err(SK_ENUMERIC, "permutation spec of %s FAILED: permuted outputs differ (max rel %.3e > 1e-4)",
                     ps->model_desc, worst);

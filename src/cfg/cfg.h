@@ -25,12 +25,18 @@
 #define SK_CFG_PATH 1024
 #define SK_CFG_NAME 128
 #define SK_CFG_LIST 32
-#define SK_CFG_SWEEP 16             /* at most this many sweep values */
-#define SK_CFG_SWEEP_TEXT 256       /* one sweep value, as YAML flow text */
+#define SK_CFG_SWEEP 16       /* at most this many sweep values */
+#define SK_CFG_SWEEP_TEXT 256 /* one sweep value, as YAML flow text */
 
 /* What a run does (`mode`): the config's own enum. */
-typedef enum { SK_MODE_TRAIN, SK_MODE_WEIGHT_MATCHING, SK_MODE_ACTIVATION_MATCHING,
-               SK_MODE_SINKHORN, SK_MODE_CONTINUAL, SK_MODE_COUNT } sk_mode;
+typedef enum {
+    SK_MODE_TRAIN,
+    SK_MODE_WEIGHT_MATCHING,
+    SK_MODE_ACTIVATION_MATCHING,
+    SK_MODE_SINKHORN,
+    SK_MODE_CONTINUAL,
+    SK_MODE_COUNT
+} sk_mode;
 extern const char *const sk_mode_names[SK_MODE_COUNT];
 
 /* Every field is documented (type, default, range) in schema.c and in
@@ -40,15 +46,15 @@ typedef struct {
     long long seed;
     sk_mode mode;
     int threads;
-    char output[SK_CFG_PATH];       /* results folder; "" -> results/<name> */
+    char output[SK_CFG_PATH]; /* results folder; "" -> results/<name> */
     struct {
         sk_ds_kind name;
-        char path[SK_CFG_PATH];     /* "" -> datasets/<name> */
+        char path[SK_CFG_PATH]; /* "" -> datasets/<name> */
         sk_normalize normalize;
         int augment;
-        sk_labels labels;           /* cifar100 */
+        sk_labels labels; /* cifar100 */
         long long train_limit, test_limit;
-        int degree, points;         /* polynomial toy */
+        int degree, points; /* polynomial toy */
         double noise;
     } dataset;
     struct {
@@ -58,15 +64,15 @@ typedef struct {
         sk_act activation;
         sk_mnorm norm;
         double width;
-        sk_vgghead head;            /* vgg classifier */
+        sk_vgghead head; /* vgg classifier */
         double dropout;
     } model;
     struct {
-        char weights[SK_CFG_PATH];  /* "" -> <output>/model_<x>.h5 */
+        char weights[SK_CFG_PATH]; /* "" -> <output>/model_<x>.h5 */
         long long seed;
-        int train;                  /* 0: use the seeded initialisation, untrained */
-        int planted;                /* b only: B = a random permutation of A */
-        double noise;               /* b only: Gaussian noise std added to the planted B */
+        int train;    /* 0: use the seeded initialisation, untrained */
+        int planted;  /* b only: B = a random permutation of A */
+        double noise; /* b only: Gaussian noise std added to the planted B */
     } models[2];
     struct {
         int epochs, batch_size, eval_batch_size;
@@ -87,7 +93,7 @@ typedef struct {
         int max_iter;
     } weight_matching;
     struct {
-        long long samples;          /* 0 = the whole training split */
+        long long samples; /* 0 = the whole training split */
         sk_am_cost cost;
         int batch_size;
     } activation_matching;
@@ -118,7 +124,7 @@ typedef struct {
         sk_cl_bench_kind benchmark;
         int tasks;
         sk_cl_angles angles;
-        double step;                /* degrees per task for angles: step */
+        double step; /* degrees per task for angles: step */
         int n_methods;
         sk_cl_method methods[SK_CFG_LIST];
         int epochs, batch_size;
@@ -135,8 +141,8 @@ typedef struct {
     struct {
         char key[64];
         int n;
-        char values[SK_CFG_SWEEP][SK_CFG_SWEEP_TEXT];   /* YAML flow text */
-        char labels[SK_CFG_SWEEP][64];                  /* [A-Za-z0-9_.-]+, unique */
+        char values[SK_CFG_SWEEP][SK_CFG_SWEEP_TEXT]; /* YAML flow text */
+        char labels[SK_CFG_SWEEP][64];                /* [A-Za-z0-9_.-]+, unique */
     } sweep;
 } sk_config;
 
@@ -166,12 +172,11 @@ const char *sk_mode_name(int mode);
 const char *sk_method_name(int m);
 const char *sk_cost_name(int c);
 const char *sk_split_name(int s);
-const char *sk_cfg_choice(const char *key, int index);   /* any choice key, e.g. "model.arch" */
+const char *sk_cfg_choice(const char *key, int index); /* any choice key, e.g. "model.arch" */
 
 /* Schema introspection (docs tests): number of keys, and key i's full name,
  * type text, default text and description. */
 int sk_config_n_keys(void);
-void sk_config_key_info(int i, const char **key, const char **type, const char **def,
-                        const char **doc);
+void sk_config_key_info(int i, const char **key, const char **type, const char **def, const char **doc);
 
 #endif

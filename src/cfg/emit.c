@@ -12,9 +12,13 @@ void sk_cfg_quote(const char *s, char *buf, size_t n)
     size_t j = 0;
     buf[j++] = '"';
     for (; *s && j + 8 < n; s++) {
-        if (*s == '"' || *s == '\\') { buf[j++] = '\\'; buf[j++] = *s; }
-        else if ((unsigned char)*s < 0x20) j += (size_t)snprintf(buf + j, n - j, "\\x%02x", (unsigned char)*s);
-        else buf[j++] = *s;
+        if (*s == '"' || *s == '\\') {
+            buf[j++] = '\\';
+            buf[j++] = *s;
+        } else if ((unsigned char)*s < 0x20)
+            j += (size_t)snprintf(buf + j, n - j, "\\x%02x", (unsigned char)*s);
+        else
+            buf[j++] = *s;
     }
     buf[j++] = '"';
     buf[j] = '\0';
@@ -22,14 +26,14 @@ void sk_cfg_quote(const char *s, char *buf, size_t n)
 
 static int plain_safe(const char *s)
 {
-    static const char *reserved[] = {"true", "false", "yes", "no", "on", "off", "null", "~", "True",
-                                     "False", "Yes", "No", "On", "Off", "Null", "NULL", "TRUE", "FALSE", NULL};
+    static const char *reserved[] = {"true", "false", "yes", "no",  "on",   "off",  "null", "~",     "True", "False",
+                                     "Yes",  "No",    "On",  "Off", "Null", "NULL", "TRUE", "FALSE", NULL};
     if (!*s) return 0;
     for (int i = 0; reserved[i]; i++)
         if (!strcmp(s, reserved[i])) return 0;
     char *end;
     strtod(s, &end);
-    if (*end == '\0') return 0;   /* looks like a number */
+    if (*end == '\0') return 0; /* looks like a number */
     if (strchr("-?:,[]{}#&*!|>'\"%@`", s[0]) || isspace((unsigned char)s[0])) return 0;
     for (const char *p = s; *p; p++) {
         if ((unsigned char)*p < 0x20 || *p == '#' || *p == '"' || *p == '\\') return 0;
@@ -63,16 +67,24 @@ static void value_text(const sk_config *cfg, const sk_cfg_key *k, char *buf, siz
     switch (k->type) {
     case T_STR: {
         const char *s = base + k->off;
-        if (plain_safe(s)) snprintf(buf, n, "%s", s);
-        else sk_cfg_quote(s, buf, n);
+        if (plain_safe(s))
+            snprintf(buf, n, "%s", s);
+        else
+            sk_cfg_quote(s, buf, n);
         break;
     }
     case T_INT:
         snprintf(buf, n, "%lld", sk_cfg_load_int(base + k->off, k->size));
         break;
-    case T_FLOAT: fmt_double(*(const double *)(base + k->off), buf, n); break;
-    case T_BOOL: snprintf(buf, n, "%s", sk_cfg_load_int(base + k->off, k->size) ? "true" : "false"); break;
-    case T_ENUM: snprintf(buf, n, "%s", choice_text(k, sk_cfg_load_int(base + k->off, k->size))); break;
+    case T_FLOAT:
+        fmt_double(*(const double *)(base + k->off), buf, n);
+        break;
+    case T_BOOL:
+        snprintf(buf, n, "%s", sk_cfg_load_int(base + k->off, k->size) ? "true" : "false");
+        break;
+    case T_ENUM:
+        snprintf(buf, n, "%s", choice_text(k, sk_cfg_load_int(base + k->off, k->size)));
+        break;
     case T_INTLIST:
     case T_ENUMLIST: {
         int cnt = (int)sk_cfg_load_int(base + k->cnt_off, sizeof(int));
@@ -123,9 +135,11 @@ static sk_status emit(const sk_config *cfg, FILE *out, const char *only)
     }
     if (!ol && cfg->sweep.n > 0) {
         fprintf(out, "sweep:\n  key: %s\n  values:\n", cfg->sweep.key);
-        for (int i = 0; i < cfg->sweep.n; i++) fprintf(out, "    - %s\n", cfg->sweep.values[i]);
+        for (int i = 0; i < cfg->sweep.n; i++)
+            fprintf(out, "    - %s\n", cfg->sweep.values[i]);
         fprintf(out, "  labels: [");
-        for (int i = 0; i < cfg->sweep.n; i++) fprintf(out, "%s%s", i ? ", " : "", cfg->sweep.labels[i]);
+        for (int i = 0; i < cfg->sweep.n; i++)
+            fprintf(out, "%s%s", i ? ", " : "", cfg->sweep.labels[i]);
         fprintf(out, "]\n");
     }
     return ferror(out) ? sk_err(SK_EIO, "write error") : SK_OK;
@@ -141,11 +155,20 @@ static char *emit_string(const sk_config *cfg, const char *only)
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    if (!f) { sk_err(SK_ENOMEM, "open_memstream failed"); return NULL; }
+    if (!f) {
+        sk_err(SK_ENOMEM, "open_memstream failed");
+        return NULL;
+    }
     emit(cfg, f, only);
     fclose(f);
     return buf;
 }
 
-char *sk_config_to_yaml(const sk_config *cfg) { return emit_string(cfg, ""); }
-char *sk_config_model_yaml(const sk_config *cfg) { return emit_string(cfg, "model."); }
+char *sk_config_to_yaml(const sk_config *cfg)
+{
+    return emit_string(cfg, "");
+}
+char *sk_config_model_yaml(const sk_config *cfg)
+{
+    return emit_string(cfg, "model.");
+}

@@ -21,10 +21,9 @@ sk_status sk_cfg_node_err(const sk_cfg_ctx *cx, const yaml_node_t *node, const c
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (cx->is_set || !node)
-        return sk_err(SK_ECONFIG, "%s: %s", cx->origin, msg);
-    return sk_err(SK_ECONFIG, "%s:%zu:%zu: %s", cx->origin, node->start_mark.line + 1,
-                  node->start_mark.column + 1, msg);
+    if (cx->is_set || !node) return sk_err(SK_ECONFIG, "%s: %s", cx->origin, msg);
+    return sk_err(SK_ECONFIG, "%s:%zu:%zu: %s", cx->origin, node->start_mark.line + 1, node->start_mark.column + 1,
+                  msg);
 }
 
 const char *sk_cfg_scalar(const yaml_node_t *n)
@@ -63,11 +62,15 @@ static void range_text(const sk_cfg_key *k, char *buf, size_t n)
 {
     int hi = k->max < 1e17;
     if (k->type == T_FLOAT) {
-        if (hi) snprintf(buf, n, "a number %s %g and <= %g", k->min_excl ? ">" : ">=", k->min, k->max);
-        else snprintf(buf, n, "a number %s %g", k->min_excl ? ">" : ">=", k->min);
+        if (hi)
+            snprintf(buf, n, "a number %s %g and <= %g", k->min_excl ? ">" : ">=", k->min, k->max);
+        else
+            snprintf(buf, n, "a number %s %g", k->min_excl ? ">" : ">=", k->min);
     } else {
-        if (hi) snprintf(buf, n, "an integer in %lld..%lld", (long long)k->min, (long long)k->max);
-        else snprintf(buf, n, "an integer >= %lld", (long long)k->min);
+        if (hi)
+            snprintf(buf, n, "an integer in %lld..%lld", (long long)k->min, (long long)k->max);
+        else
+            snprintf(buf, n, "an integer >= %lld", (long long)k->min);
     }
 }
 
@@ -97,7 +100,7 @@ static sk_status set_elem(const sk_cfg_ctx *cx, const sk_cfg_key *k, const yaml_
     range_text(k, want, sizeof want);
     if (!s || parse_ll(s, &v) != 0 || !in_range(k, (double)v))
         return sk_cfg_node_err(cx, n, "%s entries must be %s (got %s%s%s)", k->key, want, s ? "\"" : "",
-                        s ? s : "a collection", s ? "\"" : "");
+                               s ? s : "a collection", s ? "\"" : "");
     *out = v;
     return SK_OK;
 }
@@ -120,9 +123,8 @@ sk_status sk_cfg_set_key(sk_config *cfg, const sk_cfg_ctx *cx, const sk_cfg_key 
         range_text(k, want, sizeof want);
         if (!s || parse_ll(s, &v) != 0)
             return sk_cfg_node_err(cx, n, "%s must be %s (got %s%s%s)", k->key, want, s ? "\"" : "",
-                            s ? s : "a collection", s ? "\"" : "");
-        if (!in_range(k, (double)v))
-            return sk_cfg_node_err(cx, n, "%s must be %s (got %lld)", k->key, want, v);
+                                   s ? s : "a collection", s ? "\"" : "");
+        if (!in_range(k, (double)v)) return sk_cfg_node_err(cx, n, "%s must be %s (got %lld)", k->key, want, v);
         sk_cfg_store_int(base + k->off, k->size, v);
         return SK_OK;
     }
@@ -131,7 +133,7 @@ sk_status sk_cfg_set_key(sk_config *cfg, const sk_cfg_ctx *cx, const sk_cfg_key 
         range_text(k, want, sizeof want);
         if (!s || parse_double(s, &v) != 0)
             return sk_cfg_node_err(cx, n, "%s must be %s (got %s%s%s)", k->key, want, s ? "\"" : "",
-                            s ? s : "a collection", s ? "\"" : "");
+                                   s ? s : "a collection", s ? "\"" : "");
         if (!in_range(k, v)) return sk_cfg_node_err(cx, n, "%s must be %s (got %s)", k->key, want, s);
         *(double *)(base + k->off) = v;
         return SK_OK;
@@ -140,11 +142,17 @@ sk_status sk_cfg_set_key(sk_config *cfg, const sk_cfg_ctx *cx, const sk_cfg_key 
         static const char *yes[] = {"true", "True", "TRUE", "yes", "on", NULL};
         static const char *no[] = {"false", "False", "FALSE", "no", "off", NULL};
         for (int i = 0; s && yes[i]; i++)
-            if (!strcmp(s, yes[i])) { sk_cfg_store_int(base + k->off, k->size, 1); return SK_OK; }
+            if (!strcmp(s, yes[i])) {
+                sk_cfg_store_int(base + k->off, k->size, 1);
+                return SK_OK;
+            }
         for (int i = 0; s && no[i]; i++)
-            if (!strcmp(s, no[i])) { sk_cfg_store_int(base + k->off, k->size, 0); return SK_OK; }
+            if (!strcmp(s, no[i])) {
+                sk_cfg_store_int(base + k->off, k->size, 0);
+                return SK_OK;
+            }
         return sk_cfg_node_err(cx, n, "%s must be true or false (got %s%s%s)", k->key, s ? "\"" : "",
-                        s ? s : "a collection", s ? "\"" : "");
+                               s ? s : "a collection", s ? "\"" : "");
     }
     case T_ENUM: {
         long long v;
@@ -168,14 +176,16 @@ sk_status sk_cfg_set_key(sk_config *cfg, const sk_cfg_ctx *cx, const sk_cfg_key 
                 sk_status st = set_elem(cx, k, e, &tmp[m]);
                 if (st != SK_OK) return st;
                 for (int j = 0; k->type == T_ENUMLIST && j < m; j++)
-                    if (tmp[j] == tmp[m]) return sk_cfg_node_err(cx, e, "%s lists \"%s\" twice", k->key, sk_cfg_scalar(e));
+                    if (tmp[j] == tmp[m])
+                        return sk_cfg_node_err(cx, e, "%s lists \"%s\" twice", k->key, sk_cfg_scalar(e));
                 m++;
             }
         } else {
             return sk_cfg_node_err(cx, n, "%s must be a list such as %s", k->key, k->def);
         }
         if (m == 0) return sk_cfg_node_err(cx, n, "%s must not be empty", k->key);
-        for (int i = 0; i < m; i++) sk_cfg_store_int(base + k->off + (size_t)i * k->size, k->size, tmp[i]);
+        for (int i = 0; i < m; i++)
+            sk_cfg_store_int(base + k->off + (size_t)i * k->size, k->size, tmp[i]);
         sk_cfg_store_int(base + k->cnt_off, sizeof(int), m);
         return SK_OK;
     }
@@ -260,9 +270,9 @@ static sk_status walk_mapping(sk_config *cfg, const sk_cfg_ctx *cx, yaml_documen
             keys_under(prefix, name, list, sizeof list, best, sizeof best);
             if (best[0])
                 return sk_cfg_node_err(cx, kn, "unknown key \"%s\"%s%s (did you mean \"%s\"?)", name,
-                                *prefix ? " in section " : "", prefix, best);
+                                       *prefix ? " in section " : "", prefix, best);
             return sk_cfg_node_err(cx, kn, "unknown key \"%s\"%s%s (expected one of: %s)", name,
-                            *prefix ? " in section " : "", prefix, list);
+                                   *prefix ? " in section " : "", prefix, list);
         }
     }
     return SK_OK;
@@ -279,9 +289,8 @@ sk_status sk_cfg_load_doc(const sk_cfg_ctx *cx, const unsigned char *text, size_
             st = sk_err(SK_ECONFIG, "%s: YAML syntax error: %s", cx->origin,
                         parser.problem ? parser.problem : "invalid value");
         else
-            st = sk_err(SK_ECONFIG, "%s:%zu:%zu: YAML syntax error: %s%s%s", cx->origin,
-                        parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-                        parser.problem ? parser.problem : "invalid document",
+            st = sk_err(SK_ECONFIG, "%s:%zu:%zu: YAML syntax error: %s%s%s", cx->origin, parser.problem_mark.line + 1,
+                        parser.problem_mark.column + 1, parser.problem ? parser.problem : "invalid document",
                         parser.context ? " " : "", parser.context ? parser.context : "");
         yaml_parser_delete(&parser);
         return st;
@@ -305,7 +314,8 @@ static sk_status set_default(sk_config *cfg, const sk_cfg_key *k)
 void sk_config_defaults(sk_config *cfg, const char *name)
 {
     memset(cfg, 0, sizeof *cfg);
-    for (int i = 0; i < sk_cfg_n_schema; i++) set_default(cfg, &sk_cfg_schema[i]);
+    for (int i = 0; i < sk_cfg_n_schema; i++)
+        set_default(cfg, &sk_cfg_schema[i]);
     if (name) snprintf(cfg->name, sizeof cfg->name, "%s", name);
 }
 
@@ -338,8 +348,10 @@ sk_status sk_cfg_apply_set(sk_config *cfg, const char *arg, unsigned char *seen)
         sk_status sst = sk_cfg_load_doc(&cx, (const unsigned char *)(eq + 1), strlen(eq + 1), &sdoc);
         if (sst != SK_OK) return sst;
         yaml_node_t *root = yaml_document_get_root_node(&sdoc);
-        if (!root) sst = sk_err(SK_ECONFIG, "%s: missing value", origin);
-        else sst = sk_cfg_sweep_set(cfg, &cx, &sdoc, key + 6, root);
+        if (!root)
+            sst = sk_err(SK_ECONFIG, "%s: missing value", origin);
+        else
+            sst = sk_cfg_sweep_set(cfg, &cx, &sdoc, key + 6, root);
         yaml_document_delete(&sdoc);
         return sst;
     }
@@ -368,8 +380,10 @@ sk_status sk_cfg_apply_set(sk_config *cfg, const char *arg, unsigned char *seen)
     st = sk_cfg_load_doc(&cx, (const unsigned char *)val, strlen(val), &doc);
     if (st != SK_OK) return st;
     yaml_node_t *root = yaml_document_get_root_node(&doc);
-    if (!root) st = sk_err(SK_ECONFIG, "%s: missing value", origin);
-    else st = sk_cfg_set_key(cfg, &cx, k, &doc, root);
+    if (!root)
+        st = sk_err(SK_ECONFIG, "%s: missing value", origin);
+    else
+        st = sk_cfg_set_key(cfg, &cx, k, &doc, root);
     yaml_document_delete(&doc);
     if (st == SK_OK) seen[k - sk_cfg_schema] = 1;
     return st;
@@ -387,7 +401,7 @@ sk_status sk_config_load(sk_config *cfg, const char *path, const char *const *se
     FILE *f;
     char stem[SK_CFG_NAME];
 
-    sk_err_clear();   /* a config load is a chain of its own */
+    sk_err_clear(); /* a config load is a chain of its own */
     memset(seen, 0, sizeof seen);
     stem_of(path, stem, sizeof stem);
     sk_config_defaults(cfg, stem);
@@ -400,7 +414,10 @@ sk_status sk_config_load(sk_config *cfg, const char *path, const char *const *se
         rewind(f);
     }
     text = sk_alloc(len + 1);
-    if (!text) { fclose(f); return SK_ENOMEM; }
+    if (!text) {
+        fclose(f);
+        return SK_ENOMEM;
+    }
     if (len && fread(text, 1, len, f) != len) {
         fclose(f);
         st = sk_err(SK_ECONFIG, "%s: read error", path);
@@ -428,22 +445,21 @@ cleanup:
     return st;
 }
 
-
 sk_status sk_config_finalize(sk_config *cfg, const char *origin)
 {
     if (!cfg->name[0]) return sk_err(SK_ECONFIG, "%s: name must not be empty", origin);
     for (const char *p = cfg->name; *p; p++)
         if (!sk_cfg_name_char(*p))
-            return sk_err(SK_ECONFIG, "%s: name \"%s\" may only contain letters, digits, '_', '-' and '.'",
-                          origin, cfg->name);
+            return sk_err(SK_ECONFIG, "%s: name \"%s\" may only contain letters, digits, '_', '-' and '.'", origin,
+                          cfg->name);
     if (!cfg->output[0]) snprintf(cfg->output, sizeof cfg->output, "results/%s", cfg->name);
-    if (!cfg->dataset.path[0]) snprintf(cfg->dataset.path, sizeof cfg->dataset.path, "%s", sk_cfg_default_data_dir(cfg->dataset.name));
+    if (!cfg->dataset.path[0])
+        snprintf(cfg->dataset.path, sizeof cfg->dataset.path, "%s", sk_cfg_default_data_dir(cfg->dataset.name));
     for (int m = 0; m < 2; m++)
         if (!cfg->models[m].weights[0]) {
-            int k = snprintf(cfg->models[m].weights, sizeof cfg->models[m].weights, "%s/model_%c.h5",
-                             cfg->output, 'a' + m);
-            if (k >= (int)sizeof cfg->models[m].weights)
-                return sk_err(SK_ECONFIG, "%s: output path too long", origin);
+            int k =
+                snprintf(cfg->models[m].weights, sizeof cfg->models[m].weights, "%s/model_%c.h5", cfg->output, 'a' + m);
+            if (k >= (int)sizeof cfg->models[m].weights) return sk_err(SK_ECONFIG, "%s: output path too long", origin);
         }
     if (cfg->threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -456,9 +472,8 @@ sk_status sk_config_finalize(sk_config *cfg, const char *origin)
                       sk_cfg_choice("model.arch", cfg->model.arch));
     if (conv && (cfg->dataset.name == SK_DS_MNIST || cfg->dataset.name == SK_DS_FASHION_MNIST) &&
         cfg->model.arch != SK_ARCH_RESNET20)
-        return sk_err(SK_ECONFIG, "%s: model.arch %s needs 32x32 inputs (CIFAR); use mlp or resnet20 for %s",
-                      origin, sk_cfg_choice("model.arch", cfg->model.arch),
-                      sk_cfg_choice("dataset.name", cfg->dataset.name));
+        return sk_err(SK_ECONFIG, "%s: model.arch %s needs 32x32 inputs (CIFAR); use mlp or resnet20 for %s", origin,
+                      sk_cfg_choice("model.arch", cfg->model.arch), sk_cfg_choice("dataset.name", cfg->dataset.name));
     if (cfg->model.arch == SK_ARCH_RESNET20 && cfg->model.norm == SK_MNORM_NONE)
         return sk_err(SK_ECONFIG, "%s: model.arch resnet20 needs model.norm batchnorm or layernorm", origin);
     if (cfg->sweep.n > 0) {
@@ -466,7 +481,8 @@ sk_status sk_config_finalize(sk_config *cfg, const char *origin)
         sk_config *tmp = sk_alloc(sizeof *tmp);
         sk_status st = SK_OK;
         if (!tmp) return SK_ENOMEM;
-        for (int i = 0; i < cfg->sweep.n && st == SK_OK; i++) st = sk_cfg_sweep_item(cfg, i, tmp, origin);
+        for (int i = 0; i < cfg->sweep.n && st == SK_OK; i++)
+            st = sk_cfg_sweep_item(cfg, i, tmp, origin);
         sk_free(tmp);
         return st;
     }

@@ -13,15 +13,35 @@
 #define OFF(f) offsetof(sk_config, f)
 #define SZ(f) sizeof(((sk_config *)0)->f)
 #define BIG 1e300
-#define STR(k, f, d, doc) {k, T_STR, OFF(f), SZ(f), 0, d, 0, 0, 0, NULL, 0, NULL, doc}
-#define INT(k, f, d, lo, hi, doc) {k, T_INT, OFF(f), SZ(f), 0, d, lo, hi, 0, NULL, 0, NULL, doc}
-#define FLT(k, f, d, lo, hi, ex, doc) {k, T_FLOAT, OFF(f), SZ(f), 0, d, lo, hi, ex, NULL, 0, NULL, doc}
-#define BOOL(k, f, d, doc) {k, T_BOOL, OFF(f), SZ(f), 0, d, 0, 1, 0, NULL, 0, NULL, doc}
-#define ENUMA(k, f, d, names, al, doc) {k, T_ENUM, OFF(f), SZ(f), 0, d, 0, 0, 0, names, SK_COUNT_OF(names), al, doc}
+#define STR(k, f, d, doc)                                                                                              \
+    {                                                                                                                  \
+        k, T_STR, OFF(f), SZ(f), 0, d, 0, 0, 0, NULL, 0, NULL, doc                                                     \
+    }
+#define INT(k, f, d, lo, hi, doc)                                                                                      \
+    {                                                                                                                  \
+        k, T_INT, OFF(f), SZ(f), 0, d, lo, hi, 0, NULL, 0, NULL, doc                                                   \
+    }
+#define FLT(k, f, d, lo, hi, ex, doc)                                                                                  \
+    {                                                                                                                  \
+        k, T_FLOAT, OFF(f), SZ(f), 0, d, lo, hi, ex, NULL, 0, NULL, doc                                                \
+    }
+#define BOOL(k, f, d, doc)                                                                                             \
+    {                                                                                                                  \
+        k, T_BOOL, OFF(f), SZ(f), 0, d, 0, 1, 0, NULL, 0, NULL, doc                                                    \
+    }
+#define ENUMA(k, f, d, names, al, doc)                                                                                 \
+    {                                                                                                                  \
+        k, T_ENUM, OFF(f), SZ(f), 0, d, 0, 0, 0, names, SK_COUNT_OF(names), al, doc                                    \
+    }
 #define ENUM(k, f, d, names, doc) ENUMA(k, f, d, names, NULL, doc)
-#define ILIST(k, f, n, d, lo, hi, doc) {k, T_INTLIST, OFF(f), SZ(f[0]), OFF(n), d, lo, hi, 0, NULL, 0, NULL, doc}
-#define ELIST(k, f, n, d, names, doc) \
-    {k, T_ENUMLIST, OFF(f), SZ(f[0]), OFF(n), d, 0, 0, 0, names, SK_COUNT_OF(names), NULL, doc}
+#define ILIST(k, f, n, d, lo, hi, doc)                                                                                 \
+    {                                                                                                                  \
+        k, T_INTLIST, OFF(f), SZ(f[0]), OFF(n), d, lo, hi, 0, NULL, 0, NULL, doc                                       \
+    }
+#define ELIST(k, f, n, d, names, doc)                                                                                  \
+    {                                                                                                                  \
+        k, T_ENUMLIST, OFF(f), SZ(f[0]), OFF(n), d, 0, 0, 0, names, SK_COUNT_OF(names), NULL, doc                      \
+    }
 
 /* Fields the code reads as plain int (counts, booleans) must be int. */
 _Static_assert(sizeof(((sk_config *)0)->align.n_methods) == sizeof(int), "list counts are int");
@@ -36,16 +56,17 @@ const char *const sk_mode_names[] = {[SK_MODE_TRAIN] = "train",
 const sk_cfg_key sk_cfg_schema[] = {
     STR("name", name, "\"\"", "experiment name; results go to results/<name>/ (default: the config file's base name)"),
     INT("seed", seed, "1", 0, 9.2e18, "seed of every random choice in the run (data order, inits, group orders)"),
-    ENUM("mode", mode, "train", sk_mode_names,
-         "what the run does; train only trains/saves the endpoints"),
+    ENUM("mode", mode, "train", sk_mode_names, "what the run does; train only trains/saves the endpoints"),
     INT("threads", threads, "0", 0, 1024, "threads for BLAS and OpenMP loops; 0 = one per CPU core"),
     STR("output", output, "\"\"", "results folder (default results/<name>); -o overrides it"),
 
     ENUM("dataset.name", dataset.name, "mnist", sk_ds_kind_names, "data set"),
     STR("dataset.path", dataset.path, "\"\"", "folder holding the official files (default datasets/<dataset.name>)"),
     ENUMA("dataset.normalize", dataset.normalize, "auto", sk_normalize_names, "true=auto,false=unit",
-         "pixel scaling: unit = [0,1]; standard = per-channel mean/std of the training split; auto = standard for CIFAR, unit for MNIST"),
-    BOOL("dataset.augment", dataset.augment, "false", "CIFAR training augmentation: random crop (4-pixel padding) and horizontal flip"),
+          "pixel scaling: unit = [0,1]; standard = per-channel mean/std of the training split; auto = standard for "
+          "CIFAR, unit for MNIST"),
+    BOOL("dataset.augment", dataset.augment, "false",
+         "CIFAR training augmentation: random crop (4-pixel padding) and horizontal flip"),
     ENUM("dataset.labels", dataset.labels, "fine", sk_labels_names, "CIFAR-100 label set"),
     INT("dataset.train_limit", dataset.train_limit, "0", 0, 9.2e18, "use only the first N training examples (0 = all)"),
     INT("dataset.test_limit", dataset.test_limit, "0", 0, 9.2e18, "use only the first N test examples (0 = all)"),
@@ -62,7 +83,8 @@ const sk_cfg_key sk_cfg_schema[] = {
          "VGG classifier: gitrebasin = Linear-ReLU-Linear-ReLU-Linear (512w units), linear = one Linear"),
     FLT("model.dropout", model.dropout, "0", 0, 1, 0, "MLP dropout probability after each hidden activation"),
 
-    STR("models.a.weights", models[0].weights, "\"\"", "endpoint A weights (HDF5); trained and saved when absent (default <output>/model_a.h5)"),
+    STR("models.a.weights", models[0].weights, "\"\"",
+        "endpoint A weights (HDF5); trained and saved when absent (default <output>/model_a.h5)"),
     INT("models.a.seed", models[0].seed, "1", 0, 9.2e18, "seed of endpoint A's initialisation and data order"),
     BOOL("models.a.train", models[0].train, "true",
          "train A when its weights file is absent; false = save and use its seeded initialisation (untrained)"),
@@ -82,7 +104,8 @@ const sk_cfg_key sk_cfg_schema[] = {
     FLT("train.lr", train.lr, "0.001", 0, BIG, 1, "learning rate"),
     FLT("train.momentum", train.momentum, "0.9", 0, 1, 0, "SGD momentum"),
     BOOL("train.nesterov", train.nesterov, "false", "SGD Nesterov momentum"),
-    FLT("train.weight_decay", train.weight_decay, "0", 0, BIG, 0, "weight decay (L2 for sgd/adam, decoupled for adamw)"),
+    FLT("train.weight_decay", train.weight_decay, "0", 0, BIG, 0,
+        "weight decay (L2 for sgd/adam, decoupled for adamw)"),
     FLT("train.beta1", train.beta1, "0.9", 0, 1, 0, "Adam beta1"),
     FLT("train.beta2", train.beta2, "0.999", 0, 1, 0, "Adam beta2"),
     FLT("train.eps", train.eps, "1e-08", 0, BIG, 1, "Adam epsilon"),
@@ -94,11 +117,14 @@ const sk_cfg_key sk_cfg_schema[] = {
 
     ELIST("align.methods", align.methods, align.n_methods, "[weight_matching, activation_matching]",
           sk_align_method_names, "alignment methods compared in one run"),
-    INT("weight_matching.max_iter", weight_matching.max_iter, "100", 1, 1e6, "weight matching: maximum passes over the groups"),
-    INT("activation_matching.samples", activation_matching.samples, "0", 0, 9.2e18, "training examples for the statistics (0 = all)"),
+    INT("weight_matching.max_iter", weight_matching.max_iter, "100", 1, 1e6,
+        "weight matching: maximum passes over the groups"),
+    INT("activation_matching.samples", activation_matching.samples, "0", 0, 9.2e18,
+        "training examples for the statistics (0 = all)"),
     ENUM("activation_matching.cost", activation_matching.cost, "inner_product", sk_am_cost_names,
          "activation similarity"),
-    INT("activation_matching.batch_size", activation_matching.batch_size, "1000", 1, 1e6, "batch size of the statistics pass"),
+    INT("activation_matching.batch_size", activation_matching.batch_size, "1000", 1, 1e6,
+        "batch size of the statistics pass"),
 
     ELIST("sinkhorn.costs", sinkhorn.costs, sinkhorn.n_costs, "[l2, mid, rnd]", sk_srb_cost_names,
           "Sinkhorn re-basin costs (one aligned model per cost)"),
@@ -106,7 +132,8 @@ const sk_cfg_key sk_cfg_schema[] = {
     INT("sinkhorn.iterations", sinkhorn.iterations, "20", 1, 1e6, "Sinkhorn iterations"),
     FLT("sinkhorn.scale", sinkhorn.scale, "1", 0, BIG, 1, "scale l of the cost C = -l X"),
     INT("sinkhorn.epochs", sinkhorn.epochs, "20", 1, 1e6,
-        "data costs (mid, rnd): epochs over the training data; data-free costs: rounds after which the hard cost is measured"),
+        "data costs (mid, rnd): epochs over the training data; data-free costs: rounds after which the hard cost is "
+        "measured"),
     INT("sinkhorn.steps", sinkhorn.steps, "1000", 1, 1e8, "optimisation steps (data-free costs l2, l1, cosine)"),
     FLT("sinkhorn.lr", sinkhorn.lr, "0.1", 0, BIG, 1, "AdamW learning rate on the matrices"),
     FLT("sinkhorn.weight_decay", sinkhorn.weight_decay, "0.01", 0, BIG, 0, "AdamW weight decay on the matrices"),
@@ -131,8 +158,7 @@ const sk_cfg_key sk_cfg_schema[] = {
     ENUM("interpolation.bn_reset", interpolation.bn_reset, "auto", sk_bnreset_names,
          "re-estimate BatchNorm statistics at each lambda (auto = when the model has BatchNorm)"),
 
-    ENUM("continual.benchmark", continual.benchmark, "rotated-mnist",
-         sk_cl_bench_names,
+    ENUM("continual.benchmark", continual.benchmark, "rotated-mnist", sk_cl_bench_names,
          "task sequence (rotated/permuted use dataset.name: mnist or fashion-mnist)"),
     INT("continual.tasks", continual.tasks, "20", 1, 1000, "number of tasks (split benchmarks: at most 5 / 20)"),
     ENUM("continual.angles", continual.angles, "linspace", sk_cl_angles_names,
@@ -142,18 +168,22 @@ const sk_cfg_key sk_cfg_schema[] = {
           sk_cl_method_names, "continual-learning methods compared in one run"),
     INT("continual.epochs", continual.epochs, "5", 1, 1e6, "epochs per task"),
     INT("continual.batch_size", continual.batch_size, "500", 1, 1e6, "minibatch size"),
-    ENUM("continual.optimizer", continual.optimizer, "adamw", sk_opt_kind_names, "optimiser of the model's own training"),
+    ENUM("continual.optimizer", continual.optimizer, "adamw", sk_opt_kind_names,
+         "optimiser of the model's own training"),
     FLT("continual.lr", continual.lr, "0.001", 0, BIG, 1, "learning rate of the model's own training"),
     FLT("continual.momentum", continual.momentum, "0.9", 0, 1, 0, "SGD momentum"),
-    FLT("continual.weight_decay", continual.weight_decay, "0.01", 0, BIG, 0, "weight decay of the model's own training"),
+    FLT("continual.weight_decay", continual.weight_decay, "0.01", 0, BIG, 0,
+        "weight decay of the model's own training"),
     INT("continual.memory_per_class", continual.memory_per_class, "5", 0, 1e6,
         "episodic memory: examples per class per task (replay, agem, rebasin)"),
     FLT("continual.ewc_lambda", continual.ewc_lambda, "100", 0, BIG, 0, "EWC penalty strength"),
     INT("continual.fisher_samples", continual.fisher_samples, "1000", 1, 1e9, "EWC: examples for the diagonal Fisher"),
-    FLT("continual.rebasin.lr", continual.rebasin.lr, "0.1", 0, BIG, 1, "rebasin: AdamW learning rate of the Sinkhorn matrices"),
+    FLT("continual.rebasin.lr", continual.rebasin.lr, "0.1", 0, BIG, 1,
+        "rebasin: AdamW learning rate of the Sinkhorn matrices"),
     FLT("continual.rebasin.tau", continual.rebasin.tau, "1", 0, BIG, 1, "rebasin: Sinkhorn temperature"),
     INT("continual.rebasin.iterations", continual.rebasin.iterations, "20", 1, 1e6, "rebasin: Sinkhorn iterations"),
-    FLT("continual.rebasin.delta_lr", continual.rebasin.delta_lr, "0.05", 0, BIG, 1, "rebasin: SGD learning rate of the residual"),
+    FLT("continual.rebasin.delta_lr", continual.rebasin.delta_lr, "0.05", 0, BIG, 1,
+        "rebasin: SGD learning rate of the residual"),
     FLT("continual.rebasin.delta_weight_decay", continual.rebasin.delta_weight_decay, "0.1", 0, BIG, 0,
         "rebasin: weight decay of the residual"),
     FLT("continual.rebasin.delta_clip", continual.rebasin.delta_clip, "0.001", 0, BIG, 0,
@@ -209,8 +239,10 @@ int sk_cfg_levenshtein(const char *a, const char *b)
     int la = (int)strlen(a), lb = (int)strlen(b);
     if (la > 63 || lb > 63) return 99;
     int d[64][64];
-    for (int i = 0; i <= la; i++) d[i][0] = i;
-    for (int j = 0; j <= lb; j++) d[0][j] = j;
+    for (int i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (int j = 0; j <= lb; j++)
+        d[0][j] = j;
     for (int i = 1; i <= la; i++)
         for (int j = 1; j <= lb; j++) {
             int c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
@@ -241,29 +273,66 @@ void sk_cfg_suggest(const char *const *names, int n, const char *s, char *buf, s
 void sk_cfg_store_int(void *field, size_t size, long long v)
 {
     switch (size) {
-    case 1: { int8_t x = (int8_t)v; memcpy(field, &x, 1); break; }
-    case 2: { int16_t x = (int16_t)v; memcpy(field, &x, 2); break; }
-    case 4: { int32_t x = (int32_t)v; memcpy(field, &x, 4); break; }
-    default: { int64_t x = (int64_t)v; memcpy(field, &x, 8); break; }
+    case 1: {
+        int8_t x = (int8_t)v;
+        memcpy(field, &x, 1);
+        break;
+    }
+    case 2: {
+        int16_t x = (int16_t)v;
+        memcpy(field, &x, 2);
+        break;
+    }
+    case 4: {
+        int32_t x = (int32_t)v;
+        memcpy(field, &x, 4);
+        break;
+    }
+    default: {
+        int64_t x = (int64_t)v;
+        memcpy(field, &x, 8);
+        break;
+    }
     }
 }
 
 long long sk_cfg_load_int(const void *field, size_t size)
 {
     switch (size) {
-    case 1: { int8_t x; memcpy(&x, field, 1); return x; }
-    case 2: { int16_t x; memcpy(&x, field, 2); return x; }
-    case 4: { int32_t x; memcpy(&x, field, 4); return x; }
-    default: { int64_t x; memcpy(&x, field, 8); return x; }
+    case 1: {
+        int8_t x;
+        memcpy(&x, field, 1);
+        return x;
+    }
+    case 2: {
+        int16_t x;
+        memcpy(&x, field, 2);
+        return x;
+    }
+    case 4: {
+        int32_t x;
+        memcpy(&x, field, 4);
+        return x;
+    }
+    default: {
+        int64_t x;
+        memcpy(&x, field, 8);
+        return x;
+    }
     }
 }
 
-int sk_cfg_name_char(char c) { return isalnum((unsigned char)c) || c == '_' || c == '-' || c == '.'; }
+int sk_cfg_name_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '_' || c == '-' || c == '.';
+}
 
 const char *sk_cfg_default_data_dir(sk_ds_kind k)
 {
-    static const char *const dir[] = {[SK_DS_MNIST] = "datasets/mnist", [SK_DS_FASHION_MNIST] = "datasets/fashion-mnist",
-                                      [SK_DS_CIFAR10] = "datasets/cifar10", [SK_DS_CIFAR100] = "datasets/cifar100",
+    static const char *const dir[] = {[SK_DS_MNIST] = "datasets/mnist",
+                                      [SK_DS_FASHION_MNIST] = "datasets/fashion-mnist",
+                                      [SK_DS_CIFAR10] = "datasets/cifar10",
+                                      [SK_DS_CIFAR100] = "datasets/cifar100",
                                       [SK_DS_POLYNOMIAL] = ""};
     _Static_assert(SK_COUNT_OF(dir) == SK_DS_COUNT, "a default folder for every data set");
     return (unsigned)k < SK_DS_COUNT ? dir[k] : "";
@@ -278,17 +347,36 @@ const char *sk_cfg_choice(const char *key, int index)
     return c ? c : "?";
 }
 
-const char *sk_mode_name(int mode) { return SK_NAME(sk_mode_names, mode); }
-const char *sk_method_name(int m) { return SK_NAME(sk_align_method_names, m); }
-const char *sk_cost_name(int c) { return SK_NAME(sk_srb_cost_names, c); }
-const char *sk_split_name(int s) { return SK_NAME(sk_split_names, s); }
+const char *sk_mode_name(int mode)
+{
+    return SK_NAME(sk_mode_names, mode);
+}
+const char *sk_method_name(int m)
+{
+    return SK_NAME(sk_align_method_names, m);
+}
+const char *sk_cost_name(int c)
+{
+    return SK_NAME(sk_srb_cost_names, c);
+}
+const char *sk_split_name(int s)
+{
+    return SK_NAME(sk_split_names, s);
+}
 
-int sk_config_n_keys(void) { return sk_cfg_n_schema; }
+int sk_config_n_keys(void)
+{
+    return sk_cfg_n_schema;
+}
 
 void sk_config_key_info(int i, const char **key, const char **type, const char **def, const char **doc)
 {
-    static const char *const tn[] = {[T_STR] = "string", [T_INT] = "integer", [T_FLOAT] = "number",
-                                     [T_BOOL] = "boolean", [T_ENUM] = "choice", [T_INTLIST] = "list of integers",
+    static const char *const tn[] = {[T_STR] = "string",
+                                     [T_INT] = "integer",
+                                     [T_FLOAT] = "number",
+                                     [T_BOOL] = "boolean",
+                                     [T_ENUM] = "choice",
+                                     [T_INTLIST] = "list of integers",
                                      [T_ENUMLIST] = "list of choices"};
     const sk_cfg_key *k = &sk_cfg_schema[i];
     if (key) *key = k->key;

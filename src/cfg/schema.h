@@ -15,22 +15,22 @@
 typedef enum { T_STR, T_INT, T_FLOAT, T_BOOL, T_ENUM, T_INTLIST, T_ENUMLIST } sk_cfg_type;
 
 typedef struct {
-    const char *key;             /* full dotted name */
+    const char *key; /* full dotted name */
     sk_cfg_type type;
-    size_t off;                  /* value offset in sk_config */
-    size_t size;                 /* strings: buffer size; numbers, enums, bools: field size;
-                                    lists: size of one element */
-    size_t cnt_off;              /* lists: offset of the element count (an int) */
-    const char *def;             /* default, as YAML text */
-    double min, max;             /* numbers, list elements: inclusive range */
-    int min_excl;                /* 1: value must be > min */
-    const char *const *names;    /* enums: the owning module's name table */
+    size_t off;               /* value offset in sk_config */
+    size_t size;              /* strings: buffer size; numbers, enums, bools: field size;
+                                 lists: size of one element */
+    size_t cnt_off;           /* lists: offset of the element count (an int) */
+    const char *def;          /* default, as YAML text */
+    double min, max;          /* numbers, list elements: inclusive range */
+    int min_excl;             /* 1: value must be > min */
+    const char *const *names; /* enums: the owning module's name table */
     int n_names;
-    const char *aliases;         /* enums: extra spellings, "from=to,from=to" */
+    const char *aliases; /* enums: extra spellings, "from=to,from=to" */
     const char *doc;
 } sk_cfg_key;
 
-#define SK_CFG_MAX_KEYS 160   /* bound of the schema (checked where it is defined) */
+#define SK_CFG_MAX_KEYS 160 /* bound of the schema (checked where it is defined) */
 extern const sk_cfg_key sk_cfg_schema[];
 extern const int sk_cfg_n_schema;
 

@@ -12,14 +12,17 @@ static int flow_text(const sk_cfg_key *k, yaml_document_t *doc, yaml_node_t *n, 
 {
     size_t j = 0;
     if (n->type == YAML_SCALAR_NODE) {
-        if (k->type == T_STR) sk_cfg_quote(sk_cfg_scalar(n), buf, len);
-        else snprintf(buf, len, "%s", sk_cfg_scalar(n));
+        if (k->type == T_STR)
+            sk_cfg_quote(sk_cfg_scalar(n), buf, len);
+        else
+            snprintf(buf, len, "%s", sk_cfg_scalar(n));
         return strlen(buf) + 1 < len;
     }
     j += (size_t)snprintf(buf, len, "[");
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top && j < len; it++) {
         yaml_node_t *e = yaml_document_get_node(doc, *it);
-        j += (size_t)snprintf(buf + j, len - j, "%s%s", it > n->data.sequence.items.start ? ", " : "", sk_cfg_scalar(e));
+        j +=
+            (size_t)snprintf(buf + j, len - j, "%s%s", it > n->data.sequence.items.start ? ", " : "", sk_cfg_scalar(e));
     }
     if (j < len) j += (size_t)snprintf(buf + j, len - j, "]");
     return j + 1 < len;
@@ -65,11 +68,14 @@ sk_status sk_cfg_sweep_set(sk_config *cfg, const sk_cfg_ctx *cx, yaml_document_t
             int bd = 4;
             for (int i = 0; s && i < sk_cfg_n_schema; i++) {
                 int d = sk_cfg_levenshtein(sk_cfg_schema[i].key, s);
-                if (d < bd) { bd = d; best = sk_cfg_schema[i].key; }
+                if (d < bd) {
+                    bd = d;
+                    best = sk_cfg_schema[i].key;
+                }
             }
             return sk_cfg_node_err(cx, n, "sweep.key must name a config key such as model.arch (got %s%s%s)%s%s%s",
-                            s ? "\"" : "", s ? s : "a collection", s ? "\"" : "", best ? "; did you mean \"" : "",
-                            best ? best : "", best ? "\"?" : "");
+                                   s ? "\"" : "", s ? s : "a collection", s ? "\"" : "",
+                                   best ? "; did you mean \"" : "", best ? best : "", best ? "\"?" : "");
         }
         if (!strcmp(s, "name") || !strcmp(s, "output"))
             return sk_cfg_node_err(cx, n, "sweep.key cannot be %s: every sweep item writes into <output>/<label>", s);
@@ -92,7 +98,10 @@ sk_status sk_cfg_sweep_set(sk_config *cfg, const sk_cfg_ctx *cx, yaml_document_t
         memset(cfg->sweep.labels, 0, sizeof cfg->sweep.labels);
         for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
             yaml_node_t *e = yaml_document_get_node(doc, *it);
-            if (m == SK_CFG_SWEEP) { st = sk_cfg_node_err(cx, e, "sweep.values has more than %d entries", SK_CFG_SWEEP); break; }
+            if (m == SK_CFG_SWEEP) {
+                st = sk_cfg_node_err(cx, e, "sweep.values has more than %d entries", SK_CFG_SWEEP);
+                break;
+            }
             *tmp = *cfg;
             if ((st = sk_cfg_set_key(tmp, cx, k, doc, e)) != SK_OK) break;
             if (!flow_text(k, doc, e, cfg->sweep.values[m], sizeof cfg->sweep.values[0])) {
@@ -103,7 +112,7 @@ sk_status sk_cfg_sweep_set(sk_config *cfg, const sk_cfg_ctx *cx, yaml_document_t
         }
         sk_free(tmp);
         if (st != SK_OK) return st;
-        cfg->sweep.n = m;   /* an empty list turns the sweep off */
+        cfg->sweep.n = m; /* an empty list turns the sweep off */
         default_labels(cfg);
         return SK_OK;
     }
@@ -115,8 +124,10 @@ sk_status sk_cfg_sweep_set(sk_config *cfg, const sk_cfg_ctx *cx, yaml_document_t
             const char *s = sk_cfg_scalar(e);
             if (m == SK_CFG_SWEEP) return sk_cfg_node_err(cx, e, "sweep.labels has more than %d entries", SK_CFG_SWEEP);
             if (!s || !label_ok(s) || strlen(s) >= sizeof cfg->sweep.labels[0])
-                return sk_cfg_node_err(cx, e, "sweep.labels entries must be folder names of letters, digits, '_', '-' "
-                                       "and '.' (at most %zu characters)", sizeof cfg->sweep.labels[0] - 1);
+                return sk_cfg_node_err(cx, e,
+                                       "sweep.labels entries must be folder names of letters, digits, '_', '-' "
+                                       "and '.' (at most %zu characters)",
+                                       sizeof cfg->sweep.labels[0] - 1);
             for (yaml_node_item_t *jt = n->data.sequence.items.start; jt < it; jt++)
                 if (!strcmp(sk_cfg_scalar(yaml_document_get_node(doc, *jt)), s))
                     return sk_cfg_node_err(cx, e, "sweep.labels lists \"%s\" twice", s);
@@ -132,7 +143,8 @@ sk_status sk_cfg_sweep_set(sk_config *cfg, const sk_cfg_ctx *cx, yaml_document_t
         return SK_OK;
     }
     if (cx->is_set)
-        return sk_err(SK_ECONFIG, "%s: unknown key \"sweep.%s\" (expected one of: sweep.key, sweep.values, sweep.labels)",
+        return sk_err(SK_ECONFIG,
+                      "%s: unknown key \"sweep.%s\" (expected one of: sweep.key, sweep.values, sweep.labels)",
                       cx->origin, sub);
     return sk_cfg_node_err(cx, n, "unknown key \"%s\" in section sweep (expected one of: key, values, labels)", sub);
 }
@@ -149,12 +161,14 @@ sk_status sk_cfg_parse_sweep(sk_config *cfg, const sk_cfg_ctx *cx, yaml_document
         yaml_node_t *kn = yaml_document_get_node(doc, p->key);
         const char *name = sk_cfg_scalar(kn);
         int i = 0;
-        while (i < 3 && !(name && !strcmp(name, names[i]))) i++;
+        while (i < 3 && !(name && !strcmp(name, names[i])))
+            i++;
         if (i == 3) {
             char sug[96];
             sk_cfg_suggest(names, 3, name ? name : "", sug, sizeof sug);
-            return sk_cfg_node_err(cx, kn, "unknown key \"%s\" in section sweep (expected one of: key, values, labels)%s",
-                            name ? name : "?", sug);
+            return sk_cfg_node_err(cx, kn,
+                                   "unknown key \"%s\" in section sweep (expected one of: key, values, labels)%s",
+                                   name ? name : "?", sug);
         }
         if (val[i]) return sk_cfg_node_err(cx, kn, "duplicate key sweep.%s", names[i]);
         val[i] = yaml_document_get_node(doc, p->value);

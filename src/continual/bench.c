@@ -12,7 +12,8 @@
 #define STREAM_PERM 0x7065726d00ULL
 #define STREAM_MEMORY 0x6d656d6f00ULL
 
-const char *const sk_cl_bench_names[] = {[SK_CL_ROTATED] = "rotated-mnist", [SK_CL_PERMUTED] = "permuted-mnist",
+const char *const sk_cl_bench_names[] = {[SK_CL_ROTATED] = "rotated-mnist",
+                                         [SK_CL_PERMUTED] = "permuted-mnist",
                                          [SK_CL_SPLIT_CIFAR10] = "split-cifar10",
                                          [SK_CL_SPLIT_CIFAR100] = "split-cifar100"};
 const char *const sk_cl_angles_names[] = {[SK_CL_LINSPACE] = "linspace", [SK_CL_STEP] = "step"};
@@ -59,7 +60,8 @@ void sk_cl_rotate(const uint8_t *src, int P, const int32_t *tab, const float *wt
     /* The image as floats plus a 0 at index P, which outside taps read: no
      * branch per tap (about twice as fast as testing each tap). */
     float img[P + 1];
-    for (int p = 0; p < P; p++) img[p] = (float)src[p];
+    for (int p = 0; p < P; p++)
+        img[p] = (float)src[p];
     img[P] = 0.0f;
     for (int p = 0; p < P; p++) {
         const int32_t *s = tab + (int64_t)p * 4;
@@ -72,7 +74,7 @@ void sk_cl_rotate(const uint8_t *src, int P, const int32_t *tab, const float *wt
 void sk_cl_bench_free(sk_cl_bench *b)
 {
     if (!b) return;
-    int shared = b->mask == NULL;   /* single head: one index list for all tasks */
+    int shared = b->mask == NULL; /* single head: one index list for all tasks */
     for (int t = 0; t < b->T; t++) {
         if (b->train_idx && (!shared || t == 0)) sk_free(b->train_idx[t]);
         if (b->test_idx && (!shared || t == 0)) sk_free(b->test_idx[t]);
@@ -115,8 +117,7 @@ sk_status sk_cl_bench_new(sk_cl_bench_kind kind, int T, sk_cl_angles angles, dou
     if (T < 1) return sk_err(SK_EINVAL, "continual.tasks must be >= 1 (got %d)", T);
     if (!tr->x || !ds->test.x || tr->n < 1 || ds->test.n < 1)
         return sk_err(SK_EINVAL, "continual: the data set has no images (dataset.name %s)", sk_ds_kind_name(ds->kind));
-    if (tr->n > INT32_MAX || ds->test.n > INT32_MAX)
-        return sk_err(SK_EINVAL, "continual: more than 2^31 examples");
+    if (tr->n > INT32_MAX || ds->test.n > INT32_MAX) return sk_err(SK_EINVAL, "continual: more than 2^31 examples");
     if (kind == SK_CL_ROTATED || kind == SK_CL_PERMUTED) {
         if (ds->kind != SK_DS_MNIST && ds->kind != SK_DS_FASHION_MNIST)
             return sk_err(SK_ECONFIG, "continual.benchmark %s needs dataset.name mnist or fashion-mnist (got %s)",
@@ -128,8 +129,10 @@ sk_status sk_cl_bench_new(sk_cl_bench_kind kind, int T, sk_cl_angles angles, dou
             return sk_err(SK_ECONFIG, "continual.benchmark %s needs dataset.name %s (got %s)", sk_cl_bench_name(kind),
                           sk_ds_kind_name(need), sk_ds_kind_name(ds->kind));
         if (kind == SK_CL_SPLIT_CIFAR100 && tr->n_classes != 100)
-            return sk_err(SK_ECONFIG, "continual.benchmark split-cifar100 needs the 100 fine labels (got %d classes)"
-                          "\nHINT: set dataset.labels: fine", tr->n_classes);
+            return sk_err(SK_ECONFIG,
+                          "continual.benchmark split-cifar100 needs the 100 fine labels (got %d classes)"
+                          "\nHINT: set dataset.labels: fine",
+                          tr->n_classes);
         if (T > max_t)
             return sk_err(SK_ECONFIG, "continual.benchmark %s has at most %d tasks (continual.tasks is %d)",
                           sk_cl_bench_name(kind), max_t, T);
@@ -157,13 +160,19 @@ sk_status sk_cl_bench_new(sk_cl_bench_kind kind, int T, sk_cl_angles angles, dou
     b->test_idx = sk_alloc_n((size_t)T, sizeof(int32_t *));
     b->n_train = sk_alloc_n((size_t)T, sizeof(int64_t));
     b->n_test = sk_alloc_n((size_t)T, sizeof(int64_t));
-    if (!b->train_idx || !b->test_idx || !b->n_train || !b->n_test) { st = SK_ENOMEM; goto cleanup; }
+    if (!b->train_idx || !b->test_idx || !b->n_train || !b->n_test) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
 
     if (kind == SK_CL_ROTATED || kind == SK_CL_PERMUTED) {
         b->classes_per_task = b->K;
         b->train_idx[0] = select_classes(tr, -1, 0, &b->n_train[0]);
         b->test_idx[0] = select_classes(&ds->test, -1, 0, &b->n_test[0]);
-        if (!b->train_idx[0] || !b->test_idx[0]) { st = SK_ENOMEM; goto cleanup; }
+        if (!b->train_idx[0] || !b->test_idx[0]) {
+            st = SK_ENOMEM;
+            goto cleanup;
+        }
         for (int t = 1; t < T; t++) {
             b->train_idx[t] = b->train_idx[0];
             b->n_train[t] = b->n_train[0];
@@ -173,16 +182,24 @@ sk_status sk_cl_bench_new(sk_cl_bench_kind kind, int T, sk_cl_angles angles, dou
     } else {
         int cpt = kind == SK_CL_SPLIT_CIFAR10 ? 2 : 5;
         b->classes_per_task = cpt;
-        if (!(b->mask = sk_alloc_n((size_t)T * b->K, 1))) { st = SK_ENOMEM; goto cleanup; }
+        if (!(b->mask = sk_alloc_n((size_t)T * b->K, 1))) {
+            st = SK_ENOMEM;
+            goto cleanup;
+        }
         for (int t = 0; t < T; t++) {
-            for (int k = t * cpt; k < (t + 1) * cpt && k < b->K; k++) b->mask[(int64_t)t * b->K + k] = 1;
+            for (int k = t * cpt; k < (t + 1) * cpt && k < b->K; k++)
+                b->mask[(int64_t)t * b->K + k] = 1;
             b->train_idx[t] = select_classes(tr, t * cpt, (t + 1) * cpt, &b->n_train[t]);
             b->test_idx[t] = select_classes(&ds->test, t * cpt, (t + 1) * cpt, &b->n_test[t]);
-            if (!b->train_idx[t] || !b->test_idx[t]) { st = SK_ENOMEM; goto cleanup; }
+            if (!b->train_idx[t] || !b->test_idx[t]) {
+                st = SK_ENOMEM;
+                goto cleanup;
+            }
             if (b->n_train[t] == 0 || b->n_test[t] == 0) {
-                st = sk_err(SK_EINVAL, "continual: task %d (classes %d..%d) has no %s examples"
-                            "\nHINT: raise dataset.train_limit / dataset.test_limit", t + 1, t * cpt,
-                            (t + 1) * cpt - 1, b->n_train[t] == 0 ? "training" : "test");
+                st = sk_err(SK_EINVAL,
+                            "continual: task %d (classes %d..%d) has no %s examples"
+                            "\nHINT: raise dataset.train_limit / dataset.test_limit",
+                            t + 1, t * cpt, (t + 1) * cpt - 1, b->n_train[t] == 0 ? "training" : "test");
                 goto cleanup;
             }
         }
@@ -193,10 +210,15 @@ sk_status sk_cl_bench_new(sk_cl_bench_kind kind, int T, sk_cl_angles angles, dou
         b->angles = sk_alloc_n((size_t)T, sizeof(double));
         b->rot_src = sk_alloc_n((size_t)T * P * 4, sizeof(int32_t));
         b->rot_w = sk_alloc_n((size_t)T * P * 4, sizeof(float));
-        if (!b->angles || !b->rot_src || !b->rot_w) { st = SK_ENOMEM; goto cleanup; }
+        if (!b->angles || !b->rot_src || !b->rot_w) {
+            st = SK_ENOMEM;
+            goto cleanup;
+        }
         for (int t = 0; t < T; t++) {
-            if (angles == SK_CL_STEP) b->angles[t] = step * t;
-            else b->angles[t] = T > 1 ? 180.0 * t / (T - 1) : 0.0;
+            if (angles == SK_CL_STEP)
+                b->angles[t] = step * t;
+            else
+                b->angles[t] = T > 1 ? 180.0 * t / (T - 1) : 0.0;
             sk_cl_rotation_table(b->H, b->W, b->angles[t], b->rot_src + (int64_t)t * P * 4,
                                  b->rot_w + (int64_t)t * P * 4);
         }
@@ -204,13 +226,18 @@ sk_status sk_cl_bench_new(sk_cl_bench_kind kind, int T, sk_cl_angles angles, dou
         const int D = b->D;
         b->perm = sk_alloc_n((size_t)T * D, sizeof(int32_t));
         tmp = sk_alloc_n((size_t)D, sizeof(int64_t));
-        if (!b->perm || !tmp) { st = SK_ENOMEM; goto cleanup; }
-        for (int j = 0; j < D; j++) b->perm[j] = j;
+        if (!b->perm || !tmp) {
+            st = SK_ENOMEM;
+            goto cleanup;
+        }
+        for (int j = 0; j < D; j++)
+            b->perm[j] = j;
         for (int t = 1; t < T; t++) {
             sk_rng r;
             sk_rng_seed_stream(&r, seed, STREAM_PERM + (uint64_t)t);
             sk_rng_permutation(&r, tmp, D);
-            for (int j = 0; j < D; j++) b->perm[(int64_t)t * D + j] = (int32_t)tmp[j];
+            for (int j = 0; j < D; j++)
+                b->perm[(int64_t)t * D + j] = (int32_t)tmp[j];
         }
     }
     *out = b;
@@ -221,8 +248,8 @@ cleanup:
     return st;
 }
 
-void sk_cl_bench_fill(const sk_cl_bench *b, int test, const int32_t *task, const int32_t *idx, int n,
-                      sk_rng *rng, float *x, int32_t *y) // x (n, D), y (n)
+void sk_cl_bench_fill(const sk_cl_bench *b, int test, const int32_t *task, const int32_t *idx, int n, sk_rng *rng,
+                      float *x, int32_t *y) // x (n, D), y (n)
 {
     const sk_split *sp = test ? &b->ds->test : &b->ds->train;
     const int D = b->D, P = b->H * b->W;
@@ -239,7 +266,8 @@ void sk_cl_bench_fill(const sk_cl_bench *b, int test, const int32_t *task, const
         case SK_CL_PERMUTED: {
             const int32_t *p = b->perm + (int64_t)t * D;
             const float a = b->lut_a[0], c0 = b->lut_b[0];
-            for (int j = 0; j < D; j++) o[j] = a * (float)src[p[j]] + c0;
+            for (int j = 0; j < D; j++)
+                o[j] = a * (float)src[p[j]] + c0;
             break;
         }
         default:
@@ -286,7 +314,10 @@ sk_status sk_cl_memory_add_task(sk_cl_memory *m, const sk_cl_bench *b, int t, in
     }
     order = sk_alloc_n((size_t)(n > 0 ? n : 1), sizeof(int32_t));
     count = sk_alloc_n((size_t)b->K, sizeof(int32_t));
-    if (!order || !count) { st = SK_ENOMEM; goto cleanup; }
+    if (!order || !count) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
     memcpy(order, b->train_idx[t], (size_t)n * sizeof(int32_t));
     sk_rng r;
     sk_rng_seed_stream(&r, seed, STREAM_MEMORY + (uint64_t)t);

@@ -22,21 +22,39 @@ struct sk_cl_results {
     int T, n;
     int method[SK_CL_MAX_METHODS];
     char benchmark[32];
-    double *acc;                /* (n, T, T) */
+    double *acc; /* (n, T, T) */
     double seconds[SK_CL_MAX_METHODS];
 };
 
-const char *const sk_cl_method_names[] = {[SK_CL_FINETUNE] = "finetune", [SK_CL_EWC] = "ewc",
-                                          [SK_CL_REPLAY] = "replay",     [SK_CL_AGEM] = "agem",
-                                          [SK_CL_JOINT] = "joint",       [SK_CL_REBASIN] = "rebasin"};
+const char *const sk_cl_method_names[] = {
+    [SK_CL_FINETUNE] = "finetune", [SK_CL_EWC] = "ewc",     [SK_CL_REPLAY] = "replay",
+    [SK_CL_AGEM] = "agem",         [SK_CL_JOINT] = "joint", [SK_CL_REBASIN] = "rebasin"};
 
-const char *sk_cl_method_name(int method) { return SK_NAME(sk_cl_method_names, method); }
+const char *sk_cl_method_name(int method)
+{
+    return SK_NAME(sk_cl_method_names, method);
+}
 
-int sk_cl_results_tasks(const sk_cl_results *r) { return r->T; }
-int sk_cl_results_n_methods(const sk_cl_results *r) { return r->n; }
-const char *sk_cl_results_method(const sk_cl_results *r, int k) { return sk_cl_method_name(r->method[k]); }
-const double *sk_cl_results_matrix(const sk_cl_results *r, int k) { return r->acc + (int64_t)k * r->T * r->T; }
-double sk_cl_results_seconds(const sk_cl_results *r, int k) { return r->seconds[k]; }
+int sk_cl_results_tasks(const sk_cl_results *r)
+{
+    return r->T;
+}
+int sk_cl_results_n_methods(const sk_cl_results *r)
+{
+    return r->n;
+}
+const char *sk_cl_results_method(const sk_cl_results *r, int k)
+{
+    return sk_cl_method_name(r->method[k]);
+}
+const double *sk_cl_results_matrix(const sk_cl_results *r, int k)
+{
+    return r->acc + (int64_t)k * r->T * r->T;
+}
+double sk_cl_results_seconds(const sk_cl_results *r, int k)
+{
+    return r->seconds[k];
+}
 
 void sk_cl_results_free(sk_cl_results *r)
 {
@@ -87,11 +105,17 @@ sk_status sk_continual_run(const sk_cl_opts *opts, const sk_dataset *ds, const s
         goto cleanup;
     }
     const int T = b->T;
-    if (!(r = sk_alloc(sizeof *r))) { st = SK_ENOMEM; goto cleanup; }
+    if (!(r = sk_alloc(sizeof *r))) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
     r->T = T;
     r->n = o.n_methods;
     snprintf(r->benchmark, sizeof r->benchmark, "%s", sk_cl_bench_name(b->kind));
-    if (!(r->acc = sk_alloc_n((size_t)r->n * T * T, sizeof(double)))) { st = SK_ENOMEM; goto cleanup; }
+    if (!(r->acc = sk_alloc_n((size_t)r->n * T * T, sizeof(double)))) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
 
     /* The shared trainer: one model (re-initialised per method from the same
      * seed), batch buffers for current + memory examples. */
@@ -107,7 +131,10 @@ sk_status sk_continual_run(const sk_cl_opts *opts, const sk_dataset *ds, const s
     }
     for (int k = 0; k < r->n; k++)
         if (o.methods[k] == SK_CL_JOINT && sum_train > max_order) max_order = sum_train;
-    if (max_order > INT32_MAX) { st = sk_err(SK_EINVAL, "continual: more than 2^31 training examples"); goto cleanup; }
+    if (max_order > INT32_MAX) {
+        st = sk_err(SK_EINVAL, "continual: more than 2^31 training examples");
+        goto cleanup;
+    }
     tr.x = sk_alloc_n((size_t)tr.cap * b->D, sizeof(float));
     tr.y = sk_alloc_n((size_t)tr.cap, sizeof(int32_t));
     tr.task = sk_alloc_n((size_t)tr.cap, sizeof(int32_t));
@@ -118,7 +145,10 @@ sk_status sk_continual_run(const sk_cl_opts *opts, const sk_dataset *ds, const s
     if (mem_max > sum_train) mem_max = sum_train;
     tr.mem_order = sk_alloc_n((size_t)mem_max + 1, sizeof(int32_t));
     tr.g2 = sk_tset_like(sk_model_params(tr.m));
-    if (!tr.x || !tr.y || !tr.task || !tr.idx || !tr.order || !tr.mem_order || !tr.g2) { st = SK_ENOMEM; goto cleanup; }
+    if (!tr.x || !tr.y || !tr.task || !tr.idx || !tr.order || !tr.mem_order || !tr.g2) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
     if ((st = sk_optim_new(&o.opt, sk_model_params(tr.m), &tr.opt)) != SK_OK) goto cleanup;
 
     for (int k = 0; k < r->n; k++) {
@@ -165,11 +195,16 @@ sk_status sk_cl_write_outputs(const sk_cl_results *r, const char *outdir)
     xs = sk_alloc_n((size_t)T, sizeof(double));
     ys = sk_alloc_n((size_t)r->n * T, sizeof(double));
     ser = sk_alloc_n((size_t)r->n, sizeof(sk_series));
-    if (!xs || !ys || !ser) { st = SK_ENOMEM; goto cleanup; }
-    for (int t = 0; t < T; t++) xs[t] = t + 1;
+    if (!xs || !ys || !ser) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
+    for (int t = 0; t < T; t++)
+        xs[t] = t + 1;
     for (int k = 0; k < r->n; k++) {
         const double *a = sk_cl_results_matrix(r, k);
-        for (int t = 0; t < T; t++) ys[(int64_t)k * T + t] = sk_cl_seen_acc(a, T, t);
+        for (int t = 0; t < T; t++)
+            ys[(int64_t)k * T + t] = sk_cl_seen_acc(a, T, t);
         ser[k].label = sk_cl_results_method(r, k);
         ser[k].n = T;
         ser[k].x = xs;
@@ -202,12 +237,14 @@ void sk_cl_results_json(const sk_cl_results *r, sk_json *j)
         sk_json_num(j, "bwt", sk_cl_bwt(a, T));
         sk_json_num(j, "seconds", r->seconds[k]);
         sk_json_arr_begin(j, "seen_accuracy");
-        for (int t = 0; t < T; t++) sk_json_num(j, NULL, sk_cl_seen_acc(a, T, t));
+        for (int t = 0; t < T; t++)
+            sk_json_num(j, NULL, sk_cl_seen_acc(a, T, t));
         sk_json_arr_end(j);
         sk_json_arr_begin(j, "accuracy_matrix");
         for (int t = 0; t < T; t++) {
             sk_json_arr_begin(j, NULL);
-            for (int i = 0; i < T; i++) sk_json_num(j, NULL, a[(int64_t)t * T + i]);
+            for (int i = 0; i < T; i++)
+                sk_json_num(j, NULL, a[(int64_t)t * T + i]);
             sk_json_arr_end(j);
         }
         sk_json_arr_end(j);

@@ -32,29 +32,37 @@
 #include "nn/optim.h"
 
 /* The methods (continual.methods), with their name table (core/names.h). */
-typedef enum { SK_CL_FINETUNE, SK_CL_EWC, SK_CL_REPLAY, SK_CL_AGEM, SK_CL_JOINT, SK_CL_REBASIN, SK_CL_N_METHODS } sk_cl_method;
-extern const char *const sk_cl_method_names[SK_CL_N_METHODS];   /* "finetune", ... */
-#define SK_CL_MAX_METHODS SK_CL_N_METHODS   /* methods of one run: each at most once */
+typedef enum {
+    SK_CL_FINETUNE,
+    SK_CL_EWC,
+    SK_CL_REPLAY,
+    SK_CL_AGEM,
+    SK_CL_JOINT,
+    SK_CL_REBASIN,
+    SK_CL_N_METHODS
+} sk_cl_method;
+extern const char *const sk_cl_method_names[SK_CL_N_METHODS]; /* "finetune", ... */
+#define SK_CL_MAX_METHODS SK_CL_N_METHODS                     /* methods of one run: each at most once */
 
 /* The rebasin method's own settings (continual.rebasin.*). */
 typedef struct {
-    double lr, tau;             /* AdamW on the Sinkhorn matrices; temperature */
-    int iterations;             /* Sinkhorn iterations */
-    double delta_lr, delta_weight_decay, delta_clip, delta_init_std;   /* the residual delta (SGD) */
-    double alpha;               /* theta = alpha theta + (1 - alpha) pi(theta) + delta */
+    double lr, tau;                                                  /* AdamW on the Sinkhorn matrices; temperature */
+    int iterations;                                                  /* Sinkhorn iterations */
+    double delta_lr, delta_weight_decay, delta_clip, delta_init_std; /* the residual delta (SGD) */
+    double alpha; /* theta = alpha theta + (1 - alpha) pi(theta) + delta */
 } sk_cl_rebasin_opts;
 
 typedef struct {
     sk_cl_bench_kind benchmark;
     int tasks;
-    sk_cl_angles angles;        /* rotated: linspace(0, 180, tasks) or `step` degrees apart */
+    sk_cl_angles angles; /* rotated: linspace(0, 180, tasks) or `step` degrees apart */
     double step;
-    int augment;                /* split-cifar training augmentation */
+    int augment; /* split-cifar training augmentation */
     int n_methods;
     sk_cl_method methods[SK_CL_MAX_METHODS];
     int epochs, batch_size, eval_batch_size;
-    sk_optim_opts opt;          /* the model's own optimiser (reset at every task) */
-    int memory_per_class;       /* per class per task */
+    sk_optim_opts opt;    /* the model's own optimiser (reset at every task) */
+    int memory_per_class; /* per class per task */
     double ewc_lambda;
     int fisher_samples;
     sk_cl_rebasin_opts rebasin;
@@ -67,8 +75,8 @@ typedef struct sk_cl_results sk_cl_results;
  * with models built from ms (input shape of ds, n_out = classes). Progress
  * (one line per task and method) goes through pm, per-task accuracy rows to
  * log (may be NULL). *out is owned by the caller (sk_cl_results_free). */
-SK_MUST_CHECK sk_status sk_continual_run(const sk_cl_opts *o, const sk_dataset *ds, const sk_model_spec *ms, sk_log *log,
-                           sk_progress_mode pm, sk_cl_results **out);
+SK_MUST_CHECK sk_status sk_continual_run(const sk_cl_opts *o, const sk_dataset *ds, const sk_model_spec *ms,
+                                         sk_log *log, sk_progress_mode pm, sk_cl_results **out);
 /* <outdir>/accuracy_matrix.csv (method,after_task,task,accuracy; tasks
  * 1-based) and <outdir>/cl_accuracy.svg (mean accuracy over the tasks seen so
  * far after each task, one line per method), each written atomically. */
@@ -78,13 +86,13 @@ SK_MUST_CHECK sk_status sk_cl_write_outputs(const sk_cl_results *r, const char *
 void sk_cl_results_json(const sk_cl_results *r, sk_json *j);
 /* The stdout table: method, ACC, forgetting, BWT, seconds. */
 void sk_cl_print_summary(const sk_cl_results *r, sk_log *log);
-void sk_cl_results_free(sk_cl_results *r);   /* NULL-safe */
+void sk_cl_results_free(sk_cl_results *r); /* NULL-safe */
 
 /* Accessors (tests, callers that want the numbers). */
 int sk_cl_results_tasks(const sk_cl_results *r);
 int sk_cl_results_n_methods(const sk_cl_results *r);
 const char *sk_cl_results_method(const sk_cl_results *r, int k);   /* "finetune", ... */
-const double *sk_cl_results_matrix(const sk_cl_results *r, int k);  /* (T, T), borrowed */
+const double *sk_cl_results_matrix(const sk_cl_results *r, int k); /* (T, T), borrowed */
 double sk_cl_results_seconds(const sk_cl_results *r, int k);
 
 /* Metrics of an accuracy matrix a (T, T):

@@ -41,16 +41,16 @@ typedef struct {
     const sk_cl_bench *b;
     const sk_cl_opts *o;
     sk_model *m;
-    sk_tset *g2;                /* second gradient set (A-GEM reference, Fisher) */
+    sk_tset *g2; /* second gradient set (A-GEM reference, Fisher) */
     sk_optim *opt;
-    int cap;                    /* batch buffers: 2 * batch_size (current + memory) */
-    float *x;                   /* (cap, D) */
-    int32_t *y, *task, *idx;    /* (cap) */
-    int32_t *order;             /* (examples of the largest task) epoch order */
+    int cap;                 /* batch buffers: 2 * batch_size (current + memory) */
+    float *x;                /* (cap, D) */
+    int32_t *y, *task, *idx; /* (cap) */
+    int32_t *order;          /* (examples of the largest task) epoch order */
     sk_cl_memory mem;
-    int32_t *mem_order;         /* cycling order of memory draws */
+    int32_t *mem_order; /* cycling order of memory draws */
     int64_t mem_pos, mem_order_n;
-    sk_rng mem_rng, rng;        /* memory draws; dropout/augmentation */
+    sk_rng mem_rng, rng; /* memory draws; dropout/augmentation */
 } sk_cl_trainer;
 
 /* Epoch order of task t: its training examples shuffled from (seed, t, epoch)

@@ -41,7 +41,8 @@ double sk_cl_loss(const float *logits, const int32_t *y, const int32_t *task, in
     int cnt[MAX_TASK_IDS];
     if (per_task) {
         memset(cnt, 0, sizeof cnt);
-        for (int k = 0; k < n; k++) cnt[task[k] & (MAX_TASK_IDS - 1)]++;
+        for (int k = 0; k < n; k++)
+            cnt[task[k] & (MAX_TASK_IDS - 1)]++;
     }
     double total = 0.0;
     int good = 0;
@@ -53,7 +54,10 @@ double sk_cl_loss(const float *logits, const int32_t *y, const int32_t *task, in
         float zmax = -INFINITY;
         for (int j = 0; j < K; j++) {
             if (mk && !mk[j]) continue;
-            if (arg < 0 || z[j] > zmax) { zmax = z[j]; arg = j; }
+            if (arg < 0 || z[j] > zmax) {
+                zmax = z[j];
+                arg = j;
+            }
         }
         double se = 0.0;
         for (int j = 0; j < K; j++)
@@ -81,7 +85,7 @@ typedef struct {
     const sk_cl_bench *b;
     int t, cap;
     int64_t pos;
-    int32_t *task;              /* (cap) all t */
+    int32_t *task; /* (cap) all t */
 } eval_ctx;
 
 static int eval_batch(void *vctx, int64_t epoch, int64_t step, float *x, int32_t *y, float *yr)
@@ -103,7 +107,8 @@ sk_status sk_cl_eval(sk_model *m, const sk_tset *params, const sk_cl_bench *b, i
     eval_ctx c = {b, t, sk_model_max_batch(m), 0, NULL};
     sk_loss_spec ls = {0, b->mask ? b->mask + (int64_t)t * b->K : NULL};
     if (!(c.task = sk_alloc_n((size_t)c.cap, sizeof(int32_t)))) return SK_ENOMEM;
-    for (int k = 0; k < c.cap; k++) c.task[k] = t;
+    for (int k = 0; k < c.cap; k++)
+        c.task[k] = t;
     sk_status st = sk_model_eval(m, params, eval_batch, &c, &ls, NULL, acc);
     sk_free(c.task);
     return st;
@@ -119,7 +124,10 @@ sk_status sk_cl_fisher(sk_model *m, const sk_cl_bench *b, int t, int samples, ui
     int32_t *order = sk_alloc_n((size_t)(n > 0 ? n : 1), sizeof(int32_t));
     float *x = sk_alloc_n((size_t)b->D, sizeof(float));
     sk_tset *g = sk_tset_like(F);
-    if (!order || !x || !g) { st = SK_ENOMEM; goto cleanup; }
+    if (!order || !x || !g) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
     memset(F->block, 0, (size_t)F->numel * sizeof(float));
     memcpy(order, b->train_idx[t], (size_t)n * sizeof(int32_t));
     sk_rng r;
@@ -142,11 +150,13 @@ sk_status sk_cl_fisher(sk_model *m, const sk_cl_bench *b, int t, int samples, ui
             if (F->t[i].is_buffer) continue;
             float *f = F->t[i].data;
             const float *gi = g->t[i].data;
-            for (int64_t j = 0; j < F->t[i].numel; j++) f[j] += gi[j] * gi[j];
+            for (int64_t j = 0; j < F->t[i].numel; j++)
+                f[j] += gi[j] * gi[j];
         }
     }
     if (S > 0)
-        for (int64_t j = 0; j < F->numel; j++) F->block[j] /= (float)S;
+        for (int64_t j = 0; j < F->numel; j++)
+            F->block[j] /= (float)S;
 cleanup:
     sk_free(order);
     sk_free(x);
@@ -176,9 +186,10 @@ void sk_cl_memory_draw(sk_cl_trainer *tr, int at, int n)
 {
     /* The memory grows between tasks; restart the cycle when it did. */
     if (tr->mem_order_n != tr->mem.n) {
-        for (int64_t k = 0; k < tr->mem.n; k++) tr->mem_order[k] = (int32_t)k;
+        for (int64_t k = 0; k < tr->mem.n; k++)
+            tr->mem_order[k] = (int32_t)k;
         tr->mem_order_n = tr->mem.n;
-        tr->mem_pos = tr->mem.n;   /* forces a shuffle */
+        tr->mem_pos = tr->mem.n; /* forces a shuffle */
     }
     for (int k = 0; k < n; k++) {
         if (tr->mem_pos >= tr->mem_order_n) {
@@ -192,8 +203,7 @@ void sk_cl_memory_draw(sk_cl_trainer *tr, int at, int n)
 }
 
 /* Forward/backward of the batch buffers' first n examples into grads. */
-static sk_status batch_grad(sk_cl_trainer *tr, const sk_tset *params, sk_tset *grads, int n, int per_task,
-                            double *loss)
+static sk_status batch_grad(sk_cl_trainer *tr, const sk_tset *params, sk_tset *grads, int n, int per_task, double *loss)
 {
     const sk_cl_bench *b = tr->b;
     sk_cl_bench_fill(b, 0, tr->task, tr->idx, n, &tr->rng, tr->x, tr->y);
@@ -213,7 +223,8 @@ static double tset_dot(const sk_tset *a, const sk_tset *b)
     for (int i = 0; i < a->n; i++) {
         if (a->t[i].is_buffer) continue;
         const float *x = a->t[i].data, *y = b->t[i].data;
-        for (int64_t j = 0; j < a->t[i].numel; j++) s += (double)x[j] * y[j];
+        for (int64_t j = 0; j < a->t[i].numel; j++)
+            s += (double)x[j] * y[j];
     }
     return s;
 }
@@ -221,7 +232,7 @@ static double tset_dot(const sk_tset *a, const sk_tset *b)
 /* ---- one method ----------------------------------------------------------- */
 
 typedef struct {
-    sk_tset *A, *c, *F;         /* EWC: sum F_t, sum F_t theta*_t, scratch */
+    sk_tset *A, *c, *F; /* EWC: sum F_t, sum F_t theta*_t, scratch */
 } ewc_state;
 
 /* Train task t (or, for joint, the union of all tasks) with method `meth`. */
@@ -241,8 +252,10 @@ static sk_status train_task(sk_cl_trainer *tr, int meth, int t, ewc_state *ew, s
         if (meth == SK_CL_JOINT) {
             /* The union: global ids over all tasks, shuffled. */
             n = 0;
-            for (int i = 0; i < b->T; i++) n += b->n_train[i];
-            for (int64_t k = 0; k < n; k++) tr->order[k] = (int32_t)k;
+            for (int i = 0; i < b->T; i++)
+                n += b->n_train[i];
+            for (int64_t k = 0; k < n; k++)
+                tr->order[k] = (int32_t)k;
             sk_rng r;
             sk_rng_seed_stream(&r, o->seed, STREAM_ORDER + 0xffff0000ULL + (uint64_t)e);
             sk_rng_shuffle_i32(&r, tr->order, n);
@@ -255,7 +268,8 @@ static sk_status train_task(sk_cl_trainer *tr, int meth, int t, ewc_state *ew, s
                 int32_t id = tr->order[pos + k];
                 if (meth == SK_CL_JOINT) {
                     int i = 0;
-                    while (id >= b->n_train[i]) id -= (int32_t)b->n_train[i++];
+                    while (id >= b->n_train[i])
+                        id -= (int32_t)b->n_train[i++];
                     tr->task[k] = i;
                     tr->idx[k] = b->train_idx[i][id];
                 } else {
@@ -279,7 +293,8 @@ static sk_status train_task(sk_cl_trainer *tr, int meth, int t, ewc_state *ew, s
                     if (P->t[i].is_buffer) continue;
                     float *g = G->t[i].data;
                     const float *p = P->t[i].data, *a = ew->A->t[i].data, *c = ew->c->t[i].data;
-                    for (int64_t j = 0; j < P->t[i].numel; j++) g[j] += lam * (a[j] * p[j] - c[j]);
+                    for (int64_t j = 0; j < P->t[i].numel; j++)
+                        g[j] += lam * (a[j] * p[j] - c[j]);
                 }
             }
             if (meth == SK_CL_AGEM && nm > 0) {
@@ -293,11 +308,15 @@ static sk_status train_task(sk_cl_trainer *tr, int meth, int t, ewc_state *ew, s
                         if (G->t[i].is_buffer) continue;
                         float *g = G->t[i].data;
                         const float *gr = tr->g2->t[i].data;
-                        for (int64_t j = 0; j < G->t[i].numel; j++) g[j] -= s * gr[j];
+                        for (int64_t j = 0; j < G->t[i].numel; j++)
+                            g[j] -= s * gr[j];
                     }
                 }
             }
-            if (!isfinite(sk_optim_step(tr->opt, P, G))) { st = SK_ENUMERIC; goto cleanup; }
+            if (!isfinite(sk_optim_step(tr->opt, P, G))) {
+                st = SK_ENUMERIC;
+                goto cleanup;
+            }
             (*done)++;
             sk_progress_update(pg, *done, NULL);
         }
@@ -306,7 +325,6 @@ cleanup:
     *mean_loss = lcount ? lsum / (double)lcount : NAN;
     return st;
 }
-
 
 sk_status sk_cl_run_method(sk_cl_trainer *tr, int meth, double *acc, sk_log *log, sk_progress_mode pm)
 {
@@ -321,7 +339,10 @@ sk_status sk_cl_run_method(sk_cl_trainer *tr, int meth, double *acc, sk_log *log
         ew.A = sk_tset_like(P);
         ew.c = sk_tset_like(P);
         ew.F = sk_tset_like(P);
-        if (!ew.A || !ew.c || !ew.F) { st = SK_ENOMEM; goto cleanup; }
+        if (!ew.A || !ew.c || !ew.F) {
+            st = SK_ENOMEM;
+            goto cleanup;
+        }
     }
     sk_cl_memory_free(&tr->mem);
     tr->mem_order_n = 0;
@@ -334,7 +355,8 @@ sk_status sk_cl_run_method(sk_cl_trainer *tr, int meth, double *acc, sk_log *log
         char label[96];
         int64_t steps = 0, done = 0;
         if (meth == SK_CL_JOINT) {
-            for (int i = 0; i < T; i++) steps += b->n_train[i];
+            for (int i = 0; i < T; i++)
+                steps += b->n_train[i];
             snprintf(label, sizeof label, "%s (all %d tasks)", sk_cl_method_name(meth), T);
         } else {
             steps = b->n_train[t];
@@ -342,8 +364,10 @@ sk_status sk_cl_run_method(sk_cl_trainer *tr, int meth, double *acc, sk_log *log
         }
         steps = (steps + o->batch_size - 1) / o->batch_size * o->epochs;
         pg = sk_progress_new(pm, label, steps);
-        if (meth == SK_CL_REBASIN && t > 0) st = sk_cl_rebasin_task(tr, t, pg, &done, &loss);
-        else st = train_task(tr, meth, t, &ew, pg, &done, &loss);
+        if (meth == SK_CL_REBASIN && t > 0)
+            st = sk_cl_rebasin_task(tr, t, pg, &done, &loss);
+        else
+            st = train_task(tr, meth, t, &ew, pg, &done, &loss);
         if (st != SK_OK) {
             sk_err_prefix(st, "continual %s, task %d: ", sk_cl_method_name(meth), t + 1);
             goto cleanup;
@@ -361,16 +385,18 @@ sk_status sk_cl_run_method(sk_cl_trainer *tr, int meth, double *acc, sk_log *log
         for (int i = 0; i < T; i++)
             if ((st = sk_cl_eval(tr->m, NULL, b, i, &acc[(int64_t)t * T + i])) != SK_OK) goto cleanup;
         if (meth == SK_CL_JOINT)
-            for (int r = 1; r < T; r++) memcpy(acc + (int64_t)r * T, acc, (size_t)T * sizeof(double));
+            for (int r = 1; r < T; r++)
+                memcpy(acc + (int64_t)r * T, acc, (size_t)T * sizeof(double));
         int last = meth == SK_CL_JOINT ? T - 1 : t;
         double seen = 0.0;
-        for (int i = 0; i <= last; i++) seen += acc[(int64_t)t * T + i];
+        for (int i = 0; i <= last; i++)
+            seen += acc[(int64_t)t * T + i];
         seen /= last + 1;
         char line[256];
         char lbuf[32] = "";
         if (isfinite(loss)) snprintf(lbuf, sizeof lbuf, ", train loss %.4f", loss);
-        snprintf(line, sizeof line, "%s: mean accuracy on tasks 1..%d %.4f, this task %.4f%s (%.1f s)", label,
-                 last + 1, seen, acc[(int64_t)t * T + (meth == SK_CL_JOINT ? 0 : t)], lbuf, sk_now() - t0);
+        snprintf(line, sizeof line, "%s: mean accuracy on tasks 1..%d %.4f, this task %.4f%s (%.1f s)", label, last + 1,
+                 seen, acc[(int64_t)t * T + (meth == SK_CL_JOINT ? 0 : t)], lbuf, sk_now() - t0);
         sk_progress_done(pg, line);
         sk_progress_free(pg);
         pg = NULL;

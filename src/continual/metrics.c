@@ -5,7 +5,8 @@
 double sk_cl_acc(const double *a, int T)
 {
     double s = 0.0;
-    for (int i = 0; i < T; i++) s += a[(int64_t)(T - 1) * T + i];
+    for (int i = 0; i < T; i++)
+        s += a[(int64_t)(T - 1) * T + i];
     return T > 0 ? s / T : 0.0;
 }
 
@@ -26,13 +27,15 @@ double sk_cl_bwt(const double *a, int T)
 {
     if (T < 2) return 0.0;
     double s = 0.0;
-    for (int i = 0; i < T - 1; i++) s += a[(int64_t)(T - 1) * T + i] - a[(int64_t)i * T + i];
+    for (int i = 0; i < T - 1; i++)
+        s += a[(int64_t)(T - 1) * T + i] - a[(int64_t)i * T + i];
     return s / (T - 1);
 }
 
 double sk_cl_seen_acc(const double *a, int T, int t)
 {
     double s = 0.0;
-    for (int i = 0; i <= t; i++) s += a[(int64_t)t * T + i];
+    for (int i = 0; i <= t; i++)
+        s += a[(int64_t)t * T + i];
     return s / (t + 1);
 }

@@ -46,13 +46,16 @@ sk_status sk_cl_rebasin_task(sk_cl_trainer *tr, int t, sk_progress *pg, int64_t 
     so.tau = o->rebasin.tau;
     so.iterations = o->rebasin.iterations;
     if ((st = sk_softperm_new(spec, SK_SOFTPERM_INIT_NOISY, &r, &so, &sp)) != SK_OK) goto cleanup;
-    sk_softperm_set_hard_buffers(sp, 0);   /* train-mode forwards never read running statistics */
+    sk_softperm_set_hard_buffers(sp, 0); /* train-mode forwards never read running statistics */
     pth = sk_tset_like(theta);
     mid = sk_tset_like(theta);
     delta = sk_tset_like(theta);
     gmid = sk_tset_like(theta);
     dpi = sk_tset_like(theta);
-    if (!pth || !mid || !delta || !gmid || !dpi) { st = SK_ENOMEM; goto cleanup; }
+    if (!pth || !mid || !delta || !gmid || !dpi) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
     for (int i = 0; i < delta->n; i++) {
         if (delta->t[i].is_buffer) continue;
         for (int64_t j = 0; j < delta->t[i].numel; j++)
@@ -60,7 +63,7 @@ sk_status sk_cl_rebasin_task(sk_cl_trainer *tr, int t, sk_progress *pg, int64_t 
     }
     {
         sk_optim_opts xo, dop;
-        sk_optim_opts_init(&xo, SK_OPT_ADAMW);   /* weight decay 0.01, betas (0.9, 0.999) */
+        sk_optim_opts_init(&xo, SK_OPT_ADAMW); /* weight decay 0.01, betas (0.9, 0.999) */
         xo.lr = o->rebasin.lr;
         sk_optim_opts_init(&dop, SK_OPT_SGD);
         dop.lr = o->rebasin.delta_lr;
@@ -104,7 +107,8 @@ sk_status sk_cl_rebasin_task(sk_cl_trainer *tr, int t, sk_progress *pg, int64_t 
             lcount++;
             sk_model_zero_grads(m, gmid);
             sk_model_backward(m, dz, gmid, NULL);
-            for (int64_t j = 0; j < gmid->numel; j++) dpi->block[j] = 0.5f * gmid->block[j];
+            for (int64_t j = 0; j < gmid->numel; j++)
+                dpi->block[j] = 0.5f * gmid->block[j];
             sk_softperm_zero_grad(sp);
             if ((st = sk_softperm_backward(sp, theta, dpi, NULL)) != SK_OK) goto cleanup;
             if (!isfinite(sk_optim_step(xopt, sk_softperm_params(sp), sk_softperm_grads(sp))) ||
@@ -119,7 +123,10 @@ sk_status sk_cl_rebasin_task(sk_cl_trainer *tr, int t, sk_progress *pg, int64_t 
 
     /* theta <- alpha theta + (1 - alpha) pi_hard(theta) + delta */
     perms = sk_perms_identity(spec);
-    if (!perms) { st = SK_ENOMEM; goto cleanup; }
+    if (!perms) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
     if ((st = sk_softperm_hard(sp, perms)) != SK_OK) goto cleanup;
     if ((st = sk_perm_apply(spec, (const int64_t *const *)perms, theta, pth)) != SK_OK) goto cleanup;
     {

@@ -22,13 +22,11 @@ static int n_threads = 1;
 
 #define REEXEC_MARK "SINKRB_BLAS_REEXEC"
 
-void sk_sgemm(int transA, int transB, int M, int N, int K, float alpha,
-              const float *A, int lda, const float *B, int ldb, float beta,
-              float *C, int ldc)
+void sk_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+              int ldb, float beta, float *C, int ldc)
 {
-    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans,
-                transB ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb,
-                beta, C, ldc);
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, M, N, K, alpha,
+                A, lda, B, ldb, beta, C, ldc);
 }
 
 double sk_blas_selfcheck(void)
@@ -44,10 +42,22 @@ double sk_blas_selfcheck(void)
                 float *A = malloc(sizeof(float) * (size_t)M * K);
                 float *B = malloc(sizeof(float) * (size_t)K * N);
                 float *C = malloc(sizeof(float) * (size_t)M * N);
-                if (!A || !B || !C) { free(A); free(B); free(C); return INFINITY; }
-                for (int i = 0; i < M * K; i++) { s = s * 1103515245u + 12345u; A[i] = (float)((s >> 9) % 2001) / 1000.0f - 1.0f; }
-                for (int i = 0; i < K * N; i++) { s = s * 1103515245u + 12345u; B[i] = (float)((s >> 9) % 2001) / 1000.0f - 1.0f; }
-                for (int i = 0; i < M * N; i++) C[i] = 0.5f;
+                if (!A || !B || !C) {
+                    free(A);
+                    free(B);
+                    free(C);
+                    return INFINITY;
+                }
+                for (int i = 0; i < M * K; i++) {
+                    s = s * 1103515245u + 12345u;
+                    A[i] = (float)((s >> 9) % 2001) / 1000.0f - 1.0f;
+                }
+                for (int i = 0; i < K * N; i++) {
+                    s = s * 1103515245u + 12345u;
+                    B[i] = (float)((s >> 9) % 2001) / 1000.0f - 1.0f;
+                }
+                for (int i = 0; i < M * N; i++)
+                    C[i] = 0.5f;
                 int lda = ta ? M : K, ldb = tb ? K : N;
                 sk_sgemm(ta, tb, M, N, K, 1.5f, A, lda, B, ldb, 0.25f, C, N);
                 for (int i = 0; i < M; i++) {
@@ -64,7 +74,9 @@ double sk_blas_selfcheck(void)
                         if (!(err <= worst)) worst = isnan(err) ? INFINITY : (err > worst ? err : worst);
                     }
                 }
-                free(A); free(B); free(C);
+                free(A);
+                free(B);
+                free(C);
             }
         }
     }
@@ -74,9 +86,9 @@ double sk_blas_selfcheck(void)
 #ifdef SK_BLAS_OPENBLAS
 static int is_generic_kernel(const char *core)
 {
-    static const char *generic[] = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem",
-                                    "Atom", "Katmai", "Coppermine", "Northwood", "Banias",
-                                    "Opteron", "Barcelona", "Bobcat", "Unknown", NULL};
+    static const char *generic[] = {"Prescott", "Core2",     "Penryn",     "Dunnington", "Nehalem",
+                                    "Atom",     "Katmai",    "Coppermine", "Northwood",  "Banias",
+                                    "Opteron",  "Barcelona", "Bobcat",     "Unknown",    NULL};
     for (int i = 0; generic[i]; i++)
         if (strcasecmp(core, generic[i]) == 0) return 1;
     return 0;
@@ -85,14 +97,12 @@ static int is_generic_kernel(const char *core)
 static const char *best_kernel_for_cpu(void)
 {
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq"))
         return "SkylakeX";
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return "Haswell";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
     return NULL;
 }
-
 
 /* The user decided (SINKRB_BLAS_KERNEL=auto, or OPENBLAS_CORETYPE): say so. */
 static int describe_user_choice(void)
@@ -142,14 +152,14 @@ void sk_blas_init(int argc, char **argv)
             else
                 snprintf(kernel_how, sizeof kernel_how,
                          "selected by sinkrb: the library chose the generic %s on a CPU with %s; "
-                         "verified against a naive SGEMM", mark,
-                         getenv("SINKRB_BLAS_ISA") ? getenv("SINKRB_BLAS_ISA") : "AVX2");
-            unsetenv("OPENBLAS_CORETYPE");   /* don't leak into child processes */
+                         "verified against a naive SGEMM",
+                         mark, getenv("SINKRB_BLAS_ISA") ? getenv("SINKRB_BLAS_ISA") : "AVX2");
+            unsetenv("OPENBLAS_CORETYPE"); /* don't leak into child processes */
             unsetenv("SINKRB_BLAS_FORCED");
             unsetenv("SINKRB_BLAS_ISA");
         } else if (getenv("SINKRB_BLAS_FALLBACK")) {
-            snprintf(kernel_how, sizeof kernel_how,
-                     "auto-detected (the kernel %s failed the self-check)", getenv("SINKRB_BLAS_FALLBACK"));
+            snprintf(kernel_how, sizeof kernel_how, "auto-detected (the kernel %s failed the self-check)",
+                     getenv("SINKRB_BLAS_FALLBACK"));
         } else {
             describe_user_choice();
         }
@@ -224,7 +234,10 @@ const char *sk_blas_kernel(void)
 #endif
 }
 
-const char *sk_blas_kernel_how(void) { return kernel_how; }
+const char *sk_blas_kernel_how(void)
+{
+    return kernel_how;
+}
 
 void sk_threads_set(int n)
 {
@@ -238,4 +251,7 @@ void sk_threads_set(int n)
 #endif
 }
 
-int sk_threads_get(void) { return n_threads; }
+int sk_threads_get(void)
+{
+    return n_threads;
+}

@@ -20,8 +20,8 @@
  * forces NAME. Returns only when no re-exec happened (or exec failed). */
 void sk_blas_init(int argc, char **argv);
 
-const char *sk_blas_name(void);     /* "OpenBLAS 0.3.21", "BLIS", "CBLAS" */
-const char *sk_blas_kernel(void);   /* "SkylakeX", "Prescott", ... or "unknown" */
+const char *sk_blas_name(void);       /* "OpenBLAS 0.3.21", "BLIS", "CBLAS" */
+const char *sk_blas_kernel(void);     /* "SkylakeX", "Prescott", ... or "unknown" */
 const char *sk_blas_kernel_how(void); /* how the kernel was chosen */
 
 /* Compare cblas_sgemm against a naive triple loop for several shapes and
@@ -33,8 +33,7 @@ void sk_threads_set(int n);
 int sk_threads_get(void);
 
 /* Row-major C = alpha * op(A) * op(B) + beta * C. */
-void sk_sgemm(int transA, int transB, int M, int N, int K, float alpha,
-              const float *A, int lda, const float *B, int ldb, float beta,
-              float *C, int ldc);
+void sk_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+              int ldb, float beta, float *C, int ldc);
 
 #endif

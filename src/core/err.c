@@ -10,7 +10,7 @@ static _Thread_local char err_buf[SK_ERR_MAX];
 sk_status sk_err(sk_status code, const char *fmt, ...)
 {
     va_list ap;
-    if (err_buf[0]) return code;   /* the chain's root cause is already recorded */
+    if (err_buf[0]) return code; /* the chain's root cause is already recorded */
     va_start(ap, fmt);
     vsnprintf(err_buf, sizeof err_buf, fmt, ap);
     va_end(ap);
@@ -34,20 +34,34 @@ sk_status sk_err_prefix(sk_status code, const char *fmt, ...)
     return code;
 }
 
-const char *sk_err_msg(void) { return err_buf; }
-void sk_err_clear(void) { err_buf[0] = '\0'; }
+const char *sk_err_msg(void)
+{
+    return err_buf;
+}
+void sk_err_clear(void)
+{
+    err_buf[0] = '\0';
+}
 
 const char *sk_status_name(sk_status s)
 {
     switch (s) {
-    case SK_OK: return "ok";
-    case SK_EIO: return "I/O error";
-    case SK_EFORMAT: return "format error";
-    case SK_ECONFIG: return "config error";
-    case SK_EUSAGE: return "usage error";
-    case SK_ENOMEM: return "out of memory";
-    case SK_EINVAL: return "invalid argument";
-    case SK_ENUMERIC: return "numerical error";
+    case SK_OK:
+        return "ok";
+    case SK_EIO:
+        return "I/O error";
+    case SK_EFORMAT:
+        return "format error";
+    case SK_ECONFIG:
+        return "config error";
+    case SK_EUSAGE:
+        return "usage error";
+    case SK_ENOMEM:
+        return "out of memory";
+    case SK_EINVAL:
+        return "invalid argument";
+    case SK_ENUMERIC:
+        return "numerical error";
     }
     return "unknown error";
 }

@@ -16,13 +16,13 @@
 
 typedef enum {
     SK_OK = 0,
-    SK_EIO,      /* file missing, unreadable, unwritable */
-    SK_EFORMAT,  /* corrupt or unexpected file content */
-    SK_ECONFIG,  /* config error (exit status 2) */
-    SK_EUSAGE,   /* command-line usage error (exit status 2) */
+    SK_EIO,     /* file missing, unreadable, unwritable */
+    SK_EFORMAT, /* corrupt or unexpected file content */
+    SK_ECONFIG, /* config error (exit status 2) */
+    SK_EUSAGE,  /* command-line usage error (exit status 2) */
     SK_ENOMEM,
-    SK_EINVAL,   /* invalid argument to a library call */
-    SK_ENUMERIC  /* numerical failure (NaN, divergence) */
+    SK_EINVAL,  /* invalid argument to a library call */
+    SK_ENUMERIC /* numerical failure (NaN, divergence) */
 } sk_status;
 
 /* Status-returning functions whose result must be looked at. */
@@ -31,12 +31,10 @@ typedef enum {
 /* Record a message (unless the chain already has one) and return `code`, so
  * callers can write
  *   return sk_err(SK_EFORMAT, "%s: bad magic", path); */
-sk_status sk_err(sk_status code, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+sk_status sk_err(sk_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prepend context to the current message ("loading model a: <old>"). */
-sk_status sk_err_prefix(sk_status code, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-const char *sk_err_msg(void);   /* "" when none; borrowed */
+sk_status sk_err_prefix(sk_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *sk_err_msg(void); /* "" when none; borrowed */
 /* Start a new chain: no message. */
 void sk_err_clear(void);
 const char *sk_status_name(sk_status s);

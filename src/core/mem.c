@@ -32,7 +32,10 @@ void *sk_alloc_n(size_t n, size_t size)
     return sk_alloc(n * size);
 }
 
-void sk_free(void *p) { free(p); }
+void sk_free(void *p)
+{
+    free(p);
+}
 
 char *sk_strdup(const char *s)
 {

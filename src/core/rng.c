@@ -13,7 +13,8 @@ static uint64_t splitmix64(uint64_t *x)
 void sk_rng_seed(sk_rng *r, uint64_t seed)
 {
     uint64_t x = seed;
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
+    for (int i = 0; i < 4; i++)
+        r->s[i] = splitmix64(&x);
 }
 
 void sk_rng_seed_stream(sk_rng *r, uint64_t seed, uint64_t stream)
@@ -22,7 +23,10 @@ void sk_rng_seed_stream(sk_rng *r, uint64_t seed, uint64_t stream)
     sk_rng_seed(r, seed ^ splitmix64(&x));
 }
 
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static inline uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
 
 uint64_t sk_rng_u64(sk_rng *r)
 {
@@ -71,10 +75,13 @@ double sk_rng_normal(sk_rng *r)
 
 void sk_rng_permutation(sk_rng *r, int64_t *p, int64_t n)
 {
-    for (int64_t i = 0; i < n; i++) p[i] = i;
+    for (int64_t i = 0; i < n; i++)
+        p[i] = i;
     for (int64_t i = n - 1; i > 0; i--) {
         int64_t j = (int64_t)sk_rng_below(r, (uint32_t)(i + 1));
-        int64_t t = p[i]; p[i] = p[j]; p[j] = t;
+        int64_t t = p[i];
+        p[i] = p[j];
+        p[j] = t;
     }
 }
 
@@ -82,6 +89,8 @@ void sk_rng_shuffle_i32(sk_rng *r, int32_t *a, int64_t n)
 {
     for (int64_t i = n - 1; i > 0; i--) {
         int64_t j = (int64_t)sk_rng_below(r, (uint32_t)(i + 1));
-        int32_t t = a[i]; a[i] = a[j]; a[j] = t;
+        int32_t t = a[i];
+        a[i] = a[j];
+        a[j] = t;
     }
 }

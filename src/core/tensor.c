@@ -77,7 +77,8 @@ sk_status sk_tset_alloc(sk_tset *s)
     if (s->block) return SK_OK;
     s->block = sk_alloc_n((size_t)(s->numel ? s->numel : 1), sizeof(float));
     if (!s->block) return SK_ENOMEM;
-    for (int i = 0; i < s->n; i++) s->t[i].data = s->block + s->t[i].offset;
+    for (int i = 0; i < s->n; i++)
+        s->t[i].data = s->block + s->t[i].offset;
     return SK_OK;
 }
 
@@ -116,8 +117,7 @@ int sk_tset_same_layout(const sk_tset *a, const sk_tset *b)
 
 sk_status sk_tset_copy(sk_tset *dst, const sk_tset *src)
 {
-    if (!sk_tset_same_layout(dst, src))
-        return sk_err(SK_EINVAL, "sk_tset_copy: layouts differ");
+    if (!sk_tset_same_layout(dst, src)) return sk_err(SK_EINVAL, "sk_tset_copy: layouts differ");
     memcpy(dst->block, src->block, (size_t)src->numel * sizeof(float));
     return SK_OK;
 }

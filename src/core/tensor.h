@@ -18,20 +18,20 @@ typedef struct {
     int ndim;
     int64_t shape[SK_MAXDIM];
     int64_t numel;
-    int64_t offset;   /* index of the first element in the owning block */
-    float *data;      /* view into the owning sk_tset's block (borrowed) */
-    int is_buffer;    /* 1: state, not trained (BatchNorm running_mean/var) */
+    int64_t offset; /* index of the first element in the owning block */
+    float *data;    /* view into the owning sk_tset's block (borrowed) */
+    int is_buffer;  /* 1: state, not trained (BatchNorm running_mean/var) */
 } sk_tensor;
 
 typedef struct {
     int n, cap;
-    sk_tensor *t;     /* n named views, in insertion order */
-    float *block;     /* owns all data; NULL until sk_tset_alloc */
-    int64_t numel;    /* total elements */
+    sk_tensor *t;  /* n named views, in insertion order */
+    float *block;  /* owns all data; NULL until sk_tset_alloc */
+    int64_t numel; /* total elements */
 } sk_tset;
 
 sk_tset *sk_tset_new(void);
-void sk_tset_free(sk_tset *s);   /* safe on NULL */
+void sk_tset_free(sk_tset *s); /* safe on NULL */
 /* Declare a tensor (before sk_tset_alloc). Returns its index or -1 (sk_err
  * set) on a duplicate name, bad shape or allocation failure. */
 int sk_tset_add(sk_tset *s, const char *name, int ndim, const int64_t *shape);
@@ -43,7 +43,7 @@ sk_tset *sk_tset_like(const sk_tset *s);
 sk_tset *sk_tset_clone(const sk_tset *s);
 /* Copy values between two sets of identical layout. */
 SK_MUST_CHECK sk_status sk_tset_copy(sk_tset *dst, const sk_tset *src);
-int sk_tset_find(const sk_tset *s, const char *name);   /* index or -1 */
+int sk_tset_find(const sk_tset *s, const char *name);       /* index or -1 */
 sk_tensor *sk_tset_get(const sk_tset *s, const char *name); /* NULL if absent */
 /* Same names, shapes and order. */
 int sk_tset_same_layout(const sk_tset *a, const sk_tset *b);

@@ -19,11 +19,11 @@
 
 typedef struct {
     const char *dir;
-    const char *fetch_name;     /* for the HINT */
+    const char *fetch_name; /* for the HINT */
     int n_files;
     const char *files[CIFAR_MAX_FILES];
-    int label_bytes;            /* 1 (CIFAR-10) or 2 (CIFAR-100) */
-    int label_pick;             /* which label byte to keep */
+    int label_bytes; /* 1 (CIFAR-10) or 2 (CIFAR-100) */
+    int label_pick;  /* which label byte to keep */
     int n_classes;
     int64_t limit;
 } cifar_spec;
@@ -49,8 +49,10 @@ static sk_status cifar_load(const cifar_spec *cs, sk_split *sp)
             goto cleanup;
         }
         if (stat(paths[k], &sb) != 0) {
-            st = sk_err(SK_EIO, "%s: %s\nHINT: run datasets/fetch %s, or point dataset.path at the "
-                        "folder holding the files", paths[k], strerror(errno), cs->fetch_name);
+            st = sk_err(SK_EIO,
+                        "%s: %s\nHINT: run datasets/fetch %s, or point dataset.path at the "
+                        "folder holding the files",
+                        paths[k], strerror(errno), cs->fetch_name);
             goto cleanup;
         }
         if (!S_ISREG(sb.st_mode)) {
@@ -58,9 +60,10 @@ static sk_status cifar_load(const cifar_spec *cs, sk_split *sp)
             goto cleanup;
         }
         if (sb.st_size == 0 || sb.st_size % rec != 0) {
-            st = sk_err(SK_EFORMAT, "%s: size %lld is not a multiple of %d (truncated download?)\n"
-                        "HINT: run datasets/fetch %s", paths[k], (long long)sb.st_size, rec,
-                        cs->fetch_name);
+            st = sk_err(SK_EFORMAT,
+                        "%s: size %lld is not a multiple of %d (truncated download?)\n"
+                        "HINT: run datasets/fetch %s",
+                        paths[k], (long long)sb.st_size, rec, cs->fetch_name);
             goto cleanup;
         }
         recs[k] = sb.st_size / rec;
@@ -69,7 +72,10 @@ static sk_status cifar_load(const cifar_spec *cs, sk_split *sp)
     want = cs->limit > 0 && cs->limit < total ? cs->limit : total;
     x = sk_alloc_n((size_t)want, CIFAR_PIXELS);
     y = sk_alloc_n((size_t)want, sizeof *y);
-    if (!x || !y) { st = SK_ENOMEM; goto cleanup; }
+    if (!x || !y) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
 
     for (int k = 0; k < cs->n_files && at < want; k++) {
         f = fopen(paths[k], "rb");
@@ -88,9 +94,9 @@ static sk_status cifar_load(const cifar_spec *cs, sk_split *sp)
             for (int b = 0; b < cs->label_bytes; b++) {
                 int lim = cs->label_bytes == 1 ? 10 : (b == 0 ? 20 : 100);
                 if (lab[b] >= lim) {
-                    st = sk_err(SK_EFORMAT, "%s: %slabel %d at record %lld is out of range 0..%d",
-                                paths[k], cs->label_bytes == 1 ? "" : (b == 0 ? "coarse " : "fine "),
-                                lab[b], (long long)r, lim - 1);
+                    st = sk_err(SK_EFORMAT, "%s: %slabel %d at record %lld is out of range 0..%d", paths[k],
+                                cs->label_bytes == 1 ? "" : (b == 0 ? "coarse " : "fine "), lab[b], (long long)r,
+                                lim - 1);
                     goto cleanup;
                 }
             }
@@ -118,8 +124,8 @@ cleanup:
 
 sk_status sk_cifar10_load_split(const char *dir, int train, int64_t limit, sk_split *sp)
 {
-    cifar_spec cs = {.dir = dir, .fetch_name = "cifar10", .label_bytes = 1, .label_pick = 0,
-                     .n_classes = 10, .limit = limit};
+    cifar_spec cs = {
+        .dir = dir, .fetch_name = "cifar10", .label_bytes = 1, .label_pick = 0, .n_classes = 10, .limit = limit};
     if (train) {
         cs.n_files = 5;
         cs.files[0] = "data_batch_1.bin";
@@ -136,8 +142,13 @@ sk_status sk_cifar10_load_split(const char *dir, int train, int64_t limit, sk_sp
 
 sk_status sk_cifar100_load_split(const char *dir, int train, int coarse, int64_t limit, sk_split *sp)
 {
-    cifar_spec cs = {.dir = dir, .fetch_name = "cifar100", .n_files = 1, .label_bytes = 2,
-                     .label_pick = coarse ? 0 : 1, .n_classes = coarse ? 20 : 100, .limit = limit};
+    cifar_spec cs = {.dir = dir,
+                     .fetch_name = "cifar100",
+                     .n_files = 1,
+                     .label_bytes = 2,
+                     .label_pick = coarse ? 0 : 1,
+                     .n_classes = coarse ? 20 : 100,
+                     .limit = limit};
     cs.files[0] = train ? "train.bin" : "test.bin";
     return cifar_load(&cs, sp);
 }

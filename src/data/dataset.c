@@ -8,11 +8,13 @@
 #include "core/mem.h"
 #include "data/formats.h"
 
-const char *const sk_ds_kind_names[] = {[SK_DS_MNIST] = "mnist",       [SK_DS_FASHION_MNIST] = "fashion-mnist",
-                                        [SK_DS_CIFAR10] = "cifar10",   [SK_DS_CIFAR100] = "cifar100",
+const char *const sk_ds_kind_names[] = {[SK_DS_MNIST] = "mnist",
+                                        [SK_DS_FASHION_MNIST] = "fashion-mnist",
+                                        [SK_DS_CIFAR10] = "cifar10",
+                                        [SK_DS_CIFAR100] = "cifar100",
                                         [SK_DS_POLYNOMIAL] = "polynomial"};
-const char *const sk_normalize_names[] = {[SK_NORMALIZE_AUTO] = "auto", [SK_NORMALIZE_UNIT] = "unit",
-                                          [SK_NORMALIZE_STANDARD] = "standard"};
+const char *const sk_normalize_names[] = {
+    [SK_NORMALIZE_AUTO] = "auto", [SK_NORMALIZE_UNIT] = "unit", [SK_NORMALIZE_STANDARD] = "standard"};
 const char *const sk_labels_names[] = {[SK_LABELS_FINE] = "fine", [SK_LABELS_COARSE] = "coarse"};
 const char *const sk_split_names[] = {[SK_SPLIT_TRAIN] = "train", [SK_SPLIT_TEST] = "test"};
 
@@ -23,11 +25,17 @@ const char *sk_ds_kind_name(sk_ds_kind k)
 
 int sk_ds_kind_parse(const char *s, sk_ds_kind *out)
 {
-    static const struct { const char *name; sk_ds_kind kind; } names[] = {
-        {"mnist", SK_DS_MNIST},         {"fashion-mnist", SK_DS_FASHION_MNIST},
+    static const struct {
+        const char *name;
+        sk_ds_kind kind;
+    } names[] = {
+        {"mnist", SK_DS_MNIST},
+        {"fashion-mnist", SK_DS_FASHION_MNIST},
         {"fashion_mnist", SK_DS_FASHION_MNIST},
-        {"cifar10", SK_DS_CIFAR10},     {"cifar-10", SK_DS_CIFAR10},
-        {"cifar100", SK_DS_CIFAR100},   {"cifar-100", SK_DS_CIFAR100},
+        {"cifar10", SK_DS_CIFAR10},
+        {"cifar-10", SK_DS_CIFAR10},
+        {"cifar100", SK_DS_CIFAR100},
+        {"cifar-100", SK_DS_CIFAR100},
         {"polynomial", SK_DS_POLYNOMIAL},
     };
     if (!s) return -1;
@@ -95,7 +103,8 @@ static void dataset_stats(sk_dataset *ds)
         double cnt = 0, s = 0, s2 = 0, mean, var;
         for (int64_t i = 0; i < sp->n; i++) {
             const uint8_t *p = sp->x + i * d + c * hw;
-            for (int64_t j = 0; j < hw; j++) hist[p[j]]++;
+            for (int64_t j = 0; j < hw; j++)
+                hist[p[j]]++;
         }
         for (int v = 0; v < 256; v++) {
             double x = v / 255.0, k = (double)hist[v];
@@ -127,8 +136,8 @@ sk_status sk_dataset_load(sk_dataset *ds, const sk_data_opts *o)
     if (ds->normalize != SK_NORMALIZE_UNIT && ds->normalize != SK_NORMALIZE_STANDARD)
         return sk_err(SK_EINVAL, "dataset: unknown normalisation %d", (int)o->normalize);
     if (o->train_limit < 0 || o->test_limit < 0)
-        return sk_err(SK_EINVAL, "dataset: record limits must be >= 0 (got %lld, %lld)",
-                      (long long)o->train_limit, (long long)o->test_limit);
+        return sk_err(SK_EINVAL, "dataset: record limits must be >= 0 (got %lld, %lld)", (long long)o->train_limit,
+                      (long long)o->test_limit);
     if (!dir || !*dir) {
         snprintf(defpath, sizeof defpath, "datasets/%s", name);
         dir = defpath;
@@ -158,7 +167,8 @@ sk_status sk_dataset_load(sk_dataset *ds, const sk_data_opts *o)
         sk_dataset_free(ds);
         return st;
     }
-    if (ds->train.x) dataset_stats(ds);
+    if (ds->train.x)
+        dataset_stats(ds);
     else {
         for (int c = 0; c < 3; c++) {
             ds->mean[c] = 0.0f;

@@ -24,9 +24,9 @@ typedef enum {
 } sk_ds_kind;
 
 typedef enum {
-    SK_NORMALIZE_AUTO,      /* STANDARD for CIFAR, UNIT otherwise (sk_normalize_auto) */
-    SK_NORMALIZE_UNIT,      /* pixel / 255, in [0, 1] */
-    SK_NORMALIZE_STANDARD,  /* (pixel / 255 - mean[c]) / std[c], training-split stats */
+    SK_NORMALIZE_AUTO,     /* STANDARD for CIFAR, UNIT otherwise (sk_normalize_auto) */
+    SK_NORMALIZE_UNIT,     /* pixel / 255, in [0, 1] */
+    SK_NORMALIZE_STANDARD, /* (pixel / 255 - mean[c]) / std[c], training-split stats */
     SK_NORMALIZE_COUNT
 } sk_normalize;
 
@@ -44,32 +44,32 @@ extern const char *const sk_split_names[SK_SPLIT_COUNT];
 
 typedef struct {
     sk_ds_kind kind;
-    const char *path;          /* folder holding the official files (borrowed);
-                                  NULL = "datasets/<sk_ds_kind_name(kind)>" */
-    sk_normalize normalize;    /* AUTO: sk_normalize_auto(kind) */
-    int coarse_labels;         /* CIFAR-100: 1 = 20 coarse labels, 0 = 100 fine labels (default) */
-    int poly_degree;           /* polynomial toy: 1, 2 or 3 */
-    int poly_points;           /* default 100 (0 also means 100) */
-    double poly_noise;         /* default 0.05 (standard deviation of the noise on y) */
-    uint64_t seed;             /* polynomial noise */
+    const char *path;                /* folder holding the official files (borrowed);
+                                        NULL = "datasets/<sk_ds_kind_name(kind)>" */
+    sk_normalize normalize;          /* AUTO: sk_normalize_auto(kind) */
+    int coarse_labels;               /* CIFAR-100: 1 = 20 coarse labels, 0 = 100 fine labels (default) */
+    int poly_degree;                 /* polynomial toy: 1, 2 or 3 */
+    int poly_points;                 /* default 100 (0 also means 100) */
+    double poly_noise;               /* default 0.05 (standard deviation of the noise on y) */
+    uint64_t seed;                   /* polynomial noise */
     int64_t train_limit, test_limit; /* 0 = all, else only the first N records (smoke tests) */
 } sk_data_opts;
 
 typedef struct {
-    int64_t n;                 /* examples */
-    int c, h, w;               /* image shape (1,28,28) / (3,32,32); polynomial: (1,1,1) */
-    int n_classes;             /* 10 / 100 / 20; 0 for regression */
-    uint8_t *x;                /* (N, D) raw pixels, channel-planar; NULL for regression */
-    int32_t *y;                /* (N) labels; NULL for regression */
-    float *xr, *yr;            /* regression only: inputs (N, 1), targets (N, 1) */
+    int64_t n;      /* examples */
+    int c, h, w;    /* image shape (1,28,28) / (3,32,32); polynomial: (1,1,1) */
+    int n_classes;  /* 10 / 100 / 20; 0 for regression */
+    uint8_t *x;     /* (N, D) raw pixels, channel-planar; NULL for regression */
+    int32_t *y;     /* (N) labels; NULL for regression */
+    float *xr, *yr; /* regression only: inputs (N, 1), targets (N, 1) */
 } sk_split;
 
 typedef struct {
     sk_ds_kind kind;
     sk_normalize normalize;
     sk_split train, test;
-    float mean[3], std[3];     /* per-channel stats of the training split (pixel/255 scale);
-                                  polynomial: mean 0, std 1 (no normalisation) */
+    float mean[3], std[3]; /* per-channel stats of the training split (pixel/255 scale);
+                              polynomial: mean 0, std 1 (no normalisation) */
 } sk_dataset;
 
 /* "mnist", "fashion-mnist", "cifar10", "cifar100", "polynomial". */
@@ -86,7 +86,7 @@ void sk_data_opts_init(sk_data_opts *o, sk_ds_kind kind);
  * message names the file, e.g. "datasets/mnist/train-images-idx3-ubyte:
  * No such file or directory\nHINT: run datasets/fetch mnist". */
 SK_MUST_CHECK sk_status sk_dataset_load(sk_dataset *ds, const sk_data_opts *o);
-void sk_dataset_free(sk_dataset *ds);   /* safe on a zeroed or freed dataset */
+void sk_dataset_free(sk_dataset *ds); /* safe on a zeroed or freed dataset */
 /* Free one split's arrays and zero it (safe on NULL / zeroed splits). */
 void sk_split_free(sk_split *sp);
 
@@ -104,8 +104,8 @@ int64_t sk_dataset_dim(const sk_dataset *ds);
  * torchvision's RandomCrop(padding=4) on uint8 images followed by Normalize.
  * augment == 0 is deterministic and never touches rng (which may be NULL).
  * Every idx[b] must lie in [0, sp->n) (not checked). */
-void sk_dataset_batch(const sk_dataset *ds, const sk_split *sp, const int32_t *idx, int n,
-                      int augment, sk_rng *rng, float *x_out, int32_t *y_out, float *yr_out);
+void sk_dataset_batch(const sk_dataset *ds, const sk_split *sp, const int32_t *idx, int n, int augment, sk_rng *rng,
+                      float *x_out, int32_t *y_out, float *yr_out);
 
 /* The per-channel lookup table pixel -> normalised float used by
  * sk_dataset_batch. lut (C, 256). */
@@ -116,7 +116,7 @@ void sk_dataset_lut(const sk_dataset *ds, int c, float *lut);
  *   dst[c][i][j] = lut[c][src[c][i + dy][jj + dx]],  jj = flip ? w-1-j : j,
  * where out-of-range source pixels read as value 0 (zero padding).
  * src (C, H, W) uint8, lut (C, 256), dst (C, H, W). */
-void sk_image_shift_flip(const uint8_t *src, int c, int h, int w, int dy, int dx, int flip,
-                         const float *lut, float *dst);
+void sk_image_shift_flip(const uint8_t *src, int c, int h, int w, int dy, int dx, int flip, const float *lut,
+                         float *dst);
 
 #endif

@@ -20,17 +20,17 @@ typedef struct {
  * Missing: "dir/name: No such file or directory (nor name.gz)\nHINT: run
  * datasets/fetch <fetch_name>". */
 SK_MUST_CHECK sk_status sk_idx_resolve(const char *dir, const char *name, const char *fetch_name, char *path,
-                         size_t path_size);
+                                       size_t path_size);
 /* Read an unsigned-byte IDX file with `ndim` dimensions (3 images, 1 labels),
  * raw or gzip. Reads the header and then the first min(dims[0], limit) items
  * (limit <= 0: all), into *data (sk_alloc'd, items * prod(dims[1..]) bytes).
  * Without a limit the file must hold exactly what its header announces. */
 SK_MUST_CHECK sk_status sk_idx_read(const char *path, int ndim, int64_t limit, sk_idx_header *hdr, uint8_t **data,
-                      int64_t *n_items);
+                                    int64_t *n_items);
 /* MNIST-layout split: <prefix>-images-idx3-ubyte + <prefix>-labels-idx1-ubyte
  * (prefix "train" or "t10k"), 28x28 images, labels 0..9. */
 SK_MUST_CHECK sk_status sk_idx_load_split(const char *dir, const char *prefix, const char *fetch_name, int64_t limit,
-                            sk_split *sp);
+                                          sk_split *sp);
 
 /* ---- CIFAR binary (cifar.c) ----------------------------------------------- */
 /* CIFAR-10: files data_batch_1.bin..data_batch_5.bin (train) or test_batch.bin,

@@ -17,10 +17,9 @@
 #include "core/mem.h"
 
 #define IDX_FIRST_CHUNK ((int64_t)1 << 20) /* initial buffer; doubles up to the announced size */
-#define IDX_MAX_READ (1 << 30)              /* gzread takes an unsigned int */
+#define IDX_MAX_READ (1 << 30)             /* gzread takes an unsigned int */
 
-sk_status sk_idx_resolve(const char *dir, const char *name, const char *fetch_name, char *path,
-                         size_t path_size)
+sk_status sk_idx_resolve(const char *dir, const char *name, const char *fetch_name, char *path, size_t path_size)
 {
     struct stat st;
     int err_plain, n;
@@ -32,7 +31,8 @@ sk_status sk_idx_resolve(const char *dir, const char *name, const char *fetch_na
     n = snprintf(path, path_size, "%s/%s.gz", dir, name);
     if (n < 0 || (size_t)n >= path_size) return sk_err(SK_EINVAL, "%s/%s.gz: path too long", dir, name);
     if (stat(path, &st) == 0) return SK_OK;
-    return sk_err(SK_EIO, "%s/%s: %s (nor %s.gz)\nHINT: run datasets/fetch %s, or point dataset.path "
+    return sk_err(SK_EIO,
+                  "%s/%s: %s (nor %s.gz)\nHINT: run datasets/fetch %s, or point dataset.path "
                   "at the folder holding the files",
                   dir, name, strerror(err_plain), name, fetch_name);
 }
@@ -66,17 +66,17 @@ static int64_t gz_read_all(gzFile f, const char *path, uint8_t *buf, int64_t wan
             size_t pl = strlen(path);
             if (errnum == Z_ERRNO) msg = strerror(errno);
             /* zlib prefixes its messages with the path; we put it first already */
-            else if (msg && strncmp(msg, path, pl) == 0 && strncmp(msg + pl, ": ", 2) == 0) msg += pl + 2;
-            sk_err(SK_EFORMAT, "%s: corrupt gzip data (%s)\nHINT: delete the file and fetch it again",
-                   path, msg ? msg : "unknown zlib error");
+            else if (msg && strncmp(msg, path, pl) == 0 && strncmp(msg + pl, ": ", 2) == 0)
+                msg += pl + 2;
+            sk_err(SK_EFORMAT, "%s: corrupt gzip data (%s)\nHINT: delete the file and fetch it again", path,
+                   msg ? msg : "unknown zlib error");
             return -1;
         }
     }
     return got;
 }
 
-sk_status sk_idx_read(const char *path, int ndim, int64_t limit, sk_idx_header *hdr, uint8_t **data,
-                      int64_t *n_items)
+sk_status sk_idx_read(const char *path, int ndim, int64_t limit, sk_idx_header *hdr, uint8_t **data, int64_t *n_items)
 {
     sk_status st = SK_OK;
     gzFile f = NULL;
@@ -100,24 +100,27 @@ sk_status sk_idx_read(const char *path, int ndim, int64_t limit, sk_idx_header *
     }
     gzbuffer(f, 1 << 17);
     got = gz_read_all(f, path, head, hsize, &trunc);
-    if (got < 0) { st = SK_EFORMAT; goto cleanup; }
+    if (got < 0) {
+        st = SK_EFORMAT;
+        goto cleanup;
+    }
     if (got < 4) {
         st = sk_err(SK_EFORMAT, "%s: file too short for an IDX header (%lld bytes)", path, (long long)got);
         goto cleanup;
     }
     magic = be32(head);
     if (magic != want_magic) {
-        st = sk_err(SK_EFORMAT, "%s: wrong magic number 0x%08x (expected 0x%08x for IDX %s)", path,
-                    magic, want_magic, what);
+        st = sk_err(SK_EFORMAT, "%s: wrong magic number 0x%08x (expected 0x%08x for IDX %s)", path, magic, want_magic,
+                    what);
         goto cleanup;
     }
     if (got < hsize) {
-        st = sk_err(SK_EFORMAT, "%s: file too short for an IDX header (%lld of %d bytes)", path,
-                    (long long)got, hsize);
+        st = sk_err(SK_EFORMAT, "%s: file too short for an IDX header (%lld of %d bytes)", path, (long long)got, hsize);
         goto cleanup;
     }
     hdr->ndim = ndim;
-    for (int d = 0; d < ndim; d++) hdr->dims[d] = be32(head + 4 + 4 * d);
+    for (int d = 0; d < ndim; d++)
+        hdr->dims[d] = be32(head + 4 + 4 * d);
     for (int d = 1; d < ndim; d++) {
         if (hdr->dims[d] == 0 || hdr->dims[d] > 65536) {
             st = sk_err(SK_EFORMAT, "%s: implausible IDX dimension %u", path, hdr->dims[d]);
@@ -131,22 +134,31 @@ sk_status sk_idx_read(const char *path, int ndim, int64_t limit, sk_idx_header *
     }
     items = hdr->dims[0];
     if (limit > 0 && limit < items) items = limit;
-    want = items * item;   /* <= 2^32 * 2^24: no overflow */
+    want = items * item; /* <= 2^32 * 2^24: no overflow */
 
     /* Grow as data arrives (a lying header costs at most a doubling). */
     cap = want < IDX_FIRST_CHUNK ? want : IDX_FIRST_CHUNK;
     buf = sk_alloc((size_t)(cap > 0 ? cap : 1));
-    if (!buf) { st = SK_ENOMEM; goto cleanup; }
+    if (!buf) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
     got = 0;
     for (;;) {
         int64_t r = gz_read_all(f, path, buf + got, cap - got, &trunc);
-        if (r < 0) { st = SK_EFORMAT; goto cleanup; }
+        if (r < 0) {
+            st = SK_EFORMAT;
+            goto cleanup;
+        }
         got += r;
         if (got < cap || cap == want) break;
         {
             int64_t ncap = cap * 2 < want ? cap * 2 : want;
             uint8_t *nb = sk_alloc((size_t)ncap);
-            if (!nb) { st = SK_ENOMEM; goto cleanup; }
+            if (!nb) {
+                st = SK_ENOMEM;
+                goto cleanup;
+            }
             memcpy(nb, buf, (size_t)got);
             sk_free(buf);
             buf = nb;
@@ -154,10 +166,10 @@ sk_status sk_idx_read(const char *path, int ndim, int64_t limit, sk_idx_header *
         }
     }
     if (got < want) {
-        st = sk_err(SK_EFORMAT, "%s: truncated: expected %lld bytes of %s, file has %lld%s\n"
+        st = sk_err(SK_EFORMAT,
+                    "%s: truncated: expected %lld bytes of %s, file has %lld%s\n"
                     "HINT: the download is incomplete; delete the file and fetch it again",
-                    path, (long long)want, payload, (long long)got,
-                    trunc ? " (gzip stream ends early)" : "");
+                    path, (long long)want, payload, (long long)got, trunc ? " (gzip stream ends early)" : "");
         goto cleanup;
     }
     if (items == (int64_t)hdr->dims[0]) {
@@ -165,15 +177,19 @@ sk_status sk_idx_read(const char *path, int ndim, int64_t limit, sk_idx_header *
          * gzip CRC and length trailer). */
         unsigned char extra;
         int64_t r = gz_read_all(f, path, &extra, 1, &trunc);
-        if (r < 0) { st = SK_EFORMAT; goto cleanup; }
+        if (r < 0) {
+            st = SK_EFORMAT;
+            goto cleanup;
+        }
         if (r > 0) {
-            st = sk_err(SK_EFORMAT, "%s: more data than the %lld bytes of %s the header announces "
-                        "(%u %s)", path, (long long)want, payload, hdr->dims[0], what);
+            st = sk_err(SK_EFORMAT,
+                        "%s: more data than the %lld bytes of %s the header announces "
+                        "(%u %s)",
+                        path, (long long)want, payload, hdr->dims[0], what);
             goto cleanup;
         }
         if (trunc) {
-            st = sk_err(SK_EFORMAT, "%s: gzip stream ends early (missing trailer; truncated download?)",
-                        path);
+            st = sk_err(SK_EFORMAT, "%s: gzip stream ends early (missing trailer; truncated download?)", path);
             goto cleanup;
         }
     }
@@ -187,8 +203,7 @@ cleanup:
     return st;
 }
 
-sk_status sk_idx_load_split(const char *dir, const char *prefix, const char *fetch_name, int64_t limit,
-                            sk_split *sp)
+sk_status sk_idx_load_split(const char *dir, const char *prefix, const char *fetch_name, int64_t limit, sk_split *sp)
 {
     sk_status st = SK_OK;
     char ipath[4096], lpath[4096], name[64];
@@ -208,23 +223,24 @@ sk_status sk_idx_load_split(const char *dir, const char *prefix, const char *fet
     st = sk_idx_read(ipath, 3, limit, &ih, &pix, &ni);
     if (st) goto cleanup;
     if (ih.dims[1] != 28 || ih.dims[2] != 28) {
-        st = sk_err(SK_EFORMAT, "%s: wrong image size %ux%u (expected 28x28)", ipath, ih.dims[1],
-                    ih.dims[2]);
+        st = sk_err(SK_EFORMAT, "%s: wrong image size %ux%u (expected 28x28)", ipath, ih.dims[1], ih.dims[2]);
         goto cleanup;
     }
     st = sk_idx_read(lpath, 1, limit, &lh, &lab, &nl);
     if (st) goto cleanup;
     if (lh.dims[0] != ih.dims[0]) {
-        st = sk_err(SK_EFORMAT, "%s: %u labels, but %s has %u images (files from different sets?)",
-                    lpath, lh.dims[0], ipath, ih.dims[0]);
+        st = sk_err(SK_EFORMAT, "%s: %u labels, but %s has %u images (files from different sets?)", lpath, lh.dims[0],
+                    ipath, ih.dims[0]);
         goto cleanup;
     }
     y = sk_alloc_n((size_t)(nl > 0 ? nl : 1), sizeof *y);
-    if (!y) { st = SK_ENOMEM; goto cleanup; }
+    if (!y) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
     for (int64_t i = 0; i < nl; i++) {
         if (lab[i] > 9) {
-            st = sk_err(SK_EFORMAT, "%s: label %d at record %lld is out of range 0..9", lpath, lab[i],
-                        (long long)i);
+            st = sk_err(SK_EFORMAT, "%s: label %d at record %lld is out of range 0..9", lpath, lab[i], (long long)i);
             goto cleanup;
         }
         y[i] = lab[i];

@@ -19,14 +19,16 @@
 static double poly_f(int degree, double x)
 {
     switch (degree) {
-    case 1: return x + 3.0;
-    case 2: return 2.0 * x * x - 1.0;
-    default: return (x - 3.0) * (x - 3.0) * (x - 3.0);
+    case 1:
+        return x + 3.0;
+    case 2:
+        return 2.0 * x * x - 1.0;
+    default:
+        return (x - 3.0) * (x - 3.0) * (x - 3.0);
     }
 }
 
-static sk_status poly_split(const sk_data_opts *o, int n_points, uint64_t stream, int64_t limit,
-                            sk_split *sp)
+static sk_status poly_split(const sk_data_opts *o, int n_points, uint64_t stream, int64_t limit, sk_split *sp)
 {
     static const double lo[4] = {0, -4.0, -1.0, 2.0}, hi[4] = {0, -2.0, 1.0, 4.0};
     const int d = o->poly_degree;
@@ -59,10 +61,8 @@ sk_status sk_poly_load(const sk_data_opts *o, sk_split *train, sk_split *test)
 
     if (o->poly_degree < 1 || o->poly_degree > 3)
         return sk_err(SK_EINVAL, "polynomial toy: degree must be 1, 2 or 3 (got %d)", o->poly_degree);
-    if (n_points < 2)
-        return sk_err(SK_EINVAL, "polynomial toy: needs at least 2 points (got %d)", n_points);
-    if (!(o->poly_noise >= 0.0))
-        return sk_err(SK_EINVAL, "polynomial toy: noise must be >= 0 (got %g)", o->poly_noise);
+    if (n_points < 2) return sk_err(SK_EINVAL, "polynomial toy: needs at least 2 points (got %d)", n_points);
+    if (!(o->poly_noise >= 0.0)) return sk_err(SK_EINVAL, "polynomial toy: noise must be >= 0 (got %g)", o->poly_noise);
     st = poly_split(o, n_points, 0, o->train_limit, train);
     if (st) return st;
     st = poly_split(o, n_points, 1, o->test_limit, test);

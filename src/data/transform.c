@@ -16,26 +16,29 @@ void sk_dataset_lut(const sk_dataset *ds, int c, float *lut) // lut (C, 256)
         int k = ch < 3 ? ch : 2;
         double m = ds->normalize == SK_NORMALIZE_STANDARD ? ds->mean[k] : 0.0;
         double s = ds->normalize == SK_NORMALIZE_STANDARD ? ds->std[k] : 1.0;
-        for (int v = 0; v < 256; v++) lut[ch * 256 + v] = (float)((v / 255.0 - m) / s);
+        for (int v = 0; v < 256; v++)
+            lut[ch * 256 + v] = (float)((v / 255.0 - m) / s);
     }
 }
 
-void sk_image_shift_flip(const uint8_t *src, int c, int h, int w, int dy, int dx, int flip,
-                         const float *lut, float *dst) // src (C, H, W), lut (C, 256), dst (C, H, W)
+void sk_image_shift_flip(const uint8_t *src, int c, int h, int w, int dy, int dx, int flip, const float *lut,
+                         float *dst) // src (C, H, W), lut (C, 256), dst (C, H, W)
 {
     for (int ch = 0; ch < c; ch++) {
         const uint8_t *s = src + (size_t)ch * h * w;
         const float *l = lut + ch * 256;
         float *o = dst + (size_t)ch * h * w;
         if (dy == 0 && dx == 0 && !flip) {
-            for (int k = 0; k < h * w; k++) o[k] = l[s[k]];
+            for (int k = 0; k < h * w; k++)
+                o[k] = l[s[k]];
             continue;
         }
         for (int i = 0; i < h; i++) {
             int si = i + dy;
             float *orow = o + (size_t)i * w;
             if (si < 0 || si >= h) {
-                for (int j = 0; j < w; j++) orow[j] = l[0];
+                for (int j = 0; j < w; j++)
+                    orow[j] = l[0];
                 continue;
             }
             for (int j = 0; j < w; j++) {
@@ -46,11 +49,11 @@ void sk_image_shift_flip(const uint8_t *src, int c, int h, int w, int dy, int dx
     }
 }
 
-void sk_dataset_batch(const sk_dataset *ds, const sk_split *sp, const int32_t *idx, int n,
-                      int augment, sk_rng *rng, float *x_out, int32_t *y_out, float *yr_out)
+void sk_dataset_batch(const sk_dataset *ds, const sk_split *sp, const int32_t *idx, int n, int augment, sk_rng *rng,
+                      float *x_out, int32_t *y_out, float *yr_out)
 {
     // x_out (B, C, H, W) or (B, 1); y_out (B); yr_out (B, 1)
-    if (!sp->x) {   /* regression: inputs and targets as they are */
+    if (!sp->x) { /* regression: inputs and targets as they are */
         for (int b = 0; b < n; b++) {
             if (x_out) x_out[b] = sp->xr[idx[b]];
             if (yr_out) yr_out[b] = sp->yr[idx[b]];

@@ -46,9 +46,18 @@ sk_status sk_afile_commit(sk_afile *f)
 {
     int bad = 0, e = 0;
     if (!f->fp) return sk_err(SK_EIO, "%s: not open", f->path);
-    if (fflush(f->fp) != 0 || ferror(f->fp)) { bad = 1; e = errno; }
-    if (!bad && fsync(fileno(f->fp)) != 0 && errno != EINVAL) { bad = 1; e = errno; }
-    if (fclose(f->fp) != 0 && !bad) { bad = 1; e = errno; }
+    if (fflush(f->fp) != 0 || ferror(f->fp)) {
+        bad = 1;
+        e = errno;
+    }
+    if (!bad && fsync(fileno(f->fp)) != 0 && errno != EINVAL) {
+        bad = 1;
+        e = errno;
+    }
+    if (fclose(f->fp) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
     f->fp = NULL;
     if (bad) {
         unlink(f->tmp);
@@ -96,8 +105,7 @@ sk_status sk_mkdir_p(const char *path)
         }
     }
     struct stat sb;
-    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return sk_err(SK_EIO, "%s: not a directory", path);
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) return sk_err(SK_EIO, "%s: not a directory", path);
     return SK_OK;
 }
 

@@ -11,9 +11,9 @@
 #define SK_PATH_MAX 4096
 
 typedef struct {
-    FILE *fp;                 /* write here */
-    char path[SK_PATH_MAX];   /* final name */
-    char tmp[SK_PATH_MAX];    /* temporary name in the same folder */
+    FILE *fp;               /* write here */
+    char path[SK_PATH_MAX]; /* final name */
+    char tmp[SK_PATH_MAX];  /* temporary name in the same folder */
 } sk_afile;
 
 SK_MUST_CHECK sk_status sk_afile_open(sk_afile *f, const char *path);

@@ -14,9 +14,9 @@
 
 struct sk_csv {
     sk_afile f;
-    int failed;               /* a write or quoting allocation failed */
+    int failed; /* a write or quoting allocation failed */
     int write_errno;
-    char *q[SK_CSV_NQ];       /* rotating buffers for sk_csv_q */
+    char *q[SK_CSV_NQ]; /* rotating buffers for sk_csv_q */
     size_t qcap[SK_CSV_NQ];
     int qnext;
 };
@@ -32,7 +32,11 @@ size_t sk_csv_quote(char *dst, size_t n, const char *field)
 {
     size_t k = 0;
     int quote = csv_needs_quotes(field);
-#define CSV_PUT(ch) do { if (k + 1 < n) dst[k] = (ch); k++; } while (0)
+#define CSV_PUT(ch)                                                                                                    \
+    do {                                                                                                               \
+        if (k + 1 < n) dst[k] = (ch);                                                                                  \
+        k++;                                                                                                           \
+    } while (0)
     if (quote) CSV_PUT('"');
     for (const char *p = field; *p; p++) {
         if (*p == '"') CSV_PUT('"');
@@ -52,7 +56,10 @@ const char *sk_csv_q(sk_csv *c, const char *field)
     if (need > c->qcap[i]) {
         char *nb = realloc(c->q[i], need);
         if (!nb) {
-            if (!c->failed) { c->failed = 1; c->write_errno = ENOMEM; }
+            if (!c->failed) {
+                c->failed = 1;
+                c->write_errno = ENOMEM;
+            }
             return "";
         }
         c->q[i] = nb;
@@ -64,7 +71,8 @@ const char *sk_csv_q(sk_csv *c, const char *field)
 
 static void csv_free(sk_csv *c)
 {
-    for (int i = 0; i < SK_CSV_NQ; i++) free(c->q[i]);
+    for (int i = 0; i < SK_CSV_NQ; i++)
+        free(c->q[i]);
     sk_free(c);
 }
 
@@ -98,8 +106,7 @@ sk_status sk_csv_row(sk_csv *c, const char *fmt, ...)
             c->write_errno = errno;
         }
     }
-    if (c->failed)
-        return sk_err(SK_EIO, "%s: write failed: %s", c->f.path, strerror(c->write_errno));
+    if (c->failed) return sk_err(SK_EIO, "%s: write failed: %s", c->f.path, strerror(c->write_errno));
     return SK_OK;
 }
 

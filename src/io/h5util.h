@@ -30,7 +30,8 @@
  * build, hence called at every entry point; cheap and idempotent). */
 void sk_h5u_quiet(void);
 /* "<path>: <what> (HDF5: <innermost message>)"; returns code. */
-SK_MUST_CHECK sk_status sk_h5u_fail(sk_status code, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+SK_MUST_CHECK sk_status sk_h5u_fail(sk_status code, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* SK_EFORMAT "<path>: [<obj>: ]truncated or corrupt HDF5 file (HDF5: ...)"; obj may be NULL. */
 SK_MUST_CHECK sk_status sk_h5u_corrupt(const char *path, const char *obj);
 
@@ -94,14 +95,15 @@ void sk_h5u_links_free(sk_h5u_links *L);
  * its order), then the rest in the given (name) order. skip[i] names are
  * dropped silently (skip may be NULL). *perm receives indices into names
  * (sk_free); *np its length. */
-SK_MUST_CHECK sk_status sk_h5u_order(hid_t fid, const char *path, const char *order_attr, char **names, int n, const char *skip,
-                       int **perm, int *np);
+SK_MUST_CHECK sk_status sk_h5u_order(hid_t fid, const char *path, const char *order_attr, char **names, int n,
+                                     const char *skip, int **perm, int *np);
 
 /* ---- datasets ---- */
 
 /* Open a dataset and its file type (close both with CLOSE_ID, also on failure). */
 SK_MUST_CHECK sk_status sk_h5u_open_dataset(hid_t fid, const char *path, const char *name, hid_t *ds, hid_t *ftype);
 /* Rank and dims of a dataset as int64 (rank <= maxdim, sane size). */
-SK_MUST_CHECK sk_status sk_h5u_ds_shape(hid_t ds, const char *path, const char *name, int maxdim, int *ndim, int64_t *shape);
+SK_MUST_CHECK sk_status sk_h5u_ds_shape(hid_t ds, const char *path, const char *name, int maxdim, int *ndim,
+                                        int64_t *shape);
 
 #endif

@@ -61,21 +61,19 @@ SK_MUST_CHECK sk_status sk_h5w_read(const char *path, sk_tset **out, char **arch
  * {"fc1.*", "layers.0.*"} maps fc1.weight to layers.0.weight).
  * On a mismatch nothing is copied and the error lists missing, extra and
  * wrongly shaped tensors (capped, "... and N more"). */
-SK_MUST_CHECK sk_status sk_h5w_load_into(const char *path, sk_tset *model, const char *const *rename,
-                           int n_rename);
+SK_MUST_CHECK sk_status sk_h5w_load_into(const char *path, sk_tset *model, const char *const *rename, int n_rename);
 /* The same, with a model description for the message ("mlp 784-512-10");
  * model_desc may be NULL. */
-SK_MUST_CHECK sk_status sk_h5w_load_into_ex(const char *path, sk_tset *model, const char *const *rename,
-                              int n_rename, const char *model_desc);
+SK_MUST_CHECK sk_status sk_h5w_load_into_ex(const char *path, sk_tset *model, const char *const *rename, int n_rename,
+                                            const char *model_desc);
 
 /* Permutation files. perms[g] has sizes[g] entries and must be a permutation
  * of 0..sizes[g]-1 (checked on write and on read). */
 SK_MUST_CHECK sk_status sk_h5w_write_perms(const char *path, int n, const char *const *names,
-                             const int64_t *const *perms, const int64_t *sizes);
+                                           const int64_t *const *perms, const int64_t *sizes);
 /* Read every group (order: perm_order, else name order). Free the three arrays
  * with sk_h5w_perms_free. */
-SK_MUST_CHECK sk_status sk_h5w_read_perms(const char *path, int *n, char ***names, int64_t ***perms,
-                            int64_t **sizes);
+SK_MUST_CHECK sk_status sk_h5w_read_perms(const char *path, int *n, char ***names, int64_t ***perms, int64_t **sizes);
 void sk_h5w_perms_free(int n, char **names, int64_t **perms, int64_t *sizes); /* NULL-safe */
 
 /* `sinkrb info FILE.h5`: the file's root attributes (format and version, arch

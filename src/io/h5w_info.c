@@ -160,7 +160,7 @@ static void info_attr_value(FILE *out, hid_t fid, const char *path, const char *
         char *text = NULL;
         if (sk_h5u_attr_read_text(fid, path, name, &text) != SK_OK || !text) {
             fprintf(out, "(unreadable string)\n");
-            sk_err_clear();   /* shown as unreadable; info goes on */
+            sk_err_clear(); /* shown as unreadable; info goes on */
         } else {
             char *nl = strchr(text, '\n');
             int len = nl ? (int)(nl - text) : (int)strlen(text);

@@ -56,11 +56,11 @@ static void to_file(sk_log *l, const char *msg)
     fflush(l->file);
 }
 
-#define FORMAT(buf, fmt)                        \
-    char buf[8192];                             \
-    va_list ap;                                 \
-    va_start(ap, fmt);                          \
-    vsnprintf(buf, sizeof buf, fmt, ap);        \
+#define FORMAT(buf, fmt)                                                                                               \
+    char buf[8192];                                                                                                    \
+    va_list ap;                                                                                                        \
+    va_start(ap, fmt);                                                                                                 \
+    vsnprintf(buf, sizeof buf, fmt, ap);                                                                               \
     va_end(ap)
 
 void sk_log_out(sk_log *l, const char *fmt, ...)

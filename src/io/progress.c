@@ -53,8 +53,7 @@ void sk_progress_update(sk_progress *p, int64_t done, const char *status)
     double el = now - p->t0;
     double eta = done > 0 ? el * (double)(p->total - done) / (double)done : 0.0;
     fprintf(stderr, "\r\033[K%s [%s] %3d%% %.0fs eta %.0fs%s%s", p->label, bar,
-            (int)(100.0 * (double)done / (double)p->total), el, eta, status ? "  " : "",
-            status ? status : "");
+            (int)(100.0 * (double)done / (double)p->total), el, eta, status ? "  " : "", status ? status : "");
     fflush(stderr);
     p->drawn = 1;
 }
@@ -68,4 +67,7 @@ void sk_progress_done(sk_progress *p, const char *line)
     p->drawn = 0;
 }
 
-void sk_progress_free(sk_progress *p) { sk_free(p); }
+void sk_progress_free(sk_progress *p)
+{
+    sk_free(p);
+}

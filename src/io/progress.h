@@ -15,7 +15,7 @@ void sk_progress_update(sk_progress *p, int64_t done, const char *status);
 /* Finish the bar; `line` (may be NULL) is printed as the unit's summary line
  * (both on terminals and in line mode). */
 void sk_progress_done(sk_progress *p, const char *line);
-void sk_progress_free(sk_progress *p);   /* NULL-safe */
+void sk_progress_free(sk_progress *p); /* NULL-safe */
 /* Whether bars are drawn for `mode` (terminal detection for auto). */
 int sk_progress_bars(sk_progress_mode mode);
 

@@ -15,7 +15,6 @@
 #include "core/mem.h"
 #include "io/atomic.h"
 
-
 /* Okabe & Ito (2008) colour-universal-design palette, yellow last (weakest
  * on white). */
 static const char *const svg_colors[] = {

@@ -21,22 +21,22 @@
 #include "core/err.h"
 
 typedef struct {
-    const char *label;      /* legend text (UTF-8); NULL: not in the legend */
-    int n;                  /* number of points */
-    const double *x;        /* (n,) */
-    const double *y;        /* (n,) */
+    const char *label; /* legend text (UTF-8); NULL: not in the legend */
+    int n;             /* number of points */
+    const double *x;   /* (n,) */
+    const double *y;   /* (n,) */
 } sk_series;
 
 typedef struct {
-    const char *title;              /* panel title, e.g. "test"; NULL for none */
-    const char *xlabel, *ylabel;    /* NULL for none */
+    const char *title;           /* panel title, e.g. "test"; NULL for none */
+    const char *xlabel, *ylabel; /* NULL for none */
     int n_series;
-    const sk_series *series;        /* (n_series,) */
+    const sk_series *series; /* (n_series,) */
     /* Optional tick labels replacing the numbers at x=0 and x=1, e.g. "A" and
      * "B" for LMC curves (lambda=0 is model A, lambda=1 is model B); the x
      * range then always includes that point. NULL for none. */
     const char *x0_label, *x1_label;
-    int y_from_zero;                /* make the y range include 0 */
+    int y_from_zero; /* make the y range include 0 */
 } sk_panel;
 
 /* Write `n_panels` panels side by side into one SVG of width x height user
@@ -44,7 +44,7 @@ typedef struct {
  * arguments are inconsistent or the size is too small for the layout
  * (at least about 160 x 140 per panel), SK_EIO on write errors; nothing is
  * left under `path` on failure. */
-SK_MUST_CHECK sk_status sk_svg_plot(const char *path, const char *title, int n_panels,
-                      const sk_panel *panels, int width, int height);
+SK_MUST_CHECK sk_status sk_svg_plot(const char *path, const char *title, int n_panels, const sk_panel *panels,
+                                    int width, int height);
 
 #endif

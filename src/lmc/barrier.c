@@ -4,7 +4,8 @@
 
 void sk_lambda_grid(double *lambda, int n)
 {
-    for (int i = 0; i < n; i++) lambda[i] = n > 1 ? (double)i / (double)(n - 1) : 0.0;
+    for (int i = 0; i < n; i++)
+        lambda[i] = n > 1 ? (double)i / (double)(n - 1) : 0.0;
     if (n > 1) lambda[n - 1] = 1.0;
 }
 

@@ -3,9 +3,9 @@
 #define SK_LMC_BARRIER_H
 
 typedef struct {
-    double barrier;      /* max_l [ f(l) - ((1-l) f(0) + l f(1)) ]  (Entezari / Frankle) */
-    double barrier_mid;  /* max_l f(l) - (f(0) + f(1)) / 2          (Git Re-Basin's plots) */
-    double auc;          /* int_0^1 [ f(l) - ((1-l) f(0) + l f(1)) ] dl, trapezoid rule */
+    double barrier;     /* max_l [ f(l) - ((1-l) f(0) + l f(1)) ]  (Entezari / Frankle) */
+    double barrier_mid; /* max_l f(l) - (f(0) + f(1)) / 2          (Git Re-Basin's plots) */
+    double auc;         /* int_0^1 [ f(l) - ((1-l) f(0) + l f(1)) ] dl, trapezoid rule */
 } sk_barrier;
 
 /* lambda (n) ascending from 0 to 1, f (n) values. sign = +1 for a loss;

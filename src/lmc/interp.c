@@ -3,13 +3,14 @@
 #include "core/mem.h"
 #include "lmc/barrier.h"
 
-const char *const sk_bnreset_names[] = {[SK_BNRESET_AUTO] = "auto", [SK_BNRESET_RECOMPUTE] = "recompute",
-                                        [SK_BNRESET_NONE] = "none"};
+const char *const sk_bnreset_names[] = {
+    [SK_BNRESET_AUTO] = "auto", [SK_BNRESET_RECOMPUTE] = "recompute", [SK_BNRESET_NONE] = "none"};
 
 void sk_lerp(sk_tset *out, const sk_tset *a, const sk_tset *b, double lambda)
 {
     float wa = (float)(1.0 - lambda), wb = (float)lambda;
-    for (int64_t i = 0; i < a->numel; i++) out->block[i] = wa * a->block[i] + wb * b->block[i];
+    for (int64_t i = 0; i < a->numel; i++)
+        out->block[i] = wa * a->block[i] + wb * b->block[i];
 }
 
 sk_status sk_lmc_curve(sk_model *m, const sk_tset *a, const sk_tset *b, const sk_lmc_opts *o, double *lambda,

@@ -15,14 +15,16 @@ void sk_lerp(sk_tset *out, const sk_tset *a, const sk_tset *b, double lambda);
 /* interpolation.bn_reset: re-estimate BatchNorm statistics at every lambda
  * when the model has BatchNorm (auto), always, or never. */
 typedef enum { SK_BNRESET_AUTO, SK_BNRESET_RECOMPUTE, SK_BNRESET_NONE, SK_BNRESET_COUNT } sk_bnreset;
-extern const char *const sk_bnreset_names[SK_BNRESET_COUNT];   /* "auto", "recompute", "none" */
+extern const char *const sk_bnreset_names[SK_BNRESET_COUNT]; /* "auto", "recompute", "none" */
 
 typedef struct {
-    int points;                  /* lambda values in [0,1], ends included */
-    int bn_reset;                /* re-estimate BatchNorm statistics at every lambda */
-    sk_batch_fn bn_batches; void *bn_ctx;   /* training batches for the re-estimation */
+    int points;   /* lambda values in [0,1], ends included */
+    int bn_reset; /* re-estimate BatchNorm statistics at every lambda */
+    sk_batch_fn bn_batches;
+    void *bn_ctx; /* training batches for the re-estimation */
     int n_splits;
-    sk_batch_fn eval[2]; void *eval_ctx[2];  /* one provider per split */
+    sk_batch_fn eval[2];
+    void *eval_ctx[2]; /* one provider per split */
     sk_loss_spec loss;
     /* optional progress: called after every lambda */
     void (*on_point)(void *ctx, int point, int points);
@@ -30,7 +32,7 @@ typedef struct {
 } sk_lmc_opts;
 
 /* loss[s * points + i], acc[s * points + i] for split s and lambda i. */
-SK_MUST_CHECK sk_status sk_lmc_curve(sk_model *m, const sk_tset *a, const sk_tset *b, const sk_lmc_opts *o, double *lambda,
-                       double *loss, double *acc);
+SK_MUST_CHECK sk_status sk_lmc_curve(sk_model *m, const sk_tset *a, const sk_tset *b, const sk_lmc_opts *o,
+                                     double *lambda, double *loss, double *acc);
 
 #endif

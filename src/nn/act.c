@@ -5,34 +5,37 @@
 #include <math.h>
 #include <string.h>
 
-#define PAR_MIN 32768   /* below this many elements threads cost more than they save */
+#define PAR_MIN 32768 /* below this many elements threads cost more than they save */
 
 void sk_relu_forward(float *y, const float *x, int64_t n)
 {
 #pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
-    for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    for (int64_t i = 0; i < n; i++)
+        y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
 void sk_relu_backward(float *dx, const float *dy, const float *y, int64_t n)
 {
 #pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
-    for (int64_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    for (int64_t i = 0; i < n; i++)
+        dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
 void sk_tanh_forward(float *y, const float *x, int64_t n)
 {
 #pragma omp parallel for schedule(static) if (n > PAR_MIN / 8)
-    for (int64_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = tanhf(x[i]);
 }
 
 void sk_tanh_backward(float *dx, const float *dy, const float *y, int64_t n)
 {
 #pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
-    for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+    for (int64_t i = 0; i < n; i++)
+        dx[i] = dy[i] * (1.0f - y[i] * y[i]);
 }
 
-void sk_dropout_forward(float *y, uint8_t *mask, const float *x, int64_t n, float p,
-                        sk_rng *rng)
+void sk_dropout_forward(float *y, uint8_t *mask, const float *x, int64_t n, float p, sk_rng *rng)
 {
     /* Drawn sequentially from the caller's stream: deterministic for a seed. */
     float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
@@ -46,13 +49,15 @@ void sk_dropout_backward(float *dx, const float *dy, const uint8_t *mask, int64_
 {
     float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
 #pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
-    for (int64_t i = 0; i < n; i++) dx[i] = mask[i] ? dy[i] * scale : 0.0f;
+    for (int64_t i = 0; i < n; i++)
+        dx[i] = mask[i] ? dy[i] * scale : 0.0f;
 }
 
 void sk_add_forward(float *y, const float *a, const float *b, int64_t n)
 {
 #pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
-    for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+    for (int64_t i = 0; i < n; i++)
+        y[i] = a[i] + b[i];
 }
 
 void sk_axpy_acc(float *y, const float *x, int64_t n, int acc)
@@ -62,5 +67,6 @@ void sk_axpy_acc(float *y, const float *x, int64_t n, int acc)
         return;
     }
 #pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
-    for (int64_t i = 0; i < n; i++) y[i] += x[i];
+    for (int64_t i = 0; i < n; i++)
+        y[i] += x[i];
 }

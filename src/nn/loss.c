@@ -4,8 +4,8 @@
 
 #include <math.h>
 
-float sk_loss_ce(const float *logits, const int32_t *y, int N, int K,
-                 const uint8_t *class_mask, float *dlogits, int *n_correct)
+float sk_loss_ce(const float *logits, const int32_t *y, int N, int K, const uint8_t *class_mask, float *dlogits,
+                 int *n_correct)
 {
     double total = 0.0;
     int correct = 0;
@@ -15,7 +15,10 @@ float sk_loss_ce(const float *logits, const int32_t *y, int N, int K,
         float zmax = -INFINITY;
         for (int k = 0; k < K; k++) {
             if (class_mask && !class_mask[k]) continue;
-            if (arg < 0 || z[k] > zmax) { zmax = z[k]; arg = k; }
+            if (arg < 0 || z[k] > zmax) {
+                zmax = z[k];
+                arg = k;
+            }
         }
         /* Stable log-sum-exp over the allowed classes. */
         double se = 0.0;

@@ -30,34 +30,42 @@
 #include "core/tensor.h"
 
 /* Each enum has a name table (core/names.h); the names are the config's. */
-typedef enum { SK_ARCH_MLP, SK_ARCH_VGG11, SK_ARCH_VGG13, SK_ARCH_VGG16, SK_ARCH_VGG19,
-               SK_ARCH_RESNET20, SK_ARCH_COUNT } sk_arch;
+typedef enum {
+    SK_ARCH_MLP,
+    SK_ARCH_VGG11,
+    SK_ARCH_VGG13,
+    SK_ARCH_VGG16,
+    SK_ARCH_VGG19,
+    SK_ARCH_RESNET20,
+    SK_ARCH_COUNT
+} sk_arch;
 typedef enum { SK_ACT_RELU, SK_ACT_TANH, SK_ACT_COUNT } sk_act;
 typedef enum { SK_MNORM_NONE, SK_MNORM_BATCHNORM, SK_MNORM_LAYERNORM, SK_MNORM_COUNT } sk_mnorm;
 typedef enum { SK_VGGHEAD_GITREBASIN, SK_VGGHEAD_LINEAR, SK_VGGHEAD_COUNT } sk_vgghead;
-extern const char *const sk_arch_names[SK_ARCH_COUNT];        /* "mlp", "vgg11", ..., "resnet20" */
-extern const char *const sk_act_names[SK_ACT_COUNT];          /* "relu", "tanh" */
-extern const char *const sk_mnorm_names[SK_MNORM_COUNT];      /* "none", "batchnorm", "layernorm" */
-extern const char *const sk_vgghead_names[SK_VGGHEAD_COUNT];  /* "gitrebasin", "linear" */
+extern const char *const sk_arch_names[SK_ARCH_COUNT];       /* "mlp", "vgg11", ..., "resnet20" */
+extern const char *const sk_act_names[SK_ACT_COUNT];         /* "relu", "tanh" */
+extern const char *const sk_mnorm_names[SK_MNORM_COUNT];     /* "none", "batchnorm", "layernorm" */
+extern const char *const sk_vgghead_names[SK_VGGHEAD_COUNT]; /* "gitrebasin", "linear" */
 #define SK_MAX_HIDDEN 32
 typedef struct {
     sk_arch arch;
-    int n_hidden; int hidden[SK_MAX_HIDDEN];   /* mlp widths */
-    sk_act activation;                          /* every activation (conv nets too; ReLU is the standard there) */
-    sk_mnorm norm;                              /* conv nets; mlp: after each hidden linear */
-    double width;                               /* conv width multiplier: channels = max(1, round(c * width)) */
+    int n_hidden;
+    int hidden[SK_MAX_HIDDEN]; /* mlp widths */
+    sk_act activation;         /* every activation (conv nets too; ReLU is the standard there) */
+    sk_mnorm norm;             /* conv nets; mlp: after each hidden linear */
+    double width;              /* conv width multiplier: channels = max(1, round(c * width)) */
     sk_vgghead vgg_head;
-    float dropout;                              /* mlp: dropout prob after each hidden activation, 0 = none */
-    int in_c, in_h, in_w;                       /* input shape (mlp flattens it) */
-    int n_out;                                  /* classes, or 1 for regression */
+    float dropout;        /* mlp: dropout prob after each hidden activation, 0 = none */
+    int in_c, in_h, in_w; /* input shape (mlp flattens it) */
+    int n_out;            /* classes, or 1 for regression */
 } sk_model_spec;
 
 const char *sk_arch_name(sk_arch a);
 /* VGG feature layers of a vgg arch: channels before the width multiplier,
  * 0 = 2x2 max pool, -1 ends the list; NULL for other archs. Borrowed. */
 const int *sk_vgg_layers(sk_arch a);
-int sk_arch_parse(const char *s, sk_arch *out);   /* 0 ok, -1 unknown; "mlp","vgg11",...,"resnet20" */
-const char *sk_mnorm_name(sk_mnorm n);            /* "none", "batchnorm", "layernorm" */
+int sk_arch_parse(const char *s, sk_arch *out); /* 0 ok, -1 unknown; "mlp","vgg11",...,"resnet20" */
+const char *sk_mnorm_name(sk_mnorm n);          /* "none", "batchnorm", "layernorm" */
 
 typedef struct sk_model sk_model;
 
@@ -65,11 +73,11 @@ typedef struct sk_model sk_model;
  * and scratch buffers for batches of up to max_batch (nothing is allocated in
  * forward/backward). Parameters are zero until sk_model_init. */
 SK_MUST_CHECK sk_status sk_model_new(const sk_model_spec *spec, int max_batch, sk_model **out);
-void sk_model_free(sk_model *m);   /* safe on NULL */
+void sk_model_free(sk_model *m); /* safe on NULL */
 const sk_model_spec *sk_model_get_spec(const sk_model *m);
 int sk_model_max_batch(const sk_model *m);
-sk_tset *sk_model_params(sk_model *m);   /* borrowed */
-sk_tset *sk_model_grads(sk_model *m);    /* borrowed */
+sk_tset *sk_model_params(sk_model *m); /* borrowed */
+sk_tset *sk_model_grads(sk_model *m);  /* borrowed */
 /* Scratch of (max_batch, n_out) floats for the caller's d loss / d logits. */
 float *sk_model_dlogits(sk_model *m);
 int sk_model_has_batchnorm(const sk_model *m);
@@ -93,8 +101,7 @@ void sk_model_init(sk_model *m, sk_rng *rng);
  * statistics stored in `params` (momentum 0.1, or the cumulative average
  * during sk_model_bn_reset); dropout active (rng required when dropout > 0).
  * train = 0: running statistics, no dropout (rng unused). */
-const float *sk_model_forward(sk_model *m, const sk_tset *params, const float *x, int N,
-                              int train, sk_rng *rng);
+const float *sk_model_forward(sk_model *m, const sk_tset *params, const float *x, int N, int train, sk_rng *rng);
 /* Backward from dlogits (N, n_out) of the last forward: ACCUMULATES into grads
  * (NULL = the model's own) for the params used in that forward; if dx is not
  * NULL it receives d input (N, in_c, in_h, in_w). */
@@ -107,7 +114,12 @@ void sk_model_backward(sk_model *m, const float *dlogits, sk_tset *grads, float 
  * output "layer{s}.{b}" (the residual stream after the post-addition ReLU),
  * and each block's inner post-ReLU "layer{s}.{b}.conv1"). data points into
  * the last forward's buffers, (N, channels, h, w). */
-typedef struct { const char *name; int channels; int h, w; const float *data; } sk_tap;
+typedef struct {
+    const char *name;
+    int channels;
+    int h, w;
+    const float *data;
+} sk_tap;
 int sk_model_n_taps(const sk_model *m);
 sk_tap sk_model_tap(const sk_model *m, int i);
 

@@ -31,24 +31,35 @@ typedef struct {
 
 struct sk_optim {
     sk_optim_opts o;
-    sk_tset *s1, *s2;     /* sgd: momentum buffer (NULL when momentum 0); adam: m, v */
-    int64_t step;         /* steps taken */
-    int n;                /* layout fingerprint: tensor count and numel */
+    sk_tset *s1, *s2; /* sgd: momentum buffer (NULL when momentum 0); adam: m, v */
+    int64_t step;     /* steps taken */
+    int n;            /* layout fingerprint: tensor count and numel */
     int64_t numel;
     int nspan;
-    optim_span *span;     /* trainable ranges of the block */
-    int par;              /* use OpenMP (enough trainable entries) */
+    optim_span *span; /* trainable ranges of the block */
+    int par;          /* use OpenMP (enough trainable entries) */
 };
 
 /* OpenMP for span s? */
-static int span_par(const sk_optim *o, int s) { return o->par && o->span[s].len >= OPTIM_SPAN_PAR_MIN; }
+static int span_par(const sk_optim *o, int s)
+{
+    return o->par && o->span[s].len >= OPTIM_SPAN_PAR_MIN;
+}
 
 const char *const sk_opt_kind_names[] = {[SK_OPT_SGD] = "sgd", [SK_OPT_ADAM] = "adam", [SK_OPT_ADAMW] = "adamw"};
-const char *const sk_sched_kind_names[] = {[SK_SCHED_CONSTANT] = "constant", [SK_SCHED_COSINE] = "cosine",
-                                           [SK_SCHED_STEP] = "step", [SK_SCHED_EXPONENTIAL] = "exponential"};
+const char *const sk_sched_kind_names[] = {[SK_SCHED_CONSTANT] = "constant",
+                                           [SK_SCHED_COSINE] = "cosine",
+                                           [SK_SCHED_STEP] = "step",
+                                           [SK_SCHED_EXPONENTIAL] = "exponential"};
 
-const char *sk_opt_kind_name(sk_opt_kind k) { return SK_NAME(sk_opt_kind_names, k); }
-const char *sk_sched_kind_name(sk_sched_kind k) { return SK_NAME(sk_sched_kind_names, k); }
+const char *sk_opt_kind_name(sk_opt_kind k)
+{
+    return SK_NAME(sk_opt_kind_names, k);
+}
+const char *sk_sched_kind_name(sk_sched_kind k)
+{
+    return SK_NAME(sk_sched_kind_names, k);
+}
 
 int sk_opt_kind_parse(const char *s, sk_opt_kind *out)
 {
@@ -70,8 +81,7 @@ int sk_sched_kind_parse(const char *s, sk_sched_kind *out)
             return 0;
         }
     }
-    sk_err(SK_ECONFIG, "unknown schedule '%s'\nHINT: use one of constant, cosine, step, exponential",
-           s ? s : "(null)");
+    sk_err(SK_ECONFIG, "unknown schedule '%s'\nHINT: use one of constant, cosine, step, exponential", s ? s : "(null)");
     return -1;
 }
 
@@ -91,8 +101,7 @@ void sk_optim_opts_init(sk_optim_opts *o, sk_opt_kind kind)
 
 static sk_status optim_check(const sk_optim_opts *o)
 {
-    if ((unsigned)o->kind > SK_OPT_ADAMW)
-        return sk_err(SK_ECONFIG, "optimizer: unknown kind %d", (int)o->kind);
+    if ((unsigned)o->kind > SK_OPT_ADAMW) return sk_err(SK_ECONFIG, "optimizer: unknown kind %d", (int)o->kind);
     if (!(o->lr >= 0.0) || !isfinite(o->lr))
         return sk_err(SK_ECONFIG, "optimizer: lr must be finite and >= 0 (got %g)", o->lr);
     if (!(o->weight_decay >= 0.0) || !isfinite(o->weight_decay))
@@ -107,8 +116,8 @@ static sk_status optim_check(const sk_optim_opts *o)
             return sk_err(SK_ECONFIG, "optimizer sgd: nesterov needs momentum > 0\nHINT: set momentum: 0.9");
     } else {
         if (!(o->beta1 >= 0.0 && o->beta1 < 1.0) || !(o->beta2 >= 0.0 && o->beta2 < 1.0))
-            return sk_err(SK_ECONFIG, "optimizer %s: betas must be in [0, 1) (got %g, %g)",
-                          sk_opt_kind_name(o->kind), o->beta1, o->beta2);
+            return sk_err(SK_ECONFIG, "optimizer %s: betas must be in [0, 1) (got %g, %g)", sk_opt_kind_name(o->kind),
+                          o->beta1, o->beta2);
         if (!(o->eps >= 0.0))
             return sk_err(SK_ECONFIG, "optimizer %s: eps must be >= 0 (got %g)", sk_opt_kind_name(o->kind), o->eps);
     }
@@ -119,7 +128,8 @@ static sk_status optim_check(const sk_optim_opts *o)
         if (o->total_steps <= 0 || o->warmup_steps < 0 || o->warmup_steps > o->total_steps)
             return sk_err(SK_ECONFIG,
                           "schedule cosine: need total_steps > 0 and 0 <= warmup_steps <= total_steps "
-                          "(got %lld, %lld)", (long long)o->total_steps, (long long)o->warmup_steps);
+                          "(got %lld, %lld)",
+                          (long long)o->total_steps, (long long)o->warmup_steps);
         break;
     case SK_SCHED_STEP:
         if (o->step_size <= 0)
@@ -127,8 +137,8 @@ static sk_status optim_check(const sk_optim_opts *o)
         /* fall through */
     case SK_SCHED_EXPONENTIAL:
         if (!(o->gamma > 0.0) || !isfinite(o->gamma))
-            return sk_err(SK_ECONFIG, "schedule %s: gamma must be > 0 (got %g)",
-                          sk_sched_kind_name(o->schedule), o->gamma);
+            return sk_err(SK_ECONFIG, "schedule %s: gamma must be > 0 (got %g)", sk_sched_kind_name(o->schedule),
+                          o->gamma);
         break;
     default:
         return sk_err(SK_ECONFIG, "schedule: unknown kind %d", (int)o->schedule);
@@ -147,12 +157,18 @@ sk_status sk_optim_new(const sk_optim_opts *opts, const sk_tset *params, sk_opti
         goto cleanup;
     }
     o = sk_alloc(sizeof *o);
-    if (!o) { st = SK_ENOMEM; goto cleanup; }
+    if (!o) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
     o->o = *opts;
     o->n = params->n;
     o->numel = params->numel;
     o->span = sk_alloc_n(params->n > 0 ? (size_t)params->n : 1, sizeof *o->span);
-    if (!o->span) { st = SK_ENOMEM; goto cleanup; }
+    if (!o->span) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
     for (int i = 0; i < params->n; i++) {
         const sk_tensor *t = &params->t[i];
         if (t->is_buffer || t->numel == 0) continue;
@@ -165,11 +181,18 @@ sk_status sk_optim_new(const sk_optim_opts *opts, const sk_tset *params, sk_opti
         }
     }
     int64_t trainable = 0;
-    for (int i = 0; i < o->nspan; i++) trainable += o->span[i].len;
+    for (int i = 0; i < o->nspan; i++)
+        trainable += o->span[i].len;
     o->par = trainable >= (opts->parallel_min > 0 ? opts->parallel_min : OPTIM_PAR_MIN_DEFAULT);
     int need = opts->kind == SK_OPT_SGD ? (opts->momentum != 0.0) : 2;
-    if (need >= 1 && !(o->s1 = sk_tset_like(params))) { st = sk_err_prefix(SK_ENOMEM, "optimizer state: "); goto cleanup; }
-    if (need >= 2 && !(o->s2 = sk_tset_like(params))) { st = sk_err_prefix(SK_ENOMEM, "optimizer state: "); goto cleanup; }
+    if (need >= 1 && !(o->s1 = sk_tset_like(params))) {
+        st = sk_err_prefix(SK_ENOMEM, "optimizer state: ");
+        goto cleanup;
+    }
+    if (need >= 2 && !(o->s2 = sk_tset_like(params))) {
+        st = sk_err_prefix(SK_ENOMEM, "optimizer state: ");
+        goto cleanup;
+    }
     *out = o;
     o = NULL;
 cleanup:
@@ -193,7 +216,10 @@ void sk_optim_reset(sk_optim *o)
     o->step = 0;
 }
 
-int64_t sk_optim_steps_done(const sk_optim *o) { return o->step; }
+int64_t sk_optim_steps_done(const sk_optim *o)
+{
+    return o->step;
+}
 
 double sk_optim_lr(const sk_optim *opt, int64_t step)
 {
@@ -232,7 +258,8 @@ static double spans_sumsq(const float *g, const optim_span *sp, int nspan)
             a2 += (double)x[i + 2] * x[i + 2];
             a3 += (double)x[i + 3] * x[i + 3];
         }
-        for (; i < n; i++) a0 += (double)x[i] * x[i];
+        for (; i < n; i++)
+            a0 += (double)x[i] * x[i];
         tot += (a0 + a1) + (a2 + a3);
     }
     return tot;
@@ -263,12 +290,13 @@ static void clip_value(float *g, int64_t n, float v, int par)
 static void scale(float *g, int64_t n, float c, int par)
 {
 #pragma omp parallel for simd schedule(static) if (par)
-    for (int64_t i = 0; i < n; i++) g[i] = g[i] * c;
+    for (int64_t i = 0; i < n; i++)
+        g[i] = g[i] * c;
 }
 
 /* SGD over one span. p, g, buf: (n,) */
-static void sgd_span(float *restrict p, const float *restrict g, float *restrict buf, int64_t n,
-                     float nlr, float wd, float mom, int nesterov, int par)
+static void sgd_span(float *restrict p, const float *restrict g, float *restrict buf, int64_t n, float nlr, float wd,
+                     float mom, int nesterov, int par)
 {
     if (!buf) {
 #pragma omp parallel for simd schedule(static) if (par)
@@ -297,8 +325,8 @@ static void sgd_span(float *restrict p, const float *restrict g, float *restrict
 }
 
 typedef struct {
-    float decay;   /* adamw: p *= decay first (1 for adam) */
-    float wd;      /* adam: L2 added to the gradient (0 for adamw) */
+    float decay; /* adamw: p *= decay first (1 for adam) */
+    float wd;    /* adam: L2 added to the gradient (0 for adamw) */
     float b1, omb1, b2, omb2, bc2s, eps, nstep;
 } adam_coef;
 
@@ -306,8 +334,8 @@ typedef struct {
  * GCC does not vectorise sqrtf under the default -fmath-errno, so on x86-64
  * the body is written with SSE intrinsics (the same IEEE single-precision
  * operations in the same order as the scalar tail, so results are identical). */
-static void adam_chunk(float *restrict p, const float *restrict g, float *restrict m, float *restrict v,
-                       int64_t n, const adam_coef *c)
+static void adam_chunk(float *restrict p, const float *restrict g, float *restrict m, float *restrict v, int64_t n,
+                       const adam_coef *c)
 {
     const float decay = c->decay, wd = c->wd, b1 = c->b1, omb1 = c->omb1, b2 = c->b2, omb2 = c->omb2;
     const float bc2s = c->bc2s, eps = c->eps, nstep = c->nstep;
@@ -358,22 +386,24 @@ static void adam_span(float *p, const float *g, float *m, float *v, int64_t n, c
 double sk_optim_step(sk_optim *opt, sk_tset *params, sk_tset *grads)
 {
     const sk_optim_opts *o = &opt->o;
-    if (params->n != opt->n || params->numel != opt->numel || !sk_tset_same_layout(params, grads) ||
-        !params->block || !grads->block) {
+    if (params->n != opt->n || params->numel != opt->numel || !sk_tset_same_layout(params, grads) || !params->block ||
+        !grads->block) {
         sk_err(SK_EINVAL, "sk_optim_step: parameter/gradient layout differs from the one the optimiser was made for");
         return NAN;
     }
     float *P = params->block, *G = grads->block;
     if (o->clip_value > 0.0) {
         float v = (float)o->clip_value;
-        for (int s = 0; s < opt->nspan; s++) clip_value(G + opt->span[s].off, opt->span[s].len, v, span_par(opt, s));
+        for (int s = 0; s < opt->nspan; s++)
+            clip_value(G + opt->span[s].off, opt->span[s].len, v, span_par(opt, s));
     }
     if (o->clip_norm > 0.0) {
         /* clip_grad_norm_: coef = max_norm / (total_norm + 1e-6), clamped to 1 (float32). */
         float tn = (float)sqrt(spans_sumsq(G, opt->span, opt->nspan));
         float c = (float)o->clip_norm / (tn + 1e-6f);
         if (c < 1.0f)
-            for (int s = 0; s < opt->nspan; s++) scale(G + opt->span[s].off, opt->span[s].len, c, span_par(opt, s));
+            for (int s = 0; s < opt->nspan; s++)
+                scale(G + opt->span[s].off, opt->span[s].len, c, span_par(opt, s));
     }
     double lr = sk_optim_lr(opt, opt->step);
     if (o->kind == SK_OPT_SGD) {

@@ -36,22 +36,24 @@
 typedef enum { SK_OPT_SGD, SK_OPT_ADAM, SK_OPT_ADAMW, SK_OPT_COUNT } sk_opt_kind;
 typedef enum { SK_SCHED_CONSTANT, SK_SCHED_COSINE, SK_SCHED_STEP, SK_SCHED_EXPONENTIAL, SK_SCHED_COUNT } sk_sched_kind;
 /* Name tables (core/names.h), the config's choices. */
-extern const char *const sk_opt_kind_names[SK_OPT_COUNT];      /* "sgd", "adam", "adamw" */
-extern const char *const sk_sched_kind_names[SK_SCHED_COUNT];  /* "constant", "cosine", "step", "exponential" */
+extern const char *const sk_opt_kind_names[SK_OPT_COUNT];     /* "sgd", "adam", "adamw" */
+extern const char *const sk_sched_kind_names[SK_SCHED_COUNT]; /* "constant", "cosine", "step", "exponential" */
 
 typedef struct {
     sk_opt_kind kind;
-    double lr, momentum, weight_decay; int nesterov;  /* sgd: momentum 0.9 typical; dampening 0 */
-    double beta1, beta2, eps;                         /* adam/adamw: 0.9, 0.999, 1e-8 */
-    double clip_norm;    /* > 0: clip the global L2 norm of the gradient first */
-    double clip_value;   /* > 0: clamp each gradient entry to [-v, v] (applied before clip_norm) */
+    double lr, momentum, weight_decay;
+    int nesterov;             /* sgd: momentum 0.9 typical; dampening 0 */
+    double beta1, beta2, eps; /* adam/adamw: 0.9, 0.999, 1e-8 */
+    double clip_norm;         /* > 0: clip the global L2 norm of the gradient first */
+    double clip_value;        /* > 0: clamp each gradient entry to [-v, v] (applied before clip_norm) */
     sk_sched_kind schedule;
-    int64_t total_steps, warmup_steps;  /* cosine: linear warm-up from 0 then cosine to 0 */
-    int64_t step_size; double gamma;    /* step: lr *= gamma every step_size steps; exponential: every step */
-    int64_t parallel_min;  /* OpenMP over the block only from this many trainable entries (0: 4Mi).
-                            * The update is memory-bound and ~1 ms for 1M entries on one core;
-                            * a 2-thread region costs more than it saves when the cores are
-                            * shared or OpenBLAS's threads are still spinning after a GEMM. */
+    int64_t total_steps, warmup_steps; /* cosine: linear warm-up from 0 then cosine to 0 */
+    int64_t step_size;
+    double gamma;         /* step: lr *= gamma every step_size steps; exponential: every step */
+    int64_t parallel_min; /* OpenMP over the block only from this many trainable entries (0: 4Mi).
+                           * The update is memory-bound and ~1 ms for 1M entries on one core;
+                           * a 2-thread region costs more than it saves when the cores are
+                           * shared or OpenBLAS's threads are still spinning after a GEMM. */
 } sk_optim_opts;
 
 typedef struct sk_optim sk_optim;
@@ -65,7 +67,7 @@ void sk_optim_opts_init(sk_optim_opts *o, sk_opt_kind kind);
  * allocates the state (sk_tset_like(params): one set for SGD with momentum,
  * two for Adam/AdamW). `params` fixes the layout every later step must have. */
 SK_MUST_CHECK sk_status sk_optim_new(const sk_optim_opts *o, const sk_tset *params, sk_optim **out);
-void sk_optim_free(sk_optim *o);   /* safe on NULL */
+void sk_optim_free(sk_optim *o); /* safe on NULL */
 
 /* The schedule: learning rate used by the 0-based optimiser step `step`. */
 double sk_optim_lr(const sk_optim *o, int64_t step);

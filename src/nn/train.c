@@ -10,7 +10,11 @@
 #include "nn/layers.h"
 
 /* x, y, yr buffers for `cap` samples. */
-typedef struct { float *x; int32_t *y; float *yr; } batch_bufs;
+typedef struct {
+    float *x;
+    int32_t *y;
+    float *yr;
+} batch_bufs;
 
 static sk_status bufs_alloc(batch_bufs *b, const sk_model *m, int cap)
 {
@@ -40,8 +44,8 @@ static void bufs_free(batch_bufs *b)
 }
 
 /* Loss (and dlogits if d != NULL) of the model's last logits. */
-static double batch_loss(const sk_model *m, const float *logits, const int32_t *y,
-                         const float *yr, int n, const sk_loss_spec *ls, float *d, int *correct)
+static double batch_loss(const sk_model *m, const float *logits, const int32_t *y, const float *yr, int n,
+                         const sk_loss_spec *ls, float *d, int *correct)
 {
     int K = sk_model_get_spec(m)->n_out;
     if (ls && ls->regression) {
@@ -51,26 +55,23 @@ static double batch_loss(const sk_model *m, const float *logits, const int32_t *
     return sk_loss_ce(logits, y, n, K, ls ? ls->class_mask : NULL, d, correct);
 }
 
-sk_status sk_train_grad(sk_model *m, const sk_tset *params, sk_tset *grads, const float *x,
-                        const int32_t *y, const float *yr, int n, const sk_loss_spec *ls,
-                        sk_rng *rng, double *loss, int *n_correct)
+sk_status sk_train_grad(sk_model *m, const sk_tset *params, sk_tset *grads, const float *x, const int32_t *y,
+                        const float *yr, int n, const sk_loss_spec *ls, sk_rng *rng, double *loss, int *n_correct)
 {
     if (n < 1 || n > sk_model_max_batch(m))
-        return sk_err(SK_EINVAL, "training batch of %d samples (model allows 1..%d)", n,
-                      sk_model_max_batch(m));
+        return sk_err(SK_EINVAL, "training batch of %d samples (model allows 1..%d)", n, sk_model_max_batch(m));
     const float *logits = sk_model_forward(m, params, x, n, 1, rng);
     float *d = sk_model_dlogits(m);
     double l = batch_loss(m, logits, y, yr, n, ls, d, n_correct);
     if (loss) *loss = l;
-    if (!isfinite(l))
-        return sk_err(SK_ENUMERIC, "training loss is %g\nHINT: lower the learning rate", l);
+    if (!isfinite(l)) return sk_err(SK_ENUMERIC, "training loss is %g\nHINT: lower the learning rate", l);
     sk_model_zero_grads(m, grads);
     sk_model_backward(m, d, grads, NULL);
     return SK_OK;
 }
 
-sk_status sk_model_eval(sk_model *m, const sk_tset *params, sk_batch_fn get_batch, void *ctx,
-                        const sk_loss_spec *ls, double *loss, double *acc)
+sk_status sk_model_eval(sk_model *m, const sk_tset *params, sk_batch_fn get_batch, void *ctx, const sk_loss_spec *ls,
+                        double *loss, double *acc)
 {
     batch_bufs b = {0};
     sk_status st = bufs_alloc(&b, m, sk_model_max_batch(m));
@@ -105,8 +106,7 @@ static int ends_with(const char *s, const char *suf)
     return a >= b && strcmp(s + a - b, suf) == 0;
 }
 
-sk_status sk_model_bn_reset(sk_model *m, sk_tset *params, sk_batch_fn get_batch, void *ctx,
-                            int n_batches)
+sk_status sk_model_bn_reset(sk_model *m, sk_tset *params, sk_batch_fn get_batch, void *ctx, int n_batches)
 {
     sk_tset *P = params ? params : sk_model_params(m);
     batch_bufs b = {0};
@@ -116,15 +116,16 @@ sk_status sk_model_bn_reset(sk_model *m, sk_tset *params, sk_batch_fn get_batch,
         sk_tensor *t = &P->t[i];
         if (!t->is_buffer) continue;
         float v = ends_with(t->name, "running_var") ? 1.0f : 0.0f;
-        for (int64_t j = 0; j < t->numel; j++) t->data[j] = v;
+        for (int64_t j = 0; j < t->numel; j++)
+            t->data[j] = v;
     }
     if ((st = bufs_alloc(&b, m, sk_model_max_batch(m))) != SK_OK) goto cleanup;
     sk_model_set_dropout(m, 0);
     int64_t k = 0;
     for (int64_t step = 0; n_batches <= 0 || step < n_batches; step++) {
         int n;
-        if ((st = fetch(get_batch, ctx, -1, step, &b, sk_model_max_batch(m), "BatchNorm re-estimation",
-                        "model allows", &n)))
+        if ((st = fetch(get_batch, ctx, -1, step, &b, sk_model_max_batch(m), "BatchNorm re-estimation", "model allows",
+                        &n)))
             goto cleanup;
         if (n == 0) break;
         k++;
@@ -143,18 +144,16 @@ sk_status sk_train(sk_model *m, sk_train_cfg *cfg)
     batch_bufs b = {0};
     sk_status st;
     if (cfg->batch_size < 1 || cfg->batch_size > sk_model_max_batch(m))
-        return sk_err(SK_EINVAL, "batch_size %d must be in 1..%d (the model's max batch)",
-                      cfg->batch_size, sk_model_max_batch(m));
-    if (!cfg->get_batch || !cfg->step)
-        return sk_err(SK_EINVAL, "sk_train: get_batch and step callbacks are required");
+        return sk_err(SK_EINVAL, "batch_size %d must be in 1..%d (the model's max batch)", cfg->batch_size,
+                      sk_model_max_batch(m));
+    if (!cfg->get_batch || !cfg->step) return sk_err(SK_EINVAL, "sk_train: get_batch and step callbacks are required");
     if ((st = bufs_alloc(&b, m, cfg->batch_size)) != SK_OK) goto cleanup;
     for (int epoch = 0; epoch < cfg->epochs; epoch++) {
         double total = 0.0, t0 = sk_now();
         int64_t count = 0, correct = 0;
         for (int64_t step = 0;; step++) {
             int n;
-            if ((st = fetch(cfg->get_batch, cfg->ctx, epoch, step, &b, cfg->batch_size, "training", "batch_size",
-                            &n)))
+            if ((st = fetch(cfg->get_batch, cfg->ctx, epoch, step, &b, cfg->batch_size, "training", "batch_size", &n)))
                 goto cleanup;
             if (n == 0) break;
             double l;
@@ -179,8 +178,7 @@ sk_status sk_train(sk_model *m, sk_train_cfg *cfg)
         if (cfg->get_test_batch &&
             (st = sk_model_eval(m, NULL, cfg->get_test_batch, cfg->test_ctx, &cfg->loss, &vl, &va)) != SK_OK)
             goto cleanup;
-        if (cfg->on_epoch)
-            cfg->on_epoch(cfg->epoch_ctx, epoch + 1, tl, ta, vl, va, dt > 0 ? (double)count / dt : 0.0);
+        if (cfg->on_epoch) cfg->on_epoch(cfg->epoch_ctx, epoch + 1, tl, ta, vl, va, dt > 0 ? (double)count / dt : 0.0);
     }
 cleanup:
     bufs_free(&b);

@@ -17,38 +17,41 @@
  * Capacity: batch_size while training, sk_model_max_batch() in evaluation.
  * epoch is -1 in evaluation and running-stat re-estimation; step counts
  * batches from 0 within the pass. */
-typedef int (*sk_batch_fn)(void *ctx, int64_t epoch, int64_t step, float *x, int32_t *y,
-                           float *yr);
+typedef int (*sk_batch_fn)(void *ctx, int64_t epoch, int64_t step, float *x, int32_t *y, float *yr);
 /* Optimiser step: update params from grads; 0 = ok, else an error (sk_err set). */
 typedef int (*sk_step_fn)(void *optctx, sk_tset *params, sk_tset *grads, int64_t global_step);
 /* After each epoch (epoch counts from 1). test_* are NAN without a test provider;
  * accuracies are NAN for regression. samples_per_s: training throughput of the
  * epoch (forward + backward + step, excluding evaluation). */
-typedef void (*sk_epoch_fn)(void *ctx, int epoch, double train_loss, double train_acc,
-                            double test_loss, double test_acc, double samples_per_s);
+typedef void (*sk_epoch_fn)(void *ctx, int epoch, double train_loss, double train_acc, double test_loss,
+                            double test_acc, double samples_per_s);
 
 typedef struct {
-    int regression;               /* 1: MSE against yr; 0: softmax cross-entropy on y */
-    const uint8_t *class_mask;    /* (n_out) allowed classes (multi-head), or NULL */
+    int regression;            /* 1: MSE against yr; 0: softmax cross-entropy on y */
+    const uint8_t *class_mask; /* (n_out) allowed classes (multi-head), or NULL */
 } sk_loss_spec;
 
 typedef struct {
-    int epochs, batch_size;       /* batch_size <= the model's max_batch */
+    int epochs, batch_size; /* batch_size <= the model's max_batch */
     sk_loss_spec loss;
-    sk_batch_fn get_batch; void *ctx;              /* training batches */
-    sk_batch_fn get_test_batch; void *test_ctx;    /* optional: evaluated after each epoch */
-    sk_step_fn step; void *optctx;
-    sk_epoch_fn on_epoch; void *epoch_ctx;         /* optional */
-    sk_rng *rng;                  /* dropout draws (required when the model has dropout) */
-    int64_t global_step;          /* in/out: optimiser steps so far (continues across calls) */
+    sk_batch_fn get_batch;
+    void *ctx; /* training batches */
+    sk_batch_fn get_test_batch;
+    void *test_ctx; /* optional: evaluated after each epoch */
+    sk_step_fn step;
+    void *optctx;
+    sk_epoch_fn on_epoch;
+    void *epoch_ctx;     /* optional */
+    sk_rng *rng;         /* dropout draws (required when the model has dropout) */
+    int64_t global_step; /* in/out: optimiser steps so far (continues across calls) */
 } sk_train_cfg;
 
 /* Zero grads, forward (train = 1) on x (n, ...), loss, backward into grads.
  * params/grads NULL = the model's own. loss (mean over the batch) and
  * n_correct may be NULL. SK_ENUMERIC if the loss is not finite. */
 SK_MUST_CHECK sk_status sk_train_grad(sk_model *m, const sk_tset *params, sk_tset *grads, const float *x,
-                        const int32_t *y, const float *yr, int n, const sk_loss_spec *ls,
-                        sk_rng *rng, double *loss, int *n_correct);
+                                      const int32_t *y, const float *yr, int n, const sk_loss_spec *ls, sk_rng *rng,
+                                      double *loss, int *n_correct);
 
 /* cfg->epochs epochs of: batches -> sk_train_grad -> cfg->step; then the
  * optional test evaluation and on_epoch. Updates cfg->global_step. */
@@ -57,13 +60,13 @@ SK_MUST_CHECK sk_status sk_train(sk_model *m, sk_train_cfg *cfg);
 /* Mean loss and accuracy (NAN for regression) of params (NULL = the model's
  * own) over all batches of a provider, in eval mode (running statistics). */
 SK_MUST_CHECK sk_status sk_model_eval(sk_model *m, const sk_tset *params, sk_batch_fn get_batch, void *ctx,
-                        const sk_loss_spec *ls, double *loss, double *acc);
+                                      const sk_loss_spec *ls, double *loss, double *acc);
 
 /* Re-estimate BatchNorm running statistics of params (NULL = the model's
  * own): reset running_mean = 0, running_var = 1, then forward in train mode
  * (no dropout) over up to n_batches batches (<= 0: all) with the cumulative
  * average (PyTorch's reset_running_stats + momentum=None). No-op without BN. */
 SK_MUST_CHECK sk_status sk_model_bn_reset(sk_model *m, sk_tset *params, sk_batch_fn get_batch, void *ctx,
-                            int n_batches);
+                                          int n_batches);
 
 #endif

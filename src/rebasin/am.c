@@ -14,11 +14,11 @@ const char *const sk_am_cost_names[] = {[SK_AM_INNER_PRODUCT] = "inner_product",
 
 typedef struct {
     int64_t c, hw;
-    double *sa, *sb;      /* (c) sums */
-    double *saa, *sbb;    /* (c) sums of squares */
-    double *sab;          /* (c, c) cross sums: sab[i][j] = sum a_i b_j */
-    float *ta, *tb;       /* (c, n*hw) channel-major copies of one batch */
-    float *cross;         /* (c, c) one batch's cross product */
+    double *sa, *sb;   /* (c) sums */
+    double *saa, *sbb; /* (c) sums of squares */
+    double *sab;       /* (c, c) cross sums: sab[i][j] = sum a_i b_j */
+    float *ta, *tb;    /* (c, n*hw) channel-major copies of one batch */
+    float *cross;      /* (c, c) one batch's cross product */
 } stats;
 
 /* x (N, C, HW) -> t (C, N*HW) */
@@ -44,9 +44,15 @@ static void accumulate(stats *s, const float *a, const float *b, int64_t n)
             double sa = 0, sb = 0, saa = 0, sbb = 0;
             for (int64_t j = 0; j < m; j++) {
                 double va = ta[k * m + j], vb = tb[k * m + j];
-                sa += va; sb += vb; saa += va * va; sbb += vb * vb;
+                sa += va;
+                sb += vb;
+                saa += va * va;
+                sbb += vb * vb;
             }
-            s->sa[k] += sa; s->sb[k] += sb; s->saa[k] += saa; s->sbb[k] += sbb;
+            s->sa[k] += sa;
+            s->sb[k] += sb;
+            s->saa[k] += saa;
+            s->sbb[k] += sbb;
         }
     } else {
         /* a, b are (n, c): cross = a^T b */
@@ -54,15 +60,19 @@ static void accumulate(stats *s, const float *a, const float *b, int64_t n)
         for (int64_t i = 0; i < n; i++)
             for (int64_t k = 0; k < c; k++) {
                 double va = a[i * c + k], vb = b[i * c + k];
-                s->sa[k] += va; s->sb[k] += vb; s->saa[k] += va * va; s->sbb[k] += vb * vb;
+                s->sa[k] += va;
+                s->sb[k] += vb;
+                s->saa[k] += va * va;
+                s->sbb[k] += vb * vb;
             }
     }
-    for (int64_t i = 0; i < c * c; i++) s->sab[i] += s->cross[i];
+    for (int64_t i = 0; i < c * c; i++)
+        s->sab[i] += s->cross[i];
 }
 
-sk_status sk_activation_matching(const sk_perm_spec *s, sk_model *ma, sk_model *mb, const sk_tset *A,
-                                 const sk_tset *B, const sk_am_opts *o, sk_batch_fn get_batch, void *ctx,
-                                 int64_t **perms, int64_t *n_used)
+sk_status sk_activation_matching(const sk_perm_spec *s, sk_model *ma, sk_model *mb, const sk_tset *A, const sk_tset *B,
+                                 const sk_am_opts *o, sk_batch_fn get_batch, void *ctx, int64_t **perms,
+                                 int64_t *n_used)
 {
     const sk_model_spec *ms = sk_model_get_spec(ma);
     int cap = sk_model_max_batch(ma);
@@ -78,7 +88,10 @@ sk_status sk_activation_matching(const sk_perm_spec *s, sk_model *ma, sk_model *
     y = sk_alloc_n((size_t)cap, sizeof(int32_t));
     yr = sk_alloc_n((size_t)cap * (size_t)ms->n_out, sizeof(float));
     st = sk_alloc_n((size_t)s->n_groups + 1, sizeof *st);
-    if (!x || !y || !yr || !st) { rc = SK_ENOMEM; goto cleanup; }
+    if (!x || !y || !yr || !st) {
+        rc = SK_ENOMEM;
+        goto cleanup;
+    }
     for (int g = 0; g < s->n_groups; g++) {
         if (s->groups[g].tap < 0) {
             rc = sk_err(SK_EINVAL, "activation matching: group %s has no activation tap", s->groups[g].name);
@@ -106,7 +119,10 @@ sk_status sk_activation_matching(const sk_perm_spec *s, sk_model *ma, sk_model *
 
     for (int64_t step = 0;; step++) {
         int n = get_batch(ctx, -1, step, x, y, yr);
-        if (n < 0) { rc = SK_EIO; goto cleanup; }
+        if (n < 0) {
+            rc = SK_EIO;
+            goto cleanup;
+        }
         if (n == 0) break;
         if (o->samples > 0 && seen + n > o->samples) n = (int)(o->samples - seen);
         sk_model_forward(ma, A, x, n, 0, NULL);
@@ -118,7 +134,10 @@ sk_status sk_activation_matching(const sk_perm_spec *s, sk_model *ma, sk_model *
         seen += n;
         if (o->samples > 0 && seen >= o->samples) break;
     }
-    if (seen == 0) { rc = sk_err(SK_EINVAL, "activation matching: no data"); goto cleanup; }
+    if (seen == 0) {
+        rc = sk_err(SK_EINVAL, "activation matching: no data");
+        goto cleanup;
+    }
 
     for (int g = 0; g < s->n_groups; g++) {
         stats *q = &st[g];
@@ -126,7 +145,10 @@ sk_status sk_activation_matching(const sk_perm_spec *s, sk_model *ma, sk_model *
         double N = (double)seen * (double)q->hw;
         sk_free(score);
         score = sk_alloc_n((size_t)(c * c), sizeof(double));
-        if (!score) { rc = SK_ENOMEM; goto cleanup; }
+        if (!score) {
+            rc = SK_ENOMEM;
+            goto cleanup;
+        }
         for (int64_t i = 0; i < c; i++)
             for (int64_t j = 0; j < c; j++) {
                 double e = q->sab[i * c + j] / N;
@@ -145,8 +167,14 @@ sk_status sk_activation_matching(const sk_perm_spec *s, sk_model *ma, sk_model *
     if (n_used) *n_used = seen;
 cleanup:
     for (int g = 0; st && g < s->n_groups; g++) {
-        sk_free(st[g].sa); sk_free(st[g].sb); sk_free(st[g].saa); sk_free(st[g].sbb);
-        sk_free(st[g].sab); sk_free(st[g].cross); sk_free(st[g].ta); sk_free(st[g].tb);
+        sk_free(st[g].sa);
+        sk_free(st[g].sb);
+        sk_free(st[g].saa);
+        sk_free(st[g].sbb);
+        sk_free(st[g].sab);
+        sk_free(st[g].cross);
+        sk_free(st[g].ta);
+        sk_free(st[g].tb);
     }
     sk_free(st);
     sk_free(score);

@@ -13,7 +13,7 @@ typedef enum { SK_AM_INNER_PRODUCT, SK_AM_CORRELATION, SK_AM_COST_COUNT } sk_am_
 extern const char *const sk_am_cost_names[SK_AM_COST_COUNT];
 
 typedef struct {
-    int64_t samples;     /* examples to use (0 = every batch the provider gives) */
+    int64_t samples; /* examples to use (0 = every batch the provider gives) */
     int batch_size;
     sk_am_cost cost;
 } sk_am_opts;
@@ -24,7 +24,7 @@ typedef struct {
  * per group into perms; n_used (may be NULL) receives the examples used.
  * Conv layers count every spatial position as a sample. */
 SK_MUST_CHECK sk_status sk_activation_matching(const sk_perm_spec *s, sk_model *ma, sk_model *mb, const sk_tset *A,
-                                 const sk_tset *B, const sk_am_opts *o, sk_batch_fn get_batch, void *ctx,
-                                 int64_t **perms, int64_t *n_used);
+                                               const sk_tset *B, const sk_am_opts *o, sk_batch_fn get_batch, void *ctx,
+                                               int64_t **perms, int64_t *n_used);
 
 #endif

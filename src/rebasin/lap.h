@@ -31,6 +31,7 @@ SK_MUST_CHECK sk_status lap_solve_min(const double *C, int n, int m, int64_t *p,
  *   u[i] + v[p[i]] == C[i][p[i]]               (complementary slackness)
  *   when n < m: v[j] <= 0, and v[j] == 0 for columns no row is assigned to,
  * so sum(u) + sum(v) equals the optimum (the LP dual certifies optimality). */
-SK_MUST_CHECK sk_status lap_solve_min_duals(const double *C, int n, int m, int64_t *p, double *u, double *v, double *objective);
+SK_MUST_CHECK sk_status lap_solve_min_duals(const double *C, int n, int m, int64_t *p, double *u, double *v,
+                                            double *objective);
 
 #endif

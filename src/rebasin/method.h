@@ -11,7 +11,7 @@ typedef enum {
     SK_ALIGN_WEIGHT_MATCHING,
     SK_ALIGN_ACTIVATION_MATCHING,
     SK_ALIGN_STE,
-    SK_ALIGN_SINKHORN,   /* one aligned model per cost of sinkhorn.costs */
+    SK_ALIGN_SINKHORN, /* one aligned model per cost of sinkhorn.costs */
     SK_ALIGN_COUNT
 } sk_align_method;
 

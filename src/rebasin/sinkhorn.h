@@ -87,22 +87,25 @@ SK_MUST_CHECK sk_status sk_sinkhorn_ws_set_solver(sk_sinkhorn_ws *ws, int solver
 
 /* X (n, n) -> P (n, n). ws may be NULL (temporary buffers are allocated).
  * X and P may alias. SK_EINVAL on bad options, n < 1 or non-finite L. */
-SK_MUST_CHECK sk_status sk_sinkhorn_forward_ws(sk_sinkhorn_ws *ws, const double *X, int n, const sk_sinkhorn_opts *o, double *P);
+SK_MUST_CHECK sk_status sk_sinkhorn_forward_ws(sk_sinkhorn_ws *ws, const double *X, int n, const sk_sinkhorn_opts *o,
+                                               double *P);
 SK_MUST_CHECK sk_status sk_sinkhorn_forward(const double *X, int n, const sk_sinkhorn_opts *o, double *P);
 
 /* P (n, n) forward output, G = dloss/dP (n, n) -> dX = dloss/dX (n, n).
  * dX must not alias P or G. st may be NULL. SK_EINVAL when P has a negative
  * or non-finite entry or an all-zero row, or G is non-finite. */
 SK_MUST_CHECK sk_status sk_sinkhorn_backward_ws(sk_sinkhorn_ws *ws, const double *P, const double *G, int n,
-                                  const sk_sinkhorn_opts *o, double *dX, sk_sinkhorn_stats *st);
-SK_MUST_CHECK sk_status sk_sinkhorn_backward(const double *P, const double *G, int n, const sk_sinkhorn_opts *o, double *dX);
+                                                const sk_sinkhorn_opts *o, double *dX, sk_sinkhorn_stats *st);
+SK_MUST_CHECK sk_status sk_sinkhorn_backward(const double *P, const double *G, int n, const sk_sinkhorn_opts *o,
+                                             double *dX);
 
 /* Float wrappers for float parameters (computation in double; ws required,
  * made with nmax >= n). forward_f keeps the double plan in ws; backward_f
  * differentiates the LAST forward_f made on the same ws (SK_EINVAL when there
  * was none or n differs), so the backward never sees float-rounded P. */
-SK_MUST_CHECK sk_status sk_sinkhorn_forward_f(sk_sinkhorn_ws *ws, const float *X, int n, const sk_sinkhorn_opts *o, float *P);
-SK_MUST_CHECK sk_status sk_sinkhorn_backward_f(sk_sinkhorn_ws *ws, const float *G, int n, const sk_sinkhorn_opts *o, float *dX,
-                                 sk_sinkhorn_stats *st);
+SK_MUST_CHECK sk_status sk_sinkhorn_forward_f(sk_sinkhorn_ws *ws, const float *X, int n, const sk_sinkhorn_opts *o,
+                                              float *P);
+SK_MUST_CHECK sk_status sk_sinkhorn_backward_f(sk_sinkhorn_ws *ws, const float *G, int n, const sk_sinkhorn_opts *o,
+                                               float *dX, sk_sinkhorn_stats *st);
 
 #endif

@@ -17,15 +17,15 @@ const char *const sk_softperm_init_names[] = {[SK_SOFTPERM_INIT_NOISY] = "pertur
 struct sk_softperm {
     const sk_perm_spec *s;
     sk_sinkhorn_opts o;
-    sk_tset *X, *dX;          /* one (n_g, n_g) tensor per group */
-    double **P;               /* (n_g, n_g) plans of the last forward */
-    float **Pf;               /* the same in float, for the SGEMMs */
-    float **G;                /* (n_g, n_g) d loss / d P_g accumulated in backward */
-    double *xd, *gd, *dxd;    /* (nmax, nmax) scratch */
-    float *w1, *w2;           /* (max numel) scratch */
-    float *cache;             /* (numel of the set) P_a0-applied partials of two-axis tensors */
-    const sk_tset *cache_in;  /* the set the cache was made from (NULL: invalid) */
-    int64_t **hard;           /* buffers' hard perms */
+    sk_tset *X, *dX;         /* one (n_g, n_g) tensor per group */
+    double **P;              /* (n_g, n_g) plans of the last forward */
+    float **Pf;              /* the same in float, for the SGEMMs */
+    float **G;               /* (n_g, n_g) d loss / d P_g accumulated in backward */
+    double *xd, *gd, *dxd;   /* (nmax, nmax) scratch */
+    float *w1, *w2;          /* (max numel) scratch */
+    float *cache;            /* (numel of the set) P_a0-applied partials of two-axis tensors */
+    const sk_tset *cache_in; /* the set the cache was made from (NULL: invalid) */
+    int64_t **hard;          /* buffers' hard perms */
     sk_sinkhorn_ws *ws;
     int nmax, hard_buffers, fallbacks;
     double times[4];
@@ -35,29 +35,31 @@ struct sk_softperm {
 
 /* Tensor t viewed as (O, n, R) along `axis` with units of `block` entries:
  * out[o] = op(P) in[o] for every o (op(P) = P, or P^T when trans). */
-static void mode_apply(const sk_tensor *t, int axis, int64_t block, const float *P, int n, int trans,
-                       const float *in, float *out)
+static void mode_apply(const sk_tensor *t, int axis, int64_t block, const float *P, int n, int trans, const float *in,
+                       float *out)
 {
     int64_t O = 1, R = block;
-    for (int d = 0; d < axis; d++) O *= t->shape[d];
-    for (int d = axis + 1; d < t->ndim; d++) R *= t->shape[d];
+    for (int d = 0; d < axis; d++)
+        O *= t->shape[d];
+    for (int d = axis + 1; d < t->ndim; d++)
+        R *= t->shape[d];
     if (R == 1) {
         /* out (O, n) = in (O, n) op(P)^T */
         sk_sgemm(0, trans ? 0 : 1, (int)O, n, n, 1.0f, in, n, P, n, 0.0f, out, n);
         return;
     }
     for (int64_t o = 0; o < O; o++)
-        sk_sgemm(trans ? 1 : 0, 0, n, (int)R, n, 1.0f, P, n, in + o * n * R, (int)R, 0.0f,
-                 out + o * n * R, (int)R);
+        sk_sgemm(trans ? 1 : 0, 0, n, (int)R, n, 1.0f, P, n, in + o * n * R, (int)R, 0.0f, out + o * n * R, (int)R);
 }
 
 /* dP (n, n) += sum_o G[o] Y[o]^T, both viewed as (O, n, R). */
-static void mode_grad(const sk_tensor *t, int axis, int64_t block, int n, const float *G, const float *Y,
-                      float *dP)
+static void mode_grad(const sk_tensor *t, int axis, int64_t block, int n, const float *G, const float *Y, float *dP)
 {
     int64_t O = 1, R = block;
-    for (int d = 0; d < axis; d++) O *= t->shape[d];
-    for (int d = axis + 1; d < t->ndim; d++) R *= t->shape[d];
+    for (int d = 0; d < axis; d++)
+        O *= t->shape[d];
+    for (int d = axis + 1; d < t->ndim; d++)
+        R *= t->shape[d];
     if (R == 1) {
         sk_sgemm(1, 0, n, n, (int)O, 1.0f, G, n, Y, n, 1.0f, dP, n);
         return;
@@ -70,8 +72,8 @@ static void mode_grad(const sk_tensor *t, int axis, int64_t block, int n, const 
  * (index param) except skip_axis, from in into out (w: scratch of numel
  * floats; in, out, w pairwise distinct). mid (or NULL): when exactly two
  * axes are applied, receives the partial result after the first. */
-static void apply_axes(const sk_softperm *sp, const sk_tensor *t, int param, int skip_axis, int trans,
-                       const float *in, float *out, float *w, float *mid)
+static void apply_axes(const sk_softperm *sp, const sk_tensor *t, int param, int skip_axis, int trans, const float *in,
+                       float *out, float *w, float *mid)
 {
     const sk_perm_spec *s = sp->s;
     int axes[SK_MAXDIM], k = 0;
@@ -83,11 +85,10 @@ static void apply_axes(const sk_softperm *sp, const sk_tensor *t, int param, int
     }
     const float *src = in;
     for (int j = 0; j < k; j++) {
-        float *dst = ((k - 1 - j) % 2 == 0) ? out : w;   /* the last product lands in out */
-        if (mid && k == 2 && j == 0) dst = mid;           /* keep P_a0-applied partial for the backward */
+        float *dst = ((k - 1 - j) % 2 == 0) ? out : w; /* the last product lands in out */
+        if (mid && k == 2 && j == 0) dst = mid;        /* keep P_a0-applied partial for the backward */
         int a = axes[j], g = s->axis_group[param * SK_MAXDIM + a];
-        mode_apply(t, a, s->axis_block[param * SK_MAXDIM + a], sp->Pf[g], (int)s->groups[g].size, trans, src,
-                   dst);
+        mode_apply(t, a, s->axis_block[param * SK_MAXDIM + a], sp->Pf[g], (int)s->groups[g].size, trans, src, dst);
         src = dst;
     }
 }
@@ -112,22 +113,33 @@ sk_status sk_softperm_new(const sk_perm_spec *s, sk_softperm_init init, sk_rng *
     sp->P = sk_alloc_n((size_t)ng + 1, sizeof(double *));
     sp->Pf = sk_alloc_n((size_t)ng + 1, sizeof(float *));
     sp->G = sk_alloc_n((size_t)ng + 1, sizeof(float *));
-    if (!sp->X || !sp->P || !sp->Pf || !sp->G) { st = SK_ENOMEM; goto cleanup; }
+    if (!sp->X || !sp->P || !sp->Pf || !sp->G) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
     for (int g = 0; g < ng; g++) {
         char name[SK_NAME_MAX + 8];
         int64_t n = s->groups[g].size, shape[2] = {n, n};
-        if (n > 46340) { st = sk_err(SK_EINVAL, "sk_softperm_new: group %s too large (%lld units)",
-                                     s->groups[g].name, (long long)n); goto cleanup; }
+        if (n > 46340) {
+            st = sk_err(SK_EINVAL, "sk_softperm_new: group %s too large (%lld units)", s->groups[g].name, (long long)n);
+            goto cleanup;
+        }
         if (snprintf(name, sizeof name, "X.%s", s->groups[g].name) >= SK_NAME_MAX) {
             st = sk_err(SK_EINVAL, "sk_softperm_new: group name %s too long", s->groups[g].name);
             goto cleanup;
         }
-        if (sk_tset_add(sp->X, name, 2, shape) < 0) { st = SK_EINVAL; goto cleanup; }
+        if (sk_tset_add(sp->X, name, 2, shape) < 0) {
+            st = SK_EINVAL;
+            goto cleanup;
+        }
         if (n > sp->nmax) sp->nmax = (int)n;
         sp->P[g] = sk_alloc_n((size_t)(n * n), sizeof(double));
         sp->Pf[g] = sk_alloc_n((size_t)(n * n), sizeof(float));
         sp->G[g] = sk_alloc_n((size_t)(n * n), sizeof(float));
-        if (!sp->P[g] || !sp->Pf[g] || !sp->G[g]) { st = SK_ENOMEM; goto cleanup; }
+        if (!sp->P[g] || !sp->Pf[g] || !sp->G[g]) {
+            st = SK_ENOMEM;
+            goto cleanup;
+        }
     }
     if ((st = sk_tset_alloc(sp->X)) != SK_OK) goto cleanup;
     sp->dX = sk_tset_like(sp->X);
@@ -136,22 +148,35 @@ sk_status sk_softperm_new(const sk_perm_spec *s, sk_softperm_init init, sk_rng *
     sp->gd = sk_alloc_n(nn, sizeof(double));
     sp->dxd = sk_alloc_n(nn, sizeof(double));
     sp->hard = sk_alloc_n((size_t)ng + 1, sizeof(int64_t *));
-    if (!sp->dX || !sp->xd || !sp->gd || !sp->dxd || !sp->hard) { st = SK_ENOMEM; goto cleanup; }
+    if (!sp->dX || !sp->xd || !sp->gd || !sp->dxd || !sp->hard) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
     for (int g = 0; g < ng; g++)
-        if (!(sp->hard[g] = sk_alloc_n((size_t)s->groups[g].size, sizeof(int64_t)))) { st = SK_ENOMEM; goto cleanup; }
+        if (!(sp->hard[g] = sk_alloc_n((size_t)s->groups[g].size, sizeof(int64_t)))) {
+            st = SK_ENOMEM;
+            goto cleanup;
+        }
     sp->ws = sk_sinkhorn_ws_new(sp->nmax > 0 ? sp->nmax : 1);
-    if (!sp->ws) { st = SK_ENOMEM; goto cleanup; }
+    if (!sp->ws) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
     for (int g = 0; g < ng; g++) {
         int64_t n = s->groups[g].size;
         float *x = sp->X->t[g].data;
         if (init == SK_SOFTPERM_INIT_NOISY) {
-            for (int64_t i = 0; i < n * n; i++) x[i] = (float)(0.1 * sk_rng_normal(rng));
-            for (int64_t i = 0; i < n; i++) x[i * n + i] += 1.0f;
+            for (int64_t i = 0; i < n * n; i++)
+                x[i] = (float)(0.1 * sk_rng_normal(rng));
+            for (int64_t i = 0; i < n; i++)
+                x[i * n + i] += 1.0f;
         } else if (init == SK_SOFTPERM_INIT_IDENTITY) {
-            for (int64_t i = 0; i < n; i++) x[i * n + i] = 1.0f;
+            for (int64_t i = 0; i < n; i++)
+                x[i * n + i] = 1.0f;
         } else {
             sk_rng_permutation(rng, sp->hard[g], n);
-            for (int64_t i = 0; i < n; i++) x[i * n + sp->hard[g][i]] = 1.0f;
+            for (int64_t i = 0; i < n; i++)
+                x[i * n + sp->hard[g][i]] = 1.0f;
         }
     }
     *out = sp;
@@ -187,13 +212,34 @@ void sk_softperm_free(sk_softperm *sp)
     sk_free(sp);
 }
 
-sk_tset *sk_softperm_params(sk_softperm *sp) { return sp->X; }
-sk_tset *sk_softperm_grads(sk_softperm *sp) { return sp->dX; }
-void sk_softperm_zero_grad(sk_softperm *sp) { memset(sp->dX->block, 0, (size_t)sp->dX->numel * sizeof(float)); }
-const double *sk_softperm_plan(const sk_softperm *sp, int g) { return sp->P[g]; }
-void sk_softperm_set_hard_buffers(sk_softperm *sp, int on) { sp->hard_buffers = on != 0; }
-int sk_softperm_fallbacks(const sk_softperm *sp) { return sp->fallbacks; }
-void sk_softperm_times(const sk_softperm *sp, double t[4]) { memcpy(t, sp->times, sizeof sp->times); }
+sk_tset *sk_softperm_params(sk_softperm *sp)
+{
+    return sp->X;
+}
+sk_tset *sk_softperm_grads(sk_softperm *sp)
+{
+    return sp->dX;
+}
+void sk_softperm_zero_grad(sk_softperm *sp)
+{
+    memset(sp->dX->block, 0, (size_t)sp->dX->numel * sizeof(float));
+}
+const double *sk_softperm_plan(const sk_softperm *sp, int g)
+{
+    return sp->P[g];
+}
+void sk_softperm_set_hard_buffers(sk_softperm *sp, int on)
+{
+    sp->hard_buffers = on != 0;
+}
+int sk_softperm_fallbacks(const sk_softperm *sp)
+{
+    return sp->fallbacks;
+}
+void sk_softperm_times(const sk_softperm *sp, double t[4])
+{
+    memcpy(t, sp->times, sizeof sp->times);
+}
 
 /* ---- forward ----------------------------------------------------------------- */
 
@@ -204,10 +250,12 @@ sk_status sk_softperm_forward(sk_softperm *sp)
     for (int g = 0; g < sp->s->n_groups; g++) {
         int64_t n = sp->s->groups[g].size;
         const float *x = sp->X->t[g].data;
-        for (int64_t i = 0; i < n * n; i++) sp->xd[i] = x[i];
+        for (int64_t i = 0; i < n * n; i++)
+            sp->xd[i] = x[i];
         sk_status st = sk_sinkhorn_forward_ws(sp->ws, sp->xd, (int)n, &sp->o, sp->P[g]);
         if (st != SK_OK) return sk_err_prefix(st, "sk_softperm_forward: group %s: ", sp->s->groups[g].name);
-        for (int64_t i = 0; i < n * n; i++) sp->Pf[g][i] = (float)sp->P[g][i];
+        for (int64_t i = 0; i < n * n; i++)
+            sp->Pf[g][i] = (float)sp->P[g][i];
     }
     sp->times[0] += sk_now() - t0;
     return SK_OK;
@@ -221,7 +269,8 @@ sk_status sk_softperm_hard(const sk_softperm *sp, int64_t **perms)
     for (int g = 0; g < sp->s->n_groups && st == SK_OK; g++) {
         int64_t n = sp->s->groups[g].size;
         const float *x = sp->X->t[g].data;
-        for (int64_t i = 0; i < n * n; i++) S[i] = x[i];
+        for (int64_t i = 0; i < n * n; i++)
+            S[i] = x[i];
         st = lap_solve_max(S, (int)n, (int)n, perms[g], NULL);
         if (st != SK_OK) st = sk_err_prefix(st, "sk_softperm_hard: group %s: ", sp->s->groups[g].name);
     }
@@ -267,8 +316,7 @@ sk_status sk_softperm_apply(sk_softperm *sp, const sk_tset *in, sk_tset *out)
                 if ((st = sk_softperm_hard(sp, sp->hard)) != SK_OK) return st;
                 have_hard = 1;
             }
-            sk_perm_apply_tensor(sp->s, (const int64_t *const *)sp->hard, t, i, -1, t->data, out->t[i].data,
-                                 sp->w1);
+            sk_perm_apply_tensor(sp->s, (const int64_t *const *)sp->hard, t, i, -1, t->data, out->t[i].data, sp->w1);
             continue;
         }
         apply_axes(sp, t, i, -1, 0, t->data, out->t[i].data, sp->w1, sp->cache + t->offset);
@@ -320,12 +368,14 @@ sk_status sk_softperm_backward(sk_softperm *sp, const sk_tset *in, const sk_tset
     for (int g = 0; g < s->n_groups; g++) {
         int64_t n = s->groups[g].size;
         sk_sinkhorn_stats ss;
-        for (int64_t k = 0; k < n * n; k++) sp->gd[k] = sp->G[g][k];
+        for (int64_t k = 0; k < n * n; k++)
+            sp->gd[k] = sp->G[g][k];
         st = sk_sinkhorn_backward_ws(sp->ws, sp->P[g], sp->gd, (int)n, &sp->o, sp->dxd, &ss);
         if (st != SK_OK) return sk_err_prefix(st, "sk_softperm_backward: group %s: ", s->groups[g].name);
         if (ss.fallback) sp->fallbacks++;
         float *dx = sp->dX->t[g].data;
-        for (int64_t k = 0; k < n * n; k++) dx[k] += (float)sp->dxd[k];
+        for (int64_t k = 0; k < n * n; k++)
+            dx[k] += (float)sp->dxd[k];
     }
     sp->times[1] += sk_now() - t1;
     return SK_OK;

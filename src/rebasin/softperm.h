@@ -29,9 +29,9 @@
 typedef struct sk_softperm sk_softperm;
 
 typedef enum {
-    SK_SOFTPERM_INIT_NOISY,      /* I + 0.1 N(0,1) (published default) */
+    SK_SOFTPERM_INIT_NOISY, /* I + 0.1 N(0,1) (published default) */
     SK_SOFTPERM_INIT_IDENTITY,
-    SK_SOFTPERM_INIT_RANDOM,     /* a random permutation matrix */
+    SK_SOFTPERM_INIT_RANDOM, /* a random permutation matrix */
     SK_SOFTPERM_INIT_COUNT
 } sk_softperm_init;
 /* "perturbed-identity", "identity", "random-permutation" (core/names.h). */
@@ -40,9 +40,9 @@ extern const char *const sk_softperm_init_names[SK_SOFTPERM_INIT_COUNT];
 /* One learnable X_g per group of s (s is borrowed and must outlive sp).
  * init: SK_SOFTPERM_INIT_*; rng: draws for init 0 and 2 (may be NULL for
  * init 1); o: Sinkhorn options (NULL = defaults), copied. */
-SK_MUST_CHECK sk_status sk_softperm_new(const sk_perm_spec *s, sk_softperm_init init, sk_rng *rng, const sk_sinkhorn_opts *o,
-                          sk_softperm **out);
-void sk_softperm_free(sk_softperm *sp);   /* NULL-safe */
+SK_MUST_CHECK sk_status sk_softperm_new(const sk_perm_spec *s, sk_softperm_init init, sk_rng *rng,
+                                        const sk_sinkhorn_opts *o, sk_softperm **out);
+void sk_softperm_free(sk_softperm *sp); /* NULL-safe */
 
 /* P_g = Sinkhorn(X_g) for every group (kept for apply and backward). */
 SK_MUST_CHECK sk_status sk_softperm_forward(sk_softperm *sp);

@@ -21,7 +21,10 @@ static int new_group(builder *b, const char *name, int64_t size)
 {
     sk_perm_spec *s = b->s;
     sk_perm_group *ng = sk_alloc_n((size_t)s->n_groups + 1, sizeof *ng);
-    if (!ng) { b->st = SK_ENOMEM; return -1; }
+    if (!ng) {
+        b->st = SK_ENOMEM;
+        return -1;
+    }
     if (s->n_groups) memcpy(ng, s->groups, (size_t)s->n_groups * sizeof *ng);
     sk_free(s->groups);
     s->groups = ng;
@@ -47,8 +50,8 @@ static void add_ref(builder *b, int g, const char *name, int axis)
     }
     const sk_tensor *t = &b->params->t[p];
     if (axis >= t->ndim || t->shape[axis] % grp->size != 0) {
-        b->st = sk_err(SK_EINVAL, "permutation spec: %s axis %d does not hold %lld units of group %s", name,
-                       axis, (long long)grp->size, grp->name);
+        b->st = sk_err(SK_EINVAL, "permutation spec: %s axis %d does not hold %lld units of group %s", name, axis,
+                       (long long)grp->size, grp->name);
         return;
     }
     if (grp->n_refs == SK_PERM_MAX_REFS) {
@@ -75,8 +78,7 @@ static void add_module(builder *b, int g, const char *prefix, int axis)
             found = 1;
         }
     }
-    if (!found && b->st == SK_OK)
-        b->st = sk_err(SK_EINVAL, "permutation spec: module %s not in the model", prefix);
+    if (!found && b->st == SK_OK) b->st = sk_err(SK_EINVAL, "permutation spec: module %s not in the model", prefix);
 }
 
 static int64_t out_units(builder *b, const char *module)
@@ -98,7 +100,7 @@ static void build_mlp(builder *b, const sk_model_spec *ms)
         snprintf(nm, sizeof nm, "layers.%d", i);
         int g = new_group(b, nm, out_units(b, nm));
         add_module(b, g, nm, 0);
-        if (ms->norm != SK_MNORM_NONE) {   /* the norm after hidden layer i (weight, bias, running stats) */
+        if (ms->norm != SK_MNORM_NONE) { /* the norm after hidden layer i (weight, bias, running stats) */
             snprintf(nm, sizeof nm, "norms.%d", i);
             add_module(b, g, nm, 0);
         }
@@ -115,7 +117,10 @@ static void build_vgg(builder *b, const sk_model_spec *ms)
     char nm[64], w[80];
     int idx = 0, prev = -1;
     for (int j = 0; c[j] >= 0 && b->st == SK_OK; j++) {
-        if (c[j] == 0) { idx++; continue; }
+        if (c[j] == 0) {
+            idx++;
+            continue;
+        }
         int conv = idx++;
         snprintf(nm, sizeof nm, "features.%d", conv);
         if (prev >= 0) {
@@ -128,12 +133,12 @@ static void build_vgg(builder *b, const sk_model_spec *ms)
             snprintf(nm, sizeof nm, "features.%d", idx++);
             add_module(b, g, nm, 0);
         }
-        idx++;   /* relu */
+        idx++; /* relu */
         prev = g;
     }
     if (b->st != SK_OK) return;
     if (ms->vgg_head == SK_VGGHEAD_LINEAR) {
-        add_ref(b, prev, "classifier.weight", 1);   /* blocks of H*W columns */
+        add_ref(b, prev, "classifier.weight", 1); /* blocks of H*W columns */
         return;
     }
     add_ref(b, prev, "classifier.0.weight", 1);
@@ -188,27 +193,34 @@ static void build_resnet(builder *b)
     add_ref(b, stream, "fc.weight", 1);
 }
 
-sk_status sk_perm_spec_build(const sk_model_spec *ms, const sk_tset *params, const sk_model *m,
-                             sk_perm_spec **out)
+sk_status sk_perm_spec_build(const sk_model_spec *ms, const sk_tset *params, const sk_model *m, sk_perm_spec **out)
 {
     builder b = {NULL, params, m, SK_OK};
     b.s = sk_alloc(sizeof *b.s);
     if (!b.s) return SK_ENOMEM;
     switch (ms->arch) {
-    case SK_ARCH_MLP: build_mlp(&b, ms); break;
+    case SK_ARCH_MLP:
+        build_mlp(&b, ms);
+        break;
     case SK_ARCH_VGG11:
     case SK_ARCH_VGG13:
     case SK_ARCH_VGG16:
-    case SK_ARCH_VGG19: build_vgg(&b, ms); break;
-    case SK_ARCH_RESNET20: build_resnet(&b); break;
-    case SK_ARCH_COUNT: b.st = sk_err(SK_EINVAL, "sk_perm_spec_build: unknown architecture"); break;
+    case SK_ARCH_VGG19:
+        build_vgg(&b, ms);
+        break;
+    case SK_ARCH_RESNET20:
+        build_resnet(&b);
+        break;
+    case SK_ARCH_COUNT:
+        b.st = sk_err(SK_EINVAL, "sk_perm_spec_build: unknown architecture");
+        break;
     }
     if (b.st == SK_OK && m && ms->arch == SK_ARCH_RESNET20) {
         /* Stream groups are observed at the post-addition activation of the
          * last block that writes them (the stem's when no block does). */
         for (int g = 0; g < b.s->n_groups; g++) {
             sk_perm_group *grp = &b.s->groups[g];
-            if (strstr(grp->name, ".conv1")) continue;   /* inner groups have their own tap */
+            if (strstr(grp->name, ".conv1")) continue; /* inner groups have their own tap */
             int best = grp->tap;
             for (int r = 0; r < grp->n_refs; r++) {
                 const char *pn = params->t[grp->refs[r].param].name;
@@ -227,7 +239,8 @@ sk_status sk_perm_spec_build(const sk_model_spec *ms, const sk_tset *params, con
         s->axis_group = sk_alloc_n((size_t)params->n * SK_MAXDIM, sizeof(int));
         s->axis_block = sk_alloc_n((size_t)params->n * SK_MAXDIM, sizeof(int64_t));
         if (!s->axis_group || !s->axis_block) b.st = SK_ENOMEM;
-        for (int i = 0; b.st == SK_OK && i < params->n * SK_MAXDIM; i++) s->axis_group[i] = -1;
+        for (int i = 0; b.st == SK_OK && i < params->n * SK_MAXDIM; i++)
+            s->axis_group[i] = -1;
         for (int g = 0; b.st == SK_OK && g < s->n_groups; g++)
             for (int r = 0; r < s->groups[g].n_refs; r++) {
                 const sk_perm_ref *ref = &s->groups[g].refs[r];
@@ -263,12 +276,13 @@ void sk_perm_spec_free(sk_perm_spec *s)
 
 /* out = in re-indexed along `axis` (shape dims): out[o][i][r] = in[o][src(i)][r]
  * with src(i) = p[i / block] * block + i % block. */
-static void gather_axis(const sk_tensor *t, int axis, int64_t block, const int64_t *p, const float *in,
-                        float *out)
+static void gather_axis(const sk_tensor *t, int axis, int64_t block, const int64_t *p, const float *in, float *out)
 {
     int64_t outer = 1, inner = 1, mid = t->shape[axis];
-    for (int d = 0; d < axis; d++) outer *= t->shape[d];
-    for (int d = axis + 1; d < t->ndim; d++) inner *= t->shape[d];
+    for (int d = 0; d < axis; d++)
+        outer *= t->shape[d];
+    for (int d = axis + 1; d < t->ndim; d++)
+        inner *= t->shape[d];
     for (int64_t o = 0; o < outer; o++)
         for (int64_t i = 0; i < mid; i++) {
             int64_t src = p[i / block] * block + i % block;
@@ -315,9 +329,11 @@ void sk_perm_unit_rows(const sk_tensor *t, int axis, int64_t block, const float 
 {
     /* src viewed as (outer, units, block, inner); dst as (units, outer, block, inner). */
     int64_t outer = 1, inner = 1, units = t->shape[axis] / block;
-    for (int d = 0; d < axis; d++) outer *= t->shape[d];
-    for (int d = axis + 1; d < t->ndim; d++) inner *= t->shape[d];
-    int64_t run = block * inner;   /* contiguous elements of one unit in one outer slice */
+    for (int d = 0; d < axis; d++)
+        outer *= t->shape[d];
+    for (int d = axis + 1; d < t->ndim; d++)
+        inner *= t->shape[d];
+    int64_t run = block * inner; /* contiguous elements of one unit in one outer slice */
     for (int64_t u = 0; u < units; u++)
         for (int64_t o = 0; o < outer; o++)
             memcpy(dst + (u * outer + o) * run, src + (o * units + u) * run, (size_t)run * sizeof(float));
@@ -329,8 +345,12 @@ int64_t **sk_perms_identity(const sk_perm_spec *s)
     if (!p) return NULL;
     for (int g = 0; g < s->n_groups; g++) {
         p[g] = sk_alloc_n((size_t)s->groups[g].size, sizeof(int64_t));
-        if (!p[g]) { sk_perms_free(s, p); return NULL; }
-        for (int64_t i = 0; i < s->groups[g].size; i++) p[g][i] = i;
+        if (!p[g]) {
+            sk_perms_free(s, p);
+            return NULL;
+        }
+        for (int64_t i = 0; i < s->groups[g].size; i++)
+            p[g][i] = i;
     }
     return p;
 }
@@ -338,7 +358,8 @@ int64_t **sk_perms_identity(const sk_perm_spec *s)
 int64_t **sk_perms_random(const sk_perm_spec *s, sk_rng *rng)
 {
     int64_t **p = sk_perms_identity(s);
-    for (int g = 0; p && g < s->n_groups; g++) sk_rng_permutation(rng, p[g], s->groups[g].size);
+    for (int g = 0; p && g < s->n_groups; g++)
+        sk_rng_permutation(rng, p[g], s->groups[g].size);
     return p;
 }
 
@@ -346,14 +367,16 @@ int64_t **sk_perms_inverse(const sk_perm_spec *s, int64_t *const *perms)
 {
     int64_t **q = sk_perms_identity(s);
     for (int g = 0; q && g < s->n_groups; g++)
-        for (int64_t i = 0; i < s->groups[g].size; i++) q[g][perms[g][i]] = i;
+        for (int64_t i = 0; i < s->groups[g].size; i++)
+            q[g][perms[g][i]] = i;
     return q;
 }
 
 void sk_perms_free(const sk_perm_spec *s, int64_t **perms)
 {
     if (!perms) return;
-    for (int g = 0; g < s->n_groups; g++) sk_free(perms[g]);
+    for (int g = 0; g < s->n_groups; g++)
+        sk_free(perms[g]);
     sk_free(perms);
 }
 
@@ -362,22 +385,26 @@ void sk_params_randomize(sk_tset *p, sk_rng *r)
     for (int i = 0; i < p->n; i++) {
         sk_tensor *t = &p->t[i];
         if (strstr(t->name, "running_var")) {
-            for (int64_t k = 0; k < t->numel; k++) t->data[k] = 0.5f + (float)sk_rng_uniform(r);
+            for (int64_t k = 0; k < t->numel; k++)
+                t->data[k] = 0.5f + (float)sk_rng_uniform(r);
         } else if (t->ndim >= 2) {
             double sd = sqrt(2.0 * (double)t->shape[0] / (double)t->numel);
-            for (int64_t k = 0; k < t->numel; k++) t->data[k] = (float)(sd * sk_rng_normal(r));
+            for (int64_t k = 0; k < t->numel; k++)
+                t->data[k] = (float)(sd * sk_rng_normal(r));
         } else if (strstr(t->name, "running_mean")) {
-            for (int64_t k = 0; k < t->numel; k++) t->data[k] = 0.3f * (float)sk_rng_normal(r);
+            for (int64_t k = 0; k < t->numel; k++)
+                t->data[k] = 0.3f * (float)sk_rng_normal(r);
         } else if (strstr(t->name, "bias")) {
-            for (int64_t k = 0; k < t->numel; k++) t->data[k] = 0.05f * (float)sk_rng_normal(r);
-        } else {   /* norm weights */
-            for (int64_t k = 0; k < t->numel; k++) t->data[k] = 1.0f + 0.3f * (float)sk_rng_normal(r);
+            for (int64_t k = 0; k < t->numel; k++)
+                t->data[k] = 0.05f * (float)sk_rng_normal(r);
+        } else { /* norm weights */
+            for (int64_t k = 0; k < t->numel; k++)
+                t->data[k] = 1.0f + 0.3f * (float)sk_rng_normal(r);
         }
     }
 }
 
-sk_status sk_perm_spec_verify(sk_model *m, const sk_perm_spec *s, const float *x, int N, sk_rng *rng,
-                              double *max_rel)
+sk_status sk_perm_spec_verify(sk_model *m, const sk_perm_spec *s, const float *x, int N, sk_rng *rng, double *max_rel)
 {
     const sk_model_spec *ms = sk_model_get_spec(m);
     sk_tset *params = sk_tset_like(sk_model_params(m));
@@ -386,7 +413,10 @@ sk_status sk_perm_spec_verify(sk_model *m, const sk_perm_spec *s, const float *x
     int64_t n_out = (int64_t)N * ms->n_out;
     float *ref = sk_alloc_n((size_t)n_out, sizeof(float));
     sk_status st = SK_OK;
-    if (!params || !perm || !p || !ref) { st = SK_ENOMEM; goto cleanup; }
+    if (!params || !perm || !p || !ref) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
     sk_params_randomize(params, rng);
     st = sk_perm_apply(s, (const int64_t *const *)p, params, perm);
     if (st != SK_OK) goto cleanup;
@@ -396,7 +426,7 @@ sk_status sk_perm_spec_verify(sk_model *m, const sk_perm_spec *s, const float *x
     for (int64_t i = 0; i < n_out; i++) {
         if (fabs(ref[i]) > scale) scale = fabs(ref[i]);
         double d = fabs((double)ref[i] - (double)out[i]);
-        if (!(d <= diff)) diff = d;   /* NaN propagates */
+        if (!(d <= diff)) diff = d; /* NaN propagates */
     }
     *max_rel = diff / (scale > 0 ? scale : 1.0);
 cleanup:

@@ -17,18 +17,18 @@
 #define SK_PERM_MAX_REFS 64
 
 typedef struct {
-    int param;        /* index of the tensor in the model's sk_tset */
-    int axis;         /* axis it acts on */
-    int64_t block;    /* unit u covers indices [u*block, (u+1)*block) of the axis
-                         (1, or H*W at a conv -> linear flatten) */
+    int param;     /* index of the tensor in the model's sk_tset */
+    int axis;      /* axis it acts on */
+    int64_t block; /* unit u covers indices [u*block, (u+1)*block) of the axis
+                      (1, or H*W at a conv -> linear flatten) */
 } sk_perm_ref;
 
 typedef struct {
-    char name[SK_NAME_MAX];   /* the module whose units these are, e.g. "layers.0" */
-    int64_t size;             /* units */
+    char name[SK_NAME_MAX]; /* the module whose units these are, e.g. "layers.0" */
+    int64_t size;           /* units */
     int n_refs;
     sk_perm_ref refs[SK_PERM_MAX_REFS];
-    int tap;                  /* activation tap of the model for this group, -1 if none */
+    int tap; /* activation tap of the model for this group, -1 if none */
 } sk_perm_group;
 
 typedef struct {
@@ -44,13 +44,14 @@ typedef struct {
 /* Build the spec for a model spec over its parameter set (names and shapes;
  * the tap indices come from the model when `m` is non-NULL). */
 SK_MUST_CHECK sk_status sk_perm_spec_build(const sk_model_spec *ms, const sk_tset *params, const sk_model *m,
-                             sk_perm_spec **out);
+                                           sk_perm_spec **out);
 void sk_perm_spec_free(sk_perm_spec *s);
 
 /* perms[g] (size groups[g].size) for every group. out = pi(in): every tensor
  * re-indexed along each of its permuted axes. in and out have the layout the
  * spec was built for and must not alias. */
-SK_MUST_CHECK sk_status sk_perm_apply(const sk_perm_spec *s, const int64_t *const *perms, const sk_tset *in, sk_tset *out);
+SK_MUST_CHECK sk_status sk_perm_apply(const sk_perm_spec *s, const int64_t *const *perms, const sk_tset *in,
+                                      sk_tset *out);
 
 /* Permute one tensor along every permuted axis except `skip_axis` (-1: none). */
 void sk_perm_apply_tensor(const sk_perm_spec *s, const int64_t *const *perms, const sk_tensor *t, int param,
@@ -82,6 +83,6 @@ void sk_params_randomize(sk_tset *p, sk_rng *r);
  * *max_rel = max |out - out_perm| / max |out|. The model's own parameters
  * are not changed. */
 SK_MUST_CHECK sk_status sk_perm_spec_verify(sk_model *m, const sk_perm_spec *s, const float *x, int N, sk_rng *rng,
-                              double *max_rel);
+                                            double *max_rel);
 
 #endif

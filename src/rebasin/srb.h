@@ -44,34 +44,34 @@ extern const char *const sk_srb_cost_names[SK_SRB_COST_COUNT];
 
 typedef struct {
     sk_srb_cost cost;
-    double tau;            /* Sinkhorn temperature (1) */
-    int iterations;        /* Sinkhorn iterations (20) */
-    double scale;          /* Sinkhorn scale l in C = -l X (1) */
-    int epochs;            /* data costs: passes over the batches; data-free: evaluation rounds (20) */
-    int steps;             /* data-free costs: optimisation steps in total (1000); the run stops
-                              early once the hard cost is exactly 0 */
-    double lr, weight_decay;   /* AdamW on X: 0.1, 0.01, betas (0.9, 0.999) */
-    double eps;                /* AdamW epsilon (1e-8) */
-    sk_softperm_init init; /* I + 0.1 N(0,1), identity, or a random permutation */
-    uint64_t seed;         /* X init, l draws of rnd, dropout */
-    int eval_batches;      /* data costs: batches of the hard evaluation (8; <= 0: all) */
+    double tau;              /* Sinkhorn temperature (1) */
+    int iterations;          /* Sinkhorn iterations (20) */
+    double scale;            /* Sinkhorn scale l in C = -l X (1) */
+    int epochs;              /* data costs: passes over the batches; data-free: evaluation rounds (20) */
+    int steps;               /* data-free costs: optimisation steps in total (1000); the run stops
+                                early once the hard cost is exactly 0 */
+    double lr, weight_decay; /* AdamW on X: 0.1, 0.01, betas (0.9, 0.999) */
+    double eps;              /* AdamW epsilon (1e-8) */
+    sk_softperm_init init;   /* I + 0.1 N(0,1), identity, or a random permutation */
+    uint64_t seed;           /* X init, l draws of rnd, dropout */
+    int eval_batches;        /* data costs: batches of the hard evaluation (8; <= 0: all) */
 } sk_srb_opts;
 
 /* The defaults in parentheses above; cost mid, init 0, seed 0. */
 void sk_srb_opts_default(sk_srb_opts *o);
-const char *sk_srb_cost_name(int cost);        /* "l2", "l1", "cosine", "mid", "rnd" */
-int sk_srb_cost_parse(const char *s, int *cost);   /* 0, or -1 with sk_err(SK_ECONFIG) */
+const char *sk_srb_cost_name(int cost);          /* "l2", "l1", "cosine", "mid", "rnd" */
+int sk_srb_cost_parse(const char *s, int *cost); /* 0, or -1 with sk_err(SK_ECONFIG) */
 
 typedef struct {
-    int n_epochs;              /* epochs (data) or rounds (data-free) run */
-    double *soft_cost;         /* (n_epochs) mean soft cost of the epoch's steps */
-    double *hard_cost;         /* (n_epochs) hard cost after the epoch */
-    double initial_hard_cost;  /* of LAP(X) before any step ("epoch 0") */
-    int best_epoch;            /* 0..n_epochs */
+    int n_epochs;             /* epochs (data) or rounds (data-free) run */
+    double *soft_cost;        /* (n_epochs) mean soft cost of the epoch's steps */
+    double *hard_cost;        /* (n_epochs) hard cost after the epoch */
+    double initial_hard_cost; /* of LAP(X) before any step ("epoch 0") */
+    int best_epoch;           /* 0..n_epochs */
     double best_hard_cost;
-    int fallbacks;             /* Sinkhorn backward calls that used the pseudo-inverse fallback */
-    int64_t n_steps;           /* optimisation steps taken */
-    double seconds;            /* wall time of the whole call */
+    int fallbacks;   /* Sinkhorn backward calls that used the pseudo-inverse fallback */
+    int64_t n_steps; /* optimisation steps taken */
+    double seconds;  /* wall time of the whole call */
     /* time breakdown (seconds, summed over all steps): Sinkhorn forward,
      * Sinkhorn backward, soft apply, apply backward (dP), model forward +
      * backward + loss (data) or cost (data-free), AdamW, hard evaluations */
@@ -86,10 +86,10 @@ typedef struct {
  * perms: one array per group (any content on entry), receives the best hard
  * perms. res (may be NULL): filled, free with sk_srb_result_free. */
 SK_MUST_CHECK sk_status sk_sinkhorn_rebasin(const sk_perm_spec *s, sk_model *m, const sk_tset *A, const sk_tset *B,
-                              const sk_srb_opts *o, sk_batch_fn get_batch, void *ctx, const sk_loss_spec *ls,
-                              void (*on_epoch)(void *, int, double, double), void *cb_ctx, int64_t **perms,
-                              sk_srb_result *res);
-void sk_srb_result_free(sk_srb_result *r);   /* NULL-safe; frees the arrays */
+                                            const sk_srb_opts *o, sk_batch_fn get_batch, void *ctx,
+                                            const sk_loss_spec *ls, void (*on_epoch)(void *, int, double, double),
+                                            void *cb_ctx, int64_t **perms, sk_srb_result *res);
+void sk_srb_result_free(sk_srb_result *r); /* NULL-safe; frees the arrays */
 
 /* The data-free costs (l2, l1, cosine) of A against Bp (learnable entries
  * only), and optionally d cost / d Bp into dBp (may be NULL; buffer entries

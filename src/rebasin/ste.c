@@ -51,9 +51,9 @@ static sk_status eval_mid(ste_io *io, const sk_tset *mix, int eval_batches, doub
         if ((st = fetch(io, -1, k, &n)) != SK_OK) return st;
         if (n == 0) break;
         const float *lg = sk_model_forward(io->m, mix, io->x, n, 1, io->rng);
-        double l = (io->ls && io->ls->regression) ? sk_loss_mse(lg, io->yr, n, K, NULL)
-                                                  : sk_loss_ce(lg, io->y, n, K, io->ls ? io->ls->class_mask : NULL,
-                                                               NULL, NULL);
+        double l = (io->ls && io->ls->regression)
+                       ? sk_loss_mse(lg, io->yr, n, K, NULL)
+                       : sk_loss_ce(lg, io->y, n, K, io->ls ? io->ls->class_mask : NULL, NULL, NULL);
         total += l * n;
         count += n;
     }
@@ -65,13 +65,13 @@ static sk_status eval_mid(ste_io *io, const sk_tset *mix, int eval_batches, doub
 
 static void midpoint(sk_tset *mix, const sk_tset *A, const sk_tset *Bp)
 {
-    for (int64_t k = 0; k < mix->numel; k++) mix->block[k] = 0.5f * A->block[k] + 0.5f * Bp->block[k];
+    for (int64_t k = 0; k < mix->numel; k++)
+        mix->block[k] = 0.5f * A->block[k] + 0.5f * Bp->block[k];
 }
 
-sk_status sk_ste_matching(const sk_perm_spec *s, sk_model *m, const sk_tset *A, const sk_tset *B,
-                          const sk_ste_opts *o, sk_batch_fn get_batch, void *ctx, const sk_loss_spec *ls,
-                          void (*on_epoch)(void *, int, double), void *cb_ctx, int64_t **perms,
-                          double *best_loss)
+sk_status sk_ste_matching(const sk_perm_spec *s, sk_model *m, const sk_tset *A, const sk_tset *B, const sk_ste_opts *o,
+                          sk_batch_fn get_batch, void *ctx, const sk_loss_spec *ls,
+                          void (*on_epoch)(void *, int, double), void *cb_ctx, int64_t **perms, double *best_loss)
 {
     sk_status st = SK_OK;
     sk_tset *theta = NULL, *Bp = NULL, *mix = NULL, *g = NULL;
@@ -87,7 +87,11 @@ sk_status sk_ste_matching(const sk_perm_spec *s, sk_model *m, const sk_tset *A, 
         return sk_err(SK_EINVAL, "sk_ste_matching: epochs must be >= 0 and wm_max_iter >= 1");
     sk_rng_seed_stream(&rng, o->seed, 4);
     const sk_model_spec *ms = sk_model_get_spec(m);
-    io.m = m; io.get_batch = get_batch; io.ctx = ctx; io.ls = ls; io.rng = &rng;
+    io.m = m;
+    io.get_batch = get_batch;
+    io.ctx = ctx;
+    io.ls = ls;
+    io.rng = &rng;
     io.cap = sk_model_max_batch(m);
     io.x = sk_alloc_n((size_t)io.cap * (size_t)(ms->in_c * ms->in_h * ms->in_w), sizeof(float));
     io.y = sk_alloc_n((size_t)io.cap, sizeof(int32_t));
@@ -97,7 +101,10 @@ sk_status sk_ste_matching(const sk_perm_spec *s, sk_model *m, const sk_tset *A, 
     mix = sk_tset_like(B);
     g = sk_tset_like(B);
     cur = sk_perms_identity(s);
-    if (!io.x || !io.y || !io.yr || !theta || !Bp || !mix || !g || !cur) { st = SK_ENOMEM; goto cleanup; }
+    if (!io.x || !io.y || !io.yr || !theta || !Bp || !mix || !g || !cur) {
+        st = SK_ENOMEM;
+        goto cleanup;
+    }
     sk_optim_opts oo;
     sk_optim_opts_init(&oo, SK_OPT_SGD);
     oo.lr = o->lr;
@@ -113,7 +120,8 @@ sk_status sk_ste_matching(const sk_perm_spec *s, sk_model *m, const sk_tset *A, 
     if ((st = sk_perm_apply(s, (const int64_t *const *)cur, B, Bp)) != SK_OK) goto cleanup;
     midpoint(mix, A, Bp);
     if ((st = eval_mid(&io, mix, o->eval_batches, &best)) != SK_OK) goto cleanup;
-    for (int q = 0; q < s->n_groups; q++) memcpy(perms[q], cur[q], (size_t)s->groups[q].size * sizeof(int64_t));
+    for (int q = 0; q < s->n_groups; q++)
+        memcpy(perms[q], cur[q], (size_t)s->groups[q].size * sizeof(int64_t));
 
     for (int e = 0; e < o->epochs; e++) {
         int64_t nsteps = 0;
@@ -132,11 +140,18 @@ sk_status sk_ste_matching(const sk_perm_spec *s, sk_model *m, const sk_tset *A, 
                 goto cleanup;
             }
             /* Straight through: d loss / d theta~ = d loss / d theta_ste = g / 2. */
-            for (int64_t k = 0; k < g->numel; k++) g->block[k] *= 0.5f;
-            if (isnan(sk_optim_step(opt, theta, g))) { st = SK_EINVAL; goto cleanup; }
+            for (int64_t k = 0; k < g->numel; k++)
+                g->block[k] *= 0.5f;
+            if (isnan(sk_optim_step(opt, theta, g))) {
+                st = SK_EINVAL;
+                goto cleanup;
+            }
             nsteps++;
         }
-        if (nsteps == 0) { st = sk_err(SK_EINVAL, "STE matching: epoch %d had no training batch", e + 1); goto cleanup; }
+        if (nsteps == 0) {
+            st = sk_err(SK_EINVAL, "STE matching: epoch %d had no training batch", e + 1);
+            goto cleanup;
+        }
         /* The perm of theta~ after the epoch. */
         if ((st = sk_weight_matching(s, theta, B, &wo, cur, &wr)) != SK_OK) goto cleanup;
         sk_wm_result_free(&wr);
@@ -146,7 +161,8 @@ sk_status sk_ste_matching(const sk_perm_spec *s, sk_model *m, const sk_tset *A, 
         if ((st = eval_mid(&io, mix, o->eval_batches, &l)) != SK_OK) goto cleanup;
         if (l < best) {
             best = l;
-            for (int q = 0; q < s->n_groups; q++) memcpy(perms[q], cur[q], (size_t)s->groups[q].size * sizeof(int64_t));
+            for (int q = 0; q < s->n_groups; q++)
+                memcpy(perms[q], cur[q], (size_t)s->groups[q].size * sizeof(int64_t));
         }
         if (on_epoch) on_epoch(cb_ctx, e + 1, l);
     }

@@ -23,11 +23,11 @@
 #include "rebasin/spec.h"
 
 typedef struct {
-    int epochs;            /* passes over the training batches (10) */
-    double lr, momentum;   /* SGD on theta~: 1e-2, 0.9 */
-    uint64_t seed;         /* weight matching's group order, dropout */
-    int wm_max_iter;       /* weight matching passes per minibatch (100; warm-started, usually 2-3) */
-    int eval_batches;      /* batches of the per-epoch selection (8; <= 0: all) */
+    int epochs;          /* passes over the training batches (10) */
+    double lr, momentum; /* SGD on theta~: 1e-2, 0.9 */
+    uint64_t seed;       /* weight matching's group order, dropout */
+    int wm_max_iter;     /* weight matching passes per minibatch (100; warm-started, usually 2-3) */
+    int eval_batches;    /* batches of the per-epoch selection (8; <= 0: all) */
 } sk_ste_opts;
 
 void sk_ste_opts_default(sk_ste_opts *o);
@@ -38,8 +38,8 @@ void sk_ste_opts_default(sk_ste_opts *o);
  * the epoch's perm on the evaluation batches). perms: one array per group,
  * receives the best perm; best_loss (may be NULL): its evaluation loss. */
 SK_MUST_CHECK sk_status sk_ste_matching(const sk_perm_spec *s, sk_model *m, const sk_tset *A, const sk_tset *B,
-                          const sk_ste_opts *o, sk_batch_fn get_batch, void *ctx, const sk_loss_spec *ls,
-                          void (*on_epoch)(void *, int, double), void *cb_ctx, int64_t **perms,
-                          double *best_loss);
+                                        const sk_ste_opts *o, sk_batch_fn get_batch, void *ctx, const sk_loss_spec *ls,
+                                        void (*on_epoch)(void *, int, double), void *cb_ctx, int64_t **perms,
+                                        double *best_loss);
 
 #endif
