@@ -106,13 +106,9 @@ static int32_t *select_classes(const sk_split *sp, int lo, int hi, int64_t *n_ou
     return idx;
 }
 
-sk_status sk_cl_bench_new(sk_cl_bench_kind kind, int T, sk_cl_angles angles, double step, uint64_t seed,
-                          const sk_dataset *ds, int augment, sk_cl_bench **out)
+/* The combinations of benchmark, task count and data set that exist. */
+static sk_status check_inputs(sk_cl_bench_kind kind, int T, const sk_dataset *ds)
 {
-    sk_status st = SK_OK;
-    sk_cl_bench *b = NULL;
-    int64_t *tmp = NULL;
-    *out = NULL;
     const sk_split *tr = &ds->train;
     if (T < 1) return sk_err(SK_EINVAL, "continual.tasks must be >= 1 (got %d)", T);
     if (!tr->x || !ds->test.x || tr->n < 1 || ds->test.n < 1)
@@ -137,6 +133,102 @@ sk_status sk_cl_bench_new(sk_cl_bench_kind kind, int T, sk_cl_angles angles, dou
             return sk_err(SK_ECONFIG, "continual.benchmark %s has at most %d tasks (continual.tasks is %d)",
                           sk_cl_bench_name(kind), max_t, T);
     }
+    return SK_OK;
+}
+
+/* Each task's training and test examples (and, split benchmarks, its head). */
+static sk_status bench_tasks(sk_cl_bench *b, sk_cl_bench_kind kind, int T, const sk_dataset *ds)
+{
+    const sk_split *tr = &ds->train;
+    if (kind == SK_CL_ROTATED || kind == SK_CL_PERMUTED) {
+        b->classes_per_task = b->K;
+        b->train_idx[0] = select_classes(tr, -1, 0, &b->n_train[0]);
+        b->test_idx[0] = select_classes(&ds->test, -1, 0, &b->n_test[0]);
+        if (!b->train_idx[0] || !b->test_idx[0]) {
+            return SK_ENOMEM;
+        }
+        for (int t = 1; t < T; t++) {
+            b->train_idx[t] = b->train_idx[0];
+            b->n_train[t] = b->n_train[0];
+            b->test_idx[t] = b->test_idx[0];
+            b->n_test[t] = b->n_test[0];
+        }
+    } else {
+        int cpt = kind == SK_CL_SPLIT_CIFAR10 ? 2 : 5;
+        b->classes_per_task = cpt;
+        if (!(b->mask = sk_alloc_n((size_t)T * b->K, 1))) {
+            return SK_ENOMEM;
+        }
+        for (int t = 0; t < T; t++) {
+            for (int k = t * cpt; k < (t + 1) * cpt && k < b->K; k++)
+                b->mask[(int64_t)t * b->K + k] = 1;
+            b->train_idx[t] = select_classes(tr, t * cpt, (t + 1) * cpt, &b->n_train[t]);
+            b->test_idx[t] = select_classes(&ds->test, t * cpt, (t + 1) * cpt, &b->n_test[t]);
+            if (!b->train_idx[t] || !b->test_idx[t]) {
+                return SK_ENOMEM;
+            }
+            if (b->n_train[t] == 0 || b->n_test[t] == 0) {
+                return sk_err(SK_EINVAL,
+                              "continual: task %d (classes %d..%d) has no %s examples"
+                              "\nHINT: raise dataset.train_limit / dataset.test_limit",
+                              t + 1, t * cpt, (t + 1) * cpt - 1, b->n_train[t] == 0 ? "training" : "test");
+            }
+        }
+    }
+
+    return SK_OK;
+}
+
+/* The per-task input transforms: rotation tables, or pixel permutations
+ * (task 0 the identity, task t from stream STREAM_PERM + t of the seed). */
+static sk_status bench_transforms(sk_cl_bench *b, sk_cl_bench_kind kind, int T, sk_cl_angles angles, double step,
+                                  uint64_t seed)
+{
+    int64_t *tmp = NULL;
+    if (kind == SK_CL_ROTATED) {
+        const int P = b->H * b->W;
+        b->angles = sk_alloc_n((size_t)T, sizeof(double));
+        b->rot_src = sk_alloc_n((size_t)T * P * 4, sizeof(int32_t));
+        b->rot_w = sk_alloc_n((size_t)T * P * 4, sizeof(float));
+        if (!b->angles || !b->rot_src || !b->rot_w) return SK_ENOMEM;
+        for (int t = 0; t < T; t++) {
+            if (angles == SK_CL_STEP)
+                b->angles[t] = step * t;
+            else
+                b->angles[t] = T > 1 ? 180.0 * t / (T - 1) : 0.0;
+            sk_cl_rotation_table(b->H, b->W, b->angles[t], b->rot_src + (int64_t)t * P * 4,
+                                 b->rot_w + (int64_t)t * P * 4);
+        }
+    } else if (kind == SK_CL_PERMUTED) {
+        const int D = b->D;
+        b->perm = sk_alloc_n((size_t)T * D, sizeof(int32_t));
+        tmp = sk_alloc_n((size_t)D, sizeof(int64_t));
+        if (!b->perm || !tmp) {
+            sk_free(tmp);
+            return SK_ENOMEM;
+        }
+        for (int j = 0; j < D; j++)
+            b->perm[j] = j;
+        for (int t = 1; t < T; t++) {
+            sk_rng r;
+            sk_rng_seed_stream(&r, seed, STREAM_PERM + (uint64_t)t);
+            sk_rng_permutation(&r, tmp, D);
+            for (int j = 0; j < D; j++)
+                b->perm[(int64_t)t * D + j] = (int32_t)tmp[j];
+        }
+    }
+    sk_free(tmp);
+    return SK_OK;
+}
+
+sk_status sk_cl_bench_new(sk_cl_bench_kind kind, int T, sk_cl_angles angles, double step, uint64_t seed,
+                          const sk_dataset *ds, int augment, sk_cl_bench **out)
+{
+    sk_status st;
+    sk_cl_bench *b = NULL;
+    *out = NULL;
+    const sk_split *tr = &ds->train;
+    if ((st = check_inputs(kind, T, ds)) != SK_OK) return st;
     if (!(b = sk_alloc(sizeof *b))) return SK_ENOMEM;
     b->kind = kind;
     b->T = T;
@@ -160,90 +252,14 @@ sk_status sk_cl_bench_new(sk_cl_bench_kind kind, int T, sk_cl_angles angles, dou
     b->test_idx = sk_alloc_n((size_t)T, sizeof(int32_t *));
     b->n_train = sk_alloc_n((size_t)T, sizeof(int64_t));
     b->n_test = sk_alloc_n((size_t)T, sizeof(int64_t));
-    if (!b->train_idx || !b->test_idx || !b->n_train || !b->n_test) {
+    if (!b->train_idx || !b->test_idx || !b->n_train || !b->n_test)
         st = SK_ENOMEM;
-        goto cleanup;
+    else if ((st = bench_tasks(b, kind, T, ds)) == SK_OK)
+        st = bench_transforms(b, kind, T, angles, step, seed);
+    if (st == SK_OK) {
+        *out = b;
+        b = NULL;
     }
-
-    if (kind == SK_CL_ROTATED || kind == SK_CL_PERMUTED) {
-        b->classes_per_task = b->K;
-        b->train_idx[0] = select_classes(tr, -1, 0, &b->n_train[0]);
-        b->test_idx[0] = select_classes(&ds->test, -1, 0, &b->n_test[0]);
-        if (!b->train_idx[0] || !b->test_idx[0]) {
-            st = SK_ENOMEM;
-            goto cleanup;
-        }
-        for (int t = 1; t < T; t++) {
-            b->train_idx[t] = b->train_idx[0];
-            b->n_train[t] = b->n_train[0];
-            b->test_idx[t] = b->test_idx[0];
-            b->n_test[t] = b->n_test[0];
-        }
-    } else {
-        int cpt = kind == SK_CL_SPLIT_CIFAR10 ? 2 : 5;
-        b->classes_per_task = cpt;
-        if (!(b->mask = sk_alloc_n((size_t)T * b->K, 1))) {
-            st = SK_ENOMEM;
-            goto cleanup;
-        }
-        for (int t = 0; t < T; t++) {
-            for (int k = t * cpt; k < (t + 1) * cpt && k < b->K; k++)
-                b->mask[(int64_t)t * b->K + k] = 1;
-            b->train_idx[t] = select_classes(tr, t * cpt, (t + 1) * cpt, &b->n_train[t]);
-            b->test_idx[t] = select_classes(&ds->test, t * cpt, (t + 1) * cpt, &b->n_test[t]);
-            if (!b->train_idx[t] || !b->test_idx[t]) {
-                st = SK_ENOMEM;
-                goto cleanup;
-            }
-            if (b->n_train[t] == 0 || b->n_test[t] == 0) {
-                st = sk_err(SK_EINVAL,
-                            "continual: task %d (classes %d..%d) has no %s examples"
-                            "\nHINT: raise dataset.train_limit / dataset.test_limit",
-                            t + 1, t * cpt, (t + 1) * cpt - 1, b->n_train[t] == 0 ? "training" : "test");
-                goto cleanup;
-            }
-        }
-    }
-
-    if (kind == SK_CL_ROTATED) {
-        const int P = b->H * b->W;
-        b->angles = sk_alloc_n((size_t)T, sizeof(double));
-        b->rot_src = sk_alloc_n((size_t)T * P * 4, sizeof(int32_t));
-        b->rot_w = sk_alloc_n((size_t)T * P * 4, sizeof(float));
-        if (!b->angles || !b->rot_src || !b->rot_w) {
-            st = SK_ENOMEM;
-            goto cleanup;
-        }
-        for (int t = 0; t < T; t++) {
-            if (angles == SK_CL_STEP)
-                b->angles[t] = step * t;
-            else
-                b->angles[t] = T > 1 ? 180.0 * t / (T - 1) : 0.0;
-            sk_cl_rotation_table(b->H, b->W, b->angles[t], b->rot_src + (int64_t)t * P * 4,
-                                 b->rot_w + (int64_t)t * P * 4);
-        }
-    } else if (kind == SK_CL_PERMUTED) {
-        const int D = b->D;
-        b->perm = sk_alloc_n((size_t)T * D, sizeof(int32_t));
-        tmp = sk_alloc_n((size_t)D, sizeof(int64_t));
-        if (!b->perm || !tmp) {
-            st = SK_ENOMEM;
-            goto cleanup;
-        }
-        for (int j = 0; j < D; j++)
-            b->perm[j] = j;
-        for (int t = 1; t < T; t++) {
-            sk_rng r;
-            sk_rng_seed_stream(&r, seed, STREAM_PERM + (uint64_t)t);
-            sk_rng_permutation(&r, tmp, D);
-            for (int j = 0; j < D; j++)
-                b->perm[(int64_t)t * D + j] = (int32_t)tmp[j];
-        }
-    }
-    *out = b;
-    b = NULL;
-cleanup:
-    sk_free(tmp);
     sk_cl_bench_free(b);
     return st;
 }
