@@ -33,16 +33,24 @@ struct sk_softperm {
 
 /* ---- mode products -------------------------------------------------------- */
 
+/* Tensor t viewed as (O, n, R) along `axis` with units of `block` entries. */
+static void mode_view(const sk_tensor *t, int axis, int64_t block, int64_t *O, int64_t *R)
+{
+    *O = 1;
+    *R = block;
+    for (int d = 0; d < axis; d++)
+        *O *= t->shape[d];
+    for (int d = axis + 1; d < t->ndim; d++)
+        *R *= t->shape[d];
+}
+
 /* Tensor t viewed as (O, n, R) along `axis` with units of `block` entries:
  * out[o] = op(P) in[o] for every o (op(P) = P, or P^T when trans). */
 static void mode_apply(const sk_tensor *t, int axis, int64_t block, const float *P, int n, int trans, const float *in,
                        float *out)
 {
-    int64_t O = 1, R = block;
-    for (int d = 0; d < axis; d++)
-        O *= t->shape[d];
-    for (int d = axis + 1; d < t->ndim; d++)
-        R *= t->shape[d];
+    int64_t O, R;
+    mode_view(t, axis, block, &O, &R);
     if (R == 1) {
         /* out (O, n) = in (O, n) op(P)^T */
         sk_sgemm(0, trans ? 0 : 1, (int)O, n, n, 1.0f, in, n, P, n, 0.0f, out, n);
@@ -55,11 +63,8 @@ static void mode_apply(const sk_tensor *t, int axis, int64_t block, const float 
 /* dP (n, n) += sum_o G[o] Y[o]^T, both viewed as (O, n, R). */
 static void mode_grad(const sk_tensor *t, int axis, int64_t block, int n, const float *G, const float *Y, float *dP)
 {
-    int64_t O = 1, R = block;
-    for (int d = 0; d < axis; d++)
-        O *= t->shape[d];
-    for (int d = axis + 1; d < t->ndim; d++)
-        R *= t->shape[d];
+    int64_t O, R;
+    mode_view(t, axis, block, &O, &R);
     if (R == 1) {
         sk_sgemm(1, 0, n, n, (int)O, 1.0f, G, n, Y, n, 1.0f, dP, n);
         return;
