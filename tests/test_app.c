@@ -270,7 +270,12 @@ START_TEST(test_options_model_batch)
     ck_assert_int_eq(sk_options_model_batch(&cfg), 100); /* data-free cost */
     cfg.sinkhorn.costs[0] = SK_SRB_MID;
     ck_assert_int_eq(sk_options_model_batch(&cfg), 900);
-    cfg.models[1].weights[0] = 'x'; /* B must be trained */
+    cfg.sinkhorn.costs[0] = SK_SRB_L2;
+    cfg.models[1].weights[0] = 'x'; /* B must be trained (a path of the user's: only when asked) */
+    ck_assert_int_eq(sk_options_model_batch(&cfg), 100);
+    ck_assert_int_eq(sk_options_endpoint(&cfg, 1), SK_EP_MISSING);
+    cfg.models[1].train = SK_ENDPOINT_IF_MISSING;
+    ck_assert_int_eq(sk_options_endpoint(&cfg, 1), SK_EP_TRAIN);
     cfg.sinkhorn.costs[0] = SK_SRB_L2;
     ck_assert_int_eq(sk_options_model_batch(&cfg), 700);
 }

@@ -265,9 +265,11 @@ static sk_status save_method(sk_run *r, sk_pipe_state *ps, sk_method_result *me)
         sizes[g] = ps->spec->groups[g].size;
     }
     snprintf(path, sizeof path, "%s/perm_%s.h5", r->cfg.output, me->name);
+    sk_run_wrote(r, path);
     st = sk_h5w_write_perms(path, ps->spec->n_groups, names, (const int64_t *const *)me->perms, sizes);
     if (st != SK_OK) goto cleanup;
     snprintf(path, sizeof path, "%s/aligned_%s.h5", r->cfg.output, me->name);
+    sk_run_wrote(r, path);
     char *arch = sk_config_model_yaml(&r->cfg);
     st = sk_h5w_write(path, me->aligned, arch);
     free(arch);

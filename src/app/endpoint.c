@@ -9,24 +9,149 @@
 #include "app/options.h"
 #include "app/provider.h"
 #include "app/state.h"
+#include "core/names.h"
 #include "core/rng.h"
+#include "core/strbuf.h"
 #include "core/timer.h"
 #include "io/atomic.h"
 #include "io/h5w.h"
 #include "nn/optim.h"
 
+/* ---- fingerprints ---------------------------------------------------------------- */
+
+/* The recipe of the weights this config makes for endpoint e: every setting
+ * they depend on, one "key: value" line each (the model section, the data
+ * set and its normalisation, the seed, and the training section, or
+ * "source: init" for an untrained initialisation). Its FNV-1a 64-bit hash is
+ * the endpoint's fingerprint; both go into the weights file's attributes. */
+static sk_status recipe(const sk_config *c, int e, int init, sk_strbuf *out)
+{
+    static const char *const data_keys[] = {"dataset.name",   "dataset.normalize",   "dataset.augment",
+                                            "dataset.labels", "dataset.train_limit", "dataset.degree",
+                                            "dataset.points", "dataset.noise"};
+    char val[SK_CFG_PATH + 64];
+    sk_status st = SK_OK;
+    sk_strbuf_appendf(out, "recipe: sinkrb-endpoint 1\nsource: %s\nseed: %lld\n", init ? "init" : "trained",
+                      c->models[e].seed);
+    for (int i = 0; i < sk_config_n_keys() && st == SK_OK; i++) {
+        const char *key;
+        sk_config_key_info(i, &key, NULL, NULL, NULL);
+        int use =
+            !strncmp(key, "model.", 6) || (!init && !strncmp(key, "train.", 6) && strcmp(key, "train.eval_batch_size"));
+        for (int k = 0; k < SK_COUNT_OF(data_keys) && !use; k++)
+            use =
+                !strcmp(key, data_keys[k]) && (!init || !strcmp(key, "dataset.name") || !strcmp(key, "dataset.labels"));
+        if (use && (st = sk_config_value_text(c, key, val, sizeof val)) == SK_OK)
+            sk_strbuf_appendf(out, "%s: %s\n", key, val);
+    }
+    return st != SK_OK ? st : out->err;
+}
+
+static void fingerprint_of(const char *text, char *hex, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    snprintf(hex, n, "%016llx", (unsigned long long)h);
+}
+
+/* The lines of `want` whose value differs in `have` (or that `have` lacks), for the message. */
+static void recipe_diff(const char *have, const char *want, char *buf, size_t n)
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    for (const char *line = want; *line && k < n;) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        const char *colon = memchr(line, ':', len);
+        if (colon) {
+            char key[256], needle[300];
+            snprintf(key, sizeof key, "%.*s", (int)(colon - line), line);
+            snprintf(needle, sizeof needle, "%.*s\n", (int)len, line);
+            if (!strstr(have, needle)) {
+                const char *old = NULL;
+                char pre[260];
+                snprintf(pre, sizeof pre, "%s: ", key);
+                for (const char *h = have; h && *h; h = strchr(h, '\n') ? strchr(h, '\n') + 1 : NULL)
+                    if (!strncmp(h, pre, strlen(pre))) old = h + strlen(pre);
+                int ol = old ? (int)strcspn(old, "\n") : 4;
+                k += (size_t)snprintf(buf + k, n - k, "\n  %s: %.*s in the file, %.*s in this config", key, ol,
+                                      old ? old : "none", (int)(len - (size_t)(colon + 2 - line)), colon + 2);
+            }
+        }
+        line = nl ? nl + 1 : line + len;
+    }
+}
+
+/* A file that carries a fingerprint must have been made by this config's
+ * recipe; a file without one (a PyTorch export, a file of an older sinkrb)
+ * is taken as it is. */
+static sk_status check_fingerprint(const sk_config *c, int e, sk_endpoint *ep)
+{
+    const char *path = c->models[e].weights;
+    char *have = NULL, *have_fp = NULL, want_fp[24];
+    sk_strbuf want = SK_STRBUF_INIT;
+    sk_status st = sk_h5w_read_attr(path, "fingerprint", &have_fp);
+    if (st == SK_OK && have_fp) st = sk_h5w_read_attr(path, "recipe", &have);
+    if (st == SK_OK && have_fp) st = recipe(c, e, c->models[e].train == SK_ENDPOINT_INIT, &want);
+    if (st == SK_OK && have_fp) {
+        fingerprint_of(sk_strbuf_str(&want), want_fp, sizeof want_fp);
+        snprintf(ep->fingerprint, sizeof ep->fingerprint, "%s", have_fp);
+        if (strcmp(have_fp, want_fp) != 0) {
+            char diff[2048];
+            recipe_diff(have ? have : "", sk_strbuf_str(&want), diff, sizeof diff);
+            st = sk_err(SK_EINVAL,
+                        "%s: these weights were made by another recipe than models.%c of this config "
+                        "(fingerprint %s, this config's %s):%s\nHINT: delete the file or point models.%c.weights "
+                        "elsewhere to make new ones, or set models.%c.train: always to retrain it",
+                        path, 'a' + e, have_fp, want_fp, diff, 'a' + e, 'a' + e);
+        }
+    }
+    free(have);
+    free(have_fp);
+    sk_strbuf_free(&want);
+    return st;
+}
+
+static const char *const action_names[] = {[SK_EP_LOAD] = "loaded",
+                                           [SK_EP_TRAIN] = "trained",
+                                           [SK_EP_INIT] = "initialisation",
+                                           [SK_EP_PLANT] = "planted",
+                                           [SK_EP_MISSING] = "missing"};
+
+const char *sk_endpoint_source(const sk_endpoint *ep)
+{
+    return SK_NAME(action_names, ep->action);
+}
+
 sk_status sk_endpoints_load(sk_run *r, sk_pipe_state *ps)
 {
     const sk_config *c = &r->cfg;
     for (int e = 0; e < 2; e++) {
-        ps->ep[e].theta = sk_tset_like(sk_model_params(ps->m));
-        if (!ps->ep[e].theta) return SK_ENOMEM;
-        if (e == 1 && c->models[1].planted) continue; /* made from A by sk_endpoints_make */
-        if (sk_file_exists(c->models[e].weights)) {
-            sk_status st = sk_h5w_load_into_ex(c->models[e].weights, ps->ep[e].theta, NULL, 0, ps->model_desc);
-            if (st != SK_OK) return st;
-            ps->ep[e].present = 1;
+        sk_endpoint *ep = &ps->ep[e];
+        sk_status st;
+        ep->theta = sk_tset_like(sk_model_params(ps->m));
+        if (!ep->theta) return SK_ENOMEM;
+        ep->action = sk_options_endpoint(c, e);
+        if (ep->action == SK_EP_MISSING)
+            return sk_err(SK_EIO,
+                          "models.%c.weights: %s does not exist\nHINT: check the path; to train model %c and save it "
+                          "there, set models.%c.train: if_missing",
+                          'a' + e, c->models[e].weights, 'a' + e, 'a' + e);
+        if (ep->action != SK_EP_LOAD) continue;
+        const char *rn[2 * SK_CFG_RENAME];
+        char buf[SK_CFG_RENAME][SK_CFG_RENAME_TEXT];
+        int n_rn = c->models[e].n_rename;
+        for (int i = 0; i < n_rn; i++) { /* "FROM=TO" -> {FROM, TO} (checked by the config) */
+            snprintf(buf[i], sizeof buf[i], "%s", c->models[e].rename[i]);
+            char *eq = strchr(buf[i], '=');
+            *eq = '\0';
+            rn[2 * i] = buf[i];
+            rn[2 * i + 1] = eq + 1;
         }
+        st = sk_h5w_load_into_ex(c->models[e].weights, ep->theta, n_rn ? rn : NULL, n_rn, ps->model_desc);
+        if (st != SK_OK) return sk_err_prefix(st, "models.%c.weights: ", 'a' + e);
+        if ((st = check_fingerprint(c, e, ep)) != SK_OK) return st;
     }
     return SK_OK;
 }
@@ -79,8 +204,7 @@ static sk_status train(sk_run *r, sk_pipe_state *ps, int e, sk_provider *tr, sk_
     sk_endpoint *ep = &ps->ep[e];
     uint64_t seed = (uint64_t)c->models[e].seed;
     double t0 = sk_now();
-    if (!c->models[e].train) {
-        ep->untrained = 1;
+    if (ep->action == SK_EP_INIT) {
         sk_log_err(r->log, "model %c: untrained (%s, seeded initialisation, seed %llu)", 'a' + e, ps->model_desc,
                    (unsigned long long)seed);
         return sk_tset_copy(ep->theta, sk_model_params(ps->m));
@@ -136,10 +260,18 @@ static sk_status save(sk_run *r, sk_pipe_state *ps, int e, double t0)
         *slash = '\0';
         if (*dir && (st = sk_mkdir_p(dir)) != SK_OK) return st;
     }
+    sk_strbuf text = SK_STRBUF_INIT;
     char *arch = sk_config_model_yaml(c);
-    st = sk_h5w_write(c->models[e].weights, ps->ep[e].theta, arch);
+    st = recipe(c, e, ps->ep[e].action == SK_EP_INIT, &text);
+    if (st == SK_OK) {
+        fingerprint_of(sk_strbuf_str(&text), ps->ep[e].fingerprint, sizeof ps->ep[e].fingerprint);
+        const char *attrs[] = {"fingerprint", ps->ep[e].fingerprint, "recipe", sk_strbuf_str(&text)};
+        st = sk_h5w_write_ex(c->models[e].weights, ps->ep[e].theta, arch, attrs, 2);
+    }
     free(arch);
+    sk_strbuf_free(&text);
     if (st != SK_OK) return st;
+    sk_run_wrote(r, c->models[e].weights);
     sk_log_err(r->log, "saved model %c to %s (%.1f s)", 'a' + e, c->models[e].weights, sk_now() - t0);
     return SK_OK;
 }
@@ -195,11 +327,11 @@ sk_status sk_endpoints_make(sk_run *r, sk_pipe_state *ps)
     double t0 = sk_now();
     sk_status st;
     for (int e = 0; e < 2; e++) {
-        if (ps->ep[e].present) {
+        if (ps->ep[e].action == SK_EP_LOAD) {
             sk_log_err(r->log, "model %c: loaded %s", 'a' + e, c->models[e].weights);
             continue;
         }
-        st = e == 1 && c->models[1].planted ? make_planted(r, ps) : train_endpoint(r, ps, e);
+        st = ps->ep[e].action == SK_EP_PLANT ? make_planted(r, ps) : train_endpoint(r, ps, e);
         if (st != SK_OK) return st;
     }
     if (ps->ep[0].trained || ps->ep[1].trained) sk_run_stage(r, "train", sk_now() - t0);

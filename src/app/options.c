@@ -2,6 +2,7 @@
 #include "app/options.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "io/atomic.h"
@@ -132,6 +133,34 @@ void sk_options_continual(const sk_config *c, sk_cl_opts *o)
     o->seed = (uint64_t)c->seed;
 }
 
+int sk_options_default_weights(const sk_config *c, int e)
+{
+    char def[sizeof c->output + 16];
+    snprintf(def, sizeof def, "%s/model_%c.h5", c->output, 'a' + e);
+    return strcmp(c->models[e].weights, def) == 0;
+}
+
+sk_ep_action sk_options_endpoint(const sk_config *c, int e)
+{
+    if (e == 1 && c->models[1].planted) return SK_EP_PLANT;
+    sk_endpoint_train t = c->models[e].train;
+    if (t == SK_ENDPOINT_ALWAYS) return SK_EP_TRAIN;
+    if (sk_file_exists(c->models[e].weights)) return SK_EP_LOAD;
+    switch (t) {
+    case SK_ENDPOINT_INIT:
+        return SK_EP_INIT;
+    case SK_ENDPOINT_IF_MISSING:
+        return SK_EP_TRAIN;
+    case SK_ENDPOINT_AUTO:
+        return sk_options_default_weights(c, e) ? SK_EP_TRAIN : SK_EP_MISSING;
+    case SK_ENDPOINT_NEVER:
+    case SK_ENDPOINT_ALWAYS:
+    case SK_ENDPOINT_COUNT:
+        break;
+    }
+    return SK_EP_MISSING;
+}
+
 int sk_options_model_batch(const sk_config *c)
 {
     int b = c->train.eval_batch_size;
@@ -140,8 +169,7 @@ int sk_options_model_batch(const sk_config *c)
     int am = c->mode == SK_MODE_ACTIVATION_MATCHING || c->mode == SK_MODE_CONTINUAL;
     int data = c->mode == SK_MODE_CONTINUAL, srb = c->mode == SK_MODE_SINKHORN;
     for (int e = 0; e < 2; e++)
-        if (!(e == 1 && c->models[1].planted) && c->models[e].train && !sk_file_exists(c->models[e].weights))
-            trains = 1;
+        trains |= sk_options_endpoint(c, e) == SK_EP_TRAIN;
     for (int i = 0; i < c->align.n_methods; i++) {
         am |= c->align.methods[i] == SK_ALIGN_ACTIVATION_MATCHING;
         data |= c->align.methods[i] == SK_ALIGN_STE;

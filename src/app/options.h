@@ -29,6 +29,14 @@ void sk_options_ste(const sk_config *c, sk_ste_opts *o);
 int sk_options_bn_reset(const sk_config *c, int has_batchnorm);
 /* continual.* (with train.eval_batch_size, Adam betas/eps from train.*). */
 void sk_options_continual(const sk_config *c, sk_cl_opts *o);
+/* What a run does for endpoint e (0 = A, 1 = B), from models.X.train and
+ * whether models.X.weights exists; MISSING: the config names a weights file
+ * that does not exist and does not ask to make it (an error). */
+typedef enum { SK_EP_LOAD, SK_EP_TRAIN, SK_EP_INIT, SK_EP_PLANT, SK_EP_MISSING } sk_ep_action;
+sk_ep_action sk_options_endpoint(const sk_config *c, int e);
+/* Is models.X.weights the default location, <output>/model_<x>.h5? */
+int sk_options_default_weights(const sk_config *c, int e);
+
 /* The largest batch the run's model sees: evaluation always; training when
  * an endpoint will be trained (and BatchNorm re-estimation, which uses
  * train.batch_size); activation matching, STE and the data costs of Sinkhorn

@@ -8,6 +8,7 @@
 #include "app/state.h"
 #include "core/mem.h"
 #include "core/timer.h"
+#include "io/atomic.h"
 
 sk_status sk_run_validate_inputs(sk_run *r)
 {
@@ -44,6 +45,11 @@ static sk_status run_continual(sk_run *r, sk_pipe_state *ps)
     sk_status st = sk_continual_run(&o, &ps->ds, &ps->ms, r->log, r->opts->progress, &ps->cl);
     if (st != SK_OK) return st;
     sk_run_stage(r, "continual", sk_now() - t0);
+    char path[SK_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/accuracy_matrix.csv", r->cfg.output);
+    sk_run_wrote(r, path);
+    snprintf(path, sizeof path, "%s/cl_accuracy.svg", r->cfg.output);
+    sk_run_wrote(r, path);
     st = sk_cl_write_outputs(ps->cl, r->cfg.output);
     if (st != SK_OK) return st;
     sk_cl_print_summary(ps->cl, r->log);

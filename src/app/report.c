@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "app/options.h"
 #include "app/state.h"
 #include "core/blas.h"
 #include "core/timer.h"
@@ -25,6 +26,7 @@ sk_status sk_report_sinkhorn_log(sk_run *r, sk_pipe_state *ps)
         any |= ps->meth[k].kind->epoch_rows != NULL;
     if (!any) return SK_OK;
     snprintf(path, sizeof path, "%s/sinkhorn_log.csv", r->cfg.output);
+    sk_run_wrote(r, path);
     sk_csv *csv = sk_csv_open(path, "method,epoch,soft_cost,hard_cost");
     if (!csv) return SK_EIO;
     for (int k = 0; k < ps->n_methods; k++)
@@ -39,6 +41,7 @@ sk_status sk_report_curves(sk_run *r, sk_pipe_state *ps)
     char path[SK_PATH_MAX + 32];
     sk_status st;
     snprintf(path, sizeof path, "%s/interp.csv", c->output);
+    sk_run_wrote(r, path);
     sk_csv *csv = sk_csv_open(path, "method,split,lambda,loss,accuracy");
     if (!csv) return SK_EIO;
     for (int k = 0; k < ps->n_methods; k++)
@@ -78,6 +81,7 @@ sk_status sk_report_curves(sk_run *r, sk_pipe_state *ps)
         char title[400];
         snprintf(title, sizeof title, "%s: %s along the linear path", ps->model_desc, q == 0 ? "loss" : "accuracy");
         snprintf(path, sizeof path, "%s/%s", c->output, q == 0 ? "lmc_loss.svg" : "lmc_accuracy.svg");
+        sk_run_wrote(r, path);
         st = sk_svg_plot(path, title, S, panels, 480 * S + 40, 440);
         if (st != SK_OK) return st;
     }
@@ -157,8 +161,10 @@ static void pipeline_results_json(sk_run *r, sk_json *j)
         sk_json_obj_begin(j, e ? "b" : "a");
         sk_json_str(j, "weights", c->models[e].weights);
         sk_json_int(j, "seed", c->models[e].seed);
+        sk_json_str(j, "source", sk_endpoint_source(ep)); /* loaded, trained, initialisation, planted */
         sk_json_bool(j, "trained", ep->trained);
-        if (ep->untrained) sk_json_bool(j, "untrained_initialisation", 1);
+        sk_json_str(j, "fingerprint", ep->fingerprint[0] ? ep->fingerprint : NULL);
+        if (ep->action == SK_EP_INIT) sk_json_bool(j, "untrained_initialisation", 1);
         if (e == 1 && ps->planted) {
             sk_json_bool(j, "planted", 1);
             sk_json_num(j, "noise", c->models[1].noise);
@@ -244,11 +250,16 @@ static sk_status write_metrics(sk_run *r, void (*body)(sk_run *r, sk_json *j, co
     sk_json *j = sk_json_new();
     sk_status st;
     if (!j) return SK_ENOMEM;
+    snprintf(path, sizeof path, "%s/metrics.json", r->cfg.output);
+    sk_run_wrote(r, path);
     sk_json_obj_begin(j, NULL);
     write_provenance(r, j);
     body(r, j, arg);
+    sk_json_arr_begin(j, "files"); /* every file this run wrote, relative to its folder */
+    for (int i = 0; i < r->n_files; i++)
+        sk_json_str(j, NULL, r->files[i]);
+    sk_json_arr_end(j);
     sk_json_obj_end(j);
-    snprintf(path, sizeof path, "%s/metrics.json", r->cfg.output);
     st = sk_json_write_file(j, path);
     sk_json_free(j);
     return st;

@@ -3,6 +3,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fnmatch.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -38,12 +41,64 @@ void sk_run_stage(sk_run *r, const char *name, double seconds)
     }
 }
 
-static sk_status write_config(const sk_run *r)
+void sk_run_wrote(sk_run *r, const char *path)
+{
+    size_t ol = strlen(r->cfg.output);
+    if (!strncmp(path, r->cfg.output, ol) && path[ol] == '/') path += ol + 1;
+    for (int i = 0; i < r->n_files; i++)
+        if (!strcmp(r->files[i], path)) return;
+    char **f = realloc(r->files, sizeof *f * (size_t)(r->n_files + 1));
+    if (!f) return; /* the list is a report; a run does not fail for it */
+    r->files = f;
+    if ((r->files[r->n_files] = strdup(path))) r->n_files++;
+}
+
+void sk_run_files_free(sk_run *r)
+{
+    for (int i = 0; i < r->n_files; i++)
+        free(r->files[i]);
+    free(r->files);
+    r->files = NULL;
+    r->n_files = 0;
+}
+
+/* Results of an earlier run in the output folder that this run would not
+ * overwrite (aligned_*.h5 and perm_*.h5 of methods no longer run, curves of
+ * another mode, ...) are removed before it writes anything, so that the
+ * folder holds one run's results. Endpoint weights are never removed, nor a
+ * file the config names as an input. */
+static sk_status clear_stale(const sk_run *r)
+{
+    static const char *const patterns[] = {
+        "aligned_*.h5",     "perm_*.h5",           "interp.csv",      "lmc_loss.svg", "lmc_accuracy.svg",
+        "sinkhorn_log.csv", "accuracy_matrix.csv", "cl_accuracy.svg", "sweep.csv",    "metrics.json"};
+    DIR *d = opendir(r->cfg.output);
+    if (!d) return SK_OK; /* a new folder */
+    sk_status st = SK_OK;
+    for (struct dirent *de; (de = readdir(d)) && st == SK_OK;) {
+        int stale = 0;
+        for (int i = 0; i < (int)(sizeof patterns / sizeof *patterns); i++)
+            stale |= fnmatch(patterns[i], de->d_name, 0) == 0;
+        if (!stale) continue;
+        char path[SK_PATH_MAX + 300];
+        snprintf(path, sizeof path, "%s/%s", r->cfg.output, de->d_name);
+        int input = 0;
+        for (int e = 0; e < 2; e++)
+            input |= sk_same_file(path, r->cfg.models[e].weights);
+        if (!input && unlink(path) != 0 && errno != ENOENT)
+            st = sk_err(SK_EIO, "%s: cannot remove a result of an earlier run: %s", path, strerror(errno));
+    }
+    closedir(d);
+    return st;
+}
+
+static sk_status write_config(sk_run *r)
 {
     char path[SK_PATH_MAX + 32];
     sk_afile f;
     sk_status st;
     snprintf(path, sizeof path, "%s/config.yaml", r->cfg.output);
+    sk_run_wrote(r, path);
     if ((st = sk_afile_open(&f, path)) != SK_OK) return st;
     fprintf(f.fp, "# resolved config written by sinkrb %s (sinkrb run accepts it unchanged)\n", PACKAGE_VERSION);
     if ((st = sk_config_write_yaml(&r->cfg, f.fp)) != SK_OK) {
@@ -72,10 +127,12 @@ static sk_status run_one(const sk_app_opts *o, const sk_config *cfg, sk_csv *csv
 
     sk_threads_set(r->cfg.threads);
     st = sk_mkdir_p(r->cfg.output);
+    if (st == SK_OK) st = clear_stale(r);
     if (st != SK_OK) goto cleanup;
     snprintf(path, sizeof path, "%s/log.txt", r->cfg.output);
     st = sk_log_open(&r->log, path, o->quiet);
     if (st != SK_OK) goto cleanup;
+    sk_run_wrote(r, path);
     sk_log_file(r->log, "sinkrb %s run %s%s%s (mode %s, seed %lld, threads %d, BLAS %s kernel %s)", PACKAGE_VERSION,
                 o->config_path, label ? ", sweep item " : "", label ? label : "", sk_mode_name(r->cfg.mode),
                 r->cfg.seed, r->cfg.threads, sk_blas_name(), sk_blas_kernel());
@@ -92,6 +149,7 @@ static sk_status run_one(const sk_app_opts *o, const sk_config *cfg, sk_csv *csv
 cleanup:
     if (st != SK_OK && r->log) sk_log_file(r->log, "error: %s", sk_err_msg());
     sk_run_free_state(r);
+    sk_run_files_free(r);
     sk_log_close(r->log);
     sk_free(r);
     return st;
@@ -133,12 +191,14 @@ static sk_status run_sweep(const sk_app_opts *o, const sk_config *cfg)
     r->cfg = *cfg;
     r->t_start = t0;
     sk_wall_iso8601(r->started, sizeof r->started);
-    if ((st = sk_mkdir_p(cfg->output)) != SK_OK) goto cleanup;
+    if ((st = sk_mkdir_p(cfg->output)) != SK_OK || (st = clear_stale(r)) != SK_OK) goto cleanup;
     snprintf(path, sizeof path, "%s/log.txt", cfg->output);
     if ((st = sk_log_open(&log, path, o->quiet)) != SK_OK) goto cleanup;
+    sk_run_wrote(r, path);
     r->log = log;
     if ((st = write_config(r)) != SK_OK) goto cleanup;
     snprintf(path, sizeof path, "%s/sweep.csv", cfg->output);
+    sk_run_wrote(r, path);
     csv = sk_csv_open(path, sk_run_sweep_header(cfg));
     table = open_memstream(&tbuf, &tlen);
     if (!csv || !table) {
@@ -178,6 +238,7 @@ cleanup:
     free(tbuf);
     sk_log_close(log);
     sk_free(items);
+    if (r) sk_run_files_free(r);
     sk_free(r);
     return st;
 }

@@ -23,6 +23,8 @@ typedef struct sk_run {
         double seconds;
     } stages[SK_RUN_MAX_STAGES];
     struct sk_pipe_state *state; /* pipeline-owned (data, models, results; app/state.h) */
+    char **files;                /* the files this run wrote, in order (metrics.json lists them) */
+    int n_files;
 } sk_run;
 
 /* pipeline.c */
@@ -33,6 +35,9 @@ SK_MUST_CHECK sk_status sk_run_write_metrics(sk_run *r);   /* metrics.json, atom
 SK_MUST_CHECK sk_status sk_run_write_sweep_metrics(sk_run *r, const double *item_seconds);
 void sk_run_free_state(sk_run *r);
 void sk_run_stage(sk_run *r, const char *name, double seconds);
+/* Record that the run wrote `path` (relative to the output folder when inside it). */
+void sk_run_wrote(sk_run *r, const char *path);
+void sk_run_files_free(sk_run *r);
 /* check --verify-spec: prove the configured model's permutation spec by
  * functional equivalence on real inputs; report to `out`. */
 SK_MUST_CHECK sk_status sk_run_verify_spec(const sk_config *cfg, FILE *out);

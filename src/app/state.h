@@ -25,9 +25,9 @@
 #define SK_APP_MAX_METHODS 12 /* naive + at most 11 aligned models */
 
 typedef struct {
-    int present;   /* weights file existed */
-    int trained;   /* trained by this run */
-    int untrained; /* models.X.train false: the seeded initialisation */
+    int action;           /* sk_ep_action (app/options.h): loaded, trained, initialisation, planted */
+    int trained;          /* trained by this run */
+    char fingerprint[24]; /* of the recipe that made the weights ("" for a file without one) */
     double seconds, samples_per_s;
     int epochs;
     double train_loss, train_acc, test_loss, test_acc; /* final evaluation */
@@ -111,6 +111,9 @@ void sk_method_result_free(sk_pipe_state *ps, sk_method_result *me);
 SK_MUST_CHECK sk_status sk_endpoints_load(sk_run *r, sk_pipe_state *ps);
 SK_MUST_CHECK sk_status sk_endpoints_make(sk_run *r, sk_pipe_state *ps);
 SK_MUST_CHECK sk_status sk_endpoints_evaluate(sk_run *r, sk_pipe_state *ps);
+
+/* "loaded", "trained", "initialisation" or "planted". */
+const char *sk_endpoint_source(const sk_endpoint *ep);
 
 /* interp.c */
 SK_MUST_CHECK sk_status sk_interp_all(sk_run *r, sk_pipe_state *ps);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "app/options.h"
 #include "app/state.h"
 #include "core/mem.h"
 #include "core/rng.h"
@@ -40,7 +41,7 @@ sk_status sk_run_verify_spec(const sk_config *cfg, FILE *out)
     sk_dataset_batch(&ps->ds, &ps->ds.test, idx, N, 0, NULL, x, y, yr);
     sk_rng_seed(&rng, (uint64_t)cfg->seed);
     /* The endpoint A weights when they exist, else a seeded initialisation. */
-    if (ps->ep[0].present)
+    if (ps->ep[0].action == SK_EP_LOAD)
         st = sk_tset_copy(sk_model_params(ps->m), ps->ep[0].theta);
     else
         sk_model_init(ps->m, &rng);

@@ -28,6 +28,25 @@
 #define SK_CFG_SWEEP 16       /* at most this many sweep values */
 #define SK_CFG_SWEEP_TEXT 256 /* one sweep value, as YAML flow text */
 
+#define SK_CFG_RENAME 16       /* models.X.rename: at most this many pairs */
+#define SK_CFG_RENAME_TEXT 160 /* one "FROM=TO" pair */
+
+/* models.X.train: where an endpoint comes from. auto = load the weights file
+ * when it exists, else train and save it there if it is the default location
+ * inside the output folder (a path the user wrote that does not exist is an
+ * error); if_missing = load, else train and save (any path); always = train
+ * and overwrite; never = the file must exist; init = load, else save and use
+ * the seeded initialisation untrained. */
+typedef enum {
+    SK_ENDPOINT_AUTO,
+    SK_ENDPOINT_IF_MISSING,
+    SK_ENDPOINT_ALWAYS,
+    SK_ENDPOINT_NEVER,
+    SK_ENDPOINT_INIT,
+    SK_ENDPOINT_COUNT
+} sk_endpoint_train;
+extern const char *const sk_endpoint_train_names[SK_ENDPOINT_COUNT];
+
 /* What a run does (`mode`): the config's own enum. */
 typedef enum {
     SK_MODE_TRAIN,
@@ -70,7 +89,9 @@ typedef struct {
     struct {
         char weights[SK_CFG_PATH]; /* "" -> <output>/model_<x>.h5 */
         long long seed;
-        int train;    /* 0: use the seeded initialisation, untrained */
+        sk_endpoint_train train;
+        int n_rename; /* models.X.rename: "FROM=TO" pairs applied to the file's names */
+        char rename[SK_CFG_RENAME][SK_CFG_RENAME_TEXT];
         int planted;  /* b only: B = a random permutation of A */
         double noise; /* b only: Gaussian noise std added to the planted B */
     } models[2];
@@ -164,6 +185,9 @@ char *sk_config_to_yaml(const sk_config *cfg);
  * (models.*.weights) or from the data set re-derived; finalized, so errors
  * of the combination are reported ("sweep item LABEL: ..."). */
 SK_MUST_CHECK sk_status sk_config_sweep_item(const sk_config *cfg, int i, sk_config *out);
+/* The value of one key as it is printed in the resolved config (e.g. "[512, 512]"
+ * for model.hidden); SK_EINVAL for a key not in the schema. */
+SK_MUST_CHECK sk_status sk_config_value_text(const sk_config *cfg, const char *key, char *buf, size_t n);
 /* The model section as YAML text (for the weights file's `arch` attribute). */
 char *sk_config_model_yaml(const sk_config *cfg);
 

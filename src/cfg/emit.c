@@ -85,6 +85,17 @@ static void value_text(const sk_config *cfg, const sk_cfg_key *k, char *buf, siz
     case T_ENUM:
         snprintf(buf, n, "%s", choice_text(k, sk_cfg_load_int(base + k->off, k->size)));
         break;
+    case T_STRLIST: {
+        int cnt = (int)sk_cfg_load_int(base + k->cnt_off, sizeof(int));
+        size_t j = (size_t)snprintf(buf, n, "[");
+        for (int i = 0; i < cnt && j < n; i++) {
+            char q[2 * SK_CFG_RENAME_TEXT + 8];
+            sk_cfg_quote(base + k->off + (size_t)i * k->size, q, sizeof q);
+            j += (size_t)snprintf(buf + j, n - j, "%s%s", i ? ", " : "", q);
+        }
+        if (j < n) snprintf(buf + j, n - j, "]");
+        break;
+    }
     case T_INTLIST:
     case T_ENUMLIST: {
         int cnt = (int)sk_cfg_load_int(base + k->cnt_off, sizeof(int));
@@ -162,6 +173,14 @@ static char *emit_string(const sk_config *cfg, const char *only)
     emit(cfg, f, only);
     fclose(f);
     return buf;
+}
+
+sk_status sk_config_value_text(const sk_config *cfg, const char *key, char *buf, size_t n)
+{
+    const sk_cfg_key *k = sk_cfg_find(key);
+    if (!k) return sk_err(SK_EINVAL, "no config key %s", key);
+    value_text(cfg, k, buf, n);
+    return SK_OK;
 }
 
 char *sk_config_to_yaml(const sk_config *cfg)

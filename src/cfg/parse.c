@@ -105,6 +105,38 @@ static sk_status set_elem(const sk_cfg_ctx *cx, const sk_cfg_key *k, const yaml_
     return SK_OK;
 }
 
+/* A list of strings (a single string is a one-element list; [] empties it). */
+static sk_status set_strlist(const sk_cfg_ctx *cx, const sk_cfg_key *k, yaml_document_t *doc, yaml_node_t *n,
+                             char *base)
+{
+    int cap = (int)k->max, m = 0; /* string lists: max holds the capacity */
+    yaml_node_t *items[SK_CFG_LIST];
+    if (n->type == YAML_SCALAR_NODE) {
+        items[m++] = n;
+    } else if (n->type == YAML_SEQUENCE_NODE) {
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+            yaml_node_t *e = yaml_document_get_node(doc, *it);
+            if (m == cap || m == SK_CFG_LIST) return sk_cfg_node_err(cx, e, "%s has more than %d entries", k->key, m);
+            items[m++] = e;
+        }
+    } else {
+        return sk_cfg_node_err(cx, n, "%s must be a list of strings", k->key);
+    }
+    for (int i = 0; i < m; i++) {
+        const char *s = sk_cfg_scalar(items[i]);
+        if (!s) return sk_cfg_node_err(cx, items[i], "%s entries must be strings", k->key);
+        if (strlen(s) >= k->size)
+            return sk_cfg_node_err(cx, items[i], "%s entries are at most %zu characters", k->key, k->size - 1);
+        if (k->check && k->check(s))
+            return sk_cfg_node_err(cx, items[i], "%s entries must be %s (got \"%s\")", k->key, k->check(s), s);
+    }
+    memset(base + k->off, 0, (size_t)cap * k->size);
+    for (int i = 0; i < m; i++)
+        snprintf(base + k->off + (size_t)i * k->size, k->size, "%s", sk_cfg_scalar(items[i]));
+    sk_cfg_store_int(base + k->cnt_off, sizeof(int), m);
+    return SK_OK;
+}
+
 sk_status sk_cfg_set_key(sk_config *cfg, const sk_cfg_ctx *cx, const sk_cfg_key *k, yaml_document_t *doc,
                          yaml_node_t *n)
 {
@@ -116,8 +148,11 @@ sk_status sk_cfg_set_key(sk_config *cfg, const sk_cfg_ctx *cx, const sk_cfg_key 
         if (!s) return sk_cfg_node_err(cx, n, "%s must be a string", k->key);
         if (strlen(s) >= k->size)
             return sk_cfg_node_err(cx, n, "%s is too long (at most %zu characters)", k->key, k->size - 1);
+        if (k->check && k->check(s)) return sk_cfg_node_err(cx, n, "%s must be %s", k->key, k->check(s));
         snprintf(base + k->off, k->size, "%s", s);
         return SK_OK;
+    case T_STRLIST:
+        return set_strlist(cx, k, doc, n, base);
     case T_INT: {
         long long v;
         range_text(k, want, sizeof want);
@@ -373,6 +408,7 @@ sk_status sk_cfg_apply_set(sk_config *cfg, const char *arg, unsigned char *seen)
         /* Strings are taken literally (a path may contain " #"); quote to
          * use YAML escapes. */
         if (strlen(val) >= k->size) return sk_err(SK_ECONFIG, "%s: value too long", origin);
+        if (k->check && k->check(val)) return sk_err(SK_ECONFIG, "%s: %s must be %s", origin, k->key, k->check(val));
         snprintf((char *)cfg + k->off, k->size, "%s", val);
         seen[k - sk_cfg_schema] = 1;
         return SK_OK;

@@ -15,36 +15,61 @@
 #define BIG 1e300
 #define STR(k, f, d, doc)                                                                                              \
     {                                                                                                                  \
-        k, T_STR, OFF(f), SZ(f), 0, d, 0, 0, 0, NULL, 0, NULL, doc                                                     \
+        k, T_STR, OFF(f), SZ(f), 0, d, 0, 0, 0, NULL, 0, NULL, doc, NULL                                               \
     }
 #define INT(k, f, d, lo, hi, doc)                                                                                      \
     {                                                                                                                  \
-        k, T_INT, OFF(f), SZ(f), 0, d, lo, hi, 0, NULL, 0, NULL, doc                                                   \
+        k, T_INT, OFF(f), SZ(f), 0, d, lo, hi, 0, NULL, 0, NULL, doc, NULL                                             \
     }
 #define FLT(k, f, d, lo, hi, ex, doc)                                                                                  \
     {                                                                                                                  \
-        k, T_FLOAT, OFF(f), SZ(f), 0, d, lo, hi, ex, NULL, 0, NULL, doc                                                \
+        k, T_FLOAT, OFF(f), SZ(f), 0, d, lo, hi, ex, NULL, 0, NULL, doc, NULL                                          \
     }
 #define BOOL(k, f, d, doc)                                                                                             \
     {                                                                                                                  \
-        k, T_BOOL, OFF(f), SZ(f), 0, d, 0, 1, 0, NULL, 0, NULL, doc                                                    \
+        k, T_BOOL, OFF(f), SZ(f), 0, d, 0, 1, 0, NULL, 0, NULL, doc, NULL                                              \
     }
 #define ENUMA(k, f, d, names, al, doc)                                                                                 \
     {                                                                                                                  \
-        k, T_ENUM, OFF(f), SZ(f), 0, d, 0, 0, 0, names, SK_COUNT_OF(names), al, doc                                    \
+        k, T_ENUM, OFF(f), SZ(f), 0, d, 0, 0, 0, names, SK_COUNT_OF(names), al, doc, NULL                              \
     }
 #define ENUM(k, f, d, names, doc) ENUMA(k, f, d, names, NULL, doc)
 #define ILIST(k, f, n, d, lo, hi, doc)                                                                                 \
     {                                                                                                                  \
-        k, T_INTLIST, OFF(f), SZ(f[0]), OFF(n), d, lo, hi, 0, NULL, 0, NULL, doc                                       \
+        k, T_INTLIST, OFF(f), SZ(f[0]), OFF(n), d, lo, hi, 0, NULL, 0, NULL, doc, NULL                                 \
+    }
+#define SLIST(k, f, n, d, chk, doc)                                                                                    \
+    {                                                                                                                  \
+        k, T_STRLIST, OFF(f), SZ(f[0]), OFF(n), d, 0, SZ(f) / SZ(f[0]), 0, NULL, 0, NULL, doc, chk                     \
     }
 #define ELIST(k, f, n, d, names, doc)                                                                                  \
     {                                                                                                                  \
-        k, T_ENUMLIST, OFF(f), SZ(f[0]), OFF(n), d, 0, 0, 0, names, SK_COUNT_OF(names), NULL, doc                      \
+        k, T_ENUMLIST, OFF(f), SZ(f[0]), OFF(n), d, 0, 0, 0, names, SK_COUNT_OF(names), NULL, doc, NULL                \
     }
 
 /* Fields the code reads as plain int (counts, booleans) must be int. */
 _Static_assert(sizeof(((sk_config *)0)->align.n_methods) == sizeof(int), "list counts are int");
+
+const char *const sk_endpoint_train_names[] = {[SK_ENDPOINT_AUTO] = "auto",
+                                               [SK_ENDPOINT_IF_MISSING] = "if_missing",
+                                               [SK_ENDPOINT_ALWAYS] = "always",
+                                               [SK_ENDPOINT_NEVER] = "never",
+                                               [SK_ENDPOINT_INIT] = "init"};
+
+/* models.X.rename entries: FROM=TO, both sides non-empty; a '*' only as the
+ * last character of both sides (a prefix rename), as sk_h5w_load_into takes them. */
+static const char *check_rename(const char *s)
+{
+    const char *eq = strchr(s, '=');
+    if (!eq || eq == s || !eq[1] || strchr(eq + 1, '='))
+        return "FROM=TO pairs such as \"module.*=*\" or \"fc1.weight=layers.0.weight\"";
+    size_t a = (size_t)(eq - s), b = strlen(eq + 1);
+    const char *star1 = memchr(s, '*', a), *star2 = strchr(eq + 1, '*');
+    int pre1 = star1 == s + a - 1, pre2 = star2 == eq + b;
+    if ((star1 && !pre1) || (star2 && !pre2) || pre1 != pre2)
+        return "FROM=TO pairs whose '*', if any, ends both sides (a prefix rename such as \"module.*=*\")";
+    return NULL;
+}
 
 const char *const sk_mode_names[] = {[SK_MODE_TRAIN] = "train",
                                      [SK_MODE_WEIGHT_MATCHING] = "weight_matching",
@@ -83,15 +108,22 @@ const sk_cfg_key sk_cfg_schema[] = {
          "VGG classifier: gitrebasin = Linear-ReLU-Linear-ReLU-Linear (512w units), linear = one Linear"),
     FLT("model.dropout", model.dropout, "0", 0, 1, 0, "MLP dropout probability after each hidden activation"),
 
-    STR("models.a.weights", models[0].weights, "\"\"",
-        "endpoint A weights (HDF5); trained and saved when absent (default <output>/model_a.h5)"),
+    STR("models.a.weights", models[0].weights, "\"\"", "endpoint A weights (HDF5; default <output>/model_a.h5)"),
     INT("models.a.seed", models[0].seed, "1", 0, 9.2e18, "seed of endpoint A's initialisation and data order"),
-    BOOL("models.a.train", models[0].train, "true",
-         "train A when its weights file is absent; false = save and use its seeded initialisation (untrained)"),
+    ENUMA("models.a.train", models[0].train, "auto", sk_endpoint_train_names, "true=auto,false=init",
+          "where A comes from: auto = load models.a.weights when it exists, else train and save it if it is the "
+          "default location (a path you wrote that does not exist is an error); if_missing = load, else train and "
+          "save there; always = train and overwrite; never = the file must exist; init = load, else save and use "
+          "the seeded initialisation untrained (true and false are read as auto and init)"),
+    SLIST("models.a.rename", models[0].rename, models[0].n_rename, "[]", check_rename,
+          "FROM=TO pairs mapping names in A's weights file onto the model's, tried in order: an exact name, or a "
+          "prefix when both sides end in '*' (\"module.*=*\" strips DataParallel's prefix)"),
     STR("models.b.weights", models[1].weights, "\"\"", "endpoint B weights (default <output>/model_b.h5)"),
     INT("models.b.seed", models[1].seed, "2", 0, 9.2e18, "seed of endpoint B"),
-    BOOL("models.b.train", models[1].train, "true",
-         "train B when its weights file is absent; false = its seeded initialisation (ignored when planted)"),
+    ENUMA("models.b.train", models[1].train, "auto", sk_endpoint_train_names, "true=auto,false=init",
+          "where B comes from, as models.a.train (ignored when planted)"),
+    SLIST("models.b.rename", models[1].rename, models[1].n_rename, "[]", check_rename,
+          "FROM=TO pairs mapping names in B's weights file onto the model's, as models.a.rename"),
     BOOL("models.b.planted", models[1].planted, "false",
          "planted-permutation recovery: B is a random permutation of A (drawn from models.b.seed), not trained"),
     FLT("models.b.noise", models[1].noise, "0", 0, BIG, 0,
@@ -377,7 +409,8 @@ void sk_config_key_info(int i, const char **key, const char **type, const char *
                                      [T_BOOL] = "boolean",
                                      [T_ENUM] = "choice",
                                      [T_INTLIST] = "list of integers",
-                                     [T_ENUMLIST] = "list of choices"};
+                                     [T_ENUMLIST] = "list of choices",
+                                     [T_STRLIST] = "list of strings"};
     const sk_cfg_key *k = &sk_cfg_schema[i];
     if (key) *key = k->key;
     if (type) *type = tn[k->type];

@@ -21,8 +21,10 @@ static int flow_text(const sk_cfg_key *k, yaml_document_t *doc, yaml_node_t *n, 
     j += (size_t)snprintf(buf, len, "[");
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top && j < len; it++) {
         yaml_node_t *e = yaml_document_get_node(doc, *it);
-        j +=
-            (size_t)snprintf(buf + j, len - j, "%s%s", it > n->data.sequence.items.start ? ", " : "", sk_cfg_scalar(e));
+        char q[2 * SK_CFG_SWEEP_TEXT];
+        if (k->type == T_STRLIST) sk_cfg_quote(sk_cfg_scalar(e), q, sizeof q);
+        j += (size_t)snprintf(buf + j, len - j, "%s%s", it > n->data.sequence.items.start ? ", " : "",
+                              k->type == T_STRLIST ? q : sk_cfg_scalar(e));
     }
     if (j < len) j += (size_t)snprintf(buf + j, len - j, "]");
     return j + 1 < len;

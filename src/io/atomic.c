@@ -114,3 +114,9 @@ int sk_file_exists(const char *path)
     struct stat sb;
     return stat(path, &sb) == 0;
 }
+
+int sk_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}

@@ -31,5 +31,7 @@ SK_MUST_CHECK sk_status sk_write_file_atomic(const char *path, const void *data,
 /* mkdir -p */
 SK_MUST_CHECK sk_status sk_mkdir_p(const char *path);
 int sk_file_exists(const char *path);
+/* Do a and b name the same existing file (same device and inode)? */
+int sk_same_file(const char *a, const char *b);
 
 #endif

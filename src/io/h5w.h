@@ -41,6 +41,13 @@
  * temporary name on failure). arch_yaml may be NULL (no arch attribute).
  * Names must be non-empty and contain neither '/' nor '\n'. */
 SK_MUST_CHECK sk_status sk_h5w_write(const char *path, const sk_tset *params, const char *arch_yaml);
+/* The same with n_attrs more string attributes at the root, attrs holding
+ * name/value pairs (2 * n_attrs strings; e.g. the endpoint fingerprint). */
+SK_MUST_CHECK sk_status sk_h5w_write_ex(const char *path, const sk_tset *params, const char *arch_yaml,
+                                        const char *const *attrs, int n_attrs);
+/* A string attribute at the root of a weights file into *value (malloc'd,
+ * free with free()); *value = NULL when the file has no such attribute. */
+SK_MUST_CHECK sk_status sk_h5w_read_attr(const char *path, const char *name, char **value);
 
 /* Read every numeric dataset at the root into a new sk_tset (*out, free with
  * sk_tset_free). Order: param_order when present (datasets it does not list

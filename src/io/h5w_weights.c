@@ -30,6 +30,30 @@ static int is_nbt(const char *name)
 
 sk_status sk_h5w_write(const char *path, const sk_tset *params, const char *arch_yaml)
 {
+    return sk_h5w_write_ex(path, params, arch_yaml, NULL, 0);
+}
+
+sk_status sk_h5w_read_attr(const char *path, const char *name, char **value)
+{
+    hid_t fid = H5I_INVALID_HID;
+    char *text = NULL;
+    *value = NULL;
+    sk_h5u_quiet();
+    sk_status st = sk_h5u_open_read(path, &fid);
+    if (st != SK_OK) return st;
+    st = sk_h5u_attr_read_text(fid, path, name, &text);
+    CLOSE_ID(H5Fclose, fid);
+    if (st == SK_OK && text) {
+        *value = strdup(text);
+        if (!*value) st = sk_err(SK_ENOMEM, "%s: out of memory", path);
+    }
+    sk_free(text);
+    return st;
+}
+
+sk_status sk_h5w_write_ex(const char *path, const sk_tset *params, const char *arch_yaml, const char *const *attrs,
+                          int n_attrs)
+{
     sk_status st = SK_OK;
     hid_t fid = H5I_INVALID_HID, space = H5I_INVALID_HID, ds = H5I_INVALID_HID;
     char tmp[SK_PATH_MAX] = "";
@@ -51,6 +75,8 @@ sk_status sk_h5w_write(const char *path, const sk_tset *params, const char *arch
         (st = sk_h5u_attr_write_str(fid, path, "param_order", sk_strbuf_str(&order))) != SK_OK)
         goto cleanup;
     if (arch_yaml && (st = sk_h5u_attr_write_str(fid, path, "arch", arch_yaml)) != SK_OK) goto cleanup;
+    for (int i = 0; i < n_attrs; i++)
+        if ((st = sk_h5u_attr_write_str(fid, path, attrs[2 * i], attrs[2 * i + 1])) != SK_OK) goto cleanup;
     for (int i = 0; i < params->n; i++) {
         const sk_tensor *t = &params->t[i];
         hsize_t dims[SK_MAXDIM];
@@ -378,7 +404,8 @@ static void explain_mismatch(h5w_load *ld, const sk_tset *model, const char *con
     }
     sk_strbuf_appendf(sb,
                       "\nHINT: check the model section of the config against the file "
-                      "(sinkrb info %s), or map file names to model names with a rename list",
+                      "(sinkrb info %s), or map the file's names onto the model's with models.a.rename / "
+                      "models.b.rename (e.g. [\"module.*=*\"])",
                       ld->path);
 }
 
