@@ -214,6 +214,12 @@ fi
 expect 2 "models.a.rename entries must be FROM=TO pairs" "$SINKRB" check "$TOP_SRCDIR/configs/smoke_align.yaml" \
   --set 'models.a.rename=[fc1.weight]'
 
+# With BatchNorm re-estimated along the path, the summary and metrics.json
+# give the curve's ends (what the barriers use) next to the endpoints' own.
+expect 0 "test: model b on the curve \(BatchNorm re-estimated\) loss [0-9.]+, own loss [0-9.]+" \
+  "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o t13 --set model.norm=batchnorm --progress never
+grep -q '"on_curve"' t13/metrics.json || { echo "FAIL: metrics.json lacks the endpoints on the curve"; fail=1; }
+
 # check --verify-spec proves the spec of the configured model.
 expect 0 "spec verified" "$SINKRB" check "$TOP_SRCDIR/configs/smoke_align.yaml" --verify-spec
 expect 2 "--verify-spec is an option of check" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" --verify-spec

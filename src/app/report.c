@@ -123,6 +123,29 @@ void sk_report_summary(sk_run *r, sk_pipe_state *ps)
             n += snprintf(line + n, sizeof line - (size_t)n, " %14.2f%%", 100 * me->acc[s * P + mid]);
         sk_log_out(r->log, "%s", line);
     }
+    /* With BatchNorm statistics re-estimated along the path, the curve's ends
+     * (what the barriers are measured against) are not the endpoints' own
+     * evaluation: show both. */
+    if (!sk_options_bn_reset(c, sk_model_has_batchnorm(ps->m)) || ps->n_methods == 0) return;
+    const sk_method_result *nv = &ps->meth[0];
+    for (int s = 0; s < S; s++) {
+        int test = c->interpolation.splits[s] == SK_SPLIT_TEST;
+        const double own[2][2] = {
+            {test ? ps->ep[0].test_loss : ps->ep[0].train_loss, test ? ps->ep[0].test_acc : ps->ep[0].train_acc},
+            {test ? ps->ep[1].test_loss : ps->ep[1].train_loss, test ? ps->ep[1].test_acc : ps->ep[1].train_acc}};
+        for (int e = 0; e < 2; e++) {
+            int i = s * P + (e ? P - 1 : 0);
+            if (ps->loss.regression)
+                sk_log_out(r->log, "%s: model %c on the curve (BatchNorm re-estimated) loss %.4f, own loss %.4f",
+                           sk_split_name(c->interpolation.splits[s]), 'a' + e, nv->loss[i], own[e][0]);
+            else
+                sk_log_out(r->log,
+                           "%s: model %c on the curve (BatchNorm re-estimated) loss %.4f acc %.2f%%, own loss %.4f "
+                           "acc %.2f%%",
+                           sk_split_name(c->interpolation.splits[s]), 'a' + e, nv->loss[i], 100 * nv->acc[i], own[e][0],
+                           100 * own[e][1]);
+        }
+    }
 }
 
 /* ---- metrics.json ----------------------------------------------------------------- */
@@ -179,6 +202,21 @@ static void pipeline_results_json(sk_run *r, sk_json *j)
         if (!ps->loss.regression) {
             sk_json_num(j, "train_accuracy", ep->train_acc);
             sk_json_num(j, "test_accuracy", ep->test_acc);
+        }
+        if (ps->n_methods > 0 && ps->meth[0].loss) {
+            /* The endpoint as the curve evaluates it (lambda 0 for A, 1 for
+             * B; with BatchNorm re-estimated when bn_reset applies): the
+             * barriers are measured against these. */
+            int P = c->interpolation.points;
+            sk_json_obj_begin(j, "on_curve");
+            for (int s = 0; s < c->interpolation.n_splits; s++) {
+                int i = s * P + (e ? P - 1 : 0);
+                sk_json_obj_begin(j, sk_split_name(c->interpolation.splits[s]));
+                sk_json_num(j, "loss", ps->meth[0].loss[i]);
+                if (!ps->loss.regression) sk_json_num(j, "accuracy", ps->meth[0].acc[i]);
+                sk_json_obj_end(j);
+            }
+            sk_json_obj_end(j);
         }
         sk_json_obj_end(j);
     }
