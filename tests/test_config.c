@@ -122,6 +122,22 @@ START_TEST(test_errors_exact)
     expect_error("train:\n  epochs: ten\n",
                  "bad.yaml:2:11: train.epochs must be an integer in 1..1000000 (got \"ten\")");
     expect_error("train:\n  epochs: 0\n", "bad.yaml:2:11: train.epochs must be an integer in 1..1000000 (got 0)");
+    /* normalisation statistics and foreign-name maps */
+    expect_error("dataset:\n  normalize: custom\n  mean: [0.5, 1.5, 0.5]\n",
+                 "bad.yaml:3:15: dataset.mean entries must be a number >= 0 and <= 1 (got \"1.5\")");
+    expect_error("dataset:\n  normalize: custom\n  mean: [0.5, 0.5, 0.5, 0.5]\n",
+                 "bad.yaml:3:25: dataset.mean has more than 3 entries");
+    expect_error("dataset:\n  normalize: custom\n  mean: [0.5]\n",
+                 "bad.yaml: dataset.normalize custom needs dataset.mean and dataset.std with one value per channel "
+                 "each (got 1 and 0)");
+    expect_error("dataset:\n  std: [0.3]\n",
+                 "bad.yaml: dataset.mean and dataset.std are used only with dataset.normalize: custom (got auto)");
+    expect_error("models:\n  b:\n    rename: [\"module.*=x\"]\n",
+                 "bad.yaml:3:14: models.b.rename entries must be FROM=TO pairs whose '*', if any, ends both sides "
+                 "(a prefix rename such as \"module.*=*\") (got \"module.*=x\")");
+    expect_error("models:\n  a:\n    train: sometimes\n",
+                 "bad.yaml:3:12: models.a.train must be one of auto, if_missing, always, never, init (got "
+                 "\"sometimes\")");
     expect_error("sinkhorn:\n  tau: -1\n", "bad.yaml:2:8: sinkhorn.tau must be a number > 0 (got -1)");
     expect_error("sinkhorn:\n  tau: [1]\n", "bad.yaml:2:8: sinkhorn.tau must be a number > 0 (got a collection)");
     expect_error("model:\n  hidden: [512, -3]\n",

@@ -271,6 +271,70 @@ static void check_mnist_fixture(const sk_dataset *ds)
     ck_assert_ptr_null(ds->train.xr);
 }
 
+static int real_present(const char *rel, const char *probe);
+
+/* Normalisation: standard uses the statistics of the whole training split
+ * whatever train_limit keeps; presets and custom statistics are what the
+ * batches use; a preset of the wrong channel count is refused. */
+START_TEST(test_normalisation_choices)
+{
+    sk_dataset full, lim;
+    sk_data_opts o;
+    float x[3 * 1024];
+    int32_t idx0 = 0, y;
+    const char *dir = make_cifar10("c10_norm", 5, 3);
+    ck_assert_int_eq(load(&full, SK_DS_CIFAR10, dir), SK_OK);
+    sk_data_opts_init(&o, SK_DS_CIFAR10);
+    o.path = dir;
+    o.train_limit = 3;
+    ck_assert_int_eq(sk_dataset_load(&lim, &o), SK_OK);
+    ck_assert_int_eq(lim.train.n, 3);
+    for (int c = 0; c < 3; c++) { /* the whole split's statistics, not those of the first 3 records */
+        ck_assert_float_eq(lim.mean[c], full.mean[c]);
+        ck_assert_float_eq(lim.std[c], full.std[c]);
+    }
+    double m, s;
+    sk_dataset_free(&lim);
+    if (real_present("datasets/mnist", "train-images-idx3-ubyte")) {
+        /* on real data the first records' statistics differ from the split's */
+        sk_data_opts om;
+        sk_data_opts_init(&om, SK_DS_MNIST);
+        om.path = tu_src("datasets/mnist");
+        om.train_limit = 100;
+        ck_assert_int_eq(sk_dataset_load(&lim, &om), SK_OK);
+        direct_stats(&lim.train, 0, &m, &s);
+        ck_assert_double_eq_tol(lim.mean[0], 0.1307, 1e-4);
+        ck_assert(fabs(m - lim.mean[0]) > 1e-3);
+        sk_dataset_free(&lim);
+    }
+    sk_dataset_free(&full);
+
+    /* a preset: the published CIFAR-10 statistics */
+    o.train_limit = 0;
+    o.normalize = SK_NORMALIZE_CIFAR10_KUANGLIU;
+    ck_assert_int_eq(sk_dataset_load(&lim, &o), SK_OK);
+    sk_dataset_norm_stats(&lim, 2, &m, &s);
+    ck_assert_double_eq_tol(m, 0.4465, 1e-6);
+    ck_assert_double_eq_tol(s, 0.2010, 1e-6);
+    sk_dataset_batch(&lim, &lim.train, &idx0, 1, 0, NULL, x, &y, NULL);
+    ck_assert_double_eq_tol(x[2048 + 5], (lim.train.x[2048 + 5] / 255.0 - 0.4465) / 0.2010, 1e-5);
+    sk_dataset_free(&lim);
+    /* custom statistics */
+    o.normalize = SK_NORMALIZE_CUSTOM;
+    for (int c = 0; c < 3; c++)
+        o.mean[c] = 0.25f * (float)c, o.std[c] = 0.5f;
+    ck_assert_int_eq(sk_dataset_load(&lim, &o), SK_OK);
+    sk_dataset_batch(&lim, &lim.train, &idx0, 1, 0, NULL, x, &y, NULL);
+    ck_assert_double_eq_tol(x[1024 + 7], (lim.train.x[1024 + 7] / 255.0 - 0.25) / 0.5, 1e-5);
+    sk_dataset_free(&lim);
+    /* a one-channel preset on three-channel images */
+    o.normalize = SK_NORMALIZE_MNIST;
+    sk_err_clear();
+    ck_assert_int_eq(sk_dataset_load(&lim, &o), SK_ECONFIG);
+    ck_assert_ptr_nonnull(strstr(sk_err_msg(), "dataset.normalize mnist has 1 channel but cifar10 images have 3"));
+}
+END_TEST
+
 START_TEST(test_idx_raw_and_gzip)
 {
     for (int gz = 0; gz < 2; gz++) {
@@ -1119,6 +1183,7 @@ static Suite *data_suite(void)
     TCase *real = tcase_create("real");
     tcase_add_test(tc, test_kind_names);
     tcase_add_test(tc, test_idx_raw_and_gzip);
+    tcase_add_test(tc, test_normalisation_choices);
     tcase_add_test(tc, test_limits);
     tcase_add_test(tc, test_cifar10);
     tcase_add_test(tc, test_cifar100);

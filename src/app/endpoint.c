@@ -26,9 +26,9 @@
  * the endpoint's fingerprint; both go into the weights file's attributes. */
 static sk_status recipe(const sk_config *c, int e, int init, sk_strbuf *out)
 {
-    static const char *const data_keys[] = {"dataset.name",   "dataset.normalize",   "dataset.augment",
-                                            "dataset.labels", "dataset.train_limit", "dataset.degree",
-                                            "dataset.points", "dataset.noise"};
+    static const char *const data_keys[] = {
+        "dataset.name",   "dataset.normalize",   "dataset.mean",   "dataset.std",    "dataset.augment",
+        "dataset.labels", "dataset.train_limit", "dataset.degree", "dataset.points", "dataset.noise"};
     char val[SK_CFG_PATH + 64];
     sk_status st = SK_OK;
     sk_strbuf_appendf(out, "recipe: sinkrb-endpoint 1\nsource: %s\nseed: %lld\n", init ? "init" : "trained",

@@ -12,6 +12,10 @@ void sk_options_data(const sk_config *c, sk_data_opts *o)
     sk_data_opts_init(o, c->dataset.name);
     o->path = c->dataset.path;
     o->normalize = c->dataset.normalize;
+    for (int i = 0; i < 3; i++) {
+        o->mean[i] = (float)(i < c->dataset.n_mean ? c->dataset.mean[i] : 0.0);
+        o->std[i] = (float)(i < c->dataset.n_std ? c->dataset.std[i] : 1.0);
+    }
     o->coarse_labels = c->dataset.labels == SK_LABELS_COARSE;
     o->poly_degree = c->dataset.degree;
     o->poly_points = c->dataset.points;

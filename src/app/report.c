@@ -167,6 +167,21 @@ static void pipeline_results_json(sk_run *r, sk_json *j)
     sk_json_obj_begin(j, "dataset");
     sk_json_str(j, "name", sk_cfg_choice("dataset.name", c->dataset.name));
     sk_json_str(j, "path", c->dataset.path);
+    sk_json_str(j, "normalize", sk_normalize_names[ps->ds.normalize]);
+    if (ps->ds.train.x) { /* images: the per-channel statistics the batches use */
+        double m[3], sd[3];
+        int ch = ps->ds.train.c < 3 ? ps->ds.train.c : 3;
+        for (int i = 0; i < ch; i++)
+            sk_dataset_norm_stats(&ps->ds, i, &m[i], &sd[i]);
+        sk_json_arr_begin(j, "mean");
+        for (int i = 0; i < ch; i++)
+            sk_json_num(j, NULL, m[i]);
+        sk_json_arr_end(j);
+        sk_json_arr_begin(j, "std");
+        for (int i = 0; i < ch; i++)
+            sk_json_num(j, NULL, sd[i]);
+        sk_json_arr_end(j);
+    }
     sk_json_int(j, "train_examples", ps->ds.train.n);
     sk_json_int(j, "test_examples", ps->ds.test.n);
     sk_json_obj_end(j);

@@ -70,6 +70,8 @@ typedef struct {
         sk_ds_kind name;
         char path[SK_CFG_PATH]; /* "" -> datasets/<name> */
         sk_normalize normalize;
+        int n_mean, n_std; /* dataset.mean / dataset.std (normalize: custom) */
+        double mean[3], std[3];
         int augment;
         sk_labels labels; /* cifar100 */
         long long train_limit, test_limit;

@@ -85,6 +85,17 @@ static void value_text(const sk_config *cfg, const sk_cfg_key *k, char *buf, siz
     case T_ENUM:
         snprintf(buf, n, "%s", choice_text(k, sk_cfg_load_int(base + k->off, k->size)));
         break;
+    case T_FLTLIST: {
+        int cnt = (int)sk_cfg_load_int(base + k->cnt_off, sizeof(int));
+        size_t j = (size_t)snprintf(buf, n, "[");
+        for (int i = 0; i < cnt && j < n; i++) {
+            char c[40];
+            fmt_double(((const double *)(base + k->off))[i], c, sizeof c);
+            j += (size_t)snprintf(buf + j, n - j, "%s%s", i ? ", " : "", c);
+        }
+        if (j < n) snprintf(buf + j, n - j, "]");
+        break;
+    }
     case T_STRLIST: {
         int cnt = (int)sk_cfg_load_int(base + k->cnt_off, sizeof(int));
         size_t j = (size_t)snprintf(buf, n, "[");

@@ -61,7 +61,7 @@ static int parse_double(const char *s, double *out)
 static void range_text(const sk_cfg_key *k, char *buf, size_t n)
 {
     int hi = k->max < 1e17;
-    if (k->type == T_FLOAT) {
+    if (k->type == T_FLOAT || k->type == T_FLTLIST) {
         if (hi)
             snprintf(buf, n, "a number %s %g and <= %g", k->min_excl ? ">" : ">=", k->min, k->max);
         else
@@ -109,7 +109,7 @@ static sk_status set_elem(const sk_cfg_ctx *cx, const sk_cfg_key *k, const yaml_
 static sk_status set_strlist(const sk_cfg_ctx *cx, const sk_cfg_key *k, yaml_document_t *doc, yaml_node_t *n,
                              char *base)
 {
-    int cap = (int)k->max, m = 0; /* string lists: max holds the capacity */
+    int cap = k->n_names, m = 0;
     yaml_node_t *items[SK_CFG_LIST];
     if (n->type == YAML_SCALAR_NODE) {
         items[m++] = n;
@@ -137,6 +137,39 @@ static sk_status set_strlist(const sk_cfg_ctx *cx, const sk_cfg_key *k, yaml_doc
     return SK_OK;
 }
 
+/* A list of numbers (a single number is a one-element list; [] empties it);
+ * the capacity is the field's. */
+static sk_status set_fltlist(const sk_cfg_ctx *cx, const sk_cfg_key *k, yaml_document_t *doc, yaml_node_t *n,
+                             char *base)
+{
+    double v[SK_CFG_LIST];
+    int m = 0, cap = k->n_names < SK_CFG_LIST ? k->n_names : SK_CFG_LIST;
+    char want[256];
+    yaml_node_t *items[SK_CFG_LIST];
+    if (n->type == YAML_SCALAR_NODE) {
+        items[m++] = n;
+    } else if (n->type == YAML_SEQUENCE_NODE) {
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+            yaml_node_t *e = yaml_document_get_node(doc, *it);
+            if (m == cap) return sk_cfg_node_err(cx, e, "%s has more than %d entries", k->key, cap);
+            items[m++] = e;
+        }
+    } else {
+        return sk_cfg_node_err(cx, n, "%s must be a list of numbers", k->key);
+    }
+    range_text(k, want, sizeof want);
+    for (int i = 0; i < m; i++) {
+        const char *s = sk_cfg_scalar(items[i]);
+        if (!s || parse_double(s, &v[i]) != 0 || !in_range(k, v[i]))
+            return sk_cfg_node_err(cx, items[i], "%s entries must be %s (got %s%s%s)", k->key, want, s ? "\"" : "",
+                                   s ? s : "a collection", s ? "\"" : "");
+    }
+    for (int i = 0; i < cap; i++)
+        ((double *)(base + k->off))[i] = i < m ? v[i] : 0.0;
+    sk_cfg_store_int(base + k->cnt_off, sizeof(int), m);
+    return SK_OK;
+}
+
 sk_status sk_cfg_set_key(sk_config *cfg, const sk_cfg_ctx *cx, const sk_cfg_key *k, yaml_document_t *doc,
                          yaml_node_t *n)
 {
@@ -153,6 +186,8 @@ sk_status sk_cfg_set_key(sk_config *cfg, const sk_cfg_ctx *cx, const sk_cfg_key 
         return SK_OK;
     case T_STRLIST:
         return set_strlist(cx, k, doc, n, base);
+    case T_FLTLIST:
+        return set_fltlist(cx, k, doc, n, base);
     case T_INT: {
         long long v;
         range_text(k, want, sizeof want);
@@ -510,6 +545,16 @@ sk_status sk_config_finalize(sk_config *cfg, const char *origin)
         cfg->model.arch != SK_ARCH_RESNET20)
         return sk_err(SK_ECONFIG, "%s: model.arch %s needs 32x32 inputs (CIFAR); use mlp or resnet20 for %s", origin,
                       sk_cfg_choice("model.arch", cfg->model.arch), sk_cfg_choice("dataset.name", cfg->dataset.name));
+    int custom = cfg->dataset.normalize == SK_NORMALIZE_CUSTOM;
+    if (custom && (cfg->dataset.n_mean == 0 || cfg->dataset.n_mean != cfg->dataset.n_std))
+        return sk_err(SK_ECONFIG,
+                      "%s: dataset.normalize custom needs dataset.mean and dataset.std with one value per channel "
+                      "each (got %d and %d)",
+                      origin, cfg->dataset.n_mean, cfg->dataset.n_std);
+    if (!custom && (cfg->dataset.n_mean || cfg->dataset.n_std))
+        return sk_err(SK_ECONFIG,
+                      "%s: dataset.mean and dataset.std are used only with dataset.normalize: custom (got %s)", origin,
+                      sk_normalize_names[cfg->dataset.normalize]);
     if (cfg->model.arch == SK_ARCH_RESNET20 && cfg->model.norm == SK_MNORM_NONE)
         return sk_err(SK_ECONFIG, "%s: model.arch resnet20 needs model.norm batchnorm or layernorm", origin);
     if (cfg->sweep.n > 0) {

@@ -40,7 +40,11 @@
     }
 #define SLIST(k, f, n, d, chk, doc)                                                                                    \
     {                                                                                                                  \
-        k, T_STRLIST, OFF(f), SZ(f[0]), OFF(n), d, 0, SZ(f) / SZ(f[0]), 0, NULL, 0, NULL, doc, chk                     \
+        k, T_STRLIST, OFF(f), SZ(f[0]), OFF(n), d, 0, 0, 0, NULL, (int)(SZ(f) / SZ(f[0])), NULL, doc, chk              \
+    }
+#define FLIST(k, f, n, d, lo, hi, ex, doc)                                                                             \
+    {                                                                                                                  \
+        k, T_FLTLIST, OFF(f), SZ(f[0]), OFF(n), d, lo, hi, ex, NULL, (int)(SZ(f) / SZ(f[0])), NULL, doc, NULL          \
     }
 #define ELIST(k, f, n, d, names, doc)                                                                                  \
     {                                                                                                                  \
@@ -88,8 +92,16 @@ const sk_cfg_key sk_cfg_schema[] = {
     ENUM("dataset.name", dataset.name, "mnist", sk_ds_kind_names, "data set"),
     STR("dataset.path", dataset.path, "\"\"", "folder holding the official files (default datasets/<dataset.name>)"),
     ENUMA("dataset.normalize", dataset.normalize, "auto", sk_normalize_names, "true=auto,false=unit",
-          "pixel scaling: unit = [0,1]; standard = per-channel mean/std of the training split; auto = standard for "
-          "CIFAR, unit for MNIST"),
+          "inputs are (pixel/255 - mean) / std per channel, with: unit = mean 0, std 1; standard = the statistics "
+          "of the whole training split (before train_limit); custom = dataset.mean and dataset.std; presets "
+          "cifar10 (0.4914, 0.4822, 0.4465 / 0.2470, 0.2435, 0.2616), cifar10-kuangliu (std 0.2023, 0.1994, "
+          "0.2010), cifar100 (0.5071, 0.4865, 0.4409 / 0.2673, 0.2564, 0.2762), imagenet (0.485, 0.456, 0.406 / "
+          "0.229, 0.224, 0.225), mnist (0.1307 / 0.3081); auto = standard for CIFAR, unit for MNIST. Use the "
+          "normalisation the weights were trained with"),
+    FLIST("dataset.mean", dataset.mean, dataset.n_mean, "[]", 0, 1, 0,
+          "normalize custom: per-channel mean of pixel/255 (one value per channel: 1 for MNIST, 3 for CIFAR)"),
+    FLIST("dataset.std", dataset.std, dataset.n_std, "[]", 0, BIG, 1,
+          "normalize custom: per-channel standard deviation of pixel/255 (as many values as dataset.mean)"),
     BOOL("dataset.augment", dataset.augment, "false",
          "CIFAR training augmentation: random crop (4-pixel padding) and horizontal flip"),
     ENUM("dataset.labels", dataset.labels, "fine", sk_labels_names, "CIFAR-100 label set"),
@@ -410,7 +422,8 @@ void sk_config_key_info(int i, const char **key, const char **type, const char *
                                      [T_ENUM] = "choice",
                                      [T_INTLIST] = "list of integers",
                                      [T_ENUMLIST] = "list of choices",
-                                     [T_STRLIST] = "list of strings"};
+                                     [T_STRLIST] = "list of strings",
+                                     [T_FLTLIST] = "list of numbers"};
     const sk_cfg_key *k = &sk_cfg_schema[i];
     if (key) *key = k->key;
     if (type) *type = tn[k->type];

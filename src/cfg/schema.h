@@ -12,7 +12,7 @@
 
 #include "cfg/cfg.h"
 
-typedef enum { T_STR, T_INT, T_FLOAT, T_BOOL, T_ENUM, T_INTLIST, T_ENUMLIST, T_STRLIST } sk_cfg_type;
+typedef enum { T_STR, T_INT, T_FLOAT, T_BOOL, T_ENUM, T_INTLIST, T_ENUMLIST, T_STRLIST, T_FLTLIST } sk_cfg_type;
 
 typedef struct {
     const char *key; /* full dotted name */
@@ -22,11 +22,11 @@ typedef struct {
                                  lists: size of one element */
     size_t cnt_off;           /* lists: offset of the element count (an int) */
     const char *def;          /* default, as YAML text */
-    double min, max;          /* numbers, list elements: inclusive range; string lists: max = capacity */
+    double min, max;          /* numbers, list elements: inclusive range */
     int min_excl;             /* 1: value must be > min */
     const char *const *names; /* enums: the owning module's name table */
-    int n_names;
-    const char *aliases; /* enums: extra spellings, "from=to,from=to" */
+    int n_names;              /* string and number lists: their capacity */
+    const char *aliases;      /* enums: extra spellings, "from=to,from=to" */
     const char *doc;
     /* Strings and string lists: NULL when s is a valid value, else what is
      * wrong with it ("KEY entries must be ..."); NULL = anything goes. */

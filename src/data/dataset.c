@@ -14,7 +14,38 @@ const char *const sk_ds_kind_names[] = {[SK_DS_MNIST] = "mnist",
                                         [SK_DS_CIFAR100] = "cifar100",
                                         [SK_DS_POLYNOMIAL] = "polynomial"};
 const char *const sk_normalize_names[] = {
-    [SK_NORMALIZE_AUTO] = "auto", [SK_NORMALIZE_UNIT] = "unit", [SK_NORMALIZE_STANDARD] = "standard"};
+    [SK_NORMALIZE_AUTO] = "auto",         [SK_NORMALIZE_UNIT] = "unit",
+    [SK_NORMALIZE_STANDARD] = "standard", [SK_NORMALIZE_CUSTOM] = "custom",
+    [SK_NORMALIZE_CIFAR10] = "cifar10",   [SK_NORMALIZE_CIFAR10_KUANGLIU] = "cifar10-kuangliu",
+    [SK_NORMALIZE_CIFAR100] = "cifar100", [SK_NORMALIZE_IMAGENET] = "imagenet",
+    [SK_NORMALIZE_MNIST] = "mnist"};
+
+/* Published per-channel statistics that PyTorch training code commonly uses
+ * with transforms.Normalize: CIFAR-10's and CIFAR-100's training-set mean and
+ * std, the std variant of the widespread kuangliu/pytorch-cifar code,
+ * torchvision's ImageNet values, and MNIST's. */
+static const struct {
+    sk_normalize kind;
+    int channels;
+    float mean[3], std[3];
+} presets[] = {
+    {SK_NORMALIZE_CIFAR10, 3, {0.4914f, 0.4822f, 0.4465f}, {0.2470f, 0.2435f, 0.2616f}},
+    {SK_NORMALIZE_CIFAR10_KUANGLIU, 3, {0.4914f, 0.4822f, 0.4465f}, {0.2023f, 0.1994f, 0.2010f}},
+    {SK_NORMALIZE_CIFAR100, 3, {0.5071f, 0.4865f, 0.4409f}, {0.2673f, 0.2564f, 0.2762f}},
+    {SK_NORMALIZE_IMAGENET, 3, {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}},
+    {SK_NORMALIZE_MNIST, 1, {0.1307f, 0.0f, 0.0f}, {0.3081f, 1.0f, 1.0f}},
+};
+
+int sk_normalize_preset(sk_normalize k, float mean[3], float std[3])
+{
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
+        if (presets[i].kind == k) {
+            memcpy(mean, presets[i].mean, sizeof presets[i].mean);
+            memcpy(std, presets[i].std, sizeof presets[i].std);
+            return presets[i].channels;
+        }
+    return 0;
+}
 const char *const sk_labels_names[] = {[SK_LABELS_FINE] = "fine", [SK_LABELS_COARSE] = "coarse"};
 const char *const sk_split_names[] = {[SK_SPLIT_TRAIN] = "train", [SK_SPLIT_TEST] = "test"};
 
@@ -123,6 +154,43 @@ static void dataset_stats(sk_dataset *ds)
     }
 }
 
+/* CUSTOM and presets: the statistics given, one per channel of the data. */
+static sk_status fixed_stats(sk_dataset *ds, const sk_data_opts *o)
+{
+    int ch = ds->train.x ? ds->train.c : 0, n = 0;
+    if (ds->normalize == SK_NORMALIZE_CUSTOM) {
+        memcpy(ds->fixed_mean, o->mean, sizeof ds->fixed_mean);
+        memcpy(ds->fixed_std, o->std, sizeof ds->fixed_std);
+        n = ch;
+    } else if (!(n = sk_normalize_preset(ds->normalize, ds->fixed_mean, ds->fixed_std))) {
+        return SK_OK; /* unit, standard */
+    }
+    if (ch && n != ch)
+        return sk_err(SK_ECONFIG, "dataset.normalize %s has %d channel%s but %s images have %d",
+                      sk_normalize_names[ds->normalize], n, n == 1 ? "" : "s", sk_ds_kind_name(ds->kind), ch);
+    for (int c = 0; c < ch && c < 3; c++)
+        if (!(ds->fixed_std[c] > 0))
+            return sk_err(SK_ECONFIG, "dataset.std must be > 0 for every channel (channel %d: %g)", c,
+                          (double)ds->fixed_std[c]);
+    return SK_OK;
+}
+
+void sk_dataset_norm_stats(const sk_dataset *ds, int c, double *mean, double *std)
+{
+    switch (ds->normalize) {
+    case SK_NORMALIZE_UNIT:
+        *mean = 0.0, *std = 1.0;
+        return;
+    case SK_NORMALIZE_AUTO: /* resolved at load; as standard */
+    case SK_NORMALIZE_STANDARD:
+        *mean = ds->mean[c], *std = ds->std[c];
+        return;
+    default:
+        *mean = ds->fixed_mean[c], *std = ds->fixed_std[c];
+        return;
+    }
+}
+
 sk_status sk_dataset_load(sk_dataset *ds, const sk_data_opts *o)
 {
     sk_status st = SK_OK;
@@ -133,7 +201,7 @@ sk_status sk_dataset_load(sk_dataset *ds, const sk_data_opts *o)
     memset(ds, 0, sizeof *ds);
     ds->kind = o->kind;
     ds->normalize = o->normalize == SK_NORMALIZE_AUTO ? sk_normalize_auto(o->kind) : o->normalize;
-    if (ds->normalize != SK_NORMALIZE_UNIT && ds->normalize != SK_NORMALIZE_STANDARD)
+    if ((unsigned)ds->normalize >= SK_NORMALIZE_COUNT)
         return sk_err(SK_EINVAL, "dataset: unknown normalisation %d", (int)o->normalize);
     if (o->train_limit < 0 || o->test_limit < 0)
         return sk_err(SK_EINVAL, "dataset: record limits must be >= 0 (got %lld, %lld)", (long long)o->train_limit,
@@ -146,15 +214,15 @@ sk_status sk_dataset_load(sk_dataset *ds, const sk_data_opts *o)
     switch (o->kind) {
     case SK_DS_MNIST:
     case SK_DS_FASHION_MNIST:
-        st = sk_idx_load_split(dir, "train", name, o->train_limit, &ds->train);
+        st = sk_idx_load_split(dir, "train", name, 0, &ds->train);
         if (!st) st = sk_idx_load_split(dir, "t10k", name, o->test_limit, &ds->test);
         break;
     case SK_DS_CIFAR10:
-        st = sk_cifar10_load_split(dir, 1, o->train_limit, &ds->train);
+        st = sk_cifar10_load_split(dir, 1, 0, &ds->train);
         if (!st) st = sk_cifar10_load_split(dir, 0, o->test_limit, &ds->test);
         break;
     case SK_DS_CIFAR100:
-        st = sk_cifar100_load_split(dir, 1, o->coarse_labels, o->train_limit, &ds->train);
+        st = sk_cifar100_load_split(dir, 1, o->coarse_labels, 0, &ds->train);
         if (!st) st = sk_cifar100_load_split(dir, 0, o->coarse_labels, o->test_limit, &ds->test);
         break;
     case SK_DS_POLYNOMIAL:
@@ -175,5 +243,12 @@ sk_status sk_dataset_load(sk_dataset *ds, const sk_data_opts *o)
             ds->std[c] = 1.0f;
         }
     }
+    if ((st = fixed_stats(ds, o)) != SK_OK) {
+        sk_dataset_free(ds);
+        return st;
+    }
+    /* The statistics are those of the whole training split; a limit keeps
+     * its first records. */
+    if (o->train_limit > 0 && o->train_limit < ds->train.n) ds->train.n = o->train_limit;
     return SK_OK;
 }

@@ -23,10 +23,17 @@ typedef enum {
     SK_DS_COUNT
 } sk_ds_kind;
 
+/* Inputs are (pixel / 255 - mean[c]) / std[c] with mean and std from: */
 typedef enum {
     SK_NORMALIZE_AUTO,     /* STANDARD for CIFAR, UNIT otherwise (sk_normalize_auto) */
-    SK_NORMALIZE_UNIT,     /* pixel / 255, in [0, 1] */
-    SK_NORMALIZE_STANDARD, /* (pixel / 255 - mean[c]) / std[c], training-split stats */
+    SK_NORMALIZE_UNIT,     /* mean 0, std 1: pixel / 255, in [0, 1] */
+    SK_NORMALIZE_STANDARD, /* the statistics of the whole training split (before any limit) */
+    SK_NORMALIZE_CUSTOM,   /* the caller's (sk_data_opts.mean / .std) */
+    SK_NORMALIZE_CIFAR10,  /* presets: published statistics (sk_normalize_preset) */
+    SK_NORMALIZE_CIFAR10_KUANGLIU,
+    SK_NORMALIZE_CIFAR100,
+    SK_NORMALIZE_IMAGENET,
+    SK_NORMALIZE_MNIST,
     SK_NORMALIZE_COUNT
 } sk_normalize;
 
@@ -47,6 +54,7 @@ typedef struct {
     const char *path;                /* folder holding the official files (borrowed);
                                         NULL = "datasets/<sk_ds_kind_name(kind)>" */
     sk_normalize normalize;          /* AUTO: sk_normalize_auto(kind) */
+    float mean[3], std[3];           /* CUSTOM: per channel (pixel / 255 scale) */
     int coarse_labels;               /* CIFAR-100: 1 = 20 coarse labels, 0 = 100 fine labels (default) */
     int poly_degree;                 /* polynomial toy: 1, 2 or 3 */
     int poly_points;                 /* default 100 (0 also means 100) */
@@ -68,16 +76,23 @@ typedef struct {
     sk_ds_kind kind;
     sk_normalize normalize;
     sk_split train, test;
-    float mean[3], std[3]; /* per-channel stats of the training split (pixel/255 scale);
-                              polynomial: mean 0, std 1 (no normalisation) */
+    float mean[3], std[3];             /* per-channel statistics of the whole training split, before any
+                                          train_limit (pixel/255 scale); polynomial: mean 0, std 1 */
+    float fixed_mean[3], fixed_std[3]; /* CUSTOM and presets: the statistics given */
 } sk_dataset;
 
 /* "mnist", "fashion-mnist", "cifar10", "cifar100", "polynomial". */
 const char *sk_ds_kind_name(sk_ds_kind k);
 /* 0 ok, -1 unknown (also accepts "fashion_mnist", "cifar-10", "cifar-100"). */
 int sk_ds_kind_parse(const char *s, sk_ds_kind *out);
+/* The per-channel mean and std that batches are normalised with (0 and 1
+ * for UNIT); c < 3. */
+void sk_dataset_norm_stats(const sk_dataset *ds, int c, double *mean, double *std);
 /* The normalisation "auto" stands for: STANDARD for CIFAR, UNIT otherwise. */
 sk_normalize sk_normalize_auto(sk_ds_kind k);
+/* The channels, mean and std of a preset (SK_NORMALIZE_CIFAR10 ...); 0 for
+ * a kind that is not a preset. */
+int sk_normalize_preset(sk_normalize k, float mean[3], float std[3]);
 /* Defaults for `kind`: path NULL, auto normalisation, fine labels, degree 1,
  * 100 points, noise 0.05, seed 0, no limits. */
 void sk_data_opts_init(sk_data_opts *o, sk_ds_kind kind);

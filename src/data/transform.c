@@ -14,8 +14,8 @@ void sk_dataset_lut(const sk_dataset *ds, int c, float *lut) // lut (C, 256)
 {
     for (int ch = 0; ch < c; ch++) {
         int k = ch < 3 ? ch : 2;
-        double m = ds->normalize == SK_NORMALIZE_STANDARD ? ds->mean[k] : 0.0;
-        double s = ds->normalize == SK_NORMALIZE_STANDARD ? ds->std[k] : 1.0;
+        double m, s;
+        sk_dataset_norm_stats(ds, k, &m, &s);
         for (int v = 0; v < 256; v++)
             lut[ch * 256 + v] = (float)((v / 255.0 - m) / s);
     }
