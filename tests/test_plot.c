@@ -603,6 +603,29 @@ static int path_moves(const char *svg, const char *stroke_attr, int *n_paths)
     return moves;
 }
 
+/* A title too long for one panel wraps (nothing outside the figure), and a
+ * curve that coincides with an earlier one is dashed and named in the legend. */
+START_TEST(test_svg_long_title_and_coinciding_curves)
+{
+    static double x[5] = {0, 0.25, 0.5, 0.75, 1}, y0[5] = {1, 2, 3, 2, 1}, y1[5] = {1, 1.5, 2, 1.5, 1};
+    sk_series ser[3] = {{"Naive", 5, x, y0}, {"Weight matching", 5, x, y1}, {"Sinkhorn C_Mid", 5, x, y0}};
+    sk_panel pan = {.title = "test", .n_series = 3, .series = ser};
+    const char *path = tu_path("long.svg");
+    const char *title = "vgg11 (layernorm, width 0.25, head gitrebasin, 3 epochs): loss along the linear path";
+    ck_assert_int_eq(sk_svg_plot(path, title, 1, &pan, 520, 440), SK_OK);
+    char *svg = tu_read(path, NULL);
+    ck_assert_ptr_nonnull(strstr(svg, ">vgg11 (layernorm, width 0.25, head")); /* the first line */
+    ck_assert_ptr_nonnull(strstr(svg, "the linear path</text>"));              /* the last one */
+    ck_assert_ptr_null(strstr(svg, "bold\">vgg11 (layernorm, width 0.25, head gitrebasin, 3 epochs)")); /* wrapped */
+    ck_assert_ptr_nonnull(strstr(svg, "Sinkhorn C_Mid (= Naive)"));
+    ck_assert_ptr_null(strstr(svg, "Weight matching (="));
+    ck_assert_ptr_nonnull(strstr(svg, "stroke-dasharray=\"6,6\""));
+    const char *bad = xml_check(svg);
+    ck_assert_msg(bad == NULL, "not well-formed: %s", bad ? bad : "");
+    free(svg);
+}
+END_TEST
+
 START_TEST(test_svg_nonfinite_and_degenerate)
 {
     const double x1[6] = {0, 1, 2, 3, 4, 5};
@@ -716,6 +739,7 @@ static Suite *plot_suite(void)
     tcase_add_test(tc, test_csv_atomic_write);
     tcase_add_test(tc, test_svg_lmc_plot);
     tcase_add_test(tc, test_svg_nonfinite_and_degenerate);
+    tcase_add_test(tc, test_svg_long_title_and_coinciding_curves);
     tcase_add_test(tc, test_svg_continual_and_many_series);
     suite_add_tcase(s, tc);
     return s;

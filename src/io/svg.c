@@ -73,9 +73,11 @@ static void svg_marker(FILE *fp, int kind, double x, double y, double r)
     }
 }
 
-static void svg_series_style(FILE *fp, int s)
+/* dup: the series coincides with an earlier one, which must show through:
+ * long even dashes. */
+static void svg_series_style(FILE *fp, int s, int dup)
 {
-    const char *dash = svg_dashes[(s / SVG_NCOLORS) % 4];
+    const char *dash = dup ? "6,6" : svg_dashes[(s / SVG_NCOLORS) % 4];
     fprintf(fp, " stroke=\"%s\"", svg_colors[s % SVG_NCOLORS]);
     if (dash) fprintf(fp, " stroke-dasharray=\"%s\"", dash);
 }
@@ -119,6 +121,8 @@ static sk_status svg_check_args(const char *path, int n_panels, const sk_panel *
 typedef struct {
     int n; /* legend entries (max series count) */
     const char *label[256];
+    int dup[256];       /* the earlier series this one coincides with in every panel, or -1 */
+    char text[256][96]; /* a duplicate's label with " (= <earlier>)" */
     int ncol, nrow;
     double colw[256]; /* column widths */
     double total_w;
@@ -128,6 +132,38 @@ typedef struct {
 #define LEG_GAP 6.0     /* sample to text */
 #define LEG_SEP 26.0    /* between columns */
 #define LEG_ROW 21.0
+
+/* Series s coincides with series t (same points, y within 1e-9 relative) in every panel that has both. */
+static int svg_same_series(int n_panels, const sk_panel *panels, int s, int t)
+{
+    for (int p = 0; p < n_panels; p++) {
+        if (s >= panels[p].n_series || t >= panels[p].n_series) continue;
+        const sk_series *a = &panels[p].series[s], *b = &panels[p].series[t];
+        if (a->n != b->n) return 0;
+        for (int i = 0; i < a->n; i++) {
+            double ya = a->y[i], yb = b->y[i];
+            if (a->x[i] != b->x[i]) return 0;
+            if (isnan(ya) != isnan(yb) || (!isnan(ya) && fabs(ya - yb) > 1e-9 * fmax(1.0, fabs(ya)))) return 0;
+        }
+    }
+    return 1;
+}
+
+/* Curves that coincide would hide each other: each one that repeats an
+ * earlier one is drawn dashed over it and says so in the legend. */
+static void svg_find_duplicates(svg_legend *lg, int n_panels, const sk_panel *panels)
+{
+    for (int s = 0; s < lg->n; s++) {
+        lg->dup[s] = -1;
+        for (int t = 0; t < s && lg->dup[s] < 0; t++)
+            if (lg->label[s] && lg->label[t] && lg->dup[t] < 0 && svg_same_series(n_panels, panels, s, t))
+                lg->dup[s] = t;
+        if (lg->dup[s] >= 0) {
+            snprintf(lg->text[s], sizeof lg->text[s], "%s (= %s)", lg->label[s], lg->label[lg->dup[s]]);
+            lg->label[s] = lg->text[s];
+        }
+    }
+}
 
 static void svg_legend_layout(svg_legend *lg, int n_panels, const sk_panel *panels, double avail)
 {
@@ -140,6 +176,7 @@ static void svg_legend_layout(svg_legend *lg, int n_panels, const sk_panel *pane
             }
             if (!lg->label[s]) lg->label[s] = panels[p].series[s].label;
         }
+    svg_find_duplicates(lg, n_panels, panels);
     int shown = 0;
     for (int i = 0; i < lg->n; i++)
         shown += lg->label[i] != NULL;
@@ -171,6 +208,8 @@ typedef struct {
     double W, H, outer;
     int any_ylabel;
     double title_base, ptitle_base, xlabel_base, legend_top;
+    int n_title; /* the title wrapped to the figure's width */
+    char title_line[4][256];
     double plot_top, plot_bot, plot_h;
     double left, slot_w, plot_w; /* left margin within a slot, slot width, plot width */
 } svg_layout;
@@ -178,6 +217,33 @@ typedef struct {
 static double svg_panel_x(const svg_layout *L, int p)
 {
     return L->outer + p * L->slot_w + L->left;
+}
+
+/* The title in at most 4 lines that fit the figure's width, broken at spaces
+ * (a word longer than a line stays whole). */
+static void svg_wrap_title(svg_layout *L, const char *title)
+{
+    double avail = L->W - 4 * L->outer; /* the width estimate is not exact: keep a margin */
+    L->n_title = 0;
+    if (!title || !title[0]) return;
+    const char *p = title;
+    while (*p && L->n_title < 4) {
+        char *line = L->title_line[L->n_title++];
+        size_t n = 0;
+        line[0] = '\0';
+        while (*p) {
+            size_t w = strcspn(p, " "), sp = n ? 1 : 0;
+            if (n + sp + w >= sizeof L->title_line[0]) break;
+            char trial[256];
+            snprintf(trial, sizeof trial, "%s%s%.*s", line, sp ? " " : "", (int)w, p);
+            if (n && svg_text_width(trial, FS_TITLE, 1) > avail && L->n_title < 4) break;
+            snprintf(line, sizeof L->title_line[0], "%s", trial);
+            n = strlen(line);
+            p += w;
+            p += strspn(p, " ");
+        }
+        if (!n) break; /* nothing fits: give up wrapping */
+    }
 }
 
 /* Vertical layout (top to bottom as in the file comment); fails when no room is left for the plot areas. */
@@ -193,9 +259,10 @@ static sk_status svg_vlayout(svg_layout *L, const svg_legend *lg, const char *pa
     }
     double y = outer;
     L->title_base = 0;
-    if (title && title[0]) {
+    svg_wrap_title(L, title);
+    if (L->n_title) {
         L->title_base = y + FS_TITLE;
-        y += FS_TITLE + 12;
+        y += L->n_title * (FS_TITLE + 4) + 8;
     }
     L->ptitle_base = y + FS_PTITLE;
     if (any_ptitle)
@@ -294,7 +361,9 @@ static void svg_write_head(FILE *fp, const svg_layout *L, const char *title, int
                 p, px - 6, L->plot_top - 6, L->plot_w + 12, L->plot_h + 12);
     }
     fputs("</defs>\n", fp);
-    if (title && title[0]) svg_text(fp, L->W / 2, L->title_base, FS_TITLE, "middle", "font-weight=\"bold\"", title);
+    for (int i = 0; i < L->n_title; i++)
+        svg_text(fp, L->W / 2, L->title_base + i * (FS_TITLE + 4), FS_TITLE, "middle", "font-weight=\"bold\"",
+                 L->title_line[i]);
 }
 
 /* One panel's plot area and its maps from data to pixels. */
@@ -328,7 +397,7 @@ static void svg_panel_grid(FILE *fp, const svg_frame *f)
 
 /* Panel p's data, clipped: every series' line (broken at points that are not finite), then the markers on
  * top (every point up to 30 of them, else about 20). */
-static void svg_panel_series(FILE *fp, int p, const sk_panel *pp, const svg_frame *f)
+static void svg_panel_series(FILE *fp, int p, const sk_panel *pp, const svg_frame *f, const svg_legend *lg)
 {
     fprintf(fp, "<g clip-path=\"url(#sk-clip-%d)\">\n", p);
     for (int s = 0; s < pp->n_series; s++) {
@@ -343,7 +412,7 @@ static void svg_panel_series(FILE *fp, int p, const sk_panel *pp, const svg_fram
                 fputs("<path fill=\"none\" stroke-width=\"2\" stroke-linejoin=\"round\" "
                       "stroke-linecap=\"round\"",
                       fp);
-                svg_series_style(fp, s);
+                svg_series_style(fp, s, s < lg->n && lg->dup[s] >= 0);
                 fputs(" d=\"", fp);
                 drawn = 1;
             }
@@ -409,12 +478,12 @@ static void svg_panel_labels(FILE *fp, const sk_panel *pp, const svg_frame *f)
 
 /* Panel p: grid, data, frame and ticks, labels. */
 static void svg_write_panel(FILE *fp, const svg_layout *L, int p, const sk_panel *pp, const svg_axis *a,
-                            const svg_axis *b)
+                            const svg_axis *b, const svg_legend *lg)
 {
     svg_frame f = {a, b, L, svg_panel_x(L, p), L->plot_w / (a->hi - a->lo), L->plot_h / (b->hi - b->lo)};
     fprintf(fp, "<g id=\"panel-%d\">\n", p);
     svg_panel_grid(fp, &f);
-    svg_panel_series(fp, p, pp, &f);
+    svg_panel_series(fp, p, pp, &f, lg);
     svg_panel_ticks(fp, &f);
     svg_panel_labels(fp, pp, &f);
     fputs("</g>\n", fp);
@@ -435,7 +504,7 @@ static void svg_write_legend(FILE *fp, const svg_legend *lg, const svg_layout *L
             lx += lg->colw[c] + LEG_SEP;
         double ly = L->legend_top + row * LEG_ROW + LEG_ROW / 2;
         fputs("<path fill=\"none\" stroke-width=\"2\" stroke-linecap=\"round\"", fp);
-        svg_series_style(fp, idx);
+        svg_series_style(fp, idx, lg->dup[idx] >= 0);
         fprintf(fp, " d=\"M%.2f,%.2fh%.2f\"/>\n", lx + 1, ly, LEG_SAMPLE - 2);
         svg_marker_path(fp, idx);
         svg_marker(fp, idx, lx + LEG_SAMPLE / 2, ly, 3.6);
@@ -465,7 +534,7 @@ sk_status sk_svg_plot(const char *path, const char *title, int n_panels, const s
     if ((st = sk_afile_open(&f, path)) != SK_OK) goto cleanup;
     svg_write_head(f.fp, &L, title, n_panels, width, height);
     for (int p = 0; p < n_panels; p++)
-        svg_write_panel(f.fp, &L, p, &panels[p], &ax[p], &ay[p]);
+        svg_write_panel(f.fp, &L, p, &panels[p], &ax[p], &ay[p], &lg);
     svg_write_legend(f.fp, &lg, &L);
     fputs("</svg>\n", f.fp);
     st = sk_afile_commit(&f);
