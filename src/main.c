@@ -40,7 +40,7 @@ static void usage(FILE *f)
           "  -V, --version          show version, BLAS library, its CPU kernel and threads, and exit\n"
           "\n"
           "Exit status: 0 success, 1 runtime failure, 2 usage or config error.\n"
-          "See man sinkrb for the config keys.\n",
+          "See man sinkrb for the config keys (in a build tree: man ./man/sinkrb.1).\n",
           f);
 }
 

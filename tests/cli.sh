@@ -220,6 +220,23 @@ expect 0 "test: model b on the curve \(BatchNorm re-estimated\) loss [0-9.]+, ow
   "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o t13 --set model.norm=batchnorm --progress never
 grep -q '"on_curve"' t13/metrics.json || { echo "FAIL: metrics.json lacks the endpoints on the curve"; fail=1; }
 
+# A data set missing from its default folder is fetched before the run
+# (here by a stand-in for datasets/fetch that copies from the source tree);
+# when fetching fails the run stops with the offline hint.
+if [ -e "$TOP_SRCDIR/datasets/mnist/train-images-idx3-ubyte" ] || [ -e "$TOP_SRCDIR/datasets/mnist/train-images-idx3-ubyte.gz" ]; then
+  printf '#!/bin/sh\necho "fetch $*" >> fetch.log\nexec "%s/datasets/fetch" "$1" --from "%s/datasets" --dest "$3"\n' \
+    "$TOP_SRCDIR" "$TOP_SRCDIR" > fakefetch
+  chmod +x fakefetch
+  rm -rf datasets
+  expect 1 "fetching it failed \(offline\?\).*" env SINKRB_FETCH=/bin/false "$SINKRB" run \
+    "$TOP_SRCDIR/configs/smoke_train.yaml" -o t14 --set dataset.name=mnist --progress never
+  expect 0 "model a: train loss" env SINKRB_FETCH="$(pwd)/fakefetch" "$SINKRB" run \
+    "$TOP_SRCDIR/configs/smoke_train.yaml" -o t14 --set dataset.name=mnist --set dataset.train_limit=200 \
+    --set dataset.test_limit=100 --set train.epochs=1 --progress never
+  grep -q "fetch mnist --dest datasets" fetch.log || { echo "FAIL: the fetch script was not run"; fail=1; }
+  rm -rf datasets
+fi
+
 # check --verify-spec proves the spec of the configured model.
 expect 0 "spec verified" "$SINKRB" check "$TOP_SRCDIR/configs/smoke_align.yaml" --verify-spec
 expect 2 "--verify-spec is an option of check" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" --verify-spec

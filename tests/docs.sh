@@ -30,7 +30,7 @@ for c in run check info; do
 done
 
 # The README's apt-get line installs exactly what .ci/run installs.
-readme_deps=$(grep -oE 'apt-get install -y [a-z0-9 .+-]+' "$TOP_SRCDIR/README.md" | head -n1 | sed 's/apt-get install -y //' | tr ' ' '\n' | sort | tr '\n' ' ')
+readme_deps=$(grep -oE 'apt-get install -y [a-z0-9 .+-]+' "$TOP_SRCDIR/README.md" | head -n1 | sed 's/apt-get install -y //; s/ *$//' | tr ' ' '\n' | sort | tr '\n' ' ')
 ci_deps=$(sed -n 's/^DEPS="\(.*\)"/\1/p' "$TOP_SRCDIR/.ci/run" | tr ' ' '\n' | sort | tr '\n' ' ')
 [ "$readme_deps" = "$ci_deps" ] || { echo "README install line ($readme_deps) differs from .ci/run ($ci_deps)"; fail=1; }
 

@@ -20,6 +20,7 @@ sk_status sk_run_validate_inputs(sk_run *r)
     if (!ps) return SK_ENOMEM;
     r->state = ps;
     sk_options_data(c, &o);
+    if ((st = sk_app_fetch_missing(c)) != SK_OK) return st;
     st = sk_dataset_load(&ps->ds, &o);
     if (st != SK_OK) return st;
     ps->ds_loaded = 1;

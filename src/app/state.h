@@ -115,6 +115,10 @@ SK_MUST_CHECK sk_status sk_endpoints_evaluate(sk_run *r, sk_pipe_state *ps);
 /* "loaded", "trained", "initialisation" or "planted". */
 const char *sk_endpoint_source(const sk_endpoint *ep);
 
+/* fetch.c: when dataset.path is the default folder and the data set is not
+ * there, fetch it (datasets/fetch); an error when that fails. */
+SK_MUST_CHECK sk_status sk_app_fetch_missing(const sk_config *c);
+
 /* interp.c */
 SK_MUST_CHECK sk_status sk_interp_all(sk_run *r, sk_pipe_state *ps);
 

@@ -190,6 +190,8 @@ SK_MUST_CHECK sk_status sk_config_sweep_item(const sk_config *cfg, int i, sk_con
 /* The value of one key as it is printed in the resolved config (e.g. "[512, 512]"
  * for model.hidden); SK_EINVAL for a key not in the schema. */
 SK_MUST_CHECK sk_status sk_config_value_text(const sk_config *cfg, const char *key, char *buf, size_t n);
+/* dataset.path when not given, by dataset.name ("" for the polynomial toy). */
+const char *sk_cfg_default_data_dir(sk_ds_kind k);
 /* The model section as YAML text (for the weights file's `arch` attribute). */
 char *sk_config_model_yaml(const sk_config *cfg);
 

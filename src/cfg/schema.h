@@ -56,7 +56,6 @@ long long sk_cfg_load_int(const void *field, size_t size);
 
 /* Characters allowed in `name` and in sweep labels (folder names). */
 int sk_cfg_name_char(char c);
-/* dataset.path when not given, by dataset.name ("" for the polynomial toy). */
-const char *sk_cfg_default_data_dir(sk_ds_kind k);
+
 
 #endif
