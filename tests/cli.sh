@@ -237,6 +237,38 @@ if [ -e "$TOP_SRCDIR/datasets/mnist/train-images-idx3-ubyte" ] || [ -e "$TOP_SRC
   rm -rf datasets
 fi
 
+# Only a truly absent weights path counts as absent: a dangling link is an error.
+ln -s no-such-file.h5 dangling.h5
+expect 1 "models.a.weights: dangling.h5 is a symbolic link to a missing file" "$SINKRB" run \
+  "$TOP_SRCDIR/configs/smoke_train.yaml" -o t15 --set models.a.weights=dangling.h5 --set models.a.train=if_missing \
+  --progress never
+[ -L dangling.h5 ] || { echo "FAIL: the symbolic link was replaced"; fail=1; }
+# One run per output folder; an interrupted run removes its unfinished files,
+# says where it stopped and exits 128 + the signal; a rerun removes the
+# temporary files of runs that were killed outright.
+"$SINKRB" run "$TOP_SRCDIR/configs/smoke_train.yaml" -o t16 --set train.epochs=1000000 --progress never \
+  > t16.out 2>&1 &
+bg=$!
+k=0
+while ! grep -q "pid $bg" t16/.sinkrb.lock 2>/dev/null && [ $k -lt 100 ]; do sleep 0.1; k=$((k + 1)); done
+expect 1 "t16 is in use by another sinkrb run \(pid $bg" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_train.yaml" \
+  -o t16 --progress never
+kill -INT $bg
+wait $bg
+got=$?
+[ "$got" = 130 ] || { echo "FAIL: an interrupted run exited $got, expected 130"; fail=1; }
+grep -q "interrupted by SIGINT in t16" t16.out || { echo "FAIL: the interrupted run did not say where it stopped"; cat t16.out; fail=1; }
+ls t16 | grep -q '\.tmp\.' && { echo "FAIL: temporary files left: $(ls t16)"; fail=1; }
+dead=$(sh -c 'echo $$')
+: > "t16/model_a.h5.tmp.$dead.3"
+expect 0 "" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_train.yaml" -o t16 --progress never
+[ ! -e "t16/model_a.h5.tmp.$dead.3" ] || { echo "FAIL: a dead run's temporary file is still there"; fail=1; }
+
+# Training that diverges is a failure naming the epoch, never a result.
+expect 1 "(training diverged: the training loss of epoch 1 is|epoch 1 step [0-9]+: training loss is)" "$SINKRB" run \
+  "$TOP_SRCDIR/configs/smoke_train.yaml" -o t17 --set train.optimizer=sgd --set train.lr=1e30 --progress never
+[ ! -e t17/model_a.h5 ] || { echo "FAIL: a diverged endpoint was saved"; fail=1; }
+
 # check --verify-spec proves the spec of the configured model.
 expect 0 "spec verified" "$SINKRB" check "$TOP_SRCDIR/configs/smoke_align.yaml" --verify-spec
 expect 2 "--verify-spec is an option of check" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" --verify-spec

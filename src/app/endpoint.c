@@ -139,6 +139,9 @@ sk_status sk_endpoints_load(sk_run *r, sk_pipe_state *ps)
                           "there, set models.%c.train: if_missing",
                           'a' + e, c->models[e].weights, 'a' + e, 'a' + e);
         if (ep->action != SK_EP_LOAD) continue;
+        const char *why;
+        if (sk_path_kind_of(c->models[e].weights, &why) == SK_PATH_BAD)
+            return sk_err(SK_EIO, "models.%c.weights: %s is %s", 'a' + e, c->models[e].weights, why);
         const char *rn[2 * SK_CFG_RENAME];
         char buf[SK_CFG_RENAME][SK_CFG_RENAME_TEXT];
         int n_rn = c->models[e].n_rename;

@@ -148,8 +148,13 @@ sk_ep_action sk_options_endpoint(const sk_config *c, int e)
 {
     if (e == 1 && c->models[1].planted) return SK_EP_PLANT;
     sk_endpoint_train t = c->models[e].train;
+    const char *why;
+    /* Only a truly absent path counts as absent: a dangling link or a
+     * directory is loaded, and the load reports what it is. */
+    sk_path_kind k = sk_path_kind_of(c->models[e].weights, &why);
+    if (k == SK_PATH_BAD) return SK_EP_LOAD;
     if (t == SK_ENDPOINT_ALWAYS) return SK_EP_TRAIN;
-    if (sk_file_exists(c->models[e].weights)) return SK_EP_LOAD;
+    if (k == SK_PATH_FILE) return SK_EP_LOAD;
     switch (t) {
     case SK_ENDPOINT_INIT:
         return SK_EP_INIT;

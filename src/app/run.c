@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -32,6 +35,8 @@ sk_status sk_app_check(const sk_app_opts *o)
 }
 
 /* Stage timing for metrics.json. */
+static void set_where(const sk_run *r);
+
 void sk_run_stage(sk_run *r, const char *name, double seconds)
 {
     if (r->n_stages < SK_RUN_MAX_STAGES) {
@@ -39,6 +44,91 @@ void sk_run_stage(sk_run *r, const char *name, double seconds)
         r->stages[r->n_stages].seconds = seconds;
         r->n_stages++;
     }
+    set_where(r);
+}
+
+/* ---- interruption and concurrent runs ------------------------------------------ */
+
+/* What the signal handler says: prepared whenever a run starts or finishes a
+ * stage, since the handler can only write what is ready. */
+static char interrupted_at[SK_PATH_MAX + 256];
+
+static void on_signal(int sig)
+{
+    int n = sk_atomic_remove_temps();
+    char msg[SK_PATH_MAX + 400];
+    size_t k = 0;
+    const char *name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+    /* Only async-signal-safe calls here: formatting by hand, write(2). */
+#define PUT(s)                                                                                                         \
+    for (const char *p_ = (s); *p_ && k + 1 < sizeof msg; p_++)                                                        \
+    msg[k++] = *p_
+    PUT("\nsinkrb: interrupted by ");
+    PUT(name);
+    PUT(interrupted_at[0] ? interrupted_at : "");
+    PUT("; removed ");
+    char num[16];
+    int d = 0;
+    do
+        num[d++] = (char)('0' + n % 10);
+    while ((n /= 10) && d < 15);
+    while (d)
+        msg[k++] = num[--d];
+    PUT(" unfinished file(s); finished results stay, and a rerun starts again from what is missing\n");
+#undef PUT
+    if (write(2, msg, k) < 0) {
+    }
+    _exit(128 + sig);
+}
+
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static void set_where(const sk_run *r)
+{
+    if (r->n_stages)
+        snprintf(interrupted_at, sizeof interrupted_at, " in %s after stage %s", r->cfg.output,
+                 r->stages[r->n_stages - 1].name);
+    else
+        snprintf(interrupted_at, sizeof interrupted_at, " in %s before its first stage finished", r->cfg.output);
+}
+
+/* One run at a time per output folder: an exclusive lock on <dir>/.sinkrb.lock,
+ * held until the process ends; the file names the holder. */
+static sk_status lock_output(const char *dir, int *fd_out)
+{
+    char path[SK_PATH_MAX + 32], holder[512] = "";
+    snprintf(path, sizeof path, "%s/.sinkrb.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) return sk_err(SK_EIO, "%s: cannot create the lock file: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        ssize_t n = read(fd, holder, sizeof holder - 1);
+        holder[n > 0 ? n : 0] = '\0';
+        holder[strcspn(holder, "\n")] = '\0';
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return sk_err(SK_EIO,
+                          "%s is in use by another sinkrb run (%s)\nHINT: wait for it to finish, or choose another "
+                          "output folder (-o DIR)",
+                          dir, holder[0] ? holder : "holder unknown");
+        return sk_err(SK_EIO, "%s: cannot lock: %s", path, strerror(e));
+    }
+    char started[32];
+    sk_wall_iso8601(started, sizeof started);
+    int len = snprintf(holder, sizeof holder, "pid %ld, started %s\n", (long)getpid(), started);
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, holder, (size_t)len, 0) != len) {
+        /* the holder's description is a courtesy; the lock itself is held */
+    }
+    *fd_out = fd;
+    return SK_OK;
 }
 
 void sk_run_wrote(sk_run *r, const char *path)
@@ -114,6 +204,7 @@ static sk_status write_config(sk_run *r)
 static sk_status run_one(const sk_app_opts *o, const sk_config *cfg, sk_csv *csv, const char *label, const char *value,
                          FILE *table)
 {
+    int lock_fd = -1;
     sk_run *r = sk_alloc(sizeof *r);
     sk_status st;
     char path[SK_PATH_MAX + 32];
@@ -127,8 +218,11 @@ static sk_status run_one(const sk_app_opts *o, const sk_config *cfg, sk_csv *csv
 
     sk_threads_set(r->cfg.threads);
     st = sk_mkdir_p(r->cfg.output);
+    if (st == SK_OK) st = lock_output(r->cfg.output, &lock_fd);
     if (st == SK_OK) st = clear_stale(r);
     if (st != SK_OK) goto cleanup;
+    sk_atomic_remove_dead_temps(r->cfg.output);
+    set_where(r);
     snprintf(path, sizeof path, "%s/log.txt", r->cfg.output);
     st = sk_log_open(&r->log, path, o->quiet);
     if (st != SK_OK) goto cleanup;
@@ -151,6 +245,7 @@ cleanup:
     sk_run_free_state(r);
     sk_run_files_free(r);
     sk_log_close(r->log);
+    if (lock_fd >= 0) close(lock_fd);
     sk_free(r);
     return st;
 }
@@ -160,6 +255,7 @@ cleanup:
  * method and split) appears when the last item has finished. */
 static sk_status run_sweep(const sk_app_opts *o, const sk_config *cfg)
 {
+    int lock_fd = -1;
     sk_config *items = sk_alloc_n((size_t)cfg->sweep.n, sizeof *items);
     sk_run *r = sk_alloc(sizeof *r);
     sk_csv *csv = NULL;
@@ -191,7 +287,10 @@ static sk_status run_sweep(const sk_app_opts *o, const sk_config *cfg)
     r->cfg = *cfg;
     r->t_start = t0;
     sk_wall_iso8601(r->started, sizeof r->started);
-    if ((st = sk_mkdir_p(cfg->output)) != SK_OK || (st = clear_stale(r)) != SK_OK) goto cleanup;
+    if ((st = sk_mkdir_p(cfg->output)) != SK_OK || (st = lock_output(cfg->output, &lock_fd)) != SK_OK ||
+        (st = clear_stale(r)) != SK_OK)
+        goto cleanup;
+    sk_atomic_remove_dead_temps(cfg->output);
     snprintf(path, sizeof path, "%s/log.txt", cfg->output);
     if ((st = sk_log_open(&log, path, o->quiet)) != SK_OK) goto cleanup;
     sk_run_wrote(r, path);
@@ -238,6 +337,7 @@ cleanup:
     free(tbuf);
     sk_log_close(log);
     sk_free(items);
+    if (lock_fd >= 0) close(lock_fd);
     if (r) sk_run_files_free(r);
     sk_free(r);
     return st;
@@ -251,6 +351,7 @@ sk_status sk_app_run(const sk_app_opts *o)
     if (!cfg) return SK_ENOMEM;
     /* Everything that can be wrong with the config is found before any work. */
     st = sk_config_load(cfg, o->config_path, o->sets, o->n_sets);
+    catch_signals();
     if (st == SK_OK) st = cfg->sweep.n > 0 ? run_sweep(o, cfg) : run_one(o, cfg, NULL, NULL, NULL, NULL);
     sk_free(cfg);
     return st;

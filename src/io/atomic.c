@@ -1,6 +1,8 @@
 #include "io/atomic.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,16 +10,84 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The tracked temporary names: a fixed table, so that a signal handler can
+ * walk it without allocating. A slot is free when its name is empty. */
+#define SK_TEMPS 64
+static char temps[SK_TEMPS][SK_PATH_MAX];
+
+static void track(const char *tmp)
+{
+    for (int i = 0; i < SK_TEMPS; i++)
+        if (!temps[i][0]) {
+            snprintf(temps[i], sizeof temps[i], "%s", tmp);
+            return;
+        }
+}
+
+static void untrack(const char *tmp)
+{
+    for (int i = 0; i < SK_TEMPS; i++)
+        if (temps[i][0] && !strcmp(temps[i], tmp)) temps[i][0] = '\0';
+}
+
+int sk_atomic_remove_temps(void)
+{
+    int n = 0;
+    for (int i = 0; i < SK_TEMPS; i++)
+        if (temps[i][0] && unlink(temps[i]) == 0) n++;
+    return n;
+}
+
+void sk_atomic_remove_dead_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    for (struct dirent *de; (de = readdir(d));) {
+        const char *t = strstr(de->d_name, ".tmp.");
+        char *end;
+        if (!t) continue;
+        long pid = strtol(t + 5, &end, 10);
+        if (end == t + 5 || *end != '.' || pid <= 0 || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive (or not ours to judge) */
+        char path[SK_PATH_MAX + 256];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        unlink(path);
+    }
+    closedir(d);
+}
+
+sk_path_kind sk_path_kind_of(const char *path, const char **why)
+{
+    struct stat sl, st;
+    *why = NULL;
+    if (lstat(path, &sl) != 0) {
+        if (errno == ENOENT) return SK_PATH_ABSENT;
+        *why = strerror(errno);
+        return SK_PATH_BAD;
+    }
+    if (stat(path, &st) != 0) {
+        *why = errno == ELOOP ? "a symbolic link loop" : "a symbolic link to a missing file";
+        return SK_PATH_BAD;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        *why = S_ISDIR(st.st_mode) ? "a directory" : "not a regular file";
+        return SK_PATH_BAD;
+    }
+    return SK_PATH_FILE;
+}
+
 sk_status sk_atomic_tmpname(const char *path, char *tmp, size_t n)
 {
     static unsigned counter;
     int k = snprintf(tmp, n, "%s.tmp.%ld.%u", path, (long)getpid(), counter++);
     if (k < 0 || (size_t)k >= n) return sk_err(SK_EIO, "%s: path too long", path);
+    track(tmp);
     return SK_OK;
 }
 
 sk_status sk_atomic_rename(const char *tmp, const char *path)
 {
+    untrack(tmp);
     if (rename(tmp, path) != 0) {
         int e = errno;
         unlink(tmp);
@@ -60,6 +130,7 @@ sk_status sk_afile_commit(sk_afile *f)
     }
     f->fp = NULL;
     if (bad) {
+        untrack(f->tmp);
         unlink(f->tmp);
         return sk_err(SK_EIO, "%s: write failed: %s", f->path, strerror(e));
     }
@@ -70,7 +141,10 @@ void sk_afile_abort(sk_afile *f)
 {
     if (f->fp) fclose(f->fp);
     f->fp = NULL;
-    if (f->tmp[0]) unlink(f->tmp);
+    if (f->tmp[0]) {
+        untrack(f->tmp);
+        unlink(f->tmp);
+    }
     f->tmp[0] = '\0';
 }
 

@@ -27,6 +27,20 @@ void sk_afile_abort(sk_afile *f);
 SK_MUST_CHECK sk_status sk_atomic_tmpname(const char *path, char *tmp, size_t n);
 SK_MUST_CHECK sk_status sk_atomic_rename(const char *tmp, const char *path);
 
+/* Temporary files are tracked from sk_atomic_tmpname until they are renamed
+ * into place or removed, so that an interrupted run can remove its own:
+ * sk_atomic_remove_temps unlinks every tracked one and returns how many (it
+ * is async-signal-safe: a signal handler may call it). */
+int sk_atomic_remove_temps(void);
+/* Remove temporary files that runs killed without a chance to clean up left
+ * in `dir` (names "<file>.tmp.<pid>.<n>" whose process no longer exists). */
+void sk_atomic_remove_dead_temps(const char *dir);
+/* What a path is: absent (nothing there, not even a link), a regular file,
+ * or something else that is not usable as a file (a dangling or looping
+ * symbolic link, a directory, a FIFO ...), with why in *why. */
+typedef enum { SK_PATH_ABSENT, SK_PATH_FILE, SK_PATH_BAD } sk_path_kind;
+sk_path_kind sk_path_kind_of(const char *path, const char **why);
+
 SK_MUST_CHECK sk_status sk_write_file_atomic(const char *path, const void *data, size_t n);
 /* mkdir -p */
 SK_MUST_CHECK sk_status sk_mkdir_p(const char *path);

@@ -179,6 +179,13 @@ sk_status sk_train(sk_model *m, sk_train_cfg *cfg)
             (st = sk_model_eval(m, NULL, cfg->get_test_batch, cfg->test_ctx, &cfg->loss, &vl, &va)) != SK_OK)
             goto cleanup;
         if (cfg->on_epoch) cfg->on_epoch(cfg->epoch_ctx, epoch + 1, tl, ta, vl, va, dt > 0 ? (double)count / dt : 0.0);
+        if (count && !isfinite(tl)) { /* a diverged run is a failed run, never a result */
+            st = sk_err(SK_ENUMERIC,
+                        "training diverged: the training loss of epoch %d is %s\nHINT: lower train.lr, or add "
+                        "a warm-up (train.warmup_epochs) or gradient clipping (train.clip_norm)",
+                        epoch + 1, isnan(tl) ? "NaN" : "infinite");
+            goto cleanup;
+        }
     }
 cleanup:
     bufs_free(&b);
