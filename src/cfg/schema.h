@@ -57,5 +57,4 @@ long long sk_cfg_load_int(const void *field, size_t size);
 /* Characters allowed in `name` and in sweep labels (folder names). */
 int sk_cfg_name_char(char c);
 
-
 #endif
