@@ -7,3 +7,4 @@ test_nn_model_SOURCES = test_nn_model.c
 test_nn_golden_SOURCES = test_nn_golden.c
 # weight matching's fast path vs a naive reference, every architecture
 test_nn_wm_SOURCES = test_nn_wm.c
+EXTRA_DIST += golden/make_nn_fixtures.py

@@ -113,11 +113,15 @@ const sk_cfg_key sk_cfg_schema[] = {
 
     ENUM("model.arch", model.arch, "mlp", sk_arch_names, "architecture"),
     ILIST("model.hidden", model.hidden, model.n_hidden, "[512, 512, 512]", 1, 1e6, "MLP hidden widths"),
-    ENUM("model.activation", model.activation, "relu", sk_act_names, "MLP activation"),
-    ENUM("model.norm", model.norm, "none", sk_mnorm_names, "normalisation after each conv (conv nets)"),
+    ENUM("model.activation", model.activation, "relu", sk_act_names,
+         "activation of every architecture: after each hidden linear and its norm (MLP), each conv and its norm "
+         "(VGG, ResNet20; a residual block's second conv: after the addition) and the VGG head's hidden linears"),
+    ENUM("model.norm", model.norm, "none", sk_mnorm_names,
+         "normalisation after each hidden linear (MLP) or conv (VGG, ResNet20, which needs one), before the "
+         "activation; layernorm in conv nets: over the channels at each pixel"),
     FLT("model.width", model.width, "1", 0, 1024, 1, "width multiplier of conv nets"),
     ENUM("model.head", model.head, "gitrebasin", sk_vgghead_names,
-         "VGG classifier: gitrebasin = Linear-ReLU-Linear-ReLU-Linear (512w units), linear = one Linear"),
+         "VGG classifier: gitrebasin = Linear-act-Linear-act-Linear (512w units), linear = one Linear"),
     FLT("model.dropout", model.dropout, "0", 0, 1, 0, "MLP dropout probability after each hidden activation"),
 
     STR("models.a.weights", models[0].weights, "\"\"", "endpoint A weights (HDF5; default <output>/model_a.h5)"),

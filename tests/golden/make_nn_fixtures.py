@@ -4,9 +4,10 @@
 Run with Debian's python (torch 1.13, h5py):
     /usr/bin/python3 tests/golden/make_nn_fixtures.py tests/fixtures
 
-For each small model, PyTorch modules with the same state_dict names as
-src/nn/model.c are filled with deterministic values from an integer hash
-(reproduced bit-exactly by the C test, so parameters are not stored), then:
+For each small model, the PyTorch modules of python/sinkrb_models.py (the
+definitions users export with, so the two cannot drift apart) are filled
+with deterministic values from an integer hash (reproduced bit-exactly by
+the C test, so parameters are not stored), then:
   logits_eval   eval-mode forward (running statistics)
   logits_train  train-mode forward (batch statistics), after logits_eval
   loss          mean softmax cross-entropy of logits_train with labels y
@@ -23,6 +24,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+import sinkrb_models as sm  # noqa: E402
 
 M64 = (1 << 64) - 1
 FULL_MAX = 2048
@@ -63,141 +67,10 @@ def fill_value(t, name, shape, is_norm):
     return v.astype(np.float32).reshape(shape)
 
 
-class ChannelLN(nn.Module):
-    """LayerNorm over channels at each pixel (Git Re-Basin's conv nets);
-    over features for 2-D input."""
-
-    def __init__(self, c):
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(c))
-        self.bias = nn.Parameter(torch.zeros(c))
-
-    def forward(self, x):
-        mu = x.mean(dim=1, keepdim=True)
-        var = ((x - mu) ** 2).mean(dim=1, keepdim=True)
-        y = (x - mu) / torch.sqrt(var + 1e-5)
-        shape = [1, -1] + [1] * (x.dim() - 2)
-        return y * self.weight.view(shape) + self.bias.view(shape)
-
-
-def make_norm(kind, c, dim2=True):
-    if kind == "batchnorm":
-        return nn.BatchNorm2d(c) if dim2 else nn.BatchNorm1d(c)
-    if kind == "layernorm":
-        return ChannelLN(c)
-    return None
-
-
-class MaybePool(nn.Module):
-    """2x2 max pool, skipped on maps smaller than 2x2 (as sinkrb does)."""
-
-    def forward(self, x):
-        if x.shape[2] < 2 or x.shape[3] < 2:
-            return x
-        return F.max_pool2d(x, 2)
-
-
-def scaled(c, w):
-    return max(1, int(round(c * w)))
-
-
-VGG = {
-    "vgg11": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
-}
-
-
-class VGGNet(nn.Module):
-    def __init__(self, cfg, width, norm, head, in_shape, n_out):
-        super().__init__()
-        layers, c, h, w = [], in_shape[0], in_shape[1], in_shape[2]
-        for v in cfg:
-            if v == "M":
-                layers.append(MaybePool())
-                if h >= 2 and w >= 2:
-                    h, w = h // 2, w // 2
-                continue
-            o = scaled(v, width)
-            layers.append(nn.Conv2d(c, o, 3, padding=1))
-            if norm != "none":
-                layers.append(make_norm(norm, o))
-            layers.append(nn.ReLU())
-            c = o
-        self.features = nn.Sequential(*layers)
-        flat = c * h * w
-        if head == "linear":
-            self.classifier = nn.Linear(flat, n_out)
-        else:
-            hid = scaled(512, width)
-            self.classifier = nn.Sequential(nn.Linear(flat, hid), nn.ReLU(), nn.Linear(hid, hid),
-                                            nn.ReLU(), nn.Linear(hid, n_out))
-
-    def forward(self, x):
-        return self.classifier(self.features(x).flatten(1))
-
-
-class Block(nn.Module):
-    def __init__(self, cin, cout, stride, norm):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = make_norm(norm, cout) or nn.Identity()
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = make_norm(norm, cout) or nn.Identity()
-        self.shortcut = nn.Sequential()
-        if stride != 1 or cin != cout:
-            mods = [nn.Conv2d(cin, cout, 3, stride, 1, bias=False)]
-            if norm != "none":
-                mods.append(make_norm(norm, cout))
-            self.shortcut = nn.Sequential(*mods)
-
-    def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return F.relu(out + self.shortcut(x))
-
-
-class ResNet20(nn.Module):
-    def __init__(self, width, norm, in_c, n_out):
-        super().__init__()
-        w0 = scaled(16, width)
-        self.conv1 = nn.Conv2d(in_c, w0, 3, 1, 1, bias=False)
-        self.bn1 = make_norm(norm, w0) or nn.Identity()
-        cin = w0
-        for s in range(1, 4):
-            cout = scaled(16 << (s - 1), width)
-            blocks = []
-            for b in range(3):
-                stride = 2 if (s > 1 and b == 0) else 1
-                blocks.append(Block(cin, cout, stride, norm))
-                cin = cout
-            setattr(self, "layer%d" % s, nn.Sequential(*blocks))
-        self.fc = nn.Linear(cin, n_out)
-
-    def forward(self, x):
-        x = F.relu(self.bn1(self.conv1(x)))
-        x = self.layer3(self.layer2(self.layer1(x)))
-        return self.fc(x.mean(dim=(2, 3)))
-
-
-class MLP(nn.Module):
-    def __init__(self, n_in, hidden, n_out, act):
-        super().__init__()
-        dims = [n_in] + hidden + [n_out]
-        self.layers = nn.ModuleList([nn.Linear(dims[i], dims[i + 1]) for i in range(len(dims) - 1)])
-        self.act = torch.tanh if act == "tanh" else F.relu
-
-    def forward(self, x):
-        x = x.flatten(1)
-        for i, l in enumerate(self.layers):
-            x = l(x)
-            if i + 1 < len(self.layers):
-                x = self.act(x)
-        return x
-
-
 def norm_param_names(model):
     names = set()
     for mname, mod in model.named_modules():
-        if isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d, ChannelLN)):
+        if isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, sm.ChannelLayerNorm)):
             for p in ("weight", "bias", "running_mean", "running_var"):
                 names.add(mname + "." + p)
     return names
@@ -257,19 +130,19 @@ def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "fixtures")
     torch.set_num_threads(1)
     fx = [
-        ("nn_mlp.h5", MLP(64, [32, 24], 10, "relu"),
+        ("nn_mlp.h5", sm.MLP(64, [32, 24], 10, activation="relu"),
          dict(arch="mlp", hidden=np.array([32, 24], dtype=np.int32), act="relu", norm="none",
               width=1.0, head="gitrebasin"), (1, 8, 8), 10, 6),
-        ("nn_mlp_tanh.h5", MLP(5, [7], 3, "tanh"),
+        ("nn_mlp_tanh.h5", sm.MLP(5, [7], 3, activation="tanh"),
          dict(arch="mlp", hidden=np.array([7], dtype=np.int32), act="tanh", norm="none",
               width=1.0, head="gitrebasin"), (1, 1, 5), 3, 4),
-        ("nn_vgg11_bn.h5", VGGNet(VGG["vgg11"], 0.125, "batchnorm", "gitrebasin", (3, 8, 8), 10),
+        ("nn_vgg11_bn.h5", sm.VGG("vgg11", 0.125, "batchnorm", "gitrebasin", "relu", (3, 8, 8), 10),
          dict(arch="vgg11", norm="batchnorm", width=0.125, head="gitrebasin", act="relu"), (3, 8, 8), 10, 4),
-        ("nn_vgg11_ln.h5", VGGNet(VGG["vgg11"], 0.125, "layernorm", "linear", (3, 16, 32), 10),
+        ("nn_vgg11_ln.h5", sm.VGG("vgg11", 0.125, "layernorm", "linear", "relu", (3, 16, 32), 10),
          dict(arch="vgg11", norm="layernorm", width=0.125, head="linear", act="relu"), (3, 16, 32), 10, 3),
-        ("nn_resnet20_ln.h5", ResNet20(0.5, "layernorm", 3, 10),
+        ("nn_resnet20_ln.h5", sm.ResNet20(0.5, "layernorm", "relu", 3, 10),
          dict(arch="resnet20", norm="layernorm", width=0.5, head="gitrebasin", act="relu"), (3, 8, 8), 10, 4),
-        ("nn_resnet20_bn.h5", ResNet20(0.5, "batchnorm", 3, 10),
+        ("nn_resnet20_bn.h5", sm.ResNet20(0.5, "batchnorm", "relu", 3, 10),
          dict(arch="resnet20", norm="batchnorm", width=0.5, head="gitrebasin", act="relu"), (3, 8, 8), 10, 4),
     ]
     for fname, model, attrs, in_shape, n_out, batch in fx:
