@@ -34,6 +34,8 @@ static void usage(FILE *f)
           "  -j, --threads N        threads for BLAS and OpenMP (0 = one per core)\n"
           "      --progress WHEN    auto, always or never: progress on stderr (default auto = when a terminal)\n"
           "  -q, --quiet            no summary table on stdout\n"
+          "      --restart          run: redo everything (retrain endpoints in their default location,\n"
+          "                         rerun finished sweep items) instead of resuming\n"
           "      --verify-spec      check: prove the model's permutation spec (outputs unchanged under\n"
           "                         random permutations of every group, on a batch of real inputs)\n"
           "  -h, --help             show this help and exit\n"
@@ -78,7 +80,7 @@ static int finish(sk_status st)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_SEED = 1000, OPT_PROGRESS, OPT_VERIFY };
+    enum { OPT_SEED = 1000, OPT_PROGRESS, OPT_VERIFY, OPT_RESTART };
     static const struct option longopts[] = {
         {"set", required_argument, NULL, 's'},
         {"output", required_argument, NULL, 'o'},
@@ -87,6 +89,7 @@ int main(int argc, char **argv)
         {"progress", required_argument, NULL, OPT_PROGRESS},
         {"quiet", no_argument, NULL, 'q'},
         {"verify-spec", no_argument, NULL, OPT_VERIFY},
+        {"restart", no_argument, NULL, OPT_RESTART},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -144,6 +147,9 @@ int main(int argc, char **argv)
         case OPT_VERIFY:
             o.verify_spec = 1;
             break;
+        case OPT_RESTART:
+            o.restart = 1;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -173,6 +179,7 @@ int main(int argc, char **argv)
         if (optind + 1 < argc) return usage_error("unexpected argument '%s'", argv[optind + 1]);
         o.config_path = argv[optind];
         if (o.verify_spec && strcmp(cmd, "check")) return usage_error("--verify-spec is an option of %s", "check");
+        if (o.restart && strcmp(cmd, "run")) return usage_error("--restart is an option of %s", "run");
         return finish(!strcmp(cmd, "run") ? sk_app_run(&o) : sk_app_check(&o));
     }
     if (!strcmp(cmd, "info")) {

@@ -269,6 +269,19 @@ expect 1 "(training diverged: the training loss of epoch 1 is|epoch 1 step [0-9]
   "$TOP_SRCDIR/configs/smoke_train.yaml" -o t17 --set train.optimizer=sgd --set train.lr=1e30 --progress never
 [ ! -e t17/model_a.h5 ] || { echo "FAIL: a diverged endpoint was saved"; fail=1; }
 
+# A rerun of a sweep reuses the items an earlier run finished (same sweep.csv);
+# --restart redoes them.
+expect 0 "" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o t18 --set sweep.key=models.b.seed \
+  --set 'sweep.values=[2, 3]' --progress never
+cp t18/sweep.csv t18.first.csv
+expect 0 "item 2 of 2.*complete from an earlier run: reused" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" \
+  -o t18 --set sweep.key=models.b.seed --set 'sweep.values=[2, 3]' --progress never
+cut -d, -f1-13 t18/sweep.csv > a.csv; cut -d, -f1-13 t18.first.csv > b.csv
+cmp -s a.csv b.csv || { echo "FAIL: a resumed sweep's sweep.csv differs"; fail=1; }
+expect 0 "training model a" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o t18 --restart \
+  --set sweep.key=models.b.seed --set 'sweep.values=[2, 3]' --progress never
+expect 2 "--restart is an option of run" "$SINKRB" check "$TOP_SRCDIR/configs/smoke_align.yaml" --restart
+
 # check --verify-spec proves the spec of the configured model.
 expect 0 "spec verified" "$SINKRB" check "$TOP_SRCDIR/configs/smoke_align.yaml" --verify-spec
 expect 2 "--verify-spec is an option of check" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" --verify-spec

@@ -14,6 +14,7 @@ typedef struct {
     sk_progress_mode progress;
     int quiet;       /* no summary on stdout */
     int verify_spec; /* check: run the permutation-spec proof */
+    int restart;     /* run: redo everything instead of resuming */
 } sk_app_opts;
 
 /* `sinkrb run`: everything the config asks for; results under cfg.output. */

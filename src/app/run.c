@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "app/app.h"
+#include "app/options.h"
 #include "app/run_ctx.h"
 #include "core/blas.h"
 #include "core/mem.h"
@@ -160,8 +161,8 @@ void sk_run_files_free(sk_run *r)
 static sk_status clear_stale(const sk_run *r)
 {
     static const char *const patterns[] = {
-        "aligned_*.h5",     "perm_*.h5",           "interp.csv",      "lmc_loss.svg", "lmc_accuracy.svg",
-        "sinkhorn_log.csv", "accuracy_matrix.csv", "cl_accuracy.svg", "sweep.csv",    "metrics.json"};
+        "aligned_*.h5",        "perm_*.h5",       "interp.csv", "lmc_loss.svg", "lmc_accuracy.svg", "sinkhorn_log.csv",
+        "accuracy_matrix.csv", "cl_accuracy.svg", "sweep.csv",  "metrics.json", "sweep_item.csv",   "sweep_item.txt"};
     DIR *d = opendir(r->cfg.output);
     if (!d) return SK_OK; /* a new folder */
     sk_status st = SK_OK;
@@ -201,8 +202,33 @@ static sk_status write_config(sk_run *r)
 /* One run of a resolved config (a whole config, or one item of a sweep).
  * The inputs are validated (data, existing weights) before anything is
  * written. With `csv`, the run's summary rows are added to the sweep's. */
-static sk_status run_one(const sk_app_opts *o, const sk_config *cfg, sk_csv *csv, const char *label, const char *value,
-                         FILE *table)
+/* A sweep item's rows of sweep.csv and lines of the summary table, kept in
+ * its folder (sweep_item.csv, sweep_item.txt) so that a rerun of the sweep
+ * can reuse a finished item; written before metrics.json, which marks the
+ * item complete. */
+static sk_status write_item_rows(sk_run *r, const char *label, const char *value)
+{
+    char path[SK_PATH_MAX + 32], *tbuf = NULL;
+    size_t tlen = 0;
+    snprintf(path, sizeof path, "%s/sweep_item.csv", r->cfg.output);
+    sk_run_wrote(r, path);
+    sk_csv *csv = sk_csv_open(path, NULL);
+    FILE *table = open_memstream(&tbuf, &tlen);
+    sk_status st = csv && table ? sk_run_sweep_rows(r, csv, label, value, table) : csv ? SK_ENOMEM : SK_EIO;
+    if (table) fclose(table);
+    if (st == SK_OK) {
+        st = sk_csv_close(csv);
+        csv = NULL;
+    }
+    sk_csv_abort(csv);
+    snprintf(path, sizeof path, "%s/sweep_item.txt", r->cfg.output);
+    sk_run_wrote(r, path);
+    if (st == SK_OK) st = sk_write_file_atomic(path, tbuf ? tbuf : "", tbuf ? tlen : 0);
+    free(tbuf);
+    return st;
+}
+
+static sk_status run_one(const sk_app_opts *o, const sk_config *cfg, const char *label, const char *value)
 {
     int lock_fd = -1;
     sk_run *r = sk_alloc(sizeof *r);
@@ -213,6 +239,10 @@ static sk_status run_one(const sk_app_opts *o, const sk_config *cfg, sk_csv *csv
     r->t_start = sk_now();
     sk_wall_iso8601(r->started, sizeof r->started);
     r->cfg = *cfg;
+    if (o->restart) /* a clean run: the endpoints this run made before are made again */
+        for (int e = 0; e < 2; e++)
+            if (sk_options_default_weights(&r->cfg, e) && r->cfg.models[e].train == SK_ENDPOINT_AUTO)
+                r->cfg.models[e].train = SK_ENDPOINT_ALWAYS;
     st = sk_run_validate_inputs(r);
     if (st != SK_OK) goto cleanup;
 
@@ -236,9 +266,9 @@ static sk_status run_one(const sk_app_opts *o, const sk_config *cfg, sk_csv *csv
     st = sk_run_pipeline(r);
     if (st != SK_OK) goto cleanup;
 
+    if (label && (st = write_item_rows(r, label, value)) != SK_OK) goto cleanup;
     sk_wall_iso8601(r->finished, sizeof r->finished);
     st = sk_run_write_metrics(r);
-    if (st == SK_OK && csv) st = sk_run_sweep_rows(r, csv, label, value, table);
     if (st == SK_OK) sk_log_out(r->log, "results: %s/", r->cfg.output);
 cleanup:
     if (st != SK_OK && r->log) sk_log_file(r->log, "error: %s", sk_err_msg());
@@ -250,9 +280,64 @@ cleanup:
     return st;
 }
 
+/* Is sweep item `item` complete in its folder from an earlier run of the same
+ * config: its metrics.json, rows and table written, and its config.yaml the
+ * item's resolved config? */
+static int item_complete(const sk_config *item)
+{
+    static const char *const need[] = {"metrics.json", "sweep_item.csv", "sweep_item.txt"};
+    char path[SK_PATH_MAX + 32];
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", item->output, need[i]);
+        if (!sk_file_exists(path)) return 0;
+    }
+    snprintf(path, sizeof path, "%s/config.yaml", item->output);
+    FILE *f = fopen(path, "rb");
+    char *want = sk_config_to_yaml(item), *have = NULL;
+    size_t cap = 0;
+    int same = 0;
+    if (f && want) {
+        ssize_t n = getdelim(&have, &cap, '\0', f);           /* the whole file */
+        const char *body = n > 0 ? strchr(have, '\n') : NULL; /* after the "# resolved config" line */
+        same = body && !strcmp(body + 1, want);
+    }
+    if (f) fclose(f);
+    free(have);
+    free(want);
+    return same;
+}
+
+/* Appends a finished item's rows and table lines (from its folder). */
+static sk_status append_item_rows(const sk_config *item, sk_csv *csv, FILE *table)
+{
+    char path[SK_PATH_MAX + 32], *line = NULL;
+    size_t cap = 0;
+    sk_status st = SK_OK;
+    snprintf(path, sizeof path, "%s/sweep_item.csv", item->output);
+    FILE *f = fopen(path, "rb");
+    if (!f) return sk_err(SK_EIO, "%s: %s", path, strerror(errno));
+    for (ssize_t n; (n = getline(&line, &cap, f)) > 0;) {
+        if (line[n - 1] == '\n') line[n - 1] = '\0';
+        if ((st = sk_csv_row(csv, "%s", line)) != SK_OK) break;
+    }
+    fclose(f);
+    snprintf(path, sizeof path, "%s/sweep_item.txt", item->output);
+    if (st == SK_OK && (f = fopen(path, "rb"))) {
+        for (ssize_t n; (n = getline(&line, &cap, f)) > 0;)
+            fputs(line, table);
+        fclose(f);
+    } else if (st == SK_OK) {
+        st = sk_err(SK_EIO, "%s: %s", path, strerror(errno));
+    }
+    free(line);
+    return st;
+}
+
 /* A sweep: every item's inputs are checked first, then the items run in
- * order into <output>/<label>/; <output>/sweep.csv (one row per item and
- * method and split) appears when the last item has finished. */
+ * order into <output>/<label>/ (an item already complete from an earlier run
+ * of the same config is reused unless --restart); <output>/sweep.csv (one
+ * row per item and method and split) appears when the last item has
+ * finished. */
 static sk_status run_sweep(const sk_app_opts *o, const sk_config *cfg)
 {
     int lock_fd = -1;
@@ -306,9 +391,12 @@ static sk_status run_sweep(const sk_app_opts *o, const sk_config *cfg)
     }
     for (int i = 0; i < cfg->sweep.n && st == SK_OK; i++) {
         double ti = sk_now();
-        sk_log_out(log, "== sweep %s: item %d of %d, %s = %s -> %s/%s/", cfg->name, i + 1, cfg->sweep.n, cfg->sweep.key,
-                   cfg->sweep.values[i], cfg->output, cfg->sweep.labels[i]);
-        st = run_one(o, &items[i], csv, cfg->sweep.labels[i], cfg->sweep.values[i], table);
+        int reuse = !o->restart && item_complete(&items[i]);
+        sk_log_out(log, "== sweep %s: item %d of %d, %s = %s -> %s/%s/%s", cfg->name, i + 1, cfg->sweep.n,
+                   cfg->sweep.key, cfg->sweep.values[i], cfg->output, cfg->sweep.labels[i],
+                   reuse ? " (complete from an earlier run: reused; --restart redoes it)" : "");
+        if (!reuse) st = run_one(o, &items[i], cfg->sweep.labels[i], cfg->sweep.values[i]);
+        if (st == SK_OK) st = append_item_rows(&items[i], csv, table);
         if (st != SK_OK) st = sk_err_prefix(st, "sweep item %s: ", cfg->sweep.labels[i]);
         secs[i] = sk_now() - ti;
         if (st == SK_OK) sk_log_file(log, "item %s finished in %.1f s", cfg->sweep.labels[i], secs[i]);
@@ -352,7 +440,7 @@ sk_status sk_app_run(const sk_app_opts *o)
     /* Everything that can be wrong with the config is found before any work. */
     st = sk_config_load(cfg, o->config_path, o->sets, o->n_sets);
     catch_signals();
-    if (st == SK_OK) st = cfg->sweep.n > 0 ? run_sweep(o, cfg) : run_one(o, cfg, NULL, NULL, NULL, NULL);
+    if (st == SK_OK) st = cfg->sweep.n > 0 ? run_sweep(o, cfg) : run_one(o, cfg, NULL, NULL);
     sk_free(cfg);
     return st;
 }
