@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (cfg) {
         sk_err_clear();
         if (sk_config_load(cfg, path, sets, n_sets) == SK_OK) {
-            char *yaml = sk_config_to_yaml(cfg);   /* the printer must accept what the parser took */
+            char *yaml = sk_config_to_yaml(cfg); /* the printer must accept what the parser took */
             free(yaml);
             for (int i = 0; i < cfg->sweep.n && i < 4; i++) {
                 sk_config *item = sk_alloc(sizeof *item);
