@@ -460,8 +460,8 @@ static void check_planted_ex(const sk_model_spec *ms, int cost, int steps, const
     o.seed = 5;
     if (eps > 0) o.eps = eps;
     sk_srb_result res;
-    ck_assert_msg(sk_sinkhorn_rebasin(f.s, NULL, f.A, f.B, &o, NULL, NULL, NULL, on_epoch_log, NULL, found, &res) ==
-                      SK_OK,
+    ck_assert_msg(sk_sinkhorn_rebasin(f.s, NULL, f.A, f.B, &o, NULL, NULL, NULL, NULL, NULL, on_epoch_log, NULL, found,
+                                      &res) == SK_OK,
                   "%s: %s", what, sk_err_msg());
     sk_tset *C = sk_tset_like(f.A);
     ck_assert_int_eq(sk_perm_apply(f.s, (const int64_t *const *)found, f.B, C), SK_OK);
@@ -545,7 +545,8 @@ START_TEST(test_srb_sharp_no_nan)
         o.steps = 20;
         o.epochs = 2;
         sk_srb_result res;
-        ck_assert_msg(sk_sinkhorn_rebasin(f.s, NULL, f.A, f.B, &o, NULL, NULL, NULL, NULL, NULL, found, &res) == SK_OK,
+        ck_assert_msg(sk_sinkhorn_rebasin(f.s, NULL, f.A, f.B, &o, NULL, NULL, NULL, NULL, NULL, NULL, NULL, found,
+                                          &res) == SK_OK,
                       "tau %g: %s", taus[k], sk_err_msg());
         for (int e = 0; e < res.n_epochs; e++)
             ck_assert(isfinite(res.soft_cost[e]) && isfinite(res.hard_cost[e]));
@@ -717,8 +718,8 @@ static void check_mid_improves(sk_mnorm norm, int cost, const char *what)
     o.eval_batches = 0; /* all 8 batches */
     o.seed = 3;
     sk_srb_result res;
-    ck_assert_msg(sk_sinkhorn_rebasin(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, on_epoch_log, NULL, found, &res) ==
-                      SK_OK,
+    ck_assert_msg(sk_sinkhorn_rebasin(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, NULL, NULL, on_epoch_log, NULL,
+                                      found, &res) == SK_OK,
                   "%s: %s", what, sk_err_msg());
     double l_id = midpoint_loss(p.ma, p.s, id, A, B, &p.t), l_f = midpoint_loss(p.ma, p.s, found, A, B, &p.t);
     fprintf(stderr,
@@ -757,10 +758,12 @@ START_TEST(test_srb_deterministic)
         o.steps = 40;
         o.seed = 99;
         sk_srb_result r1, r2;
-        ck_assert_msg(sk_sinkhorn_rebasin(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, NULL, NULL, f1, &r1) == SK_OK,
-                      "%s", sk_err_msg());
-        ck_assert_msg(sk_sinkhorn_rebasin(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, NULL, NULL, f2, &r2) == SK_OK,
-                      "%s", sk_err_msg());
+        ck_assert_msg(
+            sk_sinkhorn_rebasin(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, NULL, NULL, NULL, NULL, f1, &r1) == SK_OK,
+            "%s", sk_err_msg());
+        ck_assert_msg(
+            sk_sinkhorn_rebasin(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, NULL, NULL, NULL, NULL, f2, &r2) == SK_OK,
+            "%s", sk_err_msg());
         for (int g = 0; g < p.s->n_groups; g++)
             ck_assert(memcmp(f1[g], f2[g], sizeof(int64_t) * (size_t)p.s->groups[g].size) == 0);
         ck_assert_int_eq(r1.n_epochs, 2);
@@ -825,9 +828,11 @@ static void check_ste(sk_mnorm norm, const char *what)
     o.epochs = 3;
     o.eval_batches = 0;
     double best = NAN, best2 = NAN;
-    ck_assert_msg(sk_ste_matching(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, ste_log, NULL, found, &best) == SK_OK,
-                  "%s", sk_err_msg());
-    ck_assert_int_eq(sk_ste_matching(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, NULL, NULL, again, &best2), SK_OK);
+    ck_assert_msg(
+        sk_ste_matching(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, NULL, NULL, ste_log, NULL, found, &best) == SK_OK,
+        "%s", sk_err_msg());
+    ck_assert_int_eq(
+        sk_ste_matching(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, NULL, NULL, NULL, NULL, again, &best2), SK_OK);
     for (int g = 0; g < p.s->n_groups; g++) {
         int64_t n = p.s->groups[g].size;
         char *seen = calloc((size_t)n, 1);

@@ -106,21 +106,34 @@ static void on_ste_epoch(void *ctx, int epoch, double loss)
 
 /* ---- Sinkhorn re-basin (one aligned model per cost) --------------------------------- */
 
+/* The training batches of a learned method (reshuffled every epoch) and,
+ * from a provider of their own, the fixed evaluation batches its epochs are
+ * scored on: the same seeded set for every epoch, cost and method of the run
+ * (doc/algorithms.md §8). */
+static sk_status data_providers(const sk_config *c, sk_pipe_state *ps, int batch, sk_provider *train, sk_provider *eval)
+{
+    memset(eval, 0, sizeof *eval);
+    sk_status st = sk_provider_init(train, &ps->ds, &ps->ds.train, batch, 1, 0, (uint64_t)c->seed);
+    if (st == SK_OK) st = sk_provider_init_fixed(eval, &ps->ds, &ps->ds.train, batch, (uint64_t)c->seed);
+    return st;
+}
+
 static sk_status srb_run(sk_run *r, sk_pipe_state *ps, sk_method_result *me)
 {
     const sk_config *c = &r->cfg;
-    sk_provider p;
+    sk_provider p, pe;
     sk_srb_opts o;
     sk_options_srb(c, me->cost, &o);
-    sk_status st = sk_provider_init(&p, &ps->ds, &ps->ds.train, c->sinkhorn.batch_size, 1, 0, (uint64_t)c->seed);
+    sk_status st = data_providers(c, ps, c->sinkhorn.batch_size, &p, &pe);
     if (st == SK_OK) {
         epoch_cb cb = {r, me->name};
         sk_log_err(r->log, "%s: learning soft permutations (%s cost, tau %g, %d iterations)", me->name,
                    sk_srb_cost_name(me->cost), o.tau, o.iterations);
-        st = sk_sinkhorn_rebasin(ps->spec, ps->m, ps->ep[0].theta, ps->ep[1].theta, &o, sk_provider_next, &p, &ps->loss,
-                                 on_srb_epoch, &cb, me->perms, &me->res.srb);
+        st = sk_sinkhorn_rebasin(ps->spec, ps->m, ps->ep[0].theta, ps->ep[1].theta, &o, sk_provider_next, &p,
+                                 sk_provider_next, &pe, &ps->loss, on_srb_epoch, &cb, me->perms, &me->res.srb);
     }
     sk_provider_free(&p);
+    sk_provider_free(&pe);
     return st;
 }
 
@@ -172,16 +185,17 @@ static void srb_free(sk_method_result *me)
 static sk_status ste_run(sk_run *r, sk_pipe_state *ps, sk_method_result *me)
 {
     const sk_config *c = &r->cfg;
-    sk_provider p;
+    sk_provider p, pe;
     sk_ste_opts o;
     sk_options_ste(c, &o);
-    sk_status st = sk_provider_init(&p, &ps->ds, &ps->ds.train, c->sinkhorn.batch_size, 1, 0, (uint64_t)c->seed);
+    sk_status st = data_providers(c, ps, c->sinkhorn.batch_size, &p, &pe);
     if (st == SK_OK) {
         epoch_cb cb = {r, me->name};
-        st = sk_ste_matching(ps->spec, ps->m, ps->ep[0].theta, ps->ep[1].theta, &o, sk_provider_next, &p, &ps->loss,
-                             on_ste_epoch, &cb, me->perms, &me->res.ste.loss);
+        st = sk_ste_matching(ps->spec, ps->m, ps->ep[0].theta, ps->ep[1].theta, &o, sk_provider_next, &p,
+                             sk_provider_next, &pe, &ps->loss, on_ste_epoch, &cb, me->perms, &me->res.ste.loss);
     }
     sk_provider_free(&p);
+    sk_provider_free(&pe);
     return st;
 }
 

@@ -118,8 +118,8 @@ typedef struct {
     sk_model *m;
     const sk_tset *A, *B;
     const sk_srb_opts *o;
-    sk_batch_fn get_batch;
-    void *ctx;
+    sk_batch_fn get_batch, get_eval; /* training batches; the hard evaluation's fixed batches */
+    void *ctx, *eval_ctx;
     const sk_loss_spec *ls;
     sk_softperm *sp;
     sk_optim *opt;
@@ -149,17 +149,20 @@ static void lerp(sk_tset *out, const sk_tset *a, const sk_tset *b, double lam)
         out->block[k] = wa * a->block[k] + wb * b->block[k];
 }
 
-static sk_status fetch(run *r, int64_t epoch, int64_t step, int *n)
+static sk_status fetch(run *r, sk_batch_fn fn, void *ctx, int64_t epoch, int64_t step, int *n)
 {
-    *n = r->get_batch(r->ctx, epoch, step, r->x, r->y, r->yr);
+    *n = fn(ctx, epoch, step, r->x, r->y, r->yr);
     if (*n < 0) return sk_err_prefix(SK_EIO, "Sinkhorn re-basin: batch %lld: ", (long long)step);
     if (*n > r->cap)
         return sk_err(SK_EINVAL, "Sinkhorn re-basin: batch of %d samples (the model allows %d)", *n, r->cap);
     return SK_OK;
 }
 
-/* Hard cost of perms: exact weight cost, or the task loss over the
- * evaluation batches (train-mode forwards; H = pi_hard(B) in r->Bp). */
+/* Hard cost of perms: exact weight cost, or the task loss over the fixed
+ * evaluation batches (H = pi_hard(B) in r->Bp). The forwards are
+ * train-mode (BatchNorm normalises with the batch's own statistics, which
+ * are fixed with the batches) with dropout off, so the same perms always
+ * get the same number. */
 static sk_status hard_cost(run *r, int64_t **perms, double *out)
 {
     sk_status st = sk_perm_apply(r->s, (const int64_t *const *)perms, r->B, r->Bp);
@@ -173,17 +176,20 @@ static sk_status hard_cost(run *r, int64_t **perms, double *out)
     int nl = r->o->cost == SK_SRB_MID ? 1 : 3;
     double total = 0;
     int64_t count = 0;
+    sk_model_set_dropout(r->m, 0);
     for (int64_t k = 0; r->o->eval_batches <= 0 || k < r->o->eval_batches; k++) {
         int n;
-        if ((st = fetch(r, -1, k, &n)) != SK_OK) return st;
+        if ((st = fetch(r, r->get_eval, r->eval_ctx, -1, k, &n)) != SK_OK) break;
         if (n == 0) break;
         for (int j = 0; j < nl; j++) {
             lerp(r->mix, r->A, r->Bp, lams[j]);
-            const float *logits = sk_model_forward(r->m, r->mix, r->x, n, 1, &r->rdrop);
+            const float *logits = sk_model_forward(r->m, r->mix, r->x, n, 1, NULL);
             total += batch_loss(r, logits, n) * n / nl;
         }
         count += n;
     }
+    sk_model_set_dropout(r->m, 1);
+    if (st != SK_OK) return st;
     if (count == 0) return sk_err(SK_EINVAL, "Sinkhorn re-basin: the batch provider gave no evaluation batch");
     *out = total / (double)count;
     if (!isfinite(*out)) return sk_err(SK_ENUMERIC, "Sinkhorn re-basin: hard cost is %g", *out);
@@ -292,7 +298,7 @@ static sk_status srb_round(run *r, int e, double *soft_mean)
         int n = 0;
         double lam = 1.0, c = 0;
         if (r->data) {
-            if ((st = fetch(r, e, step, &n)) != SK_OK) return st;
+            if ((st = fetch(r, r->get_batch, r->ctx, e, step, &n)) != SK_OK) return st;
             if (n == 0) break;
             lam = o->cost == SK_SRB_MID ? 0.5 : sk_rng_uniform(&r->rlam);
         }
@@ -369,9 +375,9 @@ static void srb_finish(run *r, sk_status st, double t_start, sk_srb_result *res)
 }
 
 sk_status sk_sinkhorn_rebasin(const sk_perm_spec *s, sk_model *m, const sk_tset *A, const sk_tset *B,
-                              const sk_srb_opts *o, sk_batch_fn get_batch, void *ctx, const sk_loss_spec *ls,
-                              void (*on_epoch)(void *, int, double, double), void *cb_ctx, int64_t **perms,
-                              sk_srb_result *res)
+                              const sk_srb_opts *o, sk_batch_fn get_batch, void *ctx, sk_batch_fn get_eval,
+                              void *eval_ctx, const sk_loss_spec *ls, void (*on_epoch)(void *, int, double, double),
+                              void *cb_ctx, int64_t **perms, sk_srb_result *res)
 {
     double t_start = sk_now();
     run r;
@@ -384,6 +390,8 @@ sk_status sk_sinkhorn_rebasin(const sk_perm_spec *s, sk_model *m, const sk_tset 
     r.o = o;
     r.get_batch = get_batch;
     r.ctx = ctx;
+    r.get_eval = get_eval ? get_eval : get_batch;
+    r.eval_ctx = get_eval ? eval_ctx : ctx;
     r.ls = ls;
     r.data = o->cost == SK_SRB_MID || o->cost == SK_SRB_RND;
     sk_status st = srb_check(&r);

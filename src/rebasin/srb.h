@@ -14,13 +14,15 @@
  *   rnd     task loss of (1 - l) A + l B', l ~ U(0,1) per minibatch (data)
  * Data costs run the model in TRAIN mode (BatchNorm uses the batch
  * statistics of the mixed model; running statistics are neither used nor
- * meaningful for a mix), for the soft steps and for the hard evaluations.
+ * meaningful for a mix), for the soft steps and for the hard evaluations;
+ * the hard evaluations switch dropout off, so they are deterministic.
  *
  * Schedule:
  *   data costs: `epochs` passes over get_batch (epoch 0.., step 0..); after
  *     each, the hard cost = mean loss over the first `eval_batches` batches
- *     of the provider in evaluation order (epoch -1; <= 0: all of them)
- *     with the hard perms (mid: at l = 1/2; rnd: mean over l = 1/4, 1/2, 3/4).
+ *     of get_eval (epoch -1, step 0..; <= 0: all of them), which must be the
+ *     same batches at every call, with the hard perms (mid: at l = 1/2; rnd:
+ *     mean over l = 1/4, 1/2, 3/4).
  *   data-free costs: `steps` optimisation steps in max(1, epochs) rounds of
  *     ceil(steps / rounds) steps; the hard cost (exact, of pi_hard(B)) is
  *     evaluated after every round.
@@ -79,16 +81,20 @@ typedef struct {
 } sk_srb_result;
 
 /* Learn perms aligning B onto A. m: a model of A's architecture used for
- * forwards/backwards (data costs; its own parameters are not touched; may
- * be NULL for data-free costs). get_batch/ctx: training batches (data
- * costs; capacity sk_model_max_batch(m)); ls: the task loss (NULL = cross-
- * entropy). on_epoch (optional): (cb_ctx, epoch 1.., soft, hard).
+ * forwards/backwards (data costs; its own parameters are not touched; its
+ * dropout is switched off during the hard evaluations and back on after;
+ * may be NULL for data-free costs). get_batch/ctx: training batches (data
+ * costs; capacity sk_model_max_batch(m)); get_eval/eval_ctx: the hard
+ * evaluation's batches, a fixed set (NULL: get_batch at epoch -1, which
+ * must then return the same batches at every call); ls: the task loss
+ * (NULL = cross-entropy). on_epoch (optional): (cb_ctx, epoch 1.., soft, hard).
  * perms: one array per group (any content on entry), receives the best hard
  * perms. res (may be NULL): filled, free with sk_srb_result_free. */
 SK_MUST_CHECK sk_status sk_sinkhorn_rebasin(const sk_perm_spec *s, sk_model *m, const sk_tset *A, const sk_tset *B,
                                             const sk_srb_opts *o, sk_batch_fn get_batch, void *ctx,
-                                            const sk_loss_spec *ls, void (*on_epoch)(void *, int, double, double),
-                                            void *cb_ctx, int64_t **perms, sk_srb_result *res);
+                                            sk_batch_fn get_eval, void *eval_ctx, const sk_loss_spec *ls,
+                                            void (*on_epoch)(void *, int, double, double), void *cb_ctx,
+                                            int64_t **perms, sk_srb_result *res);
 void sk_srb_result_free(sk_srb_result *r); /* NULL-safe; frees the arrays */
 
 /* The data-free costs (l2, l1, cosine) of A against Bp (learnable entries

@@ -22,41 +22,45 @@ void sk_ste_opts_default(sk_ste_opts *o)
 
 typedef struct {
     sk_model *m;
-    sk_batch_fn get_batch;
-    void *ctx;
+    sk_batch_fn get_batch, get_eval; /* training batches; the selection's fixed batches */
+    void *ctx, *eval_ctx;
     const sk_loss_spec *ls;
     float *x, *yr;
     int32_t *y;
     int cap;
-    sk_rng *rng;
 } ste_io;
 
-static sk_status fetch(ste_io *io, int64_t epoch, int64_t step, int *n)
+static sk_status fetch(ste_io *io, sk_batch_fn fn, void *ctx, int64_t epoch, int64_t step, int *n)
 {
-    *n = io->get_batch(io->ctx, epoch, step, io->x, io->y, io->yr);
+    *n = fn(ctx, epoch, step, io->x, io->y, io->yr);
     if (*n < 0) return sk_err_prefix(SK_EIO, "STE matching: batch %lld: ", (long long)step);
     if (*n > io->cap) return sk_err(SK_EINVAL, "STE matching: batch of %d samples (the model allows %d)", *n, io->cap);
     return SK_OK;
 }
 
-/* Midpoint loss of mix (already (A + pi(B)) / 2) over the evaluation batches. */
+/* Midpoint loss of mix (already (A + pi(B)) / 2) over the fixed evaluation
+ * batches: train-mode forwards (BatchNorm batch statistics) with dropout
+ * off, so the same perm always gets the same number. */
 static sk_status eval_mid(ste_io *io, const sk_tset *mix, int eval_batches, double *out)
 {
-    sk_status st;
+    sk_status st = SK_OK;
     double total = 0;
     int64_t count = 0;
     int K = sk_model_get_spec(io->m)->n_out;
+    sk_model_set_dropout(io->m, 0);
     for (int64_t k = 0; eval_batches <= 0 || k < eval_batches; k++) {
         int n;
-        if ((st = fetch(io, -1, k, &n)) != SK_OK) return st;
+        if ((st = fetch(io, io->get_eval, io->eval_ctx, -1, k, &n)) != SK_OK) break;
         if (n == 0) break;
-        const float *lg = sk_model_forward(io->m, mix, io->x, n, 1, io->rng);
+        const float *lg = sk_model_forward(io->m, mix, io->x, n, 1, NULL);
         double l = (io->ls && io->ls->regression)
                        ? sk_loss_mse(lg, io->yr, n, K, NULL)
                        : sk_loss_ce(lg, io->y, n, K, io->ls ? io->ls->class_mask : NULL, NULL, NULL);
         total += l * n;
         count += n;
     }
+    sk_model_set_dropout(io->m, 1);
+    if (st != SK_OK) return st;
     if (count == 0) return sk_err(SK_EINVAL, "STE matching: the batch provider gave no evaluation batch");
     *out = total / (double)count;
     if (!isfinite(*out)) return sk_err(SK_ENUMERIC, "STE matching: midpoint loss is %g", *out);
@@ -70,8 +74,9 @@ static void midpoint(sk_tset *mix, const sk_tset *A, const sk_tset *Bp)
 }
 
 sk_status sk_ste_matching(const sk_perm_spec *s, sk_model *m, const sk_tset *A, const sk_tset *B, const sk_ste_opts *o,
-                          sk_batch_fn get_batch, void *ctx, const sk_loss_spec *ls,
-                          void (*on_epoch)(void *, int, double), void *cb_ctx, int64_t **perms, double *best_loss)
+                          sk_batch_fn get_batch, void *ctx, sk_batch_fn get_eval, void *eval_ctx,
+                          const sk_loss_spec *ls, void (*on_epoch)(void *, int, double), void *cb_ctx, int64_t **perms,
+                          double *best_loss)
 {
     sk_status st = SK_OK;
     sk_tset *theta = NULL, *Bp = NULL, *mix = NULL, *g = NULL;
@@ -90,8 +95,9 @@ sk_status sk_ste_matching(const sk_perm_spec *s, sk_model *m, const sk_tset *A, 
     io.m = m;
     io.get_batch = get_batch;
     io.ctx = ctx;
+    io.get_eval = get_eval ? get_eval : get_batch;
+    io.eval_ctx = get_eval ? eval_ctx : ctx;
     io.ls = ls;
-    io.rng = &rng;
     io.cap = sk_model_max_batch(m);
     io.x = sk_alloc_n((size_t)io.cap * (size_t)(ms->in_c * ms->in_h * ms->in_w), sizeof(float));
     io.y = sk_alloc_n((size_t)io.cap, sizeof(int32_t));
@@ -128,7 +134,7 @@ sk_status sk_ste_matching(const sk_perm_spec *s, sk_model *m, const sk_tset *A, 
         for (int64_t step = 0;; step++) {
             int n;
             double loss;
-            if ((st = fetch(&io, e, step, &n)) != SK_OK) goto cleanup;
+            if ((st = fetch(&io, get_batch, ctx, e, step, &n)) != SK_OK) goto cleanup;
             if (n == 0) break;
             if ((st = sk_weight_matching(s, theta, B, &wo, cur, &wr)) != SK_OK) goto cleanup;
             sk_wm_result_free(&wr);

@@ -9,9 +9,9 @@
  * in srb.h); SGD with momentum on theta~.
  * Selection [choice]: after every epoch (and before the first: "epoch 0",
  * plain weight matching of A against B) the midpoint loss of the current
- * perm is measured on the first `eval_batches` evaluation batches of the
- * provider (epoch -1; <= 0: all); the perm of the lowest loss (ties: the
- * earliest) is returned. */
+ * perm is measured on the first `eval_batches` batches of the fixed
+ * evaluation set (epoch -1; <= 0: all), train mode with dropout off; the
+ * perm of the lowest loss (ties: the earliest) is returned. */
 #ifndef SK_REBASIN_STE_H
 #define SK_REBASIN_STE_H
 #include <stdint.h>
@@ -32,14 +32,17 @@ typedef struct {
 
 void sk_ste_opts_default(sk_ste_opts *o);
 
-/* m: a model of A's architecture (its own parameters are not touched);
- * get_batch: training batches (capacity sk_model_max_batch(m)); ls: NULL =
+/* m: a model of A's architecture (its own parameters are not touched; its
+ * dropout is switched off during the evaluations and back on after);
+ * get_batch: training batches (capacity sk_model_max_batch(m)); get_eval/
+ * eval_ctx: the evaluation batches, a fixed set (NULL: get_batch at epoch
+ * -1, which must then return the same batches at every call); ls: NULL =
  * cross-entropy. on_epoch (optional): (cb_ctx, epoch 1.., midpoint loss of
  * the epoch's perm on the evaluation batches). perms: one array per group,
  * receives the best perm; best_loss (may be NULL): its evaluation loss. */
 SK_MUST_CHECK sk_status sk_ste_matching(const sk_perm_spec *s, sk_model *m, const sk_tset *A, const sk_tset *B,
-                                        const sk_ste_opts *o, sk_batch_fn get_batch, void *ctx, const sk_loss_spec *ls,
-                                        void (*on_epoch)(void *, int, double), void *cb_ctx, int64_t **perms,
-                                        double *best_loss);
+                                        const sk_ste_opts *o, sk_batch_fn get_batch, void *ctx, sk_batch_fn get_eval,
+                                        void *eval_ctx, const sk_loss_spec *ls, void (*on_epoch)(void *, int, double),
+                                        void *cb_ctx, int64_t **perms, double *best_loss);
 
 #endif
