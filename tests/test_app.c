@@ -154,6 +154,7 @@ START_TEST(test_options_methods)
     cfg.sinkhorn.eps = 1e-12;
     cfg.sinkhorn.init = SK_SOFTPERM_INIT_RANDOM;
     cfg.sinkhorn.eval_batches = 4;
+    cfg.sinkhorn.select = SK_SELECT_BEST;
     sk_srb_opts s;
     sk_options_srb(&cfg, SK_SRB_RND, &s);
     ck_assert_int_eq(s.cost, SK_SRB_RND);
@@ -168,11 +169,13 @@ START_TEST(test_options_methods)
     ck_assert_int_eq(s.init, SK_SOFTPERM_INIT_RANDOM);
     ck_assert_int_eq(s.seed, 5);
     ck_assert_int_eq(s.eval_batches, 4);
+    ck_assert_int_eq(s.select, SK_SELECT_BEST);
 
     cfg.ste.epochs = 2;
     cfg.ste.lr = 0.3;
     cfg.ste.momentum = 0.5;
     cfg.ste.eval_batches = 6;
+    cfg.ste.select = SK_SELECT_LAST;
     sk_ste_opts t;
     sk_options_ste(&cfg, &t);
     ck_assert_int_eq(t.epochs, 2);
@@ -181,6 +184,7 @@ START_TEST(test_options_methods)
     ck_assert_int_eq(t.seed, 5);
     ck_assert_int_eq(t.wm_max_iter, 7);
     ck_assert_int_eq(t.eval_batches, 6);
+    ck_assert_int_eq(t.select, SK_SELECT_LAST);
 
     cfg.interpolation.bn_reset = SK_BNRESET_AUTO;
     ck_assert_int_eq(sk_options_bn_reset(&cfg, 1), 1);
@@ -540,7 +544,7 @@ static int collect(const char *text, const char *prefix, char vals[][40], int ma
     int n = 0;
     for (const char *q = text; (q = strstr(q, prefix)) && n < max; n++) {
         q += strlen(prefix);
-        size_t k = strcspn(q, "\n,");
+        size_t k = strcspn(q, "\n, ");
         snprintf(vals[n], 40, "%.*s", (int)(k < 39 ? k : 39), q);
     }
     return n;
@@ -592,6 +596,17 @@ START_TEST(test_run_frozen_evaluation)
     for (int e = 1; e < n; e++)
         ck_assert_msg(!strcmp(v[e], v[0]), "STE midpoint loss %s after epoch %d, %s after epoch 1", v[e], e + 1, v[0]);
     free(log);
+    /* metrics.json says which rule chose which epoch: Sinkhorn (last) the
+     * final epoch, STE (best; every epoch ties) epoch 0. */
+    snprintf(p, sizeof p, "%s/metrics.json", tu_path("frozen"));
+    char *js = tu_read(p, NULL);
+    const char *mid = strstr(js, "\"sinkhorn_mid\": {"), *ste = strstr(js, "\"ste\": {");
+    ck_assert_ptr_nonnull(mid);
+    ck_assert_ptr_nonnull(ste);
+    ck_assert_ptr_nonnull(strstr(mid, "\"select\": \"last\",\n      \"selected_epoch\": 4,"));
+    ck_assert_ptr_nonnull(strstr(ste, "\"select\": \"best\",\n      \"selected_epoch\": 0,"));
+    ck_assert_ptr_nonnull(strstr(ste, "\"epoch_midpoint_loss\": ["));
+    free(js);
 }
 END_TEST
 

@@ -487,6 +487,7 @@ static void check_planted_ex(const sk_model_spec *ms, int cost, int steps, const
     /* Once the hard cost is exactly 0 the run stops: it ends on the best round. */
     if (res.best_hard_cost == 0.0) {
         ck_assert_int_eq(res.n_epochs, res.best_epoch);
+        ck_assert_int_eq(res.selected_epoch, res.n_epochs);
         ck_assert_int_lt(res.n_steps, o.steps);
     }
 done:
@@ -717,6 +718,7 @@ static void check_mid_improves(sk_mnorm norm, int cost, const char *what)
     o.epochs = 8;
     o.eval_batches = 0; /* all 8 batches */
     o.seed = 3;
+    o.select = SK_SELECT_BEST; /* the last epoch of the BatchNorm VGG is worse than the identity (test_srb_select) */
     sk_srb_result res;
     ck_assert_msg(sk_sinkhorn_rebasin(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, NULL, NULL, on_epoch_log, NULL,
                                       found, &res) == SK_OK,
@@ -781,6 +783,64 @@ START_TEST(test_srb_deterministic)
 }
 END_TEST
 
+/* select: the same run either way (the rule does not change the steps);
+ * last returns the perms after the final epoch, best those of the lowest
+ * hard cost over epochs 0..E, and the result says which epoch that was.
+ * eval_batches 0: the hard cost is midpoint_loss() of the returned perms.
+ * The BatchNorm VGG's hard cost rises after epoch 1 (its soft cost falls
+ * while the plans stay soft), so there the two rules differ. */
+START_TEST(test_srb_select)
+{
+    trained_pair p;
+    pair_new(&p, SK_MNORM_BATCHNORM);
+    const sk_tset *A = sk_model_params(p.ma), *B = sk_model_params(p.mb);
+    int64_t **fb = sk_perms_identity(p.s), **fl = sk_perms_identity(p.s);
+    sk_srb_opts o;
+    sk_srb_opts_default(&o);
+    ck_assert_int_eq(o.select, SK_SELECT_LAST);
+    o.cost = SK_SRB_MID;
+    o.epochs = 6;
+    o.eval_batches = 0;
+    o.seed = 3;
+    sk_srb_result rb, rl;
+    o.select = SK_SELECT_BEST;
+    ck_assert_msg(sk_sinkhorn_rebasin(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, NULL, NULL, on_epoch_log, NULL, fb,
+                                      &rb) == SK_OK,
+                  "%s", sk_err_msg());
+    o.select = SK_SELECT_LAST;
+    ck_assert_msg(sk_sinkhorn_rebasin(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, NULL, NULL, NULL, NULL, fl, &rl) ==
+                      SK_OK,
+                  "%s", sk_err_msg());
+    ck_assert_int_eq(rb.n_epochs, 6);
+    ck_assert_int_eq(rl.n_epochs, 6);
+    double lo = rb.initial_hard_cost;
+    int lo_e = 0;
+    for (int e = 0; e < 6; e++) {
+        ck_assert(rb.hard_cost[e] == rl.hard_cost[e]);
+        if (rb.hard_cost[e] < lo) lo = rb.hard_cost[e], lo_e = e + 1;
+    }
+    ck_assert_int_eq(rb.select, SK_SELECT_BEST);
+    ck_assert_int_eq(rb.best_epoch, lo_e);
+    ck_assert_int_eq(rb.selected_epoch, lo_e);
+    ck_assert(rb.best_hard_cost == lo && rb.selected_hard_cost == lo);
+    ck_assert_int_eq(rl.select, SK_SELECT_LAST);
+    ck_assert_int_eq(rl.best_epoch, lo_e);
+    ck_assert_int_eq(rl.selected_epoch, 6);
+    ck_assert(rl.selected_hard_cost == rl.hard_cost[5] && rl.best_hard_cost == lo);
+    double mb = midpoint_loss(p.ma, p.s, fb, A, B, &p.t), ml = midpoint_loss(p.ma, p.s, fl, A, B, &p.t);
+    fprintf(stderr, "srb select: best epoch %d (hard %.6g, perms score %.6g), last (hard %.6g, perms score %.6g)\n",
+            lo_e, lo, mb, rl.hard_cost[5], ml);
+    ck_assert_int_lt(lo_e, 6); /* the rules differ here */
+    ck_assert(fabs(mb - lo) <= 1e-5 * lo);
+    ck_assert(fabs(ml - rl.hard_cost[5]) <= 1e-5 * ml);
+    sk_srb_result_free(&rb);
+    sk_srb_result_free(&rl);
+    sk_perms_free(p.s, fb);
+    sk_perms_free(p.s, fl);
+    pair_free(&p);
+}
+END_TEST
+
 /* The data-free cost gradients against central differences in double. */
 START_TEST(test_srb_weight_cost_grad)
 {
@@ -827,12 +887,19 @@ static void check_ste(sk_mnorm norm, const char *what)
     sk_ste_opts_default(&o);
     o.epochs = 3;
     o.eval_batches = 0;
-    double best = NAN, best2 = NAN;
-    ck_assert_msg(
-        sk_ste_matching(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, NULL, NULL, ste_log, NULL, found, &best) == SK_OK,
-        "%s", sk_err_msg());
-    ck_assert_int_eq(
-        sk_ste_matching(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, NULL, NULL, NULL, NULL, again, &best2), SK_OK);
+    sk_ste_result r1, r2;
+    ck_assert_msg(sk_ste_matching(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, NULL, NULL, ste_log, NULL, found, &r1) ==
+                      SK_OK,
+                  "%s", sk_err_msg());
+    ck_assert_int_eq(sk_ste_matching(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, NULL, NULL, NULL, NULL, again, &r2),
+                     SK_OK);
+    double best = r1.selected_loss, best2 = r2.selected_loss;
+    ck_assert_int_eq(r1.n_epochs, 3);
+    ck_assert_int_eq(r1.select, SK_SELECT_BEST);
+    ck_assert_int_eq(r1.selected_epoch, r1.best_epoch);
+    ck_assert(r1.best_loss == best && best <= r1.initial_loss);
+    for (int e = 0; e < r1.n_epochs; e++)
+        ck_assert(r1.loss[e] >= best && r1.loss[e] == r2.loss[e]);
     for (int g = 0; g < p.s->n_groups; g++) {
         int64_t n = p.s->groups[g].size;
         char *seen = calloc((size_t)n, 1);
@@ -848,6 +915,19 @@ static void check_ste(sk_mnorm norm, const char *what)
     fprintf(stderr, "ste %s: midpoint loss identity %.4f -> STE %.4f (selection loss %.4f)\n", what, l_id, l_f, best);
     ck_assert_msg(l_f <= l_id, "%s: STE midpoint loss %g above identity's %g", what, l_f, l_id);
     ck_assert(fabs(best - l_f) <= 1e-4 * fabs(l_f) + 1e-6); /* evaluation over all batches = midpoint_loss */
+    /* select last: the same run (selection does not change the steps), the
+     * perm after the final epoch. */
+    sk_ste_result r3;
+    o.select = SK_SELECT_LAST;
+    ck_assert_int_eq(sk_ste_matching(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, NULL, NULL, NULL, NULL, again, &r3),
+                     SK_OK);
+    ck_assert_int_eq(r3.selected_epoch, 3);
+    ck_assert(r3.selected_loss == r1.loss[2] && r3.best_loss == r1.best_loss && r3.best_epoch == r1.best_epoch);
+    double l_last = midpoint_loss(p.ma, p.s, again, A, B, &p.t);
+    ck_assert(fabs(r3.selected_loss - l_last) <= 1e-4 * fabs(l_last) + 1e-6);
+    sk_ste_result_free(&r1);
+    sk_ste_result_free(&r2);
+    sk_ste_result_free(&r3);
     sk_perms_free(p.s, id);
     sk_perms_free(p.s, found);
     sk_perms_free(p.s, again);
@@ -876,6 +956,7 @@ static Suite *srb_suite(void)
     tcase_add_test(tr, test_srb_planted_l2);
     tcase_add_test(tr, test_srb_mid_improves);
     tcase_add_test(tr, test_srb_deterministic);
+    tcase_add_test(tr, test_srb_select);
     tcase_add_test(tr, test_srb_weight_cost_grad);
     tcase_add_test(tr, test_srb_sharp_no_nan);
     tcase_add_test(tr, test_ste);

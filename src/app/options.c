@@ -86,6 +86,7 @@ void sk_options_srb(const sk_config *c, sk_srb_cost cost, sk_srb_opts *o)
     o->init = c->sinkhorn.init;
     o->seed = (uint64_t)c->seed;
     o->eval_batches = c->sinkhorn.eval_batches;
+    o->select = c->sinkhorn.select;
 }
 
 void sk_options_ste(const sk_config *c, sk_ste_opts *o)
@@ -97,6 +98,7 @@ void sk_options_ste(const sk_config *c, sk_ste_opts *o)
     o->seed = (uint64_t)c->seed;
     o->wm_max_iter = c->weight_matching.max_iter;
     o->eval_batches = c->ste.eval_batches;
+    o->select = c->ste.select;
 }
 
 int sk_options_bn_reset(const sk_config *c, int has_batchnorm)

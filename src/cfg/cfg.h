@@ -108,11 +108,13 @@ typedef struct {
         sk_softperm_init init;
         int batch_size;
         int eval_batches;
+        sk_select select;
     } sinkhorn;
     struct {
         int epochs;
         double lr, momentum;
         int eval_batches;
+        sk_select select;
     } ste;
     struct {
         int points;

@@ -30,6 +30,7 @@ void sk_srb_opts_default(sk_srb_opts *o)
     o->init = 0;
     o->seed = 0;
     o->eval_batches = 8;
+    o->select = SK_SELECT_LAST;
 }
 
 const char *sk_srb_cost_name(int cost)
@@ -328,8 +329,9 @@ static sk_status srb_round(run *r, int e, double *soft_mean)
 }
 
 /* Project the soft permutations to hard ones (r->cur), take their hard cost
- * *h, and keep them in perms if they are the first (epoch 0: the initial
- * projection) or better than the best so far. */
+ * *h, track the best, and keep them in perms if they are selected: select
+ * last: always (the last evaluation wins); select best: if they are the
+ * first (epoch 0: the initial projection) or better than the best so far. */
 static sk_status srb_evaluate(run *r, int epoch, int64_t **perms, double *h)
 {
     sk_status st;
@@ -337,9 +339,14 @@ static sk_status srb_evaluate(run *r, int epoch, int64_t **perms, double *h)
     if ((st = sk_softperm_hard(r->sp, r->cur)) != SK_OK) return st;
     if ((st = hard_cost(r, r->cur, h)) != SK_OK) return st;
     r->R.t_eval += sk_now() - t0;
-    if (epoch == 0 || *h < r->R.best_hard_cost) {
+    int better = epoch == 0 || *h < r->R.best_hard_cost;
+    if (better) {
         r->R.best_hard_cost = *h;
         r->R.best_epoch = epoch;
+    }
+    if (better || r->o->select == SK_SELECT_LAST) {
+        r->R.selected_hard_cost = *h;
+        r->R.selected_epoch = epoch;
         copy_perms(r->s, perms, r->cur);
     }
     return SK_OK;
@@ -388,6 +395,7 @@ sk_status sk_sinkhorn_rebasin(const sk_perm_spec *s, sk_model *m, const sk_tset 
     r.A = A;
     r.B = B;
     r.o = o;
+    r.R.select = o->select;
     r.get_batch = get_batch;
     r.ctx = ctx;
     r.get_eval = get_eval ? get_eval : get_batch;

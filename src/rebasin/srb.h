@@ -2,8 +2,8 @@
  *
  * Learns one soft permutation P_g = Sinkhorn(X_g) per group (softperm.h)
  * aligning theta_B onto theta_A (curves are lerp(A, pi(B)) for every method)
- * by AdamW on the X_g, and returns the best HARD permutations
- * p_g = LAP(X_g) seen at the evaluations.
+ * by AdamW on the X_g, and returns HARD permutations p_g = LAP(X_g):
+ * those after the last epoch, or the best seen at the evaluations (`select`).
  *
  * Costs (B' = pi_P(B), the soft-permuted B; sums over learnable entries,
  * buffers excluded):
@@ -27,8 +27,10 @@
  *     ceil(steps / rounds) steps; the hard cost (exact, of pi_hard(B)) is
  *     evaluated after every round.
  * Before the first epoch/round the hard cost of the initial LAP(X) is
- * measured too (result.initial_hard_cost, "epoch 0"); the returned perms are
- * those of the lowest hard cost over epochs 0..n (ties: the earliest). */
+ * measured too (result.initial_hard_cost, "epoch 0"). select: SK_SELECT_LAST
+ * returns the perms after the final epoch/round (the published code's
+ * result), SK_SELECT_BEST those of the lowest hard cost over epochs 0..n
+ * (ties: the earliest). */
 #ifndef SK_REBASIN_SRB_H
 #define SK_REBASIN_SRB_H
 #include <stdint.h>
@@ -37,6 +39,7 @@
 #include "core/tensor.h"
 #include "nn/model.h"
 #include "nn/train.h"
+#include "rebasin/method.h"
 #include "rebasin/softperm.h"
 #include "rebasin/spec.h"
 
@@ -57,9 +60,10 @@ typedef struct {
     sk_softperm_init init;   /* I + 0.1 N(0,1), identity, or a random permutation */
     uint64_t seed;           /* X init, l draws of rnd, dropout */
     int eval_batches;        /* data costs: batches of the hard evaluation (8; <= 0: all) */
+    sk_select select;        /* the perms returned: after the last epoch (default) or the best */
 } sk_srb_opts;
 
-/* The defaults in parentheses above; cost mid, init 0, seed 0. */
+/* The defaults in parentheses above; cost mid, init 0, seed 0, select last. */
 void sk_srb_opts_default(sk_srb_opts *o);
 const char *sk_srb_cost_name(int cost);          /* "l2", "l1", "cosine", "mid", "rnd" */
 int sk_srb_cost_parse(const char *s, int *cost); /* 0, or -1 with sk_err(SK_ECONFIG) */
@@ -69,8 +73,11 @@ typedef struct {
     double *soft_cost;        /* (n_epochs) mean soft cost of the epoch's steps */
     double *hard_cost;        /* (n_epochs) hard cost after the epoch */
     double initial_hard_cost; /* of LAP(X) before any step ("epoch 0") */
-    int best_epoch;           /* 0..n_epochs */
+    int best_epoch;           /* 0..n_epochs: the lowest hard cost (ties: the earliest) */
     double best_hard_cost;
+    sk_select select;   /* the rule of opts.select */
+    int selected_epoch; /* 0..n_epochs: the epoch whose perms were returned */
+    double selected_hard_cost;
     int fallbacks;   /* Sinkhorn backward calls that used the pseudo-inverse fallback */
     int64_t n_steps; /* optimisation steps taken */
     double seconds;  /* wall time of the whole call */
@@ -88,8 +95,8 @@ typedef struct {
  * evaluation's batches, a fixed set (NULL: get_batch at epoch -1, which
  * must then return the same batches at every call); ls: the task loss
  * (NULL = cross-entropy). on_epoch (optional): (cb_ctx, epoch 1.., soft, hard).
- * perms: one array per group (any content on entry), receives the best hard
- * perms. res (may be NULL): filled, free with sk_srb_result_free. */
+ * perms: one array per group (any content on entry), receives the selected
+ * hard perms. res (may be NULL): filled, free with sk_srb_result_free. */
 SK_MUST_CHECK sk_status sk_sinkhorn_rebasin(const sk_perm_spec *s, sk_model *m, const sk_tset *A, const sk_tset *B,
                                             const sk_srb_opts *o, sk_batch_fn get_batch, void *ctx,
                                             sk_batch_fn get_eval, void *eval_ctx, const sk_loss_spec *ls,
