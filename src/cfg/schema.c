@@ -138,8 +138,9 @@ const sk_cfg_key sk_cfg_schema[] = {
     FLT("sinkhorn.lr", sinkhorn.lr, "0.1", 0, BIG, 1, "AdamW learning rate on the matrices"),
     FLT("sinkhorn.weight_decay", sinkhorn.weight_decay, "0.01", 0, BIG, 0, "AdamW weight decay on the matrices"),
     FLT("sinkhorn.eps", sinkhorn.eps, "1e-08", 0, BIG, 1,
-        "AdamW epsilon; data-free costs of large, small-weight models (untrained VGGs) have gradients below "
-        "1e-8 per matrix entry, which the default epsilon damps: use 1e-12 there"),
+        "AdamW epsilon; data-free costs of large, small-weight models (untrained VGGs) and the cosine cost (divided "
+        "by the number of scalars) have gradients below 1e-8 per matrix entry, which the default epsilon damps: use "
+        "1e-12 there"),
     ENUM("sinkhorn.init", sinkhorn.init, "perturbed-identity", sk_softperm_init_names,
          "initial matrices: I + 0.1 N(0,1), I, or a random permutation"),
     INT("sinkhorn.batch_size", sinkhorn.batch_size, "500", 1, 1e6, "minibatch size of data costs"),

@@ -62,13 +62,9 @@ void sk_srb_result_free(sk_srb_result *r)
 double sk_srb_weight_cost(int cost, const sk_tset *A, const sk_tset *Bp, sk_tset *dBp)
 {
     int64_t count = 0;
-    int ntens = 0;
     double c = 0;
     for (int i = 0; i < A->n; i++)
-        if (!A->t[i].is_buffer) {
-            count += A->t[i].numel;
-            ntens++;
-        }
+        if (!A->t[i].is_buffer) count += A->t[i].numel;
     if (dBp) memset(dBp->block, 0, (size_t)dBp->numel * sizeof(float));
     if (count == 0) return 0;
     for (int i = 0; i < A->n; i++) {
@@ -93,18 +89,22 @@ double sk_srb_weight_cost(int cost, const sk_tset *A, const sk_tset *Bp, sk_tset
                 if (d) d[k] = (float)((e > 0 ? -1.0 : e < 0 ? 1.0 : 0.0) / (double)count);
             }
             c += s / (double)count;
-        } else { /* cosine */
+        } else { /* cosine: the published DistCosineLoss, sum over tensors of (3 - cos) / N */
             double ab = 0, aa = 0, bb = 0;
             for (int64_t k = 0; k < n; k++) {
                 ab += (double)a[k] * b[k];
                 aa += (double)a[k] * a[k];
                 bb += (double)b[k] * b[k];
             }
-            double na = sqrt(aa), nb = sqrt(bb), cs = (na > 0 && nb > 0) ? ab / (na * nb) : 0;
-            c += (1.0 - cs) / ntens;
-            if (d && na > 0 && nb > 0)
+            /* cos = <a, b> / max(|a| |b|, 1e-8); clamped, d cos / d b = a / 1e-8 */
+            double den = sqrt(aa) * sqrt(bb);
+            int clamped = !(den > SK_SRB_COSINE_EPS);
+            if (clamped) den = SK_SRB_COSINE_EPS;
+            double cs = ab / den;
+            c += (3.0 - cs) / (double)count;
+            if (d)
                 for (int64_t k = 0; k < n; k++)
-                    d[k] = (float)(-(a[k] / (na * nb) - cs * b[k] / bb) / ntens);
+                    d[k] = (float)(-(clamped ? a[k] / den : a[k] / den - cs * b[k] / bb) / (double)count);
         }
     }
     return c;
@@ -195,6 +195,16 @@ static sk_status hard_cost(run *r, int64_t **perms, double *out)
     *out = total / (double)count;
     if (!isfinite(*out)) return sk_err(SK_ENUMERIC, "Sinkhorn re-basin: hard cost is %g", *out);
     return SK_OK;
+}
+
+/* Every learnable entry of A equals that of Bp (for l2 and l1: a hard cost
+ * of exactly 0). */
+static int same_learnable(const sk_tset *A, const sk_tset *Bp)
+{
+    for (int i = 0; i < A->n; i++)
+        for (int64_t k = 0; !A->t[i].is_buffer && k < A->t[i].numel; k++)
+            if (A->t[i].data[k] != Bp->t[i].data[k]) return 0;
+    return 1;
 }
 
 static void copy_perms(const sk_perm_spec *s, int64_t **dst, int64_t *const *src)
@@ -415,9 +425,9 @@ sk_status sk_sinkhorn_rebasin(const sk_perm_spec *s, sk_model *m, const sk_tset 
         r.R.hard_cost[e] = h;
         r.R.n_epochs = e + 1;
         if (on_epoch) on_epoch(cb_ctx, e + 1, soft, h);
-        /* Data-free costs are >= 0: a hard cost of exactly 0 (a recovered
-         * planted permutation) cannot improve, so stop. */
-        if (!r.data && h <= 0.0) break;
+        /* Data-free costs: pi_hard(B) == A (a recovered planted permutation)
+         * is the cost's minimum and cannot improve, so stop. */
+        if (!r.data && same_learnable(r.A, r.Bp)) break;
     }
 
 cleanup:

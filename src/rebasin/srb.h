@@ -6,10 +6,12 @@
  * those after the last epoch, or the best seen at the evaluations (`select`).
  *
  * Costs (B' = pi_P(B), the soft-permuted B; sums over learnable entries,
- * buffers excluded):
+ * buffers excluded; N = the number of learnable scalars):
  *   l2      mean over all scalars of (A - B')^2                 (data-free)
  *   l1      mean over all scalars of |A - B'|                   (data-free)
- *   cosine  mean over tensors of 1 - cos(A[t], B'[t])           (data-free)
+ *   cosine  sum over tensors t of (3 - cos(A[t], B'[t])) / N,   (data-free)
+ *           cos = <a, b> / max(|a| |b|, 1e-8): the published package's
+ *           DistCosineLoss (rebasin/loss/loss.py), minimum 2 T / N
  *   mid     task loss of (A + B') / 2 on a training minibatch   (data)
  *   rnd     task loss of (1 - l) A + l B', l ~ U(0,1) per minibatch (data)
  * Data costs run the model in TRAIN mode (BatchNorm uses the batch
@@ -25,7 +27,9 @@
  *     mean over l = 1/4, 1/2, 3/4).
  *   data-free costs: `steps` optimisation steps in max(1, epochs) rounds of
  *     ceil(steps / rounds) steps; the hard cost (exact, of pi_hard(B)) is
- *     evaluated after every round.
+ *     evaluated after every round, and the run stops once pi_hard(B) equals
+ *     A in every learnable entry (a recovered planted permutation: the
+ *     cost's minimum, 0 for l2 and l1).
  * Before the first epoch/round the hard cost of the initial LAP(X) is
  * measured too (result.initial_hard_cost, "epoch 0"). select: SK_SELECT_LAST
  * returns the perms after the final epoch/round (the published code's
@@ -54,7 +58,7 @@ typedef struct {
     double scale;            /* Sinkhorn scale l in C = -l X (1) */
     int epochs;              /* data costs: passes over the batches; data-free: evaluation rounds (20) */
     int steps;               /* data-free costs: optimisation steps in total (1000); the run stops
-                                early once the hard cost is exactly 0 */
+                                early once pi_hard(B) == A (l2, l1: hard cost 0) */
     double lr, weight_decay; /* AdamW on X: 0.1, 0.01, betas (0.9, 0.999) */
     double eps;              /* AdamW epsilon (1e-8) */
     sk_softperm_init init;   /* I + 0.1 N(0,1), identity, or a random permutation */
@@ -103,6 +107,9 @@ SK_MUST_CHECK sk_status sk_sinkhorn_rebasin(const sk_perm_spec *s, sk_model *m, 
                                             void (*on_epoch)(void *, int, double, double), void *cb_ctx,
                                             int64_t **perms, sk_srb_result *res);
 void sk_srb_result_free(sk_srb_result *r); /* NULL-safe; frees the arrays */
+
+/* The clamp of the cosine cost's denominator (published: 1e-8). */
+#define SK_SRB_COSINE_EPS 1e-8
 
 /* The data-free costs (l2, l1, cosine) of A against Bp (learnable entries
  * only), and optionally d cost / d Bp into dBp (may be NULL; buffer entries
