@@ -176,6 +176,7 @@ START_TEST(test_options_methods)
     cfg.ste.momentum = 0.5;
     cfg.ste.eval_batches = 6;
     cfg.ste.select = SK_SELECT_LAST;
+    cfg.ste.batch_size = 64;
     sk_ste_opts t;
     sk_options_ste(&cfg, &t);
     ck_assert_int_eq(t.epochs, 2);
@@ -185,6 +186,7 @@ START_TEST(test_options_methods)
     ck_assert_int_eq(t.wm_max_iter, 7);
     ck_assert_int_eq(t.eval_batches, 6);
     ck_assert_int_eq(t.select, SK_SELECT_LAST);
+    ck_assert_int_eq(t.batch_size, 64);
 
     cfg.interpolation.bn_reset = SK_BNRESET_AUTO;
     ck_assert_int_eq(sk_options_bn_reset(&cfg, 1), 1);
@@ -265,11 +267,14 @@ START_TEST(test_options_model_batch)
     cfg.train.batch_size = 700;
     cfg.activation_matching.batch_size = 800;
     cfg.sinkhorn.batch_size = 900;
+    cfg.ste.batch_size = 950;
     ck_assert_int_eq(sk_options_model_batch(&cfg), 100); /* both endpoints exist: evaluation only */
     cfg.align.methods[0] = SK_ALIGN_ACTIVATION_MATCHING;
     ck_assert_int_eq(sk_options_model_batch(&cfg), 800);
     cfg.align.methods[0] = SK_ALIGN_STE;
-    ck_assert_int_eq(sk_options_model_batch(&cfg), 900);
+    ck_assert_int_eq(sk_options_model_batch(&cfg), 950); /* STE's own batch size, not sinkhorn.batch_size */
+    cfg.ste.batch_size = 50;
+    ck_assert_int_eq(sk_options_model_batch(&cfg), 100);
     cfg.align.methods[0] = SK_ALIGN_SINKHORN;
     cfg.sinkhorn.n_costs = 1;
     cfg.sinkhorn.costs[0] = SK_SRB_L2;
@@ -553,8 +558,9 @@ static int collect(const char *text, const char *prefix, char vals[][40], int ma
 /* With a learning rate too small to move anything (1e-30) the permutation
  * stays what it is, so every hard evaluation of a run must give the same
  * number: the evaluation batches are a fixed set (here 2 of the 5 training
- * batches, so a re-drawn subset would differ) and dropout is off while
- * scoring. Sinkhorn: epochs 0..4 of both data costs; STE: epochs 1..4. */
+ * batches, so a re-drawn subset would differ; STE: 2 of 4) and dropout is
+ * off while scoring. Sinkhorn: epochs 0..4 of both data costs; STE: epochs
+ * 1..4. */
 START_TEST(test_run_frozen_evaluation)
 {
     static const char *const sets[] = {"mode=sinkhorn",
@@ -568,6 +574,7 @@ START_TEST(test_run_frozen_evaluation)
                                        "ste.lr=1e-30",
                                        "ste.epochs=4",
                                        "ste.eval_batches=2",
+                                       "ste.batch_size=25",
                                        "interpolation.points=2"};
     run_smoke("frozen", sets, (int)(sizeof sets / sizeof sets[0]));
     char p[4200], v[8][40];
@@ -606,6 +613,9 @@ START_TEST(test_run_frozen_evaluation)
     ck_assert_ptr_nonnull(strstr(mid, "\"select\": \"last\",\n      \"selected_epoch\": 4,"));
     ck_assert_ptr_nonnull(strstr(ste, "\"select\": \"best\",\n      \"selected_epoch\": 0,"));
     ck_assert_ptr_nonnull(strstr(ste, "\"epoch_midpoint_loss\": ["));
+    /* STE runs on batches of ste.batch_size (25: 4 steps per epoch over the
+     * 100 points), not of sinkhorn.batch_size (20: 5 steps) */
+    ck_assert_ptr_nonnull(strstr(ste, "\"epochs\": 4,\n      \"steps\": 16,"));
     free(js);
 }
 END_TEST

@@ -194,9 +194,10 @@ static sk_status ste_run(sk_run *r, sk_pipe_state *ps, sk_method_result *me)
     sk_provider p, pe;
     sk_ste_opts o;
     sk_options_ste(c, &o);
-    sk_status st = data_providers(c, ps, c->sinkhorn.batch_size, &p, &pe);
+    sk_status st = data_providers(c, ps, o.batch_size, &p, &pe);
     if (st == SK_OK) {
         epoch_cb cb = {r, me->name};
+        sk_log_err(r->log, "ste: SGD lr %g momentum %g, batch %d, %d epochs", o.lr, o.momentum, o.batch_size, o.epochs);
         st = sk_ste_matching(ps->spec, ps->m, ps->ep[0].theta, ps->ep[1].theta, &o, sk_provider_next, &p,
                              sk_provider_next, &pe, &ps->loss, on_ste_epoch, &cb, me->perms, &me->res.ste);
     }
@@ -218,6 +219,8 @@ static void ste_log(sk_run *r, const sk_method_result *me)
 static void ste_json(sk_json *j, const sk_method_result *me)
 {
     const sk_ste_result *s = &me->res.ste;
+    sk_json_int(j, "epochs", s->n_epochs);
+    sk_json_int(j, "steps", s->n_steps);
     sk_json_str(j, "select", SK_NAME(sk_select_names, s->select));
     sk_json_int(j, "selected_epoch", s->selected_epoch);
     sk_json_num(j, "selected_midpoint_loss", s->selected_loss);

@@ -113,6 +113,7 @@ typedef struct {
     struct {
         int epochs;
         double lr, momentum;
+        int batch_size;
         int eval_batches;
         sk_select select;
     } ste;

@@ -17,6 +17,7 @@ void sk_ste_opts_default(sk_ste_opts *o)
     o->lr = 1e-2;
     o->momentum = 0.9;
     o->wm_max_iter = 100;
+    o->batch_size = 1000;
     o->eval_batches = 8;
     o->select = SK_SELECT_BEST;
 }
@@ -47,6 +48,8 @@ static sk_status fetch(ste_run *r, sk_batch_fn fn, void *ctx, int64_t epoch, int
     *n = fn(ctx, epoch, step, r->x, r->y, r->yr);
     if (*n < 0) return sk_err_prefix(SK_EIO, "STE matching: batch %lld: ", (long long)step);
     if (*n > r->cap) return sk_err(SK_EINVAL, "STE matching: batch of %d samples (the model allows %d)", *n, r->cap);
+    if (r->o->batch_size > 0 && *n > r->o->batch_size)
+        return sk_err(SK_EINVAL, "STE matching: batch of %d samples (batch_size is %d)", *n, r->o->batch_size);
     return SK_OK;
 }
 
@@ -141,6 +144,7 @@ static sk_status ste_epoch(ste_run *r, int e)
         nsteps++;
     }
     if (nsteps == 0) return sk_err(SK_EINVAL, "STE matching: epoch %d had no training batch", e + 1);
+    r->R.n_steps += nsteps;
     return SK_OK;
 }
 

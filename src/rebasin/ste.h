@@ -30,6 +30,8 @@ typedef struct {
     double lr, momentum; /* SGD on theta~: 1e-2, 0.9 */
     uint64_t seed;       /* weight matching's group order, dropout */
     int wm_max_iter;     /* weight matching passes per minibatch (100; warm-started, usually 2-3) */
+    int batch_size;      /* of the batches get_batch and get_eval return (1000, the reference's for
+                            MLPs); the caller builds them with it, sk_ste_matching rejects larger ones */
     int eval_batches;    /* batches of the per-epoch selection (8; <= 0: all) */
     sk_select select;    /* the perm returned: the best (default) or the last */
 } sk_ste_opts;
@@ -38,6 +40,7 @@ void sk_ste_opts_default(sk_ste_opts *o);
 
 typedef struct {
     int n_epochs;
+    int64_t n_steps;     /* straight-through steps taken */
     double initial_loss; /* midpoint loss of epoch 0 (weight matching of A) */
     double *loss;        /* (n_epochs) midpoint loss after each epoch */
     int best_epoch;      /* 0..n_epochs: the lowest loss (ties: the earliest) */
