@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/app.h"
 #include "app/options.h"
+#include "app/provider.h"
 #include "app/state.h"
 #include "cfg/cfg.h"
 #include "core/mem.h"
@@ -152,6 +154,7 @@ START_TEST(test_options_methods)
     cfg.sinkhorn.eps = 1e-12;
     cfg.sinkhorn.init = SK_SOFTPERM_INIT_RANDOM;
     cfg.sinkhorn.eval_batches = 4;
+    cfg.sinkhorn.select = SK_SELECT_BEST;
     sk_srb_opts s;
     sk_options_srb(&cfg, SK_SRB_RND, &s);
     ck_assert_int_eq(s.cost, SK_SRB_RND);
@@ -166,11 +169,14 @@ START_TEST(test_options_methods)
     ck_assert_int_eq(s.init, SK_SOFTPERM_INIT_RANDOM);
     ck_assert_int_eq(s.seed, 5);
     ck_assert_int_eq(s.eval_batches, 4);
+    ck_assert_int_eq(s.select, SK_SELECT_BEST);
 
     cfg.ste.epochs = 2;
     cfg.ste.lr = 0.3;
     cfg.ste.momentum = 0.5;
     cfg.ste.eval_batches = 6;
+    cfg.ste.select = SK_SELECT_LAST;
+    cfg.ste.batch_size = 64;
     sk_ste_opts t;
     sk_options_ste(&cfg, &t);
     ck_assert_int_eq(t.epochs, 2);
@@ -179,6 +185,8 @@ START_TEST(test_options_methods)
     ck_assert_int_eq(t.seed, 5);
     ck_assert_int_eq(t.wm_max_iter, 7);
     ck_assert_int_eq(t.eval_batches, 6);
+    ck_assert_int_eq(t.select, SK_SELECT_LAST);
+    ck_assert_int_eq(t.batch_size, 64);
 
     cfg.interpolation.bn_reset = SK_BNRESET_AUTO;
     ck_assert_int_eq(sk_options_bn_reset(&cfg, 1), 1);
@@ -259,11 +267,14 @@ START_TEST(test_options_model_batch)
     cfg.train.batch_size = 700;
     cfg.activation_matching.batch_size = 800;
     cfg.sinkhorn.batch_size = 900;
+    cfg.ste.batch_size = 950;
     ck_assert_int_eq(sk_options_model_batch(&cfg), 100); /* both endpoints exist: evaluation only */
     cfg.align.methods[0] = SK_ALIGN_ACTIVATION_MATCHING;
     ck_assert_int_eq(sk_options_model_batch(&cfg), 800);
     cfg.align.methods[0] = SK_ALIGN_STE;
-    ck_assert_int_eq(sk_options_model_batch(&cfg), 900);
+    ck_assert_int_eq(sk_options_model_batch(&cfg), 950); /* STE's own batch size, not sinkhorn.batch_size */
+    cfg.ste.batch_size = 50;
+    ck_assert_int_eq(sk_options_model_batch(&cfg), 100);
     cfg.align.methods[0] = SK_ALIGN_SINKHORN;
     cfg.sinkhorn.n_costs = 1;
     cfg.sinkhorn.costs[0] = SK_SRB_L2;
@@ -471,6 +482,149 @@ START_TEST(test_report_metrics_and_sweep_rows)
 }
 END_TEST
 
+/* ---- batch providers ------------------------------------------------------------ */
+
+/* The evaluation provider returns the same batches on every pass, the same
+ * set for the same seed (a seeded subset, not the first examples), and
+ * fetching from it leaves the training provider's order alone. */
+START_TEST(test_provider_fixed)
+{
+    sk_data_opts d;
+    sk_data_opts_init(&d, SK_DS_POLYNOMIAL);
+    d.poly_points = 100;
+    sk_dataset ds;
+    ck_assert_int_eq(sk_dataset_load(&ds, &d), SK_OK);
+    sk_provider tr, tr2, ev, ev2;
+    ck_assert_int_eq(sk_provider_init(&tr, &ds, &ds.train, 10, 1, 0, 7), SK_OK);
+    ck_assert_int_eq(sk_provider_init(&tr2, &ds, &ds.train, 10, 1, 0, 7), SK_OK);
+    ck_assert_int_eq(sk_provider_init_fixed(&ev, &ds, &ds.train, 10, 7), SK_OK);
+    ck_assert_int_eq(sk_provider_init_fixed(&ev2, &ds, &ds.train, 10, 7), SK_OK);
+    float x[10], x2[10], yr[10];
+    int32_t y[10];
+    float first[2][10];
+    for (int pass = 0; pass < 3; pass++)
+        for (int k = 0; k < 2; k++) {
+            ck_assert_int_eq(sk_provider_next(&ev, -1, k, x, y, yr), 10);
+            if (pass == 0) memcpy(first[k], x, sizeof x);
+            ck_assert(memcmp(first[k], x, sizeof x) == 0);
+            /* training batches of tr (interleaved with evaluations) = those of tr2 (none) */
+            ck_assert_int_eq(sk_provider_next(&tr, pass, k, x, y, yr), 10);
+            ck_assert_int_eq(sk_provider_next(&tr2, pass, k, x2, y, yr), 10);
+            ck_assert(memcmp(x, x2, sizeof x) == 0);
+        }
+    ck_assert_int_eq(sk_provider_next(&ev2, -1, 0, x, y, yr), 10);
+    ck_assert(memcmp(first[0], x, sizeof x) == 0);
+    int in_order = 1;
+    for (int i = 0; i < 10; i++)
+        in_order &= ev.idx[i] == i;
+    ck_assert(!in_order);
+    sk_provider_free(&tr);
+    sk_provider_free(&tr2);
+    sk_provider_free(&ev);
+    sk_provider_free(&ev2);
+    sk_dataset_free(&ds);
+}
+END_TEST
+
+/* ---- whole runs on the polynomial toy --------------------------------------- */
+
+/* Runs configs/smoke_align.yaml with the --set overrides sets (plus the
+ * output folder out); SK_OK expected. */
+static void run_smoke(const char *out, const char *const *sets, int n)
+{
+    const char *all[32];
+    char outset[4200];
+    snprintf(outset, sizeof outset, "output=%s", tu_path(out));
+    all[0] = outset;
+    for (int i = 0; i < n; i++)
+        all[i + 1] = sets[i];
+    sk_app_opts o;
+    memset(&o, 0, sizeof o);
+    o.config_path = tu_src("configs/smoke_align.yaml");
+    o.sets = all;
+    o.n_sets = n + 1;
+    o.progress = SK_PROGRESS_NEVER;
+    o.quiet = 1;
+    ck_assert_msg(sk_app_run(&o) == SK_OK, "%s", sk_err_msg());
+}
+
+/* The numbers after `prefix` in each line of text that has it, as text. */
+static int collect(const char *text, const char *prefix, char vals[][40], int max)
+{
+    int n = 0;
+    for (const char *q = text; (q = strstr(q, prefix)) && n < max; n++) {
+        q += strlen(prefix);
+        size_t k = strcspn(q, "\n, ");
+        snprintf(vals[n], 40, "%.*s", (int)(k < 39 ? k : 39), q);
+    }
+    return n;
+}
+
+/* With a learning rate too small to move anything (1e-30) the permutation
+ * stays what it is, so every hard evaluation of a run must give the same
+ * number: the evaluation batches are a fixed set (here 2 of the 5 training
+ * batches, so a re-drawn subset would differ; STE: 2 of 4) and dropout is
+ * off while scoring. Sinkhorn: epochs 0..4 of both data costs; STE: epochs
+ * 1..4. */
+START_TEST(test_run_frozen_evaluation)
+{
+    static const char *const sets[] = {"mode=sinkhorn",
+                                       "align.methods=[ste, sinkhorn]",
+                                       "sinkhorn.costs=[mid, rnd]",
+                                       "model.dropout=0.25",
+                                       "sinkhorn.lr=1e-30",
+                                       "sinkhorn.batch_size=20",
+                                       "sinkhorn.eval_batches=2",
+                                       "sinkhorn.epochs=4",
+                                       "ste.lr=1e-30",
+                                       "ste.epochs=4",
+                                       "ste.eval_batches=2",
+                                       "ste.batch_size=25",
+                                       "interpolation.points=2"};
+    run_smoke("frozen", sets, (int)(sizeof sets / sizeof sets[0]));
+    char p[4200], v[8][40];
+    static const char *const costs[] = {"sinkhorn_mid,", "sinkhorn_rnd,"};
+    snprintf(p, sizeof p, "%s/sinkhorn_log.csv", tu_path("frozen"));
+    char *log = tu_read(p, NULL);
+    for (int c = 0; c < 2; c++) {
+        char prefix[40];
+        int n = 0;
+        for (int e = 0; e <= 4; e++) {
+            snprintf(prefix, sizeof prefix, "\n%s%d,", costs[c], e);
+            const char *q = strstr(log, prefix);
+            ck_assert_ptr_nonnull(q);
+            q = strchr(q + strlen(prefix), ',') + 1; /* past the soft cost */
+            snprintf(v[n++], 40, "%.*s", (int)strcspn(q, "\n"), q);
+        }
+        for (int e = 1; e < n; e++)
+            ck_assert_msg(!strcmp(v[e], v[0]), "%s hard cost at epoch %d is %s, at epoch 0 %s", costs[c], e, v[e],
+                          v[0]);
+    }
+    free(log);
+    snprintf(p, sizeof p, "%s/log.txt", tu_path("frozen"));
+    log = tu_read(p, NULL);
+    int n = collect(log, ": midpoint loss ", v, 8);
+    ck_assert_int_ge(n, 4);
+    for (int e = 1; e < n; e++)
+        ck_assert_msg(!strcmp(v[e], v[0]), "STE midpoint loss %s after epoch %d, %s after epoch 1", v[e], e + 1, v[0]);
+    free(log);
+    /* metrics.json says which rule chose which epoch: Sinkhorn (last) the
+     * final epoch, STE (best; every epoch ties) epoch 0. */
+    snprintf(p, sizeof p, "%s/metrics.json", tu_path("frozen"));
+    char *js = tu_read(p, NULL);
+    const char *mid = strstr(js, "\"sinkhorn_mid\": {"), *ste = strstr(js, "\"ste\": {");
+    ck_assert_ptr_nonnull(mid);
+    ck_assert_ptr_nonnull(ste);
+    ck_assert_ptr_nonnull(strstr(mid, "\"select\": \"last\",\n      \"selected_epoch\": 4,"));
+    ck_assert_ptr_nonnull(strstr(ste, "\"select\": \"best\",\n      \"selected_epoch\": 0,"));
+    ck_assert_ptr_nonnull(strstr(ste, "\"epoch_midpoint_loss\": ["));
+    /* STE runs on batches of ste.batch_size (25: 4 steps per epoch over the
+     * 100 points), not of sinkhorn.batch_size (20: 5 steps) */
+    ck_assert_ptr_nonnull(strstr(ste, "\"epochs\": 4,\n      \"steps\": 16,"));
+    free(js);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("app");
@@ -485,6 +639,11 @@ int main(void)
     tc = tcase_create("report");
     tcase_add_test(tc, test_report_curves_and_summary);
     tcase_add_test(tc, test_report_metrics_and_sweep_rows);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("runs");
+    tcase_add_test(tc, test_provider_fixed);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_run_frozen_evaluation);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

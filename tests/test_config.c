@@ -43,6 +43,8 @@ START_TEST(test_defaults_and_derived)
     ck_assert_int_eq(cfg.sinkhorn.iterations, 20);
     ck_assert_double_eq(cfg.sinkhorn.lr, 0.1);
     ck_assert_double_eq(cfg.sinkhorn.weight_decay, 0.01);
+    ck_assert_int_eq(cfg.sinkhorn.select, SK_SELECT_LAST); /* the published result */
+    ck_assert_int_eq(cfg.ste.select, SK_SELECT_BEST);      /* the reference keeps its lowest-loss permutation */
     ck_assert_int_eq(cfg.interpolation.points, 25);
     ck_assert_int_gt(cfg.threads, 0);
 }

@@ -460,8 +460,8 @@ static void check_planted_ex(const sk_model_spec *ms, int cost, int steps, const
     o.seed = 5;
     if (eps > 0) o.eps = eps;
     sk_srb_result res;
-    ck_assert_msg(sk_sinkhorn_rebasin(f.s, NULL, f.A, f.B, &o, NULL, NULL, NULL, on_epoch_log, NULL, found, &res) ==
-                      SK_OK,
+    ck_assert_msg(sk_sinkhorn_rebasin(f.s, NULL, f.A, f.B, &o, NULL, NULL, NULL, NULL, NULL, on_epoch_log, NULL, found,
+                                      &res) == SK_OK,
                   "%s: %s", what, sk_err_msg());
     sk_tset *C = sk_tset_like(f.A);
     ck_assert_int_eq(sk_perm_apply(f.s, (const int64_t *const *)found, f.B, C), SK_OK);
@@ -484,11 +484,11 @@ static void check_planted_ex(const sk_model_spec *ms, int cost, int steps, const
                   "%s: %lld of %lld entries wrong (best hard %g)", what, (long long)wrong, (long long)C->numel,
                   res.best_hard_cost);
     ck_assert(res.initial_hard_cost > 0);
-    /* Once the hard cost is exactly 0 the run stops: it ends on the best round. */
-    if (res.best_hard_cost == 0.0) {
-        ck_assert_int_eq(res.n_epochs, res.best_epoch);
-        ck_assert_int_lt(res.n_steps, o.steps);
-    }
+    /* Once pi_hard(B) == A (for l2: hard cost exactly 0; for cosine: its
+     * minimum 2T/N) the run stops: it ends on the best round. */
+    ck_assert_int_eq(res.n_epochs, res.best_epoch);
+    ck_assert_int_eq(res.selected_epoch, res.n_epochs);
+    ck_assert_int_lt(res.n_steps, o.steps);
 done:
     sk_srb_result_free(&res);
     sk_tset_free(C);
@@ -545,7 +545,8 @@ START_TEST(test_srb_sharp_no_nan)
         o.steps = 20;
         o.epochs = 2;
         sk_srb_result res;
-        ck_assert_msg(sk_sinkhorn_rebasin(f.s, NULL, f.A, f.B, &o, NULL, NULL, NULL, NULL, NULL, found, &res) == SK_OK,
+        ck_assert_msg(sk_sinkhorn_rebasin(f.s, NULL, f.A, f.B, &o, NULL, NULL, NULL, NULL, NULL, NULL, NULL, found,
+                                          &res) == SK_OK,
                       "tau %g: %s", taus[k], sk_err_msg());
         for (int e = 0; e < res.n_epochs; e++)
             ck_assert(isfinite(res.soft_cost[e]) && isfinite(res.hard_cost[e]));
@@ -716,9 +717,10 @@ static void check_mid_improves(sk_mnorm norm, int cost, const char *what)
     o.epochs = 8;
     o.eval_batches = 0; /* all 8 batches */
     o.seed = 3;
+    o.select = SK_SELECT_BEST; /* the last epoch of the BatchNorm VGG is worse than the identity (test_srb_select) */
     sk_srb_result res;
-    ck_assert_msg(sk_sinkhorn_rebasin(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, on_epoch_log, NULL, found, &res) ==
-                      SK_OK,
+    ck_assert_msg(sk_sinkhorn_rebasin(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, NULL, NULL, on_epoch_log, NULL,
+                                      found, &res) == SK_OK,
                   "%s: %s", what, sk_err_msg());
     double l_id = midpoint_loss(p.ma, p.s, id, A, B, &p.t), l_f = midpoint_loss(p.ma, p.s, found, A, B, &p.t);
     fprintf(stderr,
@@ -757,10 +759,12 @@ START_TEST(test_srb_deterministic)
         o.steps = 40;
         o.seed = 99;
         sk_srb_result r1, r2;
-        ck_assert_msg(sk_sinkhorn_rebasin(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, NULL, NULL, f1, &r1) == SK_OK,
-                      "%s", sk_err_msg());
-        ck_assert_msg(sk_sinkhorn_rebasin(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, NULL, NULL, f2, &r2) == SK_OK,
-                      "%s", sk_err_msg());
+        ck_assert_msg(
+            sk_sinkhorn_rebasin(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, NULL, NULL, NULL, NULL, f1, &r1) == SK_OK,
+            "%s", sk_err_msg());
+        ck_assert_msg(
+            sk_sinkhorn_rebasin(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, NULL, NULL, NULL, NULL, f2, &r2) == SK_OK,
+            "%s", sk_err_msg());
         for (int g = 0; g < p.s->n_groups; g++)
             ck_assert(memcmp(f1[g], f2[g], sizeof(int64_t) * (size_t)p.s->groups[g].size) == 0);
         ck_assert_int_eq(r1.n_epochs, 2);
@@ -775,6 +779,163 @@ START_TEST(test_srb_deterministic)
         sk_perms_free(p.s, f2);
     }
     pair_free(&p);
+}
+END_TEST
+
+/* select: the same run either way (the rule does not change the steps);
+ * last returns the perms after the final epoch, best those of the lowest
+ * hard cost over epochs 0..E, and the result says which epoch that was.
+ * eval_batches 0: the hard cost is midpoint_loss() of the returned perms.
+ * The BatchNorm VGG's hard cost rises after epoch 1 (its soft cost falls
+ * while the plans stay soft), so there the two rules differ. */
+START_TEST(test_srb_select)
+{
+    trained_pair p;
+    pair_new(&p, SK_MNORM_BATCHNORM);
+    const sk_tset *A = sk_model_params(p.ma), *B = sk_model_params(p.mb);
+    int64_t **fb = sk_perms_identity(p.s), **fl = sk_perms_identity(p.s);
+    sk_srb_opts o;
+    sk_srb_opts_default(&o);
+    ck_assert_int_eq(o.select, SK_SELECT_LAST);
+    o.cost = SK_SRB_MID;
+    o.epochs = 6;
+    o.eval_batches = 0;
+    o.seed = 3;
+    sk_srb_result rb, rl;
+    o.select = SK_SELECT_BEST;
+    ck_assert_msg(sk_sinkhorn_rebasin(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, NULL, NULL, on_epoch_log, NULL, fb,
+                                      &rb) == SK_OK,
+                  "%s", sk_err_msg());
+    o.select = SK_SELECT_LAST;
+    ck_assert_msg(sk_sinkhorn_rebasin(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, NULL, NULL, NULL, NULL, fl, &rl) ==
+                      SK_OK,
+                  "%s", sk_err_msg());
+    ck_assert_int_eq(rb.n_epochs, 6);
+    ck_assert_int_eq(rl.n_epochs, 6);
+    double lo = rb.initial_hard_cost;
+    int lo_e = 0;
+    for (int e = 0; e < 6; e++) {
+        ck_assert(rb.hard_cost[e] == rl.hard_cost[e]);
+        if (rb.hard_cost[e] < lo) lo = rb.hard_cost[e], lo_e = e + 1;
+    }
+    ck_assert_int_eq(rb.select, SK_SELECT_BEST);
+    ck_assert_int_eq(rb.best_epoch, lo_e);
+    ck_assert_int_eq(rb.selected_epoch, lo_e);
+    ck_assert(rb.best_hard_cost == lo && rb.selected_hard_cost == lo);
+    ck_assert_int_eq(rl.select, SK_SELECT_LAST);
+    ck_assert_int_eq(rl.best_epoch, lo_e);
+    ck_assert_int_eq(rl.selected_epoch, 6);
+    ck_assert(rl.selected_hard_cost == rl.hard_cost[5] && rl.best_hard_cost == lo);
+    double mb = midpoint_loss(p.ma, p.s, fb, A, B, &p.t), ml = midpoint_loss(p.ma, p.s, fl, A, B, &p.t);
+    fprintf(stderr, "srb select: best epoch %d (hard %.6g, perms score %.6g), last (hard %.6g, perms score %.6g)\n",
+            lo_e, lo, mb, rl.hard_cost[5], ml);
+    ck_assert_int_lt(lo_e, 6); /* the rules differ here */
+    ck_assert(fabs(mb - lo) <= 1e-5 * lo);
+    ck_assert(fabs(ml - rl.hard_cost[5]) <= 1e-5 * ml);
+    sk_srb_result_free(&rb);
+    sk_srb_result_free(&rl);
+    sk_perms_free(p.s, fb);
+    sk_perms_free(p.s, fl);
+    pair_free(&p);
+}
+END_TEST
+
+/* The published cosine cost (fagp/sinkhorn-rebasin, rebasin/loss/loss.py,
+ * DistCosineLoss), written out again in double: the sum over learnable
+ * tensors of (3 - cos) / N, N = the number of learnable scalars,
+ * cos = <a, b> / max(|a| |b|, 1e-8). b: Bp's block in double. */
+static double ref_cos(const sk_tensor *ta, const double *bt)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (int64_t k = 0; k < ta->numel; k++) {
+        ab += (double)ta->data[k] * bt[k];
+        aa += (double)ta->data[k] * ta->data[k];
+        bb += bt[k] * bt[k];
+    }
+    return ab / fmax(sqrt(aa) * sqrt(bb), 1e-8);
+}
+
+static int64_t learnable_scalars(const sk_tset *A)
+{
+    int64_t N = 0;
+    for (int i = 0; i < A->n; i++)
+        if (!A->t[i].is_buffer) N += A->t[i].numel;
+    return N;
+}
+
+static double ref_cosine(const sk_tset *A, const double *b)
+{
+    double c = 0;
+    for (int i = 0; i < A->n; i++)
+        if (!A->t[i].is_buffer) c += 3.0 - ref_cos(&A->t[i], b + (A->t[i].data - A->block));
+    return c / (double)learnable_scalars(A);
+}
+
+/* sk_srb_weight_cost's cosine against the double reference: its minimum
+ * 2T/N at Bp = A, its value, and the gradient against central differences of
+ * the reference, including a tensor small enough for the clamp (last
+ * tensor of A and B scaled by 1e-6) and, in the BatchNorm VGG, buffers
+ * (not counted, zero gradient). */
+static void check_cosine(const sk_model_spec *ms, const char *what)
+{
+    fixture f;
+    fixture_new(&f, ms, 1, 73);
+    int last = -1, T = 0;
+    for (int i = 0; i < f.A->n; i++)
+        if (!f.A->t[i].is_buffer) last = i, T++;
+    int64_t N = learnable_scalars(f.A);
+    double at_min = sk_srb_weight_cost(SK_SRB_COSINE, f.A, f.A, NULL);
+    ck_assert_msg(fabs(at_min - 2.0 * T / (double)N) <= 1e-12, "%s: cost at B' = A is %.17g, 2T/N = %.17g", what,
+                  at_min, 2.0 * T / (double)N);
+    for (int64_t k = 0; k < f.A->t[last].numel; k++) {
+        f.A->t[last].data[k] *= 1e-6f;
+        f.B->t[last].data[k] *= 1e-6f;
+    }
+    double *b = malloc(sizeof(double) * (size_t)f.B->numel);
+    for (int64_t k = 0; k < f.B->numel; k++)
+        b[k] = f.B->block[k];
+    sk_tset *d = sk_tset_like(f.B);
+    double c = sk_srb_weight_cost(SK_SRB_COSINE, f.A, f.B, d), ref = ref_cosine(f.A, b);
+    ck_assert_msg(fabs(c - ref) <= 1e-12 * fabs(ref), "%s: cosine cost %.17g, reference %.17g", what, c, ref);
+    int64_t checked = 0;
+    for (int i = 0; i < f.B->n; i++) {
+        const sk_tensor *t = &f.B->t[i];
+        float *dt = d->t[i].data;
+        double scale = 0;
+        for (int64_t k = 0; k < t->numel; k++)
+            scale = fmax(scale, fabs(dt[k]));
+        if (t->is_buffer) ck_assert(scale == 0.0);
+        double *bt = b + (t->data - f.B->block);
+        for (int64_t k = 0; k < t->numel; k += 3) {
+            /* only tensor i's term depends on the entry: d/db of -cos_i / N */
+            double save = bt[k], h = 1e-4 * fabs(save) + 1e-12, fd = 0;
+            if (!t->is_buffer) {
+                bt[k] = save + h;
+                double p = -ref_cos(&f.A->t[i], bt);
+                bt[k] = save - h;
+                double m = -ref_cos(&f.A->t[i], bt);
+                fd = (p - m) / (2 * h) / (double)N;
+            }
+            bt[k] = save;
+            ck_assert_msg(fabs(fd - dt[k]) <= 1e-5 * scale + 1e-6 * fabs(fd), "%s: %s[%lld]: fd %.10g, gradient %.10g",
+                          what, t->name, (long long)k, fd, dt[k]);
+            checked++;
+        }
+    }
+    ck_assert_int_gt(checked, 10);
+    fprintf(stderr, "cosine %s: %d tensors, %lld scalars, cost %.10g, minimum %.10g\n", what, T, (long long)N, c,
+            at_min);
+    free(b);
+    sk_tset_free(d);
+    fixture_free(&f);
+}
+
+START_TEST(test_srb_cosine_published)
+{
+    sk_model_spec m = tu_mlp_spec(2, 5, 2);
+    check_cosine(&m, "mlp");
+    sk_model_spec v = tu_conv_spec(SK_ARCH_VGG11, SK_MNORM_BATCHNORM, 0.0625, 8, SK_VGGHEAD_GITREBASIN);
+    check_cosine(&v, "vgg11 batchnorm");
 }
 END_TEST
 
@@ -824,10 +985,19 @@ static void check_ste(sk_mnorm norm, const char *what)
     sk_ste_opts_default(&o);
     o.epochs = 3;
     o.eval_batches = 0;
-    double best = NAN, best2 = NAN;
-    ck_assert_msg(sk_ste_matching(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, ste_log, NULL, found, &best) == SK_OK,
+    sk_ste_result r1, r2;
+    ck_assert_msg(sk_ste_matching(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, NULL, NULL, ste_log, NULL, found, &r1) ==
+                      SK_OK,
                   "%s", sk_err_msg());
-    ck_assert_int_eq(sk_ste_matching(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, NULL, NULL, again, &best2), SK_OK);
+    ck_assert_int_eq(sk_ste_matching(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, NULL, NULL, NULL, NULL, again, &r2),
+                     SK_OK);
+    double best = r1.selected_loss, best2 = r2.selected_loss;
+    ck_assert_int_eq(r1.n_epochs, 3);
+    ck_assert_int_eq(r1.select, SK_SELECT_BEST);
+    ck_assert_int_eq(r1.selected_epoch, r1.best_epoch);
+    ck_assert(r1.best_loss == best && best <= r1.initial_loss);
+    for (int e = 0; e < r1.n_epochs; e++)
+        ck_assert(r1.loss[e] >= best && r1.loss[e] == r2.loss[e]);
     for (int g = 0; g < p.s->n_groups; g++) {
         int64_t n = p.s->groups[g].size;
         char *seen = calloc((size_t)n, 1);
@@ -843,6 +1013,19 @@ static void check_ste(sk_mnorm norm, const char *what)
     fprintf(stderr, "ste %s: midpoint loss identity %.4f -> STE %.4f (selection loss %.4f)\n", what, l_id, l_f, best);
     ck_assert_msg(l_f <= l_id, "%s: STE midpoint loss %g above identity's %g", what, l_f, l_id);
     ck_assert(fabs(best - l_f) <= 1e-4 * fabs(l_f) + 1e-6); /* evaluation over all batches = midpoint_loss */
+    /* select last: the same run (selection does not change the steps), the
+     * perm after the final epoch. */
+    sk_ste_result r3;
+    o.select = SK_SELECT_LAST;
+    ck_assert_int_eq(sk_ste_matching(p.s, p.ma, A, B, &o, task_batch, &p.t, NULL, NULL, NULL, NULL, NULL, again, &r3),
+                     SK_OK);
+    ck_assert_int_eq(r3.selected_epoch, 3);
+    ck_assert(r3.selected_loss == r1.loss[2] && r3.best_loss == r1.best_loss && r3.best_epoch == r1.best_epoch);
+    double l_last = midpoint_loss(p.ma, p.s, again, A, B, &p.t);
+    ck_assert(fabs(r3.selected_loss - l_last) <= 1e-4 * fabs(l_last) + 1e-6);
+    sk_ste_result_free(&r1);
+    sk_ste_result_free(&r2);
+    sk_ste_result_free(&r3);
     sk_perms_free(p.s, id);
     sk_perms_free(p.s, found);
     sk_perms_free(p.s, again);
@@ -871,7 +1054,9 @@ static Suite *srb_suite(void)
     tcase_add_test(tr, test_srb_planted_l2);
     tcase_add_test(tr, test_srb_mid_improves);
     tcase_add_test(tr, test_srb_deterministic);
+    tcase_add_test(tr, test_srb_select);
     tcase_add_test(tr, test_srb_weight_cost_grad);
+    tcase_add_test(tr, test_srb_cosine_published);
     tcase_add_test(tr, test_srb_sharp_no_nan);
     tcase_add_test(tr, test_ste);
     suite_add_tcase(s, tr);

@@ -135,7 +135,7 @@ int main(int argc, char **argv)
         sk_srb_result res;
         t0 = sk_now();
         if (sk_sinkhorn_rebasin(s, ma, sk_model_params(ma), sk_model_params(mb), &so, get_batch, &p, NULL, NULL, NULL,
-                                perms, &res) != SK_OK) {
+                                NULL, NULL, perms, &res) != SK_OK) {
             fprintf(stderr, "%s\n", sk_err_msg());
             return 1;
         }

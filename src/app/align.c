@@ -106,35 +106,54 @@ static void on_ste_epoch(void *ctx, int epoch, double loss)
 
 /* ---- Sinkhorn re-basin (one aligned model per cost) --------------------------------- */
 
+/* The training batches of a learned method (reshuffled every epoch) and,
+ * from a provider of their own, the fixed evaluation batches its epochs are
+ * scored on: the same seeded set for every epoch, cost and method of the run
+ * (doc/algorithms.md §8). */
+static sk_status data_providers(const sk_config *c, sk_pipe_state *ps, int batch, sk_provider *train, sk_provider *eval)
+{
+    memset(eval, 0, sizeof *eval);
+    sk_status st = sk_provider_init(train, &ps->ds, &ps->ds.train, batch, 1, 0, (uint64_t)c->seed);
+    if (st == SK_OK) st = sk_provider_init_fixed(eval, &ps->ds, &ps->ds.train, batch, (uint64_t)c->seed);
+    return st;
+}
+
 static sk_status srb_run(sk_run *r, sk_pipe_state *ps, sk_method_result *me)
 {
     const sk_config *c = &r->cfg;
-    sk_provider p;
+    sk_provider p, pe;
     sk_srb_opts o;
     sk_options_srb(c, me->cost, &o);
-    sk_status st = sk_provider_init(&p, &ps->ds, &ps->ds.train, c->sinkhorn.batch_size, 1, 0, (uint64_t)c->seed);
+    sk_status st = data_providers(c, ps, c->sinkhorn.batch_size, &p, &pe);
     if (st == SK_OK) {
         epoch_cb cb = {r, me->name};
         sk_log_err(r->log, "%s: learning soft permutations (%s cost, tau %g, %d iterations)", me->name,
                    sk_srb_cost_name(me->cost), o.tau, o.iterations);
-        st = sk_sinkhorn_rebasin(ps->spec, ps->m, ps->ep[0].theta, ps->ep[1].theta, &o, sk_provider_next, &p, &ps->loss,
-                                 on_srb_epoch, &cb, me->perms, &me->res.srb);
+        st = sk_sinkhorn_rebasin(ps->spec, ps->m, ps->ep[0].theta, ps->ep[1].theta, &o, sk_provider_next, &p,
+                                 sk_provider_next, &pe, &ps->loss, on_srb_epoch, &cb, me->perms, &me->res.srb);
     }
     sk_provider_free(&p);
+    sk_provider_free(&pe);
     return st;
 }
 
 static void srb_log(sk_run *r, const sk_method_result *me)
 {
     const sk_srb_result *s = &me->res.srb;
-    sk_log_err(r->log, "%s: best hard cost %.6g at epoch %d of %d, %lld steps, %d Sinkhorn fallbacks, %.3f s", me->name,
-               s->best_hard_cost, s->best_epoch, s->n_epochs, (long long)s->n_steps, s->fallbacks, me->seconds);
+    sk_log_err(r->log,
+               "%s: hard cost %.6g at epoch %d of %d (select %s; best %.6g at epoch %d), %lld steps, %d Sinkhorn "
+               "fallbacks, %.3f s",
+               me->name, s->selected_hard_cost, s->selected_epoch, s->n_epochs, SK_NAME(sk_select_names, s->select),
+               s->best_hard_cost, s->best_epoch, (long long)s->n_steps, s->fallbacks, me->seconds);
 }
 
 static void srb_json(sk_json *j, const sk_method_result *me)
 {
     const sk_srb_result *s = &me->res.srb;
     sk_json_str(j, "cost", sk_srb_cost_name(me->cost));
+    sk_json_str(j, "select", SK_NAME(sk_select_names, s->select));
+    sk_json_int(j, "selected_epoch", s->selected_epoch);
+    sk_json_num(j, "selected_hard_cost", s->selected_hard_cost);
     sk_json_num(j, "initial_hard_cost", s->initial_hard_cost);
     sk_json_num(j, "best_hard_cost", s->best_hard_cost);
     sk_json_int(j, "best_epoch", s->best_epoch);
@@ -172,27 +191,51 @@ static void srb_free(sk_method_result *me)
 static sk_status ste_run(sk_run *r, sk_pipe_state *ps, sk_method_result *me)
 {
     const sk_config *c = &r->cfg;
-    sk_provider p;
+    sk_provider p, pe;
     sk_ste_opts o;
     sk_options_ste(c, &o);
-    sk_status st = sk_provider_init(&p, &ps->ds, &ps->ds.train, c->sinkhorn.batch_size, 1, 0, (uint64_t)c->seed);
+    sk_status st = data_providers(c, ps, o.batch_size, &p, &pe);
     if (st == SK_OK) {
         epoch_cb cb = {r, me->name};
-        st = sk_ste_matching(ps->spec, ps->m, ps->ep[0].theta, ps->ep[1].theta, &o, sk_provider_next, &p, &ps->loss,
-                             on_ste_epoch, &cb, me->perms, &me->res.ste.loss);
+        sk_log_err(r->log, "ste: SGD lr %g momentum %g, batch %d, %d epochs", o.lr, o.momentum, o.batch_size, o.epochs);
+        st = sk_ste_matching(ps->spec, ps->m, ps->ep[0].theta, ps->ep[1].theta, &o, sk_provider_next, &p,
+                             sk_provider_next, &pe, &ps->loss, on_ste_epoch, &cb, me->perms, &me->res.ste);
     }
     sk_provider_free(&p);
+    sk_provider_free(&pe);
     return st;
 }
 
 static void ste_log(sk_run *r, const sk_method_result *me)
 {
-    sk_log_err(r->log, "ste: best midpoint loss %.6g, %.3f s", me->res.ste.loss, me->seconds);
+    const sk_ste_result *s = &me->res.ste;
+    sk_log_err(r->log, "ste: midpoint loss %.6g at epoch %d of %d (select %s; best %.6g at epoch %d), %.3f s",
+               s->selected_loss, s->selected_epoch, s->n_epochs, SK_NAME(sk_select_names, s->select), s->best_loss,
+               s->best_epoch, me->seconds);
 }
 
+/* The evaluation losses of every epoch (0: weight matching of A), the
+ * selection rule and what it chose. */
 static void ste_json(sk_json *j, const sk_method_result *me)
 {
-    sk_json_num(j, "best_midpoint_loss", me->res.ste.loss);
+    const sk_ste_result *s = &me->res.ste;
+    sk_json_int(j, "epochs", s->n_epochs);
+    sk_json_int(j, "steps", s->n_steps);
+    sk_json_str(j, "select", SK_NAME(sk_select_names, s->select));
+    sk_json_int(j, "selected_epoch", s->selected_epoch);
+    sk_json_num(j, "selected_midpoint_loss", s->selected_loss);
+    sk_json_int(j, "best_epoch", s->best_epoch);
+    sk_json_num(j, "best_midpoint_loss", s->best_loss);
+    sk_json_arr_begin(j, "epoch_midpoint_loss");
+    sk_json_num(j, NULL, s->initial_loss);
+    for (int e = 0; e < s->n_epochs; e++)
+        sk_json_num(j, NULL, s->loss[e]);
+    sk_json_arr_end(j);
+}
+
+static void ste_free(sk_method_result *me)
+{
+    sk_ste_result_free(&me->res.ste);
 }
 
 /* ---- the table -------------------------------------------------------------------- */
@@ -202,7 +245,7 @@ static const sk_align_kind naive_kind = {.label = "Naive"};
 static const sk_align_kind kinds[] = {
     [SK_ALIGN_WEIGHT_MATCHING] = {.label = "Weight matching", .run = wm_run, .log = wm_log, .json = wm_json},
     [SK_ALIGN_ACTIVATION_MATCHING] = {.label = "Activation matching", .run = am_run, .log = am_log, .json = am_json},
-    [SK_ALIGN_STE] = {.label = "STE", .run = ste_run, .log = ste_log, .json = ste_json},
+    [SK_ALIGN_STE] = {.label = "STE", .run = ste_run, .log = ste_log, .json = ste_json, .free = ste_free},
     [SK_ALIGN_SINKHORN] = {.label = "Sinkhorn",
                            .per_cost = 1,
                            .run = srb_run,

@@ -91,6 +91,7 @@ void sk_options_srb(const sk_config *c, sk_srb_cost cost, sk_srb_opts *o)
     o->init = c->sinkhorn.init;
     o->seed = (uint64_t)c->seed;
     o->eval_batches = c->sinkhorn.eval_batches;
+    o->select = c->sinkhorn.select;
 }
 
 void sk_options_ste(const sk_config *c, sk_ste_opts *o)
@@ -102,6 +103,8 @@ void sk_options_ste(const sk_config *c, sk_ste_opts *o)
     o->seed = (uint64_t)c->seed;
     o->wm_max_iter = c->weight_matching.max_iter;
     o->eval_batches = c->ste.eval_batches;
+    o->select = c->ste.select;
+    o->batch_size = c->ste.batch_size;
 }
 
 int sk_options_bn_reset(const sk_config *c, int has_batchnorm)
@@ -176,19 +179,20 @@ int sk_options_model_batch(const sk_config *c)
     int trains = c->mode == SK_MODE_CONTINUAL || c->model.norm == SK_MNORM_BATCHNORM ||
                  c->interpolation.bn_reset == SK_BNRESET_RECOMPUTE;
     int am = c->mode == SK_MODE_ACTIVATION_MATCHING || c->mode == SK_MODE_CONTINUAL;
-    int data = c->mode == SK_MODE_CONTINUAL, srb = c->mode == SK_MODE_SINKHORN;
+    int data = c->mode == SK_MODE_CONTINUAL, srb = c->mode == SK_MODE_SINKHORN, ste = 0;
     for (int e = 0; e < 2; e++)
         trains |= sk_options_endpoint(c, e) == SK_EP_TRAIN;
     for (int i = 0; i < c->align.n_methods; i++) {
         am |= c->align.methods[i] == SK_ALIGN_ACTIVATION_MATCHING;
-        data |= c->align.methods[i] == SK_ALIGN_STE;
+        ste |= c->align.methods[i] == SK_ALIGN_STE;
         srb |= c->align.methods[i] == SK_ALIGN_SINKHORN;
     }
     for (int k = 0; srb && k < c->sinkhorn.n_costs; k++)
         data |= c->sinkhorn.costs[k] == SK_SRB_MID || c->sinkhorn.costs[k] == SK_SRB_RND;
-    if (c->mode == SK_MODE_TRAIN) am = data = 0;
+    if (c->mode == SK_MODE_TRAIN) am = data = ste = 0;
     if (trains && c->train.batch_size > b) b = c->train.batch_size;
     if (am && c->activation_matching.batch_size > b) b = c->activation_matching.batch_size;
     if (data && c->sinkhorn.batch_size > b) b = c->sinkhorn.batch_size;
+    if (ste && c->ste.batch_size > b) b = c->ste.batch_size;
     return b;
 }

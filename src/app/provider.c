@@ -24,6 +24,16 @@ sk_status sk_provider_init(sk_provider *p, const sk_dataset *ds, const sk_split 
     return SK_OK;
 }
 
+sk_status sk_provider_init_fixed(sk_provider *p, const sk_dataset *ds, const sk_split *sp, int batch, uint64_t seed)
+{
+    sk_status st = sk_provider_init(p, ds, sp, batch, 0, 0, seed);
+    if (st != SK_OK) return st;
+    sk_rng order;
+    sk_rng_seed_stream(&order, seed, 0x4556414c /* "EVAL" */);
+    sk_rng_shuffle_i32(&order, p->idx, p->n);
+    return SK_OK;
+}
+
 void sk_provider_free(sk_provider *p)
 {
     sk_free(p->idx);

@@ -25,6 +25,13 @@ typedef struct {
  * step 0 is fetched if `shuffle`, augmented if `augment`. */
 SK_MUST_CHECK sk_status sk_provider_init(sk_provider *p, const sk_dataset *ds, const sk_split *sp, int batch,
                                          int shuffle, int augment, uint64_t seed);
+/* A fixed evaluation set of split sp: its examples in one order drawn once,
+ * here, from stream "EVAL" of the seed (so the first k batches are a seeded
+ * random subset of the split), never reshuffled and never augmented: every
+ * pass returns the same batches, and no other provider's order is touched.
+ * Providers made with the same seed and batch give the same set. */
+SK_MUST_CHECK sk_status sk_provider_init_fixed(sk_provider *p, const sk_dataset *ds, const sk_split *sp, int batch,
+                                               uint64_t seed);
 void sk_provider_free(sk_provider *p);
 /* The sk_batch_fn (nn/train.h): fills batch `step`; returns its size, 0 past the end. */
 int sk_provider_next(void *ctx, int64_t epoch, int64_t step, float *x, int32_t *y, float *yr);

@@ -21,6 +21,7 @@
 #include "nn/train.h"
 #include "rebasin/spec.h"
 #include "rebasin/srb.h"
+#include "rebasin/ste.h"
 
 #define SK_APP_MAX_METHODS 12 /* naive + at most 11 aligned models */
 
@@ -55,9 +56,7 @@ typedef struct {
             int64_t samples;
         } am;
         sk_srb_result srb; /* per-epoch soft and hard costs */
-        struct {
-            double loss;
-        } ste;
+        sk_ste_result ste; /* per-epoch midpoint losses */
     } res;
     int64_t units, matched;      /* planted B: units whose planted partner was found */
     double *lambda, *loss, *acc; /* (points), (n_splits * points) */

@@ -131,11 +131,14 @@ typedef struct {
         sk_softperm_init init;
         int batch_size;
         int eval_batches;
+        sk_select select;
     } sinkhorn;
     struct {
         int epochs;
         double lr, momentum;
+        int batch_size;
         int eval_batches;
+        sk_select select;
     } ste;
     struct {
         int points;

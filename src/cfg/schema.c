@@ -186,19 +186,36 @@ const sk_cfg_key sk_cfg_schema[] = {
     FLT("sinkhorn.lr", sinkhorn.lr, "0.1", 0, BIG, 1, "AdamW learning rate on the matrices"),
     FLT("sinkhorn.weight_decay", sinkhorn.weight_decay, "0.01", 0, BIG, 0, "AdamW weight decay on the matrices"),
     FLT("sinkhorn.eps", sinkhorn.eps, "1e-08", 0, BIG, 1,
-        "AdamW epsilon; data-free costs of large, small-weight models (untrained VGGs) have gradients below "
-        "1e-8 per matrix entry, which the default epsilon damps: use 1e-12 there"),
+        "AdamW epsilon; data-free costs of large, small-weight models (untrained VGGs) and the cosine cost (divided "
+        "by the number of scalars) have gradients below 1e-8 per matrix entry, which the default epsilon damps: use "
+        "1e-12 there"),
     ENUM("sinkhorn.init", sinkhorn.init, "perturbed-identity", sk_softperm_init_names,
          "initial matrices: I + 0.1 N(0,1), I, or a random permutation"),
     INT("sinkhorn.batch_size", sinkhorn.batch_size, "500", 1, 1e6, "minibatch size of data costs"),
     INT("sinkhorn.eval_batches", sinkhorn.eval_batches, "8", 0, 1e9,
-        "data costs: training batches on which the hard permutation's cost is measured after each epoch (0 = all)"),
+        "data costs: training batches on which the hard permutation's cost is measured after each epoch (0 = all); "
+        "a fixed random subset of the training split drawn once from the seed, the same for every epoch, cost and "
+        "method"),
+    ENUM("sinkhorn.select", sinkhorn.select, "last", sk_select_names,
+         "the hard permutation returned: last = after the final epoch (or the round that reached hard cost 0), as "
+         "the published code; best = the lowest hard cost over epochs 0..E (data costs: on the evaluation batches)"),
 
-    INT("ste.epochs", ste.epochs, "10", 1, 1e6, "straight-through estimator: epochs over the training data"),
-    FLT("ste.lr", ste.lr, "0.01", 0, BIG, 1, "straight-through estimator: SGD learning rate"),
-    FLT("ste.momentum", ste.momentum, "0.9", 0, 1, 0, "straight-through estimator: SGD momentum"),
+    INT("ste.epochs", ste.epochs, "10", 1, 1e6,
+        "straight-through estimator: epochs over the training data (the reference, Git Re-Basin's "
+        "mnist_mlp_ste2.py and cifar10_mlp_ste2.py, runs 250; every step is a weight matching)"),
+    FLT("ste.lr", ste.lr, "0.01", 0, BIG, 1, "straight-through estimator: SGD learning rate (the reference's)"),
+    FLT("ste.momentum", ste.momentum, "0.9", 0, 1, 0,
+        "straight-through estimator: SGD momentum (the reference: optax.sgd, momentum 0.9)"),
+    INT("ste.batch_size", ste.batch_size, "1000", 1, 1e6,
+        "straight-through estimator: minibatch size of its steps and of its evaluation batches (the reference: "
+        "1000 for the MLPs, 500 for VGG-16)"),
     INT("ste.eval_batches", ste.eval_batches, "8", 0, 1e9,
-        "straight-through estimator: batches on which each epoch's permutation is scored (0 = all)"),
+        "straight-through estimator: batches of the fixed evaluation set (as sinkhorn.eval_batches) on which each "
+        "epoch's permutation is scored (0 = all)"),
+    ENUM("ste.select", ste.select, "best", sk_select_names,
+         "straight-through estimator: the permutation returned: best = the lowest midpoint loss on the evaluation "
+         "batches over epochs 0..E (the reference also keeps its lowest-loss permutation, scored per step on the "
+         "training minibatch); last = after the final epoch"),
 
     INT("interpolation.points", interpolation.points, "25", 2, 1e5, "lambda values in [0,1], both ends included"),
     ELIST("interpolation.splits", interpolation.splits, interpolation.n_splits, "[train, test]", sk_split_names,

@@ -18,4 +18,11 @@ typedef enum {
 /* "weight_matching", "activation_matching", "ste", "sinkhorn" (core/names.h). */
 extern const char *const sk_align_method_names[SK_ALIGN_COUNT];
 
+/* Which of its evaluated permutations a learned method (STE, Sinkhorn
+ * re-basin) returns: the one of the lowest evaluation cost over epochs 0..E
+ * (ties: the earliest), or the one after the final epoch. */
+typedef enum { SK_SELECT_BEST, SK_SELECT_LAST, SK_SELECT_COUNT } sk_select;
+/* "best", "last" (core/names.h). */
+extern const char *const sk_select_names[SK_SELECT_COUNT];
+
 #endif

@@ -30,6 +30,7 @@ void sk_srb_opts_default(sk_srb_opts *o)
     o->init = 0;
     o->seed = 0;
     o->eval_batches = 8;
+    o->select = SK_SELECT_LAST;
 }
 
 const char *sk_srb_cost_name(int cost)
@@ -61,13 +62,9 @@ void sk_srb_result_free(sk_srb_result *r)
 double sk_srb_weight_cost(int cost, const sk_tset *A, const sk_tset *Bp, sk_tset *dBp)
 {
     int64_t count = 0;
-    int ntens = 0;
     double c = 0;
     for (int i = 0; i < A->n; i++)
-        if (!A->t[i].is_buffer) {
-            count += A->t[i].numel;
-            ntens++;
-        }
+        if (!A->t[i].is_buffer) count += A->t[i].numel;
     if (dBp) memset(dBp->block, 0, (size_t)dBp->numel * sizeof(float));
     if (count == 0) return 0;
     for (int i = 0; i < A->n; i++) {
@@ -92,18 +89,22 @@ double sk_srb_weight_cost(int cost, const sk_tset *A, const sk_tset *Bp, sk_tset
                 if (d) d[k] = (float)((e > 0 ? -1.0 : e < 0 ? 1.0 : 0.0) / (double)count);
             }
             c += s / (double)count;
-        } else { /* cosine */
+        } else { /* cosine: the published DistCosineLoss, sum over tensors of (3 - cos) / N */
             double ab = 0, aa = 0, bb = 0;
             for (int64_t k = 0; k < n; k++) {
                 ab += (double)a[k] * b[k];
                 aa += (double)a[k] * a[k];
                 bb += (double)b[k] * b[k];
             }
-            double na = sqrt(aa), nb = sqrt(bb), cs = (na > 0 && nb > 0) ? ab / (na * nb) : 0;
-            c += (1.0 - cs) / ntens;
-            if (d && na > 0 && nb > 0)
+            /* cos = <a, b> / max(|a| |b|, 1e-8); clamped, d cos / d b = a / 1e-8 */
+            double den = sqrt(aa) * sqrt(bb);
+            int clamped = !(den > SK_SRB_COSINE_EPS);
+            if (clamped) den = SK_SRB_COSINE_EPS;
+            double cs = ab / den;
+            c += (3.0 - cs) / (double)count;
+            if (d)
                 for (int64_t k = 0; k < n; k++)
-                    d[k] = (float)(-(a[k] / (na * nb) - cs * b[k] / bb) / ntens);
+                    d[k] = (float)(-(clamped ? a[k] / den : a[k] / den - cs * b[k] / bb) / (double)count);
         }
     }
     return c;
@@ -118,8 +119,8 @@ typedef struct {
     sk_model *m;
     const sk_tset *A, *B;
     const sk_srb_opts *o;
-    sk_batch_fn get_batch;
-    void *ctx;
+    sk_batch_fn get_batch, get_eval; /* training batches; the hard evaluation's fixed batches */
+    void *ctx, *eval_ctx;
     const sk_loss_spec *ls;
     sk_softperm *sp;
     sk_optim *opt;
@@ -149,17 +150,20 @@ static void lerp(sk_tset *out, const sk_tset *a, const sk_tset *b, double lam)
         out->block[k] = wa * a->block[k] + wb * b->block[k];
 }
 
-static sk_status fetch(run *r, int64_t epoch, int64_t step, int *n)
+static sk_status fetch(run *r, sk_batch_fn fn, void *ctx, int64_t epoch, int64_t step, int *n)
 {
-    *n = r->get_batch(r->ctx, epoch, step, r->x, r->y, r->yr);
+    *n = fn(ctx, epoch, step, r->x, r->y, r->yr);
     if (*n < 0) return sk_err_prefix(SK_EIO, "Sinkhorn re-basin: batch %lld: ", (long long)step);
     if (*n > r->cap)
         return sk_err(SK_EINVAL, "Sinkhorn re-basin: batch of %d samples (the model allows %d)", *n, r->cap);
     return SK_OK;
 }
 
-/* Hard cost of perms: exact weight cost, or the task loss over the
- * evaluation batches (train-mode forwards; H = pi_hard(B) in r->Bp). */
+/* Hard cost of perms: exact weight cost, or the task loss over the fixed
+ * evaluation batches (H = pi_hard(B) in r->Bp). The forwards are
+ * train-mode (BatchNorm normalises with the batch's own statistics, which
+ * are fixed with the batches) with dropout off, so the same perms always
+ * get the same number. */
 static sk_status hard_cost(run *r, int64_t **perms, double *out)
 {
     sk_status st = sk_perm_apply(r->s, (const int64_t *const *)perms, r->B, r->Bp);
@@ -173,21 +177,34 @@ static sk_status hard_cost(run *r, int64_t **perms, double *out)
     int nl = r->o->cost == SK_SRB_MID ? 1 : 3;
     double total = 0;
     int64_t count = 0;
+    sk_model_set_dropout(r->m, 0);
     for (int64_t k = 0; r->o->eval_batches <= 0 || k < r->o->eval_batches; k++) {
         int n;
-        if ((st = fetch(r, -1, k, &n)) != SK_OK) return st;
+        if ((st = fetch(r, r->get_eval, r->eval_ctx, -1, k, &n)) != SK_OK) break;
         if (n == 0) break;
         for (int j = 0; j < nl; j++) {
             lerp(r->mix, r->A, r->Bp, lams[j]);
-            const float *logits = sk_model_forward(r->m, r->mix, r->x, n, 1, &r->rdrop);
+            const float *logits = sk_model_forward(r->m, r->mix, r->x, n, 1, NULL);
             total += batch_loss(r, logits, n) * n / nl;
         }
         count += n;
     }
+    sk_model_set_dropout(r->m, 1);
+    if (st != SK_OK) return st;
     if (count == 0) return sk_err(SK_EINVAL, "Sinkhorn re-basin: the batch provider gave no evaluation batch");
     *out = total / (double)count;
     if (!isfinite(*out)) return sk_err(SK_ENUMERIC, "Sinkhorn re-basin: hard cost is %g", *out);
     return SK_OK;
+}
+
+/* Every learnable entry of A equals that of Bp (for l2 and l1: a hard cost
+ * of exactly 0). */
+static int same_learnable(const sk_tset *A, const sk_tset *Bp)
+{
+    for (int i = 0; i < A->n; i++)
+        for (int64_t k = 0; !A->t[i].is_buffer && k < A->t[i].numel; k++)
+            if (A->t[i].data[k] != Bp->t[i].data[k]) return 0;
+    return 1;
 }
 
 static void copy_perms(const sk_perm_spec *s, int64_t **dst, int64_t *const *src)
@@ -292,7 +309,7 @@ static sk_status srb_round(run *r, int e, double *soft_mean)
         int n = 0;
         double lam = 1.0, c = 0;
         if (r->data) {
-            if ((st = fetch(r, e, step, &n)) != SK_OK) return st;
+            if ((st = fetch(r, r->get_batch, r->ctx, e, step, &n)) != SK_OK) return st;
             if (n == 0) break;
             lam = o->cost == SK_SRB_MID ? 0.5 : sk_rng_uniform(&r->rlam);
         }
@@ -322,8 +339,9 @@ static sk_status srb_round(run *r, int e, double *soft_mean)
 }
 
 /* Project the soft permutations to hard ones (r->cur), take their hard cost
- * *h, and keep them in perms if they are the first (epoch 0: the initial
- * projection) or better than the best so far. */
+ * *h, track the best, and keep them in perms if they are selected: select
+ * last: always (the last evaluation wins); select best: if they are the
+ * first (epoch 0: the initial projection) or better than the best so far. */
 static sk_status srb_evaluate(run *r, int epoch, int64_t **perms, double *h)
 {
     sk_status st;
@@ -331,9 +349,14 @@ static sk_status srb_evaluate(run *r, int epoch, int64_t **perms, double *h)
     if ((st = sk_softperm_hard(r->sp, r->cur)) != SK_OK) return st;
     if ((st = hard_cost(r, r->cur, h)) != SK_OK) return st;
     r->R.t_eval += sk_now() - t0;
-    if (epoch == 0 || *h < r->R.best_hard_cost) {
+    int better = epoch == 0 || *h < r->R.best_hard_cost;
+    if (better) {
         r->R.best_hard_cost = *h;
         r->R.best_epoch = epoch;
+    }
+    if (better || r->o->select == SK_SELECT_LAST) {
+        r->R.selected_hard_cost = *h;
+        r->R.selected_epoch = epoch;
         copy_perms(r->s, perms, r->cur);
     }
     return SK_OK;
@@ -369,9 +392,9 @@ static void srb_finish(run *r, sk_status st, double t_start, sk_srb_result *res)
 }
 
 sk_status sk_sinkhorn_rebasin(const sk_perm_spec *s, sk_model *m, const sk_tset *A, const sk_tset *B,
-                              const sk_srb_opts *o, sk_batch_fn get_batch, void *ctx, const sk_loss_spec *ls,
-                              void (*on_epoch)(void *, int, double, double), void *cb_ctx, int64_t **perms,
-                              sk_srb_result *res)
+                              const sk_srb_opts *o, sk_batch_fn get_batch, void *ctx, sk_batch_fn get_eval,
+                              void *eval_ctx, const sk_loss_spec *ls, void (*on_epoch)(void *, int, double, double),
+                              void *cb_ctx, int64_t **perms, sk_srb_result *res)
 {
     double t_start = sk_now();
     run r;
@@ -382,8 +405,11 @@ sk_status sk_sinkhorn_rebasin(const sk_perm_spec *s, sk_model *m, const sk_tset 
     r.A = A;
     r.B = B;
     r.o = o;
+    r.R.select = o->select;
     r.get_batch = get_batch;
     r.ctx = ctx;
+    r.get_eval = get_eval ? get_eval : get_batch;
+    r.eval_ctx = get_eval ? eval_ctx : ctx;
     r.ls = ls;
     r.data = o->cost == SK_SRB_MID || o->cost == SK_SRB_RND;
     sk_status st = srb_check(&r);
@@ -399,9 +425,9 @@ sk_status sk_sinkhorn_rebasin(const sk_perm_spec *s, sk_model *m, const sk_tset 
         r.R.hard_cost[e] = h;
         r.R.n_epochs = e + 1;
         if (on_epoch) on_epoch(cb_ctx, e + 1, soft, h);
-        /* Data-free costs are >= 0: a hard cost of exactly 0 (a recovered
-         * planted permutation) cannot improve, so stop. */
-        if (!r.data && h <= 0.0) break;
+        /* Data-free costs: pi_hard(B) == A (a recovered planted permutation)
+         * is the cost's minimum and cannot improve, so stop. */
+        if (!r.data && same_learnable(r.A, r.Bp)) break;
     }
 
 cleanup:
