@@ -2,8 +2,11 @@
  * message, --set overrides, and the resolved-config round trip. */
 #include "testutil.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cfg/cfg.h"
 
@@ -319,6 +322,98 @@ START_TEST(test_sweep)
 }
 END_TEST
 
+/* Only a regular file is a config, and a bounded one: a FIFO must not
+ * block (the alarm turns a regression into a failure, not a hang), a
+ * directory or a device is refused with a clear config error. */
+START_TEST(test_config_file_kinds)
+{
+    const char *p = tu_path("fifo.yaml");
+    char *big;
+    alarm(20);
+    ck_assert_int_eq(mkfifo(p, 0644), 0);
+    sk_err_clear();
+    ck_assert_int_eq(sk_config_load(&cfg, p, NULL, 0), SK_ECONFIG);
+    ck_assert_str_eq(msg(), "fifo.yaml: not a regular file (a FIFO); a config is a YAML file");
+    alarm(0);
+    p = tu_path("dir.yaml");
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    ck_assert_int_eq(sk_config_load(&cfg, p, NULL, 0), SK_ECONFIG);
+    ck_assert_str_eq(msg(), "dir.yaml: not a regular file (a directory); a config is a YAML file");
+    ck_assert_int_eq(sk_config_load(&cfg, "/dev/null", NULL, 0), SK_ECONFIG);
+    ck_assert_str_eq(sk_err_msg(), "/dev/null: not a regular file (a character device); a config is a YAML file");
+    ck_assert_int_eq(sk_config_load(&cfg, "/dev/zero", NULL, 0), SK_ECONFIG);
+    ck_assert_str_eq(sk_err_msg(), "/dev/zero: not a regular file (a character device); a config is a YAML file");
+    ck_assert_int_eq(sk_config_load(&cfg, "/dev/urandom", NULL, 0), SK_ECONFIG);
+    /* At most 1 MiB (here: a comment one byte too long). */
+    big = malloc((1 << 20) + 2);
+    memset(big, '#', (1 << 20) + 1);
+    big[(1 << 20) + 1] = '\0';
+    ck_assert_int_eq(load_text("big.yaml", big, NULL, 0), SK_ECONFIG);
+    ck_assert_str_eq(msg(), "big.yaml: 1048577 bytes is too large for a config (at most 1 MiB)");
+    big[1 << 20] = '\0';
+    ck_assert_msg(load_text("big.yaml", big, NULL, 0) == SK_OK, "%s", sk_err_msg());
+    free(big);
+    /* An empty regular file is a config of defaults. */
+    ck_assert_msg(load_text("empty.yaml", "", NULL, 0) == SK_OK, "%s", sk_err_msg());
+}
+END_TEST
+
+/* Nesting deeper than 64 levels stops the parse where it happens (libyaml's
+ * scanner is quadratic in the depth: 100,000 levels took a minute), in a
+ * file, in block style and in a --set value. */
+START_TEST(test_nesting_depth)
+{
+    const int n = 100000;
+    char *t = malloc(2 * (size_t)n + 32);
+    size_t j = 0;
+    alarm(20);
+    for (int i = 0; i < n; i++)
+        t[j++] = '[';
+    for (int i = 0; i < n; i++)
+        t[j++] = ']';
+    t[j] = '\0';
+    expect_error(t, "bad.yaml:1:65: YAML nesting deeper than 64 levels");
+    j = (size_t)sprintf(t, "model:\n  hidden: ");
+    for (int i = 0; i < n; i++)
+        t[j++] = '[';
+    t[j] = '\0';
+    expect_error(t, "bad.yaml:2:73: YAML nesting deeper than 64 levels");
+    /* Block style: 70 mappings, one per line. */
+    j = 0;
+    for (int i = 0; i < 70; i++)
+        j += (size_t)sprintf(t + j, "%*sk:\n", i, "");
+    expect_error(t, "bad.yaml:65:65: YAML nesting deeper than 64 levels");
+    /* 64 levels are fine as YAML (here the schema refuses the value). */
+    strcpy(t, "model:\n  hidden: ");
+    j = strlen(t);
+    for (int i = 0; i < 62; i++) /* the document's two mappings are levels too */
+        t[j++] = '[';
+    for (int i = 0; i < 62; i++)
+        t[j++] = ']';
+    t[j++] = '\n';
+    t[j] = '\0';
+    expect_error(t, "bad.yaml:2:12: model.hidden entries must be an integer in 1..1000000 (got a collection)");
+    alarm(0);
+    free(t);
+}
+END_TEST
+
+START_TEST(test_second_document)
+{
+    const char *m = "a second YAML document (a config is one document: remove the '---' line and what follows, or "
+                    "merge it into the first)";
+    char want[512];
+    snprintf(want, sizeof want, "bad.yaml:2:1: %s", m);
+    expect_error("seed: 1\n---\nseed: 2\n", want);
+    expect_error("seed: 1\n---\nseed: [\n", want); /* a syntax error in it too */
+    expect_error("seed: 1\n---\n", want);
+    expect_error("seed: 1\n...\nseed: 2\n", "bad.yaml:3:1: YAML syntax error: did not find expected <document start>");
+    /* One document with its markers is fine. */
+    ck_assert_msg(load_text("one.yaml", "---\nseed: 3\n...\n", NULL, 0) == SK_OK, "%s", sk_err_msg());
+    ck_assert_int_eq(cfg.seed, 3);
+}
+END_TEST
+
 START_TEST(test_schema_docs)
 {
     /* Every key has a type, a parseable default and a description. */
@@ -371,6 +466,9 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_set_overrides);
     tcase_add_test(tc, test_roundtrip);
     tcase_add_test(tc, test_sweep);
+    tcase_add_test(tc, test_config_file_kinds);
+    tcase_add_test(tc, test_nesting_depth);
+    tcase_add_test(tc, test_second_document);
     tcase_add_test(tc, test_schema_docs);
     tcase_add_test(tc, test_man_page_documents_every_key);
     suite_add_tcase(s, tc);

@@ -5,14 +5,21 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/mem.h"
+
+/* Bounds of what a config may be: its size, and how deeply its YAML nests
+ * (a config needs 4 levels: sections, models.a, a list of lists in a sweep). */
+#define SK_CFG_MAX_BYTES (1 << 20)
+#define SK_CFG_MAX_DEPTH 64
 
 sk_status sk_cfg_node_err(const sk_cfg_ctx *cx, const yaml_node_t *node, const char *fmt, ...)
 {
@@ -348,20 +355,83 @@ static sk_status walk_mapping(sk_config *cfg, const sk_cfg_ctx *cx, yaml_documen
     return SK_OK;
 }
 
+/* A YAML problem at a mark: "ORIGIN:LINE:COL: what" (no position for --set). */
+static sk_status mark_err(const sk_cfg_ctx *cx, yaml_mark_t mark, const char *what, const char *detail)
+{
+    if (cx->is_set) return sk_err(SK_ECONFIG, "%s: %s%s%s", cx->origin, what, detail ? " " : "", detail ? detail : "");
+    return sk_err(SK_ECONFIG, "%s:%zu:%zu: %s%s%s", cx->origin, mark.line + 1, mark.column + 1, what, detail ? " " : "",
+                  detail ? detail : "");
+}
+
+static sk_status syntax_err(const sk_cfg_ctx *cx, const yaml_parser_t *parser)
+{
+    char what[512];
+    if (parser->error == YAML_MEMORY_ERROR) return sk_err(SK_ENOMEM, "%s: out of memory parsing YAML", cx->origin);
+    snprintf(what, sizeof what, "YAML syntax error: %s",
+             parser->problem ? parser->problem
+             : cx->is_set    ? "invalid value"
+                             : "invalid document");
+    return mark_err(cx, parser->problem_mark, what, cx->is_set ? NULL : parser->context);
+}
+
+/* A pass over the parser's events before the document is built: syntax
+ * errors, nesting deeper than SK_CFG_MAX_DEPTH (libyaml's scanner costs time
+ * quadratic in the nesting depth, so it must stop early) and a second
+ * document. */
+static sk_status check_events(const sk_cfg_ctx *cx, const unsigned char *text, size_t len)
+{
+    yaml_parser_t parser;
+    yaml_event_t ev;
+    sk_status st = SK_OK;
+    int depth = 0, docs = 0, done = 0;
+    if (!yaml_parser_initialize(&parser)) return sk_err(SK_ENOMEM, "cannot initialise the YAML parser");
+    yaml_parser_set_input_string(&parser, text, len);
+    while (!done && st == SK_OK) {
+        if (!yaml_parser_parse(&parser, &ev)) {
+            st = syntax_err(cx, &parser);
+            break;
+        }
+        switch (ev.type) {
+        case YAML_DOCUMENT_START_EVENT:
+            if (++docs > 1)
+                st = mark_err(cx, ev.start_mark,
+                              "a second YAML document (a config is one document: remove the '---' line and what "
+                              "follows, or merge it into the first)",
+                              NULL);
+            break;
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT:
+            if (++depth > SK_CFG_MAX_DEPTH) {
+                char what[128];
+                snprintf(what, sizeof what, "YAML nesting deeper than %d levels", SK_CFG_MAX_DEPTH);
+                st = mark_err(cx, ev.start_mark, what, NULL);
+            }
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            depth--;
+            break;
+        case YAML_STREAM_END_EVENT:
+            done = 1;
+            break;
+        default:
+            break;
+        }
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&parser);
+    return st;
+}
+
 sk_status sk_cfg_load_doc(const sk_cfg_ctx *cx, const unsigned char *text, size_t len, yaml_document_t *doc)
 {
     yaml_parser_t parser;
+    sk_status st = check_events(cx, text, len);
+    if (st != SK_OK) return st;
     if (!yaml_parser_initialize(&parser)) return sk_err(SK_ENOMEM, "cannot initialise the YAML parser");
     yaml_parser_set_input_string(&parser, text, len);
     if (!yaml_parser_load(&parser, doc)) {
-        sk_status st;
-        if (cx->is_set)
-            st = sk_err(SK_ECONFIG, "%s: YAML syntax error: %s", cx->origin,
-                        parser.problem ? parser.problem : "invalid value");
-        else
-            st = sk_err(SK_ECONFIG, "%s:%zu:%zu: YAML syntax error: %s%s%s", cx->origin, parser.problem_mark.line + 1,
-                        parser.problem_mark.column + 1, parser.problem ? parser.problem : "invalid document",
-                        parser.context ? " " : "", parser.context ? parser.context : "");
+        st = syntax_err(cx, &parser);
         yaml_parser_delete(&parser);
         return st;
     }
@@ -460,6 +530,61 @@ sk_status sk_cfg_apply_set(sk_config *cfg, const char *arg, unsigned char *seen)
     return st;
 }
 
+/* The whole config file into *text (sk_alloc'd, NUL-terminated). Only a
+ * regular file of at most SK_CFG_MAX_BYTES is read: a FIFO would block, a
+ * device never end, a directory is no config. */
+static sk_status read_config(const char *path, char **text, size_t *len)
+{
+    struct stat sb;
+    char *buf;
+    size_t got = 0;
+    int flags, fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    *text = NULL;
+    *len = 0;
+    if (fd < 0) return sk_err(SK_ECONFIG, "%s: %s", path, strerror(errno));
+    if (fstat(fd, &sb) != 0) {
+        sk_status st = sk_err(SK_ECONFIG, "%s: %s", path, strerror(errno));
+        close(fd);
+        return st;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return sk_err(SK_ECONFIG, "%s: not a regular file (%s); a config is a YAML file", path,
+                      S_ISDIR(sb.st_mode)    ? "a directory"
+                      : S_ISFIFO(sb.st_mode) ? "a FIFO"
+                      : S_ISCHR(sb.st_mode)  ? "a character device"
+                      : S_ISBLK(sb.st_mode)  ? "a block device"
+                                             : "a special file");
+    }
+    if (sb.st_size > SK_CFG_MAX_BYTES) {
+        close(fd);
+        return sk_err(SK_ECONFIG, "%s: %lld bytes is too large for a config (at most 1 MiB)", path,
+                      (long long)sb.st_size);
+    }
+    if ((flags = fcntl(fd, F_GETFL)) != -1) (void)fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    buf = sk_alloc((size_t)sb.st_size + 1);
+    if (!buf) {
+        close(fd);
+        return SK_ENOMEM;
+    }
+    while (got < (size_t)sb.st_size) {
+        ssize_t r = read(fd, buf + got, (size_t)sb.st_size - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            sk_status st = sk_err(SK_ECONFIG, "%s: read error (%s)", path, r < 0 ? strerror(errno) : "file shrank");
+            close(fd);
+            sk_free(buf);
+            return st;
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    buf[got] = '\0';
+    *text = buf;
+    *len = got;
+    return SK_OK;
+}
+
 sk_status sk_config_load(sk_config *cfg, const char *path, const char *const *sets, int n_sets)
 {
     unsigned char seen[SK_CFG_MAX_KEYS];
@@ -469,7 +594,6 @@ sk_status sk_config_load(sk_config *cfg, const char *path, const char *const *se
     int have_doc = 0;
     sk_status st = SK_OK;
     sk_cfg_ctx cx = {path, 0};
-    FILE *f;
     char stem[SK_CFG_NAME];
 
     sk_err_clear(); /* a config load is a chain of its own */
@@ -477,24 +601,8 @@ sk_status sk_config_load(sk_config *cfg, const char *path, const char *const *se
     stem_of(path, stem, sizeof stem);
     sk_config_defaults(cfg, stem);
 
-    f = fopen(path, "rb");
-    if (!f) return sk_err(SK_ECONFIG, "%s: %s", path, strerror(errno));
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long l = ftell(f);
-        if (l >= 0) len = (size_t)l;
-        rewind(f);
-    }
-    text = sk_alloc(len + 1);
-    if (!text) {
-        fclose(f);
-        return SK_ENOMEM;
-    }
-    if (len && fread(text, 1, len, f) != len) {
-        fclose(f);
-        st = sk_err(SK_ECONFIG, "%s: read error", path);
-        goto cleanup;
-    }
-    fclose(f);
+    st = read_config(path, &text, &len);
+    if (st != SK_OK) goto cleanup;
 
     st = sk_cfg_load_doc(&cx, (unsigned char *)text, len, &doc);
     if (st != SK_OK) goto cleanup;
