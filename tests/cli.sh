@@ -286,5 +286,95 @@ expect 2 "--restart is an option of run" "$SINKRB" check "$TOP_SRCDIR/configs/sm
 expect 0 "spec verified" "$SINKRB" check "$TOP_SRCDIR/configs/smoke_align.yaml" --verify-spec
 expect 2 "--verify-spec is an option of check" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" --verify-spec
 
+# Inputs that are not regular files are refused without blocking (timeout
+# turns a regression into a failure, not a hang); a config error writes
+# nothing; every constraint of a run is a config error of check and run.
+to=""
+command -v timeout > /dev/null && to="timeout 60"
+mkfifo fifo.yaml
+expect 2 "fifo.yaml: not a regular file \(a FIFO\)" $to "$SINKRB" check fifo.yaml
+mkdir dir.yaml
+expect 2 "dir.yaml: not a regular file \(a directory\)" "$SINKRB" check dir.yaml
+expect 2 "/dev/null: not a regular file \(a character device\)" "$SINKRB" check /dev/null
+expect 2 "/dev/zero: not a regular file" $to "$SINKRB" run /dev/zero -o r4 --progress never
+[ ! -e r4 ] || { echo "FAIL: a refused config wrote results"; fail=1; }
+# 100,000 levels of nesting: refused at once (libyaml took minutes).
+awk 'BEGIN { for (i = 0; i < 100000; i++) printf "["; for (i = 0; i < 100000; i++) printf "]"; print "" }' > deep.yaml
+expect 2 "^sinkrb: deep.yaml:1:65: YAML nesting deeper than 64 levels$" $to "$SINKRB" check deep.yaml
+printf 'seed: 1\n---\nseed: [\n' > twodocs.yaml
+expect 2 "twodocs.yaml:2:1: a second YAML document" "$SINKRB" check twodocs.yaml
+# A name is a folder under results/: '..' wrote into the current directory.
+printf 'name: ..\nmode: train\ndataset: {name: polynomial}\n' > dots.yaml
+mkdir w6
+cd w6 || exit 1
+expect 2 "dots.yaml:1:7: name \"\.\.\" must not start with '\.'" "$SINKRB" run ../dots.yaml --progress never
+expect 2 "^sinkrb: --set name=\.: name \"\.\" must not start with '\.'" \
+  "$SINKRB" run "$TOP_SRCDIR/configs/smoke_train.yaml" --set name=. --progress never
+[ -z "$(ls -A)" ] || { echo "FAIL: a refused name wrote files: $(ls -A)"; fail=1; }
+cd .. || exit 1
+# check refuses what run would refuse, with the same message; run writes nothing.
+for s in train.beta1=1 train.beta2=1 ste.momentum=1 model.dropout=1.0; do
+  expect 2 "^sinkrb: --set $s: ${s%%=*} must be a number >= 0 and < 1" \
+    "$SINKRB" check "$TOP_SRCDIR/configs/smoke_align.yaml" --set "$s"
+  expect 2 "^sinkrb: --set $s: ${s%%=*} must be a number >= 0 and < 1" \
+    "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o r11 --set "$s" --set 'align.methods=[ste]' --progress never
+done
+expect 2 "^sinkrb: --set continual.momentum=1: continual.momentum must be a number >= 0 and < 1" \
+  "$SINKRB" run "$TOP_SRCDIR/configs/smoke_continual.yaml" -o r11 --set continual.optimizer=sgd \
+  --set continual.momentum=1 --progress never
+printf 'mode: continual\ndataset: {name: cifar10}\ncontinual: {benchmark: split-cifar10, tasks: 6}\n' > t6.yaml
+expect 2 "^sinkrb: t6.yaml:3:46: continual.benchmark split-cifar10 has at most 5 tasks \(continual.tasks is 6\)$" \
+  "$SINKRB" run t6.yaml -o r11 --progress never
+expect 2 "^sinkrb: --set sweep.values=\[6\]: sweep item 6 \(continual.tasks = 6\): continual.benchmark split-cifar10" \
+  "$SINKRB" check "$TOP_SRCDIR/configs/split_cifar10.yaml" --set 'sweep.key=continual.tasks' --set 'sweep.values=[6]'
+expect 2 "^sinkrb: --set continual.tasks=6: continual.benchmark split-cifar10 has at most 5 tasks" \
+  "$SINKRB" run "$TOP_SRCDIR/configs/split_cifar10.yaml" -o r11 --set continual.tasks=6 --progress never
+expect 2 "^sinkrb: --set model.norm=none: model.arch resnet20 needs model.norm" \
+  "$SINKRB" run "$TOP_SRCDIR/configs/cifar_resnet20.yaml" -o r11 --set model.norm=none --progress never
+[ ! -e r11 ] || { echo "FAIL: a run refused for its config wrote results"; fail=1; }
+# Messages: a section is not a key; a newline in a --set value is escaped.
+expect 2 "^sinkrb: --set train=1: train is a section, not a key" "$SINKRB" check "$TOP_SRCDIR/configs/smoke_train.yaml" \
+  --set train=1
+out=$("$SINKRB" check "$TOP_SRCDIR/configs/smoke_train.yaml" --set 'name=a
+b' 2>&1)
+[ "$out" = "sinkrb: --set name=a\nb: name \"a\nb\" may only contain letters, digits, '_', '-' and '.'" ] ||
+  { echo "FAIL: a newline in a --set value is not escaped: $out"; fail=1; }
+# Data files: a FIFO, a symlink loop, damage past what test_limit keeps.
+mnist="$TOP_SRCDIR/datasets/mnist"
+if [ -e "$mnist/t10k-labels-idx1-ubyte.gz" ] || [ -e "$mnist/t10k-labels-idx1-ubyte" ]; then
+  for d in d4 d13 d14 d15; do
+    mkdir "$d"
+    for f in "$mnist"/*-ubyte*; do ln -s "$f" "$d/"; done
+    rm -f "$d"/t10k-labels-idx1-ubyte*
+  done
+  if [ -e "$mnist/t10k-labels-idx1-ubyte.gz" ]; then gzip -dc "$mnist/t10k-labels-idx1-ubyte.gz" > d13/t10k-labels-idx1-ubyte
+  else cp "$mnist/t10k-labels-idx1-ubyte" d13/; fi
+  cp d13/t10k-labels-idx1-ubyte d15/
+  cp d13/t10k-labels-idx1-ubyte d4/t10k-labels-idx1-ubyte.gz # shadowed by the FIFO
+  mkfifo d4/t10k-labels-idx1-ubyte
+  printf '\013' | dd of=d13/t10k-labels-idx1-ubyte bs=1 seek=10007 conv=notrunc 2> /dev/null
+  ln -s t10k-labels-idx1-ubyte.gz d14/t10k-labels-idx1-ubyte.gz
+  run13() { "$SINKRB" run "$TOP_SRCDIR/configs/smoke_train.yaml" -o r13 --set dataset.name=mnist \
+    --set "dataset.path=$1" --set dataset.train_limit=100 --set dataset.test_limit=100 --set train.epochs=1 \
+    --progress never; }
+  expect 1 "d4/t10k-labels-idx1-ubyte: not a regular file \(a FIFO\)" $to "$SINKRB" run \
+    "$TOP_SRCDIR/configs/smoke_train.yaml" -o r13 --set dataset.name=mnist --set dataset.path=d4 \
+    --set dataset.test_limit=100 --progress never
+  expect 1 "d13/t10k-labels-idx1-ubyte: label 11 at record 9999 is out of range 0..9" run13 d13
+  expect 1 "d14/t10k-labels-idx1-ubyte.gz: Too many levels of symbolic links" run13 d14
+  if [ -e "$mnist/t10k-images-idx3-ubyte.gz" ]; then
+    rm d15/t10k-images-idx3-ubyte.gz
+    cp "$mnist/t10k-images-idx3-ubyte.gz" d15/
+    size=$(wc -c < d15/t10k-images-idx3-ubyte.gz)
+    printf '\377' | dd of=d15/t10k-images-idx3-ubyte.gz bs=1 seek=$((size - 8)) conv=notrunc 2> /dev/null
+    expect 1 "d15/t10k-images-idx3-ubyte.gz: corrupt gzip data \(incorrect data check\)" run13 d15
+  fi
+  [ ! -e r13 ] || { echo "FAIL: a run with a bad data file wrote results"; fail=1; }
+  expect 0 "" run13 "$mnist"
+  [ -s r13/metrics.json ] || { echo "FAIL: the intact data set did not run"; fail=1; }
+else
+  echo "note: datasets/mnist absent, data file checks not exercised (run datasets/fetch mnist)"
+fi
+
 [ $fail -eq 0 ] && echo "cli: $n checks ok"
 exit $fail

@@ -2,8 +2,11 @@
  * message, --set overrides, and the resolved-config round trip. */
 #include "testutil.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cfg/cfg.h"
 
@@ -130,10 +133,10 @@ START_TEST(test_errors_exact)
     expect_error("dataset:\n  normalize: custom\n  mean: [0.5, 0.5, 0.5, 0.5]\n",
                  "bad.yaml:3:25: dataset.mean has more than 3 entries");
     expect_error("dataset:\n  normalize: custom\n  mean: [0.5]\n",
-                 "bad.yaml: dataset.normalize custom needs dataset.mean and dataset.std with one value per channel "
+                 "bad.yaml:3:9: dataset.normalize custom needs dataset.mean and dataset.std with one value per channel "
                  "each (got 1 and 0)");
     expect_error("dataset:\n  std: [0.3]\n",
-                 "bad.yaml: dataset.mean and dataset.std are used only with dataset.normalize: custom (got auto)");
+                 "bad.yaml:2:8: dataset.mean and dataset.std are used only with dataset.normalize: custom (got auto)");
     expect_error("models:\n  b:\n    rename: [\"module.*=x\"]\n",
                  "bad.yaml:3:14: models.b.rename entries must be FROM=TO pairs whose '*', if any, ends both sides "
                  "(a prefix rename such as \"module.*=*\") (got \"module.*=x\")");
@@ -155,7 +158,7 @@ START_TEST(test_errors_exact)
     expect_error("a: b: c\n", "bad.yaml:1:5: YAML syntax error: mapping values are not allowed in this context");
     expect_error("- 1\n- 2\n", "bad.yaml:1:1: the config must be a mapping of keys (name: ..., mode: ..., ...)");
     expect_error("dataset:\n  name: mnist\nmodel:\n  arch: vgg11\n",
-                 "bad.yaml: model.arch vgg11 needs 32x32 inputs (CIFAR); use mlp or resnet20 for mnist");
+                 "bad.yaml:4:9: model.arch vgg11 needs 32x32 inputs (CIFAR); use mlp or resnet20 for mnist");
 }
 END_TEST
 
@@ -306,8 +309,11 @@ START_TEST(test_sweep)
     expect_error("sweep:\n  key: seed\n  values: [1, 2]\n  labels: [a, b, c]\n",
                  "bad.yaml:4:11: sweep.labels has 3 entries but sweep.values has 2");
     expect_error("sweep:\n  key: seed\n  values: [1, 2]\n  labels: [a, a/b]\n",
-                 "bad.yaml:4:15: sweep.labels entries must be folder names of letters, digits, '_', '-' and '.' "
-                 "(at most 63 characters)");
+                 "bad.yaml:4:15: sweep.labels entries must be folder names of letters, digits, '_', '-' and '.', "
+                 "not starting with '.' (at most 63 characters)");
+    expect_error("sweep:\n  key: seed\n  values: [1, 2]\n  labels: [a, .b]\n",
+                 "bad.yaml:4:15: sweep.labels entries must be folder names of letters, digits, '_', '-' and '.', "
+                 "not starting with '.' (at most 63 characters)");
     expect_error("sweep:\n  key: seed\n  values: [1, 2]\n  labels: [a, a]\n",
                  "bad.yaml:4:15: sweep.labels lists \"a\" twice");
     expect_error("sweep:\n  key: output\n  values: [x]\n",
@@ -316,8 +322,260 @@ START_TEST(test_sweep)
     expect_error("sweep: [1]\n", "bad.yaml:1:8: sweep must be a section with key, values and (optionally) labels");
     expect_error("swep:\n  key: seed\n", "bad.yaml:1:1: unknown key \"swep\" (did you mean \"sweep\"?)");
     expect_error("dataset: {name: cifar10}\nsweep:\n  key: model.arch\n  values: [vgg11, resnet20]\n",
-                 "bad.yaml: sweep item resnet20 (model.arch = resnet20): model.arch resnet20 needs model.norm "
+                 "bad.yaml:4:19: sweep item resnet20 (model.arch = resnet20): model.arch resnet20 needs model.norm "
                  "batchnorm or layernorm");
+}
+END_TEST
+
+/* Only a regular file is a config, and a bounded one: a FIFO must not
+ * block (the alarm turns a regression into a failure, not a hang), a
+ * directory or a device is refused with a clear config error. */
+START_TEST(test_config_file_kinds)
+{
+    const char *p = tu_path("fifo.yaml");
+    char *big;
+    alarm(20);
+    ck_assert_int_eq(mkfifo(p, 0644), 0);
+    sk_err_clear();
+    ck_assert_int_eq(sk_config_load(&cfg, p, NULL, 0), SK_ECONFIG);
+    ck_assert_str_eq(msg(), "fifo.yaml: not a regular file (a FIFO); a config is a YAML file");
+    alarm(0);
+    p = tu_path("dir.yaml");
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    ck_assert_int_eq(sk_config_load(&cfg, p, NULL, 0), SK_ECONFIG);
+    ck_assert_str_eq(msg(), "dir.yaml: not a regular file (a directory); a config is a YAML file");
+    ck_assert_int_eq(sk_config_load(&cfg, "/dev/null", NULL, 0), SK_ECONFIG);
+    ck_assert_str_eq(sk_err_msg(), "/dev/null: not a regular file (a character device); a config is a YAML file");
+    ck_assert_int_eq(sk_config_load(&cfg, "/dev/zero", NULL, 0), SK_ECONFIG);
+    ck_assert_str_eq(sk_err_msg(), "/dev/zero: not a regular file (a character device); a config is a YAML file");
+    ck_assert_int_eq(sk_config_load(&cfg, "/dev/urandom", NULL, 0), SK_ECONFIG);
+    /* At most 1 MiB (here: a comment one byte too long). */
+    big = malloc((1 << 20) + 2);
+    memset(big, '#', (1 << 20) + 1);
+    big[(1 << 20) + 1] = '\0';
+    ck_assert_int_eq(load_text("big.yaml", big, NULL, 0), SK_ECONFIG);
+    ck_assert_str_eq(msg(), "big.yaml: 1048577 bytes is too large for a config (at most 1 MiB)");
+    big[1 << 20] = '\0';
+    ck_assert_msg(load_text("big.yaml", big, NULL, 0) == SK_OK, "%s", sk_err_msg());
+    free(big);
+    /* An empty regular file is a config of defaults. */
+    ck_assert_msg(load_text("empty.yaml", "", NULL, 0) == SK_OK, "%s", sk_err_msg());
+}
+END_TEST
+
+/* Nesting deeper than 64 levels stops the parse where it happens (libyaml's
+ * scanner is quadratic in the depth: 100,000 levels took a minute), in a
+ * file, in block style and in a --set value. */
+START_TEST(test_nesting_depth)
+{
+    const int n = 100000;
+    char *t = malloc(2 * (size_t)n + 32), *set = malloc(2 * (size_t)n + 32), want[512];
+    size_t j = 0;
+    alarm(20);
+    for (int i = 0; i < n; i++)
+        t[j++] = '[';
+    for (int i = 0; i < n; i++)
+        t[j++] = ']';
+    t[j] = '\0';
+    expect_error(t, "bad.yaml:1:65: YAML nesting deeper than 64 levels");
+    j = (size_t)sprintf(t, "model:\n  hidden: ");
+    for (int i = 0; i < n; i++)
+        t[j++] = '[';
+    t[j] = '\0';
+    expect_error(t, "bad.yaml:2:73: YAML nesting deeper than 64 levels");
+    /* Block style: 70 mappings, one per line. */
+    j = 0;
+    for (int i = 0; i < 70; i++)
+        j += (size_t)sprintf(t + j, "%*sk:\n", i, "");
+    expect_error(t, "bad.yaml:65:65: YAML nesting deeper than 64 levels");
+    /* --set */
+    j = (size_t)sprintf(set, "model.hidden=");
+    for (int i = 0; i < n; i++)
+        set[j++] = '[';
+    for (int i = 0; i < n; i++)
+        set[j++] = ']';
+    set[j] = '\0';
+    const char *sets[] = {set};
+    sk_err_clear();
+    ck_assert_int_eq(load_text("s.yaml", "seed: 1\n", sets, 1), SK_ECONFIG);
+    snprintf(want, sizeof want, "--set model.hidden=%.147s... (%zu characters): YAML nesting deeper than 64 levels",
+             t + 0, j);
+    memset(want + 19, '[', 147);
+    ck_assert_str_eq(sk_err_msg(), want);
+    /* 64 levels are fine as YAML (here the schema refuses the value). */
+    strcpy(t, "model:\n  hidden: ");
+    j = strlen(t);
+    for (int i = 0; i < 62; i++) /* the document's two mappings are levels too */
+        t[j++] = '[';
+    for (int i = 0; i < 62; i++)
+        t[j++] = ']';
+    t[j++] = '\n';
+    t[j] = '\0';
+    expect_error(t, "bad.yaml:2:12: model.hidden entries must be an integer in 1..1000000 (got a collection)");
+    alarm(0);
+    free(t);
+    free(set);
+}
+END_TEST
+
+START_TEST(test_second_document)
+{
+    const char *m = "a second YAML document (a config is one document: remove the '---' line and what follows, or "
+                    "merge it into the first)";
+    char want[512];
+    snprintf(want, sizeof want, "bad.yaml:2:1: %s", m);
+    expect_error("seed: 1\n---\nseed: 2\n", want);
+    expect_error("seed: 1\n---\nseed: [\n", want); /* a syntax error in it too */
+    expect_error("seed: 1\n---\n", want);
+    expect_error("seed: 1\n...\nseed: 2\n", "bad.yaml:3:1: YAML syntax error: did not find expected <document start>");
+    /* One document with its markers is fine. */
+    ck_assert_msg(load_text("one.yaml", "---\nseed: 3\n...\n", NULL, 0) == SK_OK, "%s", sk_err_msg());
+    ck_assert_int_eq(cfg.seed, 3);
+    const char *sets[] = {"model.hidden=[1]\n---\n[2]"};
+    ck_assert_int_eq(load_text("s.yaml", "seed: 1\n", sets, 1), SK_ECONFIG);
+    snprintf(want, sizeof want, "--set model.hidden=[1]\\n---\\n[2]: %s", m);
+    ck_assert_str_eq(sk_err_msg(), want);
+}
+END_TEST
+
+/* The name is a folder under results/: never ".", "..", hidden or with a
+ * '/', whether it comes from the file, --set or the file's name; the error
+ * points at the value. */
+START_TEST(test_name_errors)
+{
+    expect_error("seed: 1\nname: ..\n",
+                 "bad.yaml:2:7: name \"..\" must not start with '.' (it is a folder name: results/<name>/)");
+    expect_error("name: .\n",
+                 "bad.yaml:1:7: name \".\" must not start with '.' (it is a folder name: results/<name>/)");
+    expect_error("name: .hidden\n",
+                 "bad.yaml:1:7: name \".hidden\" must not start with '.' (it is a folder name: results/<name>/)");
+    expect_error("name: \"a/b\"\n", "bad.yaml:1:7: name \"a/b\" may only contain letters, digits, '_', '-' and '.'");
+    expect_error("name: \"../x\"\n", "bad.yaml:1:7: name \"../x\" may only contain letters, digits, '_', '-' and '.'");
+    const char *sets[] = {"name=.."};
+    sk_err_clear();
+    ck_assert_int_eq(load_text("s.yaml", "name: fine\n", sets, 1), SK_ECONFIG);
+    ck_assert_str_eq(sk_err_msg(), "--set name=..: name \"..\" must not start with '.' (it is a folder name: "
+                                   "results/<name>/)");
+    const char *nl[] = {"name=a\nb"};
+    sk_err_clear();
+    ck_assert_int_eq(load_text("s.yaml", "name: fine\n", nl, 1), SK_ECONFIG);
+    ck_assert_str_eq(sk_err_msg(),
+                     "--set name=a\\nb: name \"a\\nb\" may only contain letters, digits, '_', '-' and '.'");
+    sk_err_clear();
+    ck_assert_int_eq(load_text(".x.yaml", "seed: 1\n", NULL, 0), SK_ECONFIG);
+    ck_assert_str_eq(msg(), ".x.yaml: name \".x.yaml\" (the config file's name; set name: in the config) must not "
+                            "start with '.' (it is a folder name: results/<name>/)");
+    ck_assert_msg(load_text(".x.yaml", "name: x.1..2\n", NULL, 0) == SK_OK, "%s", sk_err_msg());
+    ck_assert_str_eq(cfg.output, "results/x.1..2");
+}
+END_TEST
+
+/* Every constraint the modules would check during a run is a config error
+ * at load (so `check` and `run` refuse the same configs, before any work),
+ * at the position of the key given last. */
+START_TEST(test_run_constraints)
+{
+    /* Values that are never valid: the schema's ranges. */
+    expect_error("train:\n  beta1: 1\n", "bad.yaml:2:10: train.beta1 must be a number >= 0 and < 1 (got 1)");
+    expect_error("train:\n  beta2: 1.0\n", "bad.yaml:2:10: train.beta2 must be a number >= 0 and < 1 (got 1.0)");
+    expect_error("train:\n  momentum: 1\n", "bad.yaml:2:13: train.momentum must be a number >= 0 and < 1 (got 1)");
+    expect_error("ste:\n  momentum: 1\n", "bad.yaml:2:13: ste.momentum must be a number >= 0 and < 1 (got 1)");
+    expect_error("continual:\n  optimizer: sgd\n  momentum: 1\n",
+                 "bad.yaml:3:13: continual.momentum must be a number >= 0 and < 1 (got 1)");
+    expect_error("model:\n  dropout: 1.0\n", "bad.yaml:2:12: model.dropout must be a number >= 0 and < 1 (got 1.0)");
+    const char *b1[] = {"train.beta1=1"};
+    sk_err_clear();
+    ck_assert_int_eq(load_text("s.yaml", "seed: 1\n", b1, 1), SK_ECONFIG);
+    ck_assert_str_eq(sk_err_msg(), "--set train.beta1=1: train.beta1 must be a number >= 0 and < 1 (got 1)");
+    ck_assert_msg(load_text("ok.yaml", "train: {beta1: 0.99, beta2: 0.9999, momentum: 0.99}\nmodel: {dropout: 0.9}\n",
+                            NULL, 0) == SK_OK,
+                  "%s", sk_err_msg());
+
+    /* Continual benchmarks: data set, labels, task count. */
+    expect_error("mode: continual\ndataset:\n  name: cifar10\ncontinual:\n  benchmark: split-cifar10\n  tasks: 6\n",
+                 "bad.yaml:6:10: continual.benchmark split-cifar10 has at most 5 tasks (continual.tasks is 6)");
+    expect_error("mode: continual\ncontinual: {benchmark: split-cifar100, tasks: 21}\ndataset: {name: cifar100}\n",
+                 "bad.yaml:2:47: continual.benchmark split-cifar100 has at most 20 tasks (continual.tasks is 21)");
+    expect_error("mode: continual\ndataset:\n  name: cifar10\n",
+                 "bad.yaml:3:9: continual.benchmark rotated-mnist needs dataset.name mnist or fashion-mnist (got "
+                 "cifar10)");
+    expect_error("dataset:\n  name: polynomial\nmode: continual\n",
+                 "bad.yaml:3:7: continual.benchmark rotated-mnist needs dataset.name mnist or fashion-mnist (got "
+                 "polynomial)");
+    expect_error("mode: continual\ncontinual: {benchmark: split-cifar10}\n",
+                 "bad.yaml:2:24: continual.benchmark split-cifar10 needs dataset.name cifar10 (got mnist)");
+    expect_error("mode: continual\ndataset: {name: cifar100, labels: coarse}\ncontinual: {benchmark: split-cifar100}\n",
+                 "bad.yaml:3:24: continual.benchmark split-cifar100 needs the 100 fine labels (dataset.labels is "
+                 "coarse)");
+    /* ... checked in mode continual only. */
+    ck_assert_msg(load_text("ok.yaml", "dataset: {name: cifar10}\ncontinual: {tasks: 50}\n", NULL, 0) == SK_OK, "%s",
+                  sk_err_msg());
+
+    /* Architectures and data: the key given last is named. */
+    expect_error("model:\n  arch: vgg11\ndataset:\n  name: mnist\n",
+                 "bad.yaml:4:9: model.arch vgg11 needs 32x32 inputs (CIFAR); use mlp or resnet20 for mnist");
+    expect_error("model:\n  arch: vgg16\n", "bad.yaml:2:9: model.arch vgg16 needs 32x32 inputs (CIFAR); use mlp or "
+                                            "resnet20 for mnist");
+    expect_error("dataset:\n  name: cifar10\nmodel:\n  arch: resnet20\n",
+                 "bad.yaml:4:9: model.arch resnet20 needs model.norm batchnorm or layernorm");
+    const char *mn[] = {"dataset.name=mnist"};
+    sk_err_clear();
+    ck_assert_int_eq(load_text("s.yaml", "dataset: {name: cifar10}\nmodel: {arch: vgg11}\n", mn, 1), SK_ECONFIG);
+    ck_assert_str_eq(sk_err_msg(), "--set dataset.name=mnist: model.arch vgg11 needs 32x32 inputs (CIFAR); use mlp "
+                                   "or resnet20 for mnist");
+
+    /* Normalisation statistics and the data set's channels. */
+    expect_error("dataset:\n  normalize: cifar10\n",
+                 "bad.yaml:2:14: dataset.normalize cifar10 has 3 channels but mnist images have 1");
+    expect_error("dataset:\n  name: cifar10\n  normalize: mnist\n",
+                 "bad.yaml:3:14: dataset.normalize mnist has 1 channel but cifar10 images have 3");
+    expect_error("dataset:\n  name: cifar10\n  normalize: custom\n  mean: [0.5]\n  std: [0.2]\n",
+                 "bad.yaml:5:8: dataset.mean and dataset.std have 1 value but cifar10 images have 3 channels");
+    ck_assert_msg(load_text("ok.yaml", "dataset: {name: polynomial, normalize: cifar10}\n", NULL, 0) == SK_OK, "%s",
+                  sk_err_msg());
+
+    /* The optimiser and the schedule. */
+    expect_error("train:\n  optimizer: sgd\n  momentum: 0\n  nesterov: true\n",
+                 "bad.yaml:4:13: train.nesterov needs train.momentum > 0 (SGD with Nesterov momentum)");
+    expect_error("train:\n  schedule: cosine\n  epochs: 4\n  warmup_epochs: 4.5\n",
+                 "bad.yaml:4:18: train.warmup_epochs 4.5 is longer than the training (train.epochs 4)");
+    ck_assert_msg(load_text("ok.yaml", "train: {schedule: cosine, epochs: 4, warmup_epochs: 4}\n", NULL, 0) == SK_OK,
+                  "%s", sk_err_msg());
+
+    /* A sweep item names the position of its value. */
+    expect_error("dataset: {name: polynomial}\nsweep:\n  key: model.arch\n  values: [mlp, vgg11]\n",
+                 "bad.yaml:4:17: sweep item vgg11 (model.arch = vgg11): model.arch vgg11 needs image data "
+                 "(dataset.name is polynomial)");
+    expect_error("mode: continual\ndataset: {name: cifar10}\ncontinual: {benchmark: split-cifar10, tasks: 5}\n"
+                 "sweep: {key: continual.tasks, values: [5, 6]}\n",
+                 "bad.yaml:4:43: sweep item 6 (continual.tasks = 6): continual.benchmark split-cifar10 has at most 5 "
+                 "tasks (continual.tasks is 6)");
+}
+END_TEST
+
+/* --set messages: a section is not a key; control characters are escaped. */
+START_TEST(test_set_messages)
+{
+    struct {
+        const char *set, *want;
+    } cases[] = {
+        {"train=1", "--set train=1: train is a section, not a key: set one of its keys train.KEY (epochs, batch_size, "
+                    "eval_batch_size, optimizer, lr, momentum, nesterov, weight_decay, beta1, beta2, eps, schedule, "
+                    "warmup_epochs, step_epochs, gamma, clip_norm)"},
+        {"models.a=x", "--set models.a=x: models.a is a section, not a key: set one of its keys models.a.KEY "
+                       "(weights, seed, train, rename)"},
+        {"sweep=1", "--set sweep=1: sweep is a section, not a key: set one of its keys sweep.key, sweep.values, "
+                    "sweep.labels"},
+        {"mode=\"a\\nb\"", "--set mode=\"a\\nb\": mode must be one of train, weight_matching, activation_matching, "
+                           "sinkhorn, continual (got \"a\\nb\")"},
+        {"trian\n=1", "--set trian\\n=1: unknown key \"trian\\n\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *sets[] = {cases[i].set};
+        sk_err_clear();
+        ck_assert_int_eq(load_text("s.yaml", "seed: 1\n", sets, 1), SK_ECONFIG);
+        ck_assert_str_eq(sk_err_msg(), cases[i].want);
+    }
 }
 END_TEST
 
@@ -373,6 +631,12 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_set_overrides);
     tcase_add_test(tc, test_roundtrip);
     tcase_add_test(tc, test_sweep);
+    tcase_add_test(tc, test_config_file_kinds);
+    tcase_add_test(tc, test_nesting_depth);
+    tcase_add_test(tc, test_second_document);
+    tcase_add_test(tc, test_name_errors);
+    tcase_add_test(tc, test_run_constraints);
+    tcase_add_test(tc, test_set_messages);
     tcase_add_test(tc, test_schema_docs);
     tcase_add_test(tc, test_man_page_documents_every_key);
     suite_add_tcase(s, tc);

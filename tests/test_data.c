@@ -131,7 +131,8 @@ static uint8_t cifar_pix(int64_t g, int64_t j)
 }
 
 /* CIFAR-10 folder: `per` records in each of the 5 train batches, n_test in the
- * test batch. Global record g has label g % 10. */
+ * test batch (a valid folder has n_test == per). Global record g has label
+ * g % 10. */
 static const char *make_cifar10(const char *name, int per, int n_test)
 {
     const char *dir = mkdir_tmp(name);
@@ -282,7 +283,7 @@ START_TEST(test_normalisation_choices)
     sk_data_opts o;
     float x[3 * 1024];
     int32_t idx0 = 0, y;
-    const char *dir = make_cifar10("c10_norm", 5, 3);
+    const char *dir = make_cifar10("c10_norm", 5, 5);
     ck_assert_int_eq(load(&full, SK_DS_CIFAR10, dir), SK_OK);
     sk_data_opts_init(&o, SK_DS_CIFAR10);
     o.path = dir;
@@ -387,7 +388,7 @@ START_TEST(test_limits)
     ck_assert_int_eq(ds.train.y[2], mnist_lab(2));
     sk_dataset_free(&ds);
 
-    dir = make_cifar10("c10_lim", 2, 3);
+    dir = make_cifar10("c10_lim", 2, 2);
     sk_data_opts_init(&o, SK_DS_CIFAR10);
     o.path = dir;
     o.train_limit = 5; /* spans data_batch_1..3 */
@@ -410,11 +411,11 @@ END_TEST
 START_TEST(test_cifar10)
 {
     sk_dataset ds;
-    const char *dir = make_cifar10("c10", 3, 2);
+    const char *dir = make_cifar10("c10", 3, 3);
     ck_assert_msg(load(&ds, SK_DS_CIFAR10, dir) == SK_OK, "%s", sk_err_msg());
     ck_assert_int_eq(ds.normalize, SK_NORMALIZE_STANDARD);
     ck_assert_int_eq(ds.train.n, 15);
-    ck_assert_int_eq(ds.test.n, 2);
+    ck_assert_int_eq(ds.test.n, 3);
     ck_assert_int_eq(ds.train.c, 3);
     ck_assert_int_eq(ds.train.h, 32);
     ck_assert_int_eq(ds.train.w, 32);
@@ -711,12 +712,219 @@ START_TEST(test_missing_files)
 }
 END_TEST
 
+/* Inputs that are not regular files are refused without blocking on them
+ * (a FIFO with no writer would make an open() or read() wait forever: the
+ * alarm turns such a regression into a failure instead of a hang). */
+START_TEST(test_special_files)
+{
+    const char *dir, *p;
+    alarm(20);
+
+    /* An IDX FIFO (the plain name wins over the .gz twin). */
+    dir = make_mnist("sp_fifo", 1);
+    p = join(dir, "t10k-labels-idx1-ubyte");
+    ck_assert_int_eq(mkfifo(p, 0644), 0);
+    expect_fail(SK_DS_MNIST, dir, p, "not a regular file (a FIFO)");
+
+    /* A directory where an IDX file should be. */
+    dir = make_mnist("sp_dir", 0);
+    p = join(dir, "train-images-idx3-ubyte");
+    ck_assert_int_eq(remove(p), 0);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    expect_fail(SK_DS_MNIST, dir, p, "not a regular file (a directory)");
+
+    /* CIFAR: a FIFO test batch, a directory training batch. */
+    dir = make_cifar10("sp_cifar_fifo", 1, 1);
+    p = join(dir, "test_batch.bin");
+    ck_assert_int_eq(remove(p), 0);
+    ck_assert_int_eq(mkfifo(p, 0644), 0);
+    expect_fail(SK_DS_CIFAR10, dir, p, "not a regular file (a FIFO)");
+    dir = make_cifar100("sp_cifar_dir", 2, 2);
+    p = join(dir, "test.bin");
+    ck_assert_int_eq(remove(p), 0);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    expect_fail(SK_DS_CIFAR100, dir, p, "not a regular file (a directory)");
+
+    /* A symlink loop is reported as one, not as a missing file: on the .gz
+     * name, and on the plain name (which would otherwise hide behind an
+     * existing .gz twin). */
+    dir = make_mnist("sp_loop", 1);
+    p = join(dir, "t10k-labels-idx1-ubyte.gz");
+    ck_assert_int_eq(remove(p), 0);
+    ck_assert_int_eq(symlink("t10k-labels-idx1-ubyte.gz", p), 0);
+    expect_fail(SK_DS_MNIST, dir, p, "Too many levels of symbolic links");
+    dir = make_mnist("sp_loop_plain", 1);
+    p = join(dir, "train-images-idx3-ubyte");
+    ck_assert_int_eq(symlink("train-images-idx3-ubyte", p), 0);
+    expect_fail(SK_DS_MNIST, dir, p, "Too many levels of symbolic links");
+    dir = make_cifar10("sp_loop_cifar", 1, 1);
+    p = join(dir, "data_batch_2.bin");
+    ck_assert_int_eq(remove(p), 0);
+    ck_assert_int_eq(symlink("data_batch_2.bin", p), 0);
+    expect_fail(SK_DS_CIFAR10, dir, p, "Too many levels of symbolic links");
+    alarm(0);
+}
+END_TEST
+
+/* Load with limits: must fail naming `path` followed by `phrase`. */
+static void expect_fail_limited(sk_ds_kind kind, const char *dir, int64_t train_limit, int64_t test_limit,
+                                const char *path, const char *phrase)
+{
+    sk_dataset ds;
+    sk_data_opts o;
+    char want[4096];
+    sk_data_opts_init(&o, kind);
+    o.path = dir;
+    o.train_limit = train_limit;
+    o.test_limit = test_limit;
+    sk_err_clear();
+    ck_assert_msg(sk_dataset_load(&ds, &o) != SK_OK, "loading %s with limits %lld, %lld should fail (%s)", dir,
+                  (long long)train_limit, (long long)test_limit, phrase);
+    snprintf(want, sizeof want, "%s: %s", path, phrase);
+    ck_assert_msg(strstr(sk_err_msg(), want) == sk_err_msg(), "message\n  %s\nlacks\n  %s", sk_err_msg(), want);
+    ck_assert_ptr_null(ds.train.x);
+    ck_assert_ptr_null(ds.test.x);
+}
+
+/* An MNIST folder of n noisy (incompressible) images per split, gzip: its
+ * files are larger than zlib's buffers, so reading the first records does
+ * not reach the end of the stream. */
+static const char *make_noisy_mnist(const char *name, uint32_t n)
+{
+    const char *dir = mkdir_tmp(name);
+    uint8_t *px = malloc((size_t)n * 784), *lb = malloc(n);
+    uint32_t dims[3] = {n, 28, 28};
+    sk_rng r;
+    sk_rng_seed(&r, 5);
+    for (size_t j = 0; j < (size_t)n * 784; j++)
+        px[j] = (uint8_t)sk_rng_below(&r, 256);
+    for (uint32_t i = 0; i < n; i++)
+        lb[i] = mnist_lab(i);
+    for (int split = 0; split < 2; split++) {
+        char name2[128];
+        snprintf(name2, sizeof name2, "%s-images-idx3-ubyte.gz", split ? "t10k" : "train");
+        write_idx(join(dir, name2), 1, 0x803, 3, dims, px, (size_t)n * 784);
+        snprintf(name2, sizeof name2, "%s-labels-idx1-ubyte.gz", split ? "t10k" : "train");
+        write_idx(join(dir, name2), 1, 0x801, 1, dims, lb, n);
+    }
+    free(px);
+    free(lb);
+    return dir;
+}
+
+/* Files are validated whole whatever part of them a limit keeps: damage
+ * after the first records (the gzip CRC and length, the deflate data, a cut,
+ * the last label) is found with train_limit and test_limit set. */
+START_TEST(test_limits_validate_whole_files)
+{
+    enum { N = 600 }; /* 470 KB of pixels per split */
+    const char *dir, *p;
+    size_t n;
+    char *b;
+
+    for (int split = 0; split < 2; split++) {
+        const char *pre = split ? "t10k" : "train";
+        char name[128], dname[64];
+        snprintf(name, sizeof name, "%s-images-idx3-ubyte.gz", pre);
+        /* A broken CRC in the gzip trailer. */
+        snprintf(dname, sizeof dname, "lw_crc_%s", pre);
+        dir = make_noisy_mnist(dname, N);
+        p = join(dir, name);
+        b = tu_read(p, &n);
+        free(b);
+        mangle(p, (long)n - 8, 0xff, -1);
+        expect_fail_limited(SK_DS_MNIST, dir, 1, 1, p, "corrupt gzip data (incorrect data check)");
+        /* A wrong length in the trailer. */
+        snprintf(dname, sizeof dname, "lw_len_%s", pre);
+        dir = make_noisy_mnist(dname, N);
+        p = join(dir, name);
+        b = tu_read(p, &n);
+        free(b);
+        mangle(p, (long)n - 4, 0x01, -1);
+        expect_fail_limited(SK_DS_MNIST, dir, 1, 1, p, "corrupt gzip data (incorrect length check)");
+        /* Corrupt deflate data near the end of the stream: some error naming
+         * the file. */
+        snprintf(dname, sizeof dname, "lw_deflate_%s", pre);
+        dir = make_noisy_mnist(dname, N);
+        p = join(dir, name);
+        b = tu_read(p, &n);
+        free(b);
+        mangle(p, (long)n - 100, 0x5a, -1);
+        expect_fail_limited(SK_DS_MNIST, dir, 1, 1, p, "");
+        /* The gzip stream cut in half. */
+        snprintf(dname, sizeof dname, "lw_cut_%s", pre);
+        dir = make_noisy_mnist(dname, N);
+        p = join(dir, name);
+        b = tu_read(p, &n);
+        free(b);
+        mangle(p, -1, 0, (long)n / 2);
+        expect_fail_limited(SK_DS_MNIST, dir, 1, 1, p, "truncated: expected 470400 bytes of pixel data");
+        /* The last label out of range. */
+        snprintf(dname, sizeof dname, "lw_label_%s", pre);
+        dir = make_noisy_mnist(dname, N);
+        snprintf(name, sizeof name, "%s-labels-idx1-ubyte.gz", pre);
+        p = join(dir, name);
+        {
+            uint8_t lb[N];
+            uint32_t nl = N;
+            for (int i = 0; i < N; i++)
+                lb[i] = mnist_lab(i);
+            lb[N - 1] = 10;
+            write_idx(p, 1, 0x801, 1, &nl, lb, N);
+        }
+        expect_fail_limited(SK_DS_MNIST, dir, 1, 1, p, "label 10 at record 599 is out of range 0..9");
+    }
+    /* The same files load when intact. */
+    {
+        sk_dataset ds;
+        sk_data_opts o;
+        sk_data_opts_init(&o, SK_DS_MNIST);
+        o.path = make_noisy_mnist("lw_ok", N);
+        o.train_limit = 1;
+        o.test_limit = 2;
+        ck_assert_msg(sk_dataset_load(&ds, &o) == SK_OK, "%s", sk_err_msg());
+        ck_assert_int_eq(ds.train.n, 1);
+        ck_assert_int_eq(ds.test.n, 2);
+        sk_dataset_free(&ds);
+    }
+
+    /* CIFAR-10: the last label of the test batch, read with test_limit 1. */
+    dir = make_cifar10("lw_c10_label", 2, 2);
+    p = join(dir, "test_batch.bin");
+    b = tu_read(p, &n);
+    b[3073] = 10;
+    tu_write(p, b, n);
+    free(b);
+    expect_fail_limited(SK_DS_CIFAR10, dir, 1, 1, p, "label 10 at record 1 is out of range 0..9");
+    /* CIFAR-100: the last fine label of test.bin. */
+    dir = make_cifar100("lw_c100_label", 3, 3);
+    p = join(dir, "test.bin");
+    b = tu_read(p, &n);
+    b[2 * 3074 + 1] = (char)100;
+    tu_write(p, b, n);
+    free(b);
+    expect_fail_limited(SK_DS_CIFAR100, dir, 1, 1, p, "fine label 100 at record 2 is out of range 0..99");
+
+    /* A CIFAR-10 file cut at a record boundary (here to one record) is found
+     * by its record count, on a full read as with limits. */
+    dir = make_cifar10("lw_c10_cut_test", 3, 1);
+    expect_fail_limited(SK_DS_CIFAR10, dir, 0, 0, join(dir, "test_batch.bin"),
+                        "1 records where the other files of the data set have 3 each (truncated download?)\n"
+                        "HINT: run datasets/fetch cifar10");
+    dir = make_cifar10("lw_c10_cut_train", 3, 3);
+    p = join(dir, "data_batch_3.bin");
+    mangle(p, -1, 0, 3073);
+    expect_fail_limited(SK_DS_CIFAR10, dir, 0, 0, p, "1 records where the other files of the data set have 3 each");
+    expect_fail_limited(SK_DS_CIFAR10, dir, 1, 1, p, "1 records where the other files of the data set have 3 each");
+}
+END_TEST
+
 /* ---- batches, normalisation, augmentation ------------------------------------ */
 
 START_TEST(test_batch_normalisation)
 {
     sk_dataset ds;
-    const char *dir = make_cifar10("bn", 4, 2);
+    const char *dir = make_cifar10("bn", 4, 4);
     int32_t idx[20], y[20];
     float *x = malloc(sizeof(float) * 20 * 3072);
     ck_assert_msg(load(&ds, SK_DS_CIFAR10, dir) == SK_OK, "%s", sk_err_msg());
@@ -795,7 +1003,7 @@ END_TEST
 START_TEST(test_augmentation)
 {
     sk_dataset ds;
-    const char *dir = make_cifar10("aug", 2, 1);
+    const char *dir = make_cifar10("aug", 2, 2);
     enum { B = 10, D = 3072 };
     int32_t idx[B], y[B];
     float *x = malloc(sizeof(float) * B * D), *x2 = malloc(sizeof(float) * B * D);
@@ -1192,6 +1400,8 @@ static Suite *data_suite(void)
     tcase_add_test(tc, test_idx_fuzz);
     tcase_add_test(tc, test_cifar_errors);
     tcase_add_test(tc, test_missing_files);
+    tcase_add_test(tc, test_special_files);
+    tcase_add_test(tc, test_limits_validate_whole_files);
     tcase_add_test(tc, test_batch_normalisation);
     tcase_add_test(tc, test_shift_flip_kernel);
     tcase_add_test(tc, test_augmentation);

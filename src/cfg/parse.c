@@ -5,14 +5,21 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/mem.h"
+
+/* Bounds of what a config may be: its size, and how deeply its YAML nests
+ * (a config needs 4 levels: sections, models.a, a list of lists in a sweep). */
+#define SK_CFG_MAX_BYTES (1 << 20)
+#define SK_CFG_MAX_DEPTH 64
 
 sk_status sk_cfg_node_err(const sk_cfg_ctx *cx, const yaml_node_t *node, const char *fmt, ...)
 {
@@ -61,11 +68,12 @@ static int parse_double(const char *s, double *out)
 static void range_text(const sk_cfg_key *k, char *buf, size_t n)
 {
     int hi = k->max < 1e17;
+    const char *lo_op = k->excl & SK_CFG_EXCL_MIN ? ">" : ">=", *hi_op = k->excl & SK_CFG_EXCL_MAX ? "<" : "<=";
     if (k->type == T_FLOAT || k->type == T_FLTLIST) {
         if (hi)
-            snprintf(buf, n, "a number %s %g and <= %g", k->min_excl ? ">" : ">=", k->min, k->max);
+            snprintf(buf, n, "a number %s %g and %s %g", lo_op, k->min, hi_op, k->max);
         else
-            snprintf(buf, n, "a number %s %g", k->min_excl ? ">" : ">=", k->min);
+            snprintf(buf, n, "a number %s %g", lo_op, k->min);
     } else {
         if (hi)
             snprintf(buf, n, "an integer in %lld..%lld", (long long)k->min, (long long)k->max);
@@ -76,8 +84,8 @@ static void range_text(const sk_cfg_key *k, char *buf, size_t n)
 
 static int in_range(const sk_cfg_key *k, double v)
 {
-    if (k->min_excl ? !(v > k->min) : !(v >= k->min)) return 0;
-    return v <= k->max;
+    if (k->excl & SK_CFG_EXCL_MIN ? !(v > k->min) : !(v >= k->min)) return 0;
+    return k->excl & SK_CFG_EXCL_MAX ? v < k->max : v <= k->max;
 }
 
 /* Set one enum/int element from a scalar node; `what` names it in errors. */
@@ -307,6 +315,72 @@ static void keys_under(const char *prefix, const char *name, char *list, size_t 
     }
 }
 
+void sk_cfg_record(const sk_cfg_ctx *cx, sk_cfg_pos *p, const yaml_node_t *n)
+{
+    if (!cx->where) return;
+    p->set = cx->is_set ? cx->set_arg : NULL;
+    p->line = n && !cx->is_set ? n->start_mark.line + 1 : 0;
+    p->col = n && !cx->is_set ? n->start_mark.column + 1 : 0;
+    p->seq = ++cx->where->seq;
+}
+
+/* s with control characters as \n, \t, \xNN, cut after `max` characters
+ * with "... (N characters)"; appended at buf + j. Returns the new length. */
+static size_t escape_text(const char *s, size_t max, char *buf, size_t j, size_t n)
+{
+    size_t len = strlen(s);
+    for (size_t i = 0; i < len && j + 8 < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (i == max) {
+            j += (size_t)snprintf(buf + j, n - j, "... (%zu characters)", len);
+            break;
+        }
+        if (c == '\n')
+            j += (size_t)snprintf(buf + j, n - j, "\\n");
+        else if (c == '\t')
+            j += (size_t)snprintf(buf + j, n - j, "\\t");
+        else if (c < 0x20 || c == 0x7f)
+            j += (size_t)snprintf(buf + j, n - j, "\\x%02x", c);
+        else
+            buf[j++] = (char)c;
+    }
+    if (j >= n) j = n - 1;
+    buf[j] = '\0';
+    return j;
+}
+
+/* "--set ARG", escaped, an argument longer than 160 characters cut. */
+static void set_text(const char *arg, char *buf, size_t n)
+{
+    escape_text(arg, 160, buf, (size_t)snprintf(buf, n, "--set "), n);
+}
+
+/* A config error never holds a raw control character: a value with a
+ * newline (a quoted key or value, a --set argument) would break the
+ * message's line. */
+static sk_status clean_msg(sk_status st)
+{
+    char buf[4096];
+    const char *m = sk_err_msg();
+    for (const char *p = m; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+            escape_text(m, sizeof buf, buf, 0, sizeof buf);
+            sk_err_clear();
+            return sk_err(st, "%s", buf);
+        }
+    return st;
+}
+
+void sk_cfg_pos_text(const sk_cfg_where *w, const sk_cfg_pos *p, const char *fallback, char *buf, size_t n)
+{
+    if (!w || !p || !p->seq)
+        snprintf(buf, n, "%s", fallback);
+    else if (p->set)
+        set_text(p->set, buf, n);
+    else
+        snprintf(buf, n, "%s:%zu:%zu", w->file, p->line, p->col);
+}
+
 static sk_status walk_mapping(sk_config *cfg, const sk_cfg_ctx *cx, yaml_document_t *doc, yaml_node_t *map,
                               const char *prefix, unsigned char *seen)
 {
@@ -333,6 +407,7 @@ static sk_status walk_mapping(sk_config *cfg, const sk_cfg_ctx *cx, yaml_documen
             seen[idx] = 1;
             sk_status st = sk_cfg_set_key(cfg, cx, k, doc, vn);
             if (st != SK_OK) return st;
+            if (cx->where) sk_cfg_record(cx, &cx->where->key[idx], vn);
         } else if (is_section(full)) {
             sk_status st = walk_mapping(cfg, cx, doc, vn, full, seen);
             if (st != SK_OK) return st;
@@ -348,20 +423,83 @@ static sk_status walk_mapping(sk_config *cfg, const sk_cfg_ctx *cx, yaml_documen
     return SK_OK;
 }
 
+/* A YAML problem at a mark: "ORIGIN:LINE:COL: what" (no position for --set). */
+static sk_status mark_err(const sk_cfg_ctx *cx, yaml_mark_t mark, const char *what, const char *detail)
+{
+    if (cx->is_set) return sk_err(SK_ECONFIG, "%s: %s%s%s", cx->origin, what, detail ? " " : "", detail ? detail : "");
+    return sk_err(SK_ECONFIG, "%s:%zu:%zu: %s%s%s", cx->origin, mark.line + 1, mark.column + 1, what, detail ? " " : "",
+                  detail ? detail : "");
+}
+
+static sk_status syntax_err(const sk_cfg_ctx *cx, const yaml_parser_t *parser)
+{
+    char what[512];
+    if (parser->error == YAML_MEMORY_ERROR) return sk_err(SK_ENOMEM, "%s: out of memory parsing YAML", cx->origin);
+    snprintf(what, sizeof what, "YAML syntax error: %s",
+             parser->problem ? parser->problem
+             : cx->is_set    ? "invalid value"
+                             : "invalid document");
+    return mark_err(cx, parser->problem_mark, what, cx->is_set ? NULL : parser->context);
+}
+
+/* A pass over the parser's events before the document is built: syntax
+ * errors, nesting deeper than SK_CFG_MAX_DEPTH (libyaml's scanner costs time
+ * quadratic in the nesting depth, so it must stop early) and a second
+ * document. */
+static sk_status check_events(const sk_cfg_ctx *cx, const unsigned char *text, size_t len)
+{
+    yaml_parser_t parser;
+    yaml_event_t ev;
+    sk_status st = SK_OK;
+    int depth = 0, docs = 0, done = 0;
+    if (!yaml_parser_initialize(&parser)) return sk_err(SK_ENOMEM, "cannot initialise the YAML parser");
+    yaml_parser_set_input_string(&parser, text, len);
+    while (!done && st == SK_OK) {
+        if (!yaml_parser_parse(&parser, &ev)) {
+            st = syntax_err(cx, &parser);
+            break;
+        }
+        switch (ev.type) {
+        case YAML_DOCUMENT_START_EVENT:
+            if (++docs > 1)
+                st = mark_err(cx, ev.start_mark,
+                              "a second YAML document (a config is one document: remove the '---' line and what "
+                              "follows, or merge it into the first)",
+                              NULL);
+            break;
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT:
+            if (++depth > SK_CFG_MAX_DEPTH) {
+                char what[128];
+                snprintf(what, sizeof what, "YAML nesting deeper than %d levels", SK_CFG_MAX_DEPTH);
+                st = mark_err(cx, ev.start_mark, what, NULL);
+            }
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            depth--;
+            break;
+        case YAML_STREAM_END_EVENT:
+            done = 1;
+            break;
+        default:
+            break;
+        }
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&parser);
+    return st;
+}
+
 sk_status sk_cfg_load_doc(const sk_cfg_ctx *cx, const unsigned char *text, size_t len, yaml_document_t *doc)
 {
     yaml_parser_t parser;
+    sk_status st = check_events(cx, text, len);
+    if (st != SK_OK) return st;
     if (!yaml_parser_initialize(&parser)) return sk_err(SK_ENOMEM, "cannot initialise the YAML parser");
     yaml_parser_set_input_string(&parser, text, len);
     if (!yaml_parser_load(&parser, doc)) {
-        sk_status st;
-        if (cx->is_set)
-            st = sk_err(SK_ECONFIG, "%s: YAML syntax error: %s", cx->origin,
-                        parser.problem ? parser.problem : "invalid value");
-        else
-            st = sk_err(SK_ECONFIG, "%s:%zu:%zu: YAML syntax error: %s%s%s", cx->origin, parser.problem_mark.line + 1,
-                        parser.problem_mark.column + 1, parser.problem ? parser.problem : "invalid document",
-                        parser.context ? " " : "", parser.context ? parser.context : "");
+        st = syntax_err(cx, &parser);
         yaml_parser_delete(&parser);
         return st;
     }
@@ -372,7 +510,7 @@ sk_status sk_cfg_load_doc(const sk_cfg_ctx *cx, const unsigned char *text, size_
 static sk_status set_default(sk_config *cfg, const sk_cfg_key *k)
 {
     yaml_document_t doc;
-    sk_cfg_ctx cx = {"(built-in default)", 1};
+    sk_cfg_ctx cx = {"(built-in default)", 1, NULL, NULL};
     sk_status st = sk_cfg_load_doc(&cx, (const unsigned char *)k->def, strlen(k->def), &doc);
     if (st != SK_OK) return st;
     yaml_node_t *root = yaml_document_get_root_node(&doc);
@@ -400,12 +538,12 @@ static void stem_of(const char *path, char *out, size_t n)
     out[len] = '\0';
 }
 
-sk_status sk_cfg_apply_set(sk_config *cfg, const char *arg, unsigned char *seen)
+sk_status sk_cfg_apply_set(sk_config *cfg, const char *arg, unsigned char *seen, sk_cfg_where *where)
 {
-    char origin[600];
+    char origin[400];
     const char *eq = strchr(arg, '=');
-    snprintf(origin, sizeof origin, "--set %s", arg);
-    sk_cfg_ctx cx = {origin, 1};
+    set_text(arg, origin, sizeof origin);
+    sk_cfg_ctx cx = {origin, 1, where, arg};
     if (!eq || eq == arg)
         return sk_err(SK_ECONFIG, "%s: expected KEY=VALUE, e.g. --set model.hidden=[1024,1024]", origin);
     char key[256];
@@ -429,6 +567,16 @@ sk_status sk_cfg_apply_set(sk_config *cfg, const char *arg, unsigned char *seen)
     if (!k) {
         char list[1024], best[64], prefix[256];
         const char *dot = strrchr(key, '.');
+        if (!strcmp(key, "sweep"))
+            return sk_err(SK_ECONFIG,
+                          "%s: sweep is a section, not a key: set one of its keys sweep.key, "
+                          "sweep.values, sweep.labels",
+                          origin);
+        if (is_section(key)) {
+            keys_under(key, "", list, sizeof list, best, sizeof best);
+            return sk_err(SK_ECONFIG, "%s: %s is a section, not a key: set one of its keys %s.KEY (%s)", origin, key,
+                          key, list);
+        }
         snprintf(prefix, sizeof prefix, "%.*s", dot ? (int)(dot - key) : 0, key);
         keys_under(prefix, dot ? dot + 1 : key, list, sizeof list, best, sizeof best);
         if (best[0])
@@ -439,13 +587,15 @@ sk_status sk_cfg_apply_set(sk_config *cfg, const char *arg, unsigned char *seen)
     const char *val = eq + 1;
     yaml_document_t doc;
     sk_status st;
+    int idx = (int)(k - sk_cfg_schema);
     if (k->type == T_STR && val[0] != '"' && val[0] != '\'') {
         /* Strings are taken literally (a path may contain " #"); quote to
          * use YAML escapes. */
         if (strlen(val) >= k->size) return sk_err(SK_ECONFIG, "%s: value too long", origin);
         if (k->check && k->check(val)) return sk_err(SK_ECONFIG, "%s: %s must be %s", origin, k->key, k->check(val));
         snprintf((char *)cfg + k->off, k->size, "%s", val);
-        seen[k - sk_cfg_schema] = 1;
+        seen[idx] = 1;
+        if (where) sk_cfg_record(&cx, &where->key[idx], NULL);
         return SK_OK;
     }
     st = sk_cfg_load_doc(&cx, (const unsigned char *)val, strlen(val), &doc);
@@ -456,8 +606,66 @@ sk_status sk_cfg_apply_set(sk_config *cfg, const char *arg, unsigned char *seen)
     else
         st = sk_cfg_set_key(cfg, &cx, k, &doc, root);
     yaml_document_delete(&doc);
-    if (st == SK_OK) seen[k - sk_cfg_schema] = 1;
+    if (st == SK_OK) {
+        seen[idx] = 1;
+        if (where) sk_cfg_record(&cx, &where->key[idx], NULL);
+    }
     return st;
+}
+
+/* The whole config file into *text (sk_alloc'd, NUL-terminated). Only a
+ * regular file of at most SK_CFG_MAX_BYTES is read: a FIFO would block, a
+ * device never end, a directory is no config. */
+static sk_status read_config(const char *path, char **text, size_t *len)
+{
+    struct stat sb;
+    char *buf;
+    size_t got = 0;
+    int flags, fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    *text = NULL;
+    *len = 0;
+    if (fd < 0) return sk_err(SK_ECONFIG, "%s: %s", path, strerror(errno));
+    if (fstat(fd, &sb) != 0) {
+        sk_status st = sk_err(SK_ECONFIG, "%s: %s", path, strerror(errno));
+        close(fd);
+        return st;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return sk_err(SK_ECONFIG, "%s: not a regular file (%s); a config is a YAML file", path,
+                      S_ISDIR(sb.st_mode)    ? "a directory"
+                      : S_ISFIFO(sb.st_mode) ? "a FIFO"
+                      : S_ISCHR(sb.st_mode)  ? "a character device"
+                      : S_ISBLK(sb.st_mode)  ? "a block device"
+                                             : "a special file");
+    }
+    if (sb.st_size > SK_CFG_MAX_BYTES) {
+        close(fd);
+        return sk_err(SK_ECONFIG, "%s: %lld bytes is too large for a config (at most 1 MiB)", path,
+                      (long long)sb.st_size);
+    }
+    if ((flags = fcntl(fd, F_GETFL)) != -1) (void)fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    buf = sk_alloc((size_t)sb.st_size + 1);
+    if (!buf) {
+        close(fd);
+        return SK_ENOMEM;
+    }
+    while (got < (size_t)sb.st_size) {
+        ssize_t r = read(fd, buf + got, (size_t)sb.st_size - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            sk_status st = sk_err(SK_ECONFIG, "%s: read error (%s)", path, r < 0 ? strerror(errno) : "file shrank");
+            close(fd);
+            sk_free(buf);
+            return st;
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    buf[got] = '\0';
+    *text = buf;
+    *len = got;
+    return SK_OK;
 }
 
 sk_status sk_config_load(sk_config *cfg, const char *path, const char *const *sets, int n_sets)
@@ -468,33 +676,19 @@ sk_status sk_config_load(sk_config *cfg, const char *path, const char *const *se
     yaml_document_t doc;
     int have_doc = 0;
     sk_status st = SK_OK;
-    sk_cfg_ctx cx = {path, 0};
-    FILE *f;
+    sk_cfg_where *where = sk_alloc(sizeof *where);
+    sk_cfg_ctx cx = {path, 0, where, NULL};
     char stem[SK_CFG_NAME];
 
     sk_err_clear(); /* a config load is a chain of its own */
     memset(seen, 0, sizeof seen);
     stem_of(path, stem, sizeof stem);
     sk_config_defaults(cfg, stem);
+    if (!where) return SK_ENOMEM;
+    where->file = path;
 
-    f = fopen(path, "rb");
-    if (!f) return sk_err(SK_ECONFIG, "%s: %s", path, strerror(errno));
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long l = ftell(f);
-        if (l >= 0) len = (size_t)l;
-        rewind(f);
-    }
-    text = sk_alloc(len + 1);
-    if (!text) {
-        fclose(f);
-        return SK_ENOMEM;
-    }
-    if (len && fread(text, 1, len, f) != len) {
-        fclose(f);
-        st = sk_err(SK_ECONFIG, "%s: read error", path);
-        goto cleanup;
-    }
-    fclose(f);
+    st = read_config(path, &text, &len);
+    if (st != SK_OK) goto cleanup;
 
     st = sk_cfg_load_doc(&cx, (unsigned char *)text, len, &doc);
     if (st != SK_OK) goto cleanup;
@@ -505,24 +699,168 @@ sk_status sk_config_load(sk_config *cfg, const char *path, const char *const *se
         if (st != SK_OK) goto cleanup;
     }
     for (int i = 0; i < n_sets; i++) {
-        st = sk_cfg_apply_set(cfg, sets[i], seen);
+        st = sk_cfg_apply_set(cfg, sets[i], seen, where);
         if (st != SK_OK) goto cleanup;
     }
-    if (!cfg->name[0]) snprintf(cfg->name, sizeof cfg->name, "%s", stem);
-    st = sk_config_finalize(cfg, path);
+    if (!cfg->name[0]) {
+        snprintf(cfg->name, sizeof cfg->name, "%s", stem);
+        memset(&where->key[sk_cfg_find("name") - sk_cfg_schema], 0, sizeof where->key[0]);
+    }
+    st = sk_cfg_finalize(cfg, path, NULL, where);
 cleanup:
     if (have_doc) yaml_document_delete(&doc);
     sk_free(text);
-    return st;
+    sk_free(where);
+    return st == SK_OK ? st : clean_msg(st);
 }
 
-sk_status sk_config_finalize(sk_config *cfg, const char *origin)
+/* ---- validation of the whole config ------------------------------------- */
+
+typedef struct {
+    const char *origin;        /* the config: errors of keys not given */
+    const char *item;          /* "sweep item L (k = v)", or NULL */
+    const sk_cfg_where *where; /* positions, or NULL */
+} vctx;
+
+#define KEYS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+/* An SK_ECONFIG error at the position of the key of `keys` (NULL-terminated)
+ * given last: "FILE:LINE:COL: msg", "--set K=V: msg", or "ORIGIN: msg" when
+ * none was given. */
+static sk_status key_err(const vctx *v, const char *const *keys, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static sk_status key_err(const vctx *v, const char *const *keys, const char *fmt, ...)
 {
-    if (!cfg->name[0]) return sk_err(SK_ECONFIG, "%s: name must not be empty", origin);
+    const sk_cfg_pos *best = NULL;
+    char msg[2048], at[SK_CFG_PATH + 400];
+    va_list ap;
+    for (; v->where && *keys; keys++) {
+        const sk_cfg_key *k = sk_cfg_find(*keys);
+        const sk_cfg_pos *p = k ? &v->where->key[k - sk_cfg_schema] : NULL;
+        if (p && p->seq > (best ? best->seq : 0)) best = p;
+    }
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    sk_cfg_pos_text(v->where, best, v->origin, at, sizeof at);
+    if (v->item) return sk_err(SK_ECONFIG, "%s: %s: %s", at, v->item, msg);
+    return sk_err(SK_ECONFIG, "%s: %s", at, msg);
+}
+
+/* The name is a folder name under results/: never ".", "..", hidden, or
+ * with a '/'. */
+static sk_status check_name(const vctx *v, const sk_config *cfg)
+{
+    const sk_cfg_key *k = sk_cfg_find("name");
+    int given = v->where && v->where->key[k - sk_cfg_schema].seq;
+    const char *from = v->where && !given ? " (the config file's name; set name: in the config)" : "";
+    if (!cfg->name[0]) return key_err(v, KEYS("name"), "name must not be empty");
     for (const char *p = cfg->name; *p; p++)
         if (!sk_cfg_name_char(*p))
-            return sk_err(SK_ECONFIG, "%s: name \"%s\" may only contain letters, digits, '_', '-' and '.'", origin,
-                          cfg->name);
+            return key_err(v, KEYS("name"), "name \"%s\"%s may only contain letters, digits, '_', '-' and '.'",
+                           cfg->name, from);
+    if (cfg->name[0] == '.')
+        return key_err(v, KEYS("name"), "name \"%s\"%s must not start with '.' (it is a folder name: results/<name>/)",
+                       cfg->name, from);
+    return SK_OK;
+}
+
+/* Channels of the images of a data set (0: not images). */
+static int ds_channels(sk_ds_kind k)
+{
+    return k == SK_DS_MNIST || k == SK_DS_FASHION_MNIST ? 1 : k == SK_DS_CIFAR10 || k == SK_DS_CIFAR100 ? 3 : 0;
+}
+
+static sk_status check_data(const vctx *v, const sk_config *cfg)
+{
+    int custom = cfg->dataset.normalize == SK_NORMALIZE_CUSTOM, ch = ds_channels(cfg->dataset.name), n;
+    const char *ds = sk_cfg_choice("dataset.name", cfg->dataset.name);
+    float mean[3], std[3];
+    if (custom && (cfg->dataset.n_mean == 0 || cfg->dataset.n_mean != cfg->dataset.n_std))
+        return key_err(v, KEYS("dataset.normalize", "dataset.mean", "dataset.std"),
+                       "dataset.normalize custom needs dataset.mean and dataset.std with one value per channel "
+                       "each (got %d and %d)",
+                       cfg->dataset.n_mean, cfg->dataset.n_std);
+    if (!custom && (cfg->dataset.n_mean || cfg->dataset.n_std))
+        return key_err(v, KEYS("dataset.normalize", "dataset.mean", "dataset.std"),
+                       "dataset.mean and dataset.std are used only with dataset.normalize: custom (got %s)",
+                       sk_normalize_names[cfg->dataset.normalize]);
+    if (custom && ch && cfg->dataset.n_mean != ch)
+        return key_err(v, KEYS("dataset.mean", "dataset.std", "dataset.name"),
+                       "dataset.mean and dataset.std have %d value%s but %s images have %d channel%s",
+                       cfg->dataset.n_mean, cfg->dataset.n_mean == 1 ? "" : "s", ds, ch, ch == 1 ? "" : "s");
+    if (ch && (n = sk_normalize_preset(cfg->dataset.normalize, mean, std)) != 0 && n != ch)
+        return key_err(v, KEYS("dataset.normalize", "dataset.name"),
+                       "dataset.normalize %s has %d channel%s but %s images have %d",
+                       sk_normalize_names[cfg->dataset.normalize], n, n == 1 ? "" : "s", ds, ch);
+    return SK_OK;
+}
+
+static sk_status check_model(const vctx *v, const sk_config *cfg)
+{
+    int conv = cfg->model.arch != SK_ARCH_MLP;
+    const char *arch = sk_cfg_choice("model.arch", cfg->model.arch);
+    if (conv && cfg->dataset.name == SK_DS_POLYNOMIAL)
+        return key_err(v, KEYS("model.arch", "dataset.name"),
+                       "model.arch %s needs image data (dataset.name is polynomial)", arch);
+    if (conv && ds_channels(cfg->dataset.name) == 1 && cfg->model.arch != SK_ARCH_RESNET20)
+        return key_err(v, KEYS("model.arch", "dataset.name"),
+                       "model.arch %s needs 32x32 inputs (CIFAR); use mlp or resnet20 for %s", arch,
+                       sk_cfg_choice("dataset.name", cfg->dataset.name));
+    if (cfg->model.arch == SK_ARCH_RESNET20 && cfg->model.norm == SK_MNORM_NONE)
+        return key_err(v, KEYS("model.arch", "model.norm"),
+                       "model.arch resnet20 needs model.norm batchnorm or layernorm");
+    return SK_OK;
+}
+
+static sk_status check_train(const vctx *v, const sk_config *cfg)
+{
+    if (cfg->train.optimizer == SK_OPT_SGD && cfg->train.nesterov && cfg->train.momentum == 0.0)
+        return key_err(v, KEYS("train.optimizer", "train.nesterov", "train.momentum"),
+                       "train.nesterov needs train.momentum > 0 (SGD with Nesterov momentum)");
+    if (cfg->train.schedule == SK_SCHED_COSINE && cfg->train.warmup_epochs > cfg->train.epochs)
+        return key_err(v, KEYS("train.schedule", "train.warmup_epochs", "train.epochs"),
+                       "train.warmup_epochs %g is longer than the training (train.epochs %d)", cfg->train.warmup_epochs,
+                       cfg->train.epochs);
+    return SK_OK;
+}
+
+/* The combinations of benchmark, data set and task count that exist (as
+ * continual/bench.c checks them on the loaded data). */
+static sk_status check_continual(const vctx *v, const sk_config *cfg)
+{
+    sk_cl_bench_kind b = cfg->continual.benchmark;
+    sk_ds_kind ds = cfg->dataset.name;
+    const char *bn = sk_cfg_choice("continual.benchmark", b), *dn = sk_cfg_choice("dataset.name", ds);
+    if (cfg->mode != SK_MODE_CONTINUAL) return SK_OK;
+    if (b == SK_CL_ROTATED || b == SK_CL_PERMUTED) {
+        if (ds != SK_DS_MNIST && ds != SK_DS_FASHION_MNIST)
+            return key_err(v, KEYS("mode", "continual.benchmark", "dataset.name"),
+                           "continual.benchmark %s needs dataset.name mnist or fashion-mnist (got %s)", bn, dn);
+    } else {
+        sk_ds_kind need = b == SK_CL_SPLIT_CIFAR10 ? SK_DS_CIFAR10 : SK_DS_CIFAR100;
+        int max_t = b == SK_CL_SPLIT_CIFAR10 ? 5 : 20;
+        if (ds != need)
+            return key_err(v, KEYS("mode", "continual.benchmark", "dataset.name"),
+                           "continual.benchmark %s needs dataset.name %s (got %s)", bn,
+                           sk_cfg_choice("dataset.name", need), dn);
+        if (b == SK_CL_SPLIT_CIFAR100 && cfg->dataset.labels != SK_LABELS_FINE)
+            return key_err(v, KEYS("mode", "continual.benchmark", "dataset.labels"),
+                           "continual.benchmark split-cifar100 needs the 100 fine labels (dataset.labels is %s)",
+                           sk_cfg_choice("dataset.labels", cfg->dataset.labels));
+        if (cfg->continual.tasks > max_t)
+            return key_err(v, KEYS("mode", "continual.benchmark", "continual.tasks"),
+                           "continual.benchmark %s has at most %d tasks (continual.tasks is %d)", bn, max_t,
+                           cfg->continual.tasks);
+    }
+    return SK_OK;
+}
+
+sk_status sk_cfg_finalize(sk_config *cfg, const char *origin, const char *item, const sk_cfg_where *where)
+{
+    vctx v = {origin, item, where};
+    sk_status st;
+    if ((st = check_name(&v, cfg)) != SK_OK) return st;
     if (!cfg->output[0]) snprintf(cfg->output, sizeof cfg->output, "results/%s", cfg->name);
     if (!cfg->dataset.path[0])
         snprintf(cfg->dataset.path, sizeof cfg->dataset.path, "%s", sk_cfg_default_data_dir(cfg->dataset.name));
@@ -530,42 +868,31 @@ sk_status sk_config_finalize(sk_config *cfg, const char *origin)
         if (!cfg->models[m].weights[0]) {
             int k =
                 snprintf(cfg->models[m].weights, sizeof cfg->models[m].weights, "%s/model_%c.h5", cfg->output, 'a' + m);
-            if (k >= (int)sizeof cfg->models[m].weights) return sk_err(SK_ECONFIG, "%s: output path too long", origin);
+            if (k >= (int)sizeof cfg->models[m].weights) return key_err(&v, KEYS("output"), "output path too long");
         }
     if (cfg->threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         cfg->threads = n > 0 ? (int)n : 1;
     }
-    /* Cross-key checks. */
-    int conv = cfg->model.arch != SK_ARCH_MLP;
-    if (conv && (cfg->dataset.name == SK_DS_POLYNOMIAL))
-        return sk_err(SK_ECONFIG, "%s: model.arch %s needs image data (dataset.name is polynomial)", origin,
-                      sk_cfg_choice("model.arch", cfg->model.arch));
-    if (conv && (cfg->dataset.name == SK_DS_MNIST || cfg->dataset.name == SK_DS_FASHION_MNIST) &&
-        cfg->model.arch != SK_ARCH_RESNET20)
-        return sk_err(SK_ECONFIG, "%s: model.arch %s needs 32x32 inputs (CIFAR); use mlp or resnet20 for %s", origin,
-                      sk_cfg_choice("model.arch", cfg->model.arch), sk_cfg_choice("dataset.name", cfg->dataset.name));
-    int custom = cfg->dataset.normalize == SK_NORMALIZE_CUSTOM;
-    if (custom && (cfg->dataset.n_mean == 0 || cfg->dataset.n_mean != cfg->dataset.n_std))
-        return sk_err(SK_ECONFIG,
-                      "%s: dataset.normalize custom needs dataset.mean and dataset.std with one value per channel "
-                      "each (got %d and %d)",
-                      origin, cfg->dataset.n_mean, cfg->dataset.n_std);
-    if (!custom && (cfg->dataset.n_mean || cfg->dataset.n_std))
-        return sk_err(SK_ECONFIG,
-                      "%s: dataset.mean and dataset.std are used only with dataset.normalize: custom (got %s)", origin,
-                      sk_normalize_names[cfg->dataset.normalize]);
-    if (cfg->model.arch == SK_ARCH_RESNET20 && cfg->model.norm == SK_MNORM_NONE)
-        return sk_err(SK_ECONFIG, "%s: model.arch resnet20 needs model.norm batchnorm or layernorm", origin);
+    /* Cross-key checks: everything the modules would refuse later, found
+     * before any work. */
+    if ((st = check_data(&v, cfg)) != SK_OK || (st = check_model(&v, cfg)) != SK_OK ||
+        (st = check_train(&v, cfg)) != SK_OK || (st = check_continual(&v, cfg)) != SK_OK)
+        return st;
     if (cfg->sweep.n > 0) {
         /* Every item must be a valid config on its own, before any work. */
         sk_config *tmp = sk_alloc(sizeof *tmp);
-        sk_status st = SK_OK;
         if (!tmp) return SK_ENOMEM;
         for (int i = 0; i < cfg->sweep.n && st == SK_OK; i++)
-            st = sk_cfg_sweep_item(cfg, i, tmp, origin);
+            st = sk_cfg_sweep_item(cfg, i, tmp, origin, where);
         sk_free(tmp);
         return st;
     }
     return SK_OK;
+}
+
+sk_status sk_config_finalize(sk_config *cfg, const char *origin)
+{
+    sk_status st = sk_cfg_finalize(cfg, origin, NULL, NULL);
+    return st == SK_OK ? st : clean_msg(st);
 }

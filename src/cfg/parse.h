@@ -7,10 +7,29 @@
 
 #include "cfg/schema.h"
 
+/* Where a key's value was given: a line and column of the config file, or
+ * a --set argument. seq orders them (0: not given, the key has its default;
+ * larger: given later), so that a cross-key error names the key given last. */
+typedef struct {
+    const char *set;  /* the --set argument (borrowed), NULL: the file */
+    size_t line, col; /* 1-based, of the value in the file */
+    int seq;
+} sk_cfg_pos;
+
+/* The positions of one config's keys (by schema index) and sweep values. */
+typedef struct {
+    const char *file;
+    sk_cfg_pos key[SK_CFG_MAX_KEYS];
+    sk_cfg_pos sweep_value[SK_CFG_SWEEP];
+    int seq;
+} sk_cfg_where;
+
 /* Where a value comes from, for error messages. */
 typedef struct {
-    const char *origin; /* file name, or "--set key=value" */
-    int is_set;         /* origin is a --set argument (no line:col) */
+    const char *origin;  /* file name, or "--set key=value" */
+    int is_set;          /* origin is a --set argument (no line:col) */
+    sk_cfg_where *where; /* positions are recorded here (NULL: not recorded) */
+    const char *set_arg; /* --set: the argument as given (borrowed) */
 } sk_cfg_ctx;
 
 /* An SK_ECONFIG error "ORIGIN:LINE:COL: message" (no line:col for --set). */
@@ -24,17 +43,30 @@ SK_MUST_CHECK sk_status sk_cfg_load_doc(const sk_cfg_ctx *cx, const unsigned cha
 /* Set key k of cfg from a node (type- and range-checked). */
 SK_MUST_CHECK sk_status sk_cfg_set_key(sk_config *cfg, const sk_cfg_ctx *cx, const sk_cfg_key *k, yaml_document_t *doc,
                                        yaml_node_t *n);
-/* One `--set KEY=VALUE`; marks the key in seen[] (SK_CFG_MAX_KEYS entries). */
-SK_MUST_CHECK sk_status sk_cfg_apply_set(sk_config *cfg, const char *arg, unsigned char *seen);
+/* One `--set KEY=VALUE`; marks the key in seen[] (SK_CFG_MAX_KEYS entries)
+ * and records its position in `where` (may be NULL; arg must then outlive
+ * it). */
+SK_MUST_CHECK sk_status sk_cfg_apply_set(sk_config *cfg, const char *arg, unsigned char *seen, sk_cfg_where *where);
+/* Record in *p that a value was given at node n (of cx's file or --set). */
+void sk_cfg_record(const sk_cfg_ctx *cx, sk_cfg_pos *p, const yaml_node_t *n);
+/* "FILE:LINE:COL" or "--set KEY=VALUE" (control characters escaped, a long
+ * argument shortened) for p, or `fallback` when p is NULL or not given. */
+void sk_cfg_pos_text(const sk_cfg_where *w, const sk_cfg_pos *p, const char *fallback, char *buf, size_t n);
+/* sk_config_finalize with the positions of the keys (NULL: none) and, for a
+ * sweep item, its description ("sweep item L (key = value)") after the
+ * position in errors. */
+SK_MUST_CHECK sk_status sk_cfg_finalize(sk_config *cfg, const char *origin, const char *item,
+                                        const sk_cfg_where *where);
 
 /* sweep.c: the `sweep:` section of a file; one of sweep.key / sweep.values /
  * sweep.labels (`sub`) from a --set; sweep item i of a finalized config with
- * `origin` naming it in errors. */
+ * `origin` naming it in errors and the config's positions (may be NULL). */
 SK_MUST_CHECK sk_status sk_cfg_parse_sweep(sk_config *cfg, const sk_cfg_ctx *cx, yaml_document_t *doc,
                                            yaml_node_t *map);
 SK_MUST_CHECK sk_status sk_cfg_sweep_set(sk_config *cfg, const sk_cfg_ctx *cx, yaml_document_t *doc, const char *sub,
                                          yaml_node_t *n);
-SK_MUST_CHECK sk_status sk_cfg_sweep_item(const sk_config *cfg, int i, sk_config *out, const char *origin);
+SK_MUST_CHECK sk_status sk_cfg_sweep_item(const sk_config *cfg, int i, sk_config *out, const char *origin,
+                                          const sk_cfg_where *where);
 
 /* emit.c: s as a YAML double-quoted scalar. */
 void sk_cfg_quote(const char *s, char *buf, size_t n);

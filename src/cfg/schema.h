@@ -22,8 +22,8 @@ typedef struct {
                                  lists: size of one element */
     size_t cnt_off;           /* lists: offset of the element count (an int) */
     const char *def;          /* default, as YAML text */
-    double min, max;          /* numbers, list elements: inclusive range */
-    int min_excl;             /* 1: value must be > min */
+    double min, max;          /* numbers, list elements: the range, inclusive unless excl says */
+    int excl;                 /* SK_CFG_EXCL_MIN: value must be > min; SK_CFG_EXCL_MAX: < max (bits) */
     const char *const *names; /* enums: the owning module's name table */
     int n_names;              /* string and number lists: their capacity */
     const char *aliases;      /* enums: extra spellings, "from=to,from=to" */
@@ -32,6 +32,9 @@ typedef struct {
      * wrong with it ("KEY entries must be ..."); NULL = anything goes. */
     const char *(*check)(const char *s);
 } sk_cfg_key;
+
+#define SK_CFG_EXCL_MIN 1 /* sk_cfg_key.excl bits */
+#define SK_CFG_EXCL_MAX 2
 
 #define SK_CFG_MAX_KEYS 160 /* bound of the schema (checked where it is defined) */
 extern const sk_cfg_key sk_cfg_schema[];

@@ -30,9 +30,10 @@ static int flow_text(const sk_cfg_key *k, yaml_document_t *doc, yaml_node_t *n, 
     return j + 1 < len;
 }
 
+/* A folder name inside the output folder: not ".", ".." or hidden. */
 static int label_ok(const char *s)
 {
-    if (!*s || !strcmp(s, ".") || !strcmp(s, "..")) return 0;
+    if (!*s || *s == '.') return 0;
     for (; *s; s++)
         if (!sk_cfg_name_char(*s)) return 0;
     return 1;
@@ -110,6 +111,7 @@ sk_status sk_cfg_sweep_set(sk_config *cfg, const sk_cfg_ctx *cx, yaml_document_t
                 st = sk_cfg_node_err(cx, e, "sweep value is too long");
                 break;
             }
+            if (cx->where) sk_cfg_record(cx, &cx->where->sweep_value[m], e);
             m++;
         }
         sk_free(tmp);
@@ -128,7 +130,7 @@ sk_status sk_cfg_sweep_set(sk_config *cfg, const sk_cfg_ctx *cx, yaml_document_t
             if (!s || !label_ok(s) || strlen(s) >= sizeof cfg->sweep.labels[0])
                 return sk_cfg_node_err(cx, e,
                                        "sweep.labels entries must be folder names of letters, digits, '_', '-' "
-                                       "and '.' (at most %zu characters)",
+                                       "and '.', not starting with '.' (at most %zu characters)",
                                        sizeof cfg->sweep.labels[0] - 1);
             for (yaml_node_item_t *jt = n->data.sequence.items.start; jt < it; jt++)
                 if (!strcmp(sk_cfg_scalar(yaml_document_get_node(doc, *jt)), s))
@@ -185,18 +187,33 @@ sk_status sk_cfg_parse_sweep(sk_config *cfg, const sk_cfg_ctx *cx, yaml_document
     return SK_OK;
 }
 
-sk_status sk_cfg_sweep_item(const sk_config *cfg, int i, sk_config *out, const char *origin)
+sk_status sk_cfg_sweep_item(const sk_config *cfg, int i, sk_config *out, const char *origin, const sk_cfg_where *where)
 {
-    char where[SK_CFG_PATH + 128], def[SK_CFG_PATH + 32], arg[SK_CFG_SWEEP_TEXT + 80];
+    char item[SK_CFG_SWEEP_TEXT + 160], at[SK_CFG_PATH + 400], def[SK_CFG_PATH + 32], arg[SK_CFG_SWEEP_TEXT + 80];
     unsigned char seen[SK_CFG_MAX_KEYS];
+    sk_cfg_where *w = NULL;
+    sk_status st;
     if (i < 0 || i >= cfg->sweep.n) return sk_err(SK_EINVAL, "sweep item %d out of range", i);
-    snprintf(where, sizeof where, "%s: sweep item %s (%s = %s)", origin, cfg->sweep.labels[i], cfg->sweep.key,
-             cfg->sweep.values[i]);
+    snprintf(item, sizeof item, "sweep item %s (%s = %s)", cfg->sweep.labels[i], cfg->sweep.key, cfg->sweep.values[i]);
+    if (where) {
+        /* The item's positions: the config's, the swept key's at its value
+         * in sweep.values, which counts as given last. */
+        const sk_cfg_key *k = sk_cfg_find(cfg->sweep.key);
+        if (!(w = sk_alloc(sizeof *w))) return SK_ENOMEM;
+        *w = *where;
+        if (k && where->sweep_value[i].seq) {
+            w->key[k - sk_cfg_schema] = where->sweep_value[i];
+            w->key[k - sk_cfg_schema].seq = ++w->seq;
+        }
+    }
+    sk_cfg_pos_text(w, w ? &w->sweep_value[i] : NULL, origin, at, sizeof at);
     *out = *cfg;
     memset(&out->sweep, 0, sizeof out->sweep);
     if (snprintf(out->output, sizeof out->output, "%s/%s", cfg->output, cfg->sweep.labels[i]) >=
-        (int)sizeof out->output)
-        return sk_err(SK_ECONFIG, "%s: output path too long", where);
+        (int)sizeof out->output) {
+        st = sk_err(SK_ECONFIG, "%s: %s: output path too long", at, item);
+        goto done;
+    }
     /* Paths derived from the output or the data set follow the item. */
     for (int m = 0; m < 2; m++) {
         snprintf(def, sizeof def, "%s/model_%c.h5", cfg->output, 'a' + m);
@@ -204,12 +221,18 @@ sk_status sk_cfg_sweep_item(const sk_config *cfg, int i, sk_config *out, const c
     }
     if (!strcmp(cfg->dataset.path, sk_cfg_default_data_dir(cfg->dataset.name))) out->dataset.path[0] = '\0';
     snprintf(arg, sizeof arg, "%s=%s", cfg->sweep.key, cfg->sweep.values[i]);
-    sk_status st = sk_cfg_apply_set(out, arg, seen);
-    if (st != SK_OK) return sk_err_prefix(st, "%s: ", where);
-    return sk_config_finalize(out, where);
+    st = sk_cfg_apply_set(out, arg, seen, NULL);
+    if (st != SK_OK) {
+        st = sk_err_prefix(st, "%s: %s: ", at, item);
+        goto done;
+    }
+    st = sk_cfg_finalize(out, origin, item, w);
+done:
+    sk_free(w);
+    return st;
 }
 
 sk_status sk_config_sweep_item(const sk_config *cfg, int i, sk_config *out)
 {
-    return sk_cfg_sweep_item(cfg, i, out, "config");
+    return sk_cfg_sweep_item(cfg, i, out, "config", NULL);
 }

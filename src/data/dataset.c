@@ -1,9 +1,13 @@
 /* dataset.c - dispatch to the format readers, training-split statistics. */
 #include "data/dataset.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/mem.h"
 #include "data/formats.h"
@@ -48,6 +52,40 @@ int sk_normalize_preset(sk_normalize k, float mean[3], float std[3])
 }
 const char *const sk_labels_names[] = {[SK_LABELS_FINE] = "fine", [SK_LABELS_COARSE] = "coarse"};
 const char *const sk_split_names[] = {[SK_SPLIT_TRAIN] = "train", [SK_SPLIT_TEST] = "test"};
+
+int sk_data_open(const char *path, const char *fetch_name, int64_t *size)
+{
+    struct stat sb;
+    const char *kind;
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), flags;
+    if (fd < 0) {
+        if (errno == ENOENT && fetch_name)
+            sk_err(SK_EIO, "%s: %s\nHINT: run datasets/fetch %s, or point dataset.path at the folder holding the files",
+                   path, strerror(errno), fetch_name);
+        else
+            sk_err(SK_EIO, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &sb) != 0) {
+        sk_err(SK_EIO, "%s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        kind = S_ISDIR(sb.st_mode)    ? "a directory"
+               : S_ISFIFO(sb.st_mode) ? "a FIFO"
+               : S_ISCHR(sb.st_mode)  ? "a character device"
+               : S_ISBLK(sb.st_mode)  ? "a block device"
+                                      : "a special file";
+        sk_err(SK_EIO, "%s: not a regular file (%s)", path, kind);
+        close(fd);
+        return -1;
+    }
+    if ((flags = fcntl(fd, F_GETFL)) != -1) (void)fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    if (size) *size = (int64_t)sb.st_size;
+    return fd;
+}
 
 const char *sk_ds_kind_name(sk_ds_kind k)
 {
@@ -214,16 +252,16 @@ sk_status sk_dataset_load(sk_dataset *ds, const sk_data_opts *o)
     switch (o->kind) {
     case SK_DS_MNIST:
     case SK_DS_FASHION_MNIST:
-        st = sk_idx_load_split(dir, "train", name, 0, &ds->train);
-        if (!st) st = sk_idx_load_split(dir, "t10k", name, o->test_limit, &ds->test);
+        st = sk_idx_load_split(dir, "train", name, &ds->train);
+        if (!st) st = sk_idx_load_split(dir, "t10k", name, &ds->test);
         break;
     case SK_DS_CIFAR10:
-        st = sk_cifar10_load_split(dir, 1, 0, &ds->train);
-        if (!st) st = sk_cifar10_load_split(dir, 0, o->test_limit, &ds->test);
+        st = sk_cifar10_load_split(dir, 1, &ds->train);
+        if (!st) st = sk_cifar10_load_split(dir, 0, &ds->test);
         break;
     case SK_DS_CIFAR100:
-        st = sk_cifar100_load_split(dir, 1, o->coarse_labels, 0, &ds->train);
-        if (!st) st = sk_cifar100_load_split(dir, 0, o->coarse_labels, o->test_limit, &ds->test);
+        st = sk_cifar100_load_split(dir, 1, o->coarse_labels, &ds->train);
+        if (!st) st = sk_cifar100_load_split(dir, 0, o->coarse_labels, &ds->test);
         break;
     case SK_DS_POLYNOMIAL:
         st = sk_poly_load(o, &ds->train, &ds->test);
@@ -247,8 +285,10 @@ sk_status sk_dataset_load(sk_dataset *ds, const sk_data_opts *o)
         sk_dataset_free(ds);
         return st;
     }
-    /* The statistics are those of the whole training split; a limit keeps
-     * its first records. */
+    /* Both splits were read whole (every file validated to its end) and the
+     * statistics are those of the whole training split; a limit keeps the
+     * first records. */
     if (o->train_limit > 0 && o->train_limit < ds->train.n) ds->train.n = o->train_limit;
+    if (o->test_limit > 0 && o->test_limit < ds->test.n) ds->test.n = o->test_limit;
     return SK_OK;
 }

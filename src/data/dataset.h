@@ -60,7 +60,8 @@ typedef struct {
     int poly_points;                 /* default 100 (0 also means 100) */
     double poly_noise;               /* default 0.05 (standard deviation of the noise on y) */
     uint64_t seed;                   /* polynomial noise */
-    int64_t train_limit, test_limit; /* 0 = all, else only the first N records (smoke tests) */
+    int64_t train_limit, test_limit; /* 0 = all, else only the first N records (smoke tests; the
+                                        files are still read and validated whole) */
 } sk_data_opts;
 
 typedef struct {

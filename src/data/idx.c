@@ -5,13 +5,16 @@
  * Everything goes through zlib's gzread, which reads uncompressed files
  * transparently, so one code path serves both. Bytes are never trusted: the
  * buffer grows only as data actually arrives, so a corrupt header cannot make
- * us allocate gigabytes or read past the end. */
+ * us allocate gigabytes or read past the end. A file is always read to its
+ * end, so that its size, the gzip CRC and length are checked whatever part of
+ * it a run uses. */
 #include "data/formats.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "core/mem.h"
@@ -22,19 +25,22 @@
 sk_status sk_idx_resolve(const char *dir, const char *name, const char *fetch_name, char *path, size_t path_size)
 {
     struct stat st;
-    int err_plain, n;
+    int n;
 
     n = snprintf(path, path_size, "%s/%s", dir, name);
     if (n < 0 || (size_t)n >= path_size) return sk_err(SK_EINVAL, "%s/%s: path too long", dir, name);
     if (stat(path, &st) == 0) return SK_OK;
-    err_plain = errno;
+    /* Only a missing file falls back to the .gz twin: a symlink loop or a
+     * permission problem is reported for the name that has it. */
+    if (errno != ENOENT) return sk_err(SK_EIO, "%s: %s", path, strerror(errno));
     n = snprintf(path, path_size, "%s/%s.gz", dir, name);
     if (n < 0 || (size_t)n >= path_size) return sk_err(SK_EINVAL, "%s/%s.gz: path too long", dir, name);
     if (stat(path, &st) == 0) return SK_OK;
+    if (errno != ENOENT) return sk_err(SK_EIO, "%s: %s", path, strerror(errno));
     return sk_err(SK_EIO,
                   "%s/%s: %s (nor %s.gz)\nHINT: run datasets/fetch %s, or point dataset.path "
                   "at the folder holding the files",
-                  dir, name, strerror(err_plain), name, fetch_name);
+                  dir, name, strerror(ENOENT), name, fetch_name);
 }
 
 static uint32_t be32(const unsigned char *b)
@@ -65,9 +71,12 @@ static int64_t gz_read_all(gzFile f, const char *path, uint8_t *buf, int64_t wan
         } else if (errnum != Z_OK) {
             size_t pl = strlen(path);
             if (errnum == Z_ERRNO) msg = strerror(errno);
-            /* zlib prefixes its messages with the path; we put it first already */
+            /* zlib prefixes its messages with the path, or "<fd:N>" for a
+             * descriptor; we put the path first already */
             else if (msg && strncmp(msg, path, pl) == 0 && strncmp(msg + pl, ": ", 2) == 0)
                 msg += pl + 2;
+            else if (msg && strncmp(msg, "<fd:", 4) == 0 && strstr(msg, ">: "))
+                msg = strstr(msg, ">: ") + 3;
             sk_err(SK_EFORMAT, "%s: corrupt gzip data (%s)\nHINT: delete the file and fetch it again", path,
                    msg ? msg : "unknown zlib error");
             return -1;
@@ -76,7 +85,7 @@ static int64_t gz_read_all(gzFile f, const char *path, uint8_t *buf, int64_t wan
     return got;
 }
 
-sk_status sk_idx_read(const char *path, int ndim, int64_t limit, sk_idx_header *hdr, uint8_t **data, int64_t *n_items)
+sk_status sk_idx_read(const char *path, int ndim, sk_idx_header *hdr, uint8_t **data, int64_t *n_items)
 {
     sk_status st = SK_OK;
     gzFile f = NULL;
@@ -86,16 +95,18 @@ sk_status sk_idx_read(const char *path, int ndim, int64_t limit, sk_idx_header *
     const char *payload = ndim == 1 ? "label data" : "pixel data";
     uint32_t magic, want_magic = 0x00000800u | (uint32_t)ndim;
     int64_t item = 1, items, want, got = 0, cap;
-    int hsize = 4 + 4 * ndim, trunc = 0;
+    int hsize = 4 + 4 * ndim, trunc = 0, fd;
 
     *data = NULL;
     *n_items = 0;
     memset(hdr, 0, sizeof *hdr);
     if (ndim < 1 || ndim > 3) return sk_err(SK_EINVAL, "%s: unsupported IDX rank %d", path, ndim);
 
-    f = gzopen(path, "rb");
+    if ((fd = sk_data_open(path, NULL, NULL)) < 0) return SK_EIO;
+    f = gzdopen(fd, "rb");
     if (!f) {
-        st = sk_err(SK_EIO, "%s: %s", path, errno ? strerror(errno) : "cannot open (zlib)");
+        close(fd);
+        st = sk_err(SK_ENOMEM, "%s: cannot open (zlib)", path);
         goto cleanup;
     }
     gzbuffer(f, 1 << 17);
@@ -133,7 +144,6 @@ sk_status sk_idx_read(const char *path, int ndim, int64_t limit, sk_idx_header *
         goto cleanup;
     }
     items = hdr->dims[0];
-    if (limit > 0 && limit < items) items = limit;
     want = items * item; /* <= 2^32 * 2^24: no overflow */
 
     /* Grow as data arrives (a lying header costs at most a doubling). */
@@ -172,9 +182,9 @@ sk_status sk_idx_read(const char *path, int ndim, int64_t limit, sk_idx_header *
                     path, (long long)want, payload, (long long)got, trunc ? " (gzip stream ends early)" : "");
         goto cleanup;
     }
-    if (items == (int64_t)hdr->dims[0]) {
-        /* Whole file read: it must end here (this also makes zlib check the
-         * gzip CRC and length trailer). */
+    {
+        /* The file must end here (this also makes zlib check the gzip CRC
+         * and length trailer). */
         unsigned char extra;
         int64_t r = gz_read_all(f, path, &extra, 1, &trunc);
         if (r < 0) {
@@ -203,7 +213,7 @@ cleanup:
     return st;
 }
 
-sk_status sk_idx_load_split(const char *dir, const char *prefix, const char *fetch_name, int64_t limit, sk_split *sp)
+sk_status sk_idx_load_split(const char *dir, const char *prefix, const char *fetch_name, sk_split *sp)
 {
     sk_status st = SK_OK;
     char ipath[4096], lpath[4096], name[64];
@@ -220,13 +230,13 @@ sk_status sk_idx_load_split(const char *dir, const char *prefix, const char *fet
     st = sk_idx_resolve(dir, name, fetch_name, lpath, sizeof lpath);
     if (st) goto cleanup;
 
-    st = sk_idx_read(ipath, 3, limit, &ih, &pix, &ni);
+    st = sk_idx_read(ipath, 3, &ih, &pix, &ni);
     if (st) goto cleanup;
     if (ih.dims[1] != 28 || ih.dims[2] != 28) {
         st = sk_err(SK_EFORMAT, "%s: wrong image size %ux%u (expected 28x28)", ipath, ih.dims[1], ih.dims[2]);
         goto cleanup;
     }
-    st = sk_idx_read(lpath, 1, limit, &lh, &lab, &nl);
+    st = sk_idx_read(lpath, 1, &lh, &lab, &nl);
     if (st) goto cleanup;
     if (lh.dims[0] != ih.dims[0]) {
         st = sk_err(SK_EFORMAT, "%s: %u labels, but %s has %u images (files from different sets?)", lpath, lh.dims[0],
