@@ -282,6 +282,15 @@ expect 0 "training model a" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml"
   --set sweep.key=models.b.seed --set 'sweep.values=[2, 3]' --progress never
 expect 2 "--restart is an option of run" "$SINKRB" check "$TOP_SRCDIR/configs/smoke_align.yaml" --restart
 
+# The long stages (activation matching, STE, Sinkhorn) draw the same bar with
+# an ETA as training and LMC.
+"$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o t19 --progress always \
+  --set 'align.methods=[activation_matching,ste,sinkhorn]' --set 'sinkhorn.costs=[l2,mid]' --set sinkhorn.steps=40 \
+  --set sinkhorn.epochs=2 --set ste.epochs=2 2> t19.err > /dev/null
+for m in activation_matching ste sinkhorn_l2 sinkhorn_mid; do
+  tr '\r' '\n' < t19.err | grep -qE "$m \[[#.]+\] +[0-9]+% .*eta" || { echo "FAIL: no progress bar for $m"; fail=1; }
+done
+
 # check --verify-spec proves the spec of the configured model.
 expect 0 "spec verified" "$SINKRB" check "$TOP_SRCDIR/configs/smoke_align.yaml" --verify-spec
 expect 2 "--verify-spec is an option of check" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" --verify-spec

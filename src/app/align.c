@@ -58,9 +58,15 @@ static sk_status am_run(sk_run *r, sk_pipe_state *ps, sk_method_result *me)
     if (!ps->m2 && (st = sk_model_new(&ps->ms, sk_model_max_batch(ps->m), &ps->m2)) != SK_OK) return st;
     sk_options_am(c, &o);
     st = sk_provider_init(&p, &ps->ds, &ps->ds.train, c->activation_matching.batch_size, 0, 0, (uint64_t)c->seed);
+    if (st == SK_OK && sk_progress_bars(r->opts->progress)) /* one pass over the examples used */
+        p.bar = sk_progress_new(r->opts->progress, me->name,
+                                o.samples > 0 && o.samples < ps->ds.train.n ? o.samples : ps->ds.train.n);
     if (st == SK_OK)
         st = sk_activation_matching(ps->spec, ps->m, ps->m2, ps->ep[0].theta, ps->ep[1].theta, &o, sk_provider_next, &p,
                                     me->perms, &me->res.am.samples);
+    sk_progress_done(p.bar, NULL);
+    sk_progress_free(p.bar);
+    p.bar = NULL;
     sk_provider_free(&p);
     return st;
 }
@@ -77,14 +83,46 @@ static void am_json(sk_json *j, const sk_method_result *me)
 
 /* ---- per-epoch progress of the learned methods ------------------------------------ */
 
+/* The epochs of a learned method: a bar (with ETA) over epochs x examples,
+ * advanced by its training provider batch by batch (data-free costs: by
+ * round), and one line per epoch. */
 typedef struct {
     sk_run *r;
     const char *name;
+    sk_progress *bar;  /* NULL: no bars (one line per epoch on stderr) */
+    sk_provider *prov; /* its training batches */
+    int64_t per_epoch; /* bar units per epoch */
 } epoch_cb;
 
-static void epoch_line(epoch_cb *cb, const char *line)
+static void epoch_start(epoch_cb *cb, sk_run *r, const char *name, sk_provider *prov, int epochs, int64_t per_epoch)
 {
-    if (cb->r->opts->progress != SK_PROGRESS_NEVER) fprintf(stderr, "%s\n", line);
+    memset(cb, 0, sizeof *cb);
+    cb->r = r;
+    cb->name = name;
+    cb->prov = prov;
+    cb->per_epoch = per_epoch;
+    if (sk_progress_bars(r->opts->progress)) {
+        cb->bar = sk_progress_new(r->opts->progress, name, (int64_t)epochs * per_epoch);
+        if (per_epoch > 1) prov->bar = cb->bar;
+    }
+}
+
+static void epoch_end(epoch_cb *cb)
+{
+    if (cb->prov) cb->prov->bar = NULL;
+    sk_progress_free(cb->bar);
+    cb->bar = NULL;
+}
+
+static void epoch_line(epoch_cb *cb, int epoch, const char *line)
+{
+    if (cb->bar) {
+        sk_progress_update(cb->bar, (int64_t)epoch * cb->per_epoch, NULL);
+        sk_progress_done(cb->bar, line);
+        cb->prov->bar_base = (int64_t)epoch * cb->per_epoch;
+    } else if (cb->r->opts->progress != SK_PROGRESS_NEVER) {
+        fprintf(stderr, "%s\n", line);
+    }
     sk_log_file(cb->r->log, "%s", line);
 }
 
@@ -93,7 +131,7 @@ static void on_srb_epoch(void *ctx, int epoch, double soft, double hard)
     epoch_cb *cb = ctx;
     char line[256];
     snprintf(line, sizeof line, "%s epoch %d: soft cost %.6g, hard cost %.6g", cb->name, epoch, soft, hard);
-    epoch_line(cb, line);
+    epoch_line(cb, epoch, line);
 }
 
 static void on_ste_epoch(void *ctx, int epoch, double loss)
@@ -101,7 +139,7 @@ static void on_ste_epoch(void *ctx, int epoch, double loss)
     epoch_cb *cb = ctx;
     char line[256];
     snprintf(line, sizeof line, "%s epoch %d: midpoint loss %.6g", cb->name, epoch, loss);
-    epoch_line(cb, line);
+    epoch_line(cb, epoch, line);
 }
 
 /* ---- Sinkhorn re-basin (one aligned model per cost) --------------------------------- */
@@ -126,11 +164,14 @@ static sk_status srb_run(sk_run *r, sk_pipe_state *ps, sk_method_result *me)
     sk_options_srb(c, me->cost, &o);
     sk_status st = data_providers(c, ps, c->sinkhorn.batch_size, &p, &pe);
     if (st == SK_OK) {
-        epoch_cb cb = {r, me->name};
+        epoch_cb cb;
+        int data = me->cost == SK_SRB_MID || me->cost == SK_SRB_RND;
+        epoch_start(&cb, r, me->name, &p, o.epochs, data ? ps->ds.train.n : 1);
         sk_log_err(r->log, "%s: learning soft permutations (%s cost, tau %g, %d iterations)", me->name,
                    sk_srb_cost_name(me->cost), o.tau, o.iterations);
         st = sk_sinkhorn_rebasin(ps->spec, ps->m, ps->ep[0].theta, ps->ep[1].theta, &o, sk_provider_next, &p,
                                  sk_provider_next, &pe, &ps->loss, on_srb_epoch, &cb, me->perms, &me->res.srb);
+        epoch_end(&cb);
     }
     sk_provider_free(&p);
     sk_provider_free(&pe);
@@ -196,10 +237,12 @@ static sk_status ste_run(sk_run *r, sk_pipe_state *ps, sk_method_result *me)
     sk_options_ste(c, &o);
     sk_status st = data_providers(c, ps, o.batch_size, &p, &pe);
     if (st == SK_OK) {
-        epoch_cb cb = {r, me->name};
+        epoch_cb cb;
+        epoch_start(&cb, r, me->name, &p, o.epochs, ps->ds.train.n);
         sk_log_err(r->log, "ste: SGD lr %g momentum %g, batch %d, %d epochs", o.lr, o.momentum, o.batch_size, o.epochs);
         st = sk_ste_matching(ps->spec, ps->m, ps->ep[0].theta, ps->ep[1].theta, &o, sk_provider_next, &p,
                              sk_provider_next, &pe, &ps->loss, on_ste_epoch, &cb, me->perms, &me->res.ste);
+        epoch_end(&cb);
     }
     sk_provider_free(&p);
     sk_provider_free(&pe);
