@@ -51,10 +51,16 @@ const char *sk_h5u_class_name(H5T_class_t c);
  * directory, empty, truncated, not HDF5 (a zip archive such as PyTorch's
  * gets a conversion hint, a pickle is named as such). */
 SK_MUST_CHECK sk_status sk_h5u_open_read(const char *path, hid_t *fid);
-/* Create a new HDF5 file under a temporary name next to path (its name in
- * tmp, n bytes; tmp is "" on failure, when nothing is left behind). */
-SK_MUST_CHECK sk_status sk_h5u_create_tmp(const char *path, char *tmp, size_t n, hid_t *fid);
-/* Close *fid, fsync and rename tmp over path; on failure tmp is removed. */
+/* Start a new HDF5 file in memory (room for about size_hint bytes) to be
+ * written under a temporary name next to path, created empty now (its name
+ * in tmp, n bytes; tmp is "" on failure, when nothing is left behind). The
+ * file lives in memory (the core driver, no backing store) and
+ * sk_h5u_commit writes its image with write(2): HDF5 never does file I/O
+ * itself, so a full disk is an errno from write(2), never a failed H5Fclose
+ * that leaves the library in a state where its atexit handler crashes. */
+SK_MUST_CHECK sk_status sk_h5u_create_tmp(const char *path, size_t size_hint, char *tmp, size_t n, hid_t *fid);
+/* Close *fid, write its image to tmp, fsync and rename tmp over path; on
+ * failure (a full disk, say) tmp is removed and path is untouched. */
 SK_MUST_CHECK sk_status sk_h5u_commit(const char *path, const char *tmp, hid_t *fid);
 
 /* ---- attributes ---- */

@@ -23,7 +23,12 @@
  *   ('\n'-separated, like param_order).
  *
  * Every entry point turns off HDF5's automatic error printing for the calling
- * thread and reports failures through sk_err, naming the file. */
+ * thread and reports failures through sk_err, naming the file.
+ *
+ * Writers build the file in memory and write it with write(2) to a
+ * temporary name that is renamed into place when complete: a full disk is
+ * "FILE: write failed: No space left on device", with nothing left under
+ * the final or the temporary name. */
 #ifndef SK_IO_H5W_H
 #define SK_IO_H5W_H
 #include <stdint.h>

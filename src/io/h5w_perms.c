@@ -58,7 +58,10 @@ sk_status sk_h5w_write_perms(const char *path, int n, const char *const *names, 
     }
     for (int g = 0; g < n; g++)
         if ((st = perm_check(SK_EINVAL, path, names[g], perms[g], sizes[g], seen)) != SK_OK) goto cleanup;
-    if ((st = sk_h5u_create_tmp(path, tmp, sizeof tmp, &fid)) != SK_OK) goto cleanup;
+    size_t hint = 4096 + (size_t)n * 600 + order.len;
+    for (int g = 0; g < n; g++)
+        hint += (size_t)sizes[g] * sizeof(int64_t);
+    if ((st = sk_h5u_create_tmp(path, hint, tmp, sizeof tmp, &fid)) != SK_OK) goto cleanup;
     if ((st = sk_h5u_attr_write_str(fid, path, "format", SK_H5W_PERM_FORMAT)) != SK_OK ||
         (st = sk_h5u_attr_write_int(fid, path, "format_version", SK_H5W_VERSION)) != SK_OK ||
         (st = sk_h5u_attr_write_str(fid, path, "perm_order", sk_strbuf_str(&order))) != SK_OK)

@@ -51,6 +51,16 @@ sk_status sk_h5w_read_attr(const char *path, const char *name, char **value)
     return st;
 }
 
+/* About the size of the file: data, names, attributes, HDF5's overhead. */
+static size_t h5w_size_hint(const sk_tset *params, const char *arch_yaml, const char *const *attrs, int n_attrs)
+{
+    size_t n = (size_t)params->numel * sizeof(float) + (size_t)params->n * 600 + 4096;
+    if (arch_yaml) n += strlen(arch_yaml);
+    for (int i = 0; i < 2 * n_attrs; i++)
+        n += strlen(attrs[i]) + 64;
+    return n;
+}
+
 sk_status sk_h5w_write_ex(const char *path, const sk_tset *params, const char *arch_yaml, const char *const *attrs,
                           int n_attrs)
 {
@@ -69,7 +79,9 @@ sk_status sk_h5w_write_ex(const char *path, const sk_tset *params, const char *a
         st = sk_err(SK_ENOMEM, "%s: out of memory", path);
         goto cleanup;
     }
-    if ((st = sk_h5u_create_tmp(path, tmp, sizeof tmp, &fid)) != SK_OK) goto cleanup;
+    if ((st = sk_h5u_create_tmp(path, h5w_size_hint(params, arch_yaml, attrs, n_attrs), tmp, sizeof tmp, &fid)) !=
+        SK_OK)
+        goto cleanup;
     if ((st = sk_h5u_attr_write_str(fid, path, "format", SK_H5W_FORMAT)) != SK_OK ||
         (st = sk_h5u_attr_write_int(fid, path, "format_version", SK_H5W_VERSION)) != SK_OK ||
         (st = sk_h5u_attr_write_str(fid, path, "param_order", sk_strbuf_str(&order))) != SK_OK)
