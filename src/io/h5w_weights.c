@@ -242,6 +242,19 @@ typedef struct {
     int finite;    /* refuse NaN and infinities */
 } h5w_tx;
 
+/* No NaN or infinity among f[0..n) (all exponent bits set); a loop the
+ * compiler vectorises, the element is looked for only when there is one. */
+static int all_finite(const float *f, size_t n)
+{
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, f + i, sizeof u);
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    return !bad;
+}
+
 static sk_status tx_block(void *vals, size_t n, int64_t first, void *ud)
 {
     h5w_tx *tx = ud;
@@ -265,7 +278,7 @@ static sk_status tx_block(void *vals, size_t n, int64_t first, void *ud)
             memcpy((char *)vals + i * sizeof y, &y, sizeof y);
         }
     }
-    for (size_t i = 0; tx->finite && i < n; i++) {
+    for (size_t i = 0; tx->finite && !all_finite(f, n) && i < n; i++) {
         if (isfinite(f[i])) continue;
         char also[SK_NAME_MAX + 32] = "";
         if (tx->model_name) snprintf(also, sizeof also, " (the model's %s)", tx->model_name);
@@ -632,6 +645,7 @@ typedef struct {
     const char *const *rename;
     int n_rename;
     const char *model_desc;
+    float *buf; /* the parent's scratch copy of the values, in model order */
 } h5w_load_arg;
 
 /* The child: scan the file, pair its tensors with the model's by name and
@@ -710,37 +724,36 @@ cleanup:
     return st;
 }
 
-/* The parent: the values into a scratch copy first, so that nothing is
- * copied into the model unless all of them arrived. */
+/* The parent: the values into a scratch copy, copied into the model by
+ * sk_h5w_load_into_ex once all of them arrived and the child is gone (its
+ * pages are no longer shared, so writing the model costs no copy-on-write). */
 static sk_status load_parent(sk_h5u_chan *ch, void *arg)
 {
     h5w_load_arg *a = arg;
-    sk_tset *model = a->model;
-    sk_status st;
-    float *buf;
-    int64_t off = 0;
-    if (model->numel == 0) return SK_OK;
-    if (!(buf = sk_alloc_n((size_t)model->numel, sizeof *buf))) return SK_ENOMEM;
-    if ((st = sk_h5u_get(ch, buf, (size_t)model->numel * sizeof *buf)) == SK_OK) {
-        for (int m = 0; m < model->n; m++) {
-            if (model->t[m].numel) memcpy(model->t[m].data, buf + off, (size_t)model->t[m].numel * sizeof *buf);
-            off += model->t[m].numel;
-        }
-    }
-    sk_free(buf);
-    return st;
+    if (a->model->numel == 0) return SK_OK;
+    /* malloc: no need to zero what is overwritten next */
+    if (!(a->buf = malloc((size_t)a->model->numel * sizeof *a->buf)))
+        return sk_err(SK_ENOMEM, "%s: out of memory", sk_h5u_chan_path(ch));
+    return sk_h5u_get(ch, a->buf, (size_t)a->model->numel * sizeof *a->buf);
 }
 
 sk_status sk_h5w_load_into_ex(const char *path, sk_tset *model, const char *const *rename, int n_rename,
                               const char *model_desc)
 {
     sk_status st;
-    h5w_load_arg a = {model, rename, n_rename, model_desc};
+    h5w_load_arg a = {model, rename, n_rename, model_desc, NULL};
+    int64_t off = 0;
     sk_h5u_quiet();
     if (!path || !model) return sk_err(SK_EINVAL, "sk_h5w_load_into: NULL argument");
     if (model->n > 0 && !model->block) return sk_err(SK_EINVAL, "%s: the model's tensor set is not allocated", path);
     if ((st = check_renames(path, rename, n_rename)) != SK_OK) return st;
-    return sk_h5u_isolated(path, load_child, load_parent, &a);
+    st = sk_h5u_isolated(path, load_child, load_parent, &a);
+    for (int m = 0; st == SK_OK && m < model->n; m++) {
+        if (model->t[m].numel) memcpy(model->t[m].data, a.buf + off, (size_t)model->t[m].numel * sizeof *a.buf);
+        off += model->t[m].numel;
+    }
+    free(a.buf);
+    return st;
 }
 
 sk_status sk_h5w_load_into(const char *path, sk_tset *model, const char *const *rename, int n_rename)
