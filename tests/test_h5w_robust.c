@@ -712,6 +712,25 @@ START_TEST(test_info_deep_groups)
     ck_assert_msg(strstr(txt, "g/g/g/g/mid") != NULL, "%s", txt);
     ck_assert_msg(strstr(txt, "groups nested deeper than 32") != NULL, "%s", txt);
     free(txt);
+
+    /* A group whose object header is damaged: the rest is still listed. */
+    f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    mk_ds(f, "a", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d2, v);
+    g = H5Gcreate2(f, "g", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    mk_ds(g, "inner", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d2, v);
+    H5O_info_t oi;
+    ck_assert_int_ge(H5Oget_info2(g, &oi, H5O_INFO_BASIC), 0);
+    H5Gclose(g);
+    H5Fclose(f);
+    patch_byte(p, (size_t)oi.addr, 0x7f); /* the header's version byte */
+    out = open_memstream(&txt, &len);
+    sk_err_clear();
+    ck_assert_int_eq(sk_h5w_info(p, out), SK_EFORMAT);
+    fclose(out);
+    ck_assert_msg(strstr(txt, "\n    a ") != NULL, "%s", txt);
+    ck_assert_msg(strstr(txt, "not listed: what lies past an unreadable link or group") != NULL, "%s", txt);
+    assert_msg_has("g: truncated or corrupt HDF5 file");
+    free(txt);
 }
 END_TEST
 

@@ -300,12 +300,16 @@ cleanup:
  * not followed and the groups too deep to list. */
 static sk_status info_datasets(FILE *out, hid_t fid, const char *path, int64_t fsize, h5w_first *first, sk_h5u_chan *ch)
 {
-    sk_status st;
+    sk_status st = SK_OK;
     sk_h5u_links L = {0};
     h5w_row *rows = NULL;
     int wname = 4, wshape = 5, wdt = 5;
     long long total = 0;
-    if ((st = sk_h5u_walk(fid, path, 1, &L)) != SK_OK) goto cleanup;
+    char walk_err[1024] = "";
+    if (sk_h5u_walk(fid, path, 1, &L) != SK_OK) { /* the datasets found before it go in the table */
+        snprintf(walk_err, sizeof walk_err, "%s", sk_err_msg());
+        note_problem(first);
+    }
     if (!(rows = sk_alloc_n((size_t)(L.n ? L.n : 1), sizeof *rows))) {
         st = SK_ENOMEM;
         goto cleanup;
@@ -345,6 +349,7 @@ static sk_status info_datasets(FILE *out, hid_t fid, const char *path, int64_t f
                                      "the same group, listed once"};
         fprintf(out, "    %s -> %s (%s)\n", L.lk[i].name, L.lk[i].target, kind[L.lk[i].kind]);
     }
+    if (walk_err[0]) fprintf(out, "not listed: what lies past an unreadable link or group: %s\n", walk_err);
     if (L.n_deep)
         fprintf(out, "not listed: groups nested deeper than %d (%d; the first: %s)\n", H5W_MAX_DEPTH, L.n_deep, L.deep);
 cleanup:
