@@ -319,7 +319,6 @@ struct sk_h5u_chan {
     size_t len;
     uint64_t left; /* parent: bytes left in the current data record */
     int state;     /* parent: CH_* */
-    int got_end;
 };
 
 const char *sk_h5u_chan_path(const sk_h5u_chan *ch)
@@ -547,7 +546,7 @@ static void child_limit_memory(int64_t file_size)
 
 static void child_main(int fd, const char *path, int64_t size, sk_h5u_fn child, void *arg)
 {
-    sk_h5u_chan ch = {fd, path, size, NULL, 0, 0, CH_OK, 0};
+    sk_h5u_chan ch = {fd, path, size, NULL, 0, 0, CH_OK};
     ssize_t open0;
     sk_status st;
     /* A parent that stops listening ends us through EPIPE/SIGPIPE. */
@@ -667,7 +666,7 @@ sk_status sk_h5u_isolated(const char *path, sk_h5u_fn child, sk_h5u_fn parent, v
     }
     close(fds[1]);
     if (efd[1] >= 0) close(efd[1]);
-    sk_h5u_chan ch = {fds[0], path, size, NULL, 0, 0, CH_OK, 0};
+    sk_h5u_chan ch = {fds[0], path, size, NULL, 0, 0, CH_OK};
     st = parent(&ch, arg);
     if (st == SK_OK) { /* all taken: the end must follow */
         char tag;

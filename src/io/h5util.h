@@ -11,13 +11,16 @@
  * overflows in the object header code (H5Aexists). Checking the file before
  * HDF5 reads it would have to re-implement the HDF5 format parser and would
  * only make a crash less likely; in a child process a crash, an abort, a
- * hang (no progress for sk_h5u_timeout seconds) or a memory blow-up
- * (RLIMIT_DATA in the child) cannot take sinkrb down: it becomes "FILE:
- * corrupt HDF5 file (the HDF5 library crashed reading it)". The price is a
- * fork per read (about a millisecond) and one copy of the data through the
- * pipe (GB/s), small next to reading the file. On top of that the readers
- * bound every allocation by what the file can hold (sk_h5u_ds_check_size),
- * so a flipped bit in a shape is a fast clear error in the child too.
+ * hang (no progress for 30 seconds) or a memory blow-up (RLIMIT_DATA in the
+ * child) cannot take sinkrb down: it becomes "FILE: corrupt HDF5 file (the
+ * HDF5 library crashed reading it: ...)". The price is a fork per read
+ * (about a millisecond) and the data passing through a pipe: a 40 MB model
+ * loads in 0.12 s where the in-process reader took 0.06 s. On top of that
+ * the readers bound every allocation by what the file can hold
+ * (sk_h5u_ds_check_size), so a flipped bit in a shape is a fast clear error
+ * in the child too. The child is a copy of the calling thread only and ends
+ * with _exit (no atexit handlers, no stdio flush): call the readers from a
+ * thread while no other thread is inside HDF5 (sinkrb's main thread).
  *
  * Writing goes to an in-memory HDF5 file (the core driver, no backing
  * store), whose image is then written to a temporary file with write(2),
