@@ -404,6 +404,7 @@ static void fake_free(fake_run *f)
         free(f->ps.meth[k].loss);
         free(f->ps.meth[k].acc);
     }
+    sk_run_files_free(&f->r);
     free(f->ps.meth[2].res.srb.soft_cost);
     free(f->ps.meth[2].res.srb.hard_cost);
     free(f);
