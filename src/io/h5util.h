@@ -1,6 +1,10 @@
 /* h5util.h - HDF5 plumbing shared by the weights, permutation and info code
- * (h5w_weights.c, h5w_perms.c, h5w_info.c); private to src/io. The file
- * formats are documented in h5w.h.
+ * (h5w_weights.c, h5w_load.c, h5w_perms.c, h5w_info.c); private to src/io.
+ * The file formats are documented in h5w.h. One file per section below:
+ * h5util.c (errors, text, small helpers), h5isolate.c (isolated reading:
+ * the path check, the pipe, the child process, limits and timeout),
+ * h5write.c (the in-memory writer), h5attr.c (attributes), h5walk.c
+ * (walking the file), h5read.c (opening to read, datasets).
  *
  * Reading is isolated (sk_h5u_isolated): every file sinkrb reads is parsed
  * by libhdf5 in a forked child process, which sends the parsed result (or
@@ -57,7 +61,7 @@
         (id) = H5I_INVALID_HID;                                                                                        \
     } while (0)
 
-/* ---- errors and text ---- */
+/* ---- errors and text (h5util.c) ---- */
 
 /* Turn off HDF5's automatic error printing (per thread in a thread-safe
  * build, hence called at every entry point; cheap and idempotent). */
@@ -76,7 +80,7 @@ void sk_h5u_escape(sk_strbuf *out, const char *s, size_t n, int keep_nl);
  * '\n', '\r' and '\t'? */
 int sk_h5u_is_text(const char *s, size_t n);
 
-/* ---- small helpers ---- */
+/* ---- small helpers (h5util.c) ---- */
 
 /* Python's tuple notation: "()", "(3,)", "(2, 3)". */
 void sk_h5u_shape_str(int ndim, const int64_t *shape, char *buf, size_t n);
@@ -87,7 +91,7 @@ SK_MUST_CHECK sk_status sk_h5u_check_name(const char *path, const char *name);
 /* A type class in words ("float", "string", ...), for messages. */
 const char *sk_h5u_class_name(H5T_class_t c);
 
-/* ---- isolated reading ---- */
+/* ---- isolated reading (h5isolate.c) ---- */
 
 /* One read: the pipe between the child that parses and the parent. */
 typedef struct sk_h5u_chan sk_h5u_chan;
@@ -132,8 +136,10 @@ SK_MUST_CHECK sk_status sk_h5u_bad_result(sk_h5u_chan *ch, const char *what);
  * which a child also fails when it leaves HDF5 objects open or (under
  * LeakSanitizer) leaks memory. 0 / -1 keep the current value. */
 void sk_h5u_set_limits(double timeout_s, size_t block_values, int strict);
+/* The block part of sk_h5u_set_limits (h5read.c, where it is used). */
+void sk_h5u_set_block(size_t values);
 
-/* ---- opening and writing files ---- */
+/* ---- opening and writing files (h5read.c: sk_h5u_open_read; h5write.c) ---- */
 
 /* Open an existing file read-only (in the child of sk_h5u_isolated, which
  * has checked the path already); switches HDF5's printing off. */
@@ -146,7 +152,7 @@ SK_MUST_CHECK sk_status sk_h5u_create_tmp(const char *path, size_t size_hint, ch
  * failure (a full disk, say) tmp is removed and path is untouched. */
 SK_MUST_CHECK sk_status sk_h5u_commit(const char *path, const char *tmp, hid_t *fid);
 
-/* ---- attributes ---- */
+/* ---- attributes (h5attr.c) ---- */
 
 /* A scalar variable-length UTF-8 string / int64 attribute. */
 SK_MUST_CHECK sk_status sk_h5u_attr_write_str(hid_t loc, const char *path, const char *name, const char *val);
@@ -163,7 +169,7 @@ SK_MUST_CHECK sk_status sk_h5u_attr_read_int(hid_t loc, const char *path, const 
  * or a newer version is an error. */
 SK_MUST_CHECK sk_status sk_h5u_check_format(hid_t fid, const char *path, const char *want);
 
-/* ---- walking the file ---- */
+/* ---- walking the file (h5walk.c) ---- */
 
 /* An object's identity in its file (two hard links to one object share it). */
 typedef struct {
@@ -216,7 +222,7 @@ void sk_h5u_link_what(const sk_h5u_link *lk, char *buf, size_t n);
 SK_MUST_CHECK sk_status sk_h5u_order(hid_t fid, const char *path, const char *order_attr, const sk_h5u_links *L,
                                      const char *skip, int **perm, int *np);
 
-/* ---- datasets ---- */
+/* ---- datasets (h5read.c) ---- */
 
 /* Open a dataset and its file type (close both with CLOSE_ID, also on failure). */
 SK_MUST_CHECK sk_status sk_h5u_open_dataset(hid_t fid, const char *path, const char *name, hid_t *ds, hid_t *ftype);

@@ -1,5 +1,5 @@
 /* h5w_info.c - `sinkrb info FILE.h5` (see sk_h5w_info in h5w.h; the HDF5
- * plumbing is in h5util.c). The report is made in the reading child
+ * plumbing is declared in h5util.h). The report is made in the reading child
  * (sk_h5u_isolated) and sent to the parent piece by piece, which escapes
  * what is not printable text and writes it out, so a crash part way still
  * shows what came before it. A problem with one attribute, one dataset or

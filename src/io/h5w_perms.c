@@ -1,5 +1,5 @@
 /* h5w_perms.c - permutation files (format in h5w.h; the HDF5 plumbing is
- * in h5util.c). */
+ * declared in h5util.h). */
 #include "io/h5w.h"
 
 #include <stdint.h>
