@@ -385,5 +385,59 @@ else
   echo "note: datasets/mnist absent, data file checks not exercised (run datasets/fetch mnist)"
 fi
 
+# Resume instead of redo: a run killed (SIGTERM) while training leaves the
+# endpoint's checkpoint <weights>.ckpt; the rerun resumes after its epoch and
+# ends with the weights (value for value: h5vals prints the bits) and the
+# losses of a run never stopped, and removes the checkpoint. --restart
+# removes a checkpoint instead, one of another recipe is ignored.
+h5vals="${TOP_BUILDDIR:-.}/tests/h5vals"
+[ -x "$h5vals" ] || h5vals="./h5vals"
+rs_run() { "$SINKRB" --progress never run "$TOP_SRCDIR/configs/smoke_train.yaml" --set train.epochs=150 "$@"; }
+# same_endpoints DIR1 DIR2: the same weights values and final losses
+same_endpoints() {
+  for m in a b; do
+    if [ -x "$h5vals" ]; then
+      "$h5vals" "$1/model_$m.h5" > "$1/model_$m.vals" && "$h5vals" "$2/model_$m.h5" > "$2/model_$m.vals" &&
+        cmp -s "$1/model_$m.vals" "$2/model_$m.vals" || { echo "FAIL: $2/model_$m.h5 differs from $1/model_$m.h5"; fail=1; }
+    fi
+    "$SINKRB" info "$1/model_$m.h5" | sed 1d > "$1/model_$m.info"
+    "$SINKRB" info "$2/model_$m.h5" | sed 1d > "$2/model_$m.info"
+    cmp -s "$1/model_$m.info" "$2/model_$m.info" || { echo "FAIL: sinkrb info of $2/model_$m.h5 differs"; fail=1; }
+    for f in "$1" "$2"; do
+      grep -E "model $m (epoch 150/150|: train loss)" "$f/log.txt" | sed 's/^[^ ]* //; s/ | [0-9]* samples.s$//' \
+        > "$f/losses_$m"
+    done
+    cmp -s "$1/losses_$m" "$2/losses_$m" || { echo "FAIL: model $m's losses in $2 differ"; diff "$1/losses_$m" "$2/losses_$m"; fail=1; }
+  done
+}
+expect 0 "saved model b" rs_run -o rs0
+ls rs0 | grep -q ckpt && { echo "FAIL: checkpoints left after a finished run: $(ls rs0)"; fail=1; }
+"$SINKRB" --progress never run "$TOP_SRCDIR/configs/smoke_train.yaml" --set train.epochs=150 -o rs1 > rs1.out 2>&1 &
+bg=$!
+k=0
+while ! ls rs1 2>/dev/null | grep -q '\.ckpt$' && [ $k -lt 1000 ]; do sleep 0.01; k=$((k + 1)); done
+kill -TERM $bg
+wait $bg
+got=$?
+[ "$got" = 143 ] || { echo "FAIL: a run killed while training exited $got, expected 143"; cat rs1.out; fail=1; }
+ck=$(ls rs1 | grep '\.ckpt$' | head -n 1)
+if [ -n "$ck" ]; then
+  cp "rs1/$ck" saved.ckpt
+  expect 0 "model [ab]: resuming from the checkpoint rs1/$ck after epoch [1-9][0-9]*/150" rs_run -o rs1
+  ls rs1 | grep -q ckpt && { echo "FAIL: the checkpoint is still there: $(ls rs1)"; fail=1; }
+  same_endpoints rs0 rs1
+  mkdir rs2 rs3
+  cp saved.ckpt "rs2/$ck"
+  cp saved.ckpt "rs3/$ck"
+  expect 0 "model [ab]: --restart: removed the checkpoint rs2/$ck" rs_run -o rs2 --restart
+  ls rs2 | grep -q ckpt && { echo "FAIL: --restart left the checkpoint: $(ls rs2)"; fail=1; }
+  same_endpoints rs0 rs2
+  expect 0 "ignoring the checkpoint rs3/$ck \(it will be replaced\): rs3/$ck: made by another recipe" rs_run -o rs3 \
+    --set train.lr=0.02
+  ls rs3 | grep -q ckpt && { echo "FAIL: the other recipe's checkpoint is still there: $(ls rs3)"; fail=1; }
+else
+  echo "FAIL: no checkpoint appeared while training"; fail=1
+fi
+
 [ $fail -eq 0 ] && echo "cli: $n checks ok"
 exit $fail

@@ -486,6 +486,75 @@ START_TEST(test_names_and_validation)
 }
 END_TEST
 
+/* Export after k steps, import into a new optimiser, continue: every later
+ * step equals, bit for bit, the one an optimiser that never stopped takes
+ * (SGD without and with momentum and Nesterov, Adam, AdamW with a schedule
+ * and clipping); imports of the wrong shape are refused. */
+START_TEST(test_export_import)
+{
+    static const sk_opt_kind kinds[] = {SK_OPT_SGD, SK_OPT_SGD, SK_OPT_SGD, SK_OPT_ADAM, SK_OPT_ADAMW};
+    for (int c = 0; c < 5; c++) {
+        sk_optim_opts o;
+        sk_optim_opts_init(&o, kinds[c]);
+        o.momentum = c == 0 ? 0.0 : 0.9;
+        o.nesterov = c == 2;
+        o.weight_decay = 1e-3;
+        if (c == 4) {
+            o.schedule = SK_SCHED_COSINE;
+            o.total_steps = 12;
+            o.warmup_steps = 3;
+            o.clip_norm = 0.5;
+        }
+        sk_tset *p = fixture_set(), *q = fixture_set(), *g = fixture_set();
+        sk_optim *a = make_opt(&o, p), *b = NULL;
+        sk_rng r;
+        sk_rng_seed(&r, 40 + (uint64_t)c);
+        for (int64_t i = 0; i < p->numel; i++)
+            p->block[i] = (float)sk_rng_normal(&r);
+        for (int k = 0; k < 10; k++) {
+            if (k == 4) { /* the "checkpoint": q and b take over */
+                int64_t steps;
+                int n;
+                const sk_tset *sets[2];
+                sk_optim_export(a, &steps, &n, sets);
+                ck_assert_int_eq(steps, 4);
+                ck_assert_int_eq(n, c == 0 ? 0 : (c < 3 ? 1 : 2));
+                b = make_opt(&o, q);
+                ck_assert_int_eq(sk_optim_import(b, steps, n, sets), SK_OK);
+                ck_assert_int_eq(sk_optim_steps_done(b), 4);
+                ck_assert_int_eq(sk_optim_import(b, steps, n + 1, sets), SK_EINVAL);
+                ck_assert_int_eq(sk_optim_import(b, -1, n, sets), SK_EINVAL);
+                ck_assert_int_eq(sk_tset_copy(q, p), SK_OK);
+            }
+            for (int64_t i = 0; i < g->numel; i++)
+                g->block[i] = (float)sk_rng_normal(&r);
+            sk_tset *g2 = sk_tset_clone(g);
+            double lr = sk_optim_step(a, p, g);
+            if (b) {
+                double lr2 = sk_optim_step(b, q, g2);
+                ck_assert(lr == lr2);
+                ck_assert_msg(memcmp(p->block, q->block, (size_t)p->numel * sizeof(float)) == 0, "case %d step %d", c,
+                              k);
+            }
+            sk_tset_free(g2);
+        }
+        int64_t sa, sb;
+        int na, nb;
+        const sk_tset *ea[2], *eb[2];
+        sk_optim_export(a, &sa, &na, ea);
+        sk_optim_export(b, &sb, &nb, eb);
+        ck_assert_int_eq(sa, sb);
+        for (int i = 0; i < na; i++)
+            ck_assert(memcmp(ea[i]->block, eb[i]->block, (size_t)ea[i]->numel * sizeof(float)) == 0);
+        sk_optim_free(a);
+        sk_optim_free(b);
+        sk_tset_free(p);
+        sk_tset_free(q);
+        sk_tset_free(g);
+    }
+}
+END_TEST
+
 static Suite *optim_suite(void)
 {
     Suite *s = suite_create("optim");
@@ -495,6 +564,7 @@ static Suite *optim_suite(void)
     tcase_add_test(tc, test_clipping);
     tcase_add_test(tc, test_large_vs_double_reference_and_threads);
     tcase_add_test(tc, test_names_and_validation);
+    tcase_add_test(tc, test_export_import);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -5,10 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app/options.h"
 #include "app/provider.h"
 #include "app/state.h"
+#include "core/mem.h"
 #include "core/names.h"
 #include "core/rng.h"
 #include "core/strbuf.h"
@@ -159,6 +161,86 @@ sk_status sk_endpoints_load(sk_run *r, sk_pipe_state *ps)
     return SK_OK;
 }
 
+/* ---- resuming interrupted training ---------------------------------------------- */
+
+typedef struct {
+    sk_run *r;
+    sk_ckpt ck;
+    char path[SK_PATH_MAX + 8], fingerprint[24];
+    int failed; /* a write failed: logged once, no more attempts */
+} ckpt_ctx;
+
+/* <weights>.ckpt of endpoint e. */
+static void ckpt_path(const sk_config *c, int e, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s.ckpt", c->models[e].weights);
+}
+
+/* sk_epoch_end_fn: the checkpoint after every epoch but the last (the
+ * weights follow that one at once). A checkpoint that cannot be written
+ * costs the resumption, not the run: logged, and training goes on. */
+static int ckpt_on_epoch_end(void *ctx, int epoch, int64_t global_step)
+{
+    ckpt_ctx *k = ctx;
+    if (epoch >= k->ck.epochs || k->failed) return 0;
+    if (sk_ckpt_write(&k->ck, epoch, global_step) != SK_OK) {
+        sk_log_err(k->r->log, "warning: no checkpoint after epoch %d (training goes on): %s", epoch, sk_err_msg());
+        sk_err_clear();
+        k->failed = 1;
+    }
+    return 0;
+}
+
+/* Before endpoint e trains: point tc's end-of-epoch callback at the
+ * checkpoint writer, and when a checkpoint of this recipe exists, restore
+ * its state and start tc after its epoch. --restart removes the checkpoint
+ * instead; one that does not fit is ignored (and replaced). */
+static sk_status ckpt_begin(ckpt_ctx *k, sk_run *r, sk_pipe_state *ps, int e, sk_optim *opt, sk_provider *tr,
+                            sk_rng *rng, sk_train_cfg *tc)
+{
+    const sk_config *c = &r->cfg;
+    sk_strbuf text = SK_STRBUF_INIT;
+    sk_status st = recipe(c, e, 0, &text);
+    if (st == SK_OK) fingerprint_of(sk_strbuf_str(&text), k->fingerprint, sizeof k->fingerprint);
+    sk_strbuf_free(&text);
+    if (st != SK_OK) return st;
+    ckpt_path(c, e, k->path, sizeof k->path);
+    k->r = r;
+    k->failed = 0;
+    k->ck = (sk_ckpt){k->path, k->fingerprint, c->train.epochs, sk_model_params(ps->m), opt, tr, rng};
+    tc->on_epoch_end = ckpt_on_epoch_end;
+    tc->epoch_end_ctx = k;
+    const char *why;
+    if (sk_path_kind_of(k->path, &why) == SK_PATH_ABSENT) return SK_OK;
+    if (r->opts->restart) {
+        if (unlink(k->path) == 0)
+            sk_log_err(r->log, "model %c: --restart: removed the checkpoint %s", 'a' + e, k->path);
+        return SK_OK;
+    }
+    int epoch;
+    int64_t global_step;
+    if (sk_ckpt_read(&k->ck, &epoch, &global_step) != SK_OK) {
+        sk_log_err(r->log, "model %c: ignoring the checkpoint %s (it will be replaced): %s", 'a' + e, k->path,
+                   sk_err_msg());
+        sk_err_clear();
+        return SK_OK;
+    }
+    tc->start_epoch = epoch;
+    tc->global_step = global_step;
+    tr->bar_base = (int64_t)epoch * tr->n;
+    sk_log_err(r->log, "model %c: resuming from the checkpoint %s after epoch %d/%d", 'a' + e, k->path, epoch,
+               c->train.epochs);
+    return SK_OK;
+}
+
+/* Once endpoint e's weights are saved its checkpoint has served. */
+static void ckpt_remove(const sk_config *c, int e)
+{
+    char path[SK_PATH_MAX + 8];
+    ckpt_path(c, e, path, sizeof path);
+    unlink(path);
+}
+
 /* ---- training ---------------------------------------------------------------- */
 
 typedef struct {
@@ -239,7 +321,9 @@ static sk_status train(sk_run *r, sk_pipe_state *ps, int e, sk_provider *tr, sk_
     tc.on_epoch = on_epoch;
     tc.epoch_ctx = &ec;
     tc.rng = rng;
-    st = sk_train(ps->m, &tc);
+    ckpt_ctx ck;
+    st = ckpt_begin(&ck, r, ps, e, opt, tr, rng, &tc);
+    if (st == SK_OK) st = sk_train(ps->m, &tc);
     sk_progress_free(tr->bar);
     tr->bar = NULL;
     sk_optim_free(opt);
@@ -293,6 +377,7 @@ static sk_status train_endpoint(sk_run *r, sk_pipe_state *ps, int e)
     if (st == SK_OK) st = sk_provider_init(&te, &ps->ds, &ps->ds.test, sk_model_max_batch(ps->m), 0, 0, seed);
     if (st == SK_OK) st = train(r, ps, e, &tr, &te, &rng);
     if (st == SK_OK) st = save(r, ps, e, t0);
+    if (st == SK_OK) ckpt_remove(c, e);
     sk_provider_free(&tr);
     sk_provider_free(&te);
     return st;
@@ -367,4 +452,184 @@ sk_status sk_endpoints_evaluate(sk_run *r, sk_pipe_state *ps)
     }
     sk_run_stage(r, "evaluate", sk_now() - t0);
     return SK_OK;
+}
+
+/* ---- checkpoints ---------------------------------------------------------------- */
+
+static void rng_text(const sk_rng *g, char *buf, size_t n)
+{
+    snprintf(buf, n, "%016llx %016llx %016llx %016llx", (unsigned long long)g->s[0], (unsigned long long)g->s[1],
+             (unsigned long long)g->s[2], (unsigned long long)g->s[3]);
+}
+
+/* The value of "key: value" line `key` of text (NULL when absent). */
+static const char *ckpt_value(const char *text, const char *key)
+{
+    size_t k = strlen(key);
+    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        if (!strncmp(l, key, k) && l[k] == ':' && l[k + 1] == ' ') return l + k + 2;
+    return NULL;
+}
+
+static int ckpt_ll(const char *text, const char *key, long long *v)
+{
+    const char *s = ckpt_value(text, key);
+    char end;
+    return s && sscanf(s, "%lld%c", v, &end) == 2 && end == '\n';
+}
+
+static int ckpt_rng(const char *text, const char *key, sk_rng *g)
+{
+    const char *s = ckpt_value(text, key);
+    unsigned long long w[4];
+    char end;
+    if (!s || sscanf(s, "%16llx %16llx %16llx %16llx%c", &w[0], &w[1], &w[2], &w[3], &end) != 5 || end != '\n')
+        return 0;
+    for (int i = 0; i < 4; i++)
+        g->s[i] = (uint64_t)w[i];
+    return (w[0] | w[1] | w[2] | w[3]) != 0; /* xoshiro's one invalid state */
+}
+
+/* Group g of a checkpoint: 0 the parameters, 1 and 2 the optimiser's sets. */
+static int ckpt_name(char *buf, size_t n, int g, const char *name)
+{
+    int k = g ? snprintf(buf, n, "optim.%d.%s", g, name) : snprintf(buf, n, "model.%s", name);
+    return k > 0 && (size_t)k < SK_NAME_MAX;
+}
+
+sk_status sk_ckpt_write(const sk_ckpt *ck, int epoch, int64_t global_step)
+{
+    int64_t steps;
+    int n_sets;
+    const sk_tset *src[3] = {ck->params, NULL, NULL};
+    sk_optim_export(ck->opt, &steps, &n_sets, src + 1);
+    if (ck->prov->n > (INT64_C(1) << 24))
+        return sk_err(SK_EINVAL, "%s: %lld training examples are more than a checkpoint holds (2^24)", ck->path,
+                      (long long)ck->prov->n);
+    sk_tset *all = sk_tset_new();
+    sk_strbuf text = SK_STRBUF_INIT;
+    char name[SK_NAME_MAX + 32], rm[80], rd[80];
+    sk_status st = all ? SK_OK : SK_ENOMEM;
+    for (int g = 0; g <= n_sets && st == SK_OK; g++)
+        for (int i = 0; i < src[g]->n && st == SK_OK; i++) {
+            const sk_tensor *t = &src[g]->t[i];
+            if (!ckpt_name(name, sizeof name, g, t->name))
+                st = sk_err(SK_EINVAL, "%s: tensor name %s is too long for a checkpoint", ck->path, t->name);
+            else if (sk_tset_add(all, name, t->ndim, t->shape) < 0)
+                st = sk_err_prefix(SK_EINVAL, "%s: ", ck->path);
+        }
+    if (st == SK_OK && sk_tset_add(all, "data.order", 1, &ck->prov->n) < 0)
+        st = sk_err_prefix(SK_EINVAL, "%s: ", ck->path);
+    if (st == SK_OK) st = sk_tset_alloc(all);
+    if (st == SK_OK) {
+        int k = 0;
+        for (int g = 0; g <= n_sets; g++)
+            for (int i = 0; i < src[g]->n; i++, k++)
+                memcpy(all->t[k].data, src[g]->t[i].data, (size_t)src[g]->t[i].numel * sizeof(float));
+        for (int64_t i = 0; i < ck->prov->n; i++)
+            all->t[k].data[i] = (float)ck->prov->idx[i];
+        rng_text(ck->rng, rm, sizeof rm);
+        rng_text(&ck->prov->rng, rd, sizeof rd);
+        sk_strbuf_appendf(&text,
+                          "epoch: %d\nepochs: %d\nglobal_step: %lld\noptimizer_steps: %lld\n"
+                          "rng_model: %s\nrng_data: %s\n",
+                          epoch, ck->epochs, (long long)global_step, (long long)steps, rm, rd);
+        st = text.err;
+    }
+    if (st == SK_OK) {
+        const char *attrs[] = {"fingerprint", ck->fingerprint, "checkpoint", sk_strbuf_str(&text)};
+        st = sk_h5w_write_ex(ck->path, all, NULL, attrs, 2);
+    }
+    sk_strbuf_free(&text);
+    sk_tset_free(all);
+    return st;
+}
+
+/* Check the checkpoint's tensor set `all` against ck's parts; the optimiser
+ * sets into sets[] (new, of the parameters' layout). */
+static sk_status ckpt_fit(const sk_ckpt *ck, const sk_tset *all, int n_sets, sk_tset **sets)
+{
+    char name[SK_NAME_MAX + 32];
+    const sk_tset *P = ck->params;
+    if (all->n != (n_sets + 1) * P->n + 1)
+        return sk_err(SK_EINVAL, "%s: %d tensors, where this model and optimizer make %d", ck->path, all->n,
+                      (n_sets + 1) * P->n + 1);
+    for (int g = 0; g <= n_sets; g++) {
+        if (g && !(sets[g - 1] = sk_tset_like(P))) return SK_ENOMEM;
+        for (int i = 0; i < P->n; i++) {
+            const sk_tensor *t = &P->t[i], *f;
+            if (!ckpt_name(name, sizeof name, g, t->name) || !(f = sk_tset_get(all, name)))
+                return sk_err(SK_EINVAL, "%s: no tensor %s", ck->path, name);
+            int same = f->ndim == t->ndim;
+            for (int d = 0; d < t->ndim && same; d++)
+                same = f->shape[d] == t->shape[d];
+            if (!same) return sk_err(SK_EINVAL, "%s: tensor %s has another shape than the model's", ck->path, name);
+            if (g) memcpy(sets[g - 1]->t[i].data, f->data, (size_t)f->numel * sizeof(float));
+        }
+    }
+    const sk_tensor *o = sk_tset_get(all, "data.order");
+    if (!o || o->numel != ck->prov->n)
+        return sk_err(SK_EINVAL, "%s: the example order does not have the %lld training examples", ck->path,
+                      (long long)ck->prov->n);
+    uint8_t *seen = sk_alloc_n((size_t)(o->numel > 0 ? o->numel : 1), 1);
+    if (!seen) return SK_ENOMEM;
+    sk_status st = SK_OK;
+    for (int64_t i = 0; i < o->numel && st == SK_OK; i++) {
+        float v = o->data[i];
+        if (!(v >= 0.0f && v < (float)o->numel) || v != (float)(int64_t)v || seen[(int64_t)v]++)
+            st = sk_err(SK_EINVAL, "%s: data.order is not an order of the training examples", ck->path);
+    }
+    sk_free(seen);
+    return st;
+}
+
+sk_status sk_ckpt_read(const sk_ckpt *ck, int *epoch, int64_t *global_step)
+{
+    char *fp = NULL, *text = NULL;
+    sk_tset *all = NULL, *sets[2] = {NULL, NULL};
+    long long ep = 0, eps = 0, gs = 0, steps = 0;
+    sk_rng rm, rd;
+    int64_t own_steps;
+    int n_sets;
+    const sk_tset *own[2];
+    sk_optim_export(ck->opt, &own_steps, &n_sets, own);
+    sk_status st = sk_h5w_read_attr(ck->path, "fingerprint", &fp);
+    if (st == SK_OK && (!fp || strcmp(fp, ck->fingerprint)))
+        st = sk_err(SK_EINVAL, "%s: made by another recipe (fingerprint %s, this endpoint's %s)", ck->path,
+                    fp ? fp : "none", ck->fingerprint);
+    if (st == SK_OK) st = sk_h5w_read_attr(ck->path, "checkpoint", &text);
+    if (st == SK_OK && !text) st = sk_err(SK_EINVAL, "%s: not a checkpoint (no checkpoint attribute)", ck->path);
+    if (st == SK_OK) {
+        if (!ckpt_ll(text, "epoch", &ep) || !ckpt_ll(text, "epochs", &eps) || !ckpt_ll(text, "global_step", &gs) ||
+            !ckpt_ll(text, "optimizer_steps", &steps) || !ckpt_rng(text, "rng_model", &rm) ||
+            !ckpt_rng(text, "rng_data", &rd))
+            st = sk_err(SK_EINVAL, "%s: the checkpoint attribute lacks a field or has a bad value", ck->path);
+        else if (eps != ck->epochs || ep < 1 || ep > eps || gs < 0 || steps < 0)
+            st = sk_err(SK_EINVAL, "%s: epoch %lld of %lld (global step %lld) does not fit a training of %d epochs",
+                        ck->path, ep, eps, gs, ck->epochs);
+    }
+    if (st == SK_OK) st = sk_h5w_read(ck->path, &all, NULL);
+    if (st == SK_OK) st = ckpt_fit(ck, all, n_sets, sets);
+    if (st == SK_OK) st = sk_optim_import(ck->opt, steps, n_sets, (const sk_tset *const *)sets);
+    if (st == SK_OK) { /* nothing below can fail */
+        for (int i = 0; i < ck->params->n; i++) {
+            char name[SK_NAME_MAX + 32];
+            ckpt_name(name, sizeof name, 0, ck->params->t[i].name);
+            const sk_tensor *f = sk_tset_get(all, name);
+            memcpy(ck->params->t[i].data, f->data, (size_t)f->numel * sizeof(float));
+        }
+        const sk_tensor *o = sk_tset_get(all, "data.order");
+        for (int64_t i = 0; i < o->numel; i++)
+            ck->prov->idx[i] = (int32_t)o->data[i];
+        ck->prov->rng = rd;
+        *ck->rng = rm;
+        *epoch = (int)ep;
+        *global_step = gs;
+    }
+    free(fp);
+    free(text);
+    sk_tset_free(all);
+    sk_tset_free(sets[0]);
+    sk_tset_free(sets[1]);
+    return st;
 }

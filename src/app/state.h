@@ -11,6 +11,7 @@
 #define SK_APP_STATE_H
 #include <stdint.h>
 
+#include "app/provider.h"
 #include "app/run_ctx.h"
 #include "continual/continual.h"
 #include "data/dataset.h"
@@ -18,6 +19,7 @@
 #include "io/json.h"
 #include "lmc/barrier.h"
 #include "nn/model.h"
+#include "nn/optim.h"
 #include "nn/train.h"
 #include "rebasin/spec.h"
 #include "rebasin/srb.h"
@@ -113,6 +115,36 @@ SK_MUST_CHECK sk_status sk_endpoints_evaluate(sk_run *r, sk_pipe_state *ps);
 
 /* "loaded", "trained", "initialisation" or "planted". */
 const char *sk_endpoint_source(const sk_endpoint *ep);
+
+/* A checkpoint of endpoint training (endpoint.c): everything the epoch loop
+ * carries from one epoch to the next, so that training resumes after the
+ * last finished epoch and ends bit-identical to an uninterrupted run. It is
+ * written after each epoch but the last to <weights>.ckpt, an HDF5 file in
+ * the weights format (io/h5w.h), atomically: datasets "model.<name>" (the
+ * parameters and buffers), "optim.1.<name>" and "optim.2.<name>" (the
+ * optimiser's state sets, sk_optim_export), "data.order" (the training
+ * provider's current example order, as float32: exact up to 2^24 examples);
+ * attributes "fingerprint" (the endpoint's recipe fingerprint) and
+ * "checkpoint", "key: value" lines: epoch, epochs, global_step,
+ * optimizer_steps, rng_model (the dropout stream) and rng_data (the
+ * provider's order and augmentation stream), each rng as 4 hex words. */
+typedef struct {
+    const char *path;        /* the checkpoint file */
+    const char *fingerprint; /* of the endpoint's recipe */
+    int epochs;              /* of the whole training */
+    sk_tset *params;         /* the model's parameters and buffers */
+    sk_optim *opt;
+    sk_provider *prov; /* training batches: example order and rng */
+    sk_rng *rng;       /* the model's dropout stream */
+} sk_ckpt;
+
+/* The state after `epoch` epochs and global_step optimiser steps. */
+SK_MUST_CHECK sk_status sk_ckpt_write(const sk_ckpt *ck, int epoch, int64_t global_step);
+/* Restore the state in ck's parts from ck->path: *epoch epochs done (1..epochs),
+ * *global_step. An error, with nothing changed, when the file cannot be read,
+ * carries another fingerprint or does not fit the parts (shapes, optimiser,
+ * number of examples). */
+SK_MUST_CHECK sk_status sk_ckpt_read(const sk_ckpt *ck, int *epoch, int64_t *global_step);
 
 /* fetch.c: when dataset.path is the default folder and the data set is not
  * there, fetch it (datasets/fetch); an error when that fails. */

@@ -216,6 +216,31 @@ void sk_optim_reset(sk_optim *o)
     o->step = 0;
 }
 
+void sk_optim_export(const sk_optim *o, int64_t *steps, int *n_sets, const sk_tset *sets[2])
+{
+    *steps = o->step;
+    *n_sets = o->s2 ? 2 : (o->s1 ? 1 : 0);
+    sets[0] = o->s1;
+    sets[1] = o->s2;
+}
+
+sk_status sk_optim_import(sk_optim *o, int64_t steps, int n_sets, const sk_tset *const *sets)
+{
+    sk_tset *own[2] = {o->s1, o->s2};
+    int want = o->s2 ? 2 : (o->s1 ? 1 : 0);
+    if (steps < 0) return sk_err(SK_EINVAL, "optimizer state: step count %lld", (long long)steps);
+    if (n_sets != want)
+        return sk_err(SK_EINVAL, "optimizer state: %d state set(s) given, %s%s keeps %d", n_sets,
+                      sk_opt_kind_name(o->o.kind), o->o.kind == SK_OPT_SGD && want ? " with momentum" : "", want);
+    for (int i = 0; i < want; i++)
+        if (!sets[i] || !sets[i]->block || !sk_tset_same_layout(sets[i], own[i]))
+            return sk_err(SK_EINVAL, "optimizer state: state set %d has another layout than the parameters", i + 1);
+    for (int i = 0; i < want; i++)
+        memcpy(own[i]->block, sets[i]->block, (size_t)own[i]->numel * sizeof(float));
+    o->step = steps;
+    return SK_OK;
+}
+
 int64_t sk_optim_steps_done(const sk_optim *o)
 {
     return o->step;

@@ -83,6 +83,17 @@ int64_t sk_optim_steps_done(const sk_optim *o);
 /* Zero the state (momentum, moments) and the step counter. */
 void sk_optim_reset(sk_optim *o);
 
+/* The whole state, for checkpoints: the step counter and n_sets state sets
+ * of the parameters' layout (0 for SGD without momentum, 1 for SGD with
+ * momentum: the momentum buffers, 2 for Adam/AdamW: the first and second
+ * moments). Export lends the optimiser's own sets (valid until the next
+ * step or sk_optim_free); import copies values in, and fails (SK_EINVAL,
+ * nothing changed) when steps < 0 or the number of sets or a set's layout
+ * differs from this optimiser's. Steps after an import are, bit for bit,
+ * those the exporting optimiser would have taken. */
+void sk_optim_export(const sk_optim *o, int64_t *steps, int *n_sets, const sk_tset *sets[2]);
+SK_MUST_CHECK sk_status sk_optim_import(sk_optim *o, int64_t steps, int n_sets, const sk_tset *const *sets);
+
 /* Global L2 norm of the trainable (non-buffer) entries of `g`, in double. */
 double sk_grad_norm(const sk_tset *g);
 

@@ -147,8 +147,10 @@ sk_status sk_train(sk_model *m, sk_train_cfg *cfg)
         return sk_err(SK_EINVAL, "batch_size %d must be in 1..%d (the model's max batch)", cfg->batch_size,
                       sk_model_max_batch(m));
     if (!cfg->get_batch || !cfg->step) return sk_err(SK_EINVAL, "sk_train: get_batch and step callbacks are required");
+    if (cfg->start_epoch < 0 || cfg->start_epoch > cfg->epochs)
+        return sk_err(SK_EINVAL, "sk_train: start epoch %d outside 0..%d", cfg->start_epoch, cfg->epochs);
     if ((st = bufs_alloc(&b, m, cfg->batch_size)) != SK_OK) goto cleanup;
-    for (int epoch = 0; epoch < cfg->epochs; epoch++) {
+    for (int epoch = cfg->start_epoch; epoch < cfg->epochs; epoch++) {
         double total = 0.0, t0 = sk_now();
         int64_t count = 0, correct = 0;
         for (int64_t step = 0;; step++) {
@@ -186,6 +188,12 @@ sk_status sk_train(sk_model *m, sk_train_cfg *cfg)
                         epoch + 1, isnan(tl) ? "NaN" : "infinite");
             goto cleanup;
         }
+        int end = cfg->on_epoch_end ? cfg->on_epoch_end(cfg->epoch_end_ctx, epoch + 1, cfg->global_step) : 0;
+        if (end < 0) {
+            st = SK_EIO;
+            goto cleanup;
+        }
+        if (end > 0) break;
     }
 cleanup:
     bufs_free(&b);

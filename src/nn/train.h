@@ -25,6 +25,11 @@ typedef int (*sk_step_fn)(void *optctx, sk_tset *params, sk_tset *grads, int64_t
  * epoch (forward + backward + step, excluding evaluation). */
 typedef void (*sk_epoch_fn)(void *ctx, int epoch, double train_loss, double train_acc, double test_loss,
                             double test_acc, double samples_per_s);
+/* At the very end of each epoch (after on_epoch; epoch counts from 1,
+ * global_step is the steps taken so far), e.g. to write a checkpoint:
+ * 0 = go on, 1 = stop after this epoch (sk_train returns SK_OK), < 0 = an
+ * error (sk_err set; sk_train returns SK_EIO). */
+typedef int (*sk_epoch_end_fn)(void *ctx, int epoch, int64_t global_step);
 
 typedef struct {
     int regression;            /* 1: MSE against yr; 0: softmax cross-entropy on y */
@@ -44,6 +49,13 @@ typedef struct {
     void *epoch_ctx;     /* optional */
     sk_rng *rng;         /* dropout draws (required when the model has dropout) */
     int64_t global_step; /* in/out: optimiser steps so far (continues across calls) */
+    /* Resuming: epochs start_epoch+1..epochs are trained (0: all). The
+     * caller restores what the epoch loop carries from one epoch to the
+     * next as it was after epoch start_epoch: the parameters and buffers,
+     * global_step, the optimiser, the rng and the batch provider's state. */
+    int start_epoch;
+    sk_epoch_end_fn on_epoch_end; /* optional */
+    void *epoch_end_ctx;
 } sk_train_cfg;
 
 /* Zero grads, forward (train = 1) on x (n, ...), loss, backward into grads.
@@ -53,8 +65,11 @@ SK_MUST_CHECK sk_status sk_train_grad(sk_model *m, const sk_tset *params, sk_tse
                                       const int32_t *y, const float *yr, int n, const sk_loss_spec *ls, sk_rng *rng,
                                       double *loss, int *n_correct);
 
-/* cfg->epochs epochs of: batches -> sk_train_grad -> cfg->step; then the
- * optional test evaluation and on_epoch. Updates cfg->global_step. */
+/* Epochs cfg->start_epoch+1 .. cfg->epochs of: batches -> sk_train_grad ->
+ * cfg->step; then the optional test evaluation, on_epoch and on_epoch_end.
+ * Updates cfg->global_step. Training k epochs, stopping, and resuming with
+ * start_epoch = k from the state after epoch k gives the same numbers, bit
+ * for bit, as training straight through. */
 SK_MUST_CHECK sk_status sk_train(sk_model *m, sk_train_cfg *cfg);
 
 /* Mean loss and accuracy (NAN for regression) of params (NULL = the model's
