@@ -51,6 +51,9 @@ SK_MUST_CHECK sk_status sk_cfg_apply_set(sk_config *cfg, const char *arg, unsign
 void sk_cfg_record(const sk_cfg_ctx *cx, sk_cfg_pos *p, const yaml_node_t *n);
 /* "FILE:LINE:COL" or "--set KEY=VALUE" (control characters escaped, a long
  * argument shortened) for p, or `fallback` when p is NULL or not given. */
+/* The current message with control characters escaped (every config error
+ * goes through it before it reaches the user); returns st. */
+sk_status sk_cfg_clean_msg(sk_status st);
 void sk_cfg_pos_text(const sk_cfg_where *w, const sk_cfg_pos *p, const char *fallback, char *buf, size_t n);
 /* sk_config_finalize with the positions of the keys (NULL: none) and, for a
  * sweep item, its description ("sweep item L (key = value)") after the
