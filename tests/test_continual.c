@@ -494,6 +494,69 @@ START_TEST(test_memory_balance)
 }
 END_TEST
 
+/* Labels skewed towards class 0 (4 of every 5 examples; classes 1..9 share
+ * the rest, at least 5 each when n >= 225): a class-balanced memory keeps at
+ * most k of class 0, a random one mostly class 0. */
+static void skew_labels(sk_split *sp)
+{
+    for (int64_t i = 0; i < sp->n; i++)
+        sp->y[i] = i % 5 ? 0 : (int32_t)(1 + (i / 5) % 9);
+}
+
+static int count_label(const sk_dataset *ds, const sk_cl_memory *m, int task, int y)
+{
+    int c = 0;
+    for (int64_t k = 0; k < m->n; k++)
+        c += m->task[k] == task && ds->train.y[m->idx[k]] == y;
+    return c;
+}
+
+START_TEST(test_memory_random)
+{
+    sk_dataset ds;
+    make_ds(&ds, SK_DS_MNIST, 600, 50, 1, 4, 4, 10);
+    skew_labels(&ds.train);
+    sk_cl_bench *b = NULL;
+    ck_assert_int_eq(sk_cl_bench_new(SK_CL_ROTATED, 3, SK_CL_LINSPACE, 0, 1, &ds, 0, &b), SK_OK);
+    sk_cl_memory m = {0}, m2 = {0}, cb = {0};
+    ck_assert_int_eq(sk_cl_memory_add_random(&m, b, 0, 50, 9), SK_OK);
+    ck_assert_int_eq(m.n, 50);
+    ck_assert_int_eq(sk_cl_memory_add_random(&m, b, 1, 50, 9), SK_OK);
+    ck_assert_int_eq(m.n, 100);
+    for (int64_t k = 0; k < m.n; k++) {
+        ck_assert_int_eq(m.task[k], k < 50 ? 0 : 1);
+        ck_assert(m.idx[k] >= 0 && m.idx[k] < 600);
+        for (int64_t j = k < 50 ? 0 : 50; j < k; j++)
+            ck_assert(m.idx[j] != m.idx[k]); /* no duplicates within a task */
+    }
+    /* Random, not class-balanced: about 4/5 of each task's examples are of
+     * class 0 (a class-balanced memory of 5 per class would hold 5). */
+    for (int t = 0; t < 2; t++)
+        ck_assert_int_gt(count_label(&ds, &m, t, 0), 25);
+    /* The same shuffle as the class-balanced memory: its first example is the
+     * first of the random memory (both walk (seed, t) in order). */
+    ck_assert_int_eq(sk_cl_memory_add_task(&cb, b, 0, 5, 9), SK_OK);
+    ck_assert_int_eq(cb.n, 50);
+    ck_assert_int_eq(count_label(&ds, &cb, 0, 0), 5);
+    ck_assert_int_eq(cb.idx[0], m.idx[0]);
+    /* Deterministic from the seed; different tasks, different draws. */
+    ck_assert_int_eq(sk_cl_memory_add_random(&m2, b, 0, 50, 9), SK_OK);
+    ck_assert_mem_eq(m.idx, m2.idx, 50 * sizeof(int32_t));
+    ck_assert(memcmp(m.idx, m.idx + 50, 50 * sizeof(int32_t)) != 0);
+    /* More than the task has: all of it, once; 0: nothing. */
+    sk_cl_memory_free(&m2);
+    ck_assert_int_eq(sk_cl_memory_add_random(&m2, b, 2, 1000, 9), SK_OK);
+    ck_assert_int_eq(m2.n, 600);
+    ck_assert_int_eq(sk_cl_memory_add_random(&m2, b, 2, 0, 9), SK_OK);
+    ck_assert_int_eq(m2.n, 600);
+    sk_cl_memory_free(&m);
+    sk_cl_memory_free(&m2);
+    sk_cl_memory_free(&cb);
+    sk_cl_bench_free(b);
+    sk_dataset_free(&ds);
+}
+END_TEST
+
 /* ---- smoke run of every method --------------------------------------------- */
 
 static int run_methods(const int *methods, int n, sk_cl_results **res, sk_dataset *ds)
@@ -645,6 +708,7 @@ static Suite *continual_suite(void)
     tcase_add_test(tc, test_metrics);
     tcase_add_test(tc, test_fisher_explicit);
     tcase_add_test(tc, test_memory_balance);
+    tcase_add_test(tc, test_memory_random);
     tcase_add_test(tc, test_smoke_all_methods);
     tcase_add_test(tc, test_run_rejects_bad_input);
     tcase_add_test(tc, test_smoke_rebasin);

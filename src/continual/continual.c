@@ -30,6 +30,9 @@ const char *const sk_cl_method_names[] = {
     [SK_CL_FINETUNE] = "finetune", [SK_CL_EWC] = "ewc",     [SK_CL_REPLAY] = "replay",
     [SK_CL_AGEM] = "agem",         [SK_CL_JOINT] = "joint", [SK_CL_REBASIN] = "rebasin"};
 
+const char *const sk_cl_rebasin_loss_names[] = {
+    [SK_CL_REBASIN_LOSS_MEAN] = "mean", [SK_CL_REBASIN_LOSS_TASK_MEAN] = "task_mean"};
+
 const char *sk_cl_method_name(int method)
 {
     return SK_NAME(sk_cl_method_names, method);
@@ -106,7 +109,8 @@ sk_status sk_cl_trainer_init(sk_cl_trainer *tr, const sk_cl_bench *b, const sk_c
     tr->idx = sk_alloc_n((size_t)tr->cap, sizeof(int32_t));
     tr->order = sk_alloc_n((size_t)max_order, sizeof(int32_t));
     /* The memory never holds more than every training example once. */
-    int64_t mem_max = (int64_t)o->memory_per_class * b->K * T;
+    int64_t per_task = o->memory == SK_CL_MEMORY_PER_CLASS ? (int64_t)o->memory_per_class * b->K : o->memory_per_task;
+    int64_t mem_max = (per_task > 0 ? per_task : 0) * T;
     if (mem_max > sum_train) mem_max = sum_train;
     tr->mem_order = sk_alloc_n((size_t)mem_max + 1, sizeof(int32_t));
     tr->g2 = sk_tset_like(sk_model_params(tr->m));
@@ -115,6 +119,7 @@ sk_status sk_cl_trainer_init(sk_cl_trainer *tr, const sk_cl_bench *b, const sk_c
         goto fail;
     }
     if ((st = sk_optim_new(&o->opt, sk_model_params(tr->m), &tr->opt)) != SK_OK) goto fail;
+    sk_cl_trainer_reset(tr);
     return SK_OK;
 fail:
     sk_cl_trainer_free(tr);
