@@ -174,7 +174,7 @@ const sk_cfg_key sk_cfg_schema[] = {
     FLT("continual.momentum", continual.momentum, "0.9", 0, 1, 0, "SGD momentum"),
     FLT("continual.weight_decay", continual.weight_decay, "0.01", 0, BIG, 0,
         "weight decay of the model's own training"),
-    ENUM("continual.memory", continual.memory, "per_class", sk_cl_memory_names,
+    ENUM("continual.memory", continual.memory, "per_task", sk_cl_memory_names,
          "episodic memory of replay, agem and rebasin: per_task = continual.memory_per_task random examples of "
          "each finished task (the published, experience-balanced memory); per_class = continual.memory_per_class "
          "examples of each class of each finished task (class-balanced)"),
@@ -198,7 +198,7 @@ const sk_cfg_key sk_cfg_schema[] = {
         "rebasin: standard deviation of the residual's initialisation"),
     FLT("continual.rebasin.alpha", continual.rebasin.alpha, "0.8", 0, 1, 0,
         "rebasin: update theta = alpha theta + (1 - alpha) pi(theta) + delta"),
-    ENUM("continual.rebasin.loss", continual.rebasin.loss, "task_mean", sk_cl_rebasin_loss_names,
+    ENUM("continual.rebasin.loss", continual.rebasin.loss, "mean", sk_cl_rebasin_loss_names,
          "rebasin: mean = plain mean over the batch of current and memory examples (the published Rotated-MNIST "
          "loss); task_mean = sum over the tasks in the batch of each task's mean loss"),
 };
