@@ -308,6 +308,7 @@ START_TEST(test_split_cifar100_files)
     cfg.continual.methods[1] = 2;
     cfg.continual.epochs = 1;
     cfg.continual.batch_size = 10;
+    cfg.continual.memory = SK_CL_MEMORY_PER_CLASS; /* the default before per_task */
     cfg.continual.memory_per_class = 1;
     sk_model_spec ms = {0};
     ms.arch = SK_ARCH_MLP;
@@ -494,6 +495,255 @@ START_TEST(test_memory_balance)
 }
 END_TEST
 
+/* Labels skewed towards class 0 (4 of every 5 examples; classes 1..9 share
+ * the rest, at least 5 each when n >= 225): a class-balanced memory keeps at
+ * most k of class 0, a random one mostly class 0. */
+static void skew_labels(sk_split *sp)
+{
+    for (int64_t i = 0; i < sp->n; i++)
+        sp->y[i] = i % 5 ? 0 : (int32_t)(1 + (i / 5) % 9);
+}
+
+static int count_label(const sk_dataset *ds, const sk_cl_memory *m, int task, int y)
+{
+    int c = 0;
+    for (int64_t k = 0; k < m->n; k++)
+        c += m->task[k] == task && ds->train.y[m->idx[k]] == y;
+    return c;
+}
+
+START_TEST(test_memory_random)
+{
+    sk_dataset ds;
+    make_ds(&ds, SK_DS_MNIST, 600, 50, 1, 4, 4, 10);
+    skew_labels(&ds.train);
+    sk_cl_bench *b = NULL;
+    ck_assert_int_eq(sk_cl_bench_new(SK_CL_ROTATED, 3, SK_CL_LINSPACE, 0, 1, &ds, 0, &b), SK_OK);
+    sk_cl_memory m = {0}, m2 = {0}, cb = {0};
+    ck_assert_int_eq(sk_cl_memory_add_random(&m, b, 0, 50, 9), SK_OK);
+    ck_assert_int_eq(m.n, 50);
+    ck_assert_int_eq(sk_cl_memory_add_random(&m, b, 1, 50, 9), SK_OK);
+    ck_assert_int_eq(m.n, 100);
+    for (int64_t k = 0; k < m.n; k++) {
+        ck_assert_int_eq(m.task[k], k < 50 ? 0 : 1);
+        ck_assert(m.idx[k] >= 0 && m.idx[k] < 600);
+        for (int64_t j = k < 50 ? 0 : 50; j < k; j++)
+            ck_assert(m.idx[j] != m.idx[k]); /* no duplicates within a task */
+    }
+    /* Random, not class-balanced: about 4/5 of each task's examples are of
+     * class 0 (a class-balanced memory of 5 per class would hold 5). */
+    for (int t = 0; t < 2; t++)
+        ck_assert_int_gt(count_label(&ds, &m, t, 0), 25);
+    /* The same shuffle as the class-balanced memory: its first example is the
+     * first of the random memory (both walk (seed, t) in order). */
+    ck_assert_int_eq(sk_cl_memory_add_task(&cb, b, 0, 5, 9), SK_OK);
+    ck_assert_int_eq(cb.n, 50);
+    ck_assert_int_eq(count_label(&ds, &cb, 0, 0), 5);
+    ck_assert_int_eq(cb.idx[0], m.idx[0]);
+    /* Deterministic from the seed; different tasks, different draws. */
+    ck_assert_int_eq(sk_cl_memory_add_random(&m2, b, 0, 50, 9), SK_OK);
+    ck_assert_mem_eq(m.idx, m2.idx, 50 * sizeof(int32_t));
+    ck_assert(memcmp(m.idx, m.idx + 50, 50 * sizeof(int32_t)) != 0);
+    /* More than the task has: all of it, once; 0: nothing. */
+    sk_cl_memory_free(&m2);
+    ck_assert_int_eq(sk_cl_memory_add_random(&m2, b, 2, 1000, 9), SK_OK);
+    ck_assert_int_eq(m2.n, 600);
+    ck_assert_int_eq(sk_cl_memory_add_random(&m2, b, 2, 0, 9), SK_OK);
+    ck_assert_int_eq(m2.n, 600);
+    sk_cl_memory_free(&m);
+    sk_cl_memory_free(&m2);
+    sk_cl_memory_free(&cb);
+    sk_cl_bench_free(b);
+    sk_dataset_free(&ds);
+}
+END_TEST
+
+/* The config defaults and the option mapping of the memory and of the
+ * rebasin loss: the published choices by default. */
+START_TEST(test_options_memory_loss_defaults)
+{
+    sk_config cfg;
+    sk_config_defaults(&cfg, "d");
+    sk_cl_opts o;
+    sk_options_continual(&cfg, &o);
+    ck_assert_int_eq(o.memory, SK_CL_MEMORY_PER_TASK);
+    ck_assert_int_eq(o.memory_per_task, 50);
+    ck_assert_int_eq(o.memory_per_class, 5);
+    ck_assert_int_eq(o.rebasin.loss, SK_CL_REBASIN_LOSS_MEAN);
+    ck_assert_str_eq(sk_cl_memory_names[o.memory], "per_task");
+    ck_assert_str_eq(sk_cl_rebasin_loss_names[o.rebasin.loss], "mean");
+    cfg.continual.memory = SK_CL_MEMORY_PER_CLASS;
+    cfg.continual.memory_per_task = 7;
+    cfg.continual.memory_per_class = 3;
+    cfg.continual.rebasin.loss = SK_CL_REBASIN_LOSS_TASK_MEAN;
+    sk_options_continual(&cfg, &o);
+    ck_assert_int_eq(o.memory, SK_CL_MEMORY_PER_CLASS);
+    ck_assert_int_eq(o.memory_per_task, 7);
+    ck_assert_int_eq(o.memory_per_class, 3);
+    ck_assert_int_eq(o.rebasin.loss, SK_CL_REBASIN_LOSS_TASK_MEAN);
+}
+END_TEST
+
+/* A trainer as sk_continual_run builds it: rotated, 3 tasks of 600 skewed
+ * 4x4 examples, MLP 16-8-10, one batch per epoch, options from cfg. */
+typedef struct {
+    sk_dataset ds;
+    sk_cl_bench *b;
+    sk_cl_opts o;
+    sk_cl_trainer tr;
+} cl_fixture;
+
+static void fixture_new(cl_fixture *f, const sk_config *cfg)
+{
+    make_ds(&f->ds, SK_DS_MNIST, 600, 50, 1, 4, 4, 10);
+    skew_labels(&f->ds.train);
+    sk_options_continual(cfg, &f->o);
+    ck_assert_int_eq(sk_cl_bench_new(SK_CL_ROTATED, 3, SK_CL_LINSPACE, 0, f->o.seed, &f->ds, 0, &f->b), SK_OK);
+    sk_model_spec ms = {0};
+    ms.arch = SK_ARCH_MLP;
+    ms.n_hidden = 1;
+    ms.hidden[0] = 8;
+    ms.in_c = 1;
+    ms.in_h = 4;
+    ms.in_w = 4;
+    ms.n_out = 10;
+    ck_assert_int_eq(sk_cl_trainer_init(&f->tr, f->b, &f->o, &ms), SK_OK);
+}
+
+static void fixture_free(cl_fixture *f)
+{
+    sk_cl_trainer_free(&f->tr);
+    sk_cl_bench_free(f->b);
+    sk_dataset_free(&f->ds);
+}
+
+static void fixture_config(sk_config *cfg)
+{
+    sk_config_defaults(cfg, "fx");
+    cfg->seed = 5;
+    cfg->continual.tasks = 3;
+    cfg->continual.epochs = 1;
+    cfg->continual.batch_size = 600;
+}
+
+/* The memory a whole run of `meth` leaves behind (after tasks 1 and 2). */
+static void run_memory(const sk_config *cfg, int meth, sk_cl_memory *out)
+{
+    cl_fixture f;
+    fixture_new(&f, cfg);
+    sk_rng init;
+    sk_rng_seed(&init, 1);
+    sk_model_init(f.tr.m, &init);
+    double acc[9];
+    ck_assert_int_eq(sk_cl_run_method(&f.tr, meth, acc, NULL, SK_PROGRESS_NEVER), SK_OK);
+    *out = f.tr.mem; /* taken over */
+    memset(&f.tr.mem, 0, sizeof f.tr.mem);
+    fixture_free(&f);
+}
+
+START_TEST(test_memory_default_per_task)
+{
+    sk_config cfg;
+    fixture_config(&cfg);
+    /* Default: 50 random examples of each finished task, the same memory for
+     * replay, agem and rebasin. */
+    sk_cl_memory m = {0}, m2 = {0};
+    run_memory(&cfg, SK_CL_REPLAY, &m);
+    ck_assert_int_eq(m.n, 2 * 50);
+    sk_dataset ds;
+    make_ds(&ds, SK_DS_MNIST, 600, 50, 1, 4, 4, 10);
+    skew_labels(&ds.train);
+    for (int t = 0; t < 2; t++) {
+        int n = 0;
+        for (int64_t k = 0; k < m.n; k++)
+            n += m.task[k] == t;
+        ck_assert_int_eq(n, 50);
+        ck_assert_int_gt(count_label(&ds, &m, t, 0), 5); /* not class-balanced */
+    }
+    sk_cl_bench *b = NULL;
+    ck_assert_int_eq(sk_cl_bench_new(SK_CL_ROTATED, 3, SK_CL_LINSPACE, 0, 5, &ds, 0, &b), SK_OK);
+    sk_cl_memory want = {0};
+    ck_assert_int_eq(sk_cl_memory_add_random(&want, b, 0, 50, 5), SK_OK);
+    ck_assert_int_eq(sk_cl_memory_add_random(&want, b, 1, 50, 5), SK_OK);
+    ck_assert_mem_eq(m.idx, want.idx, 100 * sizeof(int32_t));
+    ck_assert_mem_eq(m.task, want.task, 100 * sizeof(int32_t));
+    const int others[] = {SK_CL_AGEM, SK_CL_REBASIN};
+    for (int q = 0; q < 2; q++) {
+        run_memory(&cfg, others[q], &m2);
+        ck_assert_int_eq(m2.n, m.n);
+        ck_assert_mem_eq(m2.idx, m.idx, 100 * sizeof(int32_t));
+        sk_cl_memory_free(&m2);
+    }
+    /* memory_per_task sets the size. */
+    cfg.continual.memory_per_task = 20;
+    run_memory(&cfg, SK_CL_REPLAY, &m2);
+    ck_assert_int_eq(m2.n, 2 * 20);
+    ck_assert_mem_eq(m2.idx, want.idx, 20 * sizeof(int32_t));
+    sk_cl_memory_free(&m2);
+    /* memory per_class: the class-balanced memory of earlier versions. */
+    cfg.continual.memory = SK_CL_MEMORY_PER_CLASS;
+    run_memory(&cfg, SK_CL_REPLAY, &m2);
+    sk_cl_memory_free(&want);
+    ck_assert_int_eq(sk_cl_memory_add_task(&want, b, 0, 5, 5), SK_OK);
+    ck_assert_int_eq(sk_cl_memory_add_task(&want, b, 1, 5, 5), SK_OK);
+    ck_assert_int_eq(m2.n, 100);
+    ck_assert_mem_eq(m2.idx, want.idx, 100 * sizeof(int32_t));
+    for (int t = 0; t < 2; t++)
+        for (int y = 0; y < 10; y++)
+            ck_assert_int_eq(count_label(&ds, &m2, t, y), 5);
+    sk_cl_memory_free(&m);
+    sk_cl_memory_free(&m2);
+    sk_cl_memory_free(&want);
+    sk_cl_bench_free(b);
+    sk_dataset_free(&ds);
+}
+END_TEST
+
+/* The rebasin loss of task 3 on a batch of 600 current examples and 100
+ * memory examples of tasks 1 and 2. At theta = 0 (and delta ~ 1e-4) every
+ * logit is ~0, so every example's cross-entropy is log 10: the plain batch
+ * mean is log 10, the sum over the three tasks of their means 3 log 10. The
+ * task's reported mean loss is that of its single minibatch. */
+static double rebasin_first_loss(sk_config *cfg)
+{
+    cl_fixture f;
+    fixture_new(&f, cfg);
+    for (int t = 0; t < 2; t++)
+        ck_assert_int_eq(sk_cl_memory_add_random(&f.tr.mem, f.b, t, 50, f.o.seed), SK_OK);
+    ck_assert_double_eq(sk_model_params(f.tr.m)->block[0], 0.0f); /* parameters stay 0 until init */
+    int64_t done = 0;
+    double loss = NAN;
+    ck_assert_int_eq(sk_cl_rebasin_task(&f.tr, 2, NULL, &done, &loss), SK_OK);
+    ck_assert_int_eq(done, 1);
+    fixture_free(&f);
+    return loss;
+}
+
+START_TEST(test_rebasin_loss_weighting)
+{
+    sk_config cfg;
+    fixture_config(&cfg);
+    double mean = rebasin_first_loss(&cfg);
+    ck_assert_msg(fabs(mean - log(10.0)) < 1e-2, "default rebasin loss %g, want the plain mean log 10 = %g", mean,
+                  log(10.0));
+    cfg.continual.rebasin.loss = SK_CL_REBASIN_LOSS_TASK_MEAN;
+    double task_mean = rebasin_first_loss(&cfg);
+    ck_assert_msg(fabs(task_mean - 3 * log(10.0)) < 3e-2, "task_mean rebasin loss %g, want 3 log 10 = %g", task_mean,
+                  3 * log(10.0));
+    /* The weights behind the two: per example 1/n, or 1/(examples of its task). */
+    float z[4 * 10], d0[4 * 10], d1[4 * 10];
+    int32_t y[4] = {1, 2, 3, 4}, task[4] = {2, 2, 2, 0};
+    for (int k = 0; k < 40; k++)
+        z[k] = 0.0f;
+    sk_cl_loss(z, y, task, 4, 10, NULL, 0, d0, NULL);
+    sk_cl_loss(z, y, task, 4, 10, NULL, 1, d1, NULL);
+    for (int n = 0; n < 4; n++) {
+        ck_assert_float_eq_tol(d0[n * 10 + y[n]], (0.1f - 1.0f) / 4.0f, 1e-6f);
+        ck_assert_float_eq_tol(d1[n * 10 + y[n]], (0.1f - 1.0f) / (n < 3 ? 3.0f : 1.0f), 1e-6f);
+    }
+}
+END_TEST
+
 /* ---- smoke run of every method --------------------------------------------- */
 
 static int run_methods(const int *methods, int n, sk_cl_results **res, sk_dataset *ds)
@@ -509,7 +759,9 @@ static int run_methods(const int *methods, int n, sk_cl_results **res, sk_datase
     cfg.continual.epochs = 3;
     cfg.continual.batch_size = 32;
     cfg.continual.lr = 3e-3;
+    cfg.continual.memory = SK_CL_MEMORY_PER_CLASS; /* the defaults before per_task and mean */
     cfg.continual.memory_per_class = 4;
+    cfg.continual.rebasin.loss = SK_CL_REBASIN_LOSS_TASK_MEAN;
     cfg.continual.fisher_samples = 100;
     sk_model_spec ms = {0};
     ms.arch = SK_ARCH_MLP;
@@ -645,6 +897,10 @@ static Suite *continual_suite(void)
     tcase_add_test(tc, test_metrics);
     tcase_add_test(tc, test_fisher_explicit);
     tcase_add_test(tc, test_memory_balance);
+    tcase_add_test(tc, test_memory_random);
+    tcase_add_test(tc, test_options_memory_loss_defaults);
+    tcase_add_test(tc, test_memory_default_per_task);
+    tcase_add_test(tc, test_rebasin_loss_weighting);
     tcase_add_test(tc, test_smoke_all_methods);
     tcase_add_test(tc, test_run_rejects_bad_input);
     tcase_add_test(tc, test_smoke_rebasin);

@@ -133,6 +133,8 @@ void sk_options_continual(const sk_config *c, sk_cl_opts *o)
     o->opt.beta1 = c->train.beta1;
     o->opt.beta2 = c->train.beta2;
     o->opt.eps = c->train.eps;
+    o->memory = c->continual.memory;
+    o->memory_per_task = c->continual.memory_per_task;
     o->memory_per_class = c->continual.memory_per_class;
     o->ewc_lambda = c->continual.ewc_lambda;
     o->fisher_samples = c->continual.fisher_samples;

@@ -156,7 +156,8 @@ typedef struct {
         int epochs, batch_size;
         sk_opt_kind optimizer;
         double lr, momentum, weight_decay;
-        int memory_per_class;
+        sk_cl_memory_kind memory;
+        int memory_per_task, memory_per_class;
         double ewc_lambda;
         int fisher_samples;
         sk_cl_rebasin_opts rebasin;

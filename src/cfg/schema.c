@@ -240,8 +240,14 @@ const sk_cfg_key sk_cfg_schema[] = {
     FLT("continual.momentum", continual.momentum, "0.9", 0, 1, SK_CFG_EXCL_MAX, "SGD momentum"),
     FLT("continual.weight_decay", continual.weight_decay, "0.01", 0, BIG, 0,
         "weight decay of the model's own training"),
+    ENUM("continual.memory", continual.memory, "per_task", sk_cl_memory_names,
+         "episodic memory of replay, agem and rebasin: per_task = continual.memory_per_task random examples of "
+         "each finished task (the published, experience-balanced memory); per_class = continual.memory_per_class "
+         "examples of each class of each finished task (class-balanced)"),
+    INT("continual.memory_per_task", continual.memory_per_task, "50", 0, 1e6,
+        "episodic memory per_task: random examples kept per task"),
     INT("continual.memory_per_class", continual.memory_per_class, "5", 0, 1e6,
-        "episodic memory: examples per class per task (replay, agem, rebasin)"),
+        "episodic memory per_class: examples kept per class per task"),
     FLT("continual.ewc_lambda", continual.ewc_lambda, "100", 0, BIG, 0, "EWC penalty strength"),
     INT("continual.fisher_samples", continual.fisher_samples, "1000", 1, 1e9, "EWC: examples for the diagonal Fisher"),
     FLT("continual.rebasin.lr", continual.rebasin.lr, "0.1", 0, BIG, 1,
@@ -258,6 +264,9 @@ const sk_cfg_key sk_cfg_schema[] = {
         "rebasin: standard deviation of the residual's initialisation"),
     FLT("continual.rebasin.alpha", continual.rebasin.alpha, "0.8", 0, 1, 0,
         "rebasin: update theta = alpha theta + (1 - alpha) pi(theta) + delta"),
+    ENUM("continual.rebasin.loss", continual.rebasin.loss, "mean", sk_cl_rebasin_loss_names,
+         "rebasin: mean = plain mean over the batch of current and memory examples (the published Rotated-MNIST "
+         "loss); task_mean = sum over the tasks in the batch of each task's mean loss"),
 };
 const int sk_cfg_n_schema = SK_COUNT_OF(sk_cfg_schema);
 _Static_assert(SK_COUNT_OF(sk_cfg_schema) <= SK_CFG_MAX_KEYS, "raise SK_CFG_MAX_KEYS");

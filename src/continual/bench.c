@@ -17,6 +17,7 @@ const char *const sk_cl_bench_names[] = {[SK_CL_ROTATED] = "rotated-mnist",
                                          [SK_CL_SPLIT_CIFAR10] = "split-cifar10",
                                          [SK_CL_SPLIT_CIFAR100] = "split-cifar100"};
 const char *const sk_cl_angles_names[] = {[SK_CL_LINSPACE] = "linspace", [SK_CL_STEP] = "step"};
+const char *const sk_cl_memory_names[] = {[SK_CL_MEMORY_PER_TASK] = "per_task", [SK_CL_MEMORY_PER_CLASS] = "per_class"};
 
 const char *sk_cl_bench_name(sk_cl_bench_kind k)
 {
@@ -302,42 +303,55 @@ void sk_cl_memory_free(sk_cl_memory *m)
     memset(m, 0, sizeof *m);
 }
 
-sk_status sk_cl_memory_add_task(sk_cl_memory *m, const sk_cl_bench *b, int t, int k, uint64_t seed)
+/* Room for `add` more entries (capacity at least doubles). */
+static sk_status memory_reserve(sk_cl_memory *m, int64_t add)
 {
-    sk_status st = SK_OK;
-    int64_t n = b->n_train[t];
-    int32_t *order = NULL, *count = NULL;
-    if (k <= 0) return SK_OK;
-    int64_t add = (int64_t)k * b->K < n ? (int64_t)k * b->K : n;
     int64_t want = m->n + add;
-    if (want > m->cap) {
-        int64_t cap = want > 2 * m->cap ? want : 2 * m->cap;
-        int32_t *nt = sk_alloc_n((size_t)cap, sizeof(int32_t)), *ni = sk_alloc_n((size_t)cap, sizeof(int32_t));
-        if (!nt || !ni) {
-            sk_free(nt);
-            sk_free(ni);
-            return SK_ENOMEM;
-        }
-        if (m->n) {
-            memcpy(nt, m->task, (size_t)m->n * sizeof(int32_t));
-            memcpy(ni, m->idx, (size_t)m->n * sizeof(int32_t));
-        }
-        sk_free(m->task);
-        sk_free(m->idx);
-        m->task = nt;
-        m->idx = ni;
-        m->cap = cap;
+    if (want <= m->cap) return SK_OK;
+    int64_t cap = want > 2 * m->cap ? want : 2 * m->cap;
+    int32_t *nt = sk_alloc_n((size_t)cap, sizeof(int32_t)), *ni = sk_alloc_n((size_t)cap, sizeof(int32_t));
+    if (!nt || !ni) {
+        sk_free(nt);
+        sk_free(ni);
+        return SK_ENOMEM;
     }
-    order = sk_alloc_n((size_t)(n > 0 ? n : 1), sizeof(int32_t));
-    count = sk_alloc_n((size_t)b->K, sizeof(int32_t));
-    if (!order || !count) {
-        st = SK_ENOMEM;
-        goto cleanup;
+    if (m->n) {
+        memcpy(nt, m->task, (size_t)m->n * sizeof(int32_t));
+        memcpy(ni, m->idx, (size_t)m->n * sizeof(int32_t));
     }
+    sk_free(m->task);
+    sk_free(m->idx);
+    m->task = nt;
+    m->idx = ni;
+    m->cap = cap;
+    return SK_OK;
+}
+
+/* Task t's training examples shuffled from (seed, t): a new array of n_train[t]. */
+static int32_t *memory_shuffle(const sk_cl_bench *b, int t, uint64_t seed)
+{
+    int64_t n = b->n_train[t];
+    int32_t *order = sk_alloc_n((size_t)(n > 0 ? n : 1), sizeof(int32_t));
+    if (!order) return NULL;
     memcpy(order, b->train_idx[t], (size_t)n * sizeof(int32_t));
     sk_rng r;
     sk_rng_seed_stream(&r, seed, STREAM_MEMORY + (uint64_t)t);
     sk_rng_shuffle_i32(&r, order, n);
+    return order;
+}
+
+sk_status sk_cl_memory_add_task(sk_cl_memory *m, const sk_cl_bench *b, int t, int k, uint64_t seed)
+{
+    int64_t n = b->n_train[t];
+    if (k <= 0) return SK_OK;
+    int64_t add = (int64_t)k * b->K < n ? (int64_t)k * b->K : n;
+    if (memory_reserve(m, add) != SK_OK) return SK_ENOMEM;
+    int32_t *order = memory_shuffle(b, t, seed), *count = sk_alloc_n((size_t)b->K, sizeof(int32_t));
+    if (!order || !count) {
+        sk_free(order);
+        sk_free(count);
+        return SK_ENOMEM;
+    }
     for (int64_t j = 0; j < n; j++) {
         int32_t c = b->ds->train.y[order[j]];
         if (c < 0 || c >= b->K || count[c] >= k) continue;
@@ -346,8 +360,23 @@ sk_status sk_cl_memory_add_task(sk_cl_memory *m, const sk_cl_bench *b, int t, in
         m->idx[m->n] = order[j];
         m->n++;
     }
-cleanup:
     sk_free(order);
     sk_free(count);
-    return st;
+    return SK_OK;
+}
+
+sk_status sk_cl_memory_add_random(sk_cl_memory *m, const sk_cl_bench *b, int t, int n, uint64_t seed)
+{
+    int64_t add = n < b->n_train[t] ? n : b->n_train[t];
+    if (add <= 0) return SK_OK;
+    if (memory_reserve(m, add) != SK_OK) return SK_ENOMEM;
+    int32_t *order = memory_shuffle(b, t, seed);
+    if (!order) return SK_ENOMEM;
+    for (int64_t j = 0; j < add; j++) {
+        m->task[m->n] = t;
+        m->idx[m->n] = order[j];
+        m->n++;
+    }
+    sk_free(order);
+    return SK_OK;
 }

@@ -1,6 +1,6 @@
 /* bench.h - continual-learning benchmarks (doc/algorithms.md §10): a task
  * sequence over an already-loaded data set, the per-task input transforms,
- * head masks, and the class-balanced episodic memory.
+ * head masks, and the episodic memory (per task or class-balanced).
  *
  * Examples are referenced, never copied: an example of task t is the pair
  * (t, index into the split); its float input is built on demand by
@@ -80,9 +80,21 @@ typedef struct {
     int32_t *task, *idx; /* (cap) */
 } sk_cl_memory;
 
+/* What the memory keeps of each finished task (continual.memory):
+ * per_task: continual.memory_per_task random examples (an experience-balanced
+ * buffer, as Avalanche's ExperienceBalancedBuffer in the published code);
+ * per_class: continual.memory_per_class examples of each class (class-balanced). */
+typedef enum { SK_CL_MEMORY_PER_TASK, SK_CL_MEMORY_PER_CLASS, SK_CL_MEMORY_COUNT } sk_cl_memory_kind;
+extern const char *const sk_cl_memory_names[SK_CL_MEMORY_COUNT]; /* "per_task", "per_class" */
+
 void sk_cl_memory_free(sk_cl_memory *m); /* frees the arrays, zeroes m */
+/* Both adders walk the same shuffle of task t's training examples, drawn from
+ * (seed, t), and append in its order. */
 /* Add up to k examples per class of task t (class-balanced; classes with
- * fewer examples give all they have), chosen by a shuffle from (seed, t). */
+ * fewer examples give all they have). */
 SK_MUST_CHECK sk_status sk_cl_memory_add_task(sk_cl_memory *m, const sk_cl_bench *b, int t, int k, uint64_t seed);
+/* Add min(n, examples of task t) examples of task t: the first n of the
+ * shuffle, a uniformly random subset whatever the classes. */
+SK_MUST_CHECK sk_status sk_cl_memory_add_random(sk_cl_memory *m, const sk_cl_bench *b, int t, int n, uint64_t seed);
 
 #endif

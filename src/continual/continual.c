@@ -30,6 +30,9 @@ const char *const sk_cl_method_names[] = {
     [SK_CL_FINETUNE] = "finetune", [SK_CL_EWC] = "ewc",     [SK_CL_REPLAY] = "replay",
     [SK_CL_AGEM] = "agem",         [SK_CL_JOINT] = "joint", [SK_CL_REBASIN] = "rebasin"};
 
+const char *const sk_cl_rebasin_loss_names[] = {
+    [SK_CL_REBASIN_LOSS_MEAN] = "mean", [SK_CL_REBASIN_LOSS_TASK_MEAN] = "task_mean"};
+
 const char *sk_cl_method_name(int method)
 {
     return SK_NAME(sk_cl_method_names, method);
@@ -63,8 +66,9 @@ void sk_cl_results_free(sk_cl_results *r)
     sk_free(r);
 }
 
-static void trainer_free(sk_cl_trainer *tr)
+void sk_cl_trainer_free(sk_cl_trainer *tr)
 {
+    if (!tr) return;
     sk_model_free(tr->m);
     sk_tset_free(tr->g2);
     sk_optim_free(tr->opt);
@@ -75,6 +79,51 @@ static void trainer_free(sk_cl_trainer *tr)
     sk_free(tr->order);
     sk_free(tr->mem_order);
     sk_cl_memory_free(&tr->mem);
+    memset(tr, 0, sizeof *tr);
+}
+
+sk_status sk_cl_trainer_init(sk_cl_trainer *tr, const sk_cl_bench *b, const sk_cl_opts *o, const sk_model_spec *ms)
+{
+    sk_status st = SK_OK;
+    const int T = b->T;
+    memset(tr, 0, sizeof *tr);
+    tr->b = b;
+    tr->o = o;
+    tr->cap = 2 * o->batch_size;
+    int max_batch = tr->cap > o->eval_batch_size ? tr->cap : o->eval_batch_size;
+    if ((st = sk_model_new(ms, max_batch, &tr->m)) != SK_OK) goto fail;
+    int64_t max_order = 0, sum_train = 0;
+    for (int t = 0; t < T; t++) {
+        if (b->n_train[t] > max_order) max_order = b->n_train[t];
+        sum_train += b->n_train[t];
+    }
+    for (int k = 0; k < o->n_methods; k++)
+        if (o->methods[k] == SK_CL_JOINT && sum_train > max_order) max_order = sum_train;
+    if (max_order > INT32_MAX) {
+        st = sk_err(SK_EINVAL, "continual: more than 2^31 training examples");
+        goto fail;
+    }
+    tr->x = sk_alloc_n((size_t)tr->cap * b->D, sizeof(float));
+    tr->y = sk_alloc_n((size_t)tr->cap, sizeof(int32_t));
+    tr->task = sk_alloc_n((size_t)tr->cap, sizeof(int32_t));
+    tr->idx = sk_alloc_n((size_t)tr->cap, sizeof(int32_t));
+    tr->order = sk_alloc_n((size_t)max_order, sizeof(int32_t));
+    /* The memory never holds more than every training example once. */
+    int64_t per_task = o->memory == SK_CL_MEMORY_PER_CLASS ? (int64_t)o->memory_per_class * b->K : o->memory_per_task;
+    int64_t mem_max = (per_task > 0 ? per_task : 0) * T;
+    if (mem_max > sum_train) mem_max = sum_train;
+    tr->mem_order = sk_alloc_n((size_t)mem_max + 1, sizeof(int32_t));
+    tr->g2 = sk_tset_like(sk_model_params(tr->m));
+    if (!tr->x || !tr->y || !tr->task || !tr->idx || !tr->order || !tr->mem_order || !tr->g2) {
+        st = SK_ENOMEM;
+        goto fail;
+    }
+    if ((st = sk_optim_new(&o->opt, sk_model_params(tr->m), &tr->opt)) != SK_OK) goto fail;
+    sk_cl_trainer_reset(tr);
+    return SK_OK;
+fail:
+    sk_cl_trainer_free(tr);
+    return st;
 }
 
 sk_status sk_continual_run(const sk_cl_opts *opts, const sk_dataset *ds, const sk_model_spec *ms, sk_log *log,
@@ -119,37 +168,7 @@ sk_status sk_continual_run(const sk_cl_opts *opts, const sk_dataset *ds, const s
 
     /* The shared trainer: one model (re-initialised per method from the same
      * seed), batch buffers for current + memory examples. */
-    tr.b = b;
-    tr.o = &o;
-    tr.cap = 2 * o.batch_size;
-    int max_batch = tr.cap > o.eval_batch_size ? tr.cap : o.eval_batch_size;
-    if ((st = sk_model_new(ms, max_batch, &tr.m)) != SK_OK) goto cleanup;
-    int64_t max_order = 0, sum_train = 0;
-    for (int t = 0; t < T; t++) {
-        if (b->n_train[t] > max_order) max_order = b->n_train[t];
-        sum_train += b->n_train[t];
-    }
-    for (int k = 0; k < r->n; k++)
-        if (o.methods[k] == SK_CL_JOINT && sum_train > max_order) max_order = sum_train;
-    if (max_order > INT32_MAX) {
-        st = sk_err(SK_EINVAL, "continual: more than 2^31 training examples");
-        goto cleanup;
-    }
-    tr.x = sk_alloc_n((size_t)tr.cap * b->D, sizeof(float));
-    tr.y = sk_alloc_n((size_t)tr.cap, sizeof(int32_t));
-    tr.task = sk_alloc_n((size_t)tr.cap, sizeof(int32_t));
-    tr.idx = sk_alloc_n((size_t)tr.cap, sizeof(int32_t));
-    tr.order = sk_alloc_n((size_t)max_order, sizeof(int32_t));
-    /* The memory never holds more than every training example once. */
-    int64_t mem_max = (int64_t)o.memory_per_class * b->K * T;
-    if (mem_max > sum_train) mem_max = sum_train;
-    tr.mem_order = sk_alloc_n((size_t)mem_max + 1, sizeof(int32_t));
-    tr.g2 = sk_tset_like(sk_model_params(tr.m));
-    if (!tr.x || !tr.y || !tr.task || !tr.idx || !tr.order || !tr.mem_order || !tr.g2) {
-        st = SK_ENOMEM;
-        goto cleanup;
-    }
-    if ((st = sk_optim_new(&o.opt, sk_model_params(tr.m), &tr.opt)) != SK_OK) goto cleanup;
+    if ((st = sk_cl_trainer_init(&tr, b, &o, ms)) != SK_OK) goto cleanup;
 
     for (int k = 0; k < r->n; k++) {
         int meth = o.methods[k];
@@ -167,7 +186,7 @@ sk_status sk_continual_run(const sk_cl_opts *opts, const sk_dataset *ds, const s
     *out = r;
     r = NULL;
 cleanup:
-    trainer_free(&tr);
+    sk_cl_trainer_free(&tr);
     sk_cl_bench_free(b);
     sk_cl_results_free(r);
     return st;

@@ -10,10 +10,15 @@
  * Choices (details in methods.c and rebasin_il.c):
  * - the model's optimiser (continual.optimizer/lr/momentum/weight_decay,
  *   Adam betas/eps from train.*) is reset at the start of every task;
- * - the episodic memory holds continual.memory_per_class examples per class
- *   of every finished task, drawn class-balanced from a seeded shuffle;
- *   replay and rebasin append min(batch_size, |memory|) memory examples to
- *   every minibatch, agem computes its reference gradient on as many;
+ * - one episodic memory for replay, agem and rebasin: after every task but
+ *   the last it keeps continual.memory_per_task random examples of the task
+ *   (memory per_task, the published experience-balanced buffer) or
+ *   continual.memory_per_class examples of each of its classes (per_class),
+ *   both from a seeded shuffle; replay and rebasin append min(batch_size,
+ *   |memory|) memory examples to every minibatch, agem computes its
+ *   reference gradient on as many;
+ * - rebasin's loss is the plain batch mean, or with continual.rebasin.loss
+ *   task_mean the sum over tasks of each task's mean;
  * - ewc: empirical diagonal Fisher on continual.fisher_samples examples per
  *   task, accumulated over tasks (exactly: sum_t F_t (theta - theta*_t)^2);
  * - joint: one model trained continual.epochs epochs on the union of all
@@ -44,12 +49,21 @@ typedef enum {
 extern const char *const sk_cl_method_names[SK_CL_N_METHODS]; /* "finetune", ... */
 #define SK_CL_MAX_METHODS SK_CL_N_METHODS                     /* methods of one run: each at most once */
 
+/* How the rebasin loss weighs the examples of a batch (continual.rebasin.loss):
+ * mean: the plain mean over the batch (current and memory examples alike),
+ * what the published Rotated-MNIST script computes (its experiences all have
+ * task id 0); task_mean: the sum over the task ids present of each task's
+ * mean loss (the published loss when every task has its own id). */
+typedef enum { SK_CL_REBASIN_LOSS_MEAN, SK_CL_REBASIN_LOSS_TASK_MEAN, SK_CL_REBASIN_LOSS_COUNT } sk_cl_rebasin_loss;
+extern const char *const sk_cl_rebasin_loss_names[SK_CL_REBASIN_LOSS_COUNT]; /* "mean", "task_mean" */
+
 /* The rebasin method's own settings (continual.rebasin.*). */
 typedef struct {
     double lr, tau;                                                  /* AdamW on the Sinkhorn matrices; temperature */
     int iterations;                                                  /* Sinkhorn iterations */
     double delta_lr, delta_weight_decay, delta_clip, delta_init_std; /* the residual delta (SGD) */
     double alpha; /* theta = alpha theta + (1 - alpha) pi(theta) + delta */
+    sk_cl_rebasin_loss loss;
 } sk_cl_rebasin_opts;
 
 typedef struct {
@@ -61,8 +75,10 @@ typedef struct {
     int n_methods;
     sk_cl_method methods[SK_CL_MAX_METHODS];
     int epochs, batch_size, eval_batch_size;
-    sk_optim_opts opt;    /* the model's own optimiser (reset at every task) */
-    int memory_per_class; /* per class per task */
+    sk_optim_opts opt;        /* the model's own optimiser (reset at every task) */
+    sk_cl_memory_kind memory; /* what the memory keeps of each finished task */
+    int memory_per_task;      /* memory per_task: random examples per task */
+    int memory_per_class;     /* memory per_class: examples per class per task */
     double ewc_lambda;
     int fisher_samples;
     sk_cl_rebasin_opts rebasin;

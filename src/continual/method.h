@@ -53,6 +53,19 @@ typedef struct {
     sk_rng mem_rng, rng; /* memory draws; dropout/augmentation */
 } sk_cl_trainer;
 
+/* Set up tr for benchmark b (borrowed) and options o (borrowed, read
+ * while tr lives): the model built from ms (its initialisation is the
+ * caller's), the optimiser, batch buffers for batch_size current plus as many
+ * memory examples, an empty memory, seeded streams (sk_cl_trainer_reset).
+ * On failure tr is left freed. */
+SK_MUST_CHECK sk_status sk_cl_trainer_init(sk_cl_trainer *tr, const sk_cl_bench *b, const sk_cl_opts *o,
+                                           const sk_model_spec *ms);
+void sk_cl_trainer_free(sk_cl_trainer *tr); /* frees what tr owns, zeroes it; NULL-safe */
+/* Empty the memory and reseed the memory-draw and dropout/augmentation
+ * streams from the run's seed: the state every method starts from
+ * (sk_cl_trainer_init and sk_cl_run_method call it). */
+void sk_cl_trainer_reset(sk_cl_trainer *tr);
+
 /* Epoch order of task t: its training examples shuffled from (seed, t, epoch)
  * into tr->order; returns the count. */
 int64_t sk_cl_task_order(sk_cl_trainer *tr, int t, int epoch);

@@ -166,6 +166,15 @@ cleanup:
 
 /* ---- trainer helpers ------------------------------------------------------ */
 
+void sk_cl_trainer_reset(sk_cl_trainer *tr)
+{
+    sk_cl_memory_free(&tr->mem);
+    tr->mem_order_n = 0;
+    tr->mem_pos = 0;
+    sk_rng_seed_stream(&tr->mem_rng, tr->o->seed, 0x6d72000000ULL);
+    sk_rng_seed_stream(&tr->rng, tr->o->seed, 0x7472000000ULL);
+}
+
 int64_t sk_cl_task_order(sk_cl_trainer *tr, int t, int epoch)
 {
     int64_t n = tr->b->n_train[t];
@@ -344,11 +353,7 @@ sk_status sk_cl_run_method(sk_cl_trainer *tr, int meth, double *acc, sk_log *log
             goto cleanup;
         }
     }
-    sk_cl_memory_free(&tr->mem);
-    tr->mem_order_n = 0;
-    tr->mem_pos = 0;
-    sk_rng_seed_stream(&tr->mem_rng, o->seed, 0x6d72000000ULL);
-    sk_rng_seed_stream(&tr->rng, o->seed, 0x7472000000ULL);
+    sk_cl_trainer_reset(tr);
     int n_rounds = meth == SK_CL_JOINT ? 1 : T;
     for (int t = 0; t < n_rounds; t++) {
         double t0 = sk_now(), loss = NAN;
@@ -380,7 +385,9 @@ sk_status sk_cl_run_method(sk_cl_trainer *tr, int meth, double *acc, sk_log *log
             }
         }
         if ((meth == SK_CL_REPLAY || meth == SK_CL_AGEM || meth == SK_CL_REBASIN) && t < T - 1 &&
-            (st = sk_cl_memory_add_task(&tr->mem, b, t, o->memory_per_class, o->seed)) != SK_OK)
+            (st = o->memory == SK_CL_MEMORY_PER_CLASS
+                      ? sk_cl_memory_add_task(&tr->mem, b, t, o->memory_per_class, o->seed)
+                      : sk_cl_memory_add_random(&tr->mem, b, t, o->memory_per_task, o->seed)) != SK_OK)
             goto cleanup;
         for (int i = 0; i < T; i++)
             if ((st = sk_cl_eval(tr->m, NULL, b, i, &acc[(int64_t)t * T + i])) != SK_OK) goto cleanup;

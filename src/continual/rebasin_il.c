@@ -7,7 +7,10 @@
  *       beta, gradients clamped to +-clip), both minimising the task loss of
  *           theta_mid = 1/2 theta + 1/2 pi_P(theta) + delta
  *       on minibatches of B current examples plus min(B, |M|) memory
- *       examples, the loss summed over the tasks present (mean per task);
+ *       examples, the loss the plain batch mean (continual.rebasin.loss
+ *       mean, as the published Rotated-MNIST script, whose experiences all
+ *       have task id 0) or the sum over the tasks present of each task's
+ *       mean (task_mean);
  *   after the task's epochs, with the hard permutation p = LAP(X):
  *       theta <- alpha theta + (1 - alpha) pi_p(theta) + delta.
  *
@@ -98,7 +101,8 @@ sk_status sk_cl_rebasin_task(sk_cl_trainer *tr, int t, sk_progress *pg, int64_t 
             sk_cl_bench_fill(tr->b, 0, tr->task, tr->idx, cur + nm, &tr->rng, tr->x, tr->y);
             const float *z = sk_model_forward(m, mid, tr->x, cur + nm, 1, &tr->rng);
             float *dz = sk_model_dlogits(m);
-            double l = sk_cl_loss(z, tr->y, tr->task, cur + nm, tr->b->K, tr->b->mask, 1, dz, NULL);
+            double l = sk_cl_loss(z, tr->y, tr->task, cur + nm, tr->b->K, tr->b->mask,
+                                  o->rebasin.loss == SK_CL_REBASIN_LOSS_TASK_MEAN, dz, NULL);
             if (!isfinite(l)) {
                 st = sk_err(SK_ENUMERIC, "rebasin: loss %g\nHINT: lower continual.rebasin.lr or delta_lr", l);
                 goto cleanup;
