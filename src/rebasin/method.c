@@ -9,3 +9,17 @@ const char *const sk_align_method_names[] = {
 };
 
 const char *const sk_select_names[] = {[SK_SELECT_BEST] = "best", [SK_SELECT_LAST] = "last"};
+
+int sk_select_track(sk_select sel, int epoch, double v, double *best, int *best_epoch, double *chosen,
+                    int *chosen_epoch)
+{
+    int better = epoch == 0 || v < *best;
+    if (better) {
+        *best = v;
+        *best_epoch = epoch;
+    }
+    if (!better && sel != SK_SELECT_LAST) return 0;
+    *chosen = v;
+    *chosen_epoch = epoch;
+    return 1;
+}

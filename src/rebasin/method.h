@@ -25,4 +25,10 @@ typedef enum { SK_SELECT_BEST, SK_SELECT_LAST, SK_SELECT_COUNT } sk_select;
 /* "best", "last" (core/names.h). */
 extern const char *const sk_select_names[SK_SELECT_COUNT];
 
+/* One epoch's score v of a learned method (lower is better): updates the
+ * best score and epoch, and the chosen ones under `sel`; returns 1 when the
+ * epoch's permutation is the one to keep. Epoch 0 always counts as best. */
+int sk_select_track(sk_select sel, int epoch, double v, double *best, int *best_epoch, double *chosen,
+                    int *chosen_epoch);
+
 #endif

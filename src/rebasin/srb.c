@@ -349,16 +349,9 @@ static sk_status srb_evaluate(run *r, int epoch, int64_t **perms, double *h)
     if ((st = sk_softperm_hard(r->sp, r->cur)) != SK_OK) return st;
     if ((st = hard_cost(r, r->cur, h)) != SK_OK) return st;
     r->R.t_eval += sk_now() - t0;
-    int better = epoch == 0 || *h < r->R.best_hard_cost;
-    if (better) {
-        r->R.best_hard_cost = *h;
-        r->R.best_epoch = epoch;
-    }
-    if (better || r->o->select == SK_SELECT_LAST) {
-        r->R.selected_hard_cost = *h;
-        r->R.selected_epoch = epoch;
+    if (sk_select_track(r->o->select, epoch, *h, &r->R.best_hard_cost, &r->R.best_epoch, &r->R.selected_hard_cost,
+                        &r->R.selected_epoch))
         copy_perms(r->s, perms, r->cur);
-    }
     return SK_OK;
 }
 

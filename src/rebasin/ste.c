@@ -107,16 +107,9 @@ static sk_status score(ste_run *r, int epoch, int64_t **perms, double *l)
     if ((st = sk_perm_apply(r->s, (const int64_t *const *)r->cur, r->B, r->Bp)) != SK_OK) return st;
     midpoint(r->mix, r->A, r->Bp);
     if ((st = eval_mid(r, r->mix, r->o->eval_batches, l)) != SK_OK) return st;
-    int better = epoch == 0 || *l < r->R.best_loss;
-    if (better) {
-        r->R.best_loss = *l;
-        r->R.best_epoch = epoch;
-    }
-    if (better || r->o->select == SK_SELECT_LAST) {
-        r->R.selected_loss = *l;
-        r->R.selected_epoch = epoch;
+    if (sk_select_track(r->o->select, epoch, *l, &r->R.best_loss, &r->R.best_epoch, &r->R.selected_loss,
+                        &r->R.selected_epoch))
         copy_perms(r->s, perms, r->cur);
-    }
     return SK_OK;
 }
 
