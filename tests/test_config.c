@@ -152,6 +152,9 @@ START_TEST(test_errors_exact)
                  "bad.yaml:3:1: YAML syntax error: did not find expected ',' or ']' while parsing a flow sequence");
     expect_error("a: b: c\n", "bad.yaml:1:5: YAML syntax error: mapping values are not allowed in this context");
     expect_error("- 1\n- 2\n", "bad.yaml:1:1: the config must be a mapping of keys (name: ..., mode: ..., ...)");
+    expect_error("dataset:\n  train_limit: 100\n  validation: 100\n",
+                 "bad.yaml: dataset.validation (100) must be smaller than dataset.train_limit (100): the validation "
+                 "examples are drawn from the training examples kept");
     expect_error("dataset:\n  name: mnist\nmodel:\n  arch: vgg11\n",
                  "bad.yaml: model.arch vgg11 needs 32x32 inputs (CIFAR); use mlp or resnet20 for mnist");
 }

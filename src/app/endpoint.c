@@ -21,28 +21,36 @@
 
 /* The recipe of the weights this config makes for endpoint e: every setting
  * they depend on, one "key: value" line each (the model section, the data
- * set and its normalisation, the seed, and the training section, or
- * "source: init" for an untrained initialisation). Its FNV-1a 64-bit hash is
- * the endpoint's fingerprint; both go into the weights file's attributes. */
+ * set, its normalisation and its train/validation split, the seed, and the
+ * training section, or "source: init" for an untrained initialisation). Its
+ * FNV-1a 64-bit hash is the endpoint's fingerprint; both go into the weights
+ * file's attributes. Keys added after recipe 1 (`later`) are written only
+ * when they differ from their default, so weights made before those keys
+ * existed keep their fingerprint. */
 static sk_status recipe(const sk_config *c, int e, int init, sk_strbuf *out)
 {
-    static const char *const data_keys[] = {
-        "dataset.name",   "dataset.normalize",   "dataset.mean",   "dataset.std",    "dataset.augment",
-        "dataset.labels", "dataset.train_limit", "dataset.degree", "dataset.points", "dataset.noise"};
+    static const char *const data_keys[] = {"dataset.name",        "dataset.normalize",  "dataset.mean",
+                                            "dataset.std",         "dataset.augment",    "dataset.labels",
+                                            "dataset.train_limit", "dataset.validation", "dataset.split_seed",
+                                            "dataset.degree",      "dataset.points",     "dataset.noise"};
+    static const char *const later[] = {"dataset.validation", "dataset.split_seed"};
     char val[SK_CFG_PATH + 64];
     sk_status st = SK_OK;
     sk_strbuf_appendf(out, "recipe: sinkrb-endpoint 1\nsource: %s\nseed: %lld\n", init ? "init" : "trained",
                       c->models[e].seed);
     for (int i = 0; i < sk_config_n_keys() && st == SK_OK; i++) {
-        const char *key;
-        sk_config_key_info(i, &key, NULL, NULL, NULL);
+        const char *key, *def;
+        sk_config_key_info(i, &key, NULL, &def, NULL);
         int use =
             !strncmp(key, "model.", 6) || (!init && !strncmp(key, "train.", 6) && strcmp(key, "train.eval_batch_size"));
         for (int k = 0; k < SK_COUNT_OF(data_keys) && !use; k++)
             use =
                 !strcmp(key, data_keys[k]) && (!init || !strcmp(key, "dataset.name") || !strcmp(key, "dataset.labels"));
-        if (use && (st = sk_config_value_text(c, key, val, sizeof val)) == SK_OK)
-            sk_strbuf_appendf(out, "%s: %s\n", key, val);
+        if (!use || (st = sk_config_value_text(c, key, val, sizeof val)) != SK_OK) continue;
+        int is_later = 0;
+        for (int k = 0; k < SK_COUNT_OF(later); k++)
+            is_later |= !strcmp(key, later[k]);
+        if (!is_later || strcmp(val, def)) sk_strbuf_appendf(out, "%s: %s\n", key, val);
     }
     return st != SK_OK ? st : out->err;
 }

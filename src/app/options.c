@@ -23,6 +23,8 @@ void sk_options_data(const sk_config *c, sk_data_opts *o)
     o->seed = (uint64_t)c->seed;
     o->train_limit = c->dataset.train_limit;
     o->test_limit = c->dataset.test_limit;
+    o->validation = c->dataset.validation;
+    o->split_seed = (uint64_t)c->dataset.split_seed;
 }
 
 sk_status sk_options_model(const sk_config *c, const sk_dataset *ds, sk_model_spec *ms)

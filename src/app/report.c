@@ -183,6 +183,10 @@ static void pipeline_results_json(sk_run *r, sk_json *j)
         sk_json_arr_end(j);
     }
     sk_json_int(j, "train_examples", ps->ds.train.n);
+    if (ps->ds.val.n > 0) {
+        sk_json_int(j, "validation_examples", ps->ds.val.n);
+        sk_json_int(j, "split_seed", c->dataset.split_seed);
+    }
     sk_json_int(j, "test_examples", ps->ds.test.n);
     sk_json_obj_end(j);
     sk_json_obj_begin(j, "model");

@@ -75,7 +75,8 @@ typedef struct {
         int augment;
         sk_labels labels; /* cifar100 */
         long long train_limit, test_limit;
-        int degree, points; /* polynomial toy */
+        long long validation, split_seed; /* held-out validation examples and the seed of their draw */
+        int degree, points;               /* polynomial toy */
         double noise;
     } dataset;
     struct {

@@ -555,6 +555,11 @@ sk_status sk_config_finalize(sk_config *cfg, const char *origin)
         return sk_err(SK_ECONFIG,
                       "%s: dataset.mean and dataset.std are used only with dataset.normalize: custom (got %s)", origin,
                       sk_normalize_names[cfg->dataset.normalize]);
+    if (cfg->dataset.train_limit > 0 && cfg->dataset.validation >= cfg->dataset.train_limit)
+        return sk_err(SK_ECONFIG,
+                      "%s: dataset.validation (%lld) must be smaller than dataset.train_limit (%lld): the validation "
+                      "examples are drawn from the training examples kept",
+                      origin, cfg->dataset.validation, cfg->dataset.train_limit);
     if (cfg->model.arch == SK_ARCH_RESNET20 && cfg->model.norm == SK_MNORM_NONE)
         return sk_err(SK_ECONFIG, "%s: model.arch resnet20 needs model.norm batchnorm or layernorm", origin);
     if (cfg->sweep.n > 0) {

@@ -107,6 +107,12 @@ const sk_cfg_key sk_cfg_schema[] = {
     ENUM("dataset.labels", dataset.labels, "fine", sk_labels_names, "CIFAR-100 label set"),
     INT("dataset.train_limit", dataset.train_limit, "0", 0, 9.2e18, "use only the first N training examples (0 = all)"),
     INT("dataset.test_limit", dataset.test_limit, "0", 0, 9.2e18, "use only the first N test examples (0 = all)"),
+    INT("dataset.validation", dataset.validation, "0", 0, 9.2e18,
+        "hold out this many of the training examples kept (all, or the first train_limit) as a validation split, "
+        "drawn at random with dataset.split_seed; the others are the training split that training, alignment, "
+        "BatchNorm re-estimation and the train curves use (0 = no validation split)"),
+    INT("dataset.split_seed", dataset.split_seed, "1", 0, 9.2e18,
+        "seed of the train/validation draw (independent of seed and the endpoints' seeds)"),
     INT("dataset.degree", dataset.degree, "1", 1, 3, "polynomial toy: degree 1, 2 or 3"),
     INT("dataset.points", dataset.points, "100", 2, 1e7, "polynomial toy: number of points"),
     FLT("dataset.noise", dataset.noise, "0.05", 0, BIG, 0, "polynomial toy: Gaussian noise standard deviation"),
