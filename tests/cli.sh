@@ -184,6 +184,27 @@ expect 1 "model.activation: tanh in the file, relu in this config" \
   "$SINKRB" run "$TOP_SRCDIR/configs/smoke_train.yaml" -o t8 --set model.activation=relu --progress never
 expect 0 "training model a" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_train.yaml" -o t8 --set model.activation=relu \
   --set models.a.train=always --set models.b.train=always --progress never
+# train.select best_validation keeps (and saves) the epoch of lowest
+# validation loss: its weights are those of a run that stops at that epoch,
+# and the saved endpoint's validation loss is the one training measured.
+expect 0 "model a: keeping epoch [0-9]+ of 30 \\(lowest validation loss" "$SINKRB" run \
+  "$TOP_SRCDIR/configs/smoke_align.yaml" -o t10 --set dataset.validation=20 --set train.select=best_validation \
+  --progress never
+sel=$(sed -n 's/^ *"selected_epoch": \([0-9]*\),$/\1/p' t10/metrics.json | head -n 1)
+[ -n "$sel" ] && [ "$sel" -lt 30 ] || { echo "FAIL: model a kept epoch '$sel' (expected one before the last of 30)"; fail=1; }
+v1=$(sed -n 's/^ *"selected_validation_loss": \(.*\),$/\1/p' t10/metrics.json | head -n 1)
+v2=$(sed -n 's/^ *"validation_loss": \(.*\),$/\1/p' t10/metrics.json | head -n 1)
+[ -n "$v1" ] && [ "$v1" = "$v2" ] || { echo "FAIL: saved model a's validation loss $v2 is not its epoch's $v1"; fail=1; }
+expect 0 "" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o t11 --set dataset.validation=20 \
+  --set "train.epochs=${sel:-1}" --set 'align.methods=[weight_matching]' --progress never
+"$SINKRB" info t10/model_a.h5 | sed -n '/^datasets/,$p' > t10/a.txt
+"$SINKRB" info t11/model_a.h5 | sed -n '/^datasets/,$p' > t11/a.txt
+[ -s t10/a.txt ] && cmp -s t10/a.txt t11/a.txt || { echo "FAIL: model a of best_validation differs from a run of $sel epochs"; fail=1; }
+expect 0 "model a \\(epoch $sel\\): train loss" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o t10 \
+  --set dataset.validation=20 --set train.select=best_validation --progress never
+grep -q "\"selected_epoch\": $sel," t10/metrics.json || { echo "FAIL: a loaded endpoint lost its selected epoch"; fail=1; }
+expect 2 "train.select best_validation needs a validation split" "$SINKRB" check \
+  "$TOP_SRCDIR/configs/smoke_align.yaml" --set train.select=best_validation
 # Results of an earlier run that this run does not write are removed.
 expect 0 "" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o t9 --progress never
 [ -s t9/aligned_activation_matching.h5 ] || { echo "FAIL: no aligned_activation_matching.h5"; fail=1; }

@@ -155,6 +155,12 @@ START_TEST(test_errors_exact)
     expect_error("dataset:\n  train_limit: 100\n  validation: 100\n",
                  "bad.yaml: dataset.validation (100) must be smaller than dataset.train_limit (100): the validation "
                  "examples are drawn from the training examples kept");
+    expect_error("train:\n  select: best_validation\n",
+                 "bad.yaml: train.select best_validation needs a validation split: set dataset.validation to the "
+                 "number of training examples to hold out");
+    expect_error(
+        "train:\n  select: best\n",
+        "bad.yaml:2:11: train.select must be one of last, best_validation (got \"best\"); did you mean \"last\"?");
     expect_error("dataset:\n  name: mnist\nmodel:\n  arch: vgg11\n",
                  "bad.yaml: model.arch vgg11 needs 32x32 inputs (CIFAR); use mlp or resnet20 for mnist");
 }

@@ -33,7 +33,7 @@ static sk_status recipe(const sk_config *c, int e, int init, sk_strbuf *out)
                                             "dataset.std",         "dataset.augment",    "dataset.labels",
                                             "dataset.train_limit", "dataset.validation", "dataset.split_seed",
                                             "dataset.degree",      "dataset.points",     "dataset.noise"};
-    static const char *const later[] = {"dataset.validation", "dataset.split_seed"};
+    static const char *const later[] = {"dataset.validation", "dataset.split_seed", "train.select"};
     char val[SK_CFG_PATH + 64];
     sk_status st = SK_OK;
     sk_strbuf_appendf(out, "recipe: sinkrb-endpoint 1\nsource: %s\nseed: %lld\n", init ? "init" : "trained",
@@ -163,6 +163,10 @@ sk_status sk_endpoints_load(sk_run *r, sk_pipe_state *ps)
         st = sk_h5w_load_into_ex(c->models[e].weights, ep->theta, n_rn ? rn : NULL, n_rn, ps->model_desc);
         if (st != SK_OK) return sk_err_prefix(st, "models.%c.weights: ", 'a' + e);
         if ((st = check_fingerprint(c, e, ep)) != SK_OK) return st;
+        char *sel = NULL;
+        if ((st = sk_h5w_read_attr(c->models[e].weights, "selected_epoch", &sel)) != SK_OK) return st;
+        ep->selected_epoch = sel ? atoi(sel) : 0;
+        free(sel);
     }
     return SK_OK;
 }
@@ -178,22 +182,27 @@ typedef struct {
     int64_t per_epoch;
 } epoch_ctx;
 
-static void on_epoch(void *ctx, int epoch, double train_loss, double train_acc, double test_loss, double test_acc,
-                     double sps)
+static void on_epoch(void *ctx, const sk_epoch_info *in)
 {
     epoch_ctx *e = ctx;
-    char line[512];
-    e->last_sps = sps;
-    if (isnan(train_acc))
-        snprintf(line, sizeof line, "model %c epoch %d/%d: train loss %.5f | test loss %.5f | %.0f samples/s", e->who,
-                 epoch, e->epochs, train_loss, test_loss, sps);
-    else
+    char line[512], val[128] = "";
+    e->last_sps = in->samples_per_s;
+    if (isnan(in->train_acc)) {
+        if (!isnan(in->val_loss)) snprintf(val, sizeof val, " | val loss %.5f%s", in->val_loss, in->best ? " *" : "");
+        snprintf(line, sizeof line, "model %c epoch %d/%d: train loss %.5f%s | test loss %.5f | %.0f samples/s", e->who,
+                 in->epoch, e->epochs, in->train_loss, val, in->test_loss, in->samples_per_s);
+    } else {
+        if (!isnan(in->val_loss))
+            snprintf(val, sizeof val, " | val loss %.4f acc %.2f%%%s", in->val_loss, 100 * in->val_acc,
+                     in->best ? " *" : "");
         snprintf(line, sizeof line,
-                 "model %c epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | %.0f samples/s",
-                 e->who, epoch, e->epochs, train_loss, 100 * train_acc, test_loss, 100 * test_acc, sps);
+                 "model %c epoch %d/%d: train loss %.4f acc %.2f%%%s | test loss %.4f acc %.2f%% | %.0f samples/s",
+                 e->who, in->epoch, e->epochs, in->train_loss, 100 * in->train_acc, val, in->test_loss,
+                 100 * in->test_acc, in->samples_per_s);
+    }
     if (e->prov->bar) {
         sk_progress_done(e->prov->bar, line);
-        e->prov->bar_base = (int64_t)epoch * e->per_epoch;
+        e->prov->bar_base = (int64_t)in->epoch * e->per_epoch;
     } else if (e->r->opts->progress != SK_PROGRESS_NEVER) {
         fprintf(stderr, "%s\n", line);
     }
@@ -209,7 +218,8 @@ static int optim_step(void *optctx, sk_tset *params, sk_tset *grads, int64_t ste
 
 /* Train endpoint e from its seeded initialisation into ps->ep[e].theta
  * (models.X.train false: keep the initialisation). */
-static sk_status train(sk_run *r, sk_pipe_state *ps, int e, sk_provider *tr, sk_provider *te, sk_rng *rng)
+static sk_status train(sk_run *r, sk_pipe_state *ps, int e, sk_provider *tr, sk_provider *va, sk_provider *te,
+                       sk_rng *rng)
 {
     const sk_config *c = &r->cfg;
     sk_endpoint *ep = &ps->ep[e];
@@ -240,6 +250,11 @@ static sk_status train(sk_run *r, sk_pipe_state *ps, int e, sk_provider *tr, sk_
     tc.loss = ps->loss;
     tc.get_batch = sk_provider_next;
     tc.ctx = tr;
+    if (va) {
+        tc.get_val_batch = sk_provider_next;
+        tc.val_ctx = va;
+    }
+    tc.select = c->train.select;
     tc.get_test_batch = sk_provider_next;
     tc.test_ctx = te;
     tc.step = optim_step;
@@ -254,6 +269,12 @@ static sk_status train(sk_run *r, sk_pipe_state *ps, int e, sk_provider *tr, sk_
     if (st != SK_OK) return st;
     ep->trained = 1;
     ep->epochs = c->train.epochs;
+    ep->selected_val_loss = tc.selected_val_loss;
+    if (c->train.select == SK_TRAIN_SELECT_BEST_VALIDATION) {
+        ep->selected_epoch = tc.selected_epoch;
+        sk_log_err(r->log, "model %c: keeping epoch %d of %d (lowest validation loss, %.4f)", 'a' + e,
+                   tc.selected_epoch, c->train.epochs, tc.selected_val_loss);
+    }
     ep->seconds = sk_now() - t0;
     ep->samples_per_s = ec.last_sps;
     return sk_tset_copy(ep->theta, sk_model_params(ps->m));
@@ -275,9 +296,13 @@ static sk_status save(sk_run *r, sk_pipe_state *ps, int e, double t0)
     char *arch = sk_config_model_yaml(c);
     st = recipe(c, e, ps->ep[e].action == SK_EP_INIT, &text);
     if (st == SK_OK) {
+        char sel[24];
         fingerprint_of(sk_strbuf_str(&text), ps->ep[e].fingerprint, sizeof ps->ep[e].fingerprint);
-        const char *attrs[] = {"fingerprint", ps->ep[e].fingerprint, "recipe", sk_strbuf_str(&text)};
-        st = sk_h5w_write_ex(c->models[e].weights, ps->ep[e].theta, arch, attrs, 2);
+        snprintf(sel, sizeof sel, "%d", ps->ep[e].selected_epoch);
+        /* selected_epoch: the epoch train.select best_validation kept, for later runs that load it */
+        const char *attrs[] = {"fingerprint",        ps->ep[e].fingerprint, "recipe",
+                               sk_strbuf_str(&text), "selected_epoch",      sel};
+        st = sk_h5w_write_ex(c->models[e].weights, ps->ep[e].theta, arch, attrs, ps->ep[e].selected_epoch > 0 ? 3 : 2);
     }
     free(arch);
     sk_strbuf_free(&text);
@@ -291,17 +316,21 @@ static sk_status train_endpoint(sk_run *r, sk_pipe_state *ps, int e)
 {
     const sk_config *c = &r->cfg;
     sk_rng rng;
-    sk_provider tr, te;
+    sk_provider tr, va, te;
     double t0 = sk_now();
     uint64_t seed = (uint64_t)c->models[e].seed;
+    int has_val = ps->ds.val.n > 0;
     sk_rng_seed_stream(&rng, seed, 0x494e4954 /* "INIT" */);
     sk_model_init(ps->m, &rng);
+    memset(&va, 0, sizeof va);
     memset(&te, 0, sizeof te);
     sk_status st = sk_provider_init(&tr, &ps->ds, &ps->ds.train, c->train.batch_size, 1, c->dataset.augment, seed);
+    if (st == SK_OK && has_val) st = sk_provider_init(&va, &ps->ds, &ps->ds.val, sk_model_max_batch(ps->m), 0, 0, seed);
     if (st == SK_OK) st = sk_provider_init(&te, &ps->ds, &ps->ds.test, sk_model_max_batch(ps->m), 0, 0, seed);
-    if (st == SK_OK) st = train(r, ps, e, &tr, &te, &rng);
+    if (st == SK_OK) st = train(r, ps, e, &tr, has_val ? &va : NULL, &te, &rng);
     if (st == SK_OK) st = save(r, ps, e, t0);
     sk_provider_free(&tr);
+    sk_provider_free(&va);
     sk_provider_free(&te);
     return st;
 }
@@ -365,13 +394,23 @@ sk_status sk_endpoints_evaluate(sk_run *r, sk_pipe_state *ps)
     sk_status st;
     for (int e = 0; e < 2; e++) {
         sk_endpoint *ep = &ps->ep[e];
+        char val[96] = "", sel[48] = "";
+        ep->val_loss = ep->val_acc = NAN;
         if ((st = eval_split(r, ps, ep->theta, &ps->ds.train, &ep->train_loss, &ep->train_acc)) != SK_OK) return st;
+        if (ps->ds.val.n > 0 && (st = eval_split(r, ps, ep->theta, &ps->ds.val, &ep->val_loss, &ep->val_acc)) != SK_OK)
+            return st;
         if ((st = eval_split(r, ps, ep->theta, &ps->ds.test, &ep->test_loss, &ep->test_acc)) != SK_OK) return st;
-        if (ps->loss.regression)
-            sk_log_out(r->log, "model %c: train loss %.5f, test loss %.5f", 'a' + e, ep->train_loss, ep->test_loss);
-        else
-            sk_log_out(r->log, "model %c: train loss %.4f acc %.2f%%, test loss %.4f acc %.2f%%", 'a' + e,
-                       ep->train_loss, 100 * ep->train_acc, ep->test_loss, 100 * ep->test_acc);
+        if (ep->selected_epoch > 0) snprintf(sel, sizeof sel, " (epoch %d)", ep->selected_epoch);
+        if (ps->loss.regression) {
+            if (!isnan(ep->val_loss)) snprintf(val, sizeof val, ", validation loss %.5f", ep->val_loss);
+            sk_log_out(r->log, "model %c%s: train loss %.5f%s, test loss %.5f", 'a' + e, sel, ep->train_loss, val,
+                       ep->test_loss);
+        } else {
+            if (!isnan(ep->val_loss))
+                snprintf(val, sizeof val, ", validation loss %.4f acc %.2f%%", ep->val_loss, 100 * ep->val_acc);
+            sk_log_out(r->log, "model %c%s: train loss %.4f acc %.2f%%%s, test loss %.4f acc %.2f%%", 'a' + e, sel,
+                       ep->train_loss, 100 * ep->train_acc, val, ep->test_loss, 100 * ep->test_acc);
+        }
     }
     sk_run_stage(r, "evaluate", sk_now() - t0);
     return SK_OK;

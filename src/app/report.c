@@ -211,15 +211,20 @@ static void pipeline_results_json(sk_run *r, sk_json *j)
             sk_json_bool(j, "planted", 1);
             sk_json_num(j, "noise", c->models[1].noise);
         }
+        if (ep->selected_epoch > 0) sk_json_int(j, "selected_epoch", ep->selected_epoch);
         if (ep->trained) {
             sk_json_int(j, "epochs", ep->epochs);
+            sk_json_str(j, "select", sk_cfg_choice("train.select", c->train.select));
+            if (!isnan(ep->selected_val_loss)) sk_json_num(j, "selected_validation_loss", ep->selected_val_loss);
             sk_json_num(j, "train_seconds", ep->seconds);
             sk_json_num(j, "samples_per_second", ep->samples_per_s);
         }
         sk_json_num(j, "train_loss", ep->train_loss);
+        if (ps->ds.val.n > 0) sk_json_num(j, "validation_loss", ep->val_loss);
         sk_json_num(j, "test_loss", ep->test_loss);
         if (!ps->loss.regression) {
             sk_json_num(j, "train_accuracy", ep->train_acc);
+            if (ps->ds.val.n > 0) sk_json_num(j, "validation_accuracy", ep->val_acc);
             sk_json_num(j, "test_accuracy", ep->test_acc);
         }
         if (ps->n_methods > 0 && ps->meth[0].loss) {

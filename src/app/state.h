@@ -30,7 +30,10 @@ typedef struct {
     char fingerprint[24]; /* of the recipe that made the weights ("" for a file without one) */
     double seconds, samples_per_s;
     int epochs;
+    int selected_epoch;       /* the epoch train.select best_validation kept (0: the last, or unknown) */
+    double selected_val_loss; /* its validation loss as training measured it (NAN: not measured) */
     double train_loss, train_acc, test_loss, test_acc; /* final evaluation */
+    double val_loss, val_acc;                          /* on the validation split (NAN without one) */
     sk_tset *theta;
 } sk_endpoint;
 

@@ -17,6 +17,7 @@
 #include "lmc/interp.h"
 #include "nn/model.h"
 #include "nn/optim.h"
+#include "nn/train.h"
 #include "rebasin/am.h"
 #include "rebasin/method.h"
 #include "rebasin/softperm.h"
@@ -108,6 +109,7 @@ typedef struct {
         double warmup_epochs;
         int step_epochs;
         double gamma, clip_norm;
+        sk_train_select select;
     } train;
     struct {
         int n_methods;

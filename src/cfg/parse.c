@@ -560,6 +560,11 @@ sk_status sk_config_finalize(sk_config *cfg, const char *origin)
                       "%s: dataset.validation (%lld) must be smaller than dataset.train_limit (%lld): the validation "
                       "examples are drawn from the training examples kept",
                       origin, cfg->dataset.validation, cfg->dataset.train_limit);
+    if (cfg->train.select == SK_TRAIN_SELECT_BEST_VALIDATION && cfg->dataset.validation == 0)
+        return sk_err(SK_ECONFIG,
+                      "%s: train.select best_validation needs a validation split: set dataset.validation to the "
+                      "number of training examples to hold out",
+                      origin);
     if (cfg->model.arch == SK_ARCH_RESNET20 && cfg->model.norm == SK_MNORM_NONE)
         return sk_err(SK_ECONFIG, "%s: model.arch resnet20 needs model.norm batchnorm or layernorm", origin);
     if (cfg->sweep.n > 0) {

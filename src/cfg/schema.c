@@ -168,6 +168,9 @@ const sk_cfg_key sk_cfg_schema[] = {
     INT("train.step_epochs", train.step_epochs, "30", 1, 1e6, "step: multiply the lr by gamma every this many epochs"),
     FLT("train.gamma", train.gamma, "0.1", 0, 1, 1, "step/exponential decay factor (exponential: per epoch)"),
     FLT("train.clip_norm", train.clip_norm, "0", 0, BIG, 0, "clip the gradient's global L2 norm (0 = off)"),
+    ENUM("train.select", train.select, "last", sk_train_select_names,
+         "the epoch whose weights an endpoint keeps (and saves): last, or best_validation = the epoch with the lowest "
+         "validation loss, ties to the earliest (needs dataset.validation; every epoch is still trained)"),
 
     ELIST("align.methods", align.methods, align.n_methods, "[weight_matching, activation_matching]",
           sk_align_method_names, "alignment methods compared in one run"),

@@ -20,11 +20,21 @@
 typedef int (*sk_batch_fn)(void *ctx, int64_t epoch, int64_t step, float *x, int32_t *y, float *yr);
 /* Optimiser step: update params from grads; 0 = ok, else an error (sk_err set). */
 typedef int (*sk_step_fn)(void *optctx, sk_tset *params, sk_tset *grads, int64_t global_step);
-/* After each epoch (epoch counts from 1). test_* are NAN without a test provider;
- * accuracies are NAN for regression. samples_per_s: training throughput of the
- * epoch (forward + backward + step, excluding evaluation). */
-typedef void (*sk_epoch_fn)(void *ctx, int epoch, double train_loss, double train_acc, double test_loss,
-                            double test_acc, double samples_per_s);
+/* Which epoch's parameters training ends with (train.select). */
+typedef enum { SK_TRAIN_SELECT_LAST, SK_TRAIN_SELECT_BEST_VALIDATION, SK_TRAIN_SELECT_COUNT } sk_train_select;
+extern const char *const sk_train_select_names[SK_TRAIN_SELECT_COUNT]; /* "last", "best_validation" */
+
+/* What one epoch measured, for the on_epoch callback. */
+typedef struct {
+    int epoch;                    /* counts from 1 */
+    double train_loss, train_acc; /* means over the epoch's minibatches (train mode, before each step) */
+    double val_loss, val_acc;     /* NAN without a validation provider */
+    double test_loss, test_acc;   /* NAN without a test provider */
+    double samples_per_s;         /* training throughput (forward + backward + step, excluding evaluation) */
+    int best;                     /* best_validation: this epoch has the lowest validation loss so far */
+} sk_epoch_info;
+/* After each epoch; accuracies are NAN for regression. */
+typedef void (*sk_epoch_fn)(void *ctx, const sk_epoch_info *info);
 
 typedef struct {
     int regression;            /* 1: MSE against yr; 0: softmax cross-entropy on y */
@@ -36,14 +46,23 @@ typedef struct {
     sk_loss_spec loss;
     sk_batch_fn get_batch;
     void *ctx; /* training batches */
+    sk_batch_fn get_val_batch;
+    void *val_ctx; /* optional: the validation split, evaluated after each epoch */
     sk_batch_fn get_test_batch;
-    void *test_ctx; /* optional: evaluated after each epoch */
+    void *test_ctx; /* optional: evaluated after each epoch (reported only) */
+    /* BEST_VALIDATION: the model ends with the parameters (buffers included)
+     * of the epoch with the lowest validation loss, ties to the earliest,
+     * instead of the last epoch's; needs get_val_batch. Every epoch is still
+     * trained. */
+    sk_train_select select;
     sk_step_fn step;
     void *optctx;
     sk_epoch_fn on_epoch;
-    void *epoch_ctx;     /* optional */
-    sk_rng *rng;         /* dropout draws (required when the model has dropout) */
-    int64_t global_step; /* in/out: optimiser steps so far (continues across calls) */
+    void *epoch_ctx;                            /* optional */
+    sk_rng *rng;                                /* dropout draws (required when the model has dropout) */
+    int64_t global_step;                        /* in/out: optimiser steps so far (continues across calls) */
+    int selected_epoch;                         /* out: the epoch whose parameters the model ends with */
+    double selected_val_loss, selected_val_acc; /* out: its validation loss and accuracy (NAN without one) */
 } sk_train_cfg;
 
 /* Zero grads, forward (train = 1) on x (n, ...), loss, backward into grads.
@@ -54,7 +73,8 @@ SK_MUST_CHECK sk_status sk_train_grad(sk_model *m, const sk_tset *params, sk_tse
                                       double *loss, int *n_correct);
 
 /* cfg->epochs epochs of: batches -> sk_train_grad -> cfg->step; then the
- * optional test evaluation and on_epoch. Updates cfg->global_step. */
+ * optional validation and test evaluations and on_epoch. Updates
+ * cfg->global_step and the selected_* outputs. */
 SK_MUST_CHECK sk_status sk_train(sk_model *m, sk_train_cfg *cfg);
 
 /* Mean loss and accuracy (NAN for regression) of params (NULL = the model's
