@@ -83,6 +83,73 @@ START_TEST(test_options_data_model)
 }
 END_TEST
 
+/* Per-endpoint dropout reaches the model (its layers), the endpoint and its
+ * recipe; keys added after recipe 1 appear only when not at their default,
+ * so a config that does not use them keeps its fingerprint. */
+static char *recipe_of(const sk_config *c, int e, int init)
+{
+    sk_strbuf b = SK_STRBUF_INIT;
+    ck_assert_int_eq(sk_endpoint_recipe(c, e, init, &b), SK_OK);
+    char *t = strdup(sk_strbuf_str(&b));
+    sk_strbuf_free(&b);
+    return t;
+}
+
+START_TEST(test_endpoint_dropout_and_recipe)
+{
+    defaults();
+    sk_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    ds.train.c = ds.train.h = 1;
+    ds.train.w = 4;
+    ds.train.n_classes = 2;
+    sk_model_spec ms;
+    ck_assert_double_eq(cfg.models[0].dropout, -1); /* default: model.dropout */
+    ck_assert_int_eq(sk_options_model(&cfg, &ds, &ms), SK_OK);
+    ck_assert_int_eq(ms.dropout_layers, 0);
+    char *a0 = recipe_of(&cfg, 0, 0), *b0 = recipe_of(&cfg, 1, 0);
+    ck_assert_ptr_nonnull(strstr(a0, "\nmodel.dropout: 0\n"));
+    ck_assert_ptr_null(strstr(a0, "dataset.validation"));
+    ck_assert_ptr_null(strstr(a0, "split_seed"));
+    ck_assert_ptr_null(strstr(a0, "train.select"));
+    ck_assert_ptr_nonnull(strstr(b0, "\nseed: 2\n"));
+
+    cfg.models[1].dropout = 0.25; /* the published B */
+    ck_assert_double_eq(sk_config_endpoint_dropout(&cfg, 0), 0);
+    ck_assert_double_eq(sk_config_endpoint_dropout(&cfg, 1), 0.25);
+    ck_assert_int_eq(sk_options_model(&cfg, &ds, &ms), SK_OK);
+    ck_assert_float_eq(ms.dropout, 0.0f); /* the alignment's model */
+    ck_assert_int_eq(ms.dropout_layers, 1);
+    char *a1 = recipe_of(&cfg, 0, 0), *b1 = recipe_of(&cfg, 1, 0);
+    ck_assert_str_eq(a1, a0); /* A's weights do not depend on B's dropout */
+    ck_assert_ptr_nonnull(strstr(b1, "\nmodels.b.dropout: 0.25\n"));
+    ck_assert_ptr_null(strstr(b1, "model.dropout"));
+    ck_assert_str_ne(b1, b0);
+    /* model.dropout now concerns only A (and the alignment) */
+    cfg.model.dropout = 0.1;
+    char *b2 = recipe_of(&cfg, 1, 0), *a2 = recipe_of(&cfg, 0, 0);
+    ck_assert_str_eq(b2, b1);
+    ck_assert_ptr_nonnull(strstr(a2, "\nmodel.dropout: 0.1\n"));
+    /* an explicit 0 is an override too */
+    cfg.models[0].dropout = 0;
+    char *a3 = recipe_of(&cfg, 0, 0);
+    ck_assert_ptr_nonnull(strstr(a3, "\nmodels.a.dropout: 0\n"));
+    ck_assert_double_eq(sk_config_endpoint_dropout(&cfg, 0), 0);
+    /* the split and the selection, once used, are part of the recipe */
+    cfg.dataset.validation = 1000;
+    cfg.train.select = SK_TRAIN_SELECT_BEST_VALIDATION;
+    char *a4 = recipe_of(&cfg, 0, 0), *a4i = recipe_of(&cfg, 0, 1);
+    ck_assert_ptr_nonnull(strstr(a4, "\ndataset.validation: 1000\n"));
+    ck_assert_ptr_nonnull(strstr(a4, "\ntrain.select: best_validation\n"));
+    ck_assert_ptr_null(strstr(a4i, "train.select")); /* an untrained initialisation has no training */
+    ck_assert_ptr_null(strstr(a4i, "dataset.validation"));
+    cfg.dataset.split_seed = 5;
+    char *a5 = recipe_of(&cfg, 0, 0);
+    ck_assert_ptr_nonnull(strstr(a5, "\ndataset.split_seed: 5\n"));
+    free(a0), free(b0), free(a1), free(b1), free(a2), free(b2), free(a3), free(a4), free(a4i), free(a5);
+}
+END_TEST
+
 START_TEST(test_options_optim)
 {
     defaults();
@@ -477,6 +544,7 @@ int main(void)
     TCase *tc = tcase_create("options");
     tcase_add_test(tc, test_options_data_model);
     tcase_add_test(tc, test_options_optim);
+    tcase_add_test(tc, test_endpoint_dropout_and_recipe);
     tcase_add_test(tc, test_options_methods);
     tcase_add_test(tc, test_options_continual);
     tcase_add_test(tc, test_options_model_batch);

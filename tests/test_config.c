@@ -161,6 +161,14 @@ START_TEST(test_errors_exact)
     expect_error(
         "train:\n  select: best\n",
         "bad.yaml:2:11: train.select must be one of last, best_validation (got \"best\"); did you mean \"last\"?");
+    expect_error("models:\n  b: {dropout: -0.5}\n",
+                 "bad.yaml: models.b.dropout must be in [0, 1), or -1 for model.dropout (got -0.5)");
+    expect_error("models:\n  a: {dropout: 1}\n",
+                 "bad.yaml: models.a.dropout must be in [0, 1), or -1 for model.dropout (got 1)");
+    expect_error("models:\n  a: {dropout: 2}\n",
+                 "bad.yaml:2:16: models.a.dropout must be a number >= -1 and <= 1 (got 2)");
+    expect_error("dataset:\n  name: cifar10\nmodel:\n  arch: vgg11\nmodels:\n  b: {dropout: 0.25}\n",
+                 "bad.yaml: models.b.dropout is an MLP option (model.arch is vgg11)");
     expect_error("dataset:\n  name: mnist\nmodel:\n  arch: vgg11\n",
                  "bad.yaml: model.arch vgg11 needs 32x32 inputs (CIFAR); use mlp or resnet20 for mnist");
 }

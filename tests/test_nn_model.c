@@ -269,6 +269,48 @@ START_TEST(test_fd_mlp)
 }
 END_TEST
 
+/* Per-endpoint dropout: layers built with dropout_layers pass their input
+ * through at p = 0 (a train-mode forward equals the eval-mode one and the
+ * rng is not touched) and drop units once sk_model_set_dropout_p turns them on. */
+START_TEST(test_dropout_p)
+{
+    enum { N = 6, D = 10 };
+    sk_model_spec s = mlp_spec(D, 64, 64, 3);
+    s.dropout_layers = 1;
+    sk_model *m = build(&s, N, 4);
+    float *x = rand_input(N * D, 9), ev[N * 3], tr[N * 3];
+    sk_rng r, r0;
+    sk_rng_seed(&r, 5);
+    r0 = r;
+    memcpy(ev, sk_model_forward(m, NULL, x, N, 0, NULL), sizeof ev);
+    memcpy(tr, sk_model_forward(m, NULL, x, N, 1, &r), sizeof tr);
+    ck_assert_int_eq(memcmp(ev, tr, sizeof ev), 0);
+    ck_assert_int_eq(memcmp(&r, &r0, sizeof r), 0); /* no draws */
+    ck_assert_int_eq(sk_model_set_dropout_p(m, 0.5f), SK_OK);
+    ck_assert_float_eq(sk_model_get_spec(m)->dropout, 0.5f);
+    memcpy(tr, sk_model_forward(m, NULL, x, N, 1, &r), sizeof tr);
+    ck_assert_int_ne(memcmp(ev, tr, sizeof ev), 0);
+    ck_assert_int_ne(memcmp(&r, &r0, sizeof r), 0);
+    memcpy(tr, sk_model_forward(m, NULL, x, N, 0, NULL), sizeof tr); /* eval mode: no dropout */
+    ck_assert_int_eq(memcmp(ev, tr, sizeof ev), 0);
+    ck_assert_int_eq(sk_model_set_dropout_p(m, 0.0f), SK_OK);
+    memcpy(tr, sk_model_forward(m, NULL, x, N, 1, &r), sizeof tr);
+    ck_assert_int_eq(memcmp(ev, tr, sizeof ev), 0);
+    sk_err_clear();
+    ck_assert_int_eq(sk_model_set_dropout_p(m, 1.0f), SK_EINVAL);
+    sk_model_free(m);
+    /* Without the layers only p = 0 is accepted. */
+    s.dropout_layers = 0;
+    m = build(&s, N, 4);
+    ck_assert_int_eq(sk_model_set_dropout_p(m, 0.0f), SK_OK);
+    sk_err_clear();
+    ck_assert_int_eq(sk_model_set_dropout_p(m, 0.25f), SK_EINVAL);
+    ck_assert_ptr_nonnull(strstr(sk_err_msg(), "the model has no dropout layers"));
+    sk_model_free(m);
+    free(x);
+}
+END_TEST
+
 START_TEST(test_fd_vgg11)
 {
     /* BatchNorm centres every ReLU input at 0, so each finite difference
@@ -710,6 +752,7 @@ int main(void)
     tcase_add_test(tc, test_training_smoke);
     tcase_add_test(tc, test_regression_smoke);
     tcase_add_test(tc, test_train_select_best);
+    tcase_add_test(tc, test_dropout_p);
     tcase_add_test(tc, test_bn_reset);
     tcase_add_test(tc, test_determinism);
     suite_add_tcase(s, tc);

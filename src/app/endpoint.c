@@ -20,14 +20,16 @@
 /* ---- fingerprints ---------------------------------------------------------------- */
 
 /* The recipe of the weights this config makes for endpoint e: every setting
- * they depend on, one "key: value" line each (the model section, the data
- * set, its normalisation and its train/validation split, the seed, and the
- * training section, or "source: init" for an untrained initialisation). Its
+ * they depend on, one "key: value" line each (the model section, with
+ * models.X.dropout in place of model.dropout when the endpoint has its own,
+ * the data set, its normalisation and its train/validation split, the seed,
+ * and the training section, or "source: init" for an untrained
+ * initialisation). Its
  * FNV-1a 64-bit hash is the endpoint's fingerprint; both go into the weights
  * file's attributes. Keys added after recipe 1 (`later`) are written only
  * when they differ from their default, so weights made before those keys
  * existed keep their fingerprint. */
-static sk_status recipe(const sk_config *c, int e, int init, sk_strbuf *out)
+sk_status sk_endpoint_recipe(const sk_config *c, int e, int init, sk_strbuf *out)
 {
     static const char *const data_keys[] = {"dataset.name",        "dataset.normalize",  "dataset.mean",
                                             "dataset.std",         "dataset.augment",    "dataset.labels",
@@ -47,6 +49,15 @@ static sk_status recipe(const sk_config *c, int e, int init, sk_strbuf *out)
             use =
                 !strcmp(key, data_keys[k]) && (!init || !strcmp(key, "dataset.name") || !strcmp(key, "dataset.labels"));
         if (!use || (st = sk_config_value_text(c, key, val, sizeof val)) != SK_OK) continue;
+        if (!strcmp(key, "model.dropout") && c->models[e].dropout >= 0) {
+            /* The endpoint's own dropout replaces model.dropout (which then
+             * only concerns the alignment). */
+            char k2[32];
+            snprintf(k2, sizeof k2, "models.%c.dropout", 'a' + e);
+            if ((st = sk_config_value_text(c, k2, val, sizeof val)) == SK_OK)
+                sk_strbuf_appendf(out, "%s: %s\n", k2, val);
+            continue;
+        }
         int is_later = 0;
         for (int k = 0; k < SK_COUNT_OF(later); k++)
             is_later |= !strcmp(key, later[k]);
@@ -101,7 +112,7 @@ static sk_status check_fingerprint(const sk_config *c, int e, sk_endpoint *ep)
     sk_strbuf want = SK_STRBUF_INIT;
     sk_status st = sk_h5w_read_attr(path, "fingerprint", &have_fp);
     if (st == SK_OK && have_fp) st = sk_h5w_read_attr(path, "recipe", &have);
-    if (st == SK_OK && have_fp) st = recipe(c, e, c->models[e].train == SK_ENDPOINT_INIT, &want);
+    if (st == SK_OK && have_fp) st = sk_endpoint_recipe(c, e, c->models[e].train == SK_ENDPOINT_INIT, &want);
     if (st == SK_OK && have_fp) {
         fingerprint_of(sk_strbuf_str(&want), want_fp, sizeof want_fp);
         snprintf(ep->fingerprint, sizeof ep->fingerprint, "%s", have_fp);
@@ -235,8 +246,11 @@ static sk_status train(sk_run *r, sk_pipe_state *ps, int e, sk_provider *tr, sk_
     sk_options_optim(c, (ps->ds.train.n + c->train.batch_size - 1) / c->train.batch_size, &oo);
     sk_status st = sk_optim_new(&oo, sk_model_params(ps->m), &opt);
     if (st != SK_OK) return st;
-    sk_log_err(r->log, "training model %c (%s, seed %llu, %d epochs, %s, %lld examples)", 'a' + e, ps->model_desc,
-               (unsigned long long)seed, c->train.epochs, sk_opt_kind_name(c->train.optimizer),
+    double dropout = sk_config_endpoint_dropout(c, e);
+    char drop[32] = "";
+    if (dropout != c->model.dropout) snprintf(drop, sizeof drop, ", dropout %g", dropout);
+    sk_log_err(r->log, "training model %c (%s%s, seed %llu, %d epochs, %s, %lld examples)", 'a' + e, ps->model_desc,
+               drop, (unsigned long long)seed, c->train.epochs, sk_opt_kind_name(c->train.optimizer),
                (long long)ps->ds.train.n);
     epoch_ctx ec = {r, (char)('a' + e), c->train.epochs, 0, tr, ps->ds.train.n};
     char label[32];
@@ -262,7 +276,11 @@ static sk_status train(sk_run *r, sk_pipe_state *ps, int e, sk_provider *tr, sk_
     tc.on_epoch = on_epoch;
     tc.epoch_ctx = &ec;
     tc.rng = rng;
-    st = sk_train(ps->m, &tc);
+    st = sk_model_set_dropout_p(ps->m, (float)dropout);
+    if (st == SK_OK) st = sk_train(ps->m, &tc);
+    /* The alignment methods use model.dropout. */
+    sk_status st2 = sk_model_set_dropout_p(ps->m, (float)c->model.dropout);
+    if (st == SK_OK) st = st2;
     sk_progress_free(tr->bar);
     tr->bar = NULL;
     sk_optim_free(opt);
@@ -294,7 +312,7 @@ static sk_status save(sk_run *r, sk_pipe_state *ps, int e, double t0)
     }
     sk_strbuf text = SK_STRBUF_INIT;
     char *arch = sk_config_model_yaml(c);
-    st = recipe(c, e, ps->ep[e].action == SK_EP_INIT, &text);
+    st = sk_endpoint_recipe(c, e, ps->ep[e].action == SK_EP_INIT, &text);
     if (st == SK_OK) {
         char sel[24];
         fingerprint_of(sk_strbuf_str(&text), ps->ep[e].fingerprint, sizeof ps->ep[e].fingerprint);

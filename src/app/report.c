@@ -215,6 +215,7 @@ static void pipeline_results_json(sk_run *r, sk_json *j)
         if (ep->trained) {
             sk_json_int(j, "epochs", ep->epochs);
             sk_json_str(j, "select", sk_cfg_choice("train.select", c->train.select));
+            if (c->model.arch == SK_ARCH_MLP) sk_json_num(j, "dropout", sk_config_endpoint_dropout(c, e));
             if (!isnan(ep->selected_val_loss)) sk_json_num(j, "selected_validation_loss", ep->selected_val_loss);
             sk_json_num(j, "train_seconds", ep->seconds);
             sk_json_num(j, "samples_per_second", ep->samples_per_s);

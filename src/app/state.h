@@ -13,6 +13,7 @@
 
 #include "app/run_ctx.h"
 #include "continual/continual.h"
+#include "core/strbuf.h"
 #include "data/dataset.h"
 #include "io/csv.h"
 #include "io/json.h"
@@ -115,6 +116,10 @@ SK_MUST_CHECK sk_status sk_endpoints_load(sk_run *r, sk_pipe_state *ps);
 SK_MUST_CHECK sk_status sk_endpoints_make(sk_run *r, sk_pipe_state *ps);
 SK_MUST_CHECK sk_status sk_endpoints_evaluate(sk_run *r, sk_pipe_state *ps);
 
+/* The recipe of the weights this config makes for endpoint e (init: its
+ * untrained initialisation), one "key: value" line per setting, appended
+ * to out; its hash is the endpoint's fingerprint. */
+SK_MUST_CHECK sk_status sk_endpoint_recipe(const sk_config *c, int e, int init, sk_strbuf *out);
 /* "loaded", "trained", "initialisation" or "planted". */
 const char *sk_endpoint_source(const sk_endpoint *ep);
 

@@ -96,8 +96,9 @@ typedef struct {
         sk_endpoint_train train;
         int n_rename; /* models.X.rename: "FROM=TO" pairs applied to the file's names */
         char rename[SK_CFG_RENAME][SK_CFG_RENAME_TEXT];
-        int planted;  /* b only: B = a random permutation of A */
-        double noise; /* b only: Gaussian noise std added to the planted B */
+        double dropout; /* MLP dropout while this endpoint trains; < 0: model.dropout */
+        int planted;    /* b only: B = a random permutation of A */
+        double noise;   /* b only: Gaussian noise std added to the planted B */
     } models[2];
     struct {
         int epochs, batch_size, eval_batch_size;
@@ -193,6 +194,9 @@ SK_MUST_CHECK sk_status sk_config_sweep_item(const sk_config *cfg, int i, sk_con
 /* The value of one key as it is printed in the resolved config (e.g. "[512, 512]"
  * for model.hidden); SK_EINVAL for a key not in the schema. */
 SK_MUST_CHECK sk_status sk_config_value_text(const sk_config *cfg, const char *key, char *buf, size_t n);
+/* The dropout endpoint e (0 = A, 1 = B) trains with: models.X.dropout when
+ * set (>= 0), else model.dropout. */
+double sk_config_endpoint_dropout(const sk_config *cfg, int e);
 /* dataset.path when not given, by dataset.name ("" for the polynomial toy). */
 const char *sk_cfg_default_data_dir(sk_ds_kind k);
 /* The model section as YAML text (for the weights file's `arch` attribute). */

@@ -565,6 +565,17 @@ sk_status sk_config_finalize(sk_config *cfg, const char *origin)
                       "%s: train.select best_validation needs a validation split: set dataset.validation to the "
                       "number of training examples to hold out",
                       origin);
+    if (!(cfg->model.dropout < 1))
+        return sk_err(SK_ECONFIG, "%s: model.dropout must be below 1 (got %g)", origin, cfg->model.dropout);
+    for (int m = 0; m < 2; m++) {
+        double p = cfg->models[m].dropout;
+        if (!(p == -1 || (p >= 0 && p < 1)))
+            return sk_err(SK_ECONFIG, "%s: models.%c.dropout must be in [0, 1), or -1 for model.dropout (got %g)",
+                          origin, 'a' + m, p);
+        if (p > 0 && cfg->model.arch != SK_ARCH_MLP)
+            return sk_err(SK_ECONFIG, "%s: models.%c.dropout is an MLP option (model.arch is %s)", origin, 'a' + m,
+                          sk_cfg_choice("model.arch", cfg->model.arch));
+    }
     if (cfg->model.arch == SK_ARCH_RESNET20 && cfg->model.norm == SK_MNORM_NONE)
         return sk_err(SK_ECONFIG, "%s: model.arch resnet20 needs model.norm batchnorm or layernorm", origin);
     if (cfg->sweep.n > 0) {

@@ -137,6 +137,8 @@ const sk_cfg_key sk_cfg_schema[] = {
           "default location (a path you wrote that does not exist is an error); if_missing = load, else train and "
           "save there; always = train and overwrite; never = the file must exist; init = load, else save and use "
           "the seeded initialisation untrained (true and false are read as auto and init)"),
+    FLT("models.a.dropout", models[0].dropout, "-1", -1, 1, 0,
+        "MLP dropout probability while A trains, in [0, 1); -1 = model.dropout (which the alignment methods use)"),
     SLIST("models.a.rename", models[0].rename, models[0].n_rename, "[]", check_rename,
           "FROM=TO pairs mapping names in A's weights file onto the model's, tried in order: an exact name, or a "
           "prefix when both sides end in '*' (\"module.*=*\" strips DataParallel's prefix)"),
@@ -144,6 +146,8 @@ const sk_cfg_key sk_cfg_schema[] = {
     INT("models.b.seed", models[1].seed, "2", 0, 9.2e18, "seed of endpoint B"),
     ENUMA("models.b.train", models[1].train, "auto", sk_endpoint_train_names, "true=auto,false=init",
           "where B comes from, as models.a.train (ignored when planted)"),
+    FLT("models.b.dropout", models[1].dropout, "-1", -1, 1, 0,
+        "MLP dropout probability while B trains, as models.a.dropout"),
     SLIST("models.b.rename", models[1].rename, models[1].n_rename, "[]", check_rename,
           "FROM=TO pairs mapping names in B's weights file onto the model's, as models.a.rename"),
     BOOL("models.b.planted", models[1].planted, "false",
@@ -382,6 +386,11 @@ long long sk_cfg_load_int(const void *field, size_t size)
 int sk_cfg_name_char(char c)
 {
     return isalnum((unsigned char)c) || c == '_' || c == '-' || c == '.';
+}
+
+double sk_config_endpoint_dropout(const sk_config *cfg, int e)
+{
+    return cfg->models[e].dropout >= 0 ? cfg->models[e].dropout : cfg->model.dropout;
 }
 
 const char *sk_cfg_default_data_dir(sk_ds_kind k)
