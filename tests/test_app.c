@@ -538,6 +538,77 @@ START_TEST(test_report_metrics_and_sweep_rows)
 }
 END_TEST
 
+/* The reference section: printed beside the run's values at lambda = 1/2
+ * on its split (the endpoints' own evaluation, then every method) and
+ * recorded in metrics.json; entries without a value print "-". */
+START_TEST(test_report_reference)
+{
+    fake_run *f = fake_new("rep3");
+    sk_config *c = &f->r.cfg;
+    c->reference.present = 1;
+    c->reference.split = SK_SPLIT_TEST;
+    snprintf(c->reference.source, sizeof c->reference.source, "the paper, Fig. 4");
+    static const char *names[] = {"endpoints", "naive", "sinkhorn_l2"};
+    static const double loss[] = {1.3, 2.3, 1.53}, acc[] = {0.53, 0.15, 0};
+    for (int i = 0; i < 3; i++) {
+        snprintf(c->reference.entries[i].name, sizeof c->reference.entries[i].name, "%s", names[i]);
+        c->reference.entries[i].has_loss = 1;
+        c->reference.entries[i].loss = loss[i];
+        c->reference.entries[i].has_acc = i < 2;
+        c->reference.entries[i].acc = acc[i];
+    }
+    c->reference.n = 3;
+    f->ps.ep[0].test_loss = 1.25;
+    f->ps.ep[1].test_loss = 1.5;
+    char p[4200];
+    snprintf(p, sizeof p, "%s/log.txt", c->output);
+    ck_assert_int_eq(sk_log_open(&f->r.log, p, 1), SK_OK);
+    sk_report_summary(&f->r, &f->ps);
+    sk_log_close(f->r.log);
+    f->r.log = NULL;
+    char *log = tu_read(p, NULL);
+    ck_assert_ptr_nonnull(
+        strstr(log, "at lambda = 1/2 on the test split, beside the reference (the paper, Fig. 4):\n"));
+    ck_assert_ptr_nonnull(strstr(log, "method                       loss    paper    accuracy    paper\n"));
+    ck_assert_ptr_nonnull(strstr(log, "model a                    1.2500      1.3      90.00%    53.0%\n"));
+    ck_assert_ptr_nonnull(strstr(log, "model b                    1.5000      1.3      80.00%    53.0%\n"));
+    /* the fake curves at lambda = 1/2 on test: loss 1.25 - 0.25 k, accuracy 0.375 + 0.125 k */
+    ck_assert_ptr_nonnull(strstr(log, "naive                      1.2500      2.3      37.50%    15.0%\n"));
+    ck_assert_ptr_nonnull(strstr(log, "weight_matching            1.0000        -      50.00%        -\n"));
+    ck_assert_ptr_nonnull(strstr(log, "sinkhorn_l2                0.7500     1.53      62.50%        -\n"));
+    free(log);
+    ck_assert_int_eq(sk_run_write_metrics(&f->r), SK_OK);
+    snprintf(p, sizeof p, "%s/metrics.json", c->output);
+    char *js = tu_read(p, NULL);
+    ck_assert_ptr_nonnull(strstr(js, "\"reference\": {\n    \"source\": \"the paper, Fig. 4\",\n    \"split\": "
+                                     "\"test\",\n    \"lambda\": 0.5\n  }"));
+    ck_assert_ptr_nonnull(strstr(js, "\"reference\": {\n        \"loss\": 1.3,\n        \"accuracy\": 0.53,\n        "
+                                     "\"run_loss\": 1.25,\n        \"run_accuracy\": 0.9\n      }"));
+    ck_assert_ptr_nonnull(strstr(js, "\"reference\": {\n        \"loss\": 2.3,\n        \"accuracy\": 0.15,\n        "
+                                     "\"run_loss\": 1.25,\n        \"run_accuracy\": 0.375\n      }"));
+    ck_assert_ptr_nonnull(strstr(js, "\"reference\": {\n        \"loss\": 1.53,\n        \"run_loss\": 0.75,\n        "
+                                     "\"run_accuracy\": 0.625\n      }"));
+    int refs = 0;
+    for (const char *q = js; (q = strstr(q, "\"reference\"")); q++)
+        refs++;
+    ck_assert_int_eq(refs, 1 + 2 + 2); /* top level, both endpoints, naive and sinkhorn_l2 */
+    free(js);
+    /* A split the run does not evaluate is named instead of a table. */
+    c->interpolation.n_splits = 1;
+    c->interpolation.splits[0] = SK_SPLIT_TRAIN;
+    snprintf(p, sizeof p, "%s/log2.txt", c->output);
+    ck_assert_int_eq(sk_log_open(&f->r.log, p, 1), SK_OK);
+    sk_report_summary(&f->r, &f->ps);
+    sk_log_close(f->r.log);
+    f->r.log = NULL;
+    log = tu_read(p, NULL);
+    ck_assert_ptr_nonnull(
+        strstr(log, "reference (test split) not shown: interpolation.splits does not evaluate test\n"));
+    free(log);
+    fake_free(f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("app");
@@ -553,6 +624,7 @@ int main(void)
     tc = tcase_create("report");
     tcase_add_test(tc, test_report_curves_and_summary);
     tcase_add_test(tc, test_report_metrics_and_sweep_rows);
+    tcase_add_test(tc, test_report_reference);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }
