@@ -24,9 +24,8 @@
  * models.X.dropout in place of model.dropout when the endpoint has its own,
  * the data set, its normalisation and its train/validation split, the seed,
  * and the training section, or "source: init" for an untrained
- * initialisation). Its
- * FNV-1a 64-bit hash is the endpoint's fingerprint; both go into the weights
- * file's attributes. Keys added after recipe 1 (`later`) are written only
+ * initialisation). Its FNV-1a 64-bit hash is the endpoint's fingerprint;
+ * both go into the weights file's attributes. Keys added after recipe 1 (`later`) are written only
  * when they differ from their default, so weights made before those keys
  * existed keep their fingerprint. */
 sk_status sk_endpoint_recipe(const sk_config *c, int e, int init, sk_strbuf *out)
@@ -248,7 +247,8 @@ static sk_status train(sk_run *r, sk_pipe_state *ps, int e, sk_provider *tr, sk_
     if (st != SK_OK) return st;
     double dropout = sk_config_endpoint_dropout(c, e);
     char drop[32] = "";
-    if (dropout != c->model.dropout) snprintf(drop, sizeof drop, ", dropout %g", dropout);
+    if (c->model.arch == SK_ARCH_MLP && dropout != c->model.dropout)
+        snprintf(drop, sizeof drop, ", dropout %g", dropout);
     sk_log_err(r->log, "training model %c (%s%s, seed %llu, %d epochs, %s, %lld examples)", 'a' + e, ps->model_desc,
                drop, (unsigned long long)seed, c->train.epochs, sk_opt_kind_name(c->train.optimizer),
                (long long)ps->ds.train.n);
@@ -276,11 +276,15 @@ static sk_status train(sk_run *r, sk_pipe_state *ps, int e, sk_provider *tr, sk_
     tc.on_epoch = on_epoch;
     tc.epoch_ctx = &ec;
     tc.rng = rng;
-    st = sk_model_set_dropout_p(ps->m, (float)dropout);
+    /* An endpoint with a dropout of its own (MLP only) trains with it; the
+     * alignment methods then use model.dropout again. */
+    int own = c->model.arch == SK_ARCH_MLP && dropout != c->model.dropout;
+    st = own ? sk_model_set_dropout_p(ps->m, (float)dropout) : SK_OK;
     if (st == SK_OK) st = sk_train(ps->m, &tc);
-    /* The alignment methods use model.dropout. */
-    sk_status st2 = sk_model_set_dropout_p(ps->m, (float)c->model.dropout);
-    if (st == SK_OK) st = st2;
+    if (own) {
+        sk_status st2 = sk_model_set_dropout_p(ps->m, (float)c->model.dropout);
+        if (st == SK_OK) st = st2;
+    }
     sk_progress_free(tr->bar);
     tr->bar = NULL;
     sk_optim_free(opt);
