@@ -462,6 +462,7 @@ static void fake_free(fake_run *f)
     }
     free(f->ps.meth[2].res.srb.soft_cost);
     free(f->ps.meth[2].res.srb.hard_cost);
+    sk_run_files_free(&f->r); /* the files the report writers listed */
     free(f);
 }
 
