@@ -184,6 +184,42 @@ expect 1 "model.activation: tanh in the file, relu in this config" \
   "$SINKRB" run "$TOP_SRCDIR/configs/smoke_train.yaml" -o t8 --set model.activation=relu --progress never
 expect 0 "training model a" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_train.yaml" -o t8 --set model.activation=relu \
   --set models.a.train=always --set models.b.train=always --progress never
+# train.select best_validation keeps (and saves) the epoch of lowest
+# validation loss: its weights are those of a run that stops at that epoch,
+# and the saved endpoint's validation loss is the one training measured.
+expect 0 "model a: keeping epoch [0-9]+ of 30 \\(lowest validation loss" "$SINKRB" run \
+  "$TOP_SRCDIR/configs/smoke_align.yaml" -o sel_best --set dataset.validation=20 --set train.select=best_validation \
+  --progress never
+sel=$(sed -n 's/^ *"selected_epoch": \([0-9]*\),$/\1/p' sel_best/metrics.json | head -n 1)
+[ -n "$sel" ] && [ "$sel" -lt 30 ] || { echo "FAIL: model a kept epoch '$sel' (expected one before the last of 30)"; fail=1; }
+v1=$(sed -n 's/^ *"selected_validation_loss": \(.*\),$/\1/p' sel_best/metrics.json | head -n 1)
+v2=$(sed -n 's/^ *"validation_loss": \(.*\),$/\1/p' sel_best/metrics.json | head -n 1)
+[ -n "$v1" ] && [ "$v1" = "$v2" ] || { echo "FAIL: saved model a's validation loss $v2 is not its epoch's $v1"; fail=1; }
+expect 0 "" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o sel_last --set dataset.validation=20 \
+  --set "train.epochs=${sel:-1}" --set 'align.methods=[weight_matching]' --progress never
+"$SINKRB" info sel_best/model_a.h5 | sed -n '/^datasets/,$p' > sel_best/a.txt
+"$SINKRB" info sel_last/model_a.h5 | sed -n '/^datasets/,$p' > sel_last/a.txt
+[ -s sel_best/a.txt ] && cmp -s sel_best/a.txt sel_last/a.txt || { echo "FAIL: model a of best_validation differs from a run of $sel epochs"; fail=1; }
+expect 0 "model a \\(epoch $sel\\): train loss" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o sel_best \
+  --set dataset.validation=20 --set train.select=best_validation --progress never
+grep -q "\"selected_epoch\": $sel," sel_best/metrics.json || { echo "FAIL: a loaded endpoint lost its selected epoch"; fail=1; }
+expect 2 "train.select best_validation needs a validation split" "$SINKRB" check \
+  "$TOP_SRCDIR/configs/smoke_align.yaml" --set train.select=best_validation
+# models.b.dropout reaches B's training (and its recipe), not A's.
+expect 0 "training model b \\(mlp 1-16-16-1 tanh, dropout 0.5, seed 2" "$SINKRB" run \
+  "$TOP_SRCDIR/configs/smoke_align.yaml" -o drop_b --set models.b.dropout=0.5 --set 'align.methods=[weight_matching]' \
+  --progress never
+expect 0 "" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o drop_none --set 'align.methods=[weight_matching]' \
+  --progress never
+for e in a b; do
+  "$SINKRB" info "drop_b/model_$e.h5" | sed -n '/^datasets/,$p' > "drop_b/$e.txt"
+  "$SINKRB" info "drop_none/model_$e.h5" | sed -n '/^datasets/,$p' > "drop_none/$e.txt"
+done
+cmp -s drop_b/a.txt drop_none/a.txt || { echo "FAIL: B's dropout changed model a"; fail=1; }
+[ -s drop_b/b.txt ] && ! cmp -s drop_b/b.txt drop_none/b.txt || { echo "FAIL: models.b.dropout did not change model b"; fail=1; }
+grep -q '"dropout": 0.5,' drop_b/metrics.json || { echo "FAIL: metrics.json lacks B's dropout"; fail=1; }
+expect 1 "models.b.dropout: 0.5 in the file, 0.25 in this config" "$SINKRB" run \
+  "$TOP_SRCDIR/configs/smoke_align.yaml" -o drop_b --set models.b.dropout=0.25 --progress never
 # Results of an earlier run that this run does not write are removed.
 expect 0 "" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o t9 --progress never
 [ -s t9/aligned_activation_matching.h5 ] || { echo "FAIL: no aligned_activation_matching.h5"; fail=1; }

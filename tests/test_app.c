@@ -85,6 +85,73 @@ START_TEST(test_options_data_model)
 }
 END_TEST
 
+/* Per-endpoint dropout reaches the model (its layers), the endpoint and its
+ * recipe; keys added after recipe 1 appear only when not at their default,
+ * so a config that does not use them keeps its fingerprint. */
+static char *recipe_of(const sk_config *c, int e, int init)
+{
+    sk_strbuf b = SK_STRBUF_INIT;
+    ck_assert_int_eq(sk_endpoint_recipe(c, e, init, &b), SK_OK);
+    char *t = strdup(sk_strbuf_str(&b));
+    sk_strbuf_free(&b);
+    return t;
+}
+
+START_TEST(test_endpoint_dropout_and_recipe)
+{
+    defaults();
+    sk_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    ds.train.c = ds.train.h = 1;
+    ds.train.w = 4;
+    ds.train.n_classes = 2;
+    sk_model_spec ms;
+    ck_assert_double_eq(cfg.models[0].dropout, -1); /* default: model.dropout */
+    ck_assert_int_eq(sk_options_model(&cfg, &ds, &ms), SK_OK);
+    ck_assert_int_eq(ms.dropout_layers, 0);
+    char *a0 = recipe_of(&cfg, 0, 0), *b0 = recipe_of(&cfg, 1, 0);
+    ck_assert_ptr_nonnull(strstr(a0, "\nmodel.dropout: 0\n"));
+    ck_assert_ptr_null(strstr(a0, "dataset.validation"));
+    ck_assert_ptr_null(strstr(a0, "split_seed"));
+    ck_assert_ptr_null(strstr(a0, "train.select"));
+    ck_assert_ptr_nonnull(strstr(b0, "\nseed: 2\n"));
+
+    cfg.models[1].dropout = 0.25; /* the published B */
+    ck_assert_double_eq(sk_config_endpoint_dropout(&cfg, 0), 0);
+    ck_assert_double_eq(sk_config_endpoint_dropout(&cfg, 1), 0.25);
+    ck_assert_int_eq(sk_options_model(&cfg, &ds, &ms), SK_OK);
+    ck_assert_float_eq(ms.dropout, 0.0f); /* the alignment's model */
+    ck_assert_int_eq(ms.dropout_layers, 1);
+    char *a1 = recipe_of(&cfg, 0, 0), *b1 = recipe_of(&cfg, 1, 0);
+    ck_assert_str_eq(a1, a0); /* A's weights do not depend on B's dropout */
+    ck_assert_ptr_nonnull(strstr(b1, "\nmodels.b.dropout: 0.25\n"));
+    ck_assert_ptr_null(strstr(b1, "model.dropout"));
+    ck_assert_str_ne(b1, b0);
+    /* model.dropout now concerns only A (and the alignment) */
+    cfg.model.dropout = 0.1;
+    char *b2 = recipe_of(&cfg, 1, 0), *a2 = recipe_of(&cfg, 0, 0);
+    ck_assert_str_eq(b2, b1);
+    ck_assert_ptr_nonnull(strstr(a2, "\nmodel.dropout: 0.1\n"));
+    /* an explicit 0 is an override too */
+    cfg.models[0].dropout = 0;
+    char *a3 = recipe_of(&cfg, 0, 0);
+    ck_assert_ptr_nonnull(strstr(a3, "\nmodels.a.dropout: 0\n"));
+    ck_assert_double_eq(sk_config_endpoint_dropout(&cfg, 0), 0);
+    /* the split and the selection, once used, are part of the recipe */
+    cfg.dataset.validation = 1000;
+    cfg.train.select = SK_TRAIN_SELECT_BEST_VALIDATION;
+    char *a4 = recipe_of(&cfg, 0, 0), *a4i = recipe_of(&cfg, 0, 1);
+    ck_assert_ptr_nonnull(strstr(a4, "\ndataset.validation: 1000\n"));
+    ck_assert_ptr_nonnull(strstr(a4, "\ntrain.select: best_validation\n"));
+    ck_assert_ptr_null(strstr(a4i, "train.select")); /* an untrained initialisation has no training */
+    ck_assert_ptr_null(strstr(a4i, "dataset.validation"));
+    cfg.dataset.split_seed = 5;
+    char *a5 = recipe_of(&cfg, 0, 0);
+    ck_assert_ptr_nonnull(strstr(a5, "\ndataset.split_seed: 5\n"));
+    free(a0), free(b0), free(a1), free(b1), free(a2), free(b2), free(a3), free(a4), free(a4i), free(a5);
+}
+END_TEST
+
 START_TEST(test_options_optim)
 {
     defaults();
@@ -626,12 +693,84 @@ START_TEST(test_run_frozen_evaluation)
 }
 END_TEST
 
+/* The reference section: printed beside the run's values at lambda = 1/2
+ * on its split (the endpoints' own evaluation, then every method) and
+ * recorded in metrics.json; entries without a value print "-". */
+START_TEST(test_report_reference)
+{
+    fake_run *f = fake_new("rep3");
+    sk_config *c = &f->r.cfg;
+    c->reference.present = 1;
+    c->reference.split = SK_SPLIT_TEST;
+    snprintf(c->reference.source, sizeof c->reference.source, "the paper, Fig. 4");
+    static const char *names[] = {"endpoints", "naive", "sinkhorn_l2"};
+    static const double loss[] = {1.3, 2.3, 1.53}, acc[] = {0.53, 0.15, 0};
+    for (int i = 0; i < 3; i++) {
+        snprintf(c->reference.entries[i].name, sizeof c->reference.entries[i].name, "%s", names[i]);
+        c->reference.entries[i].has_loss = 1;
+        c->reference.entries[i].loss = loss[i];
+        c->reference.entries[i].has_acc = i < 2;
+        c->reference.entries[i].acc = acc[i];
+    }
+    c->reference.n = 3;
+    f->ps.ep[0].test_loss = 1.25;
+    f->ps.ep[1].test_loss = 1.5;
+    char p[4200];
+    snprintf(p, sizeof p, "%s/log.txt", c->output);
+    ck_assert_int_eq(sk_log_open(&f->r.log, p, 1), SK_OK);
+    sk_report_summary(&f->r, &f->ps);
+    sk_log_close(f->r.log);
+    f->r.log = NULL;
+    char *log = tu_read(p, NULL);
+    ck_assert_ptr_nonnull(
+        strstr(log, "at lambda = 1/2 on the test split, beside the reference (the paper, Fig. 4):\n"));
+    ck_assert_ptr_nonnull(strstr(log, "method                       loss    paper    accuracy    paper\n"));
+    ck_assert_ptr_nonnull(strstr(log, "model a                    1.2500      1.3      90.00%    53.0%\n"));
+    ck_assert_ptr_nonnull(strstr(log, "model b                    1.5000      1.3      80.00%    53.0%\n"));
+    /* the fake curves at lambda = 1/2 on test: loss 1.25 - 0.25 k, accuracy 0.375 + 0.125 k */
+    ck_assert_ptr_nonnull(strstr(log, "naive                      1.2500      2.3      37.50%    15.0%\n"));
+    ck_assert_ptr_nonnull(strstr(log, "weight_matching            1.0000        -      50.00%        -\n"));
+    ck_assert_ptr_nonnull(strstr(log, "sinkhorn_l2                0.7500     1.53      62.50%        -\n"));
+    free(log);
+    ck_assert_int_eq(sk_run_write_metrics(&f->r), SK_OK);
+    snprintf(p, sizeof p, "%s/metrics.json", c->output);
+    char *js = tu_read(p, NULL);
+    ck_assert_ptr_nonnull(strstr(js, "\"reference\": {\n    \"source\": \"the paper, Fig. 4\",\n    \"split\": "
+                                     "\"test\",\n    \"lambda\": 0.5\n  }"));
+    ck_assert_ptr_nonnull(strstr(js, "\"reference\": {\n        \"loss\": 1.3,\n        \"accuracy\": 0.53,\n        "
+                                     "\"run_loss\": 1.25,\n        \"run_accuracy\": 0.9\n      }"));
+    ck_assert_ptr_nonnull(strstr(js, "\"reference\": {\n        \"loss\": 2.3,\n        \"accuracy\": 0.15,\n        "
+                                     "\"run_loss\": 1.25,\n        \"run_accuracy\": 0.375\n      }"));
+    ck_assert_ptr_nonnull(strstr(js, "\"reference\": {\n        \"loss\": 1.53,\n        \"run_loss\": 0.75,\n        "
+                                     "\"run_accuracy\": 0.625\n      }"));
+    int refs = 0;
+    for (const char *q = js; (q = strstr(q, "\"reference\"")); q++)
+        refs++;
+    ck_assert_int_eq(refs, 1 + 2 + 2); /* top level, both endpoints, naive and sinkhorn_l2 */
+    free(js);
+    /* A split the run does not evaluate is named instead of a table. */
+    c->interpolation.n_splits = 1;
+    c->interpolation.splits[0] = SK_SPLIT_TRAIN;
+    snprintf(p, sizeof p, "%s/log2.txt", c->output);
+    ck_assert_int_eq(sk_log_open(&f->r.log, p, 1), SK_OK);
+    sk_report_summary(&f->r, &f->ps);
+    sk_log_close(f->r.log);
+    f->r.log = NULL;
+    log = tu_read(p, NULL);
+    ck_assert_ptr_nonnull(
+        strstr(log, "reference (test split) not shown: interpolation.splits does not evaluate test\n"));
+    free(log);
+    fake_free(f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("app");
     TCase *tc = tcase_create("options");
     tcase_add_test(tc, test_options_data_model);
     tcase_add_test(tc, test_options_optim);
+    tcase_add_test(tc, test_endpoint_dropout_and_recipe);
     tcase_add_test(tc, test_options_methods);
     tcase_add_test(tc, test_options_continual);
     tcase_add_test(tc, test_options_model_batch);
@@ -640,6 +779,7 @@ int main(void)
     tc = tcase_create("report");
     tcase_add_test(tc, test_report_curves_and_summary);
     tcase_add_test(tc, test_report_metrics_and_sweep_rows);
+    tcase_add_test(tc, test_report_reference);
     suite_add_tcase(s, tc);
     tc = tcase_create("runs");
     tcase_add_test(tc, test_provider_fixed);

@@ -123,7 +123,7 @@ START_TEST(test_errors_exact)
     expect_error("colour: red\n",
                  "bad.yaml:1:1: unknown key \"colour\" (expected one of: name, seed, mode, threads, output, "
                  "dataset, model, models, train, align, weight_matching, activation_matching, sinkhorn, ste, "
-                 "interpolation, continual, sweep)");
+                 "interpolation, continual, sweep, reference)");
     expect_error("train:\n  epochs: ten\n",
                  "bad.yaml:2:11: train.epochs must be an integer in 1..1000000 (got \"ten\")");
     expect_error("train:\n  epochs: 0\n", "bad.yaml:2:11: train.epochs must be an integer in 1..1000000 (got 0)");
@@ -157,6 +157,24 @@ START_TEST(test_errors_exact)
                  "bad.yaml:3:1: YAML syntax error: did not find expected ',' or ']' while parsing a flow sequence");
     expect_error("a: b: c\n", "bad.yaml:1:5: YAML syntax error: mapping values are not allowed in this context");
     expect_error("- 1\n- 2\n", "bad.yaml:1:1: the config must be a mapping of keys (name: ..., mode: ..., ...)");
+    expect_error(
+        "dataset:\n  train_limit: 100\n  validation: 100\n",
+        "bad.yaml:3:15: dataset.validation (100) must be smaller than dataset.train_limit (100): the validation "
+        "examples are drawn from the training examples kept");
+    expect_error("train:\n  select: best_validation\n",
+                 "bad.yaml:2:11: train.select best_validation needs a validation split: set dataset.validation to the "
+                 "number of training examples to hold out");
+    expect_error(
+        "train:\n  select: best\n",
+        "bad.yaml:2:11: train.select must be one of last, best_validation (got \"best\"); did you mean \"last\"?");
+    expect_error("models:\n  b: {dropout: -0.5}\n",
+                 "bad.yaml:2:16: models.b.dropout must be in [0, 1), or -1 for model.dropout (got -0.5)");
+    expect_error("models:\n  a: {dropout: 1}\n",
+                 "bad.yaml:2:16: models.a.dropout must be in [0, 1), or -1 for model.dropout (got 1)");
+    expect_error("models:\n  a: {dropout: 2}\n",
+                 "bad.yaml:2:16: models.a.dropout must be a number >= -1 and <= 1 (got 2)");
+    expect_error("dataset:\n  name: cifar10\nmodel:\n  arch: vgg11\nmodels:\n  b: {dropout: 0.25}\n",
+                 "bad.yaml:6:16: models.b.dropout is an MLP option (model.arch is vgg11)");
     expect_error("dataset:\n  name: mnist\nmodel:\n  arch: vgg11\n",
                  "bad.yaml:4:9: model.arch vgg11 needs 32x32 inputs (CIFAR); use mlp or resnet20 for mnist");
 }
@@ -229,6 +247,118 @@ START_TEST(test_roundtrip)
     ck_assert_ptr_nonnull(strstr(m, "hidden: [300, 200, 100]"));
     ck_assert_ptr_null(strstr(m, "seed"));
     free(m);
+}
+END_TEST
+
+/* reference: published values at lambda = 1/2, parsed, kept through the
+ * resolved config and sweeps, and refused with file:line:col when wrong. */
+START_TEST(test_reference)
+{
+    const char *text = "mode: sinkhorn\n"
+                       "reference:\n"
+                       "  source: \"Pe\xc3\xb1"
+                       "a et al., CVPR 2023, Fig. 4 (read off the plot)\"\n"
+                       "  split: test\n"
+                       "  endpoints: {loss: 1.3, accuracy: 0.53}\n"
+                       "  methods:\n"
+                       "    naive: {loss: 2.3, accuracy: 0.15}\n"
+                       "    weight_matching: {accuracy: 0.39, loss: 1.64}\n"
+                       "    sinkhorn_mid:\n"
+                       "      loss: 1.37\n";
+    ck_assert_msg(load_text("ref.yaml", text, NULL, 0) == SK_OK, "%s", sk_err_msg());
+    ck_assert_int_eq(cfg.reference.present, 1);
+    ck_assert_int_eq(cfg.reference.split, SK_SPLIT_TEST);
+    ck_assert_str_eq(cfg.reference.source, "Pe\xc3\xb1"
+                                           "a et al., CVPR 2023, Fig. 4 (read off the plot)");
+    ck_assert_int_eq(cfg.reference.n, 4);
+    int e = sk_config_reference_find(&cfg, "endpoints"), w = sk_config_reference_find(&cfg, "weight_matching");
+    int mid = sk_config_reference_find(&cfg, "sinkhorn_mid");
+    ck_assert_int_ge(e, 0);
+    ck_assert_double_eq(cfg.reference.entries[e].loss, 1.3);
+    ck_assert_double_eq(cfg.reference.entries[e].acc, 0.53);
+    ck_assert_double_eq(cfg.reference.entries[w].loss, 1.64);
+    ck_assert_double_eq(cfg.reference.entries[w].acc, 0.39);
+    ck_assert_int_eq(cfg.reference.entries[mid].has_loss, 1);
+    ck_assert_int_eq(cfg.reference.entries[mid].has_acc, 0);
+    ck_assert_int_eq(sk_config_reference_find(&cfg, "ste"), -1);
+    /* the resolved config carries it and reads back to the same bytes */
+    char *y1 = sk_config_to_yaml(&cfg);
+    sk_config first = cfg;
+    ck_assert_ptr_nonnull(strstr(y1, "reference:\n  source: \"Pe\xc3\xb1"
+                                     "a et al., CVPR 2023, Fig. 4 (read off the "
+                                     "plot)\"\n  split: test\n  endpoints: {loss: 1.3, accuracy: 0.53}\n  methods:\n"
+                                     "    naive: {loss: 2.3, accuracy: 0.15}\n    weight_matching: {loss: 1.64, "
+                                     "accuracy: 0.39}\n    sinkhorn_mid: {loss: 1.37}\n"));
+    tu_write_str(tu_path("r.yaml"), y1); /* a shorter stem than the name it holds: the same name bytes */
+    ck_assert_msg(sk_config_load(&cfg, tu_path("r.yaml"), NULL, 0) == SK_OK, "%s", sk_err_msg());
+    ck_assert(memcmp(&first, &cfg, sizeof cfg) == 0);
+    free(y1);
+    /* without the section: none */
+    ck_assert_int_eq(load_text("noref.yaml", "seed: 1\n", NULL, 0), SK_OK);
+    ck_assert_int_eq(cfg.reference.present, 0);
+    ck_assert_int_eq(sk_config_reference_find(&cfg, "naive"), -1);
+    y1 = sk_config_to_yaml(&cfg);
+    ck_assert_ptr_null(strstr(y1, "reference"));
+    free(y1);
+    /* a sweep item keeps it */
+    ck_assert_msg(load_text("refsw.yaml",
+                            "reference:\n  endpoints: {accuracy: 0.5}\nsweep:\n  key: seed\n  values: [1, 2]\n", NULL,
+                            0) == SK_OK,
+                  "%s", sk_err_msg());
+    sk_config item;
+    ck_assert_int_eq(sk_config_sweep_item(&cfg, 1, &item), SK_OK);
+    ck_assert_int_eq(item.reference.present, 1);
+    ck_assert_double_eq(item.reference.entries[0].acc, 0.5);
+    /* --set cannot change it */
+    const char *sets[] = {"reference.split=train"};
+    sk_err_clear();
+    ck_assert_int_eq(load_text("ref.yaml", text, sets, 1), SK_ECONFIG);
+    ck_assert_str_eq(
+        sk_err_msg(),
+        "--set reference.split=train: the reference section cannot be set with --set; edit the config file");
+    /* errors name the file, line and column */
+    expect_error("reference: [1, 2]\n",
+                 "bad.yaml:1:12: reference must be a section with source, split, endpoints and methods (published "
+                 "values at lambda = 1/2)");
+    expect_error("reference:\n  sorce: x\n",
+                 "bad.yaml:2:3: unknown key \"sorce\" in section reference (expected one of: source, split, endpoints, "
+                 "methods); did you mean \"source\"?");
+    expect_error("reference:\n  split: validation\n  endpoints: {loss: 1}\n",
+                 "bad.yaml:2:10: reference.split must be one of train, test (got \"validation\")");
+    expect_error("reference:\n  source: x\n",
+                 "bad.yaml:2:3: reference needs endpoints or methods (the values to show beside the run's)");
+    expect_error("reference:\n  methods:\n    sinkhorn_mdi: {loss: 1}\n",
+                 "bad.yaml:3:5: unknown method \"sinkhorn_mdi\" in reference.methods (expected one of: naive, "
+                 "weight_matching, activation_matching, ste, sinkhorn_l2, sinkhorn_l1, sinkhorn_cosine, sinkhorn_mid, "
+                 "sinkhorn_rnd); did you mean \"sinkhorn_mid\"?");
+    expect_error("reference:\n  methods:\n    sinkhorn: {loss: 1}\n",
+                 "bad.yaml:3:5: unknown method \"sinkhorn\" in reference.methods (expected one of: naive, "
+                 "weight_matching, activation_matching, ste, sinkhorn_l2, sinkhorn_l1, sinkhorn_cosine, sinkhorn_mid, "
+                 "sinkhorn_rnd)");
+    expect_error("reference:\n  methods:\n    naive: {loss: 2.3, accuracy: 15}\n",
+                 "bad.yaml:3:34: reference.methods.naive.accuracy must be a fraction in [0, 1] (53% is 0.53) (got "
+                 "\"15\")");
+    expect_error("reference:\n  methods:\n    ste: {loss: -1}\n",
+                 "bad.yaml:3:17: reference.methods.ste.loss must be a number >= 0 (got \"-1\")");
+    expect_error("reference:\n  methods:\n    ste: {loss: high}\n",
+                 "bad.yaml:3:17: reference.methods.ste.loss must be a number >= 0 (got \"high\")");
+    expect_error("reference:\n  endpoints: {los: 1}\n",
+                 "bad.yaml:2:15: unknown key \"los\" in reference.endpoints (expected loss, accuracy); did you mean "
+                 "\"loss\"?");
+    expect_error("reference:\n  endpoints: {}\n",
+                 "bad.yaml:2:14: reference.endpoints needs loss, accuracy or both, e.g. {loss: 1.37, accuracy: 0.50}");
+    expect_error("reference:\n  endpoints: 1.3\n",
+                 "bad.yaml:2:14: reference.endpoints must be a mapping such as {loss: 1.37, accuracy: 0.50}");
+    expect_error("reference:\n  methods:\n    naive: {loss: 1, loss: 2}\n",
+                 "bad.yaml:3:22: duplicate key reference.methods.naive.loss");
+    expect_error("reference:\n  methods:\n    naive: {loss: 1}\n    naive: {loss: 2}\n",
+                 "bad.yaml:4:5: duplicate key reference.methods.naive");
+    expect_error("reference:\n  methods: [naive]\n",
+                 "bad.yaml:2:12: reference.methods must be a mapping of result names to values, e.g. sinkhorn_mid: "
+                 "{loss: 1.37, accuracy: 0.50}");
+    expect_error("reference:\n  split: test\n  split: train\n", "bad.yaml:3:3: duplicate key reference.split");
+    expect_error("reference:\n  endpoints: {loss: 1}\nreference:\n  endpoints: {loss: 1}\n",
+                 "bad.yaml:3:1: duplicate key reference");
 }
 END_TEST
 
@@ -561,9 +691,9 @@ START_TEST(test_set_messages)
     } cases[] = {
         {"train=1", "--set train=1: train is a section, not a key: set one of its keys train.KEY (epochs, batch_size, "
                     "eval_batch_size, optimizer, lr, momentum, nesterov, weight_decay, beta1, beta2, eps, schedule, "
-                    "warmup_epochs, step_epochs, gamma, clip_norm)"},
+                    "warmup_epochs, step_epochs, gamma, clip_norm, select)"},
         {"models.a=x", "--set models.a=x: models.a is a section, not a key: set one of its keys models.a.KEY "
-                       "(weights, seed, train, rename)"},
+                       "(weights, seed, train, dropout, rename)"},
         {"sweep=1", "--set sweep=1: sweep is a section, not a key: set one of its keys sweep.key, sweep.values, "
                     "sweep.labels"},
         {"mode=\"a\\nb\"", "--set mode=\"a\\nb\": mode must be one of train, weight_matching, activation_matching, "
@@ -637,6 +767,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_name_errors);
     tcase_add_test(tc, test_run_constraints);
     tcase_add_test(tc, test_set_messages);
+    tcase_add_test(tc, test_reference);
     tcase_add_test(tc, test_schema_docs);
     tcase_add_test(tc, test_man_page_documents_every_key);
     suite_add_tcase(s, tc);

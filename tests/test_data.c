@@ -406,6 +406,106 @@ START_TEST(test_limits)
 }
 END_TEST
 
+/* dataset.validation: a seeded draw among the kept training records; the
+ * two splits are disjoint, together the kept records, each in file order,
+ * and the test split is never drawn from. */
+static void check_val_split(const sk_dataset *ds, int64_t kept, int64_t n_val)
+{
+    uint8_t seen[64] = {0};
+    ck_assert_int_le(kept, 64);
+    ck_assert_int_eq(ds->train.n, kept - n_val);
+    ck_assert_int_eq(ds->val.n, n_val);
+    const sk_split *sp[2] = {&ds->train, &ds->val};
+    for (int s = 0; s < 2; s++) {
+        ck_assert_ptr_nonnull(sp[s]->rec);
+        for (int64_t i = 0; i < sp[s]->n; i++) {
+            int32_t r = sp[s]->rec[i];
+            ck_assert_int_ge(r, 0);
+            ck_assert_int_lt(r, kept);    /* only records train_limit keeps */
+            ck_assert_int_eq(seen[r], 0); /* disjoint */
+            seen[r] = 1;
+            if (i) ck_assert_int_lt(sp[s]->rec[i - 1], r); /* file order */
+            if (sp[s]->x) {
+                ck_assert_int_eq(sp[s]->y[i], r % 10);
+                for (int j = 0; j < 3072; j += 101)
+                    ck_assert_uint_eq(sp[s]->x[i * 3072 + j], cifar_pix(r, j));
+            } else {
+                ck_assert_float_eq(sp[s]->xr[i], ds->test.xr[r]); /* the toy's inputs are the test's */
+            }
+        }
+    }
+    ck_assert_ptr_null(ds->test.rec);
+}
+
+START_TEST(test_validation_split)
+{
+    sk_dataset ds, ds2, whole;
+    sk_data_opts o;
+    const char *dir = make_cifar10("c10_val", 3, 3);
+    sk_data_opts_init(&o, SK_DS_CIFAR10);
+    o.path = dir;
+    ck_assert_msg(sk_dataset_load(&whole, &o) == SK_OK, "%s", sk_err_msg());
+    ck_assert_int_eq(whole.val.n, 0);
+    ck_assert_ptr_null(whole.train.rec);
+    o.train_limit = 12;
+    o.validation = 4;
+    o.split_seed = 7;
+    ck_assert_msg(sk_dataset_load(&ds, &o) == SK_OK, "%s", sk_err_msg());
+    check_val_split(&ds, 12, 4);
+    ck_assert_int_eq(ds.test.n, 3); /* the test split is untouched */
+    ck_assert_int_eq(ds.test.y[0], 1000 % 10);
+    ck_assert_uint_eq(ds.val.c, 3);
+    ck_assert_int_eq(ds.val.n_classes, 10);
+    for (int c = 0; c < 3; c++) /* standard statistics: the whole training split's, as before */
+        ck_assert_float_eq(ds.mean[c], whole.mean[c]);
+    /* Seeded: the same seed draws the same records, another seed others. */
+    ck_assert_int_eq(sk_dataset_load(&ds2, &o), SK_OK);
+    ck_assert_int_eq(memcmp(ds.val.rec, ds2.val.rec, 4 * sizeof(int32_t)), 0);
+    sk_dataset_free(&ds2);
+    o.split_seed = 8;
+    ck_assert_int_eq(sk_dataset_load(&ds2, &o), SK_OK);
+    check_val_split(&ds2, 12, 4);
+    ck_assert_int_ne(memcmp(ds.val.rec, ds2.val.rec, 4 * sizeof(int32_t)), 0);
+    sk_dataset_free(&ds2);
+    /* Batches of the validation split are its examples. */
+    {
+        int32_t idx[2] = {3, 0};
+        float xb[2 * 3072];
+        int32_t yb[2];
+        sk_dataset_batch(&ds, &ds.val, idx, 2, 0, NULL, xb, yb, NULL);
+        ck_assert_int_eq(yb[0], ds.val.rec[3] % 10);
+        ck_assert_int_eq(yb[1], ds.val.rec[0] % 10);
+    }
+    sk_dataset_free(&ds);
+    /* All records (no train_limit). */
+    o.train_limit = 0;
+    o.validation = 1;
+    ck_assert_int_eq(sk_dataset_load(&ds, &o), SK_OK);
+    check_val_split(&ds, 15, 1);
+    sk_dataset_free(&ds);
+    /* At least one training example must remain. */
+    o.train_limit = 4;
+    o.validation = 4;
+    sk_err_clear();
+    ck_assert_int_eq(sk_dataset_load(&ds, &o), SK_ECONFIG);
+    ck_assert_ptr_nonnull(strstr(sk_err_msg(), "dataset.validation (4) must be smaller than the number of training "
+                                               "examples kept (4)"));
+    o.validation = -1;
+    sk_err_clear();
+    ck_assert_int_eq(sk_dataset_load(&ds, &o), SK_EINVAL);
+    sk_dataset_free(&whole);
+    /* The polynomial toy (regression targets) splits the same way. */
+    sk_data_opts_init(&o, SK_DS_POLYNOMIAL);
+    o.poly_points = 40;
+    o.validation = 10;
+    o.split_seed = 3;
+    ck_assert_int_eq(sk_dataset_load(&ds, &o), SK_OK);
+    check_val_split(&ds, 40, 10);
+    ck_assert_int_eq(ds.test.n, 40);
+    sk_dataset_free(&ds);
+}
+END_TEST
+
 /* ---- CIFAR ------------------------------------------------------------------ */
 
 START_TEST(test_cifar10)
@@ -1393,6 +1493,7 @@ static Suite *data_suite(void)
     tcase_add_test(tc, test_idx_raw_and_gzip);
     tcase_add_test(tc, test_normalisation_choices);
     tcase_add_test(tc, test_limits);
+    tcase_add_test(tc, test_validation_split);
     tcase_add_test(tc, test_cifar10);
     tcase_add_test(tc, test_cifar100);
     tcase_add_test(tc, test_idx_errors);

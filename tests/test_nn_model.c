@@ -269,6 +269,48 @@ START_TEST(test_fd_mlp)
 }
 END_TEST
 
+/* Per-endpoint dropout: layers built with dropout_layers pass their input
+ * through at p = 0 (a train-mode forward equals the eval-mode one and the
+ * rng is not touched) and drop units once sk_model_set_dropout_p turns them on. */
+START_TEST(test_dropout_p)
+{
+    enum { N = 6, D = 10 };
+    sk_model_spec s = mlp_spec(D, 64, 64, 3);
+    s.dropout_layers = 1;
+    sk_model *m = build(&s, N, 4);
+    float *x = rand_input(N * D, 9), ev[N * 3], tr[N * 3];
+    sk_rng r, r0;
+    sk_rng_seed(&r, 5);
+    r0 = r;
+    memcpy(ev, sk_model_forward(m, NULL, x, N, 0, NULL), sizeof ev);
+    memcpy(tr, sk_model_forward(m, NULL, x, N, 1, &r), sizeof tr);
+    ck_assert_int_eq(memcmp(ev, tr, sizeof ev), 0);
+    ck_assert_int_eq(memcmp(&r, &r0, sizeof r), 0); /* no draws */
+    ck_assert_int_eq(sk_model_set_dropout_p(m, 0.5f), SK_OK);
+    ck_assert_float_eq(sk_model_get_spec(m)->dropout, 0.5f);
+    memcpy(tr, sk_model_forward(m, NULL, x, N, 1, &r), sizeof tr);
+    ck_assert_int_ne(memcmp(ev, tr, sizeof ev), 0);
+    ck_assert_int_ne(memcmp(&r, &r0, sizeof r), 0);
+    memcpy(tr, sk_model_forward(m, NULL, x, N, 0, NULL), sizeof tr); /* eval mode: no dropout */
+    ck_assert_int_eq(memcmp(ev, tr, sizeof ev), 0);
+    ck_assert_int_eq(sk_model_set_dropout_p(m, 0.0f), SK_OK);
+    memcpy(tr, sk_model_forward(m, NULL, x, N, 1, &r), sizeof tr);
+    ck_assert_int_eq(memcmp(ev, tr, sizeof ev), 0);
+    sk_err_clear();
+    ck_assert_int_eq(sk_model_set_dropout_p(m, 1.0f), SK_EINVAL);
+    sk_model_free(m);
+    /* Without the layers only p = 0 is accepted. */
+    s.dropout_layers = 0;
+    m = build(&s, N, 4);
+    ck_assert_int_eq(sk_model_set_dropout_p(m, 0.0f), SK_OK);
+    sk_err_clear();
+    ck_assert_int_eq(sk_model_set_dropout_p(m, 0.25f), SK_EINVAL);
+    ck_assert_ptr_nonnull(strstr(sk_err_msg(), "the model has no dropout layers"));
+    sk_model_free(m);
+    free(x);
+}
+END_TEST
+
 START_TEST(test_fd_vgg11)
 {
     /* BatchNorm centres every ReLU input at 0, so each finite difference
@@ -395,17 +437,18 @@ typedef struct {
     double first_loss, last_loss, last_acc, last_test_acc;
 } epoch_log;
 
-static void on_epoch(void *ctx, int epoch, double tl, double ta, double vl, double va, double sps)
+static void on_epoch(void *ctx, const sk_epoch_info *in)
 {
     epoch_log *l = ctx;
-    if (l->calls == 0) l->first_loss = tl;
+    if (l->calls == 0) l->first_loss = in->train_loss;
     l->calls++;
-    ck_assert_int_eq(epoch, l->calls);
-    ck_assert(sps > 0.0);
-    (void)vl;
-    l->last_loss = tl;
-    l->last_acc = ta;
-    l->last_test_acc = va;
+    ck_assert_int_eq(in->epoch, l->calls);
+    ck_assert(in->samples_per_s > 0.0);
+    ck_assert(isnan(in->val_loss) && isnan(in->val_acc)); /* no validation provider */
+    ck_assert_int_eq(in->best, 0);
+    l->last_loss = in->train_loss;
+    l->last_acc = in->train_acc;
+    l->last_test_acc = in->test_acc;
 }
 
 /* 4 Gaussian blobs in 16-D, separable: means +-2 on two coordinates. */
@@ -478,6 +521,104 @@ START_TEST(test_training_smoke)
     free(xtr);
     free(xte);
     sk_model_free(m);
+}
+END_TEST
+
+/* train.select best_validation: the model ends with the parameters of the
+ * epoch of lowest validation loss (the earliest of equals), which the
+ * callback saw flagged; last keeps the last epoch's. */
+typedef struct {
+    sk_model *m;
+    int n;
+    double val[12];
+    int best[12];
+    float *snap[12]; /* the parameters after each epoch */
+} snap_log;
+
+static void on_epoch_snap(void *ctx, const sk_epoch_info *in)
+{
+    snap_log *l = ctx;
+    const sk_tset *p = sk_model_params(l->m);
+    ck_assert_int_eq(in->epoch, l->n + 1);
+    ck_assert(!isnan(in->val_loss) && !isnan(in->val_acc));
+    l->val[l->n] = in->val_loss;
+    l->best[l->n] = in->best;
+    l->snap[l->n] = malloc((size_t)p->numel * sizeof(float));
+    memcpy(l->snap[l->n], p->block, (size_t)p->numel * sizeof(float));
+    l->n++;
+}
+
+START_TEST(test_train_select_best)
+{
+    enum { NTR = 256, NVA = 128, E = 12 };
+    float *xtr = malloc(NTR * 16 * sizeof(float)), *xva = malloc(NVA * 16 * sizeof(float));
+    int32_t ytr[NTR], yva[NVA];
+    blobs(NTR, xtr, ytr, 5);
+    blobs(NVA, xva, yva, 6);
+    /* Half of the validation labels disagree with the training rule: its
+     * loss first falls, then rises as the model grows confident. */
+    for (int i = 0; i < NVA; i += 2)
+        yva[i] = (yva[i] + 1) % 4;
+    for (int sel = 0; sel < 2; sel++) {
+        sk_model_spec s = mlp_spec(16, 32, 0, 4);
+        s.dropout = 0.1f;
+        sk_model *m = build(&s, 64, 7);
+        arr_data tr = {xtr, ytr, NULL, NTR, 16, 4, 32}, va = {xva, yva, NULL, NVA, 16, 4, 64};
+        sk_loss_spec ls = {0, NULL};
+        sgd_ctx opt = {0.2f};
+        snap_log log = {.m = m};
+        sk_rng r;
+        sk_rng_seed(&r, 3);
+        sk_train_cfg cfg = {.epochs = E,
+                            .batch_size = 32,
+                            .loss = ls,
+                            .get_batch = arr_batch,
+                            .ctx = &tr,
+                            .get_val_batch = arr_batch,
+                            .val_ctx = &va,
+                            .select = sel ? SK_TRAIN_SELECT_BEST_VALIDATION : SK_TRAIN_SELECT_LAST,
+                            .step = sgd_step,
+                            .optctx = &opt,
+                            .on_epoch = on_epoch_snap,
+                            .epoch_ctx = &log,
+                            .rng = &r};
+        ck_assert_msg(sk_train(m, &cfg) == SK_OK, "%s", sk_err_msg());
+        ck_assert_int_eq(log.n, E);
+        int want = E; /* 1-based */
+        if (sel) {
+            want = 1;
+            for (int e = 1; e < E; e++)
+                if (log.val[e] < log.val[want - 1]) want = e + 1;
+            double lo = INFINITY;
+            for (int e = 0; e < E; e++) { /* flagged: a new strict minimum */
+                ck_assert_int_eq(log.best[e], log.val[e] < lo);
+                if (log.val[e] < lo) lo = log.val[e];
+            }
+            ck_assert_msg(want < E, "validation loss fell to the end: the test needs an earlier minimum");
+        } else {
+            for (int e = 0; e < E; e++)
+                ck_assert_int_eq(log.best[e], 0);
+        }
+        ck_assert_int_eq(cfg.selected_epoch, want);
+        ck_assert_double_eq(cfg.selected_val_loss, log.val[want - 1]);
+        const sk_tset *p = sk_model_params(m);
+        ck_assert_int_eq(memcmp(p->block, log.snap[want - 1], (size_t)p->numel * sizeof(float)), 0);
+        double vl, vacc;
+        ck_assert_int_eq(sk_model_eval(m, NULL, arr_batch, &va, &ls, &vl, &vacc), SK_OK);
+        ck_assert_double_eq(vl, cfg.selected_val_loss); /* the same evaluation, bit for bit */
+        ck_assert_double_eq(vacc, cfg.selected_val_acc);
+        for (int e = 0; e < E; e++)
+            free(log.snap[e]);
+        /* best_validation without a validation provider is refused */
+        if (sel) {
+            cfg.get_val_batch = NULL;
+            sk_err_clear();
+            ck_assert_int_eq(sk_train(m, &cfg), SK_EINVAL);
+        }
+        sk_model_free(m);
+    }
+    free(xtr);
+    free(xva);
 }
 END_TEST
 
@@ -610,6 +751,8 @@ int main(void)
     tcase_add_test(tc, test_taps_and_param_sets);
     tcase_add_test(tc, test_training_smoke);
     tcase_add_test(tc, test_regression_smoke);
+    tcase_add_test(tc, test_train_select_best);
+    tcase_add_test(tc, test_dropout_p);
     tcase_add_test(tc, test_bn_reset);
     tcase_add_test(tc, test_determinism);
     suite_add_tcase(s, tc);

@@ -54,16 +54,21 @@ static void make_data(sk_dataset *ds)
 typedef struct {
     sk_model *m;
     sk_optim *opt;
-    sk_provider tr, te;
+    sk_provider tr, te, va;
     sk_rng rng;
     sk_ckpt ck;
+    int select_best; /* train.select best_validation (on the test images) */
+    sk_tset *best;   /* its selected epoch's parameters so far */
+    int sel;         /* its selected epoch */
+    double sel_loss, sel_acc;
     double loss[EPOCHS][3]; /* train loss, train acc, test loss per epoch */
     int stop;               /* stop after this epoch (0: never) */
 } rig;
 
-static void rig_new(rig *g, const sk_dataset *ds, int adam, const char *path)
+static void rig_new(rig *g, const sk_dataset *ds, int adam, int select_best, const char *path)
 {
     memset(g, 0, sizeof *g);
+    g->select_best = select_best;
     sk_model_spec sp;
     memset(&sp, 0, sizeof sp);
     sp.arch = SK_ARCH_MLP;
@@ -81,6 +86,7 @@ static void rig_new(rig *g, const sk_dataset *ds, int adam, const char *path)
     sk_model_init(g->m, &g->rng);
     ck_assert_int_eq(sk_provider_init(&g->tr, ds, &ds->train, BATCH, 1, 1, 5), SK_OK);
     ck_assert_int_eq(sk_provider_init(&g->te, ds, &ds->test, BATCH, 0, 0, 5), SK_OK);
+    ck_assert_int_eq(sk_provider_init(&g->va, ds, &ds->test, BATCH, 0, 0, 5), SK_OK);
     sk_optim_opts o;
     sk_optim_opts_init(&o, adam ? SK_OPT_ADAM : SK_OPT_SGD);
     if (adam) {
@@ -95,7 +101,10 @@ static void rig_new(rig *g, const sk_dataset *ds, int adam, const char *path)
         o.weight_decay = 5e-4;
     }
     ck_assert_int_eq(sk_optim_new(&o, sk_model_params(g->m), &g->opt), SK_OK);
-    g->ck = (sk_ckpt){path, "00000000c0ffee00", EPOCHS, sk_model_params(g->m), g->opt, &g->tr, &g->rng};
+    g->sel_loss = g->sel_acc = NAN;
+    if (select_best) ck_assert_ptr_nonnull(g->best = sk_tset_like(sk_model_params(g->m)));
+    g->ck = (sk_ckpt){path,    "00000000c0ffee00", EPOCHS,     sk_model_params(g->m), g->opt, &g->tr, &g->rng, g->best,
+                      &g->sel, &g->sel_loss,       &g->sel_acc};
 }
 
 static void rig_free(rig *g)
@@ -104,6 +113,8 @@ static void rig_free(rig *g)
     sk_optim_free(g->opt);
     sk_provider_free(&g->tr);
     sk_provider_free(&g->te);
+    sk_provider_free(&g->va);
+    sk_tset_free(g->best);
 }
 
 static int step_fn(void *ctx, sk_tset *p, sk_tset *gr, int64_t step)
@@ -112,13 +123,12 @@ static int step_fn(void *ctx, sk_tset *p, sk_tset *gr, int64_t step)
     return isnan(sk_optim_step(ctx, p, gr)) ? -1 : 0;
 }
 
-static void on_epoch(void *ctx, int epoch, double tl, double ta, double vl, double va, double sps)
+static void on_epoch(void *ctx, const sk_epoch_info *in)
 {
     rig *g = ctx;
-    (void)va, (void)sps;
-    g->loss[epoch - 1][0] = tl;
-    g->loss[epoch - 1][1] = ta;
-    g->loss[epoch - 1][2] = vl;
+    g->loss[in->epoch - 1][0] = in->train_loss;
+    g->loss[in->epoch - 1][1] = in->train_acc;
+    g->loss[in->epoch - 1][2] = in->test_loss;
 }
 
 /* What endpoint.c does: a checkpoint after every epoch but the last. */
@@ -149,7 +159,26 @@ static int64_t train(rig *g, int start, int64_t gs)
     tc.rng = &g->rng;
     tc.start_epoch = start;
     tc.global_step = gs;
+    if (g->select_best) {
+        tc.select = SK_TRAIN_SELECT_BEST_VALIDATION;
+        tc.get_val_batch = sk_provider_next;
+        tc.val_ctx = &g->va;
+        tc.best = g->best;
+        tc.selected_epoch = g->sel;
+        tc.selected_val_loss = g->sel_loss;
+        tc.selected_val_acc = g->sel_acc;
+        /* as endpoint.c: the checkpoint reads the selection where sk_train keeps it */
+        g->ck.selected_epoch = &tc.selected_epoch;
+        g->ck.selected_val_loss = &tc.selected_val_loss;
+        g->ck.selected_val_acc = &tc.selected_val_acc;
+    }
     ck_assert_msg(sk_train(g->m, &tc) == SK_OK, "%s", sk_err_msg());
+    g->ck.selected_epoch = &g->sel;
+    g->ck.selected_val_loss = &g->sel_loss;
+    g->ck.selected_val_acc = &g->sel_acc;
+    g->sel = tc.selected_epoch;
+    g->sel_loss = tc.selected_val_loss;
+    g->sel_acc = tc.selected_val_acc;
     return tc.global_step;
 }
 
@@ -169,44 +198,56 @@ static int same_state(const rig *a, const rig *b)
     int same = sa == sb && na == nb && same_floats(sk_model_params(a->m), sk_model_params(b->m));
     for (int i = 0; i < na && same; i++)
         same = same_floats(ea[i], eb[i]);
+    if (a->select_best)
+        same = same && a->sel == b->sel && !memcmp(&a->sel_loss, &b->sel_loss, sizeof a->sel_loss) &&
+               same_floats(a->best, b->best);
     return same && !memcmp(&a->rng, &b->rng, sizeof a->rng) && !memcmp(&a->tr.rng, &b->tr.rng, sizeof a->tr.rng) &&
            !memcmp(a->tr.idx, b->tr.idx, (size_t)a->tr.n * sizeof(int32_t));
 }
 
-static void resume_case(int adam)
+static void resume_case(int adam, int select_best)
 {
     sk_dataset ds;
     make_data(&ds);
-    char pa[4200], pb[4200], pc[4200];
-    snprintf(pa, sizeof pa, "%s", tu_path(adam ? "adam_straight.ckpt" : "sgd_straight.ckpt"));
-    snprintf(pb, sizeof pb, "%s", tu_path(adam ? "adam.ckpt" : "sgd.ckpt"));
-    snprintf(pc, sizeof pc, "%s", tu_path(adam ? "adam_resumed.ckpt" : "sgd_resumed.ckpt"));
+    char pa[4200], pb[4200], pc[4200], tag[16];
+    snprintf(tag, sizeof tag, "%s%s", adam ? "adam" : "sgd", select_best ? "_best" : "");
+    snprintf(pa, sizeof pa, "%s_straight.ckpt", tu_path(tag));
+    snprintf(pb, sizeof pb, "%s.ckpt", tu_path(tag));
+    snprintf(pc, sizeof pc, "%s_resumed.ckpt", tu_path(tag));
 
     rig a, b;
-    rig_new(&a, &ds, adam, pa);
+    rig_new(&a, &ds, adam, select_best, pa);
     int64_t gs_a = train(&a, 0, 0);
     ck_assert_int_eq(gs_a, EPOCHS * 6);
 
-    /* stop after epoch STOP: the checkpoint holds epoch STOP */
-    rig_new(&b, &ds, adam, pb);
-    b.stop = STOP;
+    /* stop after epoch `stop`: the checkpoint holds that epoch. With
+     * best_validation, the epoch the straight run selects (when it is not the
+     * last), so that the resumed run must take its weights from the
+     * checkpoint. */
+    int stop = STOP;
+    if (select_best) {
+        ck_assert_msg(a.sel >= 1 && a.sel < EPOCHS, "selected epoch %d", a.sel);
+        stop = a.sel;
+    }
+    rig_new(&b, &ds, adam, select_best, pb);
+    b.stop = stop;
     int64_t gs_b = train(&b, 0, 0);
-    ck_assert_int_eq(gs_b, STOP * 6);
-    for (int e = 0; e < STOP; e++)
+    ck_assert_int_eq(gs_b, stop * 6);
+    for (int e = 0; e < stop; e++)
         ck_assert(!memcmp(a.loss[e], b.loss[e], sizeof a.loss[e]));
     rig_free(&b);
 
     /* resumed in fresh objects (spoil = 0), or with one piece of the state left out */
-    for (int spoil = 0; spoil < 6; spoil++) {
+    for (int spoil = 0; spoil < (select_best ? 8 : 6); spoil++) {
         rig c;
         int epoch = 0;
         int64_t gs = 0;
-        rig_new(&c, &ds, adam, pb);
+        rig_new(&c, &ds, adam, select_best, pb);
         ck_assert_msg(sk_ckpt_read(&c.ck, &epoch, &gs) == SK_OK, "%s", sk_err_msg());
-        ck_assert_int_eq(epoch, STOP);
-        ck_assert_int_eq(gs, STOP * 6);
-        ck_assert_int_eq(sk_optim_steps_done(c.opt), STOP * 6);
-        c.ck.path = pc;                            /* its own later checkpoints; pb stays at epoch STOP */
+        ck_assert_int_eq(epoch, stop);
+        ck_assert_int_eq(gs, stop * 6);
+        ck_assert_int_eq(sk_optim_steps_done(c.opt), stop * 6);
+        c.ck.path = pc;                            /* its own later checkpoints; pb stays at epoch `stop` */
         if (spoil == 1) sk_rng_seed(&c.rng, 1);    /* dropout draws */
         if (spoil == 2) sk_rng_seed(&c.tr.rng, 1); /* order and augmentation */
         if (spoil == 3) {                          /* the order carried over (each epoch reshuffles it) */
@@ -223,12 +264,14 @@ static void resume_case(int adam)
             ((sk_tset *)sets[0])->block[0] += 1e-3f;
         }
         if (spoil == 5) sk_model_params(c.m)->block[0] += 1e-3f; /* the weights */
+        if (spoil == 6) c.best->block[0] += 1e-3f;               /* the selected epoch's weights */
+        if (spoil == 7) c.sel_loss = INFINITY;                   /* its validation loss */
         ck_assert_int_eq(train(&c, epoch, gs), gs_a);
         if (spoil == 0) {
-            for (int e = STOP; e < EPOCHS; e++)
+            for (int e = stop; e < EPOCHS; e++)
                 ck_assert_msg(!memcmp(a.loss[e], c.loss[e], sizeof a.loss[e]), "epoch %d: loss %.17g vs %.17g", e + 1,
                               a.loss[e][0], c.loss[e][0]);
-            ck_assert_msg(same_state(&a, &c), "resumed state differs (%s)", adam ? "adam" : "sgd");
+            ck_assert_msg(same_state(&a, &c), "resumed state differs (%s)", tag);
         } else {
             ck_assert_msg(!same_state(&a, &c), "leaving out piece %d of the state changed nothing", spoil);
         }
@@ -240,13 +283,22 @@ static void resume_case(int adam)
 
 START_TEST(test_resume_sgd_momentum)
 {
-    resume_case(0);
+    resume_case(0, 0);
 }
 END_TEST
 
 START_TEST(test_resume_adam)
 {
-    resume_case(1);
+    resume_case(1, 0);
+}
+END_TEST
+
+/* train.select best_validation: the checkpoint also carries the selected
+ * epoch so far (its weights, number and validation loss). */
+START_TEST(test_resume_best_validation)
+{
+    resume_case(0, 1);
+    resume_case(1, 1);
 }
 END_TEST
 
@@ -260,13 +312,13 @@ START_TEST(test_resume_refused)
     char path[4200];
     snprintf(path, sizeof path, "%s", tu_path("refused.ckpt"));
     rig a, b;
-    rig_new(&a, &ds, 1, path);
+    rig_new(&a, &ds, 1, 0, path);
     a.stop = 1;
     train(&a, 0, 0);
     int epoch = -7;
     int64_t gs = -7;
 
-    rig_new(&b, &ds, 1, path);
+    rig_new(&b, &ds, 1, 0, path);
     sk_tset *before = sk_tset_clone(sk_model_params(b.m));
     b.ck.fingerprint = "1111111111111111";
     sk_err_clear();
@@ -320,6 +372,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_resume_sgd_momentum);
     tcase_add_test(tc, test_resume_adam);
+    tcase_add_test(tc, test_resume_best_validation);
     tcase_add_test(tc, test_resume_refused);
     suite_add_tcase(s, tc);
     return tu_run(s);

@@ -22,29 +22,47 @@
 /* ---- fingerprints ---------------------------------------------------------------- */
 
 /* The recipe of the weights this config makes for endpoint e: every setting
- * they depend on, one "key: value" line each (the model section, the data
- * set and its normalisation, the seed, and the training section, or
- * "source: init" for an untrained initialisation). Its FNV-1a 64-bit hash is
- * the endpoint's fingerprint; both go into the weights file's attributes. */
-static sk_status recipe(const sk_config *c, int e, int init, sk_strbuf *out)
+ * they depend on, one "key: value" line each (the model section, with
+ * models.X.dropout in place of model.dropout when the endpoint has its own,
+ * the data set, its normalisation and its train/validation split, the seed,
+ * and the training section, or "source: init" for an untrained
+ * initialisation). Its FNV-1a 64-bit hash is the endpoint's fingerprint;
+ * both go into the weights file's attributes. Keys added after recipe 1 (`later`) are written only
+ * when they differ from their default, so weights made before those keys
+ * existed keep their fingerprint. */
+sk_status sk_endpoint_recipe(const sk_config *c, int e, int init, sk_strbuf *out)
 {
-    static const char *const data_keys[] = {
-        "dataset.name",   "dataset.normalize",   "dataset.mean",   "dataset.std",    "dataset.augment",
-        "dataset.labels", "dataset.train_limit", "dataset.degree", "dataset.points", "dataset.noise"};
+    static const char *const data_keys[] = {"dataset.name",        "dataset.normalize",  "dataset.mean",
+                                            "dataset.std",         "dataset.augment",    "dataset.labels",
+                                            "dataset.train_limit", "dataset.validation", "dataset.split_seed",
+                                            "dataset.degree",      "dataset.points",     "dataset.noise"};
+    static const char *const later[] = {"dataset.validation", "dataset.split_seed", "train.select"};
     char val[SK_CFG_PATH + 64];
     sk_status st = SK_OK;
     sk_strbuf_appendf(out, "recipe: sinkrb-endpoint 1\nsource: %s\nseed: %lld\n", init ? "init" : "trained",
                       c->models[e].seed);
     for (int i = 0; i < sk_config_n_keys() && st == SK_OK; i++) {
-        const char *key;
-        sk_config_key_info(i, &key, NULL, NULL, NULL);
+        const char *key, *def;
+        sk_config_key_info(i, &key, NULL, &def, NULL);
         int use =
             !strncmp(key, "model.", 6) || (!init && !strncmp(key, "train.", 6) && strcmp(key, "train.eval_batch_size"));
         for (int k = 0; k < SK_COUNT_OF(data_keys) && !use; k++)
             use =
                 !strcmp(key, data_keys[k]) && (!init || !strcmp(key, "dataset.name") || !strcmp(key, "dataset.labels"));
-        if (use && (st = sk_config_value_text(c, key, val, sizeof val)) == SK_OK)
-            sk_strbuf_appendf(out, "%s: %s\n", key, val);
+        if (!use || (st = sk_config_value_text(c, key, val, sizeof val)) != SK_OK) continue;
+        if (!strcmp(key, "model.dropout") && c->models[e].dropout >= 0) {
+            /* The endpoint's own dropout replaces model.dropout (which then
+             * only concerns the alignment). */
+            char k2[32];
+            snprintf(k2, sizeof k2, "models.%c.dropout", 'a' + e);
+            if ((st = sk_config_value_text(c, k2, val, sizeof val)) == SK_OK)
+                sk_strbuf_appendf(out, "%s: %s\n", k2, val);
+            continue;
+        }
+        int is_later = 0;
+        for (int k = 0; k < SK_COUNT_OF(later); k++)
+            is_later |= !strcmp(key, later[k]);
+        if (!is_later || strcmp(val, def)) sk_strbuf_appendf(out, "%s: %s\n", key, val);
     }
     return st != SK_OK ? st : out->err;
 }
@@ -95,7 +113,7 @@ static sk_status check_fingerprint(const sk_config *c, int e, sk_endpoint *ep)
     sk_strbuf want = SK_STRBUF_INIT;
     sk_status st = sk_h5w_read_attr(path, "fingerprint", &have_fp);
     if (st == SK_OK && have_fp) st = sk_h5w_read_attr(path, "recipe", &have);
-    if (st == SK_OK && have_fp) st = recipe(c, e, c->models[e].train == SK_ENDPOINT_INIT, &want);
+    if (st == SK_OK && have_fp) st = sk_endpoint_recipe(c, e, c->models[e].train == SK_ENDPOINT_INIT, &want);
     if (st == SK_OK && have_fp) {
         fingerprint_of(sk_strbuf_str(&want), want_fp, sizeof want_fp);
         snprintf(ep->fingerprint, sizeof ep->fingerprint, "%s", have_fp);
@@ -157,6 +175,10 @@ sk_status sk_endpoints_load(sk_run *r, sk_pipe_state *ps)
         st = sk_h5w_load_into_ex(c->models[e].weights, ep->theta, n_rn ? rn : NULL, n_rn, ps->model_desc);
         if (st != SK_OK) return sk_err_prefix(st, "models.%c.weights: ", 'a' + e);
         if ((st = check_fingerprint(c, e, ep)) != SK_OK) return st;
+        char *sel = NULL;
+        if ((st = sk_h5w_read_attr(c->models[e].weights, "selected_epoch", &sel)) != SK_OK) return st;
+        ep->selected_epoch = sel ? atoi(sel) : 0;
+        free(sel);
     }
     return SK_OK;
 }
@@ -200,14 +222,15 @@ static sk_status ckpt_begin(ckpt_ctx *k, sk_run *r, sk_pipe_state *ps, int e, sk
 {
     const sk_config *c = &r->cfg;
     sk_strbuf text = SK_STRBUF_INIT;
-    sk_status st = recipe(c, e, 0, &text);
+    sk_status st = sk_endpoint_recipe(c, e, 0, &text);
     if (st == SK_OK) fingerprint_of(sk_strbuf_str(&text), k->fingerprint, sizeof k->fingerprint);
     sk_strbuf_free(&text);
     if (st != SK_OK) return st;
     ckpt_path(c, e, k->path, sizeof k->path);
     k->r = r;
     k->failed = 0;
-    k->ck = (sk_ckpt){k->path, k->fingerprint, c->train.epochs, sk_model_params(ps->m), opt, tr, rng};
+    k->ck = (sk_ckpt){k->path,  k->fingerprint,      c->train.epochs,        sk_model_params(ps->m), opt, tr, rng,
+                      tc->best, &tc->selected_epoch, &tc->selected_val_loss, &tc->selected_val_acc};
     tc->on_epoch_end = ckpt_on_epoch_end;
     tc->epoch_end_ctx = k;
     const char *why;
@@ -252,22 +275,27 @@ typedef struct {
     int64_t per_epoch;
 } epoch_ctx;
 
-static void on_epoch(void *ctx, int epoch, double train_loss, double train_acc, double test_loss, double test_acc,
-                     double sps)
+static void on_epoch(void *ctx, const sk_epoch_info *in)
 {
     epoch_ctx *e = ctx;
-    char line[512];
-    e->last_sps = sps;
-    if (isnan(train_acc))
-        snprintf(line, sizeof line, "model %c epoch %d/%d: train loss %.5f | test loss %.5f | %.0f samples/s", e->who,
-                 epoch, e->epochs, train_loss, test_loss, sps);
-    else
+    char line[512], val[128] = "";
+    e->last_sps = in->samples_per_s;
+    if (isnan(in->train_acc)) {
+        if (!isnan(in->val_loss)) snprintf(val, sizeof val, " | val loss %.5f%s", in->val_loss, in->best ? " *" : "");
+        snprintf(line, sizeof line, "model %c epoch %d/%d: train loss %.5f%s | test loss %.5f | %.0f samples/s", e->who,
+                 in->epoch, e->epochs, in->train_loss, val, in->test_loss, in->samples_per_s);
+    } else {
+        if (!isnan(in->val_loss))
+            snprintf(val, sizeof val, " | val loss %.4f acc %.2f%%%s", in->val_loss, 100 * in->val_acc,
+                     in->best ? " *" : "");
         snprintf(line, sizeof line,
-                 "model %c epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | %.0f samples/s",
-                 e->who, epoch, e->epochs, train_loss, 100 * train_acc, test_loss, 100 * test_acc, sps);
+                 "model %c epoch %d/%d: train loss %.4f acc %.2f%%%s | test loss %.4f acc %.2f%% | %.0f samples/s",
+                 e->who, in->epoch, e->epochs, in->train_loss, 100 * in->train_acc, val, in->test_loss,
+                 100 * in->test_acc, in->samples_per_s);
+    }
     if (e->prov->bar) {
         sk_progress_done(e->prov->bar, line);
-        e->prov->bar_base = (int64_t)epoch * e->per_epoch;
+        e->prov->bar_base = (int64_t)in->epoch * e->per_epoch;
     } else if (e->r->opts->progress != SK_PROGRESS_NEVER) {
         fprintf(stderr, "%s\n", line);
     }
@@ -283,7 +311,8 @@ static int optim_step(void *optctx, sk_tset *params, sk_tset *grads, int64_t ste
 
 /* Train endpoint e from its seeded initialisation into ps->ep[e].theta
  * (models.X.train false: keep the initialisation). */
-static sk_status train(sk_run *r, sk_pipe_state *ps, int e, sk_provider *tr, sk_provider *te, sk_rng *rng)
+static sk_status train(sk_run *r, sk_pipe_state *ps, int e, sk_provider *tr, sk_provider *va, sk_provider *te,
+                       sk_rng *rng)
 {
     const sk_config *c = &r->cfg;
     sk_endpoint *ep = &ps->ep[e];
@@ -299,8 +328,12 @@ static sk_status train(sk_run *r, sk_pipe_state *ps, int e, sk_provider *tr, sk_
     sk_options_optim(c, (ps->ds.train.n + c->train.batch_size - 1) / c->train.batch_size, &oo);
     sk_status st = sk_optim_new(&oo, sk_model_params(ps->m), &opt);
     if (st != SK_OK) return st;
-    sk_log_err(r->log, "training model %c (%s, seed %llu, %d epochs, %s, %lld examples)", 'a' + e, ps->model_desc,
-               (unsigned long long)seed, c->train.epochs, sk_opt_kind_name(c->train.optimizer),
+    double dropout = sk_config_endpoint_dropout(c, e);
+    char drop[32] = "";
+    if (c->model.arch == SK_ARCH_MLP && dropout != c->model.dropout)
+        snprintf(drop, sizeof drop, ", dropout %g", dropout);
+    sk_log_err(r->log, "training model %c (%s%s, seed %llu, %d epochs, %s, %lld examples)", 'a' + e, ps->model_desc,
+               drop, (unsigned long long)seed, c->train.epochs, sk_opt_kind_name(c->train.optimizer),
                (long long)ps->ds.train.n);
     epoch_ctx ec = {r, (char)('a' + e), c->train.epochs, 0, tr, ps->ds.train.n};
     char label[32];
@@ -314,6 +347,11 @@ static sk_status train(sk_run *r, sk_pipe_state *ps, int e, sk_provider *tr, sk_
     tc.loss = ps->loss;
     tc.get_batch = sk_provider_next;
     tc.ctx = tr;
+    if (va) {
+        tc.get_val_batch = sk_provider_next;
+        tc.val_ctx = va;
+    }
+    tc.select = c->train.select;
     tc.get_test_batch = sk_provider_next;
     tc.test_ctx = te;
     tc.step = optim_step;
@@ -321,15 +359,33 @@ static sk_status train(sk_run *r, sk_pipe_state *ps, int e, sk_provider *tr, sk_
     tc.on_epoch = on_epoch;
     tc.epoch_ctx = &ec;
     tc.rng = rng;
+    /* An endpoint with a dropout of its own (MLP only) trains with it; the
+     * alignment methods then use model.dropout again. */
+    int own = c->model.arch == SK_ARCH_MLP && dropout != c->model.dropout;
     ckpt_ctx ck;
-    st = ckpt_begin(&ck, r, ps, e, opt, tr, rng, &tc);
+    st = own ? sk_model_set_dropout_p(ps->m, (float)dropout) : SK_OK;
+    if (st == SK_OK && tc.select == SK_TRAIN_SELECT_BEST_VALIDATION &&
+        !(tc.best = sk_tset_like(sk_model_params(ps->m))))
+        st = SK_ENOMEM;
+    if (st == SK_OK) st = ckpt_begin(&ck, r, ps, e, opt, tr, rng, &tc);
     if (st == SK_OK) st = sk_train(ps->m, &tc);
+    sk_tset_free(tc.best);
+    if (own) {
+        sk_status st2 = sk_model_set_dropout_p(ps->m, (float)c->model.dropout);
+        if (st == SK_OK) st = st2;
+    }
     sk_progress_free(tr->bar);
     tr->bar = NULL;
     sk_optim_free(opt);
     if (st != SK_OK) return st;
     ep->trained = 1;
     ep->epochs = c->train.epochs;
+    ep->selected_val_loss = tc.selected_val_loss;
+    if (c->train.select == SK_TRAIN_SELECT_BEST_VALIDATION) {
+        ep->selected_epoch = tc.selected_epoch;
+        sk_log_err(r->log, "model %c: keeping epoch %d of %d (lowest validation loss, %.4f)", 'a' + e,
+                   tc.selected_epoch, c->train.epochs, tc.selected_val_loss);
+    }
     ep->seconds = sk_now() - t0;
     ep->samples_per_s = ec.last_sps;
     return sk_tset_copy(ep->theta, sk_model_params(ps->m));
@@ -349,11 +405,15 @@ static sk_status save(sk_run *r, sk_pipe_state *ps, int e, double t0)
     }
     sk_strbuf text = SK_STRBUF_INIT;
     char *arch = sk_config_model_yaml(c);
-    st = recipe(c, e, ps->ep[e].action == SK_EP_INIT, &text);
+    st = sk_endpoint_recipe(c, e, ps->ep[e].action == SK_EP_INIT, &text);
     if (st == SK_OK) {
+        char sel[24];
         fingerprint_of(sk_strbuf_str(&text), ps->ep[e].fingerprint, sizeof ps->ep[e].fingerprint);
-        const char *attrs[] = {"fingerprint", ps->ep[e].fingerprint, "recipe", sk_strbuf_str(&text)};
-        st = sk_h5w_write_ex(c->models[e].weights, ps->ep[e].theta, arch, attrs, 2);
+        snprintf(sel, sizeof sel, "%d", ps->ep[e].selected_epoch);
+        /* selected_epoch: the epoch train.select best_validation kept, for later runs that load it */
+        const char *attrs[] = {"fingerprint",        ps->ep[e].fingerprint, "recipe",
+                               sk_strbuf_str(&text), "selected_epoch",      sel};
+        st = sk_h5w_write_ex(c->models[e].weights, ps->ep[e].theta, arch, attrs, ps->ep[e].selected_epoch > 0 ? 3 : 2);
     }
     free(arch);
     sk_strbuf_free(&text);
@@ -367,18 +427,22 @@ static sk_status train_endpoint(sk_run *r, sk_pipe_state *ps, int e)
 {
     const sk_config *c = &r->cfg;
     sk_rng rng;
-    sk_provider tr, te;
+    sk_provider tr, va, te;
     double t0 = sk_now();
     uint64_t seed = (uint64_t)c->models[e].seed;
+    int has_val = ps->ds.val.n > 0;
     sk_rng_seed_stream(&rng, seed, 0x494e4954 /* "INIT" */);
     sk_model_init(ps->m, &rng);
+    memset(&va, 0, sizeof va);
     memset(&te, 0, sizeof te);
     sk_status st = sk_provider_init(&tr, &ps->ds, &ps->ds.train, c->train.batch_size, 1, c->dataset.augment, seed);
+    if (st == SK_OK && has_val) st = sk_provider_init(&va, &ps->ds, &ps->ds.val, sk_model_max_batch(ps->m), 0, 0, seed);
     if (st == SK_OK) st = sk_provider_init(&te, &ps->ds, &ps->ds.test, sk_model_max_batch(ps->m), 0, 0, seed);
-    if (st == SK_OK) st = train(r, ps, e, &tr, &te, &rng);
+    if (st == SK_OK) st = train(r, ps, e, &tr, has_val ? &va : NULL, &te, &rng);
     if (st == SK_OK) st = save(r, ps, e, t0);
     if (st == SK_OK) ckpt_remove(c, e);
     sk_provider_free(&tr);
+    sk_provider_free(&va);
     sk_provider_free(&te);
     return st;
 }
@@ -442,13 +506,23 @@ sk_status sk_endpoints_evaluate(sk_run *r, sk_pipe_state *ps)
     sk_status st;
     for (int e = 0; e < 2; e++) {
         sk_endpoint *ep = &ps->ep[e];
+        char val[96] = "", sel[48] = "";
+        ep->val_loss = ep->val_acc = NAN;
         if ((st = eval_split(r, ps, ep->theta, &ps->ds.train, &ep->train_loss, &ep->train_acc)) != SK_OK) return st;
+        if (ps->ds.val.n > 0 && (st = eval_split(r, ps, ep->theta, &ps->ds.val, &ep->val_loss, &ep->val_acc)) != SK_OK)
+            return st;
         if ((st = eval_split(r, ps, ep->theta, &ps->ds.test, &ep->test_loss, &ep->test_acc)) != SK_OK) return st;
-        if (ps->loss.regression)
-            sk_log_out(r->log, "model %c: train loss %.5f, test loss %.5f", 'a' + e, ep->train_loss, ep->test_loss);
-        else
-            sk_log_out(r->log, "model %c: train loss %.4f acc %.2f%%, test loss %.4f acc %.2f%%", 'a' + e,
-                       ep->train_loss, 100 * ep->train_acc, ep->test_loss, 100 * ep->test_acc);
+        if (ep->selected_epoch > 0) snprintf(sel, sizeof sel, " (epoch %d)", ep->selected_epoch);
+        if (ps->loss.regression) {
+            if (!isnan(ep->val_loss)) snprintf(val, sizeof val, ", validation loss %.5f", ep->val_loss);
+            sk_log_out(r->log, "model %c%s: train loss %.5f%s, test loss %.5f", 'a' + e, sel, ep->train_loss, val,
+                       ep->test_loss);
+        } else {
+            if (!isnan(ep->val_loss))
+                snprintf(val, sizeof val, ", validation loss %.4f acc %.2f%%", ep->val_loss, 100 * ep->val_acc);
+            sk_log_out(r->log, "model %c%s: train loss %.4f acc %.2f%%%s, test loss %.4f acc %.2f%%", 'a' + e, sel,
+                       ep->train_loss, 100 * ep->train_acc, val, ep->test_loss, 100 * ep->test_acc);
+        }
     }
     sk_run_stage(r, "evaluate", sk_now() - t0);
     return SK_OK;
@@ -478,6 +552,15 @@ static int ckpt_ll(const char *text, const char *key, long long *v)
     return s && sscanf(s, "%lld%c", v, &end) == 2 && end == '\n';
 }
 
+static int ckpt_double(const char *text, const char *key, double *v)
+{
+    const char *s = ckpt_value(text, key);
+    char *end;
+    if (!s) return 0;
+    *v = strtod(s, &end);
+    return end != s && *end == '\n';
+}
+
 static int ckpt_rng(const char *text, const char *key, sk_rng *g)
 {
     const char *s = ckpt_value(text, key);
@@ -490,19 +573,34 @@ static int ckpt_rng(const char *text, const char *key, sk_rng *g)
     return (w[0] | w[1] | w[2] | w[3]) != 0; /* xoshiro's one invalid state */
 }
 
-/* Group g of a checkpoint: 0 the parameters, 1 and 2 the optimiser's sets. */
+/* Group g of a checkpoint: 0 the parameters, 1 and 2 the optimiser's sets,
+ * CKPT_BEST the parameters of the selected epoch so far (best_validation). */
+enum { CKPT_BEST = 3 };
 static int ckpt_name(char *buf, size_t n, int g, const char *name)
 {
-    int k = g ? snprintf(buf, n, "optim.%d.%s", g, name) : snprintf(buf, n, "model.%s", name);
+    int k = g == CKPT_BEST ? snprintf(buf, n, "best.%s", name)
+            : g            ? snprintf(buf, n, "optim.%d.%s", g, name)
+                           : snprintf(buf, n, "model.%s", name);
     return k > 0 && (size_t)k < SK_NAME_MAX;
+}
+
+/* The groups a checkpoint of ck holds: src[g] for g = 0..CKPT_BEST, NULL
+ * where absent; *n_sets the optimiser's sets; returns the number of sets. */
+static int ckpt_groups(const sk_ckpt *ck, const sk_tset *src[CKPT_BEST + 1], int64_t *steps, int *n_sets)
+{
+    src[0] = ck->params;
+    src[1] = src[2] = NULL;
+    sk_optim_export(ck->opt, steps, n_sets, src + 1);
+    src[CKPT_BEST] = ck->best;
+    return 1 + *n_sets + (ck->best != NULL);
 }
 
 sk_status sk_ckpt_write(const sk_ckpt *ck, int epoch, int64_t global_step)
 {
     int64_t steps;
     int n_sets;
-    const sk_tset *src[3] = {ck->params, NULL, NULL};
-    sk_optim_export(ck->opt, &steps, &n_sets, src + 1);
+    const sk_tset *src[CKPT_BEST + 1];
+    ckpt_groups(ck, src, &steps, &n_sets);
     if (ck->prov->n > (INT64_C(1) << 24))
         return sk_err(SK_EINVAL, "%s: %lld training examples are more than a checkpoint holds (2^24)", ck->path,
                       (long long)ck->prov->n);
@@ -510,8 +608,8 @@ sk_status sk_ckpt_write(const sk_ckpt *ck, int epoch, int64_t global_step)
     sk_strbuf text = SK_STRBUF_INIT;
     char name[SK_NAME_MAX + 32], rm[80], rd[80];
     sk_status st = all ? SK_OK : SK_ENOMEM;
-    for (int g = 0; g <= n_sets && st == SK_OK; g++)
-        for (int i = 0; i < src[g]->n && st == SK_OK; i++) {
+    for (int g = 0; g <= CKPT_BEST && st == SK_OK; g++)
+        for (int i = 0; src[g] && i < src[g]->n && st == SK_OK; i++) {
             const sk_tensor *t = &src[g]->t[i];
             if (!ckpt_name(name, sizeof name, g, t->name))
                 st = sk_err(SK_EINVAL, "%s: tensor name %s is too long for a checkpoint", ck->path, t->name);
@@ -523,8 +621,8 @@ sk_status sk_ckpt_write(const sk_ckpt *ck, int epoch, int64_t global_step)
     if (st == SK_OK) st = sk_tset_alloc(all);
     if (st == SK_OK) {
         int k = 0;
-        for (int g = 0; g <= n_sets; g++)
-            for (int i = 0; i < src[g]->n; i++, k++)
+        for (int g = 0; g <= CKPT_BEST; g++)
+            for (int i = 0; src[g] && i < src[g]->n; i++, k++)
                 memcpy(all->t[k].data, src[g]->t[i].data, (size_t)src[g]->t[i].numel * sizeof(float));
         for (int64_t i = 0; i < ck->prov->n; i++)
             all->t[k].data[i] = (float)ck->prov->idx[i];
@@ -534,6 +632,9 @@ sk_status sk_ckpt_write(const sk_ckpt *ck, int epoch, int64_t global_step)
                           "epoch: %d\nepochs: %d\nglobal_step: %lld\noptimizer_steps: %lld\n"
                           "rng_model: %s\nrng_data: %s\n",
                           epoch, ck->epochs, (long long)global_step, (long long)steps, rm, rd);
+        if (ck->best) /* hexadecimal: the values come back bit for bit */
+            sk_strbuf_appendf(&text, "selected_epoch: %d\nselected_val_loss: %a\nselected_val_acc: %a\n",
+                              *ck->selected_epoch, *ck->selected_val_loss, *ck->selected_val_acc);
         st = text.err;
     }
     if (st == SK_OK) {
@@ -547,14 +648,17 @@ sk_status sk_ckpt_write(const sk_ckpt *ck, int epoch, int64_t global_step)
 
 /* Check the checkpoint's tensor set `all` against ck's parts; the optimiser
  * sets into sets[] (new, of the parameters' layout). */
-static sk_status ckpt_fit(const sk_ckpt *ck, const sk_tset *all, int n_sets, sk_tset **sets)
+static sk_status ckpt_fit(const sk_ckpt *ck, const sk_tset *all, sk_tset **sets)
 {
     char name[SK_NAME_MAX + 32];
-    const sk_tset *P = ck->params;
-    if (all->n != (n_sets + 1) * P->n + 1)
-        return sk_err(SK_EINVAL, "%s: %d tensors, where this model and optimizer make %d", ck->path, all->n,
-                      (n_sets + 1) * P->n + 1);
-    for (int g = 0; g <= n_sets; g++) {
+    const sk_tset *P = ck->params, *src[CKPT_BEST + 1];
+    int64_t steps;
+    int n_sets, groups = ckpt_groups(ck, src, &steps, &n_sets);
+    if (all->n != groups * P->n + 1)
+        return sk_err(SK_EINVAL, "%s: %d tensors, where this model, optimizer and selection make %d", ck->path, all->n,
+                      groups * P->n + 1);
+    for (int g = 0; g <= CKPT_BEST; g++) {
+        if (!src[g]) continue;
         if (g && !(sets[g - 1] = sk_tset_like(P))) return SK_ENOMEM;
         for (int i = 0; i < P->n; i++) {
             const sk_tensor *t = &P->t[i], *f;
@@ -586,8 +690,9 @@ static sk_status ckpt_fit(const sk_ckpt *ck, const sk_tset *all, int n_sets, sk_
 sk_status sk_ckpt_read(const sk_ckpt *ck, int *epoch, int64_t *global_step)
 {
     char *fp = NULL, *text = NULL;
-    sk_tset *all = NULL, *sets[2] = {NULL, NULL};
-    long long ep = 0, eps = 0, gs = 0, steps = 0;
+    sk_tset *all = NULL, *sets[CKPT_BEST] = {NULL, NULL, NULL};
+    long long ep = 0, eps = 0, gs = 0, steps = 0, sel = 0;
+    double sel_loss = NAN, sel_acc = NAN;
     sk_rng rm, rd;
     int64_t own_steps;
     int n_sets;
@@ -607,9 +712,14 @@ sk_status sk_ckpt_read(const sk_ckpt *ck, int *epoch, int64_t *global_step)
         else if (eps != ck->epochs || ep < 1 || ep > eps || gs < 0 || steps < 0)
             st = sk_err(SK_EINVAL, "%s: epoch %lld of %lld (global step %lld) does not fit a training of %d epochs",
                         ck->path, ep, eps, gs, ck->epochs);
+        else if (ck->best && (!ckpt_ll(text, "selected_epoch", &sel) || sel < 1 || sel > ep ||
+                              !ckpt_double(text, "selected_val_loss", &sel_loss) ||
+                              !ckpt_double(text, "selected_val_acc", &sel_acc)))
+            st = sk_err(SK_EINVAL, "%s: the checkpoint lacks the selected epoch of train.select best_validation",
+                        ck->path);
     }
     if (st == SK_OK) st = sk_h5w_read(ck->path, &all, NULL);
-    if (st == SK_OK) st = ckpt_fit(ck, all, n_sets, sets);
+    if (st == SK_OK) st = ckpt_fit(ck, all, sets);
     if (st == SK_OK) st = sk_optim_import(ck->opt, steps, n_sets, (const sk_tset *const *)sets);
     if (st == SK_OK) { /* nothing below can fail */
         for (int i = 0; i < ck->params->n; i++) {
@@ -617,6 +727,14 @@ sk_status sk_ckpt_read(const sk_ckpt *ck, int *epoch, int64_t *global_step)
             ckpt_name(name, sizeof name, 0, ck->params->t[i].name);
             const sk_tensor *f = sk_tset_get(all, name);
             memcpy(ck->params->t[i].data, f->data, (size_t)f->numel * sizeof(float));
+        }
+        if (ck->best) {
+            for (int i = 0; i < ck->best->n; i++)
+                memcpy(ck->best->t[i].data, sets[CKPT_BEST - 1]->t[i].data,
+                       (size_t)ck->best->t[i].numel * sizeof(float));
+            *ck->selected_epoch = (int)sel;
+            *ck->selected_val_loss = sel_loss;
+            *ck->selected_val_acc = sel_acc;
         }
         const sk_tensor *o = sk_tset_get(all, "data.order");
         for (int64_t i = 0; i < o->numel; i++)
@@ -629,7 +747,7 @@ sk_status sk_ckpt_read(const sk_ckpt *ck, int *epoch, int64_t *global_step)
     free(fp);
     free(text);
     sk_tset_free(all);
-    sk_tset_free(sets[0]);
-    sk_tset_free(sets[1]);
+    for (int g = 0; g < CKPT_BEST; g++)
+        sk_tset_free(sets[g]);
     return st;
 }

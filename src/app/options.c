@@ -23,6 +23,8 @@ void sk_options_data(const sk_config *c, sk_data_opts *o)
     o->seed = (uint64_t)c->seed;
     o->train_limit = c->dataset.train_limit;
     o->test_limit = c->dataset.test_limit;
+    o->validation = c->dataset.validation;
+    o->split_seed = (uint64_t)c->dataset.split_seed;
 }
 
 sk_status sk_options_model(const sk_config *c, const sk_dataset *ds, sk_model_spec *ms)
@@ -37,6 +39,9 @@ sk_status sk_options_model(const sk_config *c, const sk_dataset *ds, sk_model_sp
     ms->width = c->model.width;
     ms->vgg_head = c->model.head;
     ms->dropout = (float)c->model.dropout;
+    /* An endpoint with a dropout of its own needs the layers even when the
+     * alignment's model.dropout is 0. */
+    ms->dropout_layers = sk_config_endpoint_dropout(c, 0) > 0 || sk_config_endpoint_dropout(c, 1) > 0;
     ms->in_c = ds->train.c;
     ms->in_h = ds->train.h;
     ms->in_w = ds->train.w;

@@ -88,6 +88,92 @@ sk_status sk_report_curves(sk_run *r, sk_pipe_state *ps)
     return SK_OK;
 }
 
+/* ---- the reference section: published values beside the run's ---------------------- */
+
+/* Curve f (a method's loss or acc) of split index s at lambda = 1/2: the
+ * grid point when interpolation.points is odd, else the mean of the two
+ * points around it (the grid is symmetric about 1/2). */
+static double at_half(const double *f, int s, int P)
+{
+    const double *g = f + (size_t)s * P;
+    return P % 2 ? g[(P - 1) / 2] : 0.5 * (g[P / 2 - 1] + g[P / 2]);
+}
+
+/* The index in interpolation.splits of the reference's split, or -1. */
+static int reference_split(const sk_config *c)
+{
+    for (int s = 0; s < c->interpolation.n_splits; s++)
+        if (c->interpolation.splits[s] == c->reference.split) return s;
+    return -1;
+}
+
+/* Endpoint e's own evaluation on split `sp` (train or test). */
+static void endpoint_on(const sk_endpoint *ep, sk_split_id sp, double *loss, double *acc)
+{
+    *loss = sp == SK_SPLIT_TEST ? ep->test_loss : ep->train_loss;
+    *acc = sp == SK_SPLIT_TEST ? ep->test_acc : ep->train_acc;
+}
+
+static void reference_row(sk_run *r, int reg, const char *name, double loss, double acc, int ref)
+{
+    const sk_config *c = &r->cfg;
+    char rl[16] = "-", ra[16] = "-", line[256];
+    if (ref >= 0 && c->reference.entries[ref].has_loss) snprintf(rl, sizeof rl, "%.4g", c->reference.entries[ref].loss);
+    if (ref >= 0 && c->reference.entries[ref].has_acc)
+        snprintf(ra, sizeof ra, "%.1f%%", 100 * c->reference.entries[ref].acc);
+    int n = snprintf(line, sizeof line, "%-22s %10.4f %8s", name, loss, rl);
+    if (!reg) snprintf(line + n, sizeof line - (size_t)n, " %10.2f%% %8s", 100 * acc, ra);
+    sk_log_out(r->log, "%s", line);
+}
+
+/* The reference's values beside the run's own at lambda = 1/2 on its split:
+ * the endpoints' own evaluation, then every method's curve. */
+static void report_reference(sk_run *r, sk_pipe_state *ps)
+{
+    const sk_config *c = &r->cfg;
+    int P = c->interpolation.points, s = reference_split(c), reg = ps->loss.regression;
+    const char *split = sk_split_name(c->reference.split);
+    if (!c->reference.present || ps->n_methods == 0) return;
+    sk_log_out(r->log, "%s", "");
+    if (s < 0) {
+        sk_log_out(r->log, "reference (%s split) not shown: interpolation.splits does not evaluate %s", split, split);
+        return;
+    }
+    sk_log_out(r->log, "at lambda = 1/2 on the %s split, beside the reference%s%s%s:", split,
+               c->reference.source[0] ? " (" : "", c->reference.source, c->reference.source[0] ? ")" : "");
+    if (reg)
+        sk_log_out(r->log, "%-22s %10s %8s", "method", "loss", "paper");
+    else
+        sk_log_out(r->log, "%-22s %10s %8s %11s %8s", "method", "loss", "paper", "accuracy", "paper");
+    int ep_ref = sk_config_reference_find(c, "endpoints");
+    for (int e = 0; e < 2; e++) {
+        double l, a;
+        endpoint_on(&ps->ep[e], c->reference.split, &l, &a);
+        reference_row(r, reg, e ? "model b" : "model a", l, a, ep_ref);
+    }
+    for (int m = 0; m < ps->n_methods; m++) {
+        const sk_method_result *me = &ps->meth[m];
+        if (!me->loss) continue;
+        reference_row(r, reg, me->name, at_half(me->loss, s, P), reg ? NAN : at_half(me->acc, s, P),
+                      sk_config_reference_find(c, me->name));
+    }
+}
+
+/* metrics.json: entry `ref` of the reference (loss, accuracy as given), and
+ * the run's own values at lambda = 1/2 when measured (have_run). */
+static void reference_json(sk_json *j, const sk_config *c, int ref, int have_run, double loss, double acc, int reg)
+{
+    if (ref < 0) return;
+    sk_json_obj_begin(j, "reference");
+    if (c->reference.entries[ref].has_loss) sk_json_num(j, "loss", c->reference.entries[ref].loss);
+    if (c->reference.entries[ref].has_acc) sk_json_num(j, "accuracy", c->reference.entries[ref].acc);
+    if (have_run) {
+        sk_json_num(j, "run_loss", loss);
+        if (!reg) sk_json_num(j, "run_accuracy", acc);
+    }
+    sk_json_obj_end(j);
+}
+
 void sk_report_summary(sk_run *r, sk_pipe_state *ps)
 {
     const sk_config *c = &r->cfg;
@@ -123,10 +209,11 @@ void sk_report_summary(sk_run *r, sk_pipe_state *ps)
             n += snprintf(line + n, sizeof line - (size_t)n, " %14.2f%%", 100 * me->acc[s * P + mid]);
         sk_log_out(r->log, "%s", line);
     }
+    report_reference(r, ps);
     /* With BatchNorm statistics re-estimated along the path, the curve's ends
      * (what the barriers are measured against) are not the endpoints' own
      * evaluation: show both. */
-    if (!sk_options_bn_reset(c, sk_model_has_batchnorm(ps->m)) || ps->n_methods == 0) return;
+    if (!ps->m || !sk_options_bn_reset(c, sk_model_has_batchnorm(ps->m)) || ps->n_methods == 0) return;
     const sk_method_result *nv = &ps->meth[0];
     for (int s = 0; s < S; s++) {
         int test = c->interpolation.splits[s] == SK_SPLIT_TEST;
@@ -183,6 +270,10 @@ static void pipeline_results_json(sk_run *r, sk_json *j)
         sk_json_arr_end(j);
     }
     sk_json_int(j, "train_examples", ps->ds.train.n);
+    if (ps->ds.val.n > 0) {
+        sk_json_int(j, "validation_examples", ps->ds.val.n);
+        sk_json_int(j, "split_seed", c->dataset.split_seed);
+    }
     sk_json_int(j, "test_examples", ps->ds.test.n);
     sk_json_obj_end(j);
     sk_json_obj_begin(j, "model");
@@ -192,6 +283,14 @@ static void pipeline_results_json(sk_run *r, sk_json *j)
     if (ps->cl) {
         sk_cl_results_json(ps->cl, j);
         return;
+    }
+    int reg = ps->loss.regression;
+    if (c->reference.present) {
+        sk_json_obj_begin(j, "reference");
+        sk_json_str(j, "source", c->reference.source);
+        sk_json_str(j, "split", sk_split_name(c->reference.split));
+        sk_json_num(j, "lambda", 0.5);
+        sk_json_obj_end(j);
     }
     sk_json_obj_begin(j, "endpoints");
     for (int e = 0; e < 2; e++) {
@@ -207,15 +306,21 @@ static void pipeline_results_json(sk_run *r, sk_json *j)
             sk_json_bool(j, "planted", 1);
             sk_json_num(j, "noise", c->models[1].noise);
         }
+        if (ep->selected_epoch > 0) sk_json_int(j, "selected_epoch", ep->selected_epoch);
         if (ep->trained) {
             sk_json_int(j, "epochs", ep->epochs);
+            sk_json_str(j, "select", sk_cfg_choice("train.select", c->train.select));
+            if (c->model.arch == SK_ARCH_MLP) sk_json_num(j, "dropout", sk_config_endpoint_dropout(c, e));
+            if (!isnan(ep->selected_val_loss)) sk_json_num(j, "selected_validation_loss", ep->selected_val_loss);
             sk_json_num(j, "train_seconds", ep->seconds);
             sk_json_num(j, "samples_per_second", ep->samples_per_s);
         }
         sk_json_num(j, "train_loss", ep->train_loss);
+        if (ps->ds.val.n > 0) sk_json_num(j, "validation_loss", ep->val_loss);
         sk_json_num(j, "test_loss", ep->test_loss);
         if (!ps->loss.regression) {
             sk_json_num(j, "train_accuracy", ep->train_acc);
+            if (ps->ds.val.n > 0) sk_json_num(j, "validation_accuracy", ep->val_acc);
             sk_json_num(j, "test_accuracy", ep->test_acc);
         }
         if (ps->n_methods > 0 && ps->meth[0].loss) {
@@ -233,6 +338,9 @@ static void pipeline_results_json(sk_run *r, sk_json *j)
             }
             sk_json_obj_end(j);
         }
+        double el, ea;
+        endpoint_on(ep, c->reference.split, &el, &ea);
+        reference_json(j, c, sk_config_reference_find(c, "endpoints"), 1, el, ea, reg);
         sk_json_obj_end(j);
     }
     sk_json_obj_end(j);
@@ -262,6 +370,10 @@ static void pipeline_results_json(sk_run *r, sk_json *j)
             if (!ps->loss.regression) sk_json_num(j, "midpoint_accuracy", me->acc[s * P + mid]);
             sk_json_obj_end(j);
         }
+        int rs = reference_split(c);
+        reference_json(j, c, sk_config_reference_find(c, me->name), rs >= 0 && me->loss,
+                       rs >= 0 && me->loss ? at_half(me->loss, rs, P) : NAN,
+                       rs >= 0 && me->loss && !reg ? at_half(me->acc, rs, P) : NAN, reg);
         sk_json_obj_end(j);
     }
     sk_json_obj_end(j);

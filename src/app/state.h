@@ -14,6 +14,7 @@
 #include "app/provider.h"
 #include "app/run_ctx.h"
 #include "continual/continual.h"
+#include "core/strbuf.h"
 #include "data/dataset.h"
 #include "io/csv.h"
 #include "io/json.h"
@@ -33,7 +34,10 @@ typedef struct {
     char fingerprint[24]; /* of the recipe that made the weights ("" for a file without one) */
     double seconds, samples_per_s;
     int epochs;
+    int selected_epoch;       /* the epoch train.select best_validation kept (0: the last, or unknown) */
+    double selected_val_loss; /* its validation loss as training measured it (NAN: not measured) */
     double train_loss, train_acc, test_loss, test_acc; /* final evaluation */
+    double val_loss, val_acc;                          /* on the validation split (NAN without one) */
     sk_tset *theta;
 } sk_endpoint;
 
@@ -113,6 +117,10 @@ SK_MUST_CHECK sk_status sk_endpoints_load(sk_run *r, sk_pipe_state *ps);
 SK_MUST_CHECK sk_status sk_endpoints_make(sk_run *r, sk_pipe_state *ps);
 SK_MUST_CHECK sk_status sk_endpoints_evaluate(sk_run *r, sk_pipe_state *ps);
 
+/* The recipe of the weights this config makes for endpoint e (init: its
+ * untrained initialisation), one "key: value" line per setting, appended
+ * to out; its hash is the endpoint's fingerprint. */
+SK_MUST_CHECK sk_status sk_endpoint_recipe(const sk_config *c, int e, int init, sk_strbuf *out);
 /* "loaded", "trained", "initialisation" or "planted". */
 const char *sk_endpoint_source(const sk_endpoint *ep);
 
@@ -127,7 +135,8 @@ const char *sk_endpoint_source(const sk_endpoint *ep);
  * attributes "fingerprint" (the endpoint's recipe fingerprint) and
  * "checkpoint", "key: value" lines: epoch, epochs, global_step,
  * optimizer_steps, rng_model (the dropout stream) and rng_data (the
- * provider's order and augmentation stream), each rng as 4 hex words. */
+ * provider's order and augmentation stream), each rng as 4 hex words; with
+ * train.select best_validation also the selected epoch so far (below). */
 typedef struct {
     const char *path;        /* the checkpoint file */
     const char *fingerprint; /* of the endpoint's recipe */
@@ -136,6 +145,13 @@ typedef struct {
     sk_optim *opt;
     sk_provider *prov; /* training batches: example order and rng */
     sk_rng *rng;       /* the model's dropout stream */
+    /* train.select best_validation (else NULL): the selected epoch's
+     * parameters so far ("best.<name>") and its number, validation loss and
+     * accuracy (checkpoint lines selected_epoch, selected_val_loss and
+     * selected_val_acc, the doubles in hexadecimal). */
+    sk_tset *best;
+    int *selected_epoch;
+    double *selected_val_loss, *selected_val_acc;
 } sk_ckpt;
 
 /* The state after `epoch` epochs and global_step optimiser steps. */

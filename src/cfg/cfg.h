@@ -17,6 +17,7 @@
 #include "lmc/interp.h"
 #include "nn/model.h"
 #include "nn/optim.h"
+#include "nn/train.h"
 #include "rebasin/am.h"
 #include "rebasin/method.h"
 #include "rebasin/softperm.h"
@@ -28,6 +29,7 @@
 #define SK_CFG_SWEEP 16       /* at most this many sweep values */
 #define SK_CFG_SWEEP_TEXT 256 /* one sweep value, as YAML flow text */
 
+#define SK_CFG_REF 16          /* reference.methods: at most this many entries */
 #define SK_CFG_RENAME 16       /* models.X.rename: at most this many pairs */
 #define SK_CFG_RENAME_TEXT 160 /* one "FROM=TO" pair */
 
@@ -75,7 +77,8 @@ typedef struct {
         int augment;
         sk_labels labels; /* cifar100 */
         long long train_limit, test_limit;
-        int degree, points; /* polynomial toy */
+        long long validation, split_seed; /* held-out validation examples and the seed of their draw */
+        int degree, points;               /* polynomial toy */
         double noise;
     } dataset;
     struct {
@@ -94,8 +97,9 @@ typedef struct {
         sk_endpoint_train train;
         int n_rename; /* models.X.rename: "FROM=TO" pairs applied to the file's names */
         char rename[SK_CFG_RENAME][SK_CFG_RENAME_TEXT];
-        int planted;  /* b only: B = a random permutation of A */
-        double noise; /* b only: Gaussian noise std added to the planted B */
+        double dropout; /* MLP dropout while this endpoint trains; < 0: model.dropout */
+        int planted;    /* b only: B = a random permutation of A */
+        double noise;   /* b only: Gaussian noise std added to the planted B */
     } models[2];
     struct {
         int epochs, batch_size, eval_batch_size;
@@ -107,6 +111,7 @@ typedef struct {
         double warmup_epochs;
         int step_epochs;
         double gamma, clip_norm;
+        sk_train_select select;
     } train;
     struct {
         int n_methods;
@@ -171,6 +176,21 @@ typedef struct {
         char values[SK_CFG_SWEEP][SK_CFG_SWEEP_TEXT]; /* YAML flow text */
         char labels[SK_CFG_SWEEP][64];                /* [A-Za-z0-9_.-]+, unique */
     } sweep;
+    /* `reference:` (not in the schema table; parsed by reference.c):
+     * published values at lambda = 1/2 on one split, shown beside the run's
+     * own in the summary and metrics.json; never computed. present = 0:
+     * none. An entry's has_* says which of its values are given. */
+    struct {
+        int present;
+        char source[256];  /* where the values come from */
+        sk_split_id split; /* the split they are measured on (default test) */
+        struct {
+            char name[48]; /* "endpoints", or a result name: naive, weight_matching, sinkhorn_mid, ... */
+            int has_loss, has_acc;
+            double loss, acc; /* accuracy as a fraction */
+        } entries[SK_CFG_REF + 1];
+        int n;
+    } reference;
 } sk_config;
 
 /* Parse a config file (defaults for absent keys), apply `--set` overrides
@@ -194,6 +214,13 @@ SK_MUST_CHECK sk_status sk_config_sweep_item(const sk_config *cfg, int i, sk_con
 /* The value of one key as it is printed in the resolved config (e.g. "[512, 512]"
  * for model.hidden); SK_EINVAL for a key not in the schema. */
 SK_MUST_CHECK sk_status sk_config_value_text(const sk_config *cfg, const char *key, char *buf, size_t n);
+/* The index in cfg->reference.entries of the entry named `name`
+ * ("endpoints", "naive", "sinkhorn_mid", ...), or -1 (also when the config
+ * has no reference section). */
+int sk_config_reference_find(const sk_config *cfg, const char *name);
+/* The dropout endpoint e (0 = A, 1 = B) trains with: models.X.dropout when
+ * set (>= 0), else model.dropout. */
+double sk_config_endpoint_dropout(const sk_config *cfg, int e);
 /* dataset.path when not given, by dataset.name ("" for the polynomial toy). */
 const char *sk_cfg_default_data_dir(sk_ds_kind k);
 /* The model section as YAML text (for the weights file's `arch` attribute). */

@@ -42,7 +42,7 @@ static int plain_safe(const char *s)
     return !isspace((unsigned char)s[strlen(s) - 1]);
 }
 
-static void fmt_double(double v, char *buf, size_t n)
+void sk_cfg_fmt_double(double v, char *buf, size_t n)
 {
     if (v == floor(v) && fabs(v) < 1e15) {
         snprintf(buf, n, "%.0f", v);
@@ -77,7 +77,7 @@ static void value_text(const sk_config *cfg, const sk_cfg_key *k, char *buf, siz
         snprintf(buf, n, "%lld", sk_cfg_load_int(base + k->off, k->size));
         break;
     case T_FLOAT:
-        fmt_double(*(const double *)(base + k->off), buf, n);
+        sk_cfg_fmt_double(*(const double *)(base + k->off), buf, n);
         break;
     case T_BOOL:
         snprintf(buf, n, "%s", sk_cfg_load_int(base + k->off, k->size) ? "true" : "false");
@@ -90,7 +90,7 @@ static void value_text(const sk_config *cfg, const sk_cfg_key *k, char *buf, siz
         size_t j = (size_t)snprintf(buf, n, "[");
         for (int i = 0; i < cnt && j < n; i++) {
             char c[40];
-            fmt_double(((const double *)(base + k->off))[i], c, sizeof c);
+            sk_cfg_fmt_double(((const double *)(base + k->off))[i], c, sizeof c);
             j += (size_t)snprintf(buf + j, n - j, "%s%s", i ? ", " : "", c);
         }
         if (j < n) snprintf(buf + j, n - j, "]");
@@ -164,6 +164,7 @@ static sk_status emit(const sk_config *cfg, FILE *out, const char *only)
             fprintf(out, "%s%s", i ? ", " : "", cfg->sweep.labels[i]);
         fprintf(out, "]\n");
     }
+    if (!ol) sk_cfg_emit_reference(cfg, out);
     return ferror(out) ? sk_err(SK_EIO, "write error") : SK_OK;
 }
 

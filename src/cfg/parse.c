@@ -77,9 +77,10 @@ static void keys_under(const char *prefix, const char *name, char *list, size_t 
         np++;
     }
     if (!pl) {
-        /* The sweep section is not in the schema table. */
-        if (k < n) snprintf(list + k, n - k, ", sweep");
+        /* The sweep and reference sections are not in the schema table. */
+        if (k < n) snprintf(list + k, n - k, ", sweep, reference");
         if (sk_cfg_levenshtein("sweep", name) < bd && bn > 5) snprintf(best, bn, "sweep");
+        if (sk_cfg_levenshtein("reference", name) < bd && bn > 9) snprintf(best, bn, "reference");
     }
 }
 
@@ -152,7 +153,7 @@ void sk_cfg_pos_text(const sk_cfg_where *w, const sk_cfg_pos *p, const char *fal
 static sk_status walk_mapping(sk_config *cfg, const sk_cfg_ctx *cx, yaml_document_t *doc, yaml_node_t *map,
                               const char *prefix, unsigned char *seen)
 {
-    int sweep_seen = 0;
+    int sweep_seen = 0, ref_seen = 0;
     if (map->type != YAML_MAPPING_NODE) {
         if (*prefix) return sk_cfg_node_err(cx, map, "%s must be a mapping of keys (a section)", prefix);
         return sk_cfg_node_err(cx, map, "the config must be a mapping of keys (name: ..., mode: ..., ...)");
@@ -168,6 +169,10 @@ static sk_status walk_mapping(sk_config *cfg, const sk_cfg_ctx *cx, yaml_documen
         if (!*prefix && !strcmp(name, "sweep")) {
             if (sweep_seen++) return sk_cfg_node_err(cx, kn, "duplicate key sweep");
             sk_status st = sk_cfg_parse_sweep(cfg, cx, doc, vn);
+            if (st != SK_OK) return st;
+        } else if (!*prefix && !strcmp(name, "reference")) {
+            if (ref_seen++) return sk_cfg_node_err(cx, kn, "duplicate key reference");
+            sk_status st = sk_cfg_parse_reference(cfg, cx, doc, vn);
             if (st != SK_OK) return st;
         } else if (k) {
             int idx = (int)(k - sk_cfg_schema);
@@ -331,6 +336,8 @@ sk_status sk_cfg_apply_set(sk_config *cfg, const char *arg, unsigned char *seen,
         yaml_document_delete(&sdoc);
         return sst;
     }
+    if (!strcmp(key, "reference") || !strncmp(key, "reference.", 10))
+        return sk_err(SK_ECONFIG, "%s: the reference section cannot be set with --set; edit the config file", origin);
     const sk_cfg_key *k = sk_cfg_find(key);
     if (!k) {
         char list[1024], best[64], prefix[256];

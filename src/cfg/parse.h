@@ -71,7 +71,14 @@ SK_MUST_CHECK sk_status sk_cfg_sweep_set(sk_config *cfg, const sk_cfg_ctx *cx, y
 SK_MUST_CHECK sk_status sk_cfg_sweep_item(const sk_config *cfg, int i, sk_config *out, const char *origin,
                                           const sk_cfg_where *where);
 
-/* emit.c: s as a YAML double-quoted scalar. */
+/* reference.c: the `reference:` section of a file; printing it back. */
+SK_MUST_CHECK sk_status sk_cfg_parse_reference(sk_config *cfg, const sk_cfg_ctx *cx, yaml_document_t *doc,
+                                               yaml_node_t *map);
+void sk_cfg_emit_reference(const sk_config *cfg, FILE *out);
+
+/* emit.c: s as a YAML double-quoted scalar; v as the shortest text that
+ * reads back as v. */
 void sk_cfg_quote(const char *s, char *buf, size_t n);
+void sk_cfg_fmt_double(double v, char *buf, size_t n);
 
 #endif

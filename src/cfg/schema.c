@@ -107,6 +107,12 @@ const sk_cfg_key sk_cfg_schema[] = {
     ENUM("dataset.labels", dataset.labels, "fine", sk_labels_names, "CIFAR-100 label set"),
     INT("dataset.train_limit", dataset.train_limit, "0", 0, 9.2e18, "use only the first N training examples (0 = all)"),
     INT("dataset.test_limit", dataset.test_limit, "0", 0, 9.2e18, "use only the first N test examples (0 = all)"),
+    INT("dataset.validation", dataset.validation, "0", 0, 9.2e18,
+        "hold out this many of the training examples kept (all, or the first train_limit) as a validation split, "
+        "drawn at random with dataset.split_seed; the others are the training split that training, alignment, "
+        "BatchNorm re-estimation and the train curves use (0 = no validation split)"),
+    INT("dataset.split_seed", dataset.split_seed, "1", 0, 9.2e18,
+        "seed of the train/validation draw (independent of seed and the endpoints' seeds)"),
     INT("dataset.degree", dataset.degree, "1", 1, 3, "polynomial toy: degree 1, 2 or 3"),
     INT("dataset.points", dataset.points, "100", 2, 1e7, "polynomial toy: number of points"),
     FLT("dataset.noise", dataset.noise, "0.05", 0, BIG, 0, "polynomial toy: Gaussian noise standard deviation"),
@@ -132,6 +138,8 @@ const sk_cfg_key sk_cfg_schema[] = {
           "default location (a path you wrote that does not exist is an error); if_missing = load, else train and "
           "save there; always = train and overwrite; never = the file must exist; init = load, else save and use "
           "the seeded initialisation untrained (true and false are read as auto and init)"),
+    FLT("models.a.dropout", models[0].dropout, "-1", -1, 1, 0,
+        "MLP dropout probability while A trains, in [0, 1); -1 = model.dropout (which the alignment methods use)"),
     SLIST("models.a.rename", models[0].rename, models[0].n_rename, "[]", check_rename,
           "FROM=TO pairs mapping names in A's weights file onto the model's, tried in order: an exact name, or a "
           "prefix when both sides end in '*' (\"module.*=*\" strips DataParallel's prefix)"),
@@ -139,6 +147,8 @@ const sk_cfg_key sk_cfg_schema[] = {
     INT("models.b.seed", models[1].seed, "2", 0, 9.2e18, "seed of endpoint B"),
     ENUMA("models.b.train", models[1].train, "auto", sk_endpoint_train_names, "true=auto,false=init",
           "where B comes from, as models.a.train (ignored when planted)"),
+    FLT("models.b.dropout", models[1].dropout, "-1", -1, 1, 0,
+        "MLP dropout probability while B trains, as models.a.dropout"),
     SLIST("models.b.rename", models[1].rename, models[1].n_rename, "[]", check_rename,
           "FROM=TO pairs mapping names in B's weights file onto the model's, as models.a.rename"),
     BOOL("models.b.planted", models[1].planted, "false",
@@ -163,6 +173,9 @@ const sk_cfg_key sk_cfg_schema[] = {
     INT("train.step_epochs", train.step_epochs, "30", 1, 1e6, "step: multiply the lr by gamma every this many epochs"),
     FLT("train.gamma", train.gamma, "0.1", 0, 1, 1, "step/exponential decay factor (exponential: per epoch)"),
     FLT("train.clip_norm", train.clip_norm, "0", 0, BIG, 0, "clip the gradient's global L2 norm (0 = off)"),
+    ENUM("train.select", train.select, "last", sk_train_select_names,
+         "the epoch whose weights an endpoint keeps (and saves): last, or best_validation = the epoch with the lowest "
+         "validation loss, ties to the earliest (needs dataset.validation; every epoch is still trained)"),
 
     ELIST("align.methods", align.methods, align.n_methods, "[weight_matching, activation_matching]",
           sk_align_method_names, "alignment methods compared in one run"),
@@ -400,6 +413,11 @@ long long sk_cfg_load_int(const void *field, size_t size)
 int sk_cfg_name_char(char c)
 {
     return isalnum((unsigned char)c) || c == '_' || c == '-' || c == '.';
+}
+
+double sk_config_endpoint_dropout(const sk_config *cfg, int e)
+{
+    return cfg->models[e].dropout >= 0 ? cfg->models[e].dropout : cfg->model.dropout;
 }
 
 const char *sk_cfg_default_data_dir(sk_ds_kind k)

@@ -88,6 +88,11 @@ static sk_status check_data(const vctx *v, const sk_config *cfg)
         return key_err(v, KEYS("dataset.normalize", "dataset.name"),
                        "dataset.normalize %s has %d channel%s but %s images have %d",
                        sk_normalize_names[cfg->dataset.normalize], n, n == 1 ? "" : "s", ds, ch);
+    if (cfg->dataset.train_limit > 0 && cfg->dataset.validation >= cfg->dataset.train_limit)
+        return key_err(v, KEYS("dataset.train_limit", "dataset.validation"),
+                       "dataset.validation (%lld) must be smaller than dataset.train_limit (%lld): the validation "
+                       "examples are drawn from the training examples kept",
+                       (long long)cfg->dataset.validation, (long long)cfg->dataset.train_limit);
     return SK_OK;
 }
 
@@ -105,6 +110,14 @@ static sk_status check_model(const vctx *v, const sk_config *cfg)
     if (cfg->model.arch == SK_ARCH_RESNET20 && cfg->model.norm == SK_MNORM_NONE)
         return key_err(v, KEYS("model.arch", "model.norm"),
                        "model.arch resnet20 needs model.norm batchnorm or layernorm");
+    for (int m = 0; m < 2; m++) {
+        static const char *const key[2] = {"models.a.dropout", "models.b.dropout"};
+        double p = cfg->models[m].dropout;
+        if (!(p == -1 || (p >= 0 && p < 1)))
+            return key_err(v, KEYS(key[m]), "%s must be in [0, 1), or -1 for model.dropout (got %g)", key[m], p);
+        if (p > 0 && conv)
+            return key_err(v, KEYS("model.arch", key[m]), "%s is an MLP option (model.arch is %s)", key[m], arch);
+    }
     return SK_OK;
 }
 
@@ -117,6 +130,10 @@ static sk_status check_train(const vctx *v, const sk_config *cfg)
         return key_err(v, KEYS("train.schedule", "train.warmup_epochs", "train.epochs"),
                        "train.warmup_epochs %g is longer than the training (train.epochs %d)", cfg->train.warmup_epochs,
                        cfg->train.epochs);
+    if (cfg->train.select == SK_TRAIN_SELECT_BEST_VALIDATION && cfg->dataset.validation == 0)
+        return key_err(v, KEYS("train.select", "dataset.validation"),
+                       "train.select best_validation needs a validation split: set dataset.validation to the "
+                       "number of training examples to hold out");
     return SK_OK;
 }
 

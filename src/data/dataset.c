@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/mem.h"
+#include "core/rng.h"
 #include "data/formats.h"
 
 const char *const sk_ds_kind_names[] = {[SK_DS_MNIST] = "mnist",
@@ -139,6 +140,7 @@ void sk_split_free(sk_split *sp)
     sk_free(sp->y);
     sk_free(sp->xr);
     sk_free(sp->yr);
+    sk_free(sp->rec);
     memset(sp, 0, sizeof *sp);
 }
 
@@ -147,6 +149,7 @@ void sk_dataset_free(sk_dataset *ds)
     if (!ds) return;
     sk_split_free(&ds->train);
     sk_split_free(&ds->test);
+    sk_split_free(&ds->val);
     memset(ds, 0, sizeof *ds);
 }
 
@@ -229,6 +232,72 @@ void sk_dataset_norm_stats(const sk_dataset *ds, int c, double *mean, double *st
     }
 }
 
+/* The records of `from` marked `want` in `is_val` (in file order) into `to`. */
+static sk_status take_records(const sk_split *from, const uint8_t *is_val, int want, int64_t n, sk_split *to)
+{
+    const int64_t d = (int64_t)from->c * from->h * from->w;
+    memset(to, 0, sizeof *to);
+    to->c = from->c, to->h = from->h, to->w = from->w, to->n_classes = from->n_classes;
+    to->rec = sk_alloc_n((size_t)n, sizeof *to->rec);
+    if (from->x) to->x = sk_alloc_n((size_t)(n * d), 1);
+    if (from->y) to->y = sk_alloc_n((size_t)n, sizeof *to->y);
+    if (from->xr) to->xr = sk_alloc_n((size_t)n, sizeof *to->xr);
+    if (from->yr) to->yr = sk_alloc_n((size_t)n, sizeof *to->yr);
+    if (!to->rec || (from->x && !to->x) || (from->y && !to->y) || (from->xr && !to->xr) || (from->yr && !to->yr)) {
+        sk_split_free(to);
+        return SK_ENOMEM;
+    }
+    for (int64_t i = 0; i < from->n; i++) {
+        if (is_val[i] != want) continue;
+        int64_t k = to->n++;
+        to->rec[k] = (int32_t)i;
+        if (from->x) memcpy(to->x + k * d, from->x + i * d, (size_t)d);
+        if (from->y) to->y[k] = from->y[i];
+        if (from->xr) to->xr[k] = from->xr[i];
+        if (from->yr) to->yr[k] = from->yr[i];
+    }
+    return SK_OK;
+}
+
+/* doc: sk_dataset (dataset.h). The training split's first train->n records
+ * are the ones kept; the rest of its arrays is dropped with it. */
+static sk_status split_validation(sk_dataset *ds, int64_t n_val, uint64_t seed)
+{
+    sk_split *tr = &ds->train;
+    const int64_t n = tr->n;
+    if (n_val >= n)
+        return sk_err(SK_ECONFIG,
+                      "dataset.validation (%lld) must be smaller than the number of training examples kept (%lld)",
+                      (long long)n_val, (long long)n);
+    if (n > INT32_MAX) return sk_err(SK_EINVAL, "dataset: more than 2^31 training examples");
+    int64_t *perm = sk_alloc_n((size_t)n, sizeof *perm);
+    uint8_t *is_val = sk_alloc((size_t)n);
+    sk_split train, val;
+    sk_status st = SK_OK;
+    if (!perm || !is_val) {
+        st = SK_ENOMEM;
+        goto done;
+    }
+    sk_rng rng;
+    sk_rng_seed_stream(&rng, seed, 0x56414c49 /* "VALI" */);
+    sk_rng_permutation(&rng, perm, n);
+    memset(is_val, 0, (size_t)n);
+    for (int64_t i = n - n_val; i < n; i++)
+        is_val[perm[i]] = 1;
+    if ((st = take_records(tr, is_val, 0, n - n_val, &train)) != SK_OK) goto done;
+    if ((st = take_records(tr, is_val, 1, n_val, &val)) != SK_OK) {
+        sk_split_free(&train);
+        goto done;
+    }
+    sk_split_free(tr);
+    *tr = train;
+    ds->val = val;
+done:
+    sk_free(perm);
+    sk_free(is_val);
+    return st;
+}
+
 sk_status sk_dataset_load(sk_dataset *ds, const sk_data_opts *o)
 {
     sk_status st = SK_OK;
@@ -241,9 +310,9 @@ sk_status sk_dataset_load(sk_dataset *ds, const sk_data_opts *o)
     ds->normalize = o->normalize == SK_NORMALIZE_AUTO ? sk_normalize_auto(o->kind) : o->normalize;
     if ((unsigned)ds->normalize >= SK_NORMALIZE_COUNT)
         return sk_err(SK_EINVAL, "dataset: unknown normalisation %d", (int)o->normalize);
-    if (o->train_limit < 0 || o->test_limit < 0)
-        return sk_err(SK_EINVAL, "dataset: record limits must be >= 0 (got %lld, %lld)", (long long)o->train_limit,
-                      (long long)o->test_limit);
+    if (o->train_limit < 0 || o->test_limit < 0 || o->validation < 0)
+        return sk_err(SK_EINVAL, "dataset: record limits must be >= 0 (got %lld, %lld, %lld)",
+                      (long long)o->train_limit, (long long)o->test_limit, (long long)o->validation);
     if (!dir || !*dir) {
         snprintf(defpath, sizeof defpath, "datasets/%s", name);
         dir = defpath;
@@ -290,5 +359,9 @@ sk_status sk_dataset_load(sk_dataset *ds, const sk_data_opts *o)
      * first records. */
     if (o->train_limit > 0 && o->train_limit < ds->train.n) ds->train.n = o->train_limit;
     if (o->test_limit > 0 && o->test_limit < ds->test.n) ds->test.n = o->test_limit;
+    if (o->validation > 0 && (st = split_validation(ds, o->validation, o->split_seed)) != SK_OK) {
+        sk_dataset_free(ds);
+        return st;
+    }
     return SK_OK;
 }

@@ -62,6 +62,9 @@ typedef struct {
     uint64_t seed;                   /* polynomial noise */
     int64_t train_limit, test_limit; /* 0 = all, else only the first N records (smoke tests; the
                                         files are still read and validated whole) */
+    int64_t validation;              /* > 0: hold out this many of the kept training records as the
+                                        validation split (sk_dataset.val), drawn with split_seed */
+    uint64_t split_seed;             /* seed of the train/validation draw */
 } sk_data_opts;
 
 typedef struct {
@@ -71,12 +74,22 @@ typedef struct {
     uint8_t *x;     /* (N, D) raw pixels, channel-planar; NULL for regression */
     int32_t *y;     /* (N) labels; NULL for regression */
     float *xr, *yr; /* regression only: inputs (N, 1), targets (N, 1) */
+    int32_t *rec;   /* (N) record number of each example in the official training file, or NULL
+                       when the examples are the file's records 0..N-1 in order */
 } sk_split;
 
+/* The validation split (dataset.validation > 0): a seeded random choice of
+ * `validation` records among the training records kept (the first
+ * train_limit, or all); the remaining ones are the training split. The draw
+ * is a permutation of the kept records from RNG stream (split_seed, "VALI"):
+ * its first n - validation entries are training, the rest validation (the
+ * published examples' random_split(dataset, [9000, 1000])); each split keeps
+ * the file order of its records and records it in `rec`. Without it `val`
+ * is empty (n = 0). Test examples are never drawn. */
 typedef struct {
     sk_ds_kind kind;
     sk_normalize normalize;
-    sk_split train, test;
+    sk_split train, test, val;
     float mean[3], std[3];             /* per-channel statistics of the whole training split, before any
                                           train_limit (pixel/255 scale); polynomial: mean 0, std 1 */
     float fixed_mean[3], fixed_std[3]; /* CUSTOM and presets: the statistics given */

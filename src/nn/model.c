@@ -71,6 +71,20 @@ void sk_model_set_dropout(sk_model *m, int enabled)
 {
     m->no_dropout = !enabled;
 }
+sk_status sk_model_set_dropout_p(sk_model *m, float p)
+{
+    int layers = 0;
+    if (!(p >= 0.0f && p < 1.0f)) return sk_err(SK_EINVAL, "dropout must be in [0, 1) (got %g)", (double)p);
+    for (int i = 0; i < m->n_ops; i++)
+        layers += m->ops[i].kind == OP_DROPOUT;
+    if (p > 0.0f && !layers)
+        return sk_err(SK_EINVAL, "dropout %g: the model has no dropout layers (%s)", (double)p,
+                      m->spec.arch == SK_ARCH_MLP ? "built without dropout" : "dropout is an MLP option");
+    for (int i = 0; i < m->n_ops; i++)
+        if (m->ops[i].kind == OP_DROPOUT) m->ops[i].p = p;
+    m->spec.dropout = p;
+    return SK_OK;
+}
 
 void sk_model_zero_grads(sk_model *m, sk_tset *grads)
 {

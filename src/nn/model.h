@@ -56,6 +56,8 @@ typedef struct {
     double width;              /* conv width multiplier: channels = max(1, round(c * width)) */
     sk_vgghead vgg_head;
     float dropout;        /* mlp: dropout prob after each hidden activation, 0 = none */
+    int dropout_layers;   /* mlp: build the dropout layers even when dropout is 0, so that
+                             sk_model_set_dropout_p can turn them on (per-endpoint dropout) */
     int in_c, in_h, in_w; /* input shape (mlp flattens it) */
     int n_out;            /* classes, or 1 for regression */
 } sk_model_spec;
@@ -86,6 +88,11 @@ int sk_model_has_batchnorm(const sk_model *m);
 void sk_model_set_bn_momentum(sk_model *m, float momentum);
 /* Dropout in train-mode forwards (default on; off during re-estimation). */
 void sk_model_set_dropout(sk_model *m, int enabled);
+/* The probability of every dropout layer from now on (the spec's dropout
+ * until then). A p > 0 needs the layers (an MLP built with dropout > 0 or
+ * dropout_layers); p must be in [0, 1). With p = 0 a layer passes its input
+ * through and draws nothing from the rng. */
+SK_MUST_CHECK sk_status sk_model_set_dropout_p(sk_model *m, float p);
 /* Zero a gradient set (NULL = the model's own). */
 void sk_model_zero_grads(sk_model *m, sk_tset *grads);
 

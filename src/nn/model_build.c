@@ -193,7 +193,7 @@ static void build_mlp(sk_model *m)
         cur = act_layer(m, cur, sp->activation);
         snprintf(nm, sizeof nm, "layers.%d", i);
         add_tap(m, nm, cur);
-        if (sp->dropout > 0.0f) {
+        if (sp->dropout > 0.0f || sp->dropout_layers) {
             int out = new_buf(m, O, 1, 1);
             sk_op *o = new_op(m, OP_DROPOUT, cur, out);
             o->p = sp->dropout;

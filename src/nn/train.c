@@ -6,8 +6,12 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/names.h"
 #include "core/timer.h"
 #include "nn/layers.h"
+
+const char *const sk_train_select_names[] = {
+    [SK_TRAIN_SELECT_LAST] = "last", [SK_TRAIN_SELECT_BEST_VALIDATION] = "best_validation"};
 
 /* x, y, yr buffers for `cap` samples. */
 typedef struct {
@@ -142,6 +146,9 @@ cleanup:
 sk_status sk_train(sk_model *m, sk_train_cfg *cfg)
 {
     batch_bufs b = {0};
+    int select_best = cfg->select == SK_TRAIN_SELECT_BEST_VALIDATION;
+    sk_tset *best = select_best ? cfg->best : NULL; /* the parameters of the best epoch so far */
+    sk_tset *own_best = NULL;
     sk_status st;
     if (cfg->batch_size < 1 || cfg->batch_size > sk_model_max_batch(m))
         return sk_err(SK_EINVAL, "batch_size %d must be in 1..%d (the model's max batch)", cfg->batch_size,
@@ -149,6 +156,13 @@ sk_status sk_train(sk_model *m, sk_train_cfg *cfg)
     if (!cfg->get_batch || !cfg->step) return sk_err(SK_EINVAL, "sk_train: get_batch and step callbacks are required");
     if (cfg->start_epoch < 0 || cfg->start_epoch > cfg->epochs)
         return sk_err(SK_EINVAL, "sk_train: start epoch %d outside 0..%d", cfg->start_epoch, cfg->epochs);
+    if (select_best && !cfg->get_val_batch)
+        return sk_err(SK_EINVAL, "sk_train: selecting the best validation epoch needs a validation provider");
+    if (cfg->start_epoch == 0) {
+        cfg->selected_epoch = 0;
+        cfg->selected_val_loss = cfg->selected_val_acc = NAN;
+    }
+    if (select_best && !best && !(best = own_best = sk_tset_like(sk_model_params(m)))) return SK_ENOMEM;
     if ((st = bufs_alloc(&b, m, cfg->batch_size)) != SK_OK) goto cleanup;
     for (int epoch = cfg->start_epoch; epoch < cfg->epochs; epoch++) {
         double total = 0.0, t0 = sk_now();
@@ -174,18 +188,34 @@ sk_status sk_train(sk_model *m, sk_train_cfg *cfg)
             count += n;
         }
         double dt = sk_now() - t0;
-        double tl = count ? total / (double)count : NAN;
-        double ta = (count && !cfg->loss.regression) ? (double)correct / (double)count : NAN;
-        double vl = NAN, va = NAN;
-        if (cfg->get_test_batch &&
-            (st = sk_model_eval(m, NULL, cfg->get_test_batch, cfg->test_ctx, &cfg->loss, &vl, &va)) != SK_OK)
+        sk_epoch_info info = {.epoch = epoch + 1,
+                              .train_loss = count ? total / (double)count : NAN,
+                              .train_acc = (count && !cfg->loss.regression) ? (double)correct / (double)count : NAN,
+                              .val_loss = NAN,
+                              .val_acc = NAN,
+                              .test_loss = NAN,
+                              .test_acc = NAN,
+                              .samples_per_s = dt > 0 ? (double)count / dt : 0.0};
+        if (cfg->get_val_batch && (st = sk_model_eval(m, NULL, cfg->get_val_batch, cfg->val_ctx, &cfg->loss,
+                                                      &info.val_loss, &info.val_acc)) != SK_OK)
             goto cleanup;
-        if (cfg->on_epoch) cfg->on_epoch(cfg->epoch_ctx, epoch + 1, tl, ta, vl, va, dt > 0 ? (double)count / dt : 0.0);
-        if (count && !isfinite(tl)) { /* a diverged run is a failed run, never a result */
+        if (cfg->get_test_batch && (st = sk_model_eval(m, NULL, cfg->get_test_batch, cfg->test_ctx, &cfg->loss,
+                                                       &info.test_loss, &info.test_acc)) != SK_OK)
+            goto cleanup;
+        /* A NaN validation loss is never better: the comparison is false. */
+        info.best = select_best && (cfg->selected_epoch == 0 || info.val_loss < cfg->selected_val_loss);
+        if (!select_best || info.best) {
+            cfg->selected_epoch = info.epoch;
+            cfg->selected_val_loss = info.val_loss;
+            cfg->selected_val_acc = info.val_acc;
+            if (best && (st = sk_tset_copy(best, sk_model_params(m))) != SK_OK) goto cleanup;
+        }
+        if (cfg->on_epoch) cfg->on_epoch(cfg->epoch_ctx, &info);
+        if (count && !isfinite(info.train_loss)) { /* a diverged run is a failed run, never a result */
             st = sk_err(SK_ENUMERIC,
                         "training diverged: the training loss of epoch %d is %s\nHINT: lower train.lr, or add "
                         "a warm-up (train.warmup_epochs) or gradient clipping (train.clip_norm)",
-                        epoch + 1, isnan(tl) ? "NaN" : "infinite");
+                        epoch + 1, isnan(info.train_loss) ? "NaN" : "infinite");
             goto cleanup;
         }
         int end = cfg->on_epoch_end ? cfg->on_epoch_end(cfg->epoch_end_ctx, epoch + 1, cfg->global_step) : 0;
@@ -193,9 +223,11 @@ sk_status sk_train(sk_model *m, sk_train_cfg *cfg)
             st = SK_EIO;
             goto cleanup;
         }
-        if (end > 0) break;
+        if (end > 0) goto cleanup; /* stopped: keeps the last trained epoch's parameters */
     }
+    if (best && cfg->selected_epoch > 0) st = sk_tset_copy(sk_model_params(m), best);
 cleanup:
+    sk_tset_free(own_best);
     bufs_free(&b);
     return st;
 }
