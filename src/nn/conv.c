@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/blas.h"
+#include "nn/conv_impl.h"
 
 #define SK_CONV_DIRECT_P 1024     /* per-image GEMM is already wide enough */
 #define SK_CONV_TARGET_COLS 2048  /* columns per batched GEMM */
@@ -52,7 +53,7 @@ static int conv_chunk(const sk_conv_shape *s)
     return nb < s->N ? nb : (s->N > 0 ? s->N : 1);
 }
 
-size_t sk_conv_workspace(const sk_conv_shape *s)
+size_t sk_conv_im2col_workspace(const sk_conv_shape *s)
 {
     int nb = conv_chunk(s);
     size_t P = (size_t)s->OH * s->OW, R = (size_t)s->C * s->k * s->k;
@@ -148,7 +149,7 @@ static void col2im(float *dx, const float *col, const sk_conv_shape *s, int n0, 
         }
 }
 
-void sk_conv2d_forward(float *y, const float *x, const float *w, const float *b, const sk_conv_shape *s, float *ws)
+void sk_conv_im2col_forward(float *y, const float *x, const float *w, const float *b, const sk_conv_shape *s, float *ws)
 {
     const int O = s->O, P = s->OH * s->OW, R = s->C * s->k * s->k;
     const int nb = conv_chunk(s);
@@ -188,8 +189,8 @@ void sk_conv2d_forward(float *y, const float *x, const float *w, const float *b,
     }
 }
 
-void sk_conv2d_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
-                        const sk_conv_shape *s, float *ws, int acc_dx)
+void sk_conv_im2col_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                             const sk_conv_shape *s, float *ws, int acc_dx)
 {
     const int O = s->O, P = s->OH * s->OW, R = s->C * s->k * s->k;
     const int nb = conv_chunk(s);

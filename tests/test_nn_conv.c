@@ -1,0 +1,199 @@
+/* nn conv algorithms: Winograd F(2x2, 3x3) (conv_wino.c) and im2col + SGEMM
+ * (conv.c) against the naive double-accumulating reference (tests/ref), on
+ * random 3x3 stride-1 shapes: odd and even H/W, padding 0..2, C and O not
+ * multiples of anything, batch 1 and > 1, several chunks; forward,
+ * backward-data (written and accumulated), backward-weights and bias.
+ *
+ * Tolerance: Winograd F(2,3) computes the same sums with its input and
+ * output transforms adding up to 4 (resp. 9) terms of the same magnitude
+ * before and after the products, and the filter transform scales by 1/2 and
+ * 1/4 (exact in binary): its rounding error is a small constant times that
+ * of the direct sum (Lavin & Gray 2016; F(2,3) is the most accurate of the
+ * family). Measured over these shapes, max |fast - ref| / max |ref|:
+ * im2col 5.7e-6, Winograd 5.1e-6 (both largest for the weight gradient of
+ * the 70-image case, a sum of 22680 products; 1.3e-6 on the small shapes).
+ * The check allows 1e-4 relative to max(1, max |ref|), the bound of the
+ * other fast-vs-reference layer tests. CONV_VERBOSE=1 prints the errors. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/blas.h"
+#include "core/rng.h"
+#include "nn/conv_impl.h"
+#include "nn/layers.h"
+#include "ref/ref.h"
+
+#define CONV_TOL 1e-4
+
+static sk_rng R;
+static double worst[2]; /* max relative error seen: im2col, Winograd */
+
+static float *frand(int64_t n)
+{
+    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
+    for (int64_t i = 0; i < n; i++)
+        p[i] = (float)(2.0 * sk_rng_uniform(&R) - 1.0);
+    return p;
+}
+
+static float *fcopy(const float *a, int64_t n)
+{
+    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
+    memcpy(p, a, (size_t)(n > 0 ? n : 1) * sizeof *p);
+    return p;
+}
+
+static int irand(int lo, int hi) /* uniform in [lo, hi] */
+{
+    return lo + (int)(sk_rng_uniform(&R) * (hi - lo + 1));
+}
+
+static void check_close(const char *what, int algo, const float *a, const float *ref, int64_t n, const sk_conv_shape *s)
+{
+    double m = 0.0, e = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        if (fabs(ref[i]) > m) m = fabs(ref[i]);
+        double d = fabs((double)a[i] - ref[i]);
+        if (!(d <= e)) e = d;
+    }
+    if (m > 0 && e / m > worst[algo]) worst[algo] = e / m;
+    ck_assert_msg(e <= CONV_TOL * fmax(1.0, m), "%s %s N%d C%d %dx%d O%d pad %d: max error %g (max |ref| %g)",
+                  algo ? "winograd" : "im2col", what, s->N, s->C, s->H, s->W, s->O, s->pad, e, m);
+}
+
+typedef struct {
+    sk_conv_shape s;
+    int64_t nx, nw, ny;
+    float *x, *w, *b, *dy, *ws;
+} conv_case;
+
+static void run_algo(const conv_case *k, int algo)
+{
+    const sk_conv_shape *s = &k->s;
+    float *y = frand(k->ny), *yref = frand(k->ny);
+    if (algo)
+        sk_conv_wino_forward(y, k->x, k->w, k->b, s, k->ws);
+    else
+        sk_conv_im2col_forward(y, k->x, k->w, k->b, s, k->ws);
+    sk_conv2d_forward_ref(yref, k->x, k->w, k->b, s);
+    check_close("forward", algo, y, yref, k->ny, s);
+    for (int acc = 0; acc < 2; acc++) {
+        float *dx = frand(k->nx), *dw = frand(k->nw), *db = frand(s->O);
+        float *dx2 = fcopy(dx, k->nx), *dw2 = fcopy(dw, k->nw), *db2 = fcopy(db, s->O);
+        if (algo)
+            sk_conv_wino_backward(dx, dw, db, k->dy, k->x, k->w, s, k->ws, acc);
+        else
+            sk_conv_im2col_backward(dx, dw, db, k->dy, k->x, k->w, s, k->ws, acc);
+        sk_conv2d_backward_ref(dx2, dw2, db2, k->dy, k->x, k->w, s, acc);
+        check_close("backward-data", algo, dx, dx2, k->nx, s);
+        check_close("backward-weights", algo, dw, dw2, k->nw, s);
+        check_close("bias gradient", algo, db, db2, s->O, s);
+        /* weights only (dx NULL) */
+        memcpy(dw, dw2, (size_t)k->nw * sizeof *dw);
+        if (algo)
+            sk_conv_wino_backward(NULL, dw, NULL, k->dy, k->x, k->w, s, k->ws, 0);
+        else
+            sk_conv_im2col_backward(NULL, dw, NULL, k->dy, k->x, k->w, s, k->ws, 0);
+        sk_conv2d_backward_ref(NULL, dw2, NULL, k->dy, k->x, k->w, s, 0);
+        check_close("backward-weights (no dx)", algo, dw, dw2, k->nw, s);
+        free(dx);
+        free(dw);
+        free(db);
+        free(dx2);
+        free(dw2);
+        free(db2);
+    }
+    free(y);
+    free(yref);
+}
+
+static void run_case(int N, int C, int H, int W, int O, int pad, int bias)
+{
+    conv_case k;
+    ck_assert_int_eq(sk_conv_shape_init(&k.s, N, C, H, W, O, 3, 1, pad), 0);
+    ck_assert(sk_conv_wino_applies(&k.s));
+    k.nx = (int64_t)N * C * H * W;
+    k.nw = (int64_t)O * C * 9;
+    k.ny = (int64_t)N * O * k.s.OH * k.s.OW;
+    k.x = frand(k.nx);
+    k.w = frand(k.nw);
+    k.b = bias ? frand(O) : NULL;
+    k.dy = frand(k.ny);
+    size_t nws = sk_conv_workspace(&k.s);
+    ck_assert(nws >= sk_conv_wino_workspace(&k.s) && nws >= sk_conv_im2col_workspace(&k.s));
+    k.ws = frand((int64_t)nws); /* garbage: the algorithms must not rely on zeroed scratch */
+    run_algo(&k, 0);
+    run_algo(&k, 1);
+    free(k.x);
+    free(k.w);
+    free(k.b);
+    free(k.dy);
+    free(k.ws);
+}
+
+START_TEST(test_conv_fixed_shapes)
+{
+    /* N, C, H, W, O, pad, bias */
+    static const int shapes[][7] = {
+        {1, 1, 1, 1, 1, 1, 1},     /* 1x1 map: one tile, all padding */
+        {1, 3, 2, 2, 5, 1, 0},     /* 2x2 map */
+        {2, 5, 3, 3, 4, 0, 1},     /* no padding: a 1x1 output */
+        {3, 7, 5, 9, 6, 1, 1},     /* odd sizes: half tiles at the bottom and right */
+        {2, 9, 6, 7, 11, 2, 0},    /* pad 2 */
+        {1, 16, 32, 32, 16, 1, 0}, /* ResNet20 stage 1, batch 1 */
+        {4, 64, 8, 8, 33, 1, 1},   /* O not a multiple of anything */
+        {40, 33, 4, 4, 17, 1, 1},  /* several chunks? (small planes: one chunk) */
+    };
+    for (unsigned t = 0; t < sizeof shapes / sizeof *shapes; t++) {
+        const int *q = shapes[t];
+        run_case(q[0], q[1], q[2], q[3], q[4], q[5], q[6]);
+    }
+}
+END_TEST
+
+START_TEST(test_conv_random_shapes)
+{
+    for (int t = 0; t < 40; t++) {
+        int pad = irand(0, 2);
+        int H = irand(pad > 0 ? 1 : 3, 13), W = irand(pad > 0 ? 1 : 3, 13);
+        if (H + 2 * pad < 3) H = 3 - 2 * pad;
+        if (W + 2 * pad < 3) W = 3 - 2 * pad;
+        run_case(irand(1, 4), irand(1, 24), H, W, irand(1, 21), pad, irand(0, 1));
+    }
+}
+END_TEST
+
+/* Chunks: a batch larger than one chunk (the weight gradient sums over chunks). */
+START_TEST(test_conv_chunks)
+{
+    run_case(70, 24, 18, 18, 40, 1, 1);
+}
+END_TEST
+
+static void seed_rng(void)
+{
+    sk_rng_seed(&R, 4242);
+}
+
+static void report(void)
+{
+    if (getenv("CONV_VERBOSE")) fprintf(stderr, "max relative error: im2col %.3g, winograd %.3g\n", worst[0], worst[1]);
+}
+
+int main(void)
+{
+    sk_threads_set(2); /* exercise the OpenMP paths */
+    Suite *s = suite_create("nn_conv");
+    TCase *tc = tcase_create("conv");
+    tcase_add_checked_fixture(tc, seed_rng, report);
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_conv_fixed_shapes);
+    tcase_add_test(tc, test_conv_random_shapes);
+    tcase_add_test(tc, test_conv_chunks);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
