@@ -1,8 +1,9 @@
 /* nn_bench - training throughput of sinkrb's nn engine (built by bench/nn/run).
- *   nn_bench mlp|eval|vgg11|vgg11bn|gemm THREADS STEPS
+ *   nn_bench mlp|eval|vgg11|vgg11bn|resnet20|gemm THREADS STEPS
  * mlp:   784-512-512-512-10, batch 500, Adam (lr 1e-3, sk_optim as `sinkrb run`), random data
  * vgg11: width 1, layernorm (vgg11bn: batchnorm), Git Re-Basin head, 3x32x32, batch 128:
  *        forward + backward
+ * resnet20: width 1, batchnorm, 3x32x32, batch 128: forward + backward
  * eval:  the mlp, forward only (eval mode) + loss at batch 1000
  * gemm:  in-process SGEMM GFLOP/s at the MLP's shapes (the peak to compare with)
  * Prints one line "name samples_per_s gflops ... cpu S" (medians over STEPS timed steps;
@@ -46,7 +47,7 @@ int main(int argc, char **argv)
 {
     sk_blas_init(argc, argv);
     if (argc < 4) {
-        fprintf(stderr, "usage: nn_bench mlp|eval|vgg11|vgg11bn|gemm THREADS STEPS\n");
+        fprintf(stderr, "usage: nn_bench mlp|eval|vgg11|vgg11bn|resnet20|gemm THREADS STEPS\n");
         return 2;
     }
     const char *what = argv[1];
@@ -96,6 +97,15 @@ int main(int argc, char **argv)
         s.n_out = 10;
         s.width = 1.0;
         B = eval ? 1000 : 500;
+    } else if (strcmp(what, "resnet20") == 0) {
+        s.arch = SK_ARCH_RESNET20;
+        s.width = 1.0;
+        s.norm = SK_MNORM_BATCHNORM;
+        s.in_c = 3;
+        s.in_h = 32;
+        s.in_w = 32;
+        s.n_out = 10;
+        B = 128;
     } else {
         s.arch = SK_ARCH_VGG11;
         s.width = 1.0;
@@ -158,7 +168,7 @@ int main(int argc, char **argv)
     const int warm = steps < 5 ? 1 : 3; /* untimed warm-up steps */
     for (int st = 0; st < steps + warm; st++) {
         double t0 = sk_now(), c0 = cpu_now();
-        sk_train_grad(m, NULL, NULL, x, y, NULL, B, &ls, &r, NULL, NULL);
+        if (sk_train_grad(m, NULL, NULL, x, y, NULL, B, &ls, &r, NULL, NULL) != SK_OK) return 1;
         if (s.arch == SK_ARCH_MLP) sk_optim_step(opt, sk_model_params(m), sk_model_grads(m));
         if (st >= warm) {
             t[st - warm] = sk_now() - t0;

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """PyTorch peer of bench/nn/nn_bench.c: same models, batch, optimiser.
-   torch_train.py mlp|eval|vgg11|vgg11bn THREADS STEPS  -> "torch-<what> N samples/s"."""
+   torch_train.py mlp|eval|vgg11|vgg11bn|resnet20 THREADS STEPS  -> "torch-<what> N samples/s"."""
 import statistics
 import sys
 import time
@@ -33,6 +33,47 @@ def vgg11(norm="layernorm"):
             c = v
     return nn.Sequential(*layers, nn.Flatten(), nn.Linear(512, 512), nn.ReLU(inplace=True),
                          nn.Linear(512, 512), nn.ReLU(inplace=True), nn.Linear(512, 10))
+
+
+class BasicBlock(nn.Module):
+    """sinkrb's ResNet20 block (python/sinkrb_models.py): the shortcut is a 3x3
+    stride-2 conv + norm when stride or width change."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + self.shortcut(x))
+
+
+class ResNet20(nn.Module):
+    """Width 1, batchnorm, global average pooling, as sinkrb's resnet20."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        blocks, cin = [], 16
+        for s in range(3):
+            cout = 16 << s
+            for b in range(3):
+                blocks.append(BasicBlock(cin, cout, 2 if (s > 0 and b == 0) else 1))
+                cin = cout
+        self.blocks = nn.Sequential(*blocks)
+        self.fc = nn.Linear(cin, 10)
+
+    def forward(self, x):
+        x = self.blocks(F.relu(self.bn1(self.conv1(x))))
+        return self.fc(x.mean(dim=(2, 3)))
 
 
 def mlp():
@@ -71,6 +112,10 @@ def main():
         model = mlp()
         B, shape = 500, (1, 28, 28)
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    elif what == "resnet20":
+        model = ResNet20()
+        B, shape = 128, (3, 32, 32)
+        opt = None
     else:
         model = vgg11("batchnorm" if what == "vgg11bn" else "layernorm")
         B, shape = 128, (3, 32, 32)

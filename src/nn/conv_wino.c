@@ -10,8 +10,13 @@
  * function the forward computes, not another approximation):
  *   dM = A dy A^T, dV[e] = U[e]^T dM[e], dx (+)= B dV B^T (tiles overlap),
  *   dU[e] = sum over chunks of dM[e] V[e]^T, dw += G^T dU G.
- * Layouts: U, dU [16][O][C]; V [16][C][T]; M, dM [16][O][T], where
- * T = (images in the chunk) * tH * tW and t = image * tH * tW + i * tW + j.
+ * Layouts: U, dU [16][O][C]; V [C][16][ld]; M, dM [O][16][ld], where
+ * t = image * tH * tW + i * tW + j < T = (images in the chunk) * tH * tW and
+ * ld >= T is padded to an odd multiple of 16 floats: the 16 rows of one
+ * channel that a transform reads or writes together then fall into
+ * different cache sets (a power-of-two stride made the output transform
+ * take as long as the GEMMs). GEMM e reads V[.][e] as a (C, T) matrix with
+ * leading dimension 16 ld.
  * The transforms run in OpenMP loops over (image, channel); the GEMMs go to
  * the BLAS (threaded by it) outside them. */
 #include <string.h>
@@ -20,14 +25,29 @@
 #include "nn/conv_impl.h"
 #include "nn/layers.h"
 
-#define WINO_MAXW 1024              /* widest input (row buffers on the stack) */
-#define WINO_CHUNK_FLOATS (3 << 20) /* V + M floats per chunk */
-#define WINO_PAR 16384              /* elements per loop worth an OpenMP team */
+#define WINO_MAXW 1024                      /* widest input (row buffers on the stack) */
+#define WINO_CHUNK_FLOATS_DEFAULT (1 << 20) /* V + M floats per chunk */
+#include <stdlib.h>
+static int64_t chunk_floats(void)
+{
+    const char *e = getenv("WINO_CHUNK");
+    return e ? atoll(e) : WINO_CHUNK_FLOATS_DEFAULT;
+}
+#define WINO_MIN_T 256 /* tiles per chunk at least (GEMM width) */
+#define WINO_PAR 16384 /* elements per loop worth an OpenMP team */
 
 typedef struct {
     int tH, tW, tpi; /* tiles per image: tH x tW */
     int nb;          /* images per chunk */
+    int64_t ld;      /* row stride of V and M (>= nb * tpi) */
 } wino_geom;
+
+/* ld for T tiles: a multiple of 16 floats, odd in units of 16. */
+static int64_t wino_ld(int64_t T)
+{
+    int64_t ld = (T + 15) / 16 * 16;
+    return (ld / 16) % 2 ? ld : ld + 16;
+}
 
 int sk_conv_wino_applies(const sk_conv_shape *s)
 {
@@ -41,18 +61,18 @@ static wino_geom wino_geometry(const sk_conv_shape *s)
     g.tW = (s->OW + 1) / 2;
     g.tpi = g.tH * g.tW;
     int64_t per = (int64_t)16 * (s->C + s->O) * g.tpi; /* V + M floats per image */
-    int64_t nb = WINO_CHUNK_FLOATS / per;
-    if (nb < 1) nb = 1;
+    int64_t nb = chunk_floats() / per, nmin = (WINO_MIN_T + g.tpi - 1) / g.tpi;
+    if (nb < nmin) nb = nmin; /* GEMMs of at least WINO_MIN_T columns */
     if (nb > s->N) nb = s->N > 0 ? s->N : 1;
     g.nb = (int)nb;
+    g.ld = wino_ld((int64_t)g.nb * g.tpi);
     return g;
 }
 
 size_t sk_conv_wino_workspace(const sk_conv_shape *s)
 {
     wino_geom g = wino_geometry(s);
-    size_t T = (size_t)g.nb * g.tpi;
-    return (size_t)16 * ((size_t)2 * s->O * s->C + (size_t)(s->C + s->O) * T);
+    return (size_t)16 * ((size_t)2 * s->O * s->C + (size_t)(s->C + s->O) * g.ld);
 }
 
 /* U[e][o][c] = (G g G^T)[e] for every filter g = w[o][c]. */
@@ -132,18 +152,21 @@ static void input_transform(float *restrict V, int64_t es, const float *xc, cons
                 for (int w = 0; w < W; w++)
                     d[w] = sq * q[w];
         }
-        /* B^T along the rows, one tile per j */
+        /* B^T along the rows, one tile per j (even and odd columns apart first) */
         float *out = V + (int64_t)i * g->tW;
         for (int a = 0; a < 4; a++) {
             const float *t = tv[a];
+            float ev[WINO_MAXW / 2 + 2], od[WINO_MAXW / 2 + 2];
+            for (int j = 0; j <= g->tW; j++) {
+                ev[j] = t[2 * j];
+                od[j] = t[2 * j + 1];
+            }
             float *o0 = out + (4 * a) * es, *o1 = o0 + es, *o2 = o1 + es, *o3 = o2 + es;
-#pragma omp simd
             for (int j = 0; j < g->tW; j++) {
-                float d0 = t[2 * j], d1 = t[2 * j + 1], d2 = t[2 * j + 2], d3 = t[2 * j + 3];
-                o0[j] = d0 - d2;
-                o1[j] = d1 + d2;
-                o2[j] = d2 - d1;
-                o3[j] = d1 - d3;
+                o0[j] = ev[j] - ev[j + 1];
+                o1[j] = od[j] + ev[j + 1];
+                o2[j] = ev[j + 1] - od[j];
+                o3[j] = od[j] - od[j + 1];
             }
         }
     }
@@ -153,22 +176,30 @@ static void input_transform(float *restrict V, int64_t es, const float *xc, cons
 static void output_transform(float *yo, const float *restrict M, int64_t es, float bias, const sk_conv_shape *s,
                              const wino_geom *g)
 {
-    float r0[WINO_MAXW + 4], r1[WINO_MAXW + 4];
+    const int tW = g->tW;
+    float q[4][WINO_MAXW / 2 + 2], r0[WINO_MAXW + 4], r1[WINO_MAXW + 4];
     for (int i = 0; i < g->tH; i++) {
-        const float *m = M + (int64_t)i * g->tW;
-#pragma omp simd
-        for (int j = 0; j < g->tW; j++) {
-            float s0[4], s1[4];
-            for (int b = 0; b < 4; b++) {
-                float m0 = m[b * es + j], m1 = m[(4 + b) * es + j], m2 = m[(8 + b) * es + j];
-                float m3 = m[(12 + b) * es + j];
-                s0[b] = m0 + m1 + m2;
-                s1[b] = m1 - m2 - m3;
-            }
-            r0[2 * j] = s0[0] + s0[1] + s0[2] + bias;
-            r0[2 * j + 1] = s0[1] - s0[2] - s0[3] + bias;
-            r1[2 * j] = s1[0] + s1[1] + s1[2] + bias;
-            r1[2 * j + 1] = s1[1] - s1[2] - s1[3] + bias;
+        const float *m = M + (int64_t)i * tW;
+        const float *m0 = m, *m1 = m + es, *m2 = m + 2 * es, *m3 = m + 3 * es, *m4 = m + 4 * es, *m5 = m + 5 * es;
+        const float *m6 = m + 6 * es, *m7 = m + 7 * es, *m8 = m + 8 * es, *m9 = m + 9 * es, *m10 = m + 10 * es;
+        const float *m11 = m + 11 * es, *m12 = m + 12 * es, *m13 = m + 13 * es, *m14 = m + 14 * es;
+        const float *m15 = m + 15 * es;
+        for (int j = 0; j < tW; j++) {
+            /* A^T down the columns: s_b = M0b + M1b + M2b, d_b = M1b - M2b - M3b */
+            float s0 = m0[j] + m4[j] + m8[j], s1 = m1[j] + m5[j] + m9[j], s2 = m2[j] + m6[j] + m10[j];
+            float s3 = m3[j] + m7[j] + m11[j];
+            float d0 = m4[j] - m8[j] - m12[j], d1 = m5[j] - m9[j] - m13[j], d2 = m6[j] - m10[j] - m14[j];
+            float d3 = m7[j] - m11[j] - m15[j];
+            q[0][j] = s0 + s1 + s2 + bias;
+            q[1][j] = s1 - s2 - s3 + bias;
+            q[2][j] = d0 + d1 + d2 + bias;
+            q[3][j] = d1 - d2 - d3 + bias;
+        }
+        for (int j = 0; j < tW; j++) {
+            r0[2 * j] = q[0][j];
+            r0[2 * j + 1] = q[1][j];
+            r1[2 * j] = q[2][j];
+            r1[2 * j + 1] = q[3][j];
         }
         memcpy(yo + (int64_t)(2 * i) * s->OW, r0, (size_t)s->OW * sizeof(float));
         if (2 * i + 1 < s->OH) memcpy(yo + (int64_t)(2 * i + 1) * s->OW, r1, (size_t)s->OW * sizeof(float));
@@ -179,24 +210,23 @@ void sk_conv_wino_forward(float *y, const float *x, const float *w, const float 
 {
     const int C = s->C, O = s->O;
     const wino_geom g = wino_geometry(s);
-    const int64_t Tmax = (int64_t)g.nb * g.tpi;
-    float *U = ws, *V = U + (int64_t)32 * O * C, *M = V + 16 * C * Tmax;
+    const int64_t ld = g.ld, HW = (int64_t)s->H * s->W, OP = (int64_t)s->OH * s->OW;
+    float *U = ws, *V = U + (int64_t)32 * O * C, *M = V + 16 * C * ld;
     filter_transform(U, w, O, C);
-    const int64_t xs = (int64_t)C * s->H * s->W, ys = (int64_t)O * s->OH * s->OW;
     for (int n0 = 0; n0 < s->N; n0 += g.nb) {
         const int nb = s->N - n0 < g.nb ? s->N - n0 : g.nb;
-        const int64_t T = (int64_t)nb * g.tpi, ev = (int64_t)C * T, em = (int64_t)O * T;
-#pragma omp parallel for collapse(2) schedule(static) if (ev * 4 > WINO_PAR)
+        const int T = nb * g.tpi;
+#pragma omp parallel for collapse(2) schedule(static) if ((int64_t)C * T * 16 > WINO_PAR)
         for (int n = 0; n < nb; n++)
             for (int c = 0; c < C; c++)
-                input_transform(V + c * T + (int64_t)n * g.tpi, ev, x + (n0 + n) * xs + (int64_t)c * s->H * s->W, s,
-                                &g);
+                input_transform(V + 16 * c * ld + (int64_t)n * g.tpi, ld, x + ((int64_t)(n0 + n) * C + c) * HW, s, &g);
         for (int e = 0; e < 16; e++)
-            sk_sgemm(0, 0, O, (int)T, C, 1.0f, U + (int64_t)e * O * C, C, V + e * ev, (int)T, 0.0f, M + e * em, (int)T);
-#pragma omp parallel for collapse(2) schedule(static) if (em * 4 > WINO_PAR)
+            sk_sgemm(0, 0, O, T, C, 1.0f, U + (int64_t)e * O * C, C, V + e * ld, (int)(16 * ld), 0.0f, M + e * ld,
+                     (int)(16 * ld));
+#pragma omp parallel for collapse(2) schedule(static) if ((int64_t)O * T * 16 > WINO_PAR)
         for (int n = 0; n < nb; n++)
             for (int o = 0; o < O; o++)
-                output_transform(y + (n0 + n) * ys + (int64_t)o * s->OH * s->OW, M + o * T + (int64_t)n * g.tpi, em,
+                output_transform(y + ((int64_t)(n0 + n) * O + o) * OP, M + 16 * o * ld + (int64_t)n * g.tpi, ld,
                                  b ? b[o] : 0.0f, s, &g);
     }
 }
@@ -312,32 +342,33 @@ void sk_conv_wino_backward(float *dx, float *dw, float *db, const float *dy, con
 {
     const int C = s->C, O = s->O;
     const wino_geom g = wino_geometry(s);
-    const int64_t Tmax = (int64_t)g.nb * g.tpi, HW = (int64_t)s->H * s->W, OP = (int64_t)s->OH * s->OW;
-    float *U = ws, *dU = U + (int64_t)16 * O * C, *V = dU + (int64_t)16 * O * C, *M = V + 16 * C * Tmax;
+    const int64_t ld = g.ld, HW = (int64_t)s->H * s->W, OP = (int64_t)s->OH * s->OW;
+    float *U = ws, *dU = U + (int64_t)16 * O * C, *V = dU + (int64_t)16 * O * C, *M = V + 16 * C * ld;
+    const int lv = (int)(16 * ld);
     if (dx) filter_transform(U, w, O, C);
     if (db) bias_grad(db, dy, s);
     if (s->N < 1) return;
     for (int n0 = 0; n0 < s->N; n0 += g.nb) {
         const int nb = s->N - n0 < g.nb ? s->N - n0 : g.nb;
-        const int64_t T = (int64_t)nb * g.tpi, ev = (int64_t)C * T, em = (int64_t)O * T;
-#pragma omp parallel for collapse(2) schedule(static) if (ev * 4 > WINO_PAR)
+        const int T = nb * g.tpi;
+#pragma omp parallel for collapse(2) schedule(static) if ((int64_t)C * T * 16 > WINO_PAR)
         for (int n = 0; n < nb; n++)
             for (int c = 0; c < C; c++)
-                input_transform(V + c * T + (int64_t)n * g.tpi, ev, x + ((int64_t)(n0 + n) * C + c) * HW, s, &g);
-#pragma omp parallel for collapse(2) schedule(static) if (em * 4 > WINO_PAR)
+                input_transform(V + 16 * c * ld + (int64_t)n * g.tpi, ld, x + ((int64_t)(n0 + n) * C + c) * HW, s, &g);
+#pragma omp parallel for collapse(2) schedule(static) if ((int64_t)O * T * 16 > WINO_PAR)
         for (int n = 0; n < nb; n++)
             for (int o = 0; o < O; o++)
-                grad_transform(M + o * T + (int64_t)n * g.tpi, em, dy + ((int64_t)(n0 + n) * O + o) * OP, s, &g);
+                grad_transform(M + 16 * o * ld + (int64_t)n * g.tpi, ld, dy + ((int64_t)(n0 + n) * O + o) * OP, s, &g);
         for (int e = 0; e < 16; e++)
-            sk_sgemm(0, 1, O, C, (int)T, 1.0f, M + e * em, (int)T, V + e * ev, (int)T, n0 ? 1.0f : 0.0f,
-                     dU + (int64_t)e * O * C, C);
+            sk_sgemm(0, 1, O, C, T, 1.0f, M + e * ld, lv, V + e * ld, lv, n0 ? 1.0f : 0.0f, dU + (int64_t)e * O * C, C);
         if (!dx) continue;
         for (int e = 0; e < 16; e++)
-            sk_sgemm(1, 0, C, (int)T, O, 1.0f, U + (int64_t)e * O * C, C, M + e * em, (int)T, 0.0f, V + e * ev, (int)T);
-#pragma omp parallel for collapse(2) schedule(static) if (ev * 4 > WINO_PAR)
+            sk_sgemm(1, 0, C, T, O, 1.0f, U + (int64_t)e * O * C, C, M + e * ld, lv, 0.0f, V + e * ld, lv);
+#pragma omp parallel for collapse(2) schedule(static) if ((int64_t)C * T * 16 > WINO_PAR)
         for (int n = 0; n < nb; n++)
             for (int c = 0; c < C; c++)
-                data_adjoint(dx + ((int64_t)(n0 + n) * C + c) * HW, V + c * T + (int64_t)n * g.tpi, ev, s, &g, acc_dx);
+                data_adjoint(dx + ((int64_t)(n0 + n) * C + c) * HW, V + 16 * c * ld + (int64_t)n * g.tpi, ld, s, &g,
+                             acc_dx);
     }
     filter_adjoint(dw, dU, O, C);
 }
