@@ -1,6 +1,7 @@
 /* nn conv algorithms: Winograd F(2x2, 3x3) (conv_wino.c) and im2col + SGEMM
  * (conv.c) against the naive double-accumulating reference (tests/ref), on
- * random 3x3 stride-1 shapes: odd and even H/W, padding 0..2, C and O not
+ * random 3x3 stride-1 shapes and the direct AVX2 kernel (conv_direct.c) on
+ * those it accepts (pad 1, OW % 8 == 0, AVX2): odd and even H/W, padding 0..2, C and O not
  * multiples of anything, batch 1 and > 1, several chunks; forward,
  * backward-data (written and accumulated), backward-weights and bias.
  *
@@ -30,7 +31,9 @@
 #define CONV_TOL 1e-4
 
 static sk_rng R;
-static double worst[2]; /* max relative error seen: im2col, Winograd */
+static int n_direct;    /* cases the direct kernel ran (needs AVX2, OW % 8 == 0, pad 1) */
+static double worst[3]; /* max relative error seen: im2col, Winograd, direct */
+static const char *const algo_name[3] = {"im2col", "winograd", "direct"};
 
 static float *frand(int64_t n)
 {
@@ -62,7 +65,7 @@ static void check_close(const char *what, int algo, const float *a, const float 
     }
     if (m > 0 && e / m > worst[algo]) worst[algo] = e / m;
     ck_assert_msg(e <= CONV_TOL * fmax(1.0, m), "%s %s N%d C%d %dx%d O%d pad %d: max error %g (max |ref| %g)",
-                  algo ? "winograd" : "im2col", what, s->N, s->C, s->H, s->W, s->O, s->pad, e, m);
+                  algo_name[algo], what, s->N, s->C, s->H, s->W, s->O, s->pad, e, m);
 }
 
 typedef struct {
@@ -75,7 +78,9 @@ static void run_algo(const conv_case *k, int algo)
 {
     const sk_conv_shape *s = &k->s;
     float *y = frand(k->ny), *yref = frand(k->ny);
-    if (algo)
+    if (algo == 2)
+        sk_conv_direct_forward(y, k->x, k->w, k->b, s, k->ws);
+    else if (algo)
         sk_conv_wino_forward(y, k->x, k->w, k->b, s, k->ws);
     else
         sk_conv_im2col_forward(y, k->x, k->w, k->b, s, k->ws);
@@ -84,7 +89,9 @@ static void run_algo(const conv_case *k, int algo)
     for (int acc = 0; acc < 2; acc++) {
         float *dx = frand(k->nx), *dw = frand(k->nw), *db = frand(s->O);
         float *dx2 = fcopy(dx, k->nx), *dw2 = fcopy(dw, k->nw), *db2 = fcopy(db, s->O);
-        if (algo)
+        if (algo == 2)
+            sk_conv_direct_backward(dx, dw, db, k->dy, k->x, k->w, s, k->ws, acc);
+        else if (algo)
             sk_conv_wino_backward(dx, dw, db, k->dy, k->x, k->w, s, k->ws, acc);
         else
             sk_conv_im2col_backward(dx, dw, db, k->dy, k->x, k->w, s, k->ws, acc);
@@ -94,7 +101,9 @@ static void run_algo(const conv_case *k, int algo)
         check_close("bias gradient", algo, db, db2, s->O, s);
         /* weights only (dx NULL) */
         memcpy(dw, dw2, (size_t)k->nw * sizeof *dw);
-        if (algo)
+        if (algo == 2)
+            sk_conv_direct_backward(NULL, dw, NULL, k->dy, k->x, k->w, s, k->ws, 0);
+        else if (algo)
             sk_conv_wino_backward(NULL, dw, NULL, k->dy, k->x, k->w, s, k->ws, 0);
         else
             sk_conv_im2col_backward(NULL, dw, NULL, k->dy, k->x, k->w, s, k->ws, 0);
@@ -128,6 +137,11 @@ static void run_case(int N, int C, int H, int W, int O, int pad, int bias)
     k.ws = frand((int64_t)nws); /* garbage: the algorithms must not rely on zeroed scratch */
     run_algo(&k, 0);
     run_algo(&k, 1);
+    if (sk_conv_direct_applies(&k.s)) {
+        ck_assert(nws >= sk_conv_direct_workspace(&k.s));
+        run_algo(&k, 2);
+        n_direct++;
+    }
     free(k.x);
     free(k.w);
     free(k.b);
@@ -146,7 +160,11 @@ START_TEST(test_conv_fixed_shapes)
         {2, 9, 6, 7, 11, 2, 0},    /* pad 2 */
         {1, 16, 32, 32, 16, 1, 0}, /* ResNet20 stage 1, batch 1 */
         {4, 64, 8, 8, 33, 1, 1},   /* O not a multiple of anything */
-        {40, 33, 4, 4, 17, 1, 1},  /* several chunks? (small planes: one chunk) */
+        {40, 33, 4, 4, 17, 1, 1},  /* many small planes */
+        {3, 16, 16, 16, 16, 1, 0}, /* direct: blocks of 4 channels x 16 pixels */
+        {2, 13, 8, 8, 19, 1, 1},   /* direct: 8 x 8 blocks, a remainder of 3 channels */
+        {2, 5, 7, 24, 6, 1, 1},    /* direct: odd H, 8-pixel blocks, a remainder of 2 */
+        {9, 20, 32, 32, 10, 1, 0}, /* direct: several chunks */
     };
     for (unsigned t = 0; t < sizeof shapes / sizeof *shapes; t++) {
         const int *q = shapes[t];
@@ -162,6 +180,10 @@ START_TEST(test_conv_random_shapes)
         int H = irand(pad > 0 ? 1 : 3, 13), W = irand(pad > 0 ? 1 : 3, 13);
         if (H + 2 * pad < 3) H = 3 - 2 * pad;
         if (W + 2 * pad < 3) W = 3 - 2 * pad;
+        if (t % 4 == 0) { /* a width the direct kernel takes */
+            pad = 1;
+            W = 8 * irand(1, 3);
+        }
         run_case(irand(1, 4), irand(1, 24), H, W, irand(1, 21), pad, irand(0, 1));
     }
 }
@@ -181,7 +203,9 @@ static void seed_rng(void)
 
 static void report(void)
 {
-    if (getenv("CONV_VERBOSE")) fprintf(stderr, "max relative error: im2col %.3g, winograd %.3g\n", worst[0], worst[1]);
+    if (getenv("CONV_VERBOSE"))
+        fprintf(stderr, "max relative error: im2col %.3g, winograd %.3g, direct %.3g (%d direct cases)\n", worst[0],
+                worst[1], worst[2], n_direct);
 }
 
 int main(void)

@@ -2,8 +2,8 @@
  *   conv_bench THREADS REPS [BATCH]
  * For every distinct conv layer of VGG11 (width 1, 32x32) and ResNet20
  * (width 1), batch BATCH (default 128): forward, and backward (data +
- * weights), for im2col + SGEMM and for the automatic choice (Winograd where
- * it applies). Prints per layer the direct-convolution GFLOP per process
+ * weights), for each algorithm that applies (im2col + SGEMM, Winograd,
+ * direct) and the one AUTO picks (marked *). Prints per layer the direct-convolution GFLOP per process
  * CPU-second (2 N O C k^2 OH OW per pass; Winograd does fewer multiplies, so
  * its "effective" rate may exceed the SGEMM peak), the best of REPS, and the
  * in-process SGEMM peak (1024 x 1024 x 1024, same threads) to divide by. */
@@ -15,6 +15,7 @@
 #include "core/blas.h"
 #include "core/mem.h"
 #include "core/rng.h"
+#include "nn/conv_impl.h"
 #include "nn/layers.h"
 
 static double cpu_now(void)
@@ -113,14 +114,21 @@ int main(int argc, char **argv)
             w[i] = ((float)sk_rng_uniform(&r) - 0.5f) * 0.1f;
         memset(b, 0, (size_t)L->O * 4);
         double fl = 2.0 * N * L->O * L->C * 9.0 * s.OH * s.OW;
-        for (int a = 0; a < 2; a++) {
-            sk_conv_set_algo(a ? SK_CONV_AUTO : SK_CONV_IM2COL);
+        static const sk_conv_algo algos[3] = {SK_CONV_IM2COL, SK_CONV_WINOGRAD, SK_CONV_DIRECT};
+        static const char *const names[3] = {"im2col", "winograd", "direct"};
+        int applies[3] = {1, sk_conv_wino_applies(&s), sk_conv_direct_applies(&s)};
+        sk_conv_set_algo(SK_CONV_AUTO);
+        const sk_conv_algo pick = sk_conv_chosen(&s);
+        for (int a = 0; a < 3; a++) {
+            if (!applies[a]) continue;
+            sk_conv_set_algo(algos[a]);
             double t[4];
             memset(dw, 0, nw * 4);
             time_layer(&s, x, w, b, y, dx, dw, db, ws, reps, t);
-            printf("%s\t%-20s\t%d\t%s\t%.2f\t%.2f\t%.1f\t%.1f\t%.0f\t%.0f\t%.2f\t%.2f\n", L->net, L->name, L->count,
-                   a ? "auto" : "im2col", 1e3 * t[0], 1e3 * t[1], fl / t[0] * 1e-9, 2 * fl / t[1] * 1e-9,
-                   100 * fl / t[0] * 1e-9 / peak, 100 * 2 * fl / t[1] * 1e-9 / peak, 1e3 * t[2], 1e3 * t[3]);
+            printf("%s\t%-20s\t%d\t%s%s\t%.2f\t%.2f\t%.1f\t%.1f\t%.0f\t%.0f\t%.2f\t%.2f\n", L->net, L->name, L->count,
+                   names[a], algos[a] == pick ? "*" : "", 1e3 * t[0], 1e3 * t[1], fl / t[0] * 1e-9,
+                   2 * fl / t[1] * 1e-9, 100 * fl / t[0] * 1e-9 / peak, 100 * 2 * fl / t[1] * 1e-9 / peak, 1e3 * t[2],
+                   1e3 * t[3]);
         }
         sk_free(x);
         sk_free(dx);

@@ -15,12 +15,31 @@ sk_conv_algo sk_conv_get_algo(void)
     return conv_algo;
 }
 
-/* Winograd for 3x3 stride-1 layers with enough input channels to fill its
- * GEMMs (K = C); im2col for the rest (K = 9 C: the 3-channel first layer). */
-static int use_wino(const sk_conv_shape *s)
+/* 3x3 stride-1 layers: direct for narrow ones (C and O <= SK_CONV_DIRECT_MAX_C)
+ * with rows of 16k pixels (its 4 x 16 register block; 8-pixel rows load-bound),
+ * Winograd for those with enough input channels to fill its GEMMs (K = C);
+ * im2col for the rest (K = 9 C: the 3-channel first layers, stride 2). */
+static sk_conv_algo choose(const sk_conv_shape *s)
 {
-    if (conv_algo == SK_CONV_IM2COL || !sk_conv_wino_applies(s)) return 0;
-    return conv_algo == SK_CONV_WINOGRAD || s->C >= SK_CONV_WINO_MIN_C;
+    switch (conv_algo) {
+    case SK_CONV_IM2COL:
+        return SK_CONV_IM2COL;
+    case SK_CONV_WINOGRAD:
+        return sk_conv_wino_applies(s) ? SK_CONV_WINOGRAD : SK_CONV_IM2COL;
+    case SK_CONV_DIRECT:
+        return sk_conv_direct_applies(s) ? SK_CONV_DIRECT : SK_CONV_IM2COL;
+    default:
+        break;
+    }
+    if (sk_conv_direct_applies(s) && s->OW % 16 == 0 && s->C <= SK_CONV_DIRECT_MAX_C && s->O <= SK_CONV_DIRECT_MAX_C)
+        return SK_CONV_DIRECT;
+    if (sk_conv_wino_applies(s) && s->C >= SK_CONV_WINO_MIN_C) return SK_CONV_WINOGRAD;
+    return SK_CONV_IM2COL;
+}
+
+sk_conv_algo sk_conv_chosen(const sk_conv_shape *s)
+{
+    return choose(s);
 }
 
 size_t sk_conv_workspace(const sk_conv_shape *s)
@@ -28,22 +47,36 @@ size_t sk_conv_workspace(const sk_conv_shape *s)
     /* enough for either algorithm: the choice may change after a model is built */
     size_t a = sk_conv_im2col_workspace(s);
     size_t b = sk_conv_wino_applies(s) ? sk_conv_wino_workspace(s) : 0;
-    return a > b ? a : b;
+    size_t c = sk_conv_direct_applies(s) ? sk_conv_direct_workspace(s) : 0;
+    a = a > b ? a : b;
+    return a > c ? a : c;
 }
 
 void sk_conv2d_forward(float *y, const float *x, const float *w, const float *b, const sk_conv_shape *s, float *ws)
 {
-    if (use_wino(s))
+    switch (choose(s)) {
+    case SK_CONV_DIRECT:
+        sk_conv_direct_forward(y, x, w, b, s, ws);
+        break;
+    case SK_CONV_WINOGRAD:
         sk_conv_wino_forward(y, x, w, b, s, ws);
-    else
+        break;
+    default:
         sk_conv_im2col_forward(y, x, w, b, s, ws);
+    }
 }
 
 void sk_conv2d_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                         const sk_conv_shape *s, float *ws, int acc_dx)
 {
-    if (use_wino(s))
+    switch (choose(s)) {
+    case SK_CONV_DIRECT:
+        sk_conv_direct_backward(dx, dw, db, dy, x, w, s, ws, acc_dx);
+        break;
+    case SK_CONV_WINOGRAD:
         sk_conv_wino_backward(dx, dw, db, dy, x, w, s, ws, acc_dx);
-    else
+        break;
+    default:
         sk_conv_im2col_backward(dx, dw, db, dy, x, w, s, ws, acc_dx);
+    }
 }

@@ -20,4 +20,13 @@ void sk_conv_wino_forward(float *y, const float *x, const float *w, const float 
 void sk_conv_wino_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                            const sk_conv_shape *s, float *ws, int acc_dx);
 
+/* Direct AVX2/FMA (conv_direct.c): 3x3, stride 1, pad 1, OW % 8 == 0, a CPU
+ * with AVX2 and FMA. */
+int sk_conv_direct_applies(const sk_conv_shape *s);
+size_t sk_conv_direct_workspace(const sk_conv_shape *s);
+void sk_conv_direct_forward(float *y, const float *x, const float *w, const float *b, const sk_conv_shape *s,
+                            float *ws);
+void sk_conv_direct_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                             const sk_conv_shape *s, float *ws, int acc_dx);
+
 #endif

@@ -36,6 +36,17 @@ static int64_t chunk_floats(void)
 #define WINO_MIN_T 256 /* tiles per chunk at least (GEMM width) */
 #define WINO_PAR 16384 /* elements per loop worth an OpenMP team */
 
+/* The transforms are short vector loops: built for AVX2 as well as the
+ * baseline, chosen at load time (GCC/Clang ifunc on x86-64 glibc). */
+#if defined(__x86_64__) && defined(__has_attribute) && !defined(__SANITIZE_ADDRESS__)
+#if __has_attribute(target_clones) && defined(__gnu_linux__)
+#define WINO_CLONES __attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+#ifndef WINO_CLONES
+#define WINO_CLONES
+#endif
+
 typedef struct {
     int tH, tW, tpi; /* tiles per image: tH x tW */
     int nb;          /* images per chunk */
@@ -123,7 +134,8 @@ static void filter_adjoint(float *dw, const float *dU, int O, int C)
 }
 
 /* V tiles of one input plane xc (H, W): V[e * es + i * tW + j]. */
-static void input_transform(float *restrict V, int64_t es, const float *xc, const sk_conv_shape *s, const wino_geom *g)
+WINO_CLONES static void input_transform(float *restrict V, int64_t es, const float *xc, const sk_conv_shape *s,
+                                        const wino_geom *g)
 {
     const int W = s->W, pad = s->pad, Wp = 2 * g->tW + 2;
     float tv[4][WINO_MAXW + 4];
@@ -143,12 +155,15 @@ static void input_transform(float *restrict V, int64_t es, const float *xc, cons
             const float sp = ps[a], sq = qs[a];
             float *d = tv[a] + pad;
             if (p && q)
+#pragma omp simd
                 for (int w = 0; w < W; w++)
                     d[w] = sp * p[w] + sq * q[w];
             else if (p)
+#pragma omp simd
                 for (int w = 0; w < W; w++)
                     d[w] = sp * p[w];
             else if (q)
+#pragma omp simd
                 for (int w = 0; w < W; w++)
                     d[w] = sq * q[w];
         }
@@ -157,11 +172,13 @@ static void input_transform(float *restrict V, int64_t es, const float *xc, cons
         for (int a = 0; a < 4; a++) {
             const float *t = tv[a];
             float ev[WINO_MAXW / 2 + 2], od[WINO_MAXW / 2 + 2];
+#pragma omp simd
             for (int j = 0; j <= g->tW; j++) {
                 ev[j] = t[2 * j];
                 od[j] = t[2 * j + 1];
             }
             float *o0 = out + (4 * a) * es, *o1 = o0 + es, *o2 = o1 + es, *o3 = o2 + es;
+#pragma omp simd
             for (int j = 0; j < g->tW; j++) {
                 o0[j] = ev[j] - ev[j + 1];
                 o1[j] = od[j] + ev[j + 1];
@@ -173,8 +190,8 @@ static void input_transform(float *restrict V, int64_t es, const float *xc, cons
 }
 
 /* y plane yo (OH, OW) = A^T M A of its tiles (+ bias). */
-static void output_transform(float *yo, const float *restrict M, int64_t es, float bias, const sk_conv_shape *s,
-                             const wino_geom *g)
+WINO_CLONES static void output_transform(float *yo, const float *restrict M, int64_t es, float bias,
+                                         const sk_conv_shape *s, const wino_geom *g)
 {
     const int tW = g->tW;
     float q[4][WINO_MAXW / 2 + 2], r0[WINO_MAXW + 4], r1[WINO_MAXW + 4];
@@ -184,6 +201,7 @@ static void output_transform(float *yo, const float *restrict M, int64_t es, flo
         const float *m6 = m + 6 * es, *m7 = m + 7 * es, *m8 = m + 8 * es, *m9 = m + 9 * es, *m10 = m + 10 * es;
         const float *m11 = m + 11 * es, *m12 = m + 12 * es, *m13 = m + 13 * es, *m14 = m + 14 * es;
         const float *m15 = m + 15 * es;
+#pragma omp simd
         for (int j = 0; j < tW; j++) {
             /* A^T down the columns: s_b = M0b + M1b + M2b, d_b = M1b - M2b - M3b */
             float s0 = m0[j] + m4[j] + m8[j], s1 = m1[j] + m5[j] + m9[j], s2 = m2[j] + m6[j] + m10[j];
@@ -195,6 +213,7 @@ static void output_transform(float *yo, const float *restrict M, int64_t es, flo
             q[2][j] = d0 + d1 + d2 + bias;
             q[3][j] = d1 - d2 - d3 + bias;
         }
+#pragma omp simd
         for (int j = 0; j < tW; j++) {
             r0[2 * j] = q[0][j];
             r0[2 * j + 1] = q[1][j];
@@ -232,7 +251,8 @@ void sk_conv_wino_forward(float *y, const float *x, const float *w, const float 
 }
 
 /* dM tiles of one output-gradient plane dyo (OH, OW): A dy A^T (zero beyond the output). */
-static void grad_transform(float *restrict dM, int64_t es, const float *dyo, const sk_conv_shape *s, const wino_geom *g)
+WINO_CLONES static void grad_transform(float *restrict dM, int64_t es, const float *dyo, const sk_conv_shape *s,
+                                       const wino_geom *g)
 {
     const int OW = s->OW, Wt = 2 * g->tW;
     float d0[WINO_MAXW + 4], d1[WINO_MAXW + 4];
@@ -261,19 +281,20 @@ static void grad_transform(float *restrict dM, int64_t es, const float *dyo, con
 }
 
 /* Input row of padded row p (if inside the image) += src[pad .. pad + W). */
-static void add_padded_row(float *dxc, const float *src, int p, const sk_conv_shape *s)
+WINO_CLONES static void add_padded_row(float *dxc, const float *src, int p, const sk_conv_shape *s)
 {
     int ih = p - s->pad;
     if (ih < 0 || ih >= s->H) return;
     float *restrict d = dxc + (int64_t)ih * s->W;
     const float *restrict q = src + s->pad;
+#pragma omp simd
     for (int w = 0; w < s->W; w++)
         d[w] += q[w];
 }
 
 /* dxc (H, W) += B dV B^T of the tiles of one input plane (neighbours overlap by 2). */
-static void data_adjoint(float *dxc, const float *restrict dV, int64_t es, const sk_conv_shape *s, const wino_geom *g,
-                         int acc)
+WINO_CLONES static void data_adjoint(float *dxc, const float *restrict dV, int64_t es, const sk_conv_shape *s,
+                                     const wino_geom *g, int acc)
 {
     const int tW = g->tW, Wp = 2 * tW + 2;
     float P[16][WINO_MAXW / 2 + 2], h[4][WINO_MAXW + 4], carry[2][WINO_MAXW + 4];
@@ -303,6 +324,7 @@ static void data_adjoint(float *dxc, const float *restrict dV, int64_t es, const
             const float *p0 = P[4 * r], *p1 = P[4 * r + 1], *p2 = P[4 * r + 2], *p3 = P[4 * r + 3];
             h[r][0] = p0[0];
             h[r][1] = p1[0];
+#pragma omp simd
             for (int m = 1; m < tW; m++) {
                 h[r][2 * m] = p0[m] + p2[m - 1];
                 h[r][2 * m + 1] = p1[m] + p3[m - 1];
@@ -311,6 +333,7 @@ static void data_adjoint(float *dxc, const float *restrict dV, int64_t es, const
             h[r][2 * tW + 1] = p3[tW - 1];
         }
         for (int r = 0; r < 2; r++) {
+#pragma omp simd
             for (int w = 0; w < Wp; w++)
                 h[r][w] += carry[r][w];
             add_padded_row(dxc, h[r], 2 * i + r, s);

@@ -1,0 +1,241 @@
+/* conv_direct.c - 3x3 stride-1 pad-1 Conv2d computed directly with AVX2/FMA
+ * register blocking, for the narrow layers (ResNet20's 16-64 channels) where
+ * the GEMMs of im2col and Winograd are too small to run at speed and their
+ * transforms and buffers cost as much as the products.
+ *
+ * A chunk of images is copied into zero-bordered planes (H + 2, W + 2); the
+ * kernel then keeps a block of 4 output channels x 8 or 16 pixels of one row
+ * in registers and adds, for every input channel c and tap (ki, kj),
+ * w[o][c][ki][kj] (broadcast) times 8 or 16 consecutive input pixels (one
+ * unaligned load): no im2col matrix, no transforms.
+ *   backward-data: the same kernel on the bordered dy with the flipped,
+ *     transposed filters w'[c][o][ki][kj] = w[o][c][2 - ki][2 - kj];
+ *   backward-weights: per (o, c) nine vector accumulators (one per tap)
+ *     over the image, summed horizontally at the end.
+ * Needs OW a multiple of 8 and a CPU with AVX2 and FMA (checked at run time). */
+#include <string.h>
+
+#include "nn/conv_impl.h"
+#include "nn/layers.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define DIRECT_X86 1
+#define DIRECT_TARGET __attribute__((target("avx2,fma")))
+#endif
+
+/* the register blocks must stay in registers: unroll their loops fully */
+#define UNROLL _Pragma("GCC unroll 16")
+#define DIRECT_CHUNK_FLOATS (256 << 10) /* bordered x + dy floats per chunk */
+#define DIRECT_PAR 16384
+
+int sk_conv_direct_applies(const sk_conv_shape *s)
+{
+#ifdef DIRECT_X86
+    static int cpu_ok = -1;
+    if (cpu_ok < 0) cpu_ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return cpu_ok && s->k == 3 && s->stride == 1 && s->pad == 1 && s->OW % 8 == 0;
+#else
+    (void)s;
+    return 0;
+#endif
+}
+
+static int direct_chunk(const sk_conv_shape *s)
+{
+    int64_t per = (int64_t)(s->C + s->O) * (s->H + 2) * (s->W + 2);
+    int64_t nb = DIRECT_CHUNK_FLOATS / per;
+    if (nb < 1) nb = 1;
+    if (nb > s->N) nb = s->N > 0 ? s->N : 1;
+    return (int)nb;
+}
+
+size_t sk_conv_direct_workspace(const sk_conv_shape *s)
+{
+    return (size_t)9 * s->O * s->C + (size_t)direct_chunk(s) * (s->C + s->O) * (s->H + 2) * (s->W + 2);
+}
+
+/* dst[p] (H + 2, W + 2) = src[p] (H, W) with a zero border, planes p. */
+static void border_planes(float *dst, const float *src, int64_t planes, int H, int W)
+{
+    const int Wp = W + 2;
+    const int64_t per = (int64_t)(H + 2) * Wp;
+#pragma omp parallel for schedule(static) if (planes * per > DIRECT_PAR)
+    for (int64_t p = 0; p < planes; p++) {
+        float *d = dst + p * per;
+        const float *q = src + p * H * W;
+        memset(d, 0, (size_t)Wp * sizeof *d);
+        for (int h = 0; h < H; h++) {
+            float *r = d + (int64_t)(h + 1) * Wp;
+            r[0] = 0.0f;
+            memcpy(r + 1, q + (int64_t)h * W, (size_t)W * sizeof *r);
+            r[W + 1] = 0.0f;
+        }
+        memset(d + (int64_t)(H + 1) * Wp, 0, (size_t)Wp * sizeof *d);
+    }
+}
+
+#ifdef DIRECT_X86
+/* y[o][oh][ow] (+)= sum over c, taps of w[o][c][tap] * xp[c][oh + ki][ow + kj]
+ * for OB output channels from o0, PV vectors of 8 pixels. */
+#define DIRECT_KERNEL(NAME, OB, PV)                                                                                    \
+    DIRECT_TARGET static void NAME(float *y, int64_t ys, const float *xp, const float *w, int C, int OH, int OW,       \
+                                   const float *bias, int acc)                                                         \
+    {                                                                                                                  \
+        const int Wp = OW + 2;                                                                                         \
+        const int64_t ps = (int64_t)(OH + 2) * Wp;                                                                     \
+        for (int oh = 0; oh < OH; oh++)                                                                                \
+            for (int p = 0; p < OW; p += 8 * PV) {                                                                     \
+                __m256 a[OB][PV];                                                                                      \
+                UNROLL for (int o = 0; o < OB; o++) UNROLL for (int v = 0; v < PV; v++) a[o][v] = _mm256_setzero_ps(); \
+                for (int c = 0; c < C; c++) {                                                                          \
+                    const float *xr = xp + c * ps + (int64_t)oh * Wp + p;                                              \
+                    const float *wc = w + (int64_t)c * 9;                                                              \
+                    UNROLL for (int ki = 0; ki < 3; ki++) UNROLL for (int kj = 0; kj < 3; kj++)                        \
+                    {                                                                                                  \
+                        __m256 xv[PV];                                                                                 \
+                        UNROLL for (int v = 0; v < PV; v++) xv[v] = _mm256_loadu_ps(xr + ki * Wp + kj + 8 * v);        \
+                        UNROLL for (int o = 0; o < OB; o++)                                                            \
+                        {                                                                                              \
+                            __m256 wv = _mm256_broadcast_ss(wc + (int64_t)o * C * 9 + ki * 3 + kj);                    \
+                            UNROLL for (int v = 0; v < PV; v++) a[o][v] = _mm256_fmadd_ps(wv, xv[v], a[o][v]);         \
+                        }                                                                                              \
+                    }                                                                                                  \
+                }                                                                                                      \
+                UNROLL for (int o = 0; o < OB; o++)                                                                    \
+                {                                                                                                      \
+                    float *yr = y + o * ys + (int64_t)oh * OW + p;                                                     \
+                    __m256 b = _mm256_set1_ps(bias ? bias[o] : 0.0f);                                                  \
+                    UNROLL for (int v = 0; v < PV; v++)                                                                \
+                    {                                                                                                  \
+                        __m256 r = _mm256_add_ps(a[o][v], b);                                                          \
+                        if (acc) r = _mm256_add_ps(r, _mm256_loadu_ps(yr + 8 * v));                                    \
+                        _mm256_storeu_ps(yr + 8 * v, r);                                                               \
+                    }                                                                                                  \
+                }                                                                                                      \
+            }                                                                                                          \
+    }
+DIRECT_KERNEL(kern_4x2, 4, 2)
+DIRECT_KERNEL(kern_4x1, 4, 1)
+DIRECT_KERNEL(kern_8x1, 8, 1)
+DIRECT_KERNEL(kern_1x2, 1, 2)
+DIRECT_KERNEL(kern_1x1, 1, 1)
+
+/* One image: output channels o0 .. o0 + cnt - 1 (cnt 8, 4 or 1) of
+ * y (O, OH, OW) (+)= conv(xp (C, OH + 2, OW + 2), w (O, C, 3, 3)). */
+static void direct_image_block(float *y, const float *xp, const float *w, const float *bias, int C, int OH, int OW,
+                               int o0, int cnt, int acc)
+{
+    const int64_t ys = (int64_t)OH * OW;
+    float *yo = y + o0 * ys;
+    const float *wo = w + (int64_t)o0 * C * 9, *bo = bias ? bias + o0 : NULL;
+    const int wide = OW % 16 == 0;
+    if (cnt == 8)
+        kern_8x1(yo, ys, xp, wo, C, OH, OW, bo, acc);
+    else if (cnt == 4)
+        (wide ? kern_4x2 : kern_4x1)(yo, ys, xp, wo, C, OH, OW, bo, acc);
+    else
+        (wide ? kern_1x2 : kern_1x1)(yo, ys, xp, wo, C, OH, OW, bo, acc);
+}
+
+/* y images (+)= conv of nb bordered images xp; parallel over (image, channel
+ * block): blocks of 8 channels x 8 pixels for rows narrower than 16, else
+ * 4 x 16; a remainder in blocks of 4, then single channels. */
+static void direct_conv(float *y, const float *xp, const float *w, const float *bias, int nb, int C, int O, int OH,
+                        int OW, int acc)
+{
+    const int ob = OW % 16 == 0 ? 4 : 8, nblk = (O + ob - 1) / ob;
+    const int64_t xs = (int64_t)C * (OH + 2) * (OW + 2), ys = (int64_t)O * OH * OW;
+#pragma omp parallel for collapse(2) schedule(dynamic, 1) if (ys * nb * C > DIRECT_PAR)
+    for (int n = 0; n < nb; n++)
+        for (int bk = 0; bk < nblk; bk++) {
+            int o1 = bk * ob + ob < O ? bk * ob + ob : O;
+            for (int o = bk * ob; o < o1;) {
+                int cnt = (ob == 8 && o + 8 <= o1) ? 8 : (o + 4 <= o1 ? 4 : 1);
+                direct_image_block(y + n * ys, xp + n * xs, w, bias, C, OH, OW, o, cnt, acc);
+                o += cnt;
+            }
+        }
+}
+
+/* dw[o][c][9] += sum over the images and pixels of dy[o] * shifted xp[c]. */
+DIRECT_TARGET static void direct_wgrad(float *dw, const float *dy, const float *xp, int nb, int C, int O, int OH,
+                                       int OW)
+{
+    const int Wp = OW + 2;
+    const int64_t ps = (int64_t)(OH + 2) * Wp, xs = C * ps, ys = (int64_t)O * OH * OW;
+#pragma omp parallel for schedule(dynamic, 1) if (ys * nb * C > DIRECT_PAR)
+    for (int o = 0; o < O; o++)
+        for (int c = 0; c < C; c++) {
+            __m256 a[9];
+            UNROLL for (int t = 0; t < 9; t++) a[t] = _mm256_setzero_ps();
+            for (int n = 0; n < nb; n++) {
+                const float *d = dy + n * ys + (int64_t)o * OH * OW, *x = xp + n * xs + c * ps;
+                for (int oh = 0; oh < OH; oh++)
+                    for (int p = 0; p < OW; p += 8) {
+                        __m256 dv = _mm256_loadu_ps(d + (int64_t)oh * OW + p);
+                        const float *xr = x + (int64_t)oh * Wp + p;
+                        UNROLL for (int ki = 0; ki < 3; ki++) UNROLL for (int kj = 0; kj < 3; kj++) a[ki * 3 + kj] =
+                            _mm256_fmadd_ps(dv, _mm256_loadu_ps(xr + ki * Wp + kj), a[ki * 3 + kj]);
+                    }
+            }
+            float *g = dw + ((int64_t)o * C + c) * 9;
+            UNROLL for (int t = 0; t < 9; t++)
+            {
+                __m128 h = _mm_add_ps(_mm256_castps256_ps128(a[t]), _mm256_extractf128_ps(a[t], 1));
+                h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+                h = _mm_add_ss(h, _mm_movehdup_ps(h));
+                g[t] += _mm_cvtss_f32(h);
+            }
+        }
+}
+#endif
+
+void sk_conv_direct_forward(float *y, const float *x, const float *w, const float *b, const sk_conv_shape *s, float *ws)
+{
+#ifdef DIRECT_X86
+    const int nbmax = direct_chunk(s);
+    const int64_t xs = (int64_t)s->C * s->H * s->W, ys = (int64_t)s->O * s->OH * s->OW;
+    float *xp = ws + (int64_t)9 * s->O * s->C;
+    for (int n0 = 0; n0 < s->N; n0 += nbmax) {
+        const int nb = s->N - n0 < nbmax ? s->N - n0 : nbmax;
+        border_planes(xp, x + n0 * xs, (int64_t)nb * s->C, s->H, s->W);
+        direct_conv(y + n0 * ys, xp, w, b, nb, s->C, s->O, s->OH, s->OW, 0);
+    }
+#else
+    (void)y, (void)x, (void)w, (void)b, (void)s, (void)ws;
+#endif
+}
+
+void sk_conv_direct_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                             const sk_conv_shape *s, float *ws, int acc_dx)
+{
+#ifdef DIRECT_X86
+    const int C = s->C, O = s->O, nbmax = direct_chunk(s);
+    const int64_t xs = (int64_t)C * s->H * s->W, ys = (int64_t)O * s->OH * s->OW;
+    float *wt = ws, *xp = ws + (int64_t)9 * O * C, *dyp = xp + (int64_t)nbmax * C * (s->H + 2) * (s->W + 2);
+    if (db)
+        for (int o = 0; o < O; o++) {
+            float a = 0.0f;
+            for (int n = 0; n < s->N; n++)
+                for (int64_t p = 0; p < ys / O; p++)
+                    a += dy[n * ys + o * (ys / O) + p];
+            db[o] += a;
+        }
+    if (dx) /* w'[c][o][t] = w[o][c][8 - t] */
+        for (int o = 0; o < O; o++)
+            for (int c = 0; c < C; c++)
+                UNROLL for (int t = 0; t < 9; t++) wt[((int64_t)c * O + o) * 9 + t] =
+                    w[((int64_t)o * C + c) * 9 + 8 - t];
+    for (int n0 = 0; n0 < s->N; n0 += nbmax) {
+        const int nb = s->N - n0 < nbmax ? s->N - n0 : nbmax;
+        border_planes(xp, x + n0 * xs, (int64_t)nb * C, s->H, s->W);
+        direct_wgrad(dw, dy + n0 * ys, xp, nb, C, O, s->OH, s->OW);
+        if (!dx) continue;
+        border_planes(dyp, dy + n0 * ys, (int64_t)nb * O, s->OH, s->OW);
+        direct_conv(dx + n0 * xs, dyp, wt, NULL, nb, O, C, s->H, s->W, acc_dx);
+    }
+#else
+    (void)dx, (void)dw, (void)db, (void)dy, (void)x, (void)w, (void)s, (void)ws, (void)acc_dx;
+#endif
+}
