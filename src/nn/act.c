@@ -17,8 +17,10 @@ void sk_relu_forward(float *y, const float *x, int64_t n)
 void sk_relu_backward(float *dx, const float *dy, const float *y, int64_t n)
 {
 #pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
-    for (int64_t i = 0; i < n; i++)
-        dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        const float d = dy[i]; /* loaded unconditionally: a blend, not a branch */
+        dx[i] = y[i] > 0.0f ? d : 0.0f;
+    }
 }
 
 void sk_tanh_forward(float *y, const float *x, int64_t n)

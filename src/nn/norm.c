@@ -8,7 +8,11 @@
 
 #define PAR_MIN 32768
 
-/* ---- BatchNorm ------------------------------------------------------------- */
+/* ---- BatchNorm -------------------------------------------------------------
+ * The per-channel sums run as OpenMP SIMD reductions into double partial
+ * sums (a fixed order: deterministic; several times faster than the one
+ * dependent chain of float additions per image row they replace, and more
+ * accurate). */
 
 void sk_bn_forward(float *y, const float *x, const float *g, const float *b, float *rm, float *rv, float *mean,
                    float *invstd, int N, int C, int S, int train, float momentum)
@@ -21,7 +25,8 @@ void sk_bn_forward(float *y, const float *x, const float *g, const float *b, flo
             double s1 = 0.0, s2 = 0.0;
             for (int n = 0; n < N; n++) {
                 const float *xr = x + n * cs + (int64_t)c * S;
-                float acc = 0.0f;
+                double acc = 0.0;
+#pragma omp simd reduction(+ : acc)
                 for (int s = 0; s < S; s++)
                     acc += xr[s];
                 s1 += acc;
@@ -29,9 +34,11 @@ void sk_bn_forward(float *y, const float *x, const float *g, const float *b, flo
             double m = s1 / (double)M;
             for (int n = 0; n < N; n++) {
                 const float *xr = x + n * cs + (int64_t)c * S;
-                float acc = 0.0f, mf = (float)m;
+                double acc = 0.0;
+                const float mf = (float)m;
+#pragma omp simd reduction(+ : acc)
                 for (int s = 0; s < S; s++)
-                    acc += (xr[s] - mf) * (xr[s] - mf);
+                    acc += (double)((xr[s] - mf) * (xr[s] - mf));
                 s2 += acc;
             }
             double var = s2 / (double)M;
@@ -52,6 +59,7 @@ void sk_bn_forward(float *y, const float *x, const float *g, const float *b, flo
         for (int n = 0; n < N; n++) {
             const float *xr = x + n * cs + (int64_t)c * S;
             float *yr = y + n * cs + (int64_t)c * S;
+#pragma omp simd
             for (int s = 0; s < S; s++)
                 yr[s] = xr[s] * sc + sh;
         }
@@ -68,10 +76,11 @@ void sk_bn_backward(float *dx, float *dg, float *db, const float *dy, const floa
         double sdy = 0.0, sdyx = 0.0;
         for (int n = 0; n < N; n++) {
             const float *xr = x + n * cs + (int64_t)c * S, *dr = dy + n * cs + (int64_t)c * S;
-            float a = 0.0f, bb = 0.0f;
+            double a = 0.0, bb = 0.0;
+#pragma omp simd reduction(+ : a, bb)
             for (int s = 0; s < S; s++) {
                 a += dr[s];
-                bb += dr[s] * (xr[s] - mu);
+                bb += (double)(dr[s] * (xr[s] - mu));
             }
             sdy += a;
             sdyx += bb;
@@ -87,6 +96,7 @@ void sk_bn_backward(float *dx, float *dg, float *db, const float *dy, const floa
             for (int n = 0; n < N; n++) {
                 const float *xr = x + n * cs + (int64_t)c * S, *dr = dy + n * cs + (int64_t)c * S;
                 float *o = dx + n * cs + (int64_t)c * S;
+#pragma omp simd
                 for (int s = 0; s < S; s++)
                     o[s] = k1 * (dr[s] - k2 - (xr[s] - mu) * k3);
             }
