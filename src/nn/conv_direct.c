@@ -10,8 +10,9 @@
  * unaligned load): no im2col matrix, no transforms.
  *   backward-data: the same kernel on the bordered dy with the flipped,
  *     transposed filters w'[c][o][ki][kj] = w[o][c][2 - ki][2 - kj];
- *   backward-weights: per (o, c) nine vector accumulators (one per tap)
- *     over the image, summed horizontally at the end.
+ *   backward-weights: for 4 output channels, one input channel and one
+ *     kernel row, 12 vector accumulators over the images, summed
+ *     horizontally at the end.
  * Needs OW a multiple of 8 and a CPU with AVX2 and FMA (checked at run time). */
 #include <string.h>
 
@@ -115,13 +116,14 @@ static void border_planes(float *dst, const float *src, int64_t planes, int H, i
                 }                                                                                                      \
             }                                                                                                          \
     }
+DIRECT_KERNEL(kern_6x2, 6, 2)
 DIRECT_KERNEL(kern_4x2, 4, 2)
 DIRECT_KERNEL(kern_4x1, 4, 1)
 DIRECT_KERNEL(kern_8x1, 8, 1)
 DIRECT_KERNEL(kern_1x2, 1, 2)
 DIRECT_KERNEL(kern_1x1, 1, 1)
 
-/* One image: output channels o0 .. o0 + cnt - 1 (cnt 8, 4 or 1) of
+/* One image: output channels o0 .. o0 + cnt - 1 (cnt 8, 6, 4 or 1) of
  * y (O, OH, OW) (+)= conv(xp (C, OH + 2, OW + 2), w (O, C, 3, 3)). */
 static void direct_image_block(float *y, const float *xp, const float *w, const float *bias, int C, int OH, int OW,
                                int o0, int cnt, int acc)
@@ -132,6 +134,8 @@ static void direct_image_block(float *y, const float *xp, const float *w, const 
     const int wide = OW % 16 == 0;
     if (cnt == 8)
         kern_8x1(yo, ys, xp, wo, C, OH, OW, bo, acc);
+    else if (cnt == 6)
+        kern_6x2(yo, ys, xp, wo, C, OH, OW, bo, acc);
     else if (cnt == 4)
         (wide ? kern_4x2 : kern_4x1)(yo, ys, xp, wo, C, OH, OW, bo, acc);
     else
@@ -139,55 +143,79 @@ static void direct_image_block(float *y, const float *xp, const float *w, const 
 }
 
 /* y images (+)= conv of nb bordered images xp; parallel over (image, channel
- * block): blocks of 8 channels x 8 pixels for rows narrower than 16, else
- * 4 x 16; a remainder in blocks of 4, then single channels. */
+ * block): register blocks of 8 channels x 8 pixels for rows narrower than 16,
+ * else 6 x 16 (12 accumulators: enough independent FMAs for two pipes of
+ * latency 4-5); a remainder in blocks of 4, then single channels. */
 static void direct_conv(float *y, const float *xp, const float *w, const float *bias, int nb, int C, int O, int OH,
                         int OW, int acc)
 {
-    const int ob = OW % 16 == 0 ? 4 : 8, nblk = (O + ob - 1) / ob;
+    const int wide = OW % 16 == 0, ob = wide ? 12 : 8, nblk = (O + ob - 1) / ob;
     const int64_t xs = (int64_t)C * (OH + 2) * (OW + 2), ys = (int64_t)O * OH * OW;
 #pragma omp parallel for collapse(2) schedule(dynamic, 1) if (ys * nb * C > DIRECT_PAR)
     for (int n = 0; n < nb; n++)
         for (int bk = 0; bk < nblk; bk++) {
             int o1 = bk * ob + ob < O ? bk * ob + ob : O;
             for (int o = bk * ob; o < o1;) {
-                int cnt = (ob == 8 && o + 8 <= o1) ? 8 : (o + 4 <= o1 ? 4 : 1);
+                int cnt = o + 4 > o1 ? 1 : (!wide ? (o + 8 <= o1 ? 8 : 4) : (o + 6 <= o1 ? 6 : 4));
                 direct_image_block(y + n * ys, xp + n * xs, w, bias, C, OH, OW, o, cnt, acc);
                 o += cnt;
             }
         }
 }
 
-/* dw[o][c][9] += sum over the images and pixels of dy[o] * shifted xp[c]. */
-DIRECT_TARGET static void direct_wgrad(float *dw, const float *dy, const float *xp, int nb, int C, int O, int OH,
-                                       int OW)
+/* dw[o][c][3 ki .. 3 ki + 2] += sum over the images and pixels of dy[o] *
+ * xp[c] shifted by (ki, 0..2), for OB output channels from o0: 3 OB vector
+ * accumulators, each dy vector and each shifted x vector loaded once. */
+#define WGRAD_KERNEL(NAME, OB)                                                                                         \
+    DIRECT_TARGET static void NAME(float *dw, const float *dy, const float *xp, int nb, int C, int O, int OH, int OW,  \
+                                   int o0, int c, int ki)                                                              \
+    {                                                                                                                  \
+        const int Wp = OW + 2;                                                                                         \
+        const int64_t ps = (int64_t)(OH + 2) * Wp, xs = C * ps, ys = (int64_t)O * OH * OW, P = (int64_t)OH * OW;       \
+        __m256 a[OB][3];                                                                                               \
+        UNROLL for (int o = 0; o < OB; o++) UNROLL for (int t = 0; t < 3; t++) a[o][t] = _mm256_setzero_ps();          \
+        for (int n = 0; n < nb; n++) {                                                                                 \
+            const float *d = dy + n * ys + o0 * P, *x = xp + n * xs + c * ps + ki * Wp;                                \
+            for (int oh = 0; oh < OH; oh++)                                                                            \
+                for (int p = 0; p < OW; p += 8) {                                                                      \
+                    const float *xr = x + (int64_t)oh * Wp + p;                                                        \
+                    __m256 x0 = _mm256_loadu_ps(xr), x1 = _mm256_loadu_ps(xr + 1), x2 = _mm256_loadu_ps(xr + 2);       \
+                    UNROLL for (int o = 0; o < OB; o++)                                                                \
+                    {                                                                                                  \
+                        __m256 dv = _mm256_loadu_ps(d + o * P + (int64_t)oh * OW + p);                                 \
+                        a[o][0] = _mm256_fmadd_ps(dv, x0, a[o][0]);                                                    \
+                        a[o][1] = _mm256_fmadd_ps(dv, x1, a[o][1]);                                                    \
+                        a[o][2] = _mm256_fmadd_ps(dv, x2, a[o][2]);                                                    \
+                    }                                                                                                  \
+                }                                                                                                      \
+        }                                                                                                              \
+        UNROLL for (int o = 0; o < OB; o++) UNROLL for (int t = 0; t < 3; t++)                                         \
+        {                                                                                                              \
+            __m128 h = _mm_add_ps(_mm256_castps256_ps128(a[o][t]), _mm256_extractf128_ps(a[o][t], 1));                 \
+            h = _mm_add_ps(h, _mm_movehl_ps(h, h));                                                                    \
+            h = _mm_add_ss(h, _mm_movehdup_ps(h));                                                                     \
+            dw[(((int64_t)(o0 + o) * C + c) * 3 + ki) * 3 + t] += _mm_cvtss_f32(h);                                    \
+        }                                                                                                              \
+    }
+WGRAD_KERNEL(wgrad_4, 4)
+WGRAD_KERNEL(wgrad_1, 1)
+
+/* dw (O, C, 3, 3) += the weight gradient of nb images; parallel over blocks of
+ * 4 output channels (each thread owns its rows of dw). */
+static void direct_wgrad(float *dw, const float *dy, const float *xp, int nb, int C, int O, int OH, int OW)
 {
-    const int Wp = OW + 2;
-    const int64_t ps = (int64_t)(OH + 2) * Wp, xs = C * ps, ys = (int64_t)O * OH * OW;
-#pragma omp parallel for schedule(dynamic, 1) if (ys * nb * C > DIRECT_PAR)
-    for (int o = 0; o < O; o++)
-        for (int c = 0; c < C; c++) {
-            __m256 a[9];
-            UNROLL for (int t = 0; t < 9; t++) a[t] = _mm256_setzero_ps();
-            for (int n = 0; n < nb; n++) {
-                const float *d = dy + n * ys + (int64_t)o * OH * OW, *x = xp + n * xs + c * ps;
-                for (int oh = 0; oh < OH; oh++)
-                    for (int p = 0; p < OW; p += 8) {
-                        __m256 dv = _mm256_loadu_ps(d + (int64_t)oh * OW + p);
-                        const float *xr = x + (int64_t)oh * Wp + p;
-                        UNROLL for (int ki = 0; ki < 3; ki++) UNROLL for (int kj = 0; kj < 3; kj++) a[ki * 3 + kj] =
-                            _mm256_fmadd_ps(dv, _mm256_loadu_ps(xr + ki * Wp + kj), a[ki * 3 + kj]);
-                    }
+    const int nblk = (O + 3) / 4;
+#pragma omp parallel for schedule(dynamic, 1) if ((int64_t)O * OH * OW * nb * C > DIRECT_PAR)
+    for (int bk = 0; bk < nblk; bk++)
+        for (int c = 0; c < C; c++)
+            for (int ki = 0; ki < 3; ki++) {
+                if (4 * bk + 4 <= O) {
+                    wgrad_4(dw, dy, xp, nb, C, O, OH, OW, 4 * bk, c, ki);
+                    continue;
+                }
+                for (int o = 4 * bk; o < O; o++)
+                    wgrad_1(dw, dy, xp, nb, C, O, OH, OW, o, c, ki);
             }
-            float *g = dw + ((int64_t)o * C + c) * 9;
-            UNROLL for (int t = 0; t < 9; t++)
-            {
-                __m128 h = _mm_add_ps(_mm256_castps256_ps128(a[t]), _mm256_extractf128_ps(a[t], 1));
-                h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-                h = _mm_add_ss(h, _mm_movehdup_ps(h));
-                g[t] += _mm_cvtss_f32(h);
-            }
-        }
 }
 #endif
 
