@@ -162,7 +162,8 @@ START_TEST(test_conv_fixed_shapes)
         {4, 64, 8, 8, 33, 1, 1},   /* O not a multiple of anything */
         {40, 33, 4, 4, 17, 1, 1},  /* many small planes */
         {3, 16, 16, 16, 16, 1, 0}, /* direct: blocks of 4 channels x 16 pixels */
-        {2, 13, 8, 8, 19, 1, 1},   /* direct: 8 x 8 blocks, a remainder of 3 channels */
+        {2, 13, 8, 8, 19, 1, 1},   /* direct: 8-pixel rows in pairs, 19 = 12 + 6 + 1 channels */
+        {2, 6, 7, 8, 9, 1, 1},     /* direct: 8-pixel rows, odd H: 8 x 8 blocks */
         {2, 5, 7, 24, 6, 1, 1},    /* direct: odd H, 8-pixel blocks, a remainder of 2 */
         {9, 20, 32, 32, 10, 1, 0}, /* direct: several chunks */
     };

@@ -85,8 +85,10 @@ static void border_planes(float *dst, const float *src, int64_t planes, int H, i
     {                                                                                                                  \
         const int Wp = OW + 2;                                                                                         \
         const int64_t ps = (int64_t)(OH + 2) * Wp;                                                                     \
-        for (int oh = 0; oh < OH; oh++)                                                                                \
-            for (int p = 0; p < OW; p += 8 * PV) {                                                                     \
+        /* 8-pixel rows (OH even): the PV vectors are PV consecutive rows */                                           \
+        const int rows = OW == 8 ? PV : 1, vx = rows > 1 ? Wp : 8, vy = rows > 1 ? OW : 8;                             \
+        for (int oh = 0; oh < OH; oh += rows)                                                                          \
+            for (int p = 0; p < OW; p += 8 * PV / rows) {                                                              \
                 __m256 a[OB][PV];                                                                                      \
                 UNROLL for (int o = 0; o < OB; o++) UNROLL for (int v = 0; v < PV; v++) a[o][v] = _mm256_setzero_ps(); \
                 for (int c = 0; c < C; c++) {                                                                          \
@@ -95,7 +97,7 @@ static void border_planes(float *dst, const float *src, int64_t planes, int H, i
                     UNROLL for (int ki = 0; ki < 3; ki++) UNROLL for (int kj = 0; kj < 3; kj++)                        \
                     {                                                                                                  \
                         __m256 xv[PV];                                                                                 \
-                        UNROLL for (int v = 0; v < PV; v++) xv[v] = _mm256_loadu_ps(xr + ki * Wp + kj + 8 * v);        \
+                        UNROLL for (int v = 0; v < PV; v++) xv[v] = _mm256_loadu_ps(xr + ki * Wp + kj + vx * v);       \
                         UNROLL for (int o = 0; o < OB; o++)                                                            \
                         {                                                                                              \
                             __m256 wv = _mm256_broadcast_ss(wc + (int64_t)o * C * 9 + ki * 3 + kj);                    \
@@ -110,8 +112,8 @@ static void border_planes(float *dst, const float *src, int64_t planes, int H, i
                     UNROLL for (int v = 0; v < PV; v++)                                                                \
                     {                                                                                                  \
                         __m256 r = _mm256_add_ps(a[o][v], b);                                                          \
-                        if (acc) r = _mm256_add_ps(r, _mm256_loadu_ps(yr + 8 * v));                                    \
-                        _mm256_storeu_ps(yr + 8 * v, r);                                                               \
+                        if (acc) r = _mm256_add_ps(r, _mm256_loadu_ps(yr + vy * v));                                   \
+                        _mm256_storeu_ps(yr + vy * v, r);                                                              \
                     }                                                                                                  \
                 }                                                                                                      \
             }                                                                                                          \
@@ -131,7 +133,7 @@ static void direct_image_block(float *y, const float *xp, const float *w, const 
     const int64_t ys = (int64_t)OH * OW;
     float *yo = y + o0 * ys;
     const float *wo = w + (int64_t)o0 * C * 9, *bo = bias ? bias + o0 : NULL;
-    const int wide = OW % 16 == 0;
+    const int wide = OW % 16 == 0 || (OW == 8 && OH % 2 == 0);
     if (cnt == 8)
         kern_8x1(yo, ys, xp, wo, C, OH, OW, bo, acc);
     else if (cnt == 6)
@@ -143,20 +145,21 @@ static void direct_image_block(float *y, const float *xp, const float *w, const 
 }
 
 /* y images (+)= conv of nb bordered images xp; parallel over (image, channel
- * block): register blocks of 8 channels x 8 pixels for rows narrower than 16,
- * else 6 x 16 (12 accumulators: enough independent FMAs for two pipes of
+ * block): register blocks of 6 channels x 16 pixels (one row, or two rows of
+ * 8), else 8 channels x 8 pixels (12 accumulators: enough independent FMAs for two pipes of
  * latency 4-5); a remainder in blocks of 4, then single channels. */
 static void direct_conv(float *y, const float *xp, const float *w, const float *bias, int nb, int C, int O, int OH,
                         int OW, int acc)
 {
-    const int wide = OW % 16 == 0, ob = wide ? 12 : 8, nblk = (O + ob - 1) / ob;
+    const int wide = OW % 16 == 0 || (OW == 8 && OH % 2 == 0), ob = wide ? 12 : 8, nblk = (O + ob - 1) / ob;
     const int64_t xs = (int64_t)C * (OH + 2) * (OW + 2), ys = (int64_t)O * OH * OW;
 #pragma omp parallel for collapse(2) schedule(dynamic, 1) if (ys * nb * C > DIRECT_PAR)
     for (int n = 0; n < nb; n++)
         for (int bk = 0; bk < nblk; bk++) {
             int o1 = bk * ob + ob < O ? bk * ob + ob : O;
             for (int o = bk * ob; o < o1;) {
-                int cnt = o + 4 > o1 ? 1 : (!wide ? (o + 8 <= o1 ? 8 : 4) : (o + 6 <= o1 ? 6 : 4));
+                const int rem = o1 - o; /* 6s, then 4s (8 = 4 + 4, 9 = 4 + 4 + 1), then singles */
+                int cnt = rem < 4 ? 1 : (!wide ? (rem >= 8 ? 8 : 4) : (rem >= 6 && rem != 8 && rem != 9 ? 6 : 4));
                 direct_image_block(y + n * ys, xp + n * xs, w, bias, C, OH, OW, o, cnt, acc);
                 o += cnt;
             }

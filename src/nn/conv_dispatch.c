@@ -16,7 +16,8 @@ sk_conv_algo sk_conv_get_algo(void)
 }
 
 /* 3x3 stride-1 layers: direct for narrow ones (C and O <= SK_CONV_DIRECT_MAX_C)
- * with rows of 16k pixels (its 4 x 16 register block; 8-pixel rows load-bound),
+ * with rows of 16k pixels or 8-pixel rows in pairs (its 6 x 16 register block;
+ * 8 x 8 blocks are load-bound),
  * Winograd for those with enough input channels to fill its GEMMs (K = C);
  * im2col for the rest (K = 9 C: the 3-channel first layers, stride 2). */
 static sk_conv_algo choose(const sk_conv_shape *s)
@@ -31,7 +32,8 @@ static sk_conv_algo choose(const sk_conv_shape *s)
     default:
         break;
     }
-    if (sk_conv_direct_applies(s) && s->OW % 16 == 0 && s->C <= SK_CONV_DIRECT_MAX_C && s->O <= SK_CONV_DIRECT_MAX_C)
+    if (sk_conv_direct_applies(s) && (s->OW % 16 == 0 || (s->OW == 8 && s->OH % 2 == 0)) &&
+        s->C <= SK_CONV_DIRECT_MAX_C && s->O <= SK_CONV_DIRECT_MAX_C)
         return SK_CONV_DIRECT;
     if (sk_conv_wino_applies(s) && s->C >= SK_CONV_WINO_MIN_C) return SK_CONV_WINOGRAD;
     return SK_CONV_IM2COL;

@@ -42,14 +42,14 @@ void sk_conv2d_forward(float *y, const float *x, const float *w, const float *b,
 void sk_conv2d_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                         const sk_conv_shape *s, float *ws, int acc_dx);
 /* Algorithm: AUTO picks, for 3x3 stride-1 convs, a direct AVX2 kernel when C
- * and O are at most SK_CONV_DIRECT_MAX_C (pad 1, OW % 16 == 0, CPU with
- * AVX2/FMA), else Winograd F(2x2, 3x3) when C >= SK_CONV_WINO_MIN_C;
+ * and O are at most SK_CONV_DIRECT_MAX_C (pad 1, OW % 16 == 0 or OW = 8 with
+ * OH even, CPU with AVX2/FMA), else Winograd F(2x2, 3x3) when C >= SK_CONV_WINO_MIN_C;
  * im2col + SGEMM otherwise (and for other kernels and strides). IM2COL / WINOGRAD / DIRECT
  * force one (where it applies, else im2col). Process-wide, for tests and
  * benchmarks; the workspace covers every choice. */
 typedef enum { SK_CONV_AUTO, SK_CONV_IM2COL, SK_CONV_WINOGRAD, SK_CONV_DIRECT } sk_conv_algo;
 #define SK_CONV_WINO_MIN_C 8
-#define SK_CONV_DIRECT_MAX_C 64
+#define SK_CONV_DIRECT_MAX_C 32
 void sk_conv_set_algo(sk_conv_algo a);
 sk_conv_algo sk_conv_get_algo(void);
 sk_conv_algo sk_conv_chosen(const sk_conv_shape *s); /* what runs for s now */
