@@ -7,6 +7,9 @@
  * eval:  the mlp, forward only (eval mode) + loss at batch 1000
  * gemm:  in-process SGEMM GFLOP/s at the MLP's shapes (the peak to compare with)
  * Prints one line "name samples_per_s gflops ... cpu S" (medians over STEPS timed steps;
+ * conv nets add "peak P limit L%": the in-process SGEMM peak in GFLOP per
+ * CPU-second and the training rate in direct-convolution FLOPs as a fraction
+ * of it, per CPU-second;
  * S = samples per process CPU-second, which time-slicing by other processes
  * does not lower: with 1 thread, the wall rate of an idle machine). */
 #include <math.h>
@@ -29,6 +32,57 @@ static double cpu_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Training FLOPs per sample of the conv nets as direct convolutions and
+ * products (forward 2*O*C*k^2*OH*OW per conv, 2*in*out per linear; backward
+ * twice that, less the first layer's input gradient). */
+static double conv_net_flops(const char *what)
+{
+    double f = 0.0, first = 0.0;
+    if (strcmp(what, "resnet20") == 0) {
+        /* {C, O, output side, count} of every 3x3 conv */
+        static const int L[][4] = {{3, 16, 32, 1},  {16, 16, 32, 6}, {16, 32, 16, 2},
+                                   {32, 32, 16, 5}, {32, 64, 8, 2},  {64, 64, 8, 5}};
+        for (unsigned i = 0; i < sizeof L / sizeof *L; i++)
+            f += 2.0 * L[i][0] * L[i][1] * 9 * L[i][2] * L[i][2] * L[i][3];
+        first = 2.0 * 3 * 16 * 9 * 32 * 32;
+        f += 2.0 * 64 * 10;
+    } else {
+        static const int cfg[] = {64, 0, 128, 0, 256, 256, 0, 512, 512, 0, 512, 512, 0};
+        int c = 3, hw = 32;
+        for (unsigned i = 0; i < sizeof cfg / sizeof *cfg; i++) {
+            if (!cfg[i]) {
+                hw /= 2;
+                continue;
+            }
+            if (c == 3) first = 2.0 * c * cfg[i] * 9 * hw * hw;
+            f += 2.0 * c * cfg[i] * 9 * hw * hw;
+            c = cfg[i];
+        }
+        f += 2.0 * (512 * 512 + 512 * 512 + 512 * 10);
+    }
+    return 3.0 * f - first;
+}
+
+/* In-process SGEMM peak, GFLOP per CPU-second (1024^3, best of 3). */
+static double sgemm_peak(void)
+{
+    const int n = 1024;
+    float *A = sk_alloc_n((size_t)n * n, 4), *B = sk_alloc_n((size_t)n * n, 4), *C = sk_alloc_n((size_t)n * n, 4);
+    for (int i = 0; i < n * n; i++)
+        A[i] = B[i] = 0.5f;
+    double best = 1e30;
+    for (int r = 0; r < 4; r++) {
+        double c0 = cpu_now();
+        sk_sgemm(0, 0, n, n, n, 1.0f, A, n, B, n, 0.0f, C, n);
+        double dt = cpu_now() - c0;
+        if (r && dt < best) best = dt;
+    }
+    sk_free(A);
+    sk_free(B);
+    sk_free(C);
+    return 2.0 * n * n * n / best * 1e-9;
 }
 
 static int cmp_d(const void *a, const void *b)
@@ -183,8 +237,16 @@ int main(int argc, char **argv)
         for (int i = 0; i < 4; i++)
             fl += 2.0 * B * dims[i] * dims[i + 1] * (i == 0 ? 2 : 3);
     }
-    printf("%s %.0f samples/s %.1f GFLOP/s (%s, %d threads) cpu %.0f\n", what, B / dt, fl / dt * 1e-9, sk_blas_kernel(),
-           threads, B / dc);
+    if (s.arch != SK_ARCH_MLP) {
+        /* conv nets: the rate as direct-convolution FLOPs per CPU-second and as a
+         * fraction of the SGEMM peak (the FLOP limit) */
+        double fs = conv_net_flops(what), peak = sgemm_peak();
+        printf("%s %.0f samples/s %.1f GFLOP/s (%s, %d threads) peak %.1f limit %.0f%% cpu %.0f\n", what, B / dt,
+               fs * B / dt * 1e-9, sk_blas_kernel(), threads, peak, 100.0 * fs * B / dc * 1e-9 / peak, B / dc);
+    } else {
+        printf("%s %.0f samples/s %.1f GFLOP/s (%s, %d threads) cpu %.0f\n", what, B / dt, fl / dt * 1e-9,
+               sk_blas_kernel(), threads, B / dc);
+    }
     sk_optim_free(opt);
     sk_model_free(m);
     sk_free(x);

@@ -15,11 +15,13 @@ sk_conv_algo sk_conv_get_algo(void)
     return conv_algo;
 }
 
-/* 3x3 stride-1 layers: direct for narrow ones (C and O <= SK_CONV_DIRECT_MAX_C)
- * with rows of 16k pixels or 8-pixel rows in pairs (its 6 x 16 register block;
- * 8 x 8 blocks are load-bound),
- * Winograd for those with enough input channels to fill its GEMMs (K = C);
- * im2col for the rest (K = 9 C: the 3-channel first layers, stride 2). */
+/* 3x3 stride-1 layers (measured in doc/performance.md):
+ *  - direct, when its 6 x 16 register block fits the rows (16k pixels, or
+ *    8-pixel rows in pairs), for narrow layers (C and O <= SK_CONV_DIRECT_MAX_C)
+ *    and first layers (C < SK_CONV_WINO_MIN_C, any O: forward at twice
+ *    im2col's rate, and their backward is the weight gradient only);
+ *  - Winograd when C >= SK_CONV_WINO_MIN_C (its GEMMs have K = C);
+ *  - im2col for the rest (other kernels, strides 2). */
 static sk_conv_algo choose(const sk_conv_shape *s)
 {
     switch (conv_algo) {
@@ -32,8 +34,9 @@ static sk_conv_algo choose(const sk_conv_shape *s)
     default:
         break;
     }
+    const int narrow = s->C <= SK_CONV_DIRECT_MAX_C && s->O <= SK_CONV_DIRECT_MAX_C;
     if (sk_conv_direct_applies(s) && (s->OW % 16 == 0 || (s->OW == 8 && s->OH % 2 == 0)) &&
-        s->C <= SK_CONV_DIRECT_MAX_C && s->O <= SK_CONV_DIRECT_MAX_C)
+        (narrow || s->C < SK_CONV_WINO_MIN_C))
         return SK_CONV_DIRECT;
     if (sk_conv_wino_applies(s) && s->C >= SK_CONV_WINO_MIN_C) return SK_CONV_WINOGRAD;
     return SK_CONV_IM2COL;

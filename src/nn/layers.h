@@ -42,7 +42,7 @@ void sk_conv2d_forward(float *y, const float *x, const float *w, const float *b,
 void sk_conv2d_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                         const sk_conv_shape *s, float *ws, int acc_dx);
 /* Algorithm: AUTO picks, for 3x3 stride-1 convs, a direct AVX2 kernel when C
- * and O are at most SK_CONV_DIRECT_MAX_C (pad 1, OW % 16 == 0 or OW = 8 with
+ * and O are at most SK_CONV_DIRECT_MAX_C or C < SK_CONV_WINO_MIN_C (pad 1, OW % 16 == 0 or OW = 8 with
  * OH even, CPU with AVX2/FMA), else Winograd F(2x2, 3x3) when C >= SK_CONV_WINO_MIN_C;
  * im2col + SGEMM otherwise (and for other kernels and strides). IM2COL / WINOGRAD / DIRECT
  * force one (where it applies, else im2col). Process-wide, for tests and
