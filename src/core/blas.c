@@ -251,6 +251,23 @@ void sk_threads_set(int n)
 #endif
 }
 
+int sk_blas_serial_begin(void)
+{
+#ifdef SK_BLAS_OPENBLAS
+    if (n_threads > 1) openblas_set_num_threads(1);
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+void sk_blas_serial_end(void)
+{
+#ifdef SK_BLAS_OPENBLAS
+    if (n_threads > 1) openblas_set_num_threads(n_threads);
+#endif
+}
+
 int sk_threads_get(void)
 {
     return n_threads;

@@ -32,6 +32,15 @@ double sk_blas_selfcheck(void);
 void sk_threads_set(int n);
 int sk_threads_get(void);
 
+/* For a batch of small independent GEMMs run from an OpenMP loop, one per
+ * thread: sk_blas_serial_begin makes the BLAS single-threaded and returns 1
+ * (OpenBLAS, whose calls are thread-safe), or returns 0 and changes nothing
+ * (other BLAS: call the GEMMs one after another instead);
+ * sk_blas_serial_end restores sk_threads_get() BLAS threads. The one
+ * exception to "no BLAS inside OpenMP regions". */
+int sk_blas_serial_begin(void);
+void sk_blas_serial_end(void);
+
 /* Row-major C = alpha * op(A) * op(B) + beta * C. */
 void sk_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
               int ldb, float beta, float *C, int ldc);

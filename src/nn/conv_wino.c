@@ -33,8 +33,9 @@ static int64_t chunk_floats(void)
     const char *e = getenv("WINO_CHUNK");
     return e ? atoll(e) : WINO_CHUNK_FLOATS_DEFAULT;
 }
-#define WINO_MIN_T 256 /* tiles per chunk at least (GEMM width) */
-#define WINO_PAR 16384 /* elements per loop worth an OpenMP team */
+#define WINO_MIN_T 256        /* tiles per chunk at least (GEMM width) */
+#define WINO_SERIAL_FLOPS 5e7 /* GEMMs below this run one per thread */
+#define WINO_PAR 16384        /* elements per loop worth an OpenMP team */
 
 /* The transforms are short vector loops: built for AVX2 as well as the
  * baseline, chosen at load time (GCC/Clang ifunc on x86-64 glibc). */
@@ -84,6 +85,26 @@ size_t sk_conv_wino_workspace(const sk_conv_shape *s)
 {
     wino_geom g = wino_geometry(s);
     return (size_t)16 * ((size_t)2 * s->O * s->C + (size_t)(s->C + s->O) * g.ld);
+}
+
+/* The 16 GEMMs of a chunk: C_e = alpha op(A_e) op(B_e) + beta C_e with A_e at
+ * A + e * sa etc. Small ones (under WINO_SERIAL_FLOPS each) run one per
+ * thread with a single-threaded BLAS: splitting each across threads costs
+ * more in synchronisation than it gains (measured: a third of ResNet20's CPU
+ * time at 2 threads); large ones are threaded by the BLAS itself. */
+static void gemm16(int ta, int tb, int M, int N, int K, const float *A, int64_t sa, int lda, const float *B, int64_t sb,
+                   int ldb, float beta, float *C, int64_t sc, int ldc)
+{
+    const int par = sk_threads_get() > 1 && 2.0 * M * N * K < WINO_SERIAL_FLOPS;
+    if (par && sk_blas_serial_begin()) {
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int e = 0; e < 16; e++)
+            sk_sgemm(ta, tb, M, N, K, 1.0f, A + e * sa, lda, B + e * sb, ldb, beta, C + e * sc, ldc);
+        sk_blas_serial_end();
+        return;
+    }
+    for (int e = 0; e < 16; e++)
+        sk_sgemm(ta, tb, M, N, K, 1.0f, A + e * sa, lda, B + e * sb, ldb, beta, C + e * sc, ldc);
 }
 
 /* U[e][o][c] = (G g G^T)[e] for every filter g = w[o][c]. */
@@ -239,9 +260,7 @@ void sk_conv_wino_forward(float *y, const float *x, const float *w, const float 
         for (int n = 0; n < nb; n++)
             for (int c = 0; c < C; c++)
                 input_transform(V + 16 * c * ld + (int64_t)n * g.tpi, ld, x + ((int64_t)(n0 + n) * C + c) * HW, s, &g);
-        for (int e = 0; e < 16; e++)
-            sk_sgemm(0, 0, O, T, C, 1.0f, U + (int64_t)e * O * C, C, V + e * ld, (int)(16 * ld), 0.0f, M + e * ld,
-                     (int)(16 * ld));
+        gemm16(0, 0, O, T, C, U, (int64_t)O * C, C, V, ld, (int)(16 * ld), 0.0f, M, ld, (int)(16 * ld));
 #pragma omp parallel for collapse(2) schedule(static) if ((int64_t)O * T * 16 > WINO_PAR)
         for (int n = 0; n < nb; n++)
             for (int o = 0; o < O; o++)
@@ -382,11 +401,9 @@ void sk_conv_wino_backward(float *dx, float *dw, float *db, const float *dy, con
         for (int n = 0; n < nb; n++)
             for (int o = 0; o < O; o++)
                 grad_transform(M + 16 * o * ld + (int64_t)n * g.tpi, ld, dy + ((int64_t)(n0 + n) * O + o) * OP, s, &g);
-        for (int e = 0; e < 16; e++)
-            sk_sgemm(0, 1, O, C, T, 1.0f, M + e * ld, lv, V + e * ld, lv, n0 ? 1.0f : 0.0f, dU + (int64_t)e * O * C, C);
+        gemm16(0, 1, O, C, T, M, ld, lv, V, ld, lv, n0 ? 1.0f : 0.0f, dU, (int64_t)O * C, C);
         if (!dx) continue;
-        for (int e = 0; e < 16; e++)
-            sk_sgemm(1, 0, C, T, O, 1.0f, U + (int64_t)e * O * C, C, M + e * ld, lv, 0.0f, V + e * ld, lv);
+        gemm16(1, 0, C, T, O, U, (int64_t)O * C, C, M, ld, lv, 0.0f, V, ld, lv);
 #pragma omp parallel for collapse(2) schedule(static) if ((int64_t)C * T * 16 > WINO_PAR)
         for (int n = 0; n < nb; n++)
             for (int c = 0; c < C; c++)
