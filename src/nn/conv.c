@@ -1,4 +1,6 @@
-/* conv.c - Conv2d by im2col + one SGEMM per chunk of images.
+/* conv.c - Conv2d by im2col + one SGEMM per chunk of images: every shape,
+ * and the reference of the faster algorithms (conv_wino.c, conv_direct.c;
+ * conv_dispatch.c chooses).
  *
  * N batch, C input channels, H W input size, O output channels, k kernel,
  * OH OW output size, P = OH*OW, R = C*k*k rows of the column matrix.

@@ -25,17 +25,11 @@
 #include "nn/conv_impl.h"
 #include "nn/layers.h"
 
-#define WINO_MAXW 1024                      /* widest input (row buffers on the stack) */
-#define WINO_CHUNK_FLOATS_DEFAULT (1 << 20) /* V + M floats per chunk */
-#include <stdlib.h>
-static int64_t chunk_floats(void)
-{
-    const char *e = getenv("WINO_CHUNK");
-    return e ? atoll(e) : WINO_CHUNK_FLOATS_DEFAULT;
-}
-#define WINO_MIN_T 256        /* tiles per chunk at least (GEMM width) */
-#define WINO_SERIAL_FLOPS 5e7 /* GEMMs below this run one per thread */
-#define WINO_PAR 16384        /* elements per loop worth an OpenMP team */
+#define WINO_MAXW 1024              /* widest input (row buffers on the stack) */
+#define WINO_CHUNK_FLOATS (1 << 20) /* V + M floats per chunk (measured: 256K-4M) */
+#define WINO_MIN_T 256              /* tiles per chunk at least (GEMM width) */
+#define WINO_SERIAL_FLOPS 5e7       /* GEMMs below this run one per thread */
+#define WINO_PAR 16384              /* elements per loop worth an OpenMP team */
 
 /* The transforms are short vector loops: built for AVX2 as well as the
  * baseline, chosen at load time (GCC/Clang ifunc on x86-64 glibc). */
@@ -73,7 +67,7 @@ static wino_geom wino_geometry(const sk_conv_shape *s)
     g.tW = (s->OW + 1) / 2;
     g.tpi = g.tH * g.tW;
     int64_t per = (int64_t)16 * (s->C + s->O) * g.tpi; /* V + M floats per image */
-    int64_t nb = chunk_floats() / per, nmin = (WINO_MIN_T + g.tpi - 1) / g.tpi;
+    int64_t nb = WINO_CHUNK_FLOATS / per, nmin = (WINO_MIN_T + g.tpi - 1) / g.tpi;
     if (nb < nmin) nb = nmin; /* GEMMs of at least WINO_MIN_T columns */
     if (nb > s->N) nb = s->N > 0 ? s->N : 1;
     g.nb = (int)nb;
