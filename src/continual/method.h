@@ -31,8 +31,8 @@ double sk_cl_loss(const float *logits, const int32_t *y, const int32_t *task, in
 SK_MUST_CHECK sk_status sk_cl_eval(sk_model *m, const sk_tset *params, const sk_cl_bench *b, int t, double *acc);
 
 /* Diagonal empirical Fisher of task t: F = mean over S = min(samples,
- * examples of t) training examples (the first S of a shuffle from (seed, t))
- * of g*g, g = d CE(example, its label) / d params at the model's own
+ * examples of t) training examples (the first S of a shuffle from (seed, t),
+ * never augmented) of g*g, g = d CE(example, its label) / d params at the model's own
  * parameters, eval-mode forward. F has the params layout (buffers stay 0). */
 SK_MUST_CHECK sk_status sk_cl_fisher(sk_model *m, const sk_cl_bench *b, int t, int samples, uint64_t seed, sk_tset *F);
 
