@@ -635,7 +635,7 @@ static void run_memory(const sk_config *cfg, int meth, sk_cl_memory *out)
     sk_rng_seed(&init, 1);
     sk_model_init(f.tr.m, &init);
     double acc[9];
-    ck_assert_int_eq(sk_cl_run_method(&f.tr, meth, acc, NULL, SK_PROGRESS_NEVER), SK_OK);
+    ck_assert_int_eq(sk_cl_run_method(&f.tr, meth, acc, NULL, SK_PROGRESS_NEVER, NULL), SK_OK);
     *out = f.tr.mem; /* taken over */
     memset(&f.tr.mem, 0, sizeof f.tr.mem);
     fixture_free(&f);
