@@ -162,6 +162,12 @@ SK_MUST_CHECK sk_status sk_ckpt_write(const sk_ckpt *ck, int epoch, int64_t glob
  * number of examples). */
 SK_MUST_CHECK sk_status sk_ckpt_read(const sk_ckpt *ck, int *epoch, int64_t *global_step);
 
+/* cl_ckpt.c: point o->ckpt at <output>/continual.ckpt (path and fp are the
+ * caller's buffers, SK_PATH_MAX + 32 and 24 bytes) with the fingerprint of
+ * r's config; with --restart, remove the file first. The caller removes it
+ * once the results are written. */
+SK_MUST_CHECK sk_status sk_cl_ckpt_begin(sk_run *r, sk_cl_opts *o, char *path, size_t path_n, char *fp, size_t fp_n);
+
 /* fetch.c: when dataset.path is the default folder and the data set is not
  * there, fetch it (datasets/fetch); an error when that fails. */
 SK_MUST_CHECK sk_status sk_app_fetch_missing(const sk_config *c);
