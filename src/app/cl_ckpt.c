@@ -12,6 +12,7 @@
 #include "app/state.h"
 #include "core/strbuf.h"
 #include "io/atomic.h"
+#include "io/kvtext.h"
 
 /* Every key of the resolved config but those a continual run's results do
  * not depend on: the name and output folder, the thread count (as for
@@ -35,10 +36,7 @@ static sk_status cl_fingerprint(const sk_config *c, char *hex, size_t n)
             sk_strbuf_appendf(&text, "%s: %s\n", key, val);
     }
     if (st == SK_OK) st = text.err;
-    uint64_t h = 1469598103934665603ULL;
-    for (const unsigned char *p = (const unsigned char *)sk_strbuf_str(&text); *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
-    snprintf(hex, n, "%016llx", (unsigned long long)h);
+    sk_kv_fingerprint(sk_strbuf_str(&text), hex, n);
     sk_strbuf_free(&text);
     return st;
 }

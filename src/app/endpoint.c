@@ -17,6 +17,7 @@
 #include "core/timer.h"
 #include "io/atomic.h"
 #include "io/h5w.h"
+#include "io/kvtext.h"
 #include "nn/optim.h"
 
 /* ---- fingerprints ---------------------------------------------------------------- */
@@ -67,14 +68,6 @@ sk_status sk_endpoint_recipe(const sk_config *c, int e, int init, sk_strbuf *out
     return st != SK_OK ? st : out->err;
 }
 
-static void fingerprint_of(const char *text, char *hex, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
-    snprintf(hex, n, "%016llx", (unsigned long long)h);
-}
-
 /* The lines of `want` whose value differs in `have` (or that `have` lacks), for the message. */
 static void recipe_diff(const char *have, const char *want, char *buf, size_t n)
 {
@@ -115,7 +108,7 @@ static sk_status check_fingerprint(const sk_config *c, int e, sk_endpoint *ep)
     if (st == SK_OK && have_fp) st = sk_h5w_read_attr(path, "recipe", &have);
     if (st == SK_OK && have_fp) st = sk_endpoint_recipe(c, e, c->models[e].train == SK_ENDPOINT_INIT, &want);
     if (st == SK_OK && have_fp) {
-        fingerprint_of(sk_strbuf_str(&want), want_fp, sizeof want_fp);
+        sk_kv_fingerprint(sk_strbuf_str(&want), want_fp, sizeof want_fp);
         snprintf(ep->fingerprint, sizeof ep->fingerprint, "%s", have_fp);
         if (strcmp(have_fp, want_fp) != 0) {
             char diff[2048];
@@ -223,7 +216,7 @@ static sk_status ckpt_begin(ckpt_ctx *k, sk_run *r, sk_pipe_state *ps, int e, sk
     const sk_config *c = &r->cfg;
     sk_strbuf text = SK_STRBUF_INIT;
     sk_status st = sk_endpoint_recipe(c, e, 0, &text);
-    if (st == SK_OK) fingerprint_of(sk_strbuf_str(&text), k->fingerprint, sizeof k->fingerprint);
+    if (st == SK_OK) sk_kv_fingerprint(sk_strbuf_str(&text), k->fingerprint, sizeof k->fingerprint);
     sk_strbuf_free(&text);
     if (st != SK_OK) return st;
     ckpt_path(c, e, k->path, sizeof k->path);
@@ -408,7 +401,7 @@ static sk_status save(sk_run *r, sk_pipe_state *ps, int e, double t0)
     st = sk_endpoint_recipe(c, e, ps->ep[e].action == SK_EP_INIT, &text);
     if (st == SK_OK) {
         char sel[24];
-        fingerprint_of(sk_strbuf_str(&text), ps->ep[e].fingerprint, sizeof ps->ep[e].fingerprint);
+        sk_kv_fingerprint(sk_strbuf_str(&text), ps->ep[e].fingerprint, sizeof ps->ep[e].fingerprint);
         snprintf(sel, sizeof sel, "%d", ps->ep[e].selected_epoch);
         /* selected_epoch: the epoch train.select best_validation kept, for later runs that load it */
         const char *attrs[] = {"fingerprint",        ps->ep[e].fingerprint, "recipe",
@@ -530,49 +523,6 @@ sk_status sk_endpoints_evaluate(sk_run *r, sk_pipe_state *ps)
 
 /* ---- checkpoints ---------------------------------------------------------------- */
 
-static void rng_text(const sk_rng *g, char *buf, size_t n)
-{
-    snprintf(buf, n, "%016llx %016llx %016llx %016llx", (unsigned long long)g->s[0], (unsigned long long)g->s[1],
-             (unsigned long long)g->s[2], (unsigned long long)g->s[3]);
-}
-
-/* The value of "key: value" line `key` of text (NULL when absent). */
-static const char *ckpt_value(const char *text, const char *key)
-{
-    size_t k = strlen(key);
-    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
-        if (!strncmp(l, key, k) && l[k] == ':' && l[k + 1] == ' ') return l + k + 2;
-    return NULL;
-}
-
-static int ckpt_ll(const char *text, const char *key, long long *v)
-{
-    const char *s = ckpt_value(text, key);
-    char end;
-    return s && sscanf(s, "%lld%c", v, &end) == 2 && end == '\n';
-}
-
-static int ckpt_double(const char *text, const char *key, double *v)
-{
-    const char *s = ckpt_value(text, key);
-    char *end;
-    if (!s) return 0;
-    *v = strtod(s, &end);
-    return end != s && *end == '\n';
-}
-
-static int ckpt_rng(const char *text, const char *key, sk_rng *g)
-{
-    const char *s = ckpt_value(text, key);
-    unsigned long long w[4];
-    char end;
-    if (!s || sscanf(s, "%16llx %16llx %16llx %16llx%c", &w[0], &w[1], &w[2], &w[3], &end) != 5 || end != '\n')
-        return 0;
-    for (int i = 0; i < 4; i++)
-        g->s[i] = (uint64_t)w[i];
-    return (w[0] | w[1] | w[2] | w[3]) != 0; /* xoshiro's one invalid state */
-}
-
 /* Group g of a checkpoint: 0 the parameters, 1 and 2 the optimiser's sets,
  * CKPT_BEST the parameters of the selected epoch so far (best_validation). */
 enum { CKPT_BEST = 3 };
@@ -606,7 +556,7 @@ sk_status sk_ckpt_write(const sk_ckpt *ck, int epoch, int64_t global_step)
                       (long long)ck->prov->n);
     sk_tset *all = sk_tset_new();
     sk_strbuf text = SK_STRBUF_INIT;
-    char name[SK_NAME_MAX + 32], rm[80], rd[80];
+    char name[SK_NAME_MAX + 32];
     sk_status st = all ? SK_OK : SK_ENOMEM;
     for (int g = 0; g <= CKPT_BEST && st == SK_OK; g++)
         for (int i = 0; src[g] && i < src[g]->n && st == SK_OK; i++) {
@@ -626,15 +576,15 @@ sk_status sk_ckpt_write(const sk_ckpt *ck, int epoch, int64_t global_step)
                 memcpy(all->t[k].data, src[g]->t[i].data, (size_t)src[g]->t[i].numel * sizeof(float));
         for (int64_t i = 0; i < ck->prov->n; i++)
             all->t[k].data[i] = (float)ck->prov->idx[i];
-        rng_text(ck->rng, rm, sizeof rm);
-        rng_text(&ck->prov->rng, rd, sizeof rd);
-        sk_strbuf_appendf(&text,
-                          "epoch: %d\nepochs: %d\nglobal_step: %lld\noptimizer_steps: %lld\n"
-                          "rng_model: %s\nrng_data: %s\n",
-                          epoch, ck->epochs, (long long)global_step, (long long)steps, rm, rd);
-        if (ck->best) /* hexadecimal: the values come back bit for bit */
-            sk_strbuf_appendf(&text, "selected_epoch: %d\nselected_val_loss: %a\nselected_val_acc: %a\n",
-                              *ck->selected_epoch, *ck->selected_val_loss, *ck->selected_val_acc);
+        sk_strbuf_appendf(&text, "epoch: %d\nepochs: %d\nglobal_step: %lld\noptimizer_steps: %lld\n", epoch, ck->epochs,
+                          (long long)global_step, (long long)steps);
+        sk_kv_put_rng(&text, "rng_model", ck->rng);
+        sk_kv_put_rng(&text, "rng_data", &ck->prov->rng);
+        if (ck->best) {
+            sk_strbuf_appendf(&text, "selected_epoch: %d\n", *ck->selected_epoch);
+            sk_kv_put_doubles(&text, "selected_val_loss", ck->selected_val_loss, 1);
+            sk_kv_put_doubles(&text, "selected_val_acc", ck->selected_val_acc, 1);
+        }
         st = text.err;
     }
     if (st == SK_OK) {
@@ -705,16 +655,16 @@ sk_status sk_ckpt_read(const sk_ckpt *ck, int *epoch, int64_t *global_step)
     if (st == SK_OK) st = sk_h5w_read_attr(ck->path, "checkpoint", &text);
     if (st == SK_OK && !text) st = sk_err(SK_EINVAL, "%s: not a checkpoint (no checkpoint attribute)", ck->path);
     if (st == SK_OK) {
-        if (!ckpt_ll(text, "epoch", &ep) || !ckpt_ll(text, "epochs", &eps) || !ckpt_ll(text, "global_step", &gs) ||
-            !ckpt_ll(text, "optimizer_steps", &steps) || !ckpt_rng(text, "rng_model", &rm) ||
-            !ckpt_rng(text, "rng_data", &rd))
+        if (!sk_kv_ll(text, "epoch", &ep) || !sk_kv_ll(text, "epochs", &eps) || !sk_kv_ll(text, "global_step", &gs) ||
+            !sk_kv_ll(text, "optimizer_steps", &steps) || !sk_kv_rng(text, "rng_model", &rm) ||
+            !sk_kv_rng(text, "rng_data", &rd))
             st = sk_err(SK_EINVAL, "%s: the checkpoint attribute lacks a field or has a bad value", ck->path);
         else if (eps != ck->epochs || ep < 1 || ep > eps || gs < 0 || steps < 0)
             st = sk_err(SK_EINVAL, "%s: epoch %lld of %lld (global step %lld) does not fit a training of %d epochs",
                         ck->path, ep, eps, gs, ck->epochs);
-        else if (ck->best && (!ckpt_ll(text, "selected_epoch", &sel) || sel < 1 || sel > ep ||
-                              !ckpt_double(text, "selected_val_loss", &sel_loss) ||
-                              !ckpt_double(text, "selected_val_acc", &sel_acc)))
+        else if (ck->best && (!sk_kv_ll(text, "selected_epoch", &sel) || sel < 1 || sel > ep ||
+                              !sk_kv_doubles(text, "selected_val_loss", &sel_loss, 1) ||
+                              !sk_kv_doubles(text, "selected_val_acc", &sel_acc, 1)))
             st = sk_err(SK_EINVAL, "%s: the checkpoint lacks the selected epoch of train.select best_validation",
                         ck->path);
     }

@@ -63,3 +63,11 @@ void sk_kv_put_doubles(sk_strbuf *b, const char *key, const double *v, int64_t n
         sk_strbuf_appendf(b, " %.17g", v[i]);
     sk_strbuf_append(b, "\n");
 }
+
+void sk_kv_fingerprint(const char *text, char *hex, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    snprintf(hex, n, "%016llx", (unsigned long long)h);
+}

@@ -1,6 +1,6 @@
 /* kvtext.h - "key: value" lines, the text attribute of the checkpoint files
- * (the continual run's continual.ckpt; app/endpoint.c keeps its own copy of
- * the first three for <weights>.ckpt): one line per key, a value ending at
+ * (the continual run's continual.ckpt and the endpoints' <weights>.ckpt):
+ * one line per key, a value ending at
  * the line's '\n'. A reader is strict: a value it cannot parse whole, or
  * that is followed by anything but '\n', is "not there". */
 #ifndef SK_IO_KVTEXT_H
@@ -26,5 +26,9 @@ int sk_kv_doubles(const char *text, const char *key, double *v, int64_t n);
 void sk_kv_put_rng(sk_strbuf *b, const char *key, const sk_rng *g);
 /* Append "key: v0 v1 ...\n", each in %.17g (reads back bit for bit). */
 void sk_kv_put_doubles(sk_strbuf *b, const char *key, const double *v, int64_t n);
+
+/* The FNV-1a 64-bit hash of text as 16 hex digits: the fingerprint of a
+ * recipe or of a run's settings. */
+void sk_kv_fingerprint(const char *text, char *hex, size_t n);
 
 #endif
