@@ -31,6 +31,7 @@
 typedef struct {
     int action;           /* sk_ep_action (app/options.h): loaded, trained, initialisation, planted */
     int trained;          /* trained by this run */
+    int recipe_trained;   /* loaded: the file's recipe says sinkrb trained it ("source: trained") */
     char fingerprint[24]; /* of the recipe that made the weights ("" for a file without one) */
     double seconds, samples_per_s;
     int epochs;

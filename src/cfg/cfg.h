@@ -112,6 +112,7 @@ typedef struct {
         int step_epochs;
         double gamma, clip_norm;
         sk_train_select select;
+        int allow_chance; /* accept endpoints at chance level (app/endpoint.c) */
     } train;
     struct {
         int n_methods;

@@ -176,6 +176,11 @@ const sk_cfg_key sk_cfg_schema[] = {
     ENUM("train.select", train.select, "last", sk_train_select_names,
          "the epoch whose weights an endpoint keeps (and saves): last, or best_validation = the epoch with the lowest "
          "validation loss, ties to the earliest (needs dataset.validation; every epoch is still trained)"),
+    BOOL("train.allow_chance", train.allow_chance, "false",
+         "accept a classifier endpoint at chance level: by default a trained endpoint whose validation (else test) "
+         "accuracy is within 3 points of 1/classes, or whose final training loss is NaN or within 0.005 of "
+         "ln(classes), stops the run (exit 1), and so does a loaded file that sinkrb trained; other loaded files "
+         "only warn. Untrained (init) and planted endpoints are never checked. Not part of the weights' recipe"),
 
     ELIST("align.methods", align.methods, align.n_methods, "[weight_matching, activation_matching]",
           sk_align_method_names, "alignment methods compared in one run"),
