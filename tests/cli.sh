@@ -287,6 +287,14 @@ if [ -e "$TOP_SRCDIR/datasets/mnist/train-labels-idx1-ubyte" ] || [ -e "$TOP_SRC
   expect 1 "model a \(seed 1, .*, loaded\) did not train: .*made by an earlier sinkrb run" chance
 fi
 
+# interpolation.repair adds a <method>+repair curve per method: in the summary,
+# interp.csv, the plots and metrics.json.
+expect 0 "weight_matching\+repair +[0-9.]+ +[0-9.]+" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o rep \
+  --set interpolation.repair=repair --set interpolation.repair_batches=2 --progress never
+grep -q '^naive+repair,test,' rep/interp.csv || { echo "FAIL: interp.csv lacks the +repair curves"; fail=1; }
+grep -q 'REPAIR' rep/lmc_loss.svg || { echo "FAIL: lmc_loss.svg lacks the +repair curves"; fail=1; }
+grep -q '"of": "activation_matching"' rep/metrics.json || { echo "FAIL: metrics.json lacks the repair entry"; fail=1; }
+
 # Only a truly absent weights path counts as absent: a dangling link is an error.
 ln -s no-such-file.h5 dangling.h5
 expect 1 "models.a.weights: dangling.h5 is a symbolic link to a missing file" "$SINKRB" run \

@@ -151,6 +151,8 @@ typedef struct {
         int n_splits;
         sk_split_id splits[SK_CFG_LIST];
         sk_bnreset bn_reset;
+        sk_repair_kind repair;
+        int repair_batches;
     } interpolation;
     struct {
         sk_cl_bench_kind benchmark;

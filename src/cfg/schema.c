@@ -241,6 +241,14 @@ const sk_cfg_key sk_cfg_schema[] = {
           "splits evaluated along the path"),
     ENUM("interpolation.bn_reset", interpolation.bn_reset, "auto", sk_bnreset_names,
          "re-estimate BatchNorm statistics at each lambda (auto = when the model has BatchNorm)"),
+    ENUM("interpolation.repair", interpolation.repair, "none", sk_repair_kind_names,
+         "REPAIR (Jordan et al. 2023; beyond the published re-basin code): repair = also evaluate every method's path "
+         "with each hidden layer's pre-activation channels (after its norm when it has one) reset, at every lambda, "
+         "to the mean and std interpolated from the endpoints', by an affine folded into that layer's or norm's "
+         "weight and bias; its curves are named <method>+repair"),
+    INT("interpolation.repair_batches", interpolation.repair_batches, "5", 1, 1e6,
+        "REPAIR: batches of train.eval_batch_size training examples (a fixed seeded subset) on which every "
+        "statistic is measured"),
 
     ENUM("continual.benchmark", continual.benchmark, "rotated-mnist", sk_cl_bench_names,
          "task sequence (rotated/permuted use dataset.name: mnist or fashion-mnist)"),
