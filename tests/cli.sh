@@ -273,6 +273,28 @@ if [ -e "$TOP_SRCDIR/datasets/mnist/train-images-idx3-ubyte" ] || [ -e "$TOP_SRC
   rm -rf datasets
 fi
 
+# An endpoint that did not train (here: Adam at lr 100 kills the ReLU MLP, which
+# then predicts one class) stops the run before it is saved; train.allow_chance
+# keeps it, and a later run that loads the file sinkrb trained stops again.
+if [ -e "$TOP_SRCDIR/datasets/mnist/train-labels-idx1-ubyte" ] || [ -e "$TOP_SRCDIR/datasets/mnist/train-labels-idx1-ubyte.gz" ]; then
+  chance() { "$SINKRB" run "$TOP_SRCDIR/configs/smoke_train.yaml" -o chance --set dataset.name=mnist \
+    --set "dataset.path=$TOP_SRCDIR/datasets/mnist" --set dataset.train_limit=500 --set dataset.test_limit=1000 \
+    --set train.epochs=1 --set model.activation=relu --set train.lr=100 --progress never "$@"; }
+  expect 1 "model a \(seed 1, mlp 784-10-10 relu, trained\) did not train: its test accuracy [0-9.]+% is at chance \(1/10 = 10.00%\)" chance
+  expect 1 "HINT: .*train.lr.*train.allow_chance: true" chance
+  [ ! -e chance/model_a.h5 ] || { echo "FAIL: an endpoint at chance was saved"; fail=1; }
+  expect 0 "model a \(seed 1, trained\): .*kept \(train.allow_chance\)" chance --set train.allow_chance=true
+  expect 1 "model a \(seed 1, .*, loaded\) did not train: .*made by an earlier sinkrb run" chance
+fi
+
+# interpolation.repair adds a <method>+repair curve per method: in the summary,
+# interp.csv, the plots and metrics.json.
+expect 0 "weight_matching\+repair +[0-9.]+ +[0-9.]+" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o rep \
+  --set interpolation.repair=repair --set interpolation.repair_batches=2 --progress never
+grep -q '^naive+repair,test,' rep/interp.csv || { echo "FAIL: interp.csv lacks the +repair curves"; fail=1; }
+grep -q 'REPAIR' rep/lmc_loss.svg || { echo "FAIL: lmc_loss.svg lacks the +repair curves"; fail=1; }
+grep -q '"of": "activation_matching"' rep/metrics.json || { echo "FAIL: metrics.json lacks the repair entry"; fail=1; }
+
 # Only a truly absent weights path counts as absent: a dangling link is an error.
 ln -s no-such-file.h5 dangling.h5
 expect 1 "models.a.weights: dangling.h5 is a symbolic link to a missing file" "$SINKRB" run \

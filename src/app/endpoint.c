@@ -46,7 +46,8 @@ sk_status sk_endpoint_recipe(const sk_config *c, int e, int init, sk_strbuf *out
         const char *key, *def;
         sk_config_key_info(i, &key, NULL, &def, NULL);
         int use =
-            !strncmp(key, "model.", 6) || (!init && !strncmp(key, "train.", 6) && strcmp(key, "train.eval_batch_size"));
+            !strncmp(key, "model.", 6) || (!init && !strncmp(key, "train.", 6) &&
+                                           strcmp(key, "train.eval_batch_size") && strcmp(key, "train.allow_chance"));
         for (int k = 0; k < SK_COUNT_OF(data_keys) && !use; k++)
             use =
                 !strcmp(key, data_keys[k]) && (!init || !strcmp(key, "dataset.name") || !strcmp(key, "dataset.labels"));
@@ -110,6 +111,7 @@ static sk_status check_fingerprint(const sk_config *c, int e, sk_endpoint *ep)
     if (st == SK_OK && have_fp) {
         sk_kv_fingerprint(sk_strbuf_str(&want), want_fp, sizeof want_fp);
         snprintf(ep->fingerprint, sizeof ep->fingerprint, "%s", have_fp);
+        ep->recipe_trained = have && strstr(have, "\nsource: trained\n") != NULL;
         if (strcmp(have_fp, want_fp) != 0) {
             char diff[2048];
             recipe_diff(have ? have : "", sk_strbuf_str(&want), diff, sizeof diff);
@@ -266,6 +268,7 @@ typedef struct {
     double last_sps;
     sk_provider *prov;
     int64_t per_epoch;
+    double train_loss, val_acc, test_acc, test_loss; /* of the last epoch trained */
 } epoch_ctx;
 
 static void on_epoch(void *ctx, const sk_epoch_info *in)
@@ -273,6 +276,10 @@ static void on_epoch(void *ctx, const sk_epoch_info *in)
     epoch_ctx *e = ctx;
     char line[512], val[128] = "";
     e->last_sps = in->samples_per_s;
+    e->train_loss = in->train_loss;
+    e->val_acc = in->val_acc;
+    e->test_acc = in->test_acc;
+    e->test_loss = in->test_loss;
     if (isnan(in->train_acc)) {
         if (!isnan(in->val_loss)) snprintf(val, sizeof val, " | val loss %.5f%s", in->val_loss, in->best ? " *" : "");
         snprintf(line, sizeof line, "model %c epoch %d/%d: train loss %.5f%s | test loss %.5f | %.0f samples/s", e->who,
@@ -302,6 +309,53 @@ static int optim_step(void *optctx, sk_tset *params, sk_tset *grads, int64_t ste
     return 0;
 }
 
+/* ---- endpoints that did not train (train.allow_chance) --------------------------- */
+
+#define CHANCE_ACC_MARGIN 0.03 /* accuracy at most 1/classes + this is chance */
+#define CHANCE_LOSS_TOL 0.005  /* a loss within this of ln(classes) is flat */
+
+/* A classifier endpoint e whose accuracy (on split acc_split) is at chance,
+ * or whose loss (loss_what) is NaN or flat at ln(classes), did not train:
+ * an error when fatal (and train.allow_chance is off), else a warning in
+ * the log. Regression is checked for a NaN loss only. */
+static sk_status check_chance(sk_run *r, const sk_pipe_state *ps, int e, const char *acc_split, double acc,
+                              const char *loss_what, double loss, int fatal)
+{
+    const sk_config *c = &r->cfg;
+    int K = ps->ds.train.n_classes;
+    double lnk = K > 0 ? log((double)K) : NAN;
+    char why[256] = "";
+    if (isnan(loss) || isinf(loss))
+        snprintf(why, sizeof why, "its %s is %g", loss_what, loss);
+    else if (K > 1 && fabs(loss - lnk) <= CHANCE_LOSS_TOL)
+        snprintf(why, sizeof why, "its %s %.4f is flat at ln(%d) = %.4f", loss_what, loss, K, lnk);
+    else if (K > 1 && !isnan(acc) && acc <= 1.0 / K + CHANCE_ACC_MARGIN)
+        snprintf(why, sizeof why, "its %s accuracy %.2f%% is at chance (1/%d = %.2f%%)", acc_split, 100 * acc, K,
+                 100.0 / K);
+    if (!why[0]) return SK_OK;
+    const char *src = ps->ep[e].action == SK_EP_LOAD ? "loaded" : "trained";
+    if (c->train.allow_chance) {
+        sk_log_err(r->log, "model %c (seed %lld, %s): %s; kept (train.allow_chance)", 'a' + e, c->models[e].seed, src,
+                   why);
+        return SK_OK;
+    }
+    if (!fatal) {
+        sk_log_err(r->log,
+                   "warning: model %c (seed %lld, loaded from %s): %s; it may not be a trained network (set "
+                   "train.allow_chance: true to silence this)",
+                   'a' + e, c->models[e].seed, c->models[e].weights, why);
+        return SK_OK;
+    }
+    return sk_err(SK_ENUMERIC,
+                  "model %c (seed %lld, %s, %s) did not train: %s%s\nHINT: a longer warm-up (train.warmup_epochs "
+                  "with train.schedule: cosine), a lower train.lr, a norm (model.norm) or more train.epochs usually "
+                  "fix it; set train.allow_chance: true to keep such an endpoint deliberately",
+                  'a' + e, c->models[e].seed, ps->model_desc, src, why,
+                  ps->ep[e].action == SK_EP_LOAD ? " (its weights file was made by an earlier sinkrb run: delete it "
+                                                   "to retrain)"
+                                                 : "; its weights were not saved");
+}
+
 /* Train endpoint e from its seeded initialisation into ps->ep[e].theta
  * (models.X.train false: keep the initialisation). */
 static sk_status train(sk_run *r, sk_pipe_state *ps, int e, sk_provider *tr, sk_provider *va, sk_provider *te,
@@ -328,7 +382,7 @@ static sk_status train(sk_run *r, sk_pipe_state *ps, int e, sk_provider *tr, sk_
     sk_log_err(r->log, "training model %c (%s%s, seed %llu, %d epochs, %s, %lld examples)", 'a' + e, ps->model_desc,
                drop, (unsigned long long)seed, c->train.epochs, sk_opt_kind_name(c->train.optimizer),
                (long long)ps->ds.train.n);
-    epoch_ctx ec = {r, (char)('a' + e), c->train.epochs, 0, tr, ps->ds.train.n};
+    epoch_ctx ec = {r, (char)('a' + e), c->train.epochs, 0, tr, ps->ds.train.n, NAN, NAN, NAN, NAN};
     char label[32];
     snprintf(label, sizeof label, "model %c", 'a' + e);
     if (sk_progress_bars(r->opts->progress))
@@ -371,6 +425,12 @@ static sk_status train(sk_run *r, sk_pipe_state *ps, int e, sk_provider *tr, sk_
     tr->bar = NULL;
     sk_optim_free(opt);
     if (st != SK_OK) return st;
+    /* The kept epoch's accuracy: its validation accuracy, else the last epoch's test accuracy. */
+    int best = c->train.select == SK_TRAIN_SELECT_BEST_VALIDATION;
+    double acc = best ? tc.selected_val_acc : va ? ec.val_acc : ec.test_acc;
+    if ((st = check_chance(r, ps, e, va ? "validation" : "test", acc, "final training loss", ec.train_loss, 1)) !=
+        SK_OK)
+        return st;
     ep->trained = 1;
     ep->epochs = c->train.epochs;
     ep->selected_val_loss = tc.selected_val_loss;
@@ -516,6 +576,11 @@ sk_status sk_endpoints_evaluate(sk_run *r, sk_pipe_state *ps)
             sk_log_out(r->log, "model %c%s: train loss %.4f acc %.2f%%%s, test loss %.4f acc %.2f%%", 'a' + e, sel,
                        ep->train_loss, 100 * ep->train_acc, val, ep->test_loss, 100 * ep->test_acc);
         }
+        int has_val = !isnan(ep->val_loss);
+        if (ep->action == SK_EP_LOAD &&
+            (st = check_chance(r, ps, e, has_val ? "validation" : "test", has_val ? ep->val_acc : ep->test_acc,
+                               "training loss", ep->train_loss, ep->recipe_trained)) != SK_OK)
+            return st;
     }
     sk_run_stage(r, "evaluate", sk_now() - t0);
     return SK_OK;

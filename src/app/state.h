@@ -26,11 +26,13 @@
 #include "rebasin/srb.h"
 #include "rebasin/ste.h"
 
-#define SK_APP_MAX_METHODS 12 /* naive + at most 11 aligned models */
+#define SK_APP_MAX_ALIGNED 12 /* naive + at most 11 aligned models */
+#define SK_APP_MAX_METHODS 24 /* and as many +repair curves (interpolation.repair) */
 
 typedef struct {
     int action;           /* sk_ep_action (app/options.h): loaded, trained, initialisation, planted */
     int trained;          /* trained by this run */
+    int recipe_trained;   /* loaded: the file's recipe says sinkrb trained it ("source: trained") */
     char fingerprint[24]; /* of the recipe that made the weights ("" for a file without one) */
     double seconds, samples_per_s;
     int epochs;
@@ -64,7 +66,13 @@ typedef struct {
         sk_srb_result srb; /* per-epoch soft and hard costs */
         sk_ste_result ste; /* per-epoch midpoint losses */
     } res;
-    int64_t units, matched;      /* planted B: units whose planted partner was found */
+    int64_t units, matched; /* planted B: units whose planted partner was found */
+    struct {                /* a +repair curve (app/interp.c): its plain curve's method */
+        const char *of;     /* NULL for the plain curves */
+        int points;         /* REPAIR points of the model */
+        int64_t examples;   /* statistics examples */
+        double seconds;     /* the curve's wall time, REPAIR included */
+    } repair;
     double *lambda, *loss, *acc; /* (points), (n_splits * points) */
     sk_barrier bl[2], ba[2];     /* loss / accuracy barriers per split */
 } sk_method_result;
