@@ -1,6 +1,6 @@
 /* nn conv algorithms: Winograd F(2x2, 3x3) (conv_wino.c) and im2col + SGEMM
  * (conv.c) against the naive double-accumulating reference (tests/ref), on
- * random 3x3 stride-1 shapes and the direct AVX2 kernel (conv_direct.c) on
+ * random 3x3 stride-1 shapes and fixed stride-2 ones and the direct AVX2 kernel (conv_direct.c) on
  * those it accepts (pad 1, OW % 8 == 0, AVX2): odd and even H/W, padding 0..2, C and O not
  * multiples of anything, batch 1 and > 1, several chunks; forward,
  * backward-data (written and accumulated), backward-weights and bias.
@@ -120,11 +120,11 @@ static void run_algo(const conv_case *k, int algo)
     free(yref);
 }
 
-static void run_case(int N, int C, int H, int W, int O, int pad, int bias)
+static void run_case_stride(int N, int C, int H, int W, int O, int pad, int bias, int stride)
 {
     conv_case k;
-    ck_assert_int_eq(sk_conv_shape_init(&k.s, N, C, H, W, O, 3, 1, pad), 0);
-    ck_assert(sk_conv_wino_applies(&k.s));
+    ck_assert_int_eq(sk_conv_shape_init(&k.s, N, C, H, W, O, 3, stride, pad), 0);
+    ck_assert(stride != 1 || sk_conv_wino_applies(&k.s));
     k.nx = (int64_t)N * C * H * W;
     k.nw = (int64_t)O * C * 9;
     k.ny = (int64_t)N * O * k.s.OH * k.s.OW;
@@ -133,10 +133,11 @@ static void run_case(int N, int C, int H, int W, int O, int pad, int bias)
     k.b = bias ? frand(O) : NULL;
     k.dy = frand(k.ny);
     size_t nws = sk_conv_workspace(&k.s);
-    ck_assert(nws >= sk_conv_wino_workspace(&k.s) && nws >= sk_conv_im2col_workspace(&k.s));
+    ck_assert(nws >= sk_conv_im2col_workspace(&k.s));
+    ck_assert(stride != 1 || nws >= sk_conv_wino_workspace(&k.s));
     k.ws = frand((int64_t)nws); /* garbage: the algorithms must not rely on zeroed scratch */
     run_algo(&k, 0);
-    run_algo(&k, 1);
+    if (stride == 1) run_algo(&k, 1);
     if (sk_conv_direct_applies(&k.s)) {
         ck_assert(nws >= sk_conv_direct_workspace(&k.s));
         run_algo(&k, 2);
@@ -147,6 +148,11 @@ static void run_case(int N, int C, int H, int W, int O, int pad, int bias)
     free(k.b);
     free(k.dy);
     free(k.ws);
+}
+
+static void run_case(int N, int C, int H, int W, int O, int pad, int bias)
+{
+    run_case_stride(N, C, H, W, O, pad, bias, 1);
 }
 
 START_TEST(test_conv_fixed_shapes)
@@ -190,6 +196,26 @@ START_TEST(test_conv_random_shapes)
 }
 END_TEST
 
+/* Stride 2 (ResNet20's down-sampling convs): direct (even H and W) against
+ * im2col and the reference, including the 8-pixel-row pairs and odd sizes
+ * the direct kernel declines. */
+START_TEST(test_conv_stride2)
+{
+    static const int shapes[][7] = {
+        {2, 16, 32, 32, 32, 1, 0}, /* ResNet20 16-32 s2 @32 (16-pixel output rows) */
+        {3, 32, 16, 16, 64, 1, 0}, /* 32-64 s2 @16: 8-pixel rows in pairs */
+        {2, 5, 16, 48, 7, 1, 1},   /* 24-pixel rows: 8-pixel blocks, remainders */
+        {2, 3, 14, 16, 9, 1, 1},   /* 7 output rows (odd): 8 x 8 blocks */
+        {3, 4, 9, 16, 5, 1, 0},    /* odd H: not direct */
+        {20, 6, 32, 32, 10, 1, 1}, /* several chunks */
+    };
+    for (unsigned t = 0; t < sizeof shapes / sizeof *shapes; t++) {
+        const int *q = shapes[t];
+        run_case_stride(q[0], q[1], q[2], q[3], q[4], q[5], q[6], 2);
+    }
+}
+END_TEST
+
 /* Chunks: a batch larger than one chunk (the weight gradient sums over chunks). */
 START_TEST(test_conv_chunks)
 {
@@ -219,6 +245,7 @@ int main(void)
     tcase_add_test(tc, test_conv_fixed_shapes);
     tcase_add_test(tc, test_conv_random_shapes);
     tcase_add_test(tc, test_conv_chunks);
+    tcase_add_test(tc, test_conv_stride2);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -223,15 +223,17 @@ void sk_conv_im2col_backward(float *dx, float *dw, float *db, const float *dy, c
                 db[o] += acc;
             }
         }
-        const float *C;
-        if (nb == 1 && conv_is_1x1(s)) {
-            C = x + n0 * xs;
-        } else {
-            im2col(col, x, s, n0, m);
-            C = col;
+        if (dw) {
+            const float *C;
+            if (nb == 1 && conv_is_1x1(s)) {
+                C = x + n0 * xs;
+            } else {
+                im2col(col, x, s, n0, m);
+                C = col;
+            }
+            /* dw (O, R) += D (O, ld) * col^T (ld, R) */
+            sk_sgemm(0, 1, O, R, (int)ld, 1.0f, D, (int)ld, C, (int)ld, 1.0f, dw, R);
         }
-        /* dw (O, R) += D (O, ld) * col^T (ld, R) */
-        sk_sgemm(0, 1, O, R, (int)ld, 1.0f, D, (int)ld, C, (int)ld, 1.0f, dw, R);
         if (!dx) continue;
         if (nb == 1 && conv_is_1x1(s)) {
             /* dx_n (C, P) (+)= w^T (C, O) * D (O, P) */

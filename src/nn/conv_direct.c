@@ -13,6 +13,9 @@
  *   backward-weights: for 4 output channels, one input channel and one
  *     kernel row, 12 vector accumulators over the images, summed
  *     horizontally at the end.
+ * Stride 2 (even H and W): the planes are split into even and odd columns, so
+ * that the same kernels read 8 consecutive floats per tap; its input gradient
+ * goes through im2col's path.
  * Needs OW a multiple of 8 and a CPU with AVX2 and FMA (checked at run time). */
 #include <string.h>
 
@@ -30,12 +33,42 @@
 #define DIRECT_CHUNK_FLOATS (256 << 10) /* bordered x + dy floats per chunk */
 #define DIRECT_PAR 16384
 
+/* Where tap (ki, kj) of output pixel (oh, p) of channel c lies in the prepared
+ * input: xp + c * ps + oh * ohs + ki * kis + koff[kj] + p. Stride 1: bordered
+ * planes (H + 2, W + 2), ohs = kis = W + 2, koff = {0, 1, 2}. Stride 2: each
+ * bordered plane split into its even and odd columns (two planes of
+ * (H + 2, W / 2 + 1)), ohs = 2 kis, koff = {0, odd plane, 1}. */
+typedef struct {
+    int64_t ps, xs; /* per channel, per image */
+    int ohs, kis, k1, k2;
+} dgeom;
+
+static dgeom direct_geom(int C, int H, int W, int stride)
+{
+    dgeom g;
+    if (stride == 1) {
+        g.ohs = g.kis = W + 2;
+        g.k1 = 1;
+        g.k2 = 2;
+        g.ps = (int64_t)(H + 2) * (W + 2);
+    } else {
+        g.kis = W / 2 + 1;
+        g.ohs = 2 * g.kis;
+        g.k1 = (H + 2) * g.kis;
+        g.k2 = 1;
+        g.ps = 2 * (int64_t)g.k1;
+    }
+    g.xs = C * g.ps;
+    return g;
+}
+
 int sk_conv_direct_applies(const sk_conv_shape *s)
 {
 #ifdef DIRECT_X86
     static int cpu_ok = -1;
     if (cpu_ok < 0) cpu_ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    return cpu_ok && s->k == 3 && s->stride == 1 && s->pad == 1 && s->OW % 8 == 0;
+    return cpu_ok && s->k == 3 && s->pad == 1 && s->OW % 8 == 0 &&
+           (s->stride == 1 || (s->stride == 2 && s->H % 2 == 0 && s->W % 2 == 0));
 #else
     (void)s;
     return 0;
@@ -44,7 +77,7 @@ int sk_conv_direct_applies(const sk_conv_shape *s)
 
 static int direct_chunk(const sk_conv_shape *s)
 {
-    int64_t per = (int64_t)(s->C + s->O) * (s->H + 2) * (s->W + 2);
+    int64_t per = (int64_t)s->C * (s->H + 2) * (s->W + 2) + (int64_t)s->O * (s->OH + 2) * (s->OW + 2);
     int64_t nb = DIRECT_CHUNK_FLOATS / per;
     if (nb < 1) nb = 1;
     if (nb > s->N) nb = s->N > 0 ? s->N : 1;
@@ -53,7 +86,8 @@ static int direct_chunk(const sk_conv_shape *s)
 
 size_t sk_conv_direct_workspace(const sk_conv_shape *s)
 {
-    return (size_t)9 * s->O * s->C + (size_t)direct_chunk(s) * (s->C + s->O) * (s->H + 2) * (s->W + 2);
+    return (size_t)9 * s->O * s->C + (size_t)direct_chunk(s) * ((size_t)s->C * (s->H + 2) * (s->W + 2) +
+                                                                (size_t)s->O * (s->OH + 2) * (s->OW + 2));
 }
 
 /* dst[p] (H + 2, W + 2) = src[p] (H, W) with a zero border, planes p. */
@@ -76,28 +110,64 @@ static void border_planes(float *dst, const float *src, int64_t planes, int H, i
     }
 }
 
+/* Stride 2: dst[p] = the bordered plane of src[p] (H, W even) split into its
+ * even and odd columns, each (H + 2, W / 2 + 1). */
+static void split_planes(float *dst, const float *src, int64_t planes, int H, int W)
+{
+    const int Wh = W / 2 + 1;
+    const int64_t half = (int64_t)(H + 2) * Wh;
+#pragma omp parallel for schedule(static) if (planes * half * 2 > DIRECT_PAR)
+    for (int64_t p = 0; p < planes; p++) {
+        float *ev = dst + p * 2 * half, *od = ev + half;
+        const float *q = src + p * H * W;
+        memset(ev, 0, (size_t)Wh * sizeof *ev);
+        memset(od, 0, (size_t)Wh * sizeof *od);
+        for (int h = 0; h < H; h++) {
+            float *e = ev + (int64_t)(h + 1) * Wh, *o = od + (int64_t)(h + 1) * Wh;
+            const float *r = q + (int64_t)h * W; /* bordered column j + 1 = r[j] */
+            e[0] = 0.0f;
+            for (int i = 0; i < Wh - 1; i++) {
+                o[i] = r[2 * i];         /* bordered column 2i + 1 */
+                e[i + 1] = r[2 * i + 1]; /* bordered column 2i + 2 */
+            }
+            o[Wh - 1] = 0.0f; /* bordered column W + 1 */
+        }
+        memset(ev + (int64_t)(H + 1) * Wh, 0, (size_t)Wh * sizeof *ev);
+        memset(od + (int64_t)(H + 1) * Wh, 0, (size_t)Wh * sizeof *od);
+    }
+}
+
+static void prepare_planes(float *dst, const float *src, int64_t planes, int H, int W, int stride)
+{
+    if (stride == 1)
+        border_planes(dst, src, planes, H, W);
+    else
+        split_planes(dst, src, planes, H, W);
+}
+
 #ifdef DIRECT_X86
 /* y[o][oh][ow] (+)= sum over c, taps of w[o][c][tap] * xp[c][oh + ki][ow + kj]
  * for OB output channels from o0, PV vectors of 8 pixels. */
 #define DIRECT_KERNEL(NAME, OB, PV)                                                                                    \
-    DIRECT_TARGET static void NAME(float *y, int64_t ys, const float *xp, const float *w, int C, int OH, int OW,       \
-                                   const float *bias, int acc)                                                         \
+    DIRECT_TARGET static void NAME(float *y, int64_t ys, const float *xp, const dgeom *gm, const float *w, int C,      \
+                                   int OH, int OW, const float *bias, int acc)                                         \
     {                                                                                                                  \
-        const int Wp = OW + 2;                                                                                         \
-        const int64_t ps = (int64_t)(OH + 2) * Wp;                                                                     \
+        const int64_t ps = gm->ps;                                                                                     \
+        const int ohs = gm->ohs, kis = gm->kis, koff[3] = {0, gm->k1, gm->k2};                                         \
         /* 8-pixel rows (OH even): the PV vectors are PV consecutive rows */                                           \
-        const int rows = OW == 8 ? PV : 1, vx = rows > 1 ? Wp : 8, vy = rows > 1 ? OW : 8;                             \
+        const int rows = OW == 8 ? PV : 1, vx = rows > 1 ? ohs : 8, vy = rows > 1 ? OW : 8;                            \
         for (int oh = 0; oh < OH; oh += rows)                                                                          \
             for (int p = 0; p < OW; p += 8 * PV / rows) {                                                              \
                 __m256 a[OB][PV];                                                                                      \
                 UNROLL for (int o = 0; o < OB; o++) UNROLL for (int v = 0; v < PV; v++) a[o][v] = _mm256_setzero_ps(); \
                 for (int c = 0; c < C; c++) {                                                                          \
-                    const float *xr = xp + c * ps + (int64_t)oh * Wp + p;                                              \
+                    const float *xr = xp + c * ps + (int64_t)oh * ohs + p;                                             \
                     const float *wc = w + (int64_t)c * 9;                                                              \
                     UNROLL for (int ki = 0; ki < 3; ki++) UNROLL for (int kj = 0; kj < 3; kj++)                        \
                     {                                                                                                  \
                         __m256 xv[PV];                                                                                 \
-                        UNROLL for (int v = 0; v < PV; v++) xv[v] = _mm256_loadu_ps(xr + ki * Wp + kj + vx * v);       \
+                        UNROLL for (int v = 0; v < PV; v++) xv[v] =                                                    \
+                            _mm256_loadu_ps(xr + ki * kis + koff[kj] + vx * v);                                        \
                         UNROLL for (int o = 0; o < OB; o++)                                                            \
                         {                                                                                              \
                             __m256 wv = _mm256_broadcast_ss(wc + (int64_t)o * C * 9 + ki * 3 + kj);                    \
@@ -126,33 +196,33 @@ DIRECT_KERNEL(kern_1x2, 1, 2)
 DIRECT_KERNEL(kern_1x1, 1, 1)
 
 /* One image: output channels o0 .. o0 + cnt - 1 (cnt 8, 6, 4 or 1) of
- * y (O, OH, OW) (+)= conv(xp (C, OH + 2, OW + 2), w (O, C, 3, 3)). */
-static void direct_image_block(float *y, const float *xp, const float *w, const float *bias, int C, int OH, int OW,
-                               int o0, int cnt, int acc)
+ * y (O, OH, OW) (+)= conv(xp (C prepared planes, geometry gm), w (O, C, 3, 3)). */
+static void direct_image_block(float *y, const float *xp, const dgeom *gm, const float *w, const float *bias, int C,
+                               int OH, int OW, int o0, int cnt, int acc)
 {
     const int64_t ys = (int64_t)OH * OW;
     float *yo = y + o0 * ys;
     const float *wo = w + (int64_t)o0 * C * 9, *bo = bias ? bias + o0 : NULL;
     const int wide = OW % 16 == 0 || (OW == 8 && OH % 2 == 0);
     if (cnt == 8)
-        kern_8x1(yo, ys, xp, wo, C, OH, OW, bo, acc);
+        kern_8x1(yo, ys, xp, gm, wo, C, OH, OW, bo, acc);
     else if (cnt == 6)
-        kern_6x2(yo, ys, xp, wo, C, OH, OW, bo, acc);
+        kern_6x2(yo, ys, xp, gm, wo, C, OH, OW, bo, acc);
     else if (cnt == 4)
-        (wide ? kern_4x2 : kern_4x1)(yo, ys, xp, wo, C, OH, OW, bo, acc);
+        (wide ? kern_4x2 : kern_4x1)(yo, ys, xp, gm, wo, C, OH, OW, bo, acc);
     else
-        (wide ? kern_1x2 : kern_1x1)(yo, ys, xp, wo, C, OH, OW, bo, acc);
+        (wide ? kern_1x2 : kern_1x1)(yo, ys, xp, gm, wo, C, OH, OW, bo, acc);
 }
 
 /* y images (+)= conv of nb bordered images xp; parallel over (image, channel
  * block): register blocks of 6 channels x 16 pixels (one row, or two rows of
  * 8), else 8 channels x 8 pixels (12 accumulators: enough independent FMAs for two pipes of
  * latency 4-5); a remainder in blocks of 4, then single channels. */
-static void direct_conv(float *y, const float *xp, const float *w, const float *bias, int nb, int C, int O, int OH,
-                        int OW, int acc)
+static void direct_conv(float *y, const float *xp, const dgeom *gm, const float *w, const float *bias, int nb, int C,
+                        int O, int OH, int OW, int acc)
 {
     const int wide = OW % 16 == 0 || (OW == 8 && OH % 2 == 0), ob = wide ? 12 : 8, nblk = (O + ob - 1) / ob;
-    const int64_t xs = (int64_t)C * (OH + 2) * (OW + 2), ys = (int64_t)O * OH * OW;
+    const int64_t xs = gm->xs, ys = (int64_t)O * OH * OW;
 #pragma omp parallel for collapse(2) schedule(dynamic, 1) if (ys * nb * C > DIRECT_PAR)
     for (int n = 0; n < nb; n++)
         for (int bk = 0; bk < nblk; bk++) {
@@ -160,7 +230,7 @@ static void direct_conv(float *y, const float *xp, const float *w, const float *
             for (int o = bk * ob; o < o1;) {
                 const int rem = o1 - o; /* 6s, then 4s (8 = 4 + 4, 9 = 4 + 4 + 1), then singles */
                 int cnt = rem < 4 ? 1 : (!wide ? (rem >= 8 ? 8 : 4) : (rem >= 6 && rem != 8 && rem != 9 ? 6 : 4));
-                direct_image_block(y + n * ys, xp + n * xs, w, bias, C, OH, OW, o, cnt, acc);
+                direct_image_block(y + n * ys, xp + n * xs, gm, w, bias, C, OH, OW, o, cnt, acc);
                 o += cnt;
             }
         }
@@ -170,19 +240,19 @@ static void direct_conv(float *y, const float *xp, const float *w, const float *
  * xp[c] shifted by (ki, 0..2), for OB output channels from o0: 3 OB vector
  * accumulators, each dy vector and each shifted x vector loaded once. */
 #define WGRAD_KERNEL(NAME, OB)                                                                                         \
-    DIRECT_TARGET static void NAME(float *dw, const float *dy, const float *xp, int nb, int C, int O, int OH, int OW,  \
-                                   int o0, int c, int ki)                                                              \
+    DIRECT_TARGET static void NAME(float *dw, const float *dy, const float *xp, const dgeom *gm, int nb, int C, int O, \
+                                   int OH, int OW, int o0, int c, int ki)                                              \
     {                                                                                                                  \
-        const int Wp = OW + 2;                                                                                         \
-        const int64_t ps = (int64_t)(OH + 2) * Wp, xs = C * ps, ys = (int64_t)O * OH * OW, P = (int64_t)OH * OW;       \
+        const int64_t xs = gm->xs, ys = (int64_t)O * OH * OW, P = (int64_t)OH * OW;                                    \
+        const int ohs = gm->ohs, k1 = gm->k1, k2 = gm->k2;                                                             \
         __m256 a[OB][3];                                                                                               \
         UNROLL for (int o = 0; o < OB; o++) UNROLL for (int t = 0; t < 3; t++) a[o][t] = _mm256_setzero_ps();          \
         for (int n = 0; n < nb; n++) {                                                                                 \
-            const float *d = dy + n * ys + o0 * P, *x = xp + n * xs + c * ps + ki * Wp;                                \
+            const float *d = dy + n * ys + o0 * P, *x = xp + n * xs + c * gm->ps + ki * gm->kis;                       \
             for (int oh = 0; oh < OH; oh++)                                                                            \
                 for (int p = 0; p < OW; p += 8) {                                                                      \
-                    const float *xr = x + (int64_t)oh * Wp + p;                                                        \
-                    __m256 x0 = _mm256_loadu_ps(xr), x1 = _mm256_loadu_ps(xr + 1), x2 = _mm256_loadu_ps(xr + 2);       \
+                    const float *xr = x + (int64_t)oh * ohs + p;                                                       \
+                    __m256 x0 = _mm256_loadu_ps(xr), x1 = _mm256_loadu_ps(xr + k1), x2 = _mm256_loadu_ps(xr + k2);     \
                     UNROLL for (int o = 0; o < OB; o++)                                                                \
                     {                                                                                                  \
                         __m256 dv = _mm256_loadu_ps(d + o * P + (int64_t)oh * OW + p);                                 \
@@ -205,7 +275,8 @@ WGRAD_KERNEL(wgrad_1, 1)
 
 /* dw (O, C, 3, 3) += the weight gradient of nb images; parallel over blocks of
  * 4 output channels (each thread owns its rows of dw). */
-static void direct_wgrad(float *dw, const float *dy, const float *xp, int nb, int C, int O, int OH, int OW)
+static void direct_wgrad(float *dw, const float *dy, const float *xp, const dgeom *gm, int nb, int C, int O, int OH,
+                         int OW)
 {
     const int nblk = (O + 3) / 4;
 #pragma omp parallel for schedule(dynamic, 1) if ((int64_t)O * OH * OW * nb * C > DIRECT_PAR)
@@ -213,11 +284,11 @@ static void direct_wgrad(float *dw, const float *dy, const float *xp, int nb, in
         for (int c = 0; c < C; c++)
             for (int ki = 0; ki < 3; ki++) {
                 if (4 * bk + 4 <= O) {
-                    wgrad_4(dw, dy, xp, nb, C, O, OH, OW, 4 * bk, c, ki);
+                    wgrad_4(dw, dy, xp, gm, nb, C, O, OH, OW, 4 * bk, c, ki);
                     continue;
                 }
                 for (int o = 4 * bk; o < O; o++)
-                    wgrad_1(dw, dy, xp, nb, C, O, OH, OW, o, c, ki);
+                    wgrad_1(dw, dy, xp, gm, nb, C, O, OH, OW, o, c, ki);
             }
 }
 #endif
@@ -227,45 +298,60 @@ void sk_conv_direct_forward(float *y, const float *x, const float *w, const floa
 #ifdef DIRECT_X86
     const int nbmax = direct_chunk(s);
     const int64_t xs = (int64_t)s->C * s->H * s->W, ys = (int64_t)s->O * s->OH * s->OW;
+    const dgeom gm = direct_geom(s->C, s->H, s->W, s->stride);
     float *xp = ws + (int64_t)9 * s->O * s->C;
     for (int n0 = 0; n0 < s->N; n0 += nbmax) {
         const int nb = s->N - n0 < nbmax ? s->N - n0 : nbmax;
-        border_planes(xp, x + n0 * xs, (int64_t)nb * s->C, s->H, s->W);
-        direct_conv(y + n0 * ys, xp, w, b, nb, s->C, s->O, s->OH, s->OW, 0);
+        prepare_planes(xp, x + n0 * xs, (int64_t)nb * s->C, s->H, s->W, s->stride);
+        direct_conv(y + n0 * ys, xp, &gm, w, b, nb, s->C, s->O, s->OH, s->OW, 0);
     }
 #else
     (void)y, (void)x, (void)w, (void)b, (void)s, (void)ws;
 #endif
 }
 
+/* db[o] += sum of dy over the batch and the pixels. */
+static void direct_bias_grad(float *db, const float *dy, const sk_conv_shape *s)
+{
+    const int64_t P = (int64_t)s->OH * s->OW;
+    for (int o = 0; o < s->O; o++) {
+        float a = 0.0f;
+        for (int n = 0; n < s->N; n++) {
+            const float *r = dy + ((int64_t)n * s->O + o) * P;
+            for (int64_t p = 0; p < P; p++)
+                a += r[p];
+        }
+        db[o] += a;
+    }
+}
+
+/* Stride 1: the weight gradient, and dx by the same kernel on the bordered dy
+ * with w'[c][o][t] = w[o][c][8 - t]. Stride 2: the weight gradient here, dx by
+ * im2col's transposed product and col2im (no direct kernel for it). */
 void sk_conv_direct_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                              const sk_conv_shape *s, float *ws, int acc_dx)
 {
 #ifdef DIRECT_X86
     const int C = s->C, O = s->O, nbmax = direct_chunk(s);
     const int64_t xs = (int64_t)C * s->H * s->W, ys = (int64_t)O * s->OH * s->OW;
-    float *wt = ws, *xp = ws + (int64_t)9 * O * C, *dyp = xp + (int64_t)nbmax * C * (s->H + 2) * (s->W + 2);
-    if (db)
-        for (int o = 0; o < O; o++) {
-            float a = 0.0f;
-            for (int n = 0; n < s->N; n++)
-                for (int64_t p = 0; p < ys / O; p++)
-                    a += dy[n * ys + o * (ys / O) + p];
-            db[o] += a;
-        }
-    if (dx) /* w'[c][o][t] = w[o][c][8 - t] */
+    const dgeom gx = direct_geom(C, s->H, s->W, s->stride), gy = direct_geom(O, s->OH, s->OW, 1);
+    float *wt = ws, *xp = ws + (int64_t)9 * O * C, *dyp = xp + (int64_t)nbmax * gx.xs;
+    const int dx_here = dx && s->stride == 1;
+    if (db) direct_bias_grad(db, dy, s);
+    if (dx_here)
         for (int o = 0; o < O; o++)
             for (int c = 0; c < C; c++)
-                UNROLL for (int t = 0; t < 9; t++) wt[((int64_t)c * O + o) * 9 + t] =
-                    w[((int64_t)o * C + c) * 9 + 8 - t];
+                for (int t = 0; t < 9; t++)
+                    wt[((int64_t)c * O + o) * 9 + t] = w[((int64_t)o * C + c) * 9 + 8 - t];
     for (int n0 = 0; n0 < s->N; n0 += nbmax) {
         const int nb = s->N - n0 < nbmax ? s->N - n0 : nbmax;
-        border_planes(xp, x + n0 * xs, (int64_t)nb * C, s->H, s->W);
-        direct_wgrad(dw, dy + n0 * ys, xp, nb, C, O, s->OH, s->OW);
-        if (!dx) continue;
+        prepare_planes(xp, x + n0 * xs, (int64_t)nb * C, s->H, s->W, s->stride);
+        direct_wgrad(dw, dy + n0 * ys, xp, &gx, nb, C, O, s->OH, s->OW);
+        if (!dx_here) continue;
         border_planes(dyp, dy + n0 * ys, (int64_t)nb * O, s->OH, s->OW);
-        direct_conv(dx + n0 * xs, dyp, wt, NULL, nb, O, C, s->H, s->W, acc_dx);
+        direct_conv(dx + n0 * xs, dyp, &gy, wt, NULL, nb, O, C, s->H, s->W, acc_dx);
     }
+    if (dx && !dx_here) sk_conv_im2col_backward(dx, NULL, NULL, dy, x, w, s, ws, acc_dx);
 #else
     (void)dx, (void)dw, (void)db, (void)dy, (void)x, (void)w, (void)s, (void)ws, (void)acc_dx;
 #endif

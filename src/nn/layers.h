@@ -41,12 +41,13 @@ size_t sk_conv_workspace(const sk_conv_shape *s);
 void sk_conv2d_forward(float *y, const float *x, const float *w, const float *b, const sk_conv_shape *s, float *ws);
 void sk_conv2d_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                         const sk_conv_shape *s, float *ws, int acc_dx);
-/* Algorithm: AUTO picks, for 3x3 stride-1 convs, a direct AVX2 kernel when C
- * and O are at most SK_CONV_DIRECT_MAX_C or C < SK_CONV_WINO_MIN_C (pad 1, OW % 16 == 0 or OW = 8 with
- * OH even, CPU with AVX2/FMA), else Winograd F(2x2, 3x3) when C >= SK_CONV_WINO_MIN_C;
- * im2col + SGEMM otherwise (and for other kernels and strides). IM2COL / WINOGRAD / DIRECT
- * force one (where it applies, else im2col). Process-wide, for tests and
- * benchmarks; the workspace covers every choice. */
+/* Algorithm: AUTO picks a direct AVX2 kernel (3x3, pad 1, OW % 16 == 0 or
+ * OW = 8 with OH even, CPU with AVX2/FMA) for stride-1 convs with C and O at
+ * most SK_CONV_DIRECT_MAX_C or C < SK_CONV_WINO_MIN_C, and for stride-2 convs
+ * (even H, W) with C and O at most twice that; else Winograd F(2x2, 3x3) for
+ * 3x3 stride-1 convs with C >= SK_CONV_WINO_MIN_C; else im2col + SGEMM.
+ * IM2COL / WINOGRAD / DIRECT force one (where it applies, else im2col).
+ * Process-wide, for tests and benchmarks; the workspace covers every choice. */
 typedef enum { SK_CONV_AUTO, SK_CONV_IM2COL, SK_CONV_WINOGRAD, SK_CONV_DIRECT } sk_conv_algo;
 #define SK_CONV_WINO_MIN_C 8
 #define SK_CONV_DIRECT_MAX_C 32
