@@ -153,14 +153,16 @@ def items(folder, m):
 
 
 def recovery_section(folder, m, out):
-    out += ["| %s | method | recovery rate |" % m["sweep"]["key"], "|---|---|---|"]
+    out += ["| item (%s) | method | units recovered |" % m["sweep"]["key"], "|---|---|---|"]
     for it, sub in items(folder, m):
         if sub is None:
-            out.append("| %s | (missing) | - |" % it["value"])
+            out.append("| %s | (missing) | - |" % it["label"])
             continue
         for meth, r in sub.get("methods", {}).items():
-            if "recovery_rate" in r:
-                out.append("| %s | %s | %s |" % (it["value"], meth, fmt(r["recovery_rate"], pct=True)))
+            rec = r.get("recovery")
+            if rec:
+                out.append("| %s | %s | %s (%d of %d units) |" % (it["label"], meth, fmt(rec["rate"], pct=True),
+                                                                rec["units_matched"], rec["units"]))
 
 
 def vgg_section(folder, m, out):
@@ -227,13 +229,13 @@ def main():
             plot = copy_plot(folder, "lmc_loss.svg", outdir, name)
         elif kind == "recovery":
             recovery_section(folder, m, out)
-            plot = None
+            plot = copy_plot(folder, "sweep_summary.svg", outdir, name)
         elif kind == "vgg":
             vgg_section(folder, m, out)
-            plot = None
+            plot = copy_plot(folder, "sweep_summary.svg", outdir, name)
         else:
             continual_section(name, m, out)
-            plot = copy_plot(folder, "accuracy.svg", outdir, name)
+            plot = copy_plot(folder, "accuracy.svg", outdir, name) or copy_plot(folder, "cl_accuracy.svg", outdir, name)
         if plot:
             out += ["", "![%s](%s)" % (name, plot)]
         out.append("")
