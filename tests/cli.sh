@@ -310,13 +310,26 @@ expect 1 "(training diverged: the training loss of epoch 1 is|epoch 1 step [0-9]
 expect 0 "" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o t18 --set sweep.key=models.b.seed \
   --set 'sweep.values=[2, 3]' --progress never
 cp t18/sweep.csv t18.first.csv
-expect 0 "item 2 of 2.*complete from an earlier run: reused" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" \
+expect 0 "unit 2 of 2.*complete from an earlier run: reused" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" \
   -o t18 --set sweep.key=models.b.seed --set 'sweep.values=[2, 3]' --progress never
 cut -d, -f1-13 t18/sweep.csv > a.csv; cut -d, -f1-13 t18.first.csv > b.csv
 cmp -s a.csv b.csv || { echo "FAIL: a resumed sweep's sweep.csv differs"; fail=1; }
 expect 0 "training model a" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o t18 --restart \
   --set sweep.key=models.b.seed --set 'sweep.values=[2, 3]' --progress never
 expect 2 "--restart is an option of run" "$SINKRB" check "$TOP_SRCDIR/configs/smoke_align.yaml" --restart
+
+# Repetitions: repeat 3 runs three units (rep0..rep2) on the rule's seeds
+# (run seed + r, A and B + 2r here); each one's results are those of a plain
+# run with its seeds, and rep0 is the plain run itself.
+expect 0 "unit 3 of 3 .*repetition 2 \(seed 3, a 5, b 6\)" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" \
+  -o rp3 --set repeat=3 -j 1 --progress never
+for r in 0 1 2; do
+  "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o rp3_sep$r --seed $((1 + r)) --set models.a.seed=$((1 + 2 * r)) \
+    --set models.b.seed=$((2 + 2 * r)) -j 1 --progress never --quiet 2> /dev/null
+  cmp -s rp3/rep$r/interp.csv rp3_sep$r/interp.csv || { echo "FAIL: repetition $r differs from a plain run with its seeds"; fail=1; }
+done
+grep -q '"b_seed": 6' rp3/metrics.json || { echo "FAIL: the repetitions' metrics.json lacks their seeds"; fail=1; }
+[ "$(grep -c '^2,' rp3/repetitions.csv)" = 6 ] || { echo "FAIL: repetitions.csv lacks repetition 2's rows"; fail=1; }
 
 # The long stages (activation matching, STE, Sinkhorn) draw the same bar with
 # an ETA as training and LMC.

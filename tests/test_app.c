@@ -535,7 +535,7 @@ START_TEST(test_report_metrics_and_sweep_rows)
     char *tb = NULL;
     size_t tl = 0;
     FILE *table = open_memstream(&tb, &tl);
-    ck_assert_int_eq(sk_run_sweep_rows(&f->r, csv, "w1", "[8, 8]", table), SK_OK);
+    ck_assert_int_eq(sk_run_sweep_rows(&f->r, csv, "w1", "[8, 8]", table, "w1"), SK_OK);
     fclose(table);
     ck_assert_int_eq(sk_csv_close(csv), SK_OK);
     char *rows = tu_read(p, NULL);

@@ -24,7 +24,8 @@
 /* The recipe of the weights this config makes for endpoint e: every setting
  * they depend on, one "key: value" line each (the model section, with
  * models.X.dropout in place of model.dropout when the endpoint has its own,
- * the data set, its normalisation and its train/validation split, the seed,
+ * the data set, its normalisation and its train/validation split (and for
+ * the polynomial toy the run's seed, which draws its noise), the seed,
  * and the training section, or "source: init" for an untrained
  * initialisation). Its FNV-1a 64-bit hash is the endpoint's fingerprint;
  * both go into the weights file's attributes. Keys added after recipe 1 (`later`) are written only
@@ -41,6 +42,10 @@ sk_status sk_endpoint_recipe(const sk_config *c, int e, int init, sk_strbuf *out
     sk_status st = SK_OK;
     sk_strbuf_appendf(out, "recipe: sinkrb-endpoint 1\nsource: %s\nseed: %lld\n", init ? "init" : "trained",
                       c->models[e].seed);
+    /* The polynomial toy's noise is drawn from the run's seed: other data
+     * for every other seed (written, like the later keys, only when it is
+     * not the default 1, which older weights were made with). */
+    if (c->dataset.name == SK_DS_POLYNOMIAL && c->seed != 1) sk_strbuf_appendf(out, "data_seed: %lld\n", c->seed);
     for (int i = 0; i < sk_config_n_keys() && st == SK_OK; i++) {
         const char *key, *def;
         sk_config_key_info(i, &key, NULL, &def, NULL);

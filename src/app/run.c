@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include "app/app.h"
+#include "app/collect.h"
 #include "app/options.h"
+#include "app/plan.h"
 #include "app/run_ctx.h"
 #include "core/blas.h"
 #include "core/mem.h"
@@ -161,8 +163,9 @@ void sk_run_files_free(sk_run *r)
 static sk_status clear_stale(const sk_run *r)
 {
     static const char *const patterns[] = {
-        "aligned_*.h5",        "perm_*.h5",       "interp.csv", "lmc_loss.svg", "lmc_accuracy.svg", "sinkhorn_log.csv",
-        "accuracy_matrix.csv", "cl_accuracy.svg", "sweep.csv",  "metrics.json", "sweep_item.csv",   "sweep_item.txt"};
+        "aligned_*.h5",     "perm_*.h5",           "interp.csv",      "lmc_loss.svg",   "lmc_accuracy.svg",
+        "sinkhorn_log.csv", "accuracy_matrix.csv", "cl_accuracy.svg", "sweep.csv",      "metrics.json",
+        "sweep_item.csv",   "sweep_item.txt",      "values.csv",      "repetitions.csv"};
     DIR *d = opendir(r->cfg.output);
     if (!d) return SK_OK; /* a new folder */
     sk_status st = SK_OK;
@@ -183,7 +186,9 @@ static sk_status clear_stale(const sk_run *r)
     return st;
 }
 
-static sk_status write_config(sk_run *r)
+/* <output>/config.yaml: the config as given (before --restart's changes),
+ * which a rerun compares with its own to reuse complete units. */
+static sk_status write_config(sk_run *r, const sk_config *c)
 {
     char path[SK_PATH_MAX + 32];
     sk_afile f;
@@ -192,21 +197,24 @@ static sk_status write_config(sk_run *r)
     sk_run_wrote(r, path);
     if ((st = sk_afile_open(&f, path)) != SK_OK) return st;
     fprintf(f.fp, "# resolved config written by sinkrb %s (sinkrb run accepts it unchanged)\n", PACKAGE_VERSION);
-    if ((st = sk_config_write_yaml(&r->cfg, f.fp)) != SK_OK) {
+    if ((st = sk_config_write_yaml(c, f.fp)) != SK_OK) {
         sk_afile_abort(&f);
         return sk_err_prefix(st, "%s: ", path);
     }
     return sk_afile_commit(&f);
 }
 
-/* One run of a resolved config (a whole config, or one item of a sweep).
- * The inputs are validated (data, existing weights) before anything is
- * written. With `csv`, the run's summary rows are added to the sweep's. */
-/* A sweep item's rows of sweep.csv and lines of the summary table, kept in
- * its folder (sweep_item.csv, sweep_item.txt) so that a rerun of the sweep
- * can reuse a finished item; written before metrics.json, which marks the
- * item complete. */
-static sk_status write_item_rows(sk_run *r, const char *label, const char *value)
+/* A unit of a multi-unit plan: its sweep item's label and value ("" without
+ * a sweep) and its id (the label of its lines in the summary table). */
+typedef struct {
+    const char *label, *value, *id;
+} unit_tag;
+
+/* A unit's rows of sweep.csv (or repetitions.csv) and lines of the summary
+ * table, kept in its folder (sweep_item.csv, sweep_item.txt) so that a rerun
+ * can reuse a finished unit; written before metrics.json, which marks the
+ * unit complete. */
+static sk_status write_item_rows(sk_run *r, const unit_tag *u)
 {
     char path[SK_PATH_MAX + 32], *tbuf = NULL;
     size_t tlen = 0;
@@ -214,7 +222,9 @@ static sk_status write_item_rows(sk_run *r, const char *label, const char *value
     sk_run_wrote(r, path);
     sk_csv *csv = sk_csv_open(path, NULL);
     FILE *table = open_memstream(&tbuf, &tlen);
-    sk_status st = csv && table ? sk_run_sweep_rows(r, csv, label, value, table) : csv ? SK_ENOMEM : SK_EIO;
+    sk_status st = csv && table ? sk_run_sweep_rows(r, csv, u->label, u->value, table, u->id)
+                   : csv        ? SK_ENOMEM
+                                : SK_EIO;
     if (table) fclose(table);
     if (st == SK_OK) {
         st = sk_csv_close(csv);
@@ -228,7 +238,10 @@ static sk_status write_item_rows(sk_run *r, const char *label, const char *value
     return st;
 }
 
-static sk_status run_one(const sk_app_opts *o, const sk_config *cfg, const char *label, const char *value)
+/* One run of a resolved config: the whole config, or one unit of a plan
+ * (tag: its label and id). The inputs are validated (data, existing
+ * weights) before anything is written. */
+static sk_status run_one(const sk_app_opts *o, const sk_config *cfg, const unit_tag *tag)
 {
     int lock_fd = -1;
     sk_run *r = sk_alloc(sizeof *r);
@@ -258,16 +271,17 @@ static sk_status run_one(const sk_app_opts *o, const sk_config *cfg, const char 
     if (st != SK_OK) goto cleanup;
     sk_run_wrote(r, path);
     sk_log_file(r->log, "sinkrb %s run %s%s%s (mode %s, seed %lld, threads %d, BLAS %s kernel %s)", PACKAGE_VERSION,
-                o->config_path, label ? ", sweep item " : "", label ? label : "", sk_mode_name(r->cfg.mode),
-                r->cfg.seed, r->cfg.threads, sk_blas_name(), sk_blas_kernel());
-    st = write_config(r);
+                o->config_path, tag ? ", unit " : "", tag ? tag->id : "", sk_mode_name(r->cfg.mode), r->cfg.seed,
+                r->cfg.threads, sk_blas_name(), sk_blas_kernel());
+    st = write_config(r, cfg);
     if (st != SK_OK) goto cleanup;
 
     st = sk_run_pipeline(r);
     if (st != SK_OK) goto cleanup;
 
-    if (label && (st = write_item_rows(r, label, value)) != SK_OK) goto cleanup;
+    if (tag && (st = write_item_rows(r, tag)) != SK_OK) goto cleanup;
     sk_wall_iso8601(r->finished, sizeof r->finished);
+    if ((st = sk_run_write_values(r)) != SK_OK) goto cleanup;
     st = sk_run_write_metrics(r);
     if (st == SK_OK) sk_log_out(r->log, "results: %s/", r->cfg.output);
 cleanup:
@@ -280,153 +294,115 @@ cleanup:
     return st;
 }
 
-/* Is sweep item `item` complete in its folder from an earlier run of the same
- * config: its metrics.json, rows and table written, and its config.yaml the
- * item's resolved config? */
-static int item_complete(const sk_config *item)
+/* Every experiment's inputs (the first repetition of each item: the others
+ * differ in their seeds only) are checked before any work. */
+static sk_status validate_plan(const sk_app_opts *o, const sk_plan *p, sk_config *unit)
 {
-    static const char *const need[] = {"metrics.json", "sweep_item.csv", "sweep_item.txt"};
-    char path[SK_PATH_MAX + 32];
-    for (int i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s/%s", item->output, need[i]);
-        if (!sk_file_exists(path)) return 0;
+    sk_run *r = sk_alloc(sizeof *r);
+    sk_status st = r ? SK_OK : SK_ENOMEM;
+    for (int i = 0; i < p->n_items && st == SK_OK; i++) {
+        if ((st = sk_plan_unit(p, i * p->n_reps, unit)) != SK_OK) break;
+        memset(r, 0, sizeof *r);
+        r->opts = o;
+        r->cfg = *unit;
+        st = sk_run_validate_inputs(r);
+        if (st != SK_OK && p->top.sweep.n > 0) st = sk_err_prefix(st, "sweep item %s: ", p->top.sweep.labels[i]);
+        sk_run_free_state(r);
     }
-    snprintf(path, sizeof path, "%s/config.yaml", item->output);
-    FILE *f = fopen(path, "rb");
-    char *want = sk_config_to_yaml(item), *have = NULL;
-    size_t cap = 0;
-    int same = 0;
-    if (f && want) {
-        ssize_t n = getdelim(&have, &cap, '\0', f);           /* the whole file */
-        const char *body = n > 0 ? strchr(have, '\n') : NULL; /* after the "# resolved config" line */
-        same = body && !strcmp(body + 1, want);
-    }
-    if (f) fclose(f);
-    free(have);
-    free(want);
-    return same;
-}
-
-/* Appends a finished item's rows and table lines (from its folder). */
-static sk_status append_item_rows(const sk_config *item, sk_csv *csv, FILE *table)
-{
-    char path[SK_PATH_MAX + 32], *line = NULL;
-    size_t cap = 0;
-    sk_status st = SK_OK;
-    snprintf(path, sizeof path, "%s/sweep_item.csv", item->output);
-    FILE *f = fopen(path, "rb");
-    if (!f) return sk_err(SK_EIO, "%s: %s", path, strerror(errno));
-    for (ssize_t n; (n = getline(&line, &cap, f)) > 0;) {
-        if (line[n - 1] == '\n') line[n - 1] = '\0';
-        if ((st = sk_csv_row(csv, "%s", line)) != SK_OK) break;
-    }
-    fclose(f);
-    snprintf(path, sizeof path, "%s/sweep_item.txt", item->output);
-    if (st == SK_OK && (f = fopen(path, "rb"))) {
-        for (ssize_t n; (n = getline(&line, &cap, f)) > 0;)
-            fputs(line, table);
-        fclose(f);
-    } else if (st == SK_OK) {
-        st = sk_err(SK_EIO, "%s: %s", path, strerror(errno));
-    }
-    free(line);
+    sk_free(r);
     return st;
 }
 
-/* A sweep: every item's inputs are checked first, then the items run in
- * order into <output>/<label>/ (an item already complete from an earlier run
- * of the same config is reused unless --restart); <output>/sweep.csv (one
- * row per item and method and split) appears when the last item has
- * finished. */
-static sk_status run_sweep(const sk_app_opts *o, const sk_config *cfg)
+/* "1 h 02 min", "3 min 20 s", "45 s". */
+static void duration_text(double s, char *buf, size_t n)
 {
-    int lock_fd = -1;
-    sk_config *items = sk_alloc_n((size_t)cfg->sweep.n, sizeof *items);
-    sk_run *r = sk_alloc(sizeof *r);
-    sk_csv *csv = NULL;
-    sk_log *log = NULL;
-    char *tbuf = NULL;
-    size_t tlen = 0;
-    FILE *table = NULL;
-    char path[SK_PATH_MAX + 32];
-    sk_status st = SK_OK;
-    double t0 = sk_now(), secs[SK_CFG_SWEEP];
-    if (!items || !r) {
-        st = SK_ENOMEM;
-        goto cleanup;
-    }
-    for (int i = 0; i < cfg->sweep.n && st == SK_OK; i++) {
-        st = sk_config_sweep_item(cfg, i, &items[i]);
-        if (st != SK_OK) break;
-        memset(r, 0, sizeof *r);
-        r->opts = o;
-        r->cfg = items[i];
-        st = sk_run_validate_inputs(r);
-        if (st != SK_OK) st = sk_err_prefix(st, "sweep item %s: ", cfg->sweep.labels[i]);
-        sk_run_free_state(r);
-    }
-    if (st != SK_OK) goto cleanup;
+    long t = (long)(s + 0.5);
+    if (t >= 3600)
+        snprintf(buf, n, "%ld h %02ld min", t / 3600, t / 60 % 60);
+    else if (t >= 60)
+        snprintf(buf, n, "%ld min %02ld s", t / 60, t % 60);
+    else
+        snprintf(buf, n, "%ld s", t);
+}
 
+/* Runs unit k of p (or reuses it when complete from an earlier run); the
+ * progress line says how many are done and, from the units this process
+ * ran, how long the rest will take. */
+static sk_status plan_unit(const sk_app_opts *o, const sk_plan *p, int k, sk_config *u, sk_log *log, int *n_run,
+                           double *t_run)
+{
+    char id[160], eta[48] = "";
+    sk_status st = sk_plan_unit(p, k, u);
+    if (st != SK_OK) return st;
+    int reuse = !o->restart && sk_plan_unit_complete(u, 1), i = k / p->n_reps;
+    sk_plan_unit_id(p, k, id, sizeof id);
+    if (*n_run > 0) {
+        char d[32];
+        duration_text(*t_run / *n_run * (p->n_units - k), d, sizeof d);
+        snprintf(eta, sizeof eta, ", ETA %s", d);
+    }
+    char what[SK_CFG_SWEEP_TEXT + 200] = "";
+    if (p->top.sweep.n > 0) snprintf(what, sizeof what, "%s = %s", p->top.sweep.key, p->top.sweep.values[i]);
+    if (p->n_reps > 1)
+        snprintf(what + strlen(what), sizeof what - strlen(what), "%srepetition %d (seed %lld, a %lld, b %lld)",
+                 what[0] ? ", " : "", k % p->n_reps, u->seed, u->models[0].seed, u->models[1].seed);
+    sk_log_out(log, "== %s: unit %d of %d (%d done%s): %s -> %s/%s", p->top.name, k + 1, p->n_units, k, eta, what,
+               u->output, reuse ? " (complete from an earlier run: reused; --restart redoes it)" : "");
+    if (reuse) return SK_OK;
+    double t0 = sk_now();
+    unit_tag tag = {sk_plan_item_label(p, i), sk_plan_item_value(p, i), id};
+    st = run_one(o, u, &tag);
+    if (st != SK_OK) return sk_err_prefix(st, "unit %s: ", id);
+    *t_run += sk_now() - t0;
+    (*n_run)++;
+    sk_log_file(log, "unit %s finished in %.1f s", id, sk_now() - t0);
+    return SK_OK;
+}
+
+/* A plan of several units (a sweep, or repetitions): every experiment's
+ * inputs are checked first, then the units run in order into their folders
+ * (a unit already complete from an earlier run of the same config is reused
+ * unless --restart), then the top folder's results are collected. */
+static sk_status run_plan(const sk_app_opts *o, const sk_config *cfg)
+{
+    int lock_fd = -1, n_run = 0, missing = 0;
+    double t_run = 0;
+    sk_plan *p = NULL;
+    sk_config *u = sk_alloc(sizeof *u);
+    sk_run *r = sk_alloc(sizeof *r);
+    char path[SK_PATH_MAX + 32];
+    sk_status st = u && r ? sk_plan_new(cfg, &p) : SK_ENOMEM;
+    if (st == SK_OK) st = validate_plan(o, p, u);
+    if (st != SK_OK) goto cleanup;
     memset(r, 0, sizeof *r);
     r->opts = o;
     r->cfg = *cfg;
-    r->t_start = t0;
+    r->t_start = sk_now();
     sk_wall_iso8601(r->started, sizeof r->started);
     if ((st = sk_mkdir_p(cfg->output)) != SK_OK || (st = lock_output(cfg->output, &lock_fd)) != SK_OK ||
         (st = clear_stale(r)) != SK_OK)
         goto cleanup;
     sk_atomic_remove_dead_temps(cfg->output);
     snprintf(path, sizeof path, "%s/log.txt", cfg->output);
-    if ((st = sk_log_open(&log, path, o->quiet)) != SK_OK) goto cleanup;
+    if ((st = sk_log_open(&r->log, path, o->quiet)) != SK_OK) goto cleanup;
     sk_run_wrote(r, path);
-    r->log = log;
-    if ((st = write_config(r)) != SK_OK) goto cleanup;
-    snprintf(path, sizeof path, "%s/sweep.csv", cfg->output);
-    sk_run_wrote(r, path);
-    csv = sk_csv_open(path, sk_run_sweep_header(cfg));
-    table = open_memstream(&tbuf, &tlen);
-    if (!csv || !table) {
-        st = csv ? SK_ENOMEM : SK_EIO;
-        goto cleanup;
-    }
-    for (int i = 0; i < cfg->sweep.n && st == SK_OK; i++) {
-        double ti = sk_now();
-        int reuse = !o->restart && item_complete(&items[i]);
-        sk_log_out(log, "== sweep %s: item %d of %d, %s = %s -> %s/%s/%s", cfg->name, i + 1, cfg->sweep.n,
-                   cfg->sweep.key, cfg->sweep.values[i], cfg->output, cfg->sweep.labels[i],
-                   reuse ? " (complete from an earlier run: reused; --restart redoes it)" : "");
-        if (!reuse) st = run_one(o, &items[i], cfg->sweep.labels[i], cfg->sweep.values[i]);
-        if (st == SK_OK) st = append_item_rows(&items[i], csv, table);
-        if (st != SK_OK) st = sk_err_prefix(st, "sweep item %s: ", cfg->sweep.labels[i]);
-        secs[i] = sk_now() - ti;
-        if (st == SK_OK) sk_log_file(log, "item %s finished in %.1f s", cfg->sweep.labels[i], secs[i]);
-    }
-    if (st != SK_OK) goto cleanup;
-    st = sk_csv_close(csv);
-    csv = NULL;
+    if ((st = write_config(r, cfg)) != SK_OK) goto cleanup;
+    for (int k = 0; k < p->n_units && st == SK_OK; k++)
+        st = plan_unit(o, p, k, u, r->log, &n_run, &t_run);
     if (st != SK_OK) goto cleanup;
     sk_wall_iso8601(r->finished, sizeof r->finished);
-    if ((st = sk_run_write_sweep_metrics(r, secs)) != SK_OK) goto cleanup;
-    fflush(table);
-    sk_log_out(log, "%s", "");
-    sk_log_out(log, "sweep %s over %s (%d items, %.1f s):", cfg->name, cfg->sweep.key, cfg->sweep.n, sk_now() - t0);
-    if (*sk_run_sweep_table_header(cfg)) sk_log_out(log, "%s", sk_run_sweep_table_header(cfg));
-    for (char *line = tbuf, *nl; line && *line; line = nl + 1) {
-        nl = strchr(line, '\n');
-        if (!nl) break;
-        *nl = '\0';
-        sk_log_out(log, "%s", line);
-    }
-    sk_log_out(log, "results: %s/ (sweep.csv, and one folder per item)", cfg->output);
+    if ((st = sk_collect_write(r, p, &missing)) != SK_OK) goto cleanup;
+    if (missing) st = sk_err(SK_EIO, "%d unit(s) of %s are not complete", missing, cfg->output);
+    if (st == SK_OK) sk_log_out(r->log, "results: %s/ (one folder per unit)", cfg->output);
 cleanup:
-    if (st != SK_OK && log) sk_log_file(log, "error: %s", sk_err_msg());
-    sk_csv_abort(csv);
-    if (table) fclose(table);
-    free(tbuf);
-    sk_log_close(log);
-    sk_free(items);
+    if (st != SK_OK && r && r->log) sk_log_file(r->log, "error: %s", sk_err_msg());
+    if (r) {
+        sk_log_close(r->log);
+        sk_run_files_free(r);
+    }
     if (lock_fd >= 0) close(lock_fd);
-    if (r) sk_run_files_free(r);
+    sk_plan_free(p);
+    sk_free(u);
     sk_free(r);
     return st;
 }
@@ -440,7 +416,8 @@ sk_status sk_app_run(const sk_app_opts *o)
     /* Everything that can be wrong with the config is found before any work. */
     st = sk_config_load(cfg, o->config_path, o->sets, o->n_sets);
     catch_signals();
-    if (st == SK_OK) st = cfg->sweep.n > 0 ? run_sweep(o, cfg) : run_one(o, cfg, NULL, NULL);
+    if (st == SK_OK)
+        st = cfg->sweep.n > 0 || sk_config_n_repetitions(cfg) > 1 ? run_plan(o, cfg) : run_one(o, cfg, NULL);
     sk_free(cfg);
     return st;
 }

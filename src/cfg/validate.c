@@ -188,6 +188,9 @@ sk_status sk_cfg_finalize(sk_config *cfg, const char *origin, const char *item, 
     }
     /* Cross-key checks: everything the modules would refuse later, found
      * before any work. */
+    char msg[256];
+    if (sk_cfg_check_repeat(cfg, msg, sizeof msg) != SK_OK)
+        return key_err(&v, KEYS("repeat", "repeat_seeds", "seed", "models.a.seed", "models.b.seed"), "%s", msg);
     if ((st = check_data(&v, cfg)) != SK_OK || (st = check_model(&v, cfg)) != SK_OK ||
         (st = check_train(&v, cfg)) != SK_OK || (st = check_continual(&v, cfg)) != SK_OK)
         return st;
