@@ -330,6 +330,18 @@ for r in 0 1 2; do
 done
 grep -q '"b_seed": 6' rp3/metrics.json || { echo "FAIL: the repetitions' metrics.json lacks their seeds"; fail=1; }
 [ "$(grep -c '^2,' rp3/repetitions.csv)" = 6 ] || { echo "FAIL: repetitions.csv lacks repetition 2's rows"; fail=1; }
+# ... and the aggregate: mean ± std [interval] per method, paired differences against weight matching.
+grep -q '"aggregate"' rp3/metrics.json || { echo "FAIL: the repetitions' metrics.json lacks the aggregate"; fail=1; }
+expect 0 "activation_matching - weight_matching: loss barrier [-+]?[0-9.]+ ± [0-9.]+ \([0-3] of 3 (lower|higher)\)" \
+  "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o rp3 --set repeat=3 -j 1 --progress never
+# A sweep of repetitions: sweep.csv has each item's mean and std, each item's folder its aggregate.
+expect 0 "^8 +weight_matching +[0-9.]+ ± [0-9.]+" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o rsw \
+  --set repeat=2 --set sweep.key=model.hidden --set 'sweep.values=[[8], [12]]' --set 'align.methods=[weight_matching]' \
+  -j 1 --progress never
+head -n1 rsw/sweep.csv | grep -q '^label,value,method,split,n,loss_barrier_mean,loss_barrier_std,' ||
+  { echo "FAIL: a sweep of repetitions' sweep.csv lacks mean and std columns"; fail=1; }
+[ "$(grep -c '^12,\[12\],weight_matching,test,2,' rsw/sweep.csv)" = 1 ] || { echo "FAIL: sweep.csv row of item 12"; fail=1; }
+grep -q '"aggregate"' rsw/12/metrics.json || { echo "FAIL: an item's folder lacks its aggregate"; fail=1; }
 
 # The long stages (activation matching, STE, Sinkhorn) draw the same bar with
 # an ETA as training and LMC.

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/aggregate.h"
 #include "core/mem.h"
 #include "io/atomic.h"
 
@@ -17,6 +18,8 @@ typedef struct {
     const sk_plan *p;
     const int *complete; /* per unit */
     double *seconds;     /* per unit: its wall time (NAN: not complete) */
+    const sk_agg *agg;   /* without a sweep: the repetitions' aggregate (else NULL) */
+    int item;            /* an item's own metrics.json: its index (else -1) */
 } collect_ctx;
 
 /* A unit's wall time from its values.csv (NAN when unreadable). */
@@ -69,6 +72,15 @@ static void plan_body(sk_run *r, sk_json *j, void *ctx)
     const sk_plan *p = cx->p;
     const sk_config *c = &p->top;
     (void)r;
+    if (cx->item >= 0) { /* an item's folder: which item, and its repetitions' aggregate */
+        sk_json_obj_begin(j, "item");
+        sk_json_str(j, "key", c->sweep.key);
+        sk_json_str(j, "label", c->sweep.labels[cx->item]);
+        sk_json_str(j, "value", c->sweep.values[cx->item]);
+        sk_json_obj_end(j);
+        sk_agg_json(j, cx->agg);
+        return;
+    }
     if (c->sweep.n > 0) {
         sk_json_obj_begin(j, "sweep");
         sk_json_str(j, "key", c->sweep.key);
@@ -98,6 +110,7 @@ static void plan_body(sk_run *r, sk_json *j, void *ctx)
         sk_json_obj_end(j);
     }
     units_json(j, cx);
+    if (cx->agg) sk_agg_json(j, cx->agg);
 }
 
 /* Unit k's rows (its sweep_item.csv, each line prefixed by `prefix`) into
@@ -174,38 +187,104 @@ static sk_status find_complete(sk_run *r, const sk_plan *p, int *complete, doubl
     return st;
 }
 
+/* Item i's repetitions side by side, from its complete units. */
+static sk_status load_item(const sk_plan *p, int i, const int *complete, sk_agg *a)
+{
+    sk_config *u = sk_alloc(sizeof *u);
+    sk_status st = u ? sk_agg_init(a, p->n_reps) : SK_ENOMEM;
+    for (int q = 0; q < p->n_reps && st == SK_OK; q++) {
+        int k = i * p->n_reps + q;
+        if (!complete[k]) continue;
+        if ((st = sk_plan_unit(p, k, u)) == SK_OK) st = sk_agg_add(a, q, u->output);
+    }
+    sk_free(u);
+    return st;
+}
+
+/* A sweep of repetitions: each item's aggregate into its folder's
+ * metrics.json, its rows of sweep.csv (mean and std) and table lines. */
+static sk_status collect_items(sk_run *r, collect_ctx *cx, FILE *table)
+{
+    const sk_plan *p = cx->p;
+    char path[SK_PATH_MAX + 32], dir[SK_PATH_MAX + 80];
+    snprintf(path, sizeof path, "%s/sweep.csv", p->top.output);
+    sk_run_wrote(r, path);
+    sk_csv *csv = sk_csv_open(path, sk_agg_sweep_header(&p->top));
+    sk_status st = csv ? SK_OK : SK_EIO;
+    for (int i = 0; i < p->n_items && st == SK_OK; i++) {
+        sk_agg a;
+        if ((st = load_item(p, i, cx->complete, &a)) == SK_OK) {
+            sk_plan_item_dir(p, i, dir, sizeof dir);
+            sk_agg_sweep_rows(&a, &p->top, csv, sk_plan_item_label(p, i), sk_plan_item_value(p, i), table);
+            collect_ctx ic = *cx;
+            ic.agg = &a;
+            ic.item = i;
+            st = sk_mkdir_p(dir);
+            if (st == SK_OK) st = sk_run_write_metrics_body(r, dir, plan_body, &ic);
+        }
+        sk_agg_free(&a);
+    }
+    if (st != SK_OK) {
+        sk_csv_abort(csv);
+        return st;
+    }
+    return sk_csv_close(csv);
+}
+
+static void print_lines(sk_log *log, char *text)
+{
+    for (char *line = text, *nl; line && *line; line = nl + 1) {
+        if (!(nl = strchr(line, '\n'))) break;
+        *nl = '\0';
+        sk_log_out(log, "%s", line);
+    }
+}
+
+/* The top folder's files and the summary on stdout. */
+static sk_status collect(sk_run *r, collect_ctx *cx, FILE *table, char **tbuf, FILE *scratch)
+{
+    const sk_plan *p = cx->p;
+    const sk_config *c = &p->top;
+    sk_agg a = {0};
+    /* every unit's rows: sweep.csv of single runs, or repetitions.csv */
+    sk_status st = write_rows(r, p, cx->complete, p->n_reps > 1 ? scratch : table);
+    if (st == SK_OK && p->n_reps > 1 && c->sweep.n > 0) st = collect_items(r, cx, table);
+    if (st == SK_OK && p->n_reps > 1 && c->sweep.n == 0 && (st = load_item(p, 0, cx->complete, &a)) == SK_OK)
+        cx->agg = &a;
+    if (st == SK_OK) st = sk_run_write_metrics_body(r, NULL, plan_body, cx);
+    fflush(table);
+    if (st == SK_OK && cx->agg) {
+        sk_agg_print(r->log, &a, c, c->name);
+    } else if (st == SK_OK) {
+        sk_log_out(r->log, "%s", "");
+        sk_log_out(r->log, "sweep %s over %s (%d items%s):", c->name, c->sweep.key, c->sweep.n,
+                   p->n_reps > 1 ? ", repetitions: mean ± std" : "");
+        const char *h = p->n_reps > 1 ? sk_agg_sweep_table_header(c) : sk_run_sweep_table_header(c);
+        if (*h) sk_log_out(r->log, "%s", h);
+        print_lines(r->log, *tbuf);
+    }
+    cx->agg = NULL;
+    sk_agg_free(&a);
+    return st;
+}
+
 sk_status sk_collect_write(sk_run *r, const sk_plan *p, int *n_missing)
 {
     int *complete = sk_alloc_n((size_t)p->n_units, sizeof *complete);
     double *seconds = sk_alloc_n((size_t)p->n_units, sizeof *seconds);
-    char *tbuf = NULL;
-    size_t tlen = 0;
-    FILE *table = open_memstream(&tbuf, &tlen);
-    sk_status st = complete && seconds && table ? SK_OK : SK_ENOMEM;
+    char *tbuf = NULL, *sbuf = NULL;
+    size_t tlen = 0, slen = 0;
+    FILE *table = open_memstream(&tbuf, &tlen), *scratch = open_memstream(&sbuf, &slen);
+    sk_status st = complete && seconds && table && scratch ? SK_OK : SK_ENOMEM;
     if (st == SK_OK) st = find_complete(r, p, complete, seconds, n_missing);
-    if (st == SK_OK) st = write_rows(r, p, complete, table);
+    if (st == SK_OK) {
+        collect_ctx cx = {p, complete, seconds, NULL, -1};
+        st = collect(r, &cx, table, &tbuf, scratch);
+    }
     if (table) fclose(table);
-    table = NULL;
-    if (st == SK_OK) {
-        collect_ctx cx = {p, complete, seconds};
-        st = sk_run_write_metrics_body(r, NULL, plan_body, &cx);
-    }
-    if (st == SK_OK) {
-        const sk_config *c = &p->top;
-        sk_log_out(r->log, "%s", "");
-        if (c->sweep.n > 0)
-            sk_log_out(r->log, "sweep %s over %s (%d items, %d repetition%s):", c->name, c->sweep.key, c->sweep.n,
-                       p->n_reps, p->n_reps == 1 ? "" : "s");
-        else
-            sk_log_out(r->log, "%s: %d repetitions:", c->name, p->n_reps);
-        if (*sk_run_sweep_table_header(c)) sk_log_out(r->log, "%s", sk_run_sweep_table_header(c));
-        for (char *line = tbuf, *nl; line && *line; line = nl + 1) {
-            if (!(nl = strchr(line, '\n'))) break;
-            *nl = '\0';
-            sk_log_out(r->log, "%s", line);
-        }
-    }
+    if (scratch) fclose(scratch);
     free(tbuf);
+    free(sbuf);
     sk_free(complete);
     sk_free(seconds);
     return st;
