@@ -342,6 +342,11 @@ head -n1 rsw/sweep.csv | grep -q '^label,value,method,split,n,loss_barrier_mean,
   { echo "FAIL: a sweep of repetitions' sweep.csv lacks mean and std columns"; fail=1; }
 [ "$(grep -c '^12,\[12\],weight_matching,test,2,' rsw/sweep.csv)" = 1 ] || { echo "FAIL: sweep.csv row of item 12"; fail=1; }
 grep -q '"aggregate"' rsw/12/metrics.json || { echo "FAIL: an item's folder lacks its aggregate"; fail=1; }
+# Plots: the mean curves with a band of ± 1 std (each item's), and the sweep's summary with error bars.
+grep -q 'fill-opacity=' rp3/lmc_loss.svg && grep -q '± 1 std' rp3/lmc_loss.svg ||
+  { echo "FAIL: the repetitions' lmc_loss.svg lacks its band"; fail=1; }
+grep -q 'fill-opacity=' rsw/8/lmc_loss.svg || { echo "FAIL: an item's lmc_loss.svg lacks its band"; fail=1; }
+grep -q 'error bars: ± 1 std' rsw/sweep_summary.svg || { echo "FAIL: the sweep's summary plot"; fail=1; }
 
 # The long stages (activation matching, STE, Sinkhorn) draw the same bar with
 # an ETA as training and LMC.

@@ -47,7 +47,7 @@ static void fmt_stats(char *buf, size_t n, const sk_stats *s, int pct, int prec,
 }
 
 /* The split the tables show: test when the runs evaluated it. */
-static const char *table_split(const sk_config *c)
+const char *sk_agg_split(const sk_config *c)
 {
     for (int s = 0; s < c->interpolation.n_splits; s++)
         if (c->interpolation.splits[s] == SK_SPLIT_TEST) return "test";
@@ -162,7 +162,7 @@ static void print_endpoints(sk_log *log, const sk_agg *a)
 
 void sk_agg_print(sk_log *log, const sk_agg *a, const sk_config *c, const char *title)
 {
-    const char *names[MAXN], *split = table_split(c);
+    const char *names[MAXN], *split = sk_agg_split(c);
     int cl = c->mode == SK_MODE_CONTINUAL, nq = cl ? 4 : 6;
     const quantity *qs = cl ? cl_q : lmc_q;
     const char *group = cl ? "continual" : "method";
@@ -296,7 +296,7 @@ static void table_cell(const sk_agg *a, const char *group, const char *name, con
 void sk_agg_sweep_rows(const sk_agg *a, const sk_config *c, sk_csv *csv, const char *label, const char *value,
                        FILE *table)
 {
-    const char *names[MAXN], *split = table_split(c);
+    const char *names[MAXN], *split = sk_agg_split(c);
     char lead[SK_CFG_SWEEP_TEXT + 256], x[3][96];
     int nc, cl = c->mode == SK_MODE_CONTINUAL, tr = c->mode == SK_MODE_TRAIN;
     const column *cols = columns(c, &nc);

@@ -45,11 +45,25 @@ void sk_agg_json(sk_json *j, const sk_agg *a);
  * reference method (weight_matching when run, else naive; continual:
  * rebasin against the others). */
 void sk_agg_print(sk_log *log, const sk_agg *a, const sk_config *c, const char *title);
+/* The split the tables and the sweep summary show: test when evaluated. */
+const char *sk_agg_split(const sk_config *c);
 /* A sweep of repetitions: the header of its sweep.csv (mean and std per
  * metric), the item's rows, and its lines of the summary table. */
 const char *sk_agg_sweep_header(const sk_config *c);
 const char *sk_agg_sweep_table_header(const sk_config *c);
 void sk_agg_sweep_rows(const sk_agg *a, const sk_config *c, sk_csv *csv, const char *label, const char *value,
                        FILE *table);
+
+/* agg_plots.c: an experiment's mean curves with a band of -+ 1 std into
+ * dir (lmc_loss.svg and lmc_accuracy.svg, or cl_accuracy.svg; `name` in
+ * their titles), from the
+ * folders of its n repetitions (NULL: not complete); recorded as written
+ * by r when dir is r's output folder. A sweep's summary at path: each
+ * item's mean of the mode's main metrics (the loss and accuracy barriers
+ * on `split`; continual: ACC and forgetting; train: the endpoints' test
+ * accuracy) against the swept value, with error bars of -+ 1 std. */
+SK_MUST_CHECK sk_status sk_agg_plot_curves(sk_run *r, const char *dir, const sk_config *c, const char *name,
+                                           const char *const *unit_dirs, int n);
+SK_MUST_CHECK sk_status sk_agg_plot_sweep(const char *path, const sk_config *c, const sk_agg *items, const char *split);
 
 #endif

@@ -187,8 +187,9 @@ static sk_status find_complete(sk_run *r, const sk_plan *p, int *complete, doubl
     return st;
 }
 
-/* Item i's repetitions side by side, from its complete units. */
-static sk_status load_item(const sk_plan *p, int i, const int *complete, sk_agg *a)
+/* Item i's repetitions side by side, from its complete units; with dirs,
+ * each repetition's folder (NULL: not complete; strings to free). */
+static sk_status load_item(const sk_plan *p, int i, const int *complete, sk_agg *a, char **dirs)
 {
     sk_config *u = sk_alloc(sizeof *u);
     sk_status st = u ? sk_agg_init(a, p->n_reps) : SK_ENOMEM;
@@ -196,14 +197,38 @@ static sk_status load_item(const sk_plan *p, int i, const int *complete, sk_agg 
         int k = i * p->n_reps + q;
         if (!complete[k]) continue;
         if ((st = sk_plan_unit(p, k, u)) == SK_OK) st = sk_agg_add(a, q, u->output);
+        if (st == SK_OK && dirs && !(dirs[q] = strdup(u->output))) st = SK_ENOMEM;
     }
     sk_free(u);
     return st;
 }
 
+/* Item i's aggregate plots into its folder (the mean curves and their bands). */
+static sk_status plot_item(sk_run *r, const sk_plan *p, int i, const int *complete)
+{
+    char **dirs = sk_alloc_n((size_t)p->n_reps, sizeof *dirs), dir[SK_PATH_MAX + 80];
+    sk_agg a = {0};
+    sk_status st = dirs ? load_item(p, i, complete, &a, dirs) : SK_ENOMEM;
+    sk_plan_item_dir(p, i, dir, sizeof dir);
+    if (st == SK_OK && a.n_done > 0) {
+        char name[SK_CFG_NAME + SK_CFG_SWEEP_TEXT + 80]; /* the title names the item */
+        if (p->top.sweep.n > 0)
+            snprintf(name, sizeof name, "%s, %s = %s", p->top.name, p->top.sweep.key, p->top.sweep.values[i]);
+        else
+            snprintf(name, sizeof name, "%s", p->top.name);
+        st = sk_agg_plot_curves(r, p->top.sweep.n > 0 ? dir : r->cfg.output, &p->top, name, (const char *const *)dirs,
+                                p->n_reps);
+    }
+    for (int q = 0; dirs && q < p->n_reps; q++)
+        free(dirs[q]);
+    sk_free(dirs);
+    sk_agg_free(&a);
+    return st;
+}
+
 /* A sweep of repetitions: each item's aggregate into its folder's
  * metrics.json, its rows of sweep.csv (mean and std) and table lines. */
-static sk_status collect_items(sk_run *r, collect_ctx *cx, FILE *table)
+static sk_status collect_items(sk_run *r, collect_ctx *cx, const sk_agg *items, FILE *table)
 {
     const sk_plan *p = cx->p;
     char path[SK_PATH_MAX + 32], dir[SK_PATH_MAX + 80];
@@ -212,17 +237,13 @@ static sk_status collect_items(sk_run *r, collect_ctx *cx, FILE *table)
     sk_csv *csv = sk_csv_open(path, sk_agg_sweep_header(&p->top));
     sk_status st = csv ? SK_OK : SK_EIO;
     for (int i = 0; i < p->n_items && st == SK_OK; i++) {
-        sk_agg a;
-        if ((st = load_item(p, i, cx->complete, &a)) == SK_OK) {
-            sk_plan_item_dir(p, i, dir, sizeof dir);
-            sk_agg_sweep_rows(&a, &p->top, csv, sk_plan_item_label(p, i), sk_plan_item_value(p, i), table);
-            collect_ctx ic = *cx;
-            ic.agg = &a;
-            ic.item = i;
-            st = sk_mkdir_p(dir);
-            if (st == SK_OK) st = sk_run_write_metrics_body(r, dir, plan_body, &ic);
-        }
-        sk_agg_free(&a);
+        sk_plan_item_dir(p, i, dir, sizeof dir);
+        sk_agg_sweep_rows(&items[i], &p->top, csv, sk_plan_item_label(p, i), sk_plan_item_value(p, i), table);
+        collect_ctx ic = *cx;
+        ic.agg = &items[i];
+        ic.item = i;
+        st = sk_mkdir_p(dir);
+        if (st == SK_OK) st = sk_run_write_metrics_body(r, dir, plan_body, &ic);
     }
     if (st != SK_OK) {
         sk_csv_abort(csv);
@@ -240,21 +261,41 @@ static void print_lines(sk_log *log, char *text)
     }
 }
 
+/* The aggregates of a plan with repetitions or a sweep: every item's (its
+ * metrics.json and plots, the sweep's rows), and the sweep's summary plot. */
+static sk_status aggregate(sk_run *r, collect_ctx *cx, sk_agg *items, FILE *table)
+{
+    const sk_plan *p = cx->p;
+    char path[SK_PATH_MAX + 32];
+    sk_status st = SK_OK;
+    for (int i = 0; i < p->n_items && st == SK_OK; i++)
+        st = load_item(p, i, cx->complete, &items[i], NULL);
+    for (int i = 0; i < p->n_items && st == SK_OK && p->n_reps > 1; i++)
+        st = plot_item(r, p, i, cx->complete);
+    if (st == SK_OK && p->n_reps > 1 && p->top.sweep.n > 0) st = collect_items(r, cx, items, table);
+    if (st == SK_OK && p->top.sweep.n > 0) {
+        snprintf(path, sizeof path, "%s/sweep_summary.svg", p->top.output);
+        sk_run_wrote(r, path);
+        st = sk_agg_plot_sweep(path, &p->top, items, sk_agg_split(&p->top));
+    }
+    if (st == SK_OK && p->n_reps > 1 && p->top.sweep.n == 0) cx->agg = &items[0];
+    return st;
+}
+
 /* The top folder's files and the summary on stdout. */
 static sk_status collect(sk_run *r, collect_ctx *cx, FILE *table, char **tbuf, FILE *scratch)
 {
     const sk_plan *p = cx->p;
     const sk_config *c = &p->top;
-    sk_agg a = {0};
+    sk_agg *items = sk_alloc_n((size_t)p->n_items, sizeof *items);
+    if (!items) return SK_ENOMEM;
     /* every unit's rows: sweep.csv of single runs, or repetitions.csv */
     sk_status st = write_rows(r, p, cx->complete, p->n_reps > 1 ? scratch : table);
-    if (st == SK_OK && p->n_reps > 1 && c->sweep.n > 0) st = collect_items(r, cx, table);
-    if (st == SK_OK && p->n_reps > 1 && c->sweep.n == 0 && (st = load_item(p, 0, cx->complete, &a)) == SK_OK)
-        cx->agg = &a;
+    if (st == SK_OK) st = aggregate(r, cx, items, table);
     if (st == SK_OK) st = sk_run_write_metrics_body(r, NULL, plan_body, cx);
     fflush(table);
     if (st == SK_OK && cx->agg) {
-        sk_agg_print(r->log, &a, c, c->name);
+        sk_agg_print(r->log, cx->agg, c, c->name);
     } else if (st == SK_OK) {
         sk_log_out(r->log, "%s", "");
         sk_log_out(r->log, "sweep %s over %s (%d items%s):", c->name, c->sweep.key, c->sweep.n,
@@ -264,7 +305,9 @@ static sk_status collect(sk_run *r, collect_ctx *cx, FILE *table, char **tbuf, F
         print_lines(r->log, *tbuf);
     }
     cx->agg = NULL;
-    sk_agg_free(&a);
+    for (int i = 0; i < p->n_items; i++)
+        sk_agg_free(&items[i]);
+    sk_free(items);
     return st;
 }
 

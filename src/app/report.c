@@ -61,6 +61,7 @@ sk_status sk_report_curves(sk_run *r, sk_pipe_state *ps)
     for (int q = 0; q < (ps->loss.regression ? 1 : 2); q++) {
         sk_panel panels[2];
         sk_series series[2][SK_APP_MAX_METHODS];
+        memset(series, 0, sizeof series);
         for (int s = 0; s < S; s++) {
             for (int k = 0; k < ps->n_methods; k++) {
                 const sk_method_result *me = &ps->meth[k];
