@@ -348,6 +348,34 @@ grep -q 'fill-opacity=' rp3/lmc_loss.svg && grep -q '± 1 std' rp3/lmc_loss.svg 
 grep -q 'fill-opacity=' rsw/8/lmc_loss.svg || { echo "FAIL: an item's lmc_loss.svg lacks its band"; fail=1; }
 grep -q 'error bars: ± 1 std' rsw/sweep_summary.svg || { echo "FAIL: the sweep's summary plot"; fail=1; }
 
+# The endpoint cache: a sweep over B's seed trains A once (the first item)
+# and loads it in the others; a changed recipe (another fingerprint) misses
+# the cache and trains anew; two runs that need the same endpoint at once
+# train it once (the other waits on its lock, then loads it).
+expect 0 "" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o ec --set sweep.key=models.b.seed \
+  --set 'sweep.values=[2, 3]' --set 'align.methods=[weight_matching]' -j 1 --progress never
+[ "$(grep -c 'training model a' ec/log.txt ec/2/log.txt ec/3/log.txt | awk -F: '{s += $2} END {print s}')" = 1 ] ||
+  { echo "FAIL: a sweep over models.b.seed trained model a more than once"; fail=1; }
+grep -q 'model a: loaded ec/endpoints/[0-9a-f]*\.h5 (endpoint cache)' ec/3/log.txt ||
+  { echo "FAIL: the second item did not load model a from the cache"; fail=1; }
+[ "$(ls ec/endpoints/*.h5 | wc -l)" = 3 ] || { echo "FAIL: the cache should hold A and two Bs"; ls ec/endpoints; fail=1; }
+grep -q '"cached": true' ec/3/metrics.json || { echo "FAIL: metrics.json does not say the endpoint is cached"; fail=1; }
+expect 0 "training model a" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o ec_miss \
+  --set endpoints.cache=ec/endpoints --set train.epochs=31 -j 1 --progress never
+[ "$(ls ec/endpoints/*.h5 | wc -l)" = 5 ] || { echo "FAIL: a new recipe did not add its endpoints to the cache"; fail=1; }
+expect 0 "model b: loaded ec/endpoints/.*endpoint cache" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" \
+  -o ec_hit --set endpoints.cache=ec/endpoints --set models.b.seed=3 -j 1 --progress never
+"$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o ec_c1 --set endpoints.cache=ec_cc --set train.epochs=200 \
+  -j 1 --progress never > ec_c1.out 2>&1 &
+ec_pid=$!
+"$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o ec_c2 --set endpoints.cache=ec_cc --set train.epochs=200 \
+  -j 1 --progress never > ec_c2.out 2>&1 || { echo "FAIL: the second of two concurrent runs"; fail=1; }
+wait $ec_pid || { echo "FAIL: the first of two concurrent runs"; cat ec_c1.out; fail=1; }
+[ "$(cat ec_c1.out ec_c2.out | grep -c 'training model a')" = 1 ] ||
+  { echo "FAIL: two concurrent runs both trained model a"; cat ec_c1.out ec_c2.out; fail=1; }
+cmp -s ec_c1/interp.csv ec_c2/interp.csv || { echo "FAIL: runs on the same cached endpoints differ"; fail=1; }
+ls ec_cc | grep -q '\.tmp\.' && { echo "FAIL: temp files left in the cache"; fail=1; }
+
 # The long stages (activation matching, STE, Sinkhorn) draw the same bar with
 # an ETA as training and LMC.
 "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o t19 --progress always \

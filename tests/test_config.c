@@ -120,11 +120,12 @@ START_TEST(test_errors_exact)
                  "continual (got \"sinkhron\"); did you mean \"sinkhorn\"?");
     expect_error("train:\n  epoch: 3\n",
                  "bad.yaml:2:3: unknown key \"epoch\" in section train (did you mean \"epochs\"?)");
-    expect_error("colour: red\n",
-                 "bad.yaml:1:1: unknown key \"colour\" (expected one of: name, seed, mode, threads, output, "
-                 "repeat, repeat_seeds, dataset, model, models, train, align, weight_matching, activation_matching, "
-                 "sinkhorn, ste, "
-                 "interpolation, continual, sweep, reference)");
+    expect_error(
+        "colour: red\n",
+        "bad.yaml:1:1: unknown key \"colour\" (expected one of: name, seed, mode, threads, output, "
+        "repeat, repeat_seeds, dataset, model, models, endpoints, train, align, weight_matching, activation_matching, "
+        "sinkhorn, ste, "
+        "interpolation, continual, sweep, reference)");
     expect_error("train:\n  epochs: ten\n",
                  "bad.yaml:2:11: train.epochs must be an integer in 1..1000000 (got \"ten\")");
     expect_error("train:\n  epochs: 0\n", "bad.yaml:2:11: train.epochs must be an integer in 1..1000000 (got 0)");

@@ -302,6 +302,7 @@ static void pipeline_results_json(sk_run *r, sk_json *j)
         sk_json_str(j, "source", sk_endpoint_source(ep)); /* loaded, trained, initialisation, planted */
         sk_json_bool(j, "trained", ep->trained);
         sk_json_str(j, "fingerprint", ep->fingerprint[0] ? ep->fingerprint : NULL);
+        if (r->cached[e]) sk_json_bool(j, "cached", 1);
         if (ep->action == SK_EP_INIT) sk_json_bool(j, "untrained_initialisation", 1);
         if (e == 1 && ps->planted) {
             sk_json_bool(j, "planted", 1);

@@ -16,6 +16,7 @@
 #include "app/collect.h"
 #include "app/options.h"
 #include "app/plan.h"
+#include "app/state.h"
 #include "app/run_ctx.h"
 #include "core/blas.h"
 #include "core/mem.h"
@@ -252,9 +253,10 @@ static sk_status run_one(const sk_app_opts *o, const sk_config *cfg, const unit_
     r->t_start = sk_now();
     sk_wall_iso8601(r->started, sizeof r->started);
     r->cfg = *cfg;
-    if (o->restart) /* a clean run: the endpoints this run made before are made again */
+    sk_endpoint_use_cache(&r->cfg, r->cached);
+    if (o->restart) /* a clean run: the endpoints this run made before are made again (the cache's by the plan) */
         for (int e = 0; e < 2; e++)
-            if (sk_options_default_weights(&r->cfg, e) && r->cfg.models[e].train == SK_ENDPOINT_AUTO)
+            if (!r->cached[e] && sk_options_default_weights(&r->cfg, e) && r->cfg.models[e].train == SK_ENDPOINT_AUTO)
                 r->cfg.models[e].train = SK_ENDPOINT_ALWAYS;
     st = sk_run_validate_inputs(r);
     if (st != SK_OK) goto cleanup;
@@ -305,12 +307,26 @@ static sk_status validate_plan(const sk_app_opts *o, const sk_plan *p, sk_config
         memset(r, 0, sizeof *r);
         r->opts = o;
         r->cfg = *unit;
+        sk_endpoint_use_cache(&r->cfg, r->cached);
         st = sk_run_validate_inputs(r);
         if (st != SK_OK && p->top.sweep.n > 0) st = sk_err_prefix(st, "sweep item %s: ", p->top.sweep.labels[i]);
         sk_run_free_state(r);
     }
     sk_free(r);
     return st;
+}
+
+/* --restart of a whole plan (or run): the cached endpoints its units use
+ * are made again; their files and checkpoints are removed first, once. */
+static void forget_cached(const sk_config *u)
+{
+    for (int e = 0; e < 2; e++) {
+        char fp[24], path[SK_CFG_PATH + 8];
+        if (!sk_endpoint_cached(u, e, fp, sizeof fp, path, sizeof path - 8)) continue;
+        unlink(path);
+        strcat(path, ".ckpt");
+        unlink(path);
+    }
 }
 
 /* "1 h 02 min", "3 min 20 s", "45 s". */
@@ -387,6 +403,8 @@ static sk_status run_plan(const sk_app_opts *o, const sk_config *cfg)
     if ((st = sk_log_open(&r->log, path, o->quiet)) != SK_OK) goto cleanup;
     sk_run_wrote(r, path);
     if ((st = write_config(r, cfg)) != SK_OK) goto cleanup;
+    for (int k = 0; k < p->n_units && st == SK_OK && o->restart; k++)
+        if ((st = sk_plan_unit(p, k, u)) == SK_OK) forget_cached(u);
     for (int k = 0; k < p->n_units && st == SK_OK; k++)
         st = plan_unit(o, p, k, u, r->log, &n_run, &t_run);
     if (st != SK_OK) goto cleanup;
@@ -416,6 +434,7 @@ sk_status sk_app_run(const sk_app_opts *o)
     /* Everything that can be wrong with the config is found before any work. */
     st = sk_config_load(cfg, o->config_path, o->sets, o->n_sets);
     catch_signals();
+    if (st == SK_OK && o->restart && cfg->sweep.n == 0 && sk_config_n_repetitions(cfg) == 1) forget_cached(cfg);
     if (st == SK_OK)
         st = cfg->sweep.n > 0 || sk_config_n_repetitions(cfg) > 1 ? run_plan(o, cfg) : run_one(o, cfg, NULL);
     sk_free(cfg);

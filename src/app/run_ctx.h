@@ -15,6 +15,7 @@
 typedef struct sk_run {
     const sk_app_opts *opts;
     sk_config cfg;
+    int cached[2]; /* endpoint e lives in the endpoint cache (app/endpoint.c) */
     sk_log *log;
     double t_start;
     char started[32], finished[32];

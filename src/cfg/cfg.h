@@ -110,6 +110,12 @@ typedef struct {
         double noise;   /* b only: Gaussian noise std added to the planted B */
     } models[2];
     struct {
+        /* the endpoint cache: trained endpoints by fingerprint, shared by
+         * every unit and run that names the folder; "" -> <output>/endpoints
+         * for a sweep or repetitions, none for a single run */
+        char cache[SK_CFG_PATH];
+    } endpoints;
+    struct {
         int epochs, batch_size, eval_batch_size;
         sk_opt_kind optimizer;
         double lr, momentum, weight_decay;

@@ -168,6 +168,12 @@ const sk_cfg_key sk_cfg_schema[] = {
     FLT("models.b.noise", models[1].noise, "0", 0, BIG, 0,
         "planted B: standard deviation of Gaussian noise added to every parameter after permuting"),
 
+    STR("endpoints.cache", endpoints.cache, "\"\"",
+        "folder of the endpoint cache: endpoints whose weights are at their default location are kept there as "
+        "<fingerprint>.h5, trained once by the first run that needs them (under a lock, <fingerprint>.h5.lock) and "
+        "loaded by every other item, repetition or run naming the folder (default: <output>/endpoints for a sweep or "
+        "repetitions, none for a single run)"),
+
     INT("train.epochs", train.epochs, "10", 1, 1e6, "training epochs"),
     INT("train.batch_size", train.batch_size, "500", 1, 1e6, "minibatch size"),
     INT("train.eval_batch_size", train.eval_batch_size, "1000", 1, 1e6, "batch size of evaluation passes"),
