@@ -24,6 +24,10 @@ static void usage(FILE *f)
           "Commands:\n"
           "  run CONFIG.yaml        run the experiment; results go to results/<name>/\n"
           "  check CONFIG.yaml      validate CONFIG and print the resolved config (runs nothing)\n"
+          "  plan CONFIG.yaml       list the work units (sweep items x repetitions), the endpoint\n"
+          "                         trainings they share, and which are complete\n"
+          "  collect DIR            write a sweep's or repetitions' results in DIR from the finished\n"
+          "                         units; lists the missing ones (exit 1 when any)\n"
           "  info FILE.h5           list the tensors (shape, dtype, min/max/mean/L2 norm) and attributes\n"
           "\n"
           "Options:\n"
@@ -34,8 +38,10 @@ static void usage(FILE *f)
           "  -j, --threads N        threads for BLAS and OpenMP (0 = one per core)\n"
           "      --progress WHEN    auto, always or never: progress on stderr (default auto = when a terminal)\n"
           "  -q, --quiet            no summary table on stdout\n"
-          "      --restart          run: redo everything (retrain endpoints in their default location,\n"
-          "                         rerun finished sweep items) instead of resuming\n"
+          "      --restart          run: redo everything (retrain endpoints in their default location\n"
+          "                         or the endpoint cache, rerun finished units) instead of resuming\n"
+          "      --unit K           run: only unit K of the plan (0-based; sinkrb plan lists them), e.g.\n"
+          "                         as one task of a job array; then sinkrb collect\n"
           "      --verify-spec      check: prove the model's permutation spec (outputs unchanged under\n"
           "                         random permutations of every group, on a batch of real inputs)\n"
           "  -h, --help             show this help and exit\n"
@@ -80,7 +86,7 @@ static int finish(sk_status st)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_SEED = 1000, OPT_PROGRESS, OPT_VERIFY, OPT_RESTART };
+    enum { OPT_SEED = 1000, OPT_PROGRESS, OPT_VERIFY, OPT_RESTART, OPT_UNIT };
     static const struct option longopts[] = {
         {"set", required_argument, NULL, 's'},
         {"output", required_argument, NULL, 'o'},
@@ -90,6 +96,7 @@ int main(int argc, char **argv)
         {"quiet", no_argument, NULL, 'q'},
         {"verify-spec", no_argument, NULL, OPT_VERIFY},
         {"restart", no_argument, NULL, OPT_RESTART},
+        {"unit", required_argument, NULL, OPT_UNIT},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -99,6 +106,7 @@ int main(int argc, char **argv)
     int n_sets = 0, c, threads = -1;
     sk_app_opts o;
     memset(&o, 0, sizeof o);
+    o.unit = -1;
 
     sk_blas_init(argc, argv);
     sk_threads_set(1);
@@ -150,6 +158,14 @@ int main(int argc, char **argv)
         case OPT_RESTART:
             o.restart = 1;
             break;
+        case OPT_UNIT: {
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || *end || !*optarg || v < 0 || v > 100000000)
+                return usage_error("--unit needs a unit number >= 0 (got '%s')", optarg);
+            o.unit = (int)v;
+            break;
+        }
         case 'h':
             usage(stdout);
             return 0;
@@ -180,12 +196,24 @@ int main(int argc, char **argv)
         o.config_path = argv[optind];
         if (o.verify_spec && strcmp(cmd, "check")) return usage_error("--verify-spec is an option of %s", "check");
         if (o.restart && strcmp(cmd, "run")) return usage_error("--restart is an option of %s", "run");
+        if (o.unit >= 0 && strcmp(cmd, "run")) return usage_error("--unit is an option of %s", "run");
         return finish(!strcmp(cmd, "run") ? sk_app_run(&o) : sk_app_check(&o));
+    }
+    if (!strcmp(cmd, "plan") || !strcmp(cmd, "collect")) {
+        int plan = !strcmp(cmd, "plan");
+        if (optind >= argc)
+            return usage_error(plan ? "%s needs a CONFIG.yaml argument" : "%s needs a DIR argument", cmd);
+        if (optind + 1 < argc) return usage_error("unexpected argument '%s'", argv[optind + 1]);
+        if (o.restart || o.unit >= 0 || o.verify_spec)
+            return usage_error("%s takes no --restart, --unit or --verify-spec", cmd);
+        if (!plan && n_sets) return usage_error("%s takes no --set, -o, --seed or -j: it reads DIR/config.yaml", cmd);
+        o.config_path = argv[optind];
+        return finish(plan ? sk_app_plan(&o) : sk_app_collect(&o, argv[optind]));
     }
     if (!strcmp(cmd, "info")) {
         if (optind >= argc) return usage_error("%s needs a FILE.h5 argument", cmd);
         if (optind + 1 < argc) return usage_error("unexpected argument '%s'", argv[optind + 1]);
         return finish(sk_app_info(argv[optind]));
     }
-    return usage_error("unknown command '%s' (expected run, check or info)", cmd);
+    return usage_error("unknown command '%s' (expected run, check, plan, collect or info)", cmd);
 }

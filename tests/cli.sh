@@ -26,6 +26,10 @@ cd "$tmp"
 expect 2 "Usage: sinkrb COMMAND" "$SINKRB"
 expect 2 "unrecognized option" "$SINKRB" --bogus
 expect 2 "unknown command 'frob'" "$SINKRB" frob
+expect 2 "plan needs a CONFIG.yaml argument" "$SINKRB" plan
+expect 2 "collect needs a DIR argument" "$SINKRB" collect
+expect 2 "--unit is an option of run" "$SINKRB" check a.yaml --unit 1
+expect 2 "--unit needs a unit number" "$SINKRB" run a.yaml --unit x
 expect 2 "run needs a CONFIG.yaml argument" "$SINKRB" run
 expect 2 "unexpected argument 'b.yaml'" "$SINKRB" check a.yaml b.yaml
 expect 2 "--threads needs an integer" "$SINKRB" --threads x check a.yaml
@@ -375,6 +379,49 @@ wait $ec_pid || { echo "FAIL: the first of two concurrent runs"; cat ec_c1.out; 
   { echo "FAIL: two concurrent runs both trained model a"; cat ec_c1.out ec_c2.out; fail=1; }
 cmp -s ec_c1/interp.csv ec_c2/interp.csv || { echo "FAIL: runs on the same cached endpoints differ"; fail=1; }
 ls ec_cc | grep -q '\.tmp\.' && { echo "FAIL: temp files left in the cache"; fail=1; }
+
+# Units: sinkrb plan lists them and the endpoint trainings they need; a
+# shell loop runs all but one (--unit K, as a job array would), collect then
+# names the missing one and fails; once it has run, collect writes the same
+# sweep.csv as a serial run (apart from its timing columns).
+U="--set repeat=2 --set sweep.key=model.hidden --set sweep.values=[[8],[12]] --set align.methods=[weight_matching] -j 1"
+notime() { awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) t[i] = ($i ~ /seconds/) } { s = ""; for (i = 1; i <= NF; i++) if (!t[i]) s = s $i ","; print s }' "$1"; }
+expect 0 "^units: 4" "$SINKRB" plan "$TOP_SRCDIR/configs/smoke_align.yaml" -o un $U
+expect 0 "E1 +model b seed 2 +un/endpoints/[0-9a-f]+\.h5 \(to make\) needed by unit 0" \
+  "$SINKRB" plan "$TOP_SRCDIR/configs/smoke_align.yaml" -o un $U
+for k in 0 1 3; do
+  expect 0 "unit $k of 4 .* done; when every unit is: sinkrb collect un" \
+    "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o un $U --unit $k --progress never
+done
+expect 1 "unit 2 \(12/rep0\) is missing" "$SINKRB" collect un
+expect 1 "1 of 4 units of un are missing" "$SINKRB" collect un
+expect 0 "3 +12/rep1 +complete" "$SINKRB" plan "$TOP_SRCDIR/configs/smoke_align.yaml" -o un $U
+expect 2 "--unit 4: the plan of .* has 4 units \(0..3" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o un $U --unit 4
+expect 0 "" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o un $U --unit 2 --progress never
+expect 0 "collected 4 units" "$SINKRB" collect un
+expect 0 "" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o us $U --progress never
+notime un/sweep.csv > un.csv; notime us/sweep.csv > us.csv
+cmp -s un.csv us.csv || { echo "FAIL: collected units differ from a serial run"; diff un.csv us.csv; fail=1; }
+expect 2 "collect takes no --set" "$SINKRB" collect un --set seed=3
+expect 2 "single run .*nothing to collect" "$SINKRB" collect align
+
+# Resume after a killed unit: it leaves nothing that looks complete, collect
+# names it, and running it again resumes its endpoint training from the
+# checkpoint the killed one left.
+K="--set repeat=2 --set train.epochs=1000 --set align.methods=[weight_matching] -j 1 --progress never"
+"$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o uk $K --unit 0 > uk.out 2>&1 &
+uk_pid=$!
+sleep 0.6
+kill -TERM $uk_pid
+wait $uk_pid
+[ $? = 143 ] || { echo "FAIL: a killed unit did not exit 143"; cat uk.out; fail=1; }
+[ ! -e uk/rep0/metrics.json ] || { echo "FAIL: a killed unit looks complete"; fail=1; }
+find uk -name '*.tmp.*' | grep -q . && { echo "FAIL: a killed unit left temp files"; fail=1; }
+expect 1 "unit 0 \(rep0\) is missing" "$SINKRB" collect uk
+expect 0 "model a: resuming from the checkpoint uk/endpoints/[0-9a-f]+\.h5\.ckpt after epoch" \
+  "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o uk $K --unit 0
+[ -s uk/rep0/metrics.json ] || { echo "FAIL: the rerun did not complete the killed unit"; fail=1; }
+expect 1 "unit 1 \(rep1\) is missing" "$SINKRB" collect uk
 
 # The long stages (activation matching, STE, Sinkhorn) draw the same bar with
 # an ETA as training and LMC.

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/state.h"
 #include "core/mem.h"
 #include "io/atomic.h"
 
@@ -108,4 +109,36 @@ int sk_plan_unit_complete(const sk_config *unit, int multi)
     free(have);
     free(want);
     return same;
+}
+
+sk_status sk_plan_endpoints(const sk_plan *p, sk_plan_eps *out)
+{
+    sk_config *u = sk_alloc(sizeof *u);
+    memset(out, 0, sizeof *out);
+    out->needs = sk_alloc_n((size_t)p->n_units, sizeof *out->needs);
+    out->ep = sk_alloc_n((size_t)(2 * p->n_units), sizeof *out->ep);
+    sk_status st = u && out->needs && out->ep ? SK_OK : SK_ENOMEM;
+    for (int k = 0; k < p->n_units && st == SK_OK; k++) {
+        if ((st = sk_plan_unit(p, k, u)) != SK_OK) break;
+        for (int e = 0; e < 2; e++) {
+            sk_plan_ep x = {.unit = k, .e = e, .seed = u->models[e].seed};
+            out->needs[k][e] = -1;
+            if (!sk_endpoint_cached(u, e, x.fp, sizeof x.fp, x.path, sizeof x.path)) continue;
+            int j = 0;
+            while (j < out->n && strcmp(out->ep[j].fp, x.fp))
+                j++;
+            if (j == out->n) out->ep[out->n++] = x;
+            out->needs[k][e] = j;
+        }
+    }
+    sk_free(u);
+    if (st != SK_OK) sk_plan_endpoints_free(out);
+    return st;
+}
+
+void sk_plan_endpoints_free(sk_plan_eps *eps)
+{
+    sk_free(eps->ep);
+    sk_free(eps->needs);
+    memset(eps, 0, sizeof *eps);
 }

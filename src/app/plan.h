@@ -49,4 +49,22 @@ const char *sk_plan_item_value(const sk_plan *p, int i);
  * config.yaml the unit's resolved config? */
 int sk_plan_unit_complete(const sk_config *unit, int multi);
 
+/* The endpoint trainings a plan's units share: the distinct cached
+ * endpoints (endpoints.cache, by fingerprint) in the order the units first
+ * need them. A unit makes the ones it needs that do not exist yet (under
+ * their lock); a scheduler (MPI) makes them first, as tasks of their own. */
+typedef struct {
+    char fp[24];            /* fingerprint */
+    char path[SK_CFG_PATH]; /* <cache>/<fingerprint>.h5 */
+    int unit, e;            /* the first unit that needs it, as its endpoint e (0 = a) */
+    long long seed;         /* its models.X.seed */
+} sk_plan_ep;
+typedef struct {
+    int n;
+    sk_plan_ep *ep;  /* (n) */
+    int (*needs)[2]; /* (n_units): unit k's endpoint e is ep[needs[k][e]], or -1 (not cached) */
+} sk_plan_eps;
+SK_MUST_CHECK sk_status sk_plan_endpoints(const sk_plan *p, sk_plan_eps *out);
+void sk_plan_endpoints_free(sk_plan_eps *eps);
+
 #endif

@@ -13,9 +13,7 @@
 #include <unistd.h>
 
 #include "app/app.h"
-#include "app/collect.h"
 #include "app/options.h"
-#include "app/plan.h"
 #include "app/state.h"
 #include "app/run_ctx.h"
 #include "core/blas.h"
@@ -85,7 +83,7 @@ static void on_signal(int sig)
     _exit(128 + sig);
 }
 
-static void catch_signals(void)
+void sk_run_catch_signals(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -106,7 +104,7 @@ static void set_where(const sk_run *r)
 
 /* One run at a time per output folder: an exclusive lock on <dir>/.sinkrb.lock,
  * held until the process ends; the file names the holder. */
-static sk_status lock_output(const char *dir, int *fd_out)
+sk_status sk_run_lock(const char *dir, int *fd_out)
 {
     char path[SK_PATH_MAX + 32], holder[512] = "";
     snprintf(path, sizeof path, "%s/.sinkrb.lock", dir);
@@ -161,7 +159,7 @@ void sk_run_files_free(sk_run *r)
  * another mode, ...) are removed before it writes anything, so that the
  * folder holds one run's results. Endpoint weights are never removed, nor a
  * file the config names as an input. */
-static sk_status clear_stale(const sk_run *r)
+sk_status sk_run_clear_stale(const sk_run *r)
 {
     static const char *const patterns[] = {
         "aligned_*.h5",     "perm_*.h5",           "interp.csv",      "lmc_loss.svg",   "lmc_accuracy.svg",
@@ -189,7 +187,7 @@ static sk_status clear_stale(const sk_run *r)
 
 /* <output>/config.yaml: the config as given (before --restart's changes),
  * which a rerun compares with its own to reuse complete units. */
-static sk_status write_config(sk_run *r, const sk_config *c)
+sk_status sk_run_write_config(sk_run *r, const sk_config *c)
 {
     char path[SK_PATH_MAX + 32];
     sk_afile f;
@@ -207,15 +205,12 @@ static sk_status write_config(sk_run *r, const sk_config *c)
 
 /* A unit of a multi-unit plan: its sweep item's label and value ("" without
  * a sweep) and its id (the label of its lines in the summary table). */
-typedef struct {
-    const char *label, *value, *id;
-} unit_tag;
 
 /* A unit's rows of sweep.csv (or repetitions.csv) and lines of the summary
  * table, kept in its folder (sweep_item.csv, sweep_item.txt) so that a rerun
  * can reuse a finished unit; written before metrics.json, which marks the
  * unit complete. */
-static sk_status write_item_rows(sk_run *r, const unit_tag *u)
+static sk_status write_item_rows(sk_run *r, const sk_unit_tag *u)
 {
     char path[SK_PATH_MAX + 32], *tbuf = NULL;
     size_t tlen = 0;
@@ -242,7 +237,7 @@ static sk_status write_item_rows(sk_run *r, const unit_tag *u)
 /* One run of a resolved config: the whole config, or one unit of a plan
  * (tag: its label and id). The inputs are validated (data, existing
  * weights) before anything is written. */
-static sk_status run_one(const sk_app_opts *o, const sk_config *cfg, const unit_tag *tag)
+sk_status sk_run_one(const sk_app_opts *o, const sk_config *cfg, const sk_unit_tag *tag)
 {
     int lock_fd = -1;
     sk_run *r = sk_alloc(sizeof *r);
@@ -263,8 +258,8 @@ static sk_status run_one(const sk_app_opts *o, const sk_config *cfg, const unit_
 
     sk_threads_set(r->cfg.threads);
     st = sk_mkdir_p(r->cfg.output);
-    if (st == SK_OK) st = lock_output(r->cfg.output, &lock_fd);
-    if (st == SK_OK) st = clear_stale(r);
+    if (st == SK_OK) st = sk_run_lock(r->cfg.output, &lock_fd);
+    if (st == SK_OK) st = sk_run_clear_stale(r);
     if (st != SK_OK) goto cleanup;
     sk_atomic_remove_dead_temps(r->cfg.output);
     set_where(r);
@@ -275,7 +270,7 @@ static sk_status run_one(const sk_app_opts *o, const sk_config *cfg, const unit_
     sk_log_file(r->log, "sinkrb %s run %s%s%s (mode %s, seed %lld, threads %d, BLAS %s kernel %s)", PACKAGE_VERSION,
                 o->config_path, tag ? ", unit " : "", tag ? tag->id : "", sk_mode_name(r->cfg.mode), r->cfg.seed,
                 r->cfg.threads, sk_blas_name(), sk_blas_kernel());
-    st = write_config(r, cfg);
+    st = sk_run_write_config(r, cfg);
     if (st != SK_OK) goto cleanup;
 
     st = sk_run_pipeline(r);
@@ -296,135 +291,6 @@ cleanup:
     return st;
 }
 
-/* Every experiment's inputs (the first repetition of each item: the others
- * differ in their seeds only) are checked before any work. */
-static sk_status validate_plan(const sk_app_opts *o, const sk_plan *p, sk_config *unit)
-{
-    sk_run *r = sk_alloc(sizeof *r);
-    sk_status st = r ? SK_OK : SK_ENOMEM;
-    for (int i = 0; i < p->n_items && st == SK_OK; i++) {
-        if ((st = sk_plan_unit(p, i * p->n_reps, unit)) != SK_OK) break;
-        memset(r, 0, sizeof *r);
-        r->opts = o;
-        r->cfg = *unit;
-        sk_endpoint_use_cache(&r->cfg, r->cached);
-        st = sk_run_validate_inputs(r);
-        if (st != SK_OK && p->top.sweep.n > 0) st = sk_err_prefix(st, "sweep item %s: ", p->top.sweep.labels[i]);
-        sk_run_free_state(r);
-    }
-    sk_free(r);
-    return st;
-}
-
-/* --restart of a whole plan (or run): the cached endpoints its units use
- * are made again; their files and checkpoints are removed first, once. */
-static void forget_cached(const sk_config *u)
-{
-    for (int e = 0; e < 2; e++) {
-        char fp[24], path[SK_CFG_PATH + 8];
-        if (!sk_endpoint_cached(u, e, fp, sizeof fp, path, sizeof path - 8)) continue;
-        unlink(path);
-        strcat(path, ".ckpt");
-        unlink(path);
-    }
-}
-
-/* "1 h 02 min", "3 min 20 s", "45 s". */
-static void duration_text(double s, char *buf, size_t n)
-{
-    long t = (long)(s + 0.5);
-    if (t >= 3600)
-        snprintf(buf, n, "%ld h %02ld min", t / 3600, t / 60 % 60);
-    else if (t >= 60)
-        snprintf(buf, n, "%ld min %02ld s", t / 60, t % 60);
-    else
-        snprintf(buf, n, "%ld s", t);
-}
-
-/* Runs unit k of p (or reuses it when complete from an earlier run); the
- * progress line says how many are done and, from the units this process
- * ran, how long the rest will take. */
-static sk_status plan_unit(const sk_app_opts *o, const sk_plan *p, int k, sk_config *u, sk_log *log, int *n_run,
-                           double *t_run)
-{
-    char id[160], eta[48] = "";
-    sk_status st = sk_plan_unit(p, k, u);
-    if (st != SK_OK) return st;
-    int reuse = !o->restart && sk_plan_unit_complete(u, 1), i = k / p->n_reps;
-    sk_plan_unit_id(p, k, id, sizeof id);
-    if (*n_run > 0) {
-        char d[32];
-        duration_text(*t_run / *n_run * (p->n_units - k), d, sizeof d);
-        snprintf(eta, sizeof eta, ", ETA %s", d);
-    }
-    char what[SK_CFG_SWEEP_TEXT + 200] = "";
-    if (p->top.sweep.n > 0) snprintf(what, sizeof what, "%s = %s", p->top.sweep.key, p->top.sweep.values[i]);
-    if (p->n_reps > 1)
-        snprintf(what + strlen(what), sizeof what - strlen(what), "%srepetition %d (seed %lld, a %lld, b %lld)",
-                 what[0] ? ", " : "", k % p->n_reps, u->seed, u->models[0].seed, u->models[1].seed);
-    sk_log_out(log, "== %s: unit %d of %d (%d done%s): %s -> %s/%s", p->top.name, k + 1, p->n_units, k, eta, what,
-               u->output, reuse ? " (complete from an earlier run: reused; --restart redoes it)" : "");
-    if (reuse) return SK_OK;
-    double t0 = sk_now();
-    unit_tag tag = {sk_plan_item_label(p, i), sk_plan_item_value(p, i), id};
-    st = run_one(o, u, &tag);
-    if (st != SK_OK) return sk_err_prefix(st, "unit %s: ", id);
-    *t_run += sk_now() - t0;
-    (*n_run)++;
-    sk_log_file(log, "unit %s finished in %.1f s", id, sk_now() - t0);
-    return SK_OK;
-}
-
-/* A plan of several units (a sweep, or repetitions): every experiment's
- * inputs are checked first, then the units run in order into their folders
- * (a unit already complete from an earlier run of the same config is reused
- * unless --restart), then the top folder's results are collected. */
-static sk_status run_plan(const sk_app_opts *o, const sk_config *cfg)
-{
-    int lock_fd = -1, n_run = 0, missing = 0;
-    double t_run = 0;
-    sk_plan *p = NULL;
-    sk_config *u = sk_alloc(sizeof *u);
-    sk_run *r = sk_alloc(sizeof *r);
-    char path[SK_PATH_MAX + 32];
-    sk_status st = u && r ? sk_plan_new(cfg, &p) : SK_ENOMEM;
-    if (st == SK_OK) st = validate_plan(o, p, u);
-    if (st != SK_OK) goto cleanup;
-    memset(r, 0, sizeof *r);
-    r->opts = o;
-    r->cfg = *cfg;
-    r->t_start = sk_now();
-    sk_wall_iso8601(r->started, sizeof r->started);
-    if ((st = sk_mkdir_p(cfg->output)) != SK_OK || (st = lock_output(cfg->output, &lock_fd)) != SK_OK ||
-        (st = clear_stale(r)) != SK_OK)
-        goto cleanup;
-    sk_atomic_remove_dead_temps(cfg->output);
-    snprintf(path, sizeof path, "%s/log.txt", cfg->output);
-    if ((st = sk_log_open(&r->log, path, o->quiet)) != SK_OK) goto cleanup;
-    sk_run_wrote(r, path);
-    if ((st = write_config(r, cfg)) != SK_OK) goto cleanup;
-    for (int k = 0; k < p->n_units && st == SK_OK && o->restart; k++)
-        if ((st = sk_plan_unit(p, k, u)) == SK_OK) forget_cached(u);
-    for (int k = 0; k < p->n_units && st == SK_OK; k++)
-        st = plan_unit(o, p, k, u, r->log, &n_run, &t_run);
-    if (st != SK_OK) goto cleanup;
-    sk_wall_iso8601(r->finished, sizeof r->finished);
-    if ((st = sk_collect_write(r, p, &missing)) != SK_OK) goto cleanup;
-    if (missing) st = sk_err(SK_EIO, "%d unit(s) of %s are not complete", missing, cfg->output);
-    if (st == SK_OK) sk_log_out(r->log, "results: %s/ (one folder per unit)", cfg->output);
-cleanup:
-    if (st != SK_OK && r && r->log) sk_log_file(r->log, "error: %s", sk_err_msg());
-    if (r) {
-        sk_log_close(r->log);
-        sk_run_files_free(r);
-    }
-    if (lock_fd >= 0) close(lock_fd);
-    sk_plan_free(p);
-    sk_free(u);
-    sk_free(r);
-    return st;
-}
-
 sk_status sk_app_run(const sk_app_opts *o)
 {
     sk_config *cfg = sk_alloc(sizeof *cfg);
@@ -433,10 +299,15 @@ sk_status sk_app_run(const sk_app_opts *o)
     if (!cfg) return SK_ENOMEM;
     /* Everything that can be wrong with the config is found before any work. */
     st = sk_config_load(cfg, o->config_path, o->sets, o->n_sets);
-    catch_signals();
-    if (st == SK_OK && o->restart && cfg->sweep.n == 0 && sk_config_n_repetitions(cfg) == 1) forget_cached(cfg);
-    if (st == SK_OK)
-        st = cfg->sweep.n > 0 || sk_config_n_repetitions(cfg) > 1 ? run_plan(o, cfg) : run_one(o, cfg, NULL);
+    sk_run_catch_signals();
+    if (st == SK_OK && o->unit >= 0)
+        st = sk_run_plan_unit(o, cfg);
+    else if (st == SK_OK && (cfg->sweep.n > 0 || sk_config_n_repetitions(cfg) > 1))
+        st = sk_run_plan(o, cfg);
+    else if (st == SK_OK) {
+        if (o->restart) sk_run_forget_cached(cfg);
+        st = sk_run_one(o, cfg, NULL);
+    }
     sk_free(cfg);
     return st;
 }

@@ -29,6 +29,28 @@ typedef struct sk_run {
     int n_files;
 } sk_run;
 
+/* run.c: one run of a resolved config (the whole config, or a unit of a
+ * plan, tagged with its sweep item's label and value and its id). */
+typedef struct {
+    const char *label, *value, *id;
+} sk_unit_tag;
+SK_MUST_CHECK sk_status sk_run_one(const sk_app_opts *o, const sk_config *cfg, const sk_unit_tag *tag);
+/* One run at a time per folder: an exclusive lock on <dir>/.sinkrb.lock
+ * (*fd: close to release). */
+SK_MUST_CHECK sk_status sk_run_lock(const char *dir, int *fd);
+/* Remove an earlier run's results that this one would not overwrite. */
+SK_MUST_CHECK sk_status sk_run_clear_stale(const sk_run *r);
+/* <output>/config.yaml of c, atomically. */
+SK_MUST_CHECK sk_status sk_run_write_config(sk_run *r, const sk_config *c);
+/* SIGINT and SIGTERM remove unfinished files and say where the run stopped. */
+void sk_run_catch_signals(void);
+
+/* units.c: a sweep or repetitions (every unit), one unit (opts->unit), and
+ * the cached endpoints of a config removed for --restart. */
+SK_MUST_CHECK sk_status sk_run_plan(const sk_app_opts *o, const sk_config *cfg);
+SK_MUST_CHECK sk_status sk_run_plan_unit(const sk_app_opts *o, const sk_config *cfg);
+void sk_run_forget_cached(const sk_config *u);
+
 /* pipeline.c */
 SK_MUST_CHECK sk_status sk_run_validate_inputs(sk_run *r); /* load data and existing weights; nothing written */
 SK_MUST_CHECK sk_status sk_run_pipeline(sk_run *r);        /* the mode's work */
