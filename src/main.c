@@ -45,8 +45,10 @@ static void usage(FILE *f)
           "      --verify-spec      check: prove the model's permutation spec (outputs unchanged under\n"
           "                         random permutations of every group, on a batch of real inputs)\n"
           "  -h, --help             show this help and exit\n"
-          "  -V, --version          show version, BLAS library, its CPU kernel and threads, and exit\n"
+          "  -V, --version          show version, BLAS library, its CPU kernel, threads and MPI, and exit\n"
           "\n"
+          "Under mpirun (a build with MPI), run distributes the units of a sweep or of repetitions\n"
+          "over the ranks: mpirun -np K sinkrb run CONFIG.yaml -j THREADS_PER_RANK.\n"
           "Exit status: 0 success, 1 runtime failure, 2 usage or config error.\n"
           "See man sinkrb for the config keys (in a build tree: man ./man/sinkrb.1).\n",
           f);
@@ -73,6 +75,10 @@ static void version(int threads)
 #else
     printf("threads: %d (OpenMP disabled)\n", threads);
 #endif
+    if (sk_mpi_library())
+        printf("MPI: %s (mpirun -np K sinkrb run distributes the units over K ranks)\n", sk_mpi_library());
+    else
+        printf("MPI: no (built without; ./configure --with-mpi)\n");
 }
 
 static int finish(sk_status st)

@@ -28,6 +28,9 @@ SK_MUST_CHECK sk_status sk_app_plan(const sk_app_opts *o);
  * of the plan in DIR (its config.yaml); an error naming the missing units
  * when there are any. */
 SK_MUST_CHECK sk_status sk_app_collect(const sk_app_opts *o, const char *dir);
+/* The MPI library sinkrb is built with ("Open MPI v4.1.4"), NULL without
+ * MPI (app/mpi.c). */
+const char *sk_mpi_library(void);
 /* `sinkrb info FILE.h5`. */
 SK_MUST_CHECK sk_status sk_app_info(const char *path);
 

@@ -516,21 +516,27 @@ static sk_status cache_lock(sk_run *r, sk_pipe_state *ps, int e, int *fd)
     return SK_OK;
 }
 
-sk_status sk_endpoints_make(sk_run *r, sk_pipe_state *ps)
+sk_status sk_endpoint_make(sk_run *r, sk_pipe_state *ps, int e)
 {
     const sk_config *c = &r->cfg;
+    int fd = -1;
+    sk_status st = SK_OK;
+    if (r->cached[e] && ps->ep[e].action != SK_EP_LOAD) st = cache_lock(r, ps, e, &fd);
+    if (st == SK_OK && ps->ep[e].action == SK_EP_LOAD)
+        sk_log_err(r->log, "model %c: loaded %s%s", 'a' + e, c->models[e].weights,
+                   r->cached[e] ? " (endpoint cache)" : "");
+    else if (st == SK_OK)
+        st = ps->ep[e].action == SK_EP_PLANT ? make_planted(r, ps) : train_endpoint(r, ps, e);
+    if (fd >= 0) close(fd); /* releases the lock */
+    return st;
+}
+
+sk_status sk_endpoints_make(sk_run *r, sk_pipe_state *ps)
+{
     double t0 = sk_now();
     sk_status st = SK_OK;
-    for (int e = 0; e < 2 && st == SK_OK; e++) {
-        int fd = -1;
-        if (r->cached[e] && ps->ep[e].action != SK_EP_LOAD) st = cache_lock(r, ps, e, &fd);
-        if (st == SK_OK && ps->ep[e].action == SK_EP_LOAD)
-            sk_log_err(r->log, "model %c: loaded %s%s", 'a' + e, c->models[e].weights,
-                       r->cached[e] ? " (endpoint cache)" : "");
-        else if (st == SK_OK)
-            st = ps->ep[e].action == SK_EP_PLANT ? make_planted(r, ps) : train_endpoint(r, ps, e);
-        if (fd >= 0) close(fd); /* releases the lock */
-    }
+    for (int e = 0; e < 2 && st == SK_OK; e++)
+        st = sk_endpoint_make(r, ps, e);
     if (st != SK_OK) return st;
     if (ps->ep[0].trained || ps->ep[1].trained) sk_run_stage(r, "train", sk_now() - t0);
     return SK_OK;

@@ -1,6 +1,7 @@
 /* plan.c - the work units of a config (plan.h). */
 #include "app/plan.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,33 +112,59 @@ int sk_plan_unit_complete(const sk_config *unit, int multi)
     return same;
 }
 
+/* FNV-1a of a path, for the table of distinct endpoints. */
+static uint64_t path_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* The index of endpoint x in out (added when new); the open-addressing
+ * table slot[] (size a power of two, entries index + 1) finds it in O(1). */
+static int endpoint_index(sk_plan_eps *out, int *slot, size_t mask, const sk_plan_ep *x, const char *path)
+{
+    size_t i = (size_t)path_hash(path) & mask;
+    for (; slot[i]; i = (i + 1) & mask)
+        if (!strcmp(out->ep[slot[i] - 1].path, path)) return slot[i] - 1;
+    out->ep[out->n] = *x;
+    if (!(out->ep[out->n].path = strdup(path))) return -1;
+    slot[i] = ++out->n;
+    return out->n - 1;
+}
+
 sk_status sk_plan_endpoints(const sk_plan *p, sk_plan_eps *out)
 {
+    size_t size = 16;
+    while (size < (size_t)p->n_units * 4)
+        size *= 2;
     sk_config *u = sk_alloc(sizeof *u);
+    int *slot = sk_alloc_n(size, sizeof *slot);
     memset(out, 0, sizeof *out);
     out->needs = sk_alloc_n((size_t)p->n_units, sizeof *out->needs);
     out->ep = sk_alloc_n((size_t)(2 * p->n_units), sizeof *out->ep);
-    sk_status st = u && out->needs && out->ep ? SK_OK : SK_ENOMEM;
+    sk_status st = u && slot && out->needs && out->ep ? SK_OK : SK_ENOMEM;
     for (int k = 0; k < p->n_units && st == SK_OK; k++) {
         if ((st = sk_plan_unit(p, k, u)) != SK_OK) break;
-        for (int e = 0; e < 2; e++) {
+        for (int e = 0; e < 2 && st == SK_OK; e++) {
             sk_plan_ep x = {.unit = k, .e = e, .seed = u->models[e].seed};
+            char path[SK_CFG_PATH];
             out->needs[k][e] = -1;
-            if (!sk_endpoint_cached(u, e, x.fp, sizeof x.fp, x.path, sizeof x.path)) continue;
-            int j = 0;
-            while (j < out->n && strcmp(out->ep[j].fp, x.fp))
-                j++;
-            if (j == out->n) out->ep[out->n++] = x;
-            out->needs[k][e] = j;
+            if (!sk_endpoint_cached(u, e, x.fp, sizeof x.fp, path, sizeof path)) continue;
+            if ((out->needs[k][e] = endpoint_index(out, slot, size - 1, &x, path)) < 0) st = SK_ENOMEM;
         }
     }
     sk_free(u);
+    sk_free(slot);
     if (st != SK_OK) sk_plan_endpoints_free(out);
     return st;
 }
 
 void sk_plan_endpoints_free(sk_plan_eps *eps)
 {
+    for (int j = 0; eps->ep && j < eps->n; j++)
+        free(eps->ep[j].path);
     sk_free(eps->ep);
     sk_free(eps->needs);
     memset(eps, 0, sizeof *eps);

@@ -54,10 +54,10 @@ int sk_plan_unit_complete(const sk_config *unit, int multi);
  * need them. A unit makes the ones it needs that do not exist yet (under
  * their lock); a scheduler (MPI) makes them first, as tasks of their own. */
 typedef struct {
-    char fp[24];            /* fingerprint */
-    char path[SK_CFG_PATH]; /* <cache>/<fingerprint>.h5 */
-    int unit, e;            /* the first unit that needs it, as its endpoint e (0 = a) */
-    long long seed;         /* its models.X.seed */
+    char fp[24];    /* fingerprint */
+    char *path;     /* <cache>/<fingerprint>.h5 (owned) */
+    int unit, e;    /* the first unit that needs it, as its endpoint e (0 = a) */
+    long long seed; /* its models.X.seed */
 } sk_plan_ep;
 typedef struct {
     int n;

@@ -15,6 +15,7 @@
 #include "app/app.h"
 #include "app/options.h"
 #include "app/state.h"
+#include "app/units.h"
 #include "app/run_ctx.h"
 #include "core/blas.h"
 #include "core/mem.h"
@@ -300,7 +301,11 @@ sk_status sk_app_run(const sk_app_opts *o)
     /* Everything that can be wrong with the config is found before any work. */
     st = sk_config_load(cfg, o->config_path, o->sets, o->n_sets);
     sk_run_catch_signals();
-    if (st == SK_OK && o->unit >= 0)
+    if (st == SK_OK && sk_mpi_world_size() > 1 && o->unit >= 0)
+        st = sk_err(SK_EUSAGE, "--unit runs one unit in one process: under mpirun the ranks share the whole plan");
+    else if (st == SK_OK && sk_mpi_world_size() > 1)
+        st = sk_mpi_run(o, cfg);
+    else if (st == SK_OK && o->unit >= 0)
         st = sk_run_plan_unit(o, cfg);
     else if (st == SK_OK && (cfg->sweep.n > 0 || sk_config_n_repetitions(cfg) > 1))
         st = sk_run_plan(o, cfg);

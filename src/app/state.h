@@ -115,6 +115,8 @@ void sk_method_result_free(sk_pipe_state *ps, sk_method_result *me);
 /* endpoint.c */
 SK_MUST_CHECK sk_status sk_endpoints_load(sk_run *r, sk_pipe_state *ps);
 SK_MUST_CHECK sk_status sk_endpoints_make(sk_run *r, sk_pipe_state *ps);
+/* One endpoint: loaded, made under the cache's lock, trained or planted. */
+SK_MUST_CHECK sk_status sk_endpoint_make(sk_run *r, sk_pipe_state *ps, int e);
 SK_MUST_CHECK sk_status sk_endpoints_evaluate(sk_run *r, sk_pipe_state *ps);
 
 /* The recipe of the weights this config makes for endpoint e (init: its

@@ -13,6 +13,8 @@
 #include "app/plan.h"
 #include "app/run_ctx.h"
 #include "app/state.h"
+#include "app/units.h"
+#include "core/blas.h"
 #include "core/mem.h"
 #include "core/timer.h"
 #include "io/atomic.h"
@@ -97,54 +99,111 @@ static sk_status plan_unit(const sk_app_opts *o, const sk_plan *p, int k, sk_con
     return SK_OK;
 }
 
+sk_status sk_plan_run_begin(const sk_app_opts *o, const sk_config *cfg, sk_plan_run *pr)
+{
+    char path[SK_PATH_MAX + 32];
+    memset(pr, 0, sizeof *pr);
+    pr->lock_fd = -1;
+    pr->u = sk_alloc(sizeof *pr->u);
+    pr->r = sk_alloc(sizeof *pr->r);
+    sk_status st = pr->u && pr->r ? sk_plan_new(cfg, &pr->p) : SK_ENOMEM;
+    if (st == SK_OK) st = validate_plan(o, pr->p, pr->u);
+    if (st != SK_OK) return st;
+    sk_run *r = pr->r;
+    r->opts = o;
+    r->cfg = *cfg;
+    r->t_start = sk_now();
+    sk_wall_iso8601(r->started, sizeof r->started);
+    if ((st = sk_mkdir_p(cfg->output)) != SK_OK || (st = sk_run_lock(cfg->output, &pr->lock_fd)) != SK_OK ||
+        (st = sk_run_clear_stale(r)) != SK_OK)
+        return st;
+    sk_atomic_remove_dead_temps(cfg->output);
+    snprintf(path, sizeof path, "%s/log.txt", cfg->output);
+    if ((st = sk_log_open(&r->log, path, o->quiet)) != SK_OK) return st;
+    sk_run_wrote(r, path);
+    if ((st = sk_run_write_config(r, cfg)) != SK_OK) return st;
+    for (int k = 0; k < pr->p->n_units && st == SK_OK && o->restart; k++)
+        if ((st = sk_plan_unit(pr->p, k, pr->u)) == SK_OK) sk_run_forget_cached(pr->u);
+    return st;
+}
+
+sk_status sk_plan_run_end(sk_plan_run *pr, sk_status st)
+{
+    sk_run *r = pr->r;
+    int missing = 0;
+    if (st == SK_OK) {
+        sk_wall_iso8601(r->finished, sizeof r->finished);
+        st = sk_collect_write(r, pr->p, &missing);
+    }
+    if (st == SK_OK && missing) st = sk_err(SK_EIO, "%d unit(s) of %s are not complete", missing, r->cfg.output);
+    if (st == SK_OK) sk_log_out(r->log, "results: %s/ (one folder per unit)", r->cfg.output);
+    if (st != SK_OK && r && r->log) sk_log_file(r->log, "error: %s", sk_err_msg());
+    if (r) {
+        sk_log_close(r->log);
+        sk_run_files_free(r);
+    }
+    if (pr->lock_fd >= 0) close(pr->lock_fd);
+    sk_plan_free(pr->p);
+    sk_free(pr->u);
+    sk_free(r);
+    memset(pr, 0, sizeof *pr);
+    return st;
+}
+
 /* A plan of several units (a sweep, or repetitions): every experiment's
  * inputs are checked first, then the units run in order into their folders
  * (a unit already complete from an earlier run of the same config is reused
  * unless --restart), then the top folder's results are collected. */
 sk_status sk_run_plan(const sk_app_opts *o, const sk_config *cfg)
 {
-    int lock_fd = -1, n_run = 0, missing = 0;
+    sk_plan_run pr;
+    int n_run = 0;
     double t_run = 0;
-    sk_plan *p = NULL;
-    sk_config *u = sk_alloc(sizeof *u);
+    sk_status st = sk_plan_run_begin(o, cfg, &pr);
+    for (int k = 0; pr.p && k < pr.p->n_units && st == SK_OK; k++)
+        st = plan_unit(o, pr.p, k, pr.u, pr.r->log, &n_run, &t_run);
+    return sk_plan_run_end(&pr, st);
+}
+
+/* Task: endpoint trainings[j] of the plan, made (as the first unit that
+ * needs it would make it) into the endpoint cache, under its lock. */
+sk_status sk_run_endpoint_task(const sk_app_opts *o, const sk_plan *p, const sk_plan_eps *eps, int j)
+{
     sk_run *r = sk_alloc(sizeof *r);
-    char path[SK_PATH_MAX + 32];
-    sk_status st = u && r ? sk_plan_new(cfg, &p) : SK_ENOMEM;
-    if (st == SK_OK) st = validate_plan(o, p, u);
-    if (st != SK_OK) goto cleanup;
-    memset(r, 0, sizeof *r);
-    r->opts = o;
-    r->cfg = *cfg;
-    r->t_start = sk_now();
-    sk_wall_iso8601(r->started, sizeof r->started);
-    if ((st = sk_mkdir_p(cfg->output)) != SK_OK || (st = sk_run_lock(cfg->output, &lock_fd)) != SK_OK ||
-        (st = sk_run_clear_stale(r)) != SK_OK)
-        goto cleanup;
-    sk_atomic_remove_dead_temps(cfg->output);
-    snprintf(path, sizeof path, "%s/log.txt", cfg->output);
-    if ((st = sk_log_open(&r->log, path, o->quiet)) != SK_OK) goto cleanup;
-    sk_run_wrote(r, path);
-    if ((st = sk_run_write_config(r, cfg)) != SK_OK) goto cleanup;
-    for (int k = 0; k < p->n_units && st == SK_OK && o->restart; k++)
-        if ((st = sk_plan_unit(p, k, u)) == SK_OK) sk_run_forget_cached(u);
-    for (int k = 0; k < p->n_units && st == SK_OK; k++)
-        st = plan_unit(o, p, k, u, r->log, &n_run, &t_run);
-    if (st != SK_OK) goto cleanup;
-    sk_wall_iso8601(r->finished, sizeof r->finished);
-    if ((st = sk_collect_write(r, p, &missing)) != SK_OK) goto cleanup;
-    if (missing) st = sk_err(SK_EIO, "%d unit(s) of %s are not complete", missing, cfg->output);
-    if (st == SK_OK) sk_log_out(r->log, "results: %s/ (one folder per unit)", cfg->output);
-cleanup:
-    if (st != SK_OK && r && r->log) sk_log_file(r->log, "error: %s", sk_err_msg());
+    sk_status st = r ? sk_plan_unit(p, eps->ep[j].unit, &r->cfg) : SK_ENOMEM;
+    int e = eps->ep[j].e;
+    if (st == SK_OK) {
+        r->opts = o;
+        r->t_start = sk_now();
+        sk_endpoint_use_cache(&r->cfg, r->cached);
+        sk_threads_set(r->cfg.threads);
+        st = sk_log_open(&r->log, NULL, 1);
+    }
+    if (st == SK_OK) st = sk_run_validate_inputs(r);
+    if (st == SK_OK) st = sk_endpoint_make(r, r->state, e);
+    if (st != SK_OK)
+        st = sk_err_prefix(st, "endpoint training E%d (model %c of unit %d): ", j, 'a' + e, eps->ep[j].unit);
     if (r) {
+        sk_run_free_state(r);
         sk_log_close(r->log);
         sk_run_files_free(r);
     }
-    if (lock_fd >= 0) close(lock_fd);
-    sk_plan_free(p);
-    sk_free(u);
     sk_free(r);
     return st;
+}
+
+/* Task: unit k of the plan, run again whether complete or not (the
+ * scheduler gives out only the units that are not). */
+sk_status sk_run_unit_task(const sk_app_opts *o, const sk_plan *p, int k, sk_config *u)
+{
+    char id[160];
+    int i = k / p->n_reps;
+    sk_status st = sk_plan_unit(p, k, u);
+    if (st != SK_OK) return st;
+    sk_plan_unit_id(p, k, id, sizeof id);
+    sk_unit_tag tag = {sk_plan_item_label(p, i), sk_plan_item_value(p, i), id};
+    st = sk_run_one(o, u, sk_plan_multi(p) ? &tag : NULL);
+    return st == SK_OK ? st : sk_err_prefix(st, "unit %s: ", id);
 }
 
 /* --unit K: unit K alone (reused when complete, unless --restart). The top
