@@ -90,6 +90,37 @@ static int finish(sk_status st)
     return sk_status_exit_code(st);
 }
 
+/* COMMAND ARG: run, check, plan, collect or info with its one argument. */
+static int command(sk_app_opts *o, const char *cmd, int argc, char **argv)
+{
+    static const char *const known[] = {"run", "check", "plan", "collect", "info"};
+    int k = 0;
+    while (k < 5 && strcmp(cmd, known[k]))
+        k++;
+    if (k == 5) return usage_error("unknown command '%s' (expected run, check, plan, collect or info)", cmd);
+    if (argc > 1) return usage_error("unexpected argument '%s'", argv[1]);
+    if (!strcmp(cmd, "run") || !strcmp(cmd, "check")) {
+        if (argc < 1) return usage_error("%s needs a CONFIG.yaml argument", cmd);
+        o->config_path = argv[0];
+        if (o->verify_spec && strcmp(cmd, "check")) return usage_error("--verify-spec is an option of %s", "check");
+        if (o->restart && strcmp(cmd, "run")) return usage_error("--restart is an option of %s", "run");
+        if (o->unit >= 0 && strcmp(cmd, "run")) return usage_error("--unit is an option of %s", "run");
+        return finish(!strcmp(cmd, "run") ? sk_app_run(o) : sk_app_check(o));
+    }
+    if (!strcmp(cmd, "plan") || !strcmp(cmd, "collect")) {
+        int plan = !strcmp(cmd, "plan");
+        if (argc < 1) return usage_error(plan ? "%s needs a CONFIG.yaml argument" : "%s needs a DIR argument", cmd);
+        if (o->restart || o->unit >= 0 || o->verify_spec)
+            return usage_error("%s takes no --restart, --unit or --verify-spec", cmd);
+        if (!plan && o->n_sets)
+            return usage_error("%s takes no --set, -o, --seed or -j: it reads DIR/config.yaml", cmd);
+        o->config_path = argv[0];
+        return finish(plan ? sk_app_plan(o) : sk_app_collect(o, argv[0]));
+    }
+    if (argc < 1) return usage_error("%s needs a FILE.h5 argument", cmd); /* info */
+    return finish(sk_app_info(argv[0]));
+}
+
 int main(int argc, char **argv)
 {
     enum { OPT_SEED = 1000, OPT_PROGRESS, OPT_VERIFY, OPT_RESTART, OPT_UNIT };
@@ -193,33 +224,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    const char *cmd = argv[optind++];
     o.sets = sets;
     o.n_sets = n_sets;
-    if (!strcmp(cmd, "run") || !strcmp(cmd, "check")) {
-        if (optind >= argc) return usage_error("%s needs a CONFIG.yaml argument", cmd);
-        if (optind + 1 < argc) return usage_error("unexpected argument '%s'", argv[optind + 1]);
-        o.config_path = argv[optind];
-        if (o.verify_spec && strcmp(cmd, "check")) return usage_error("--verify-spec is an option of %s", "check");
-        if (o.restart && strcmp(cmd, "run")) return usage_error("--restart is an option of %s", "run");
-        if (o.unit >= 0 && strcmp(cmd, "run")) return usage_error("--unit is an option of %s", "run");
-        return finish(!strcmp(cmd, "run") ? sk_app_run(&o) : sk_app_check(&o));
-    }
-    if (!strcmp(cmd, "plan") || !strcmp(cmd, "collect")) {
-        int plan = !strcmp(cmd, "plan");
-        if (optind >= argc)
-            return usage_error(plan ? "%s needs a CONFIG.yaml argument" : "%s needs a DIR argument", cmd);
-        if (optind + 1 < argc) return usage_error("unexpected argument '%s'", argv[optind + 1]);
-        if (o.restart || o.unit >= 0 || o.verify_spec)
-            return usage_error("%s takes no --restart, --unit or --verify-spec", cmd);
-        if (!plan && n_sets) return usage_error("%s takes no --set, -o, --seed or -j: it reads DIR/config.yaml", cmd);
-        o.config_path = argv[optind];
-        return finish(plan ? sk_app_plan(&o) : sk_app_collect(&o, argv[optind]));
-    }
-    if (!strcmp(cmd, "info")) {
-        if (optind >= argc) return usage_error("%s needs a FILE.h5 argument", cmd);
-        if (optind + 1 < argc) return usage_error("unexpected argument '%s'", argv[optind + 1]);
-        return finish(sk_app_info(argv[optind]));
-    }
-    return usage_error("unknown command '%s' (expected run, check, plan, collect or info)", cmd);
+    return command(&o, argv[optind], argc - optind - 1, argv + optind + 1);
 }
