@@ -117,6 +117,8 @@ typedef struct {
     const sk_plan_eps *eps;
     int n_tasks, *code, *state; /* state: 0 to do, 1 given out, 2 done */
     int *ep_task;               /* endpoint training j -> its task, or -1 (already made) */
+    int *unit_task;             /* unit k -> its task, or -1 (complete) */
+    int first;                  /* tasks before it are all given out */
     int n_ranks, stopped, failed;
     int units_total, units_done;
     double unit_seconds, t0;
@@ -155,12 +157,15 @@ static void progress(coord *c, int t, int rank)
                c->units_done, c->units_total, eta);
 }
 
-/* The task for `rank` (TASK_WAIT, or TASK_STOP when nothing is left). */
+/* The task for `rank` (TASK_WAIT, or TASK_STOP when nothing is left): the
+ * first one not given out whose endpoint trainings are done. */
 static int next_task(coord *c, int rank)
 {
     int pending = 0;
+    while (c->first < c->n_tasks && c->state[c->first] != 0)
+        c->first++;
     if (!c->failed)
-        for (int t = 0; t < c->n_tasks; t++) {
+        for (int t = c->first; t < c->n_tasks; t++) {
             if (c->state[t] != 0) continue;
             pending = 1;
             if (!ready(c, t)) continue;
@@ -175,8 +180,8 @@ static int next_task(coord *c, int rank)
 
 static void finished(coord *c, const request *q, int rank)
 {
-    for (int t = 0; t < c->n_tasks; t++)
-        if (c->code[t] == q->done) c->state[t] = 2;
+    int t = q->done >= 0 ? c->unit_task[q->done] : c->ep_task[-1 - q->done];
+    if (t >= 0) c->state[t] = 2;
     if (q->done >= 0) {
         c->units_done++;
         c->unit_seconds += q->seconds;
@@ -216,7 +221,8 @@ static sk_status make_tasks(coord *c, const sk_app_opts *o, sk_config *u)
     c->code = sk_alloc_n((size_t)(c->eps->n + p->n_units + 1), sizeof *c->code);
     c->state = sk_alloc_n((size_t)(c->eps->n + p->n_units + 1), sizeof *c->state);
     c->ep_task = sk_alloc_n((size_t)(c->eps->n + 1), sizeof *c->ep_task);
-    if (!c->code || !c->state || !c->ep_task) return SK_ENOMEM;
+    c->unit_task = sk_alloc_n((size_t)(p->n_units + 1), sizeof *c->unit_task);
+    if (!c->code || !c->state || !c->ep_task || !c->unit_task) return SK_ENOMEM;
     for (int j = 0; j < c->eps->n; j++) {
         c->ep_task[j] = -1;
         if (sk_file_exists(c->eps->ep[j].path)) continue;
@@ -226,10 +232,12 @@ static sk_status make_tasks(coord *c, const sk_app_opts *o, sk_config *u)
     for (int k = 0; k < p->n_units; k++) {
         sk_status st = sk_plan_unit(p, k, u);
         if (st != SK_OK) return st;
+        c->unit_task[k] = -1;
         if (!o->restart && sk_plan_unit_complete(u, sk_plan_multi(p))) {
             sk_log_out(c->log, "unit %d is complete from an earlier run: reused (--restart redoes it)", k);
             continue;
         }
+        c->unit_task[k] = c->n_tasks;
         c->code[c->n_tasks++] = k;
         c->units_total++;
     }
@@ -299,6 +307,7 @@ static sk_status rank0(const sk_app_opts *o, const sk_app_opts *quiet, const sk_
     sk_free(c.code);
     sk_free(c.state);
     sk_free(c.ep_task);
+    sk_free(c.unit_task);
     return st;
 }
 

@@ -266,24 +266,42 @@ static void ranges(const int *items, int n, char *buf, size_t len)
             k += (size_t)snprintf(buf + k, len - k, "%s%d", k ? ", " : "", items[i]);
         i = j;
     }
+    if (k >= len && len > 4) snprintf(buf + len - 4, 4, "..."); /* cut short */
 }
 
+/* Each endpoint training with the units that need it (one pass over the
+ * units: the lists are the units grouped by endpoint). */
 static void print_endpoints(const sk_plan *p, const sk_plan_eps *eps)
 {
-    int *who = sk_alloc_n((size_t)p->n_units, sizeof *who);
+    int *start = sk_alloc_n((size_t)eps->n + 1, sizeof *start),
+        *who = sk_alloc_n((size_t)(2 * p->n_units + 1), sizeof *who);
+    int *fill = sk_alloc_n((size_t)eps->n + 1, sizeof *fill);
     char list[512];
     printf("endpoint trainings: %d (each made once, before the units that need it; a unit makes the ones that do "
            "not exist yet, the others wait on its lock)\n",
            eps->n);
-    for (int j = 0; j < eps->n && who; j++) {
-        int m = 0;
-        for (int k = 0; k < p->n_units; k++)
-            if (eps->needs[k][0] == j || eps->needs[k][1] == j) who[m++] = k;
-        ranges(who, m, list, sizeof list);
+    if (!start || !who || !fill) goto done;
+    for (int k = 0; k < p->n_units; k++)
+        for (int e = 0; e < 2; e++)
+            if (eps->needs[k][e] >= 0 && (e == 0 || eps->needs[k][1] != eps->needs[k][0]))
+                start[eps->needs[k][e] + 1]++;
+    for (int j = 0; j < eps->n; j++)
+        start[j + 1] += start[j];
+    for (int k = 0; k < p->n_units; k++)
+        for (int e = 0; e < 2; e++) {
+            int j = eps->needs[k][e];
+            if (j >= 0 && (e == 0 || eps->needs[k][1] != eps->needs[k][0])) who[start[j] + fill[j]++] = k;
+        }
+    for (int j = 0; j < eps->n; j++) {
+        int m = start[j + 1] - start[j];
+        ranges(who + start[j], m, list, sizeof list);
         printf("  E%-3d model %c seed %-6lld %s %-9s needed by unit%s %s\n", j, 'a' + eps->ep[j].e, eps->ep[j].seed,
                eps->ep[j].path, sk_file_exists(eps->ep[j].path) ? "(made)" : "(to make)", m == 1 ? "" : "s", list);
     }
+done:
+    sk_free(start);
     sk_free(who);
+    sk_free(fill);
 }
 
 static void print_units(const sk_plan *p, const sk_plan_eps *eps, sk_config *u)
