@@ -14,7 +14,11 @@ cd "$tmp" || exit 1
 fail=0
 cfg="$TOP_SRCDIR/configs/smoke_align.yaml"
 A="--set repeat=2 --set sweep.key=model.hidden --set sweep.values=[[8],[12],[16]] -j 1 --progress never"
-# Open MPI refuses root and more ranks than cores unless told; both are harmless here.
+# Open MPI refuses root and more ranks than cores unless told; both are
+# harmless here. Its shared-memory single-copy transfers need ptrace rights
+# that containers often withhold: copy through the shared segment instead.
+OMPI_MCA_btl_vader_single_copy_mechanism=none
+export OMPI_MCA_btl_vader_single_copy_mechanism
 mpirun --allow-run-as-root --oversubscribe -np 3 "$SINKRB" run "$cfg" -o mp $A > mp.out 2> mp.err ||
   { echo "FAIL: mpirun -np 3 sinkrb run"; cat mp.out mp.err; exit 1; }
 "$SINKRB" run "$cfg" -o se $A > se.out 2>&1 || { echo "FAIL: the serial run"; cat se.out; exit 1; }
