@@ -129,37 +129,46 @@ static void read_interp(curves *cs, int r, const char *dir)
 
 /* Repetition r's accuracy_matrix.csv (method,after_task,task,accuracy, tasks
  * 1-based) into cs as each method's mean accuracy over the tasks seen. */
+#define MAXT 1000 /* continual.tasks at most */
+#define MAXM SK_CL_N_METHODS
+
 static void read_continual(curves *cs, int r, const char *dir)
 {
-    char path[SK_PATH_MAX + 32], *line = NULL, *f[4];
+    char path[SK_PATH_MAX + 32], *line = NULL, *f[4], names[MAXM][48];
     size_t cap = 0;
-    double sum[6][64] = {{0}}, x[64];
-    int cnt[6][64] = {{0}}, T = 0, nm = 0;
-    char names[6][48];
+    int T = 0, nm = 0;
+    struct {
+        double sum[MAXM][MAXT], x[MAXT];
+        int cnt[MAXM][MAXT];
+    } *w = sk_alloc(sizeof *w);
     snprintf(path, sizeof path, "%s/accuracy_matrix.csv", dir);
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return;
+    FILE *fp = w ? fopen(path, "rb") : NULL;
+    if (!fp) {
+        sk_free(w);
+        return;
+    }
     while (getline(&line, &cap, fp) > 0) {
         if (split_line(line, f, 4) != 4 || !strcmp(f[0], "method")) continue;
         int t = atoi(f[1]), i = atoi(f[2]), m = 0;
         while (m < nm && strcmp(names[m], f[0]))
             m++;
-        if (m == nm && nm < 6) snprintf(names[nm++], sizeof names[0], "%s", f[0]);
-        if (m >= nm || t < 1 || t > 64 || i < 1 || i > t) continue; /* seen tasks only */
-        sum[m][t - 1] += strtod(f[3], NULL);
-        cnt[m][t - 1]++;
+        if (m == nm && nm < MAXM) snprintf(names[nm++], sizeof names[0], "%s", f[0]);
+        if (m >= nm || t < 1 || t > MAXT || i < 1 || i > t) continue; /* seen tasks only */
+        w->sum[m][t - 1] += strtod(f[3], NULL);
+        w->cnt[m][t - 1]++;
         T = t > T ? t : T;
     }
     free(line);
     fclose(fp);
     for (int t = 0; t < T; t++)
-        x[t] = t + 1;
+        w->x[t] = t + 1;
     for (int m = 0; m < nm; m++) {
         curve *c = curve_of(cs, names[m], "");
-        if (!c || !grid(c, cs->n, T, x)) continue;
+        if (!c || !grid(c, cs->n, T, w->x)) continue;
         for (int t = 0; t < T; t++)
-            c->y[0][r * T + t] = cnt[m][t] ? sum[m][t] / cnt[m][t] : NAN;
+            c->y[0][r * T + t] = w->cnt[m][t] ? w->sum[m][t] / w->cnt[m][t] : NAN;
     }
+    sk_free(w);
 }
 
 /* Series of curve c's quantity q: the mean over the repetitions, and mean
