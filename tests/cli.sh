@@ -277,6 +277,28 @@ if [ -e "$TOP_SRCDIR/datasets/mnist/train-images-idx3-ubyte" ] || [ -e "$TOP_SRC
   rm -rf datasets
 fi
 
+# An endpoint that did not train (here: Adam at lr 100 kills the ReLU MLP, which
+# then predicts one class) stops the run before it is saved; train.allow_chance
+# keeps it, and a later run that loads the file sinkrb trained stops again.
+if [ -e "$TOP_SRCDIR/datasets/mnist/train-labels-idx1-ubyte" ] || [ -e "$TOP_SRCDIR/datasets/mnist/train-labels-idx1-ubyte.gz" ]; then
+  chance() { "$SINKRB" run "$TOP_SRCDIR/configs/smoke_train.yaml" -o chance --set dataset.name=mnist \
+    --set "dataset.path=$TOP_SRCDIR/datasets/mnist" --set dataset.train_limit=500 --set dataset.test_limit=1000 \
+    --set train.epochs=1 --set model.activation=relu --set train.lr=100 --progress never "$@"; }
+  expect 1 "model a \(seed 1, mlp 784-10-10 relu, trained\) did not train: its test accuracy [0-9.]+% is at chance \(1/10 = 10.00%\)" chance
+  expect 1 "HINT: .*train.lr.*train.allow_chance: true" chance
+  [ ! -e chance/model_a.h5 ] || { echo "FAIL: an endpoint at chance was saved"; fail=1; }
+  expect 0 "model a \(seed 1, trained\): .*kept \(train.allow_chance\)" chance --set train.allow_chance=true
+  expect 1 "model a \(seed 1, .*, loaded\) did not train: .*made by an earlier sinkrb run" chance
+fi
+
+# interpolation.repair adds a <method>+repair curve per method: in the summary,
+# interp.csv, the plots and metrics.json.
+expect 0 "weight_matching\+repair +[0-9.]+ +[0-9.]+" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o rep \
+  --set interpolation.repair=repair --set interpolation.repair_batches=2 --progress never
+grep -q '^naive+repair,test,' rep/interp.csv || { echo "FAIL: interp.csv lacks the +repair curves"; fail=1; }
+grep -q 'REPAIR' rep/lmc_loss.svg || { echo "FAIL: lmc_loss.svg lacks the +repair curves"; fail=1; }
+grep -q '"of": "activation_matching"' rep/metrics.json || { echo "FAIL: metrics.json lacks the repair entry"; fail=1; }
+
 # Only a truly absent weights path counts as absent: a dangling link is an error.
 ln -s no-such-file.h5 dangling.h5
 expect 1 "models.a.weights: dangling.h5 is a symbolic link to a missing file" "$SINKRB" run \
@@ -578,6 +600,59 @@ if [ -n "$ck" ]; then
   ls rs3 | grep -q ckpt && { echo "FAIL: the other recipe's checkpoint is still there: $(ls rs3)"; fail=1; }
 else
   echo "FAIL: no checkpoint appeared while training"; fail=1
+fi
+
+# Mode continual resumes too: a run killed (SIGTERM) once the checkpoint of
+# its first task is there (<output>/continual.ckpt) goes on after the
+# checkpoint's task when rerun, and ends with the accuracy matrices and
+# metrics (but for the times) of a run never stopped; the finished run
+# removes the checkpoint. --restart removes one instead, one of another
+# config is ignored.
+if [ -d "$TOP_SRCDIR/datasets/mnist" ]; then
+  cl_run() { "$SINKRB" --progress never run "$TOP_SRCDIR/configs/smoke_continual.yaml" \
+    --set dataset.path="$TOP_SRCDIR/datasets/mnist" "$@"; }
+  # same_continual DIR1 DIR2: the same accuracy matrices and metrics but for the times
+  same_continual() {
+    cmp -s "$1/accuracy_matrix.csv" "$2/accuracy_matrix.csv" ||
+      { echo "FAIL: $2/accuracy_matrix.csv differs from $1's"; diff "$1/accuracy_matrix.csv" "$2/accuracy_matrix.csv"; fail=1; }
+    for f in "$1" "$2"; do
+      grep -vE '"(started|finished|wall_seconds|seconds|load|continual)": [0-9"]' "$f/metrics.json" > "$f/metrics.notime"
+    done
+    cmp -s "$1/metrics.notime" "$2/metrics.notime" ||
+      { echo "FAIL: $2/metrics.json differs from $1's"; diff "$1/metrics.notime" "$2/metrics.notime"; fail=1; }
+  }
+  expect 0 "rebasin +[0-9.]+" cl_run -o cr0
+  [ -e cr0/continual.ckpt ] && { echo "FAIL: a finished continual run left its checkpoint"; fail=1; }
+  "$SINKRB" --progress never run "$TOP_SRCDIR/configs/smoke_continual.yaml" --set dataset.path="$TOP_SRCDIR/datasets/mnist" \
+    -o cr1 > cr1.out 2>&1 &
+  bg=$!
+  k=0
+  while [ ! -e cr1/continual.ckpt ] && [ $k -lt 1000 ]; do sleep 0.01; k=$((k + 1)); done
+  kill -TERM $bg
+  wait $bg
+  got=$?
+  [ "$got" = 143 ] || { echo "FAIL: a continual run killed after its first task exited $got, expected 143"; cat cr1.out; fail=1; }
+  if [ -e cr1/continual.ckpt ]; then
+    cp cr1/continual.ckpt cl_saved.ckpt
+    [ -e cr1/accuracy_matrix.csv ] && { echo "FAIL: the killed continual run wrote results"; fail=1; }
+    expect 0 "continual: resuming from the checkpoint cr1/continual.ckpt after [a-z]+ task [1-3]/3 \(method [1-6]/6\)" \
+      cl_run -o cr1
+    [ -e cr1/continual.ckpt ] && { echo "FAIL: the resumed continual run left its checkpoint"; fail=1; }
+    same_continual cr0 cr1
+    mkdir cr2 cr3
+    cp cl_saved.ckpt cr2/continual.ckpt
+    cp cl_saved.ckpt cr3/continual.ckpt
+    expect 0 "continual: --restart: removed the checkpoint cr2/continual.ckpt" cl_run -o cr2 --restart
+    [ -e cr2/continual.ckpt ] && { echo "FAIL: --restart left the continual checkpoint"; fail=1; }
+    same_continual cr0 cr2
+    pat="continual: ignoring the checkpoint cr3/continual.ckpt \(it will be replaced\): cr3/continual.ckpt: made by another"
+    expect 0 "$pat config" cl_run -o cr3 --set continual.epochs=1 --set 'continual.methods=[finetune]'
+    [ -e cr3/continual.ckpt ] && { echo "FAIL: the other config's continual checkpoint is still there"; fail=1; }
+  else
+    echo "FAIL: no continual checkpoint appeared"; fail=1
+  fi
+else
+  echo "note: datasets/mnist absent, continual resume not exercised (run datasets/fetch mnist)"
 fi
 
 [ $fail -eq 0 ] && echo "cli: $n checks ok"

@@ -18,6 +18,7 @@ run "$cfg/smoke_train.yaml" -o "$tmp/train"
 run "$cfg/smoke_train.yaml" -o "$tmp/train_val" --set dataset.validation=20 --set train.select=best_validation
 run "$cfg/smoke_align.yaml" -o "$tmp/align" --set 'align.methods=[weight_matching,activation_matching,ste,sinkhorn]' \
   --set 'sinkhorn.costs=[l2,mid]' --set sinkhorn.steps=20 --set sinkhorn.epochs=1 --set ste.epochs=1
+run "$cfg/smoke_align.yaml" -o "$tmp/repair" --set interpolation.repair=repair --set model.norm=layernorm
 run "$cfg/smoke_align.yaml" -o "$tmp/planted" --set models.b.planted=true --set model.norm=batchnorm \
   --set mode=sinkhorn --set 'sinkhorn.costs=[l2]' --set sinkhorn.steps=20
 # a reference section (published values beside the run's) and a validation split

@@ -753,7 +753,7 @@ START_TEST(test_set_messages)
     } cases[] = {
         {"train=1", "--set train=1: train is a section, not a key: set one of its keys train.KEY (epochs, batch_size, "
                     "eval_batch_size, optimizer, lr, momentum, nesterov, weight_decay, beta1, beta2, eps, schedule, "
-                    "warmup_epochs, step_epochs, gamma, clip_norm, select)"},
+                    "warmup_epochs, step_epochs, gamma, clip_norm, select, allow_chance)"},
         {"models.a=x", "--set models.a=x: models.a is a section, not a key: set one of its keys models.a.KEY "
                        "(weights, seed, train, dropout, rename)"},
         {"sweep=1", "--set sweep=1: sweep is a section, not a key: set one of its keys sweep.key, sweep.values, "

@@ -635,7 +635,7 @@ static void run_memory(const sk_config *cfg, int meth, sk_cl_memory *out)
     sk_rng_seed(&init, 1);
     sk_model_init(f.tr.m, &init);
     double acc[9];
-    ck_assert_int_eq(sk_cl_run_method(&f.tr, meth, acc, NULL, SK_PROGRESS_NEVER), SK_OK);
+    ck_assert_int_eq(sk_cl_run_method(&f.tr, meth, acc, NULL, SK_PROGRESS_NEVER, NULL), SK_OK);
     *out = f.tr.mem; /* taken over */
     memset(&f.tr.mem, 0, sizeof f.tr.mem);
     fixture_free(&f);
@@ -829,6 +829,41 @@ START_TEST(test_smoke_all_methods)
 }
 END_TEST
 
+/* EWC on split tasks with training augmentation: the Fisher reads its
+ * examples without augmentation (it once passed no rng to the augmenting
+ * fill and crashed); the run is deterministic. */
+START_TEST(test_ewc_split_augmented)
+{
+    sk_dataset ds;
+    make_ds(&ds, SK_DS_CIFAR10, 200, 60, 3, 8, 8, 10);
+    sk_config cfg;
+    sk_config_defaults(&cfg, "aug");
+    cfg.continual.benchmark = SK_CL_SPLIT_CIFAR10;
+    cfg.continual.tasks = 2;
+    cfg.continual.n_methods = 1;
+    cfg.continual.methods[0] = SK_CL_EWC;
+    cfg.continual.epochs = 1;
+    cfg.continual.batch_size = 20;
+    cfg.continual.fisher_samples = 30;
+    cfg.dataset.augment = 1;
+    sk_model_spec ms = {0};
+    ms.arch = SK_ARCH_MLP;
+    ms.n_hidden = 1;
+    ms.hidden[0] = 8;
+    ms.in_c = 3;
+    ms.in_h = 8;
+    ms.in_w = 8;
+    ms.n_out = 10;
+    sk_cl_results *r1 = NULL, *r2 = NULL;
+    ck_assert_msg(cl_run(&cfg, &ds, &ms, NULL, SK_PROGRESS_NEVER, &r1) == SK_OK, "%s", sk_err_msg());
+    ck_assert_msg(cl_run(&cfg, &ds, &ms, NULL, SK_PROGRESS_NEVER, &r2) == SK_OK, "%s", sk_err_msg());
+    ck_assert_mem_eq(sk_cl_results_matrix(r1, 0), sk_cl_results_matrix(r2, 0), sizeof(double) * 4);
+    sk_cl_results_free(r1);
+    sk_cl_results_free(r2);
+    sk_dataset_free(&ds);
+}
+END_TEST
+
 START_TEST(test_run_rejects_bad_input)
 {
     sk_dataset ds;
@@ -902,6 +937,7 @@ static Suite *continual_suite(void)
     tcase_add_test(tc, test_memory_default_per_task);
     tcase_add_test(tc, test_rebasin_loss_weighting);
     tcase_add_test(tc, test_smoke_all_methods);
+    tcase_add_test(tc, test_ewc_split_augmented);
     tcase_add_test(tc, test_run_rejects_bad_input);
     tcase_add_test(tc, test_smoke_rebasin);
     suite_add_tcase(s, tc);

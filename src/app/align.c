@@ -381,8 +381,8 @@ static void score_recovery(sk_pipe_state *ps, sk_method_result *me)
 
 static sk_status run_method(sk_run *r, sk_pipe_state *ps, const sk_align_kind *kind, sk_srb_cost cost)
 {
-    if (ps->n_methods == SK_APP_MAX_METHODS)
-        return sk_err(SK_ECONFIG, "too many methods (at most %d)", SK_APP_MAX_METHODS - 1);
+    if (ps->n_methods == SK_APP_MAX_ALIGNED)
+        return sk_err(SK_ECONFIG, "too many methods (at most %d)", SK_APP_MAX_ALIGNED - 1);
     sk_method_result *me = add_method(ps, kind, cost);
     double t0 = sk_now();
     me->perms = sk_perms_identity(ps->spec);

@@ -20,6 +20,7 @@
 #include "core/timer.h"
 #include "io/atomic.h"
 #include "io/h5w.h"
+#include "io/kvtext.h"
 #include "nn/optim.h"
 
 /* ---- fingerprints ---------------------------------------------------------------- */
@@ -53,7 +54,8 @@ sk_status sk_endpoint_recipe(const sk_config *c, int e, int init, sk_strbuf *out
         const char *key, *def;
         sk_config_key_info(i, &key, NULL, &def, NULL);
         int use =
-            !strncmp(key, "model.", 6) || (!init && !strncmp(key, "train.", 6) && strcmp(key, "train.eval_batch_size"));
+            !strncmp(key, "model.", 6) || (!init && !strncmp(key, "train.", 6) &&
+                                           strcmp(key, "train.eval_batch_size") && strcmp(key, "train.allow_chance"));
         for (int k = 0; k < SK_COUNT_OF(data_keys) && !use; k++)
             use =
                 !strcmp(key, data_keys[k]) && (!init || !strcmp(key, "dataset.name") || !strcmp(key, "dataset.labels"));
@@ -73,14 +75,6 @@ sk_status sk_endpoint_recipe(const sk_config *c, int e, int init, sk_strbuf *out
         if (!is_later || strcmp(val, def)) sk_strbuf_appendf(out, "%s: %s\n", key, val);
     }
     return st != SK_OK ? st : out->err;
-}
-
-static void fingerprint_of(const char *text, char *hex, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
-    snprintf(hex, n, "%016llx", (unsigned long long)h);
 }
 
 /* The lines of `want` whose value differs in `have` (or that `have` lacks), for the message. */
@@ -123,8 +117,9 @@ static sk_status check_fingerprint(const sk_config *c, int e, sk_endpoint *ep)
     if (st == SK_OK && have_fp) st = sk_h5w_read_attr(path, "recipe", &have);
     if (st == SK_OK && have_fp) st = sk_endpoint_recipe(c, e, c->models[e].train == SK_ENDPOINT_INIT, &want);
     if (st == SK_OK && have_fp) {
-        fingerprint_of(sk_strbuf_str(&want), want_fp, sizeof want_fp);
+        sk_kv_fingerprint(sk_strbuf_str(&want), want_fp, sizeof want_fp);
         snprintf(ep->fingerprint, sizeof ep->fingerprint, "%s", have_fp);
+        ep->recipe_trained = have && strstr(have, "\nsource: trained\n") != NULL;
         if (strcmp(have_fp, want_fp) != 0) {
             char diff[2048];
             recipe_diff(have ? have : "", sk_strbuf_str(&want), diff, sizeof diff);
@@ -240,7 +235,7 @@ static sk_status ckpt_begin(ckpt_ctx *k, sk_run *r, sk_pipe_state *ps, int e, sk
     const sk_config *c = &r->cfg;
     sk_strbuf text = SK_STRBUF_INIT;
     sk_status st = sk_endpoint_recipe(c, e, 0, &text);
-    if (st == SK_OK) fingerprint_of(sk_strbuf_str(&text), k->fingerprint, sizeof k->fingerprint);
+    if (st == SK_OK) sk_kv_fingerprint(sk_strbuf_str(&text), k->fingerprint, sizeof k->fingerprint);
     sk_strbuf_free(&text);
     if (st != SK_OK) return st;
     ckpt_path(c, e, k->path, sizeof k->path);
@@ -290,6 +285,7 @@ typedef struct {
     double last_sps;
     sk_provider *prov;
     int64_t per_epoch;
+    double train_loss, val_acc, test_acc, test_loss; /* of the last epoch trained */
 } epoch_ctx;
 
 static void on_epoch(void *ctx, const sk_epoch_info *in)
@@ -297,6 +293,10 @@ static void on_epoch(void *ctx, const sk_epoch_info *in)
     epoch_ctx *e = ctx;
     char line[512], val[128] = "";
     e->last_sps = in->samples_per_s;
+    e->train_loss = in->train_loss;
+    e->val_acc = in->val_acc;
+    e->test_acc = in->test_acc;
+    e->test_loss = in->test_loss;
     if (isnan(in->train_acc)) {
         if (!isnan(in->val_loss)) snprintf(val, sizeof val, " | val loss %.5f%s", in->val_loss, in->best ? " *" : "");
         snprintf(line, sizeof line, "model %c epoch %d/%d: train loss %.5f%s | test loss %.5f | %.0f samples/s", e->who,
@@ -326,6 +326,53 @@ static int optim_step(void *optctx, sk_tset *params, sk_tset *grads, int64_t ste
     return 0;
 }
 
+/* ---- endpoints that did not train (train.allow_chance) --------------------------- */
+
+#define CHANCE_ACC_MARGIN 0.03 /* accuracy at most 1/classes + this is chance */
+#define CHANCE_LOSS_TOL 0.005  /* a loss within this of ln(classes) is flat */
+
+/* A classifier endpoint e whose accuracy (on split acc_split) is at chance,
+ * or whose loss (loss_what) is NaN or flat at ln(classes), did not train:
+ * an error when fatal (and train.allow_chance is off), else a warning in
+ * the log. Regression is checked for a NaN loss only. */
+static sk_status check_chance(sk_run *r, const sk_pipe_state *ps, int e, const char *acc_split, double acc,
+                              const char *loss_what, double loss, int fatal)
+{
+    const sk_config *c = &r->cfg;
+    int K = ps->ds.train.n_classes;
+    double lnk = K > 0 ? log((double)K) : NAN;
+    char why[256] = "";
+    if (isnan(loss) || isinf(loss))
+        snprintf(why, sizeof why, "its %s is %g", loss_what, loss);
+    else if (K > 1 && fabs(loss - lnk) <= CHANCE_LOSS_TOL)
+        snprintf(why, sizeof why, "its %s %.4f is flat at ln(%d) = %.4f", loss_what, loss, K, lnk);
+    else if (K > 1 && !isnan(acc) && acc <= 1.0 / K + CHANCE_ACC_MARGIN)
+        snprintf(why, sizeof why, "its %s accuracy %.2f%% is at chance (1/%d = %.2f%%)", acc_split, 100 * acc, K,
+                 100.0 / K);
+    if (!why[0]) return SK_OK;
+    const char *src = ps->ep[e].action == SK_EP_LOAD ? "loaded" : "trained";
+    if (c->train.allow_chance) {
+        sk_log_err(r->log, "model %c (seed %lld, %s): %s; kept (train.allow_chance)", 'a' + e, c->models[e].seed, src,
+                   why);
+        return SK_OK;
+    }
+    if (!fatal) {
+        sk_log_err(r->log,
+                   "warning: model %c (seed %lld, loaded from %s): %s; it may not be a trained network (set "
+                   "train.allow_chance: true to silence this)",
+                   'a' + e, c->models[e].seed, c->models[e].weights, why);
+        return SK_OK;
+    }
+    return sk_err(SK_ENUMERIC,
+                  "model %c (seed %lld, %s, %s) did not train: %s%s\nHINT: a longer warm-up (train.warmup_epochs "
+                  "with train.schedule: cosine), a lower train.lr, a norm (model.norm) or more train.epochs usually "
+                  "fix it; set train.allow_chance: true to keep such an endpoint deliberately",
+                  'a' + e, c->models[e].seed, ps->model_desc, src, why,
+                  ps->ep[e].action == SK_EP_LOAD ? " (its weights file was made by an earlier sinkrb run: delete it "
+                                                   "to retrain)"
+                                                 : "; its weights were not saved");
+}
+
 /* Train endpoint e from its seeded initialisation into ps->ep[e].theta
  * (models.X.train false: keep the initialisation). */
 static sk_status train(sk_run *r, sk_pipe_state *ps, int e, sk_provider *tr, sk_provider *va, sk_provider *te,
@@ -352,7 +399,7 @@ static sk_status train(sk_run *r, sk_pipe_state *ps, int e, sk_provider *tr, sk_
     sk_log_err(r->log, "training model %c (%s%s, seed %llu, %d epochs, %s, %lld examples)", 'a' + e, ps->model_desc,
                drop, (unsigned long long)seed, c->train.epochs, sk_opt_kind_name(c->train.optimizer),
                (long long)ps->ds.train.n);
-    epoch_ctx ec = {r, (char)('a' + e), c->train.epochs, 0, tr, ps->ds.train.n};
+    epoch_ctx ec = {r, (char)('a' + e), c->train.epochs, 0, tr, ps->ds.train.n, NAN, NAN, NAN, NAN};
     char label[32];
     snprintf(label, sizeof label, "model %c", 'a' + e);
     if (sk_progress_bars(r->opts->progress))
@@ -395,6 +442,12 @@ static sk_status train(sk_run *r, sk_pipe_state *ps, int e, sk_provider *tr, sk_
     tr->bar = NULL;
     sk_optim_free(opt);
     if (st != SK_OK) return st;
+    /* The kept epoch's accuracy: its validation accuracy, else the last epoch's test accuracy. */
+    int best = c->train.select == SK_TRAIN_SELECT_BEST_VALIDATION;
+    double acc = best ? tc.selected_val_acc : va ? ec.val_acc : ec.test_acc;
+    if ((st = check_chance(r, ps, e, va ? "validation" : "test", acc, "final training loss", ec.train_loss, 1)) !=
+        SK_OK)
+        return st;
     ep->trained = 1;
     ep->epochs = c->train.epochs;
     ep->selected_val_loss = tc.selected_val_loss;
@@ -425,7 +478,7 @@ static sk_status save(sk_run *r, sk_pipe_state *ps, int e, double t0)
     st = sk_endpoint_recipe(c, e, ps->ep[e].action == SK_EP_INIT, &text);
     if (st == SK_OK) {
         char sel[24];
-        fingerprint_of(sk_strbuf_str(&text), ps->ep[e].fingerprint, sizeof ps->ep[e].fingerprint);
+        sk_kv_fingerprint(sk_strbuf_str(&text), ps->ep[e].fingerprint, sizeof ps->ep[e].fingerprint);
         snprintf(sel, sizeof sel, "%d", ps->ep[e].selected_epoch);
         /* selected_epoch: the epoch train.select best_validation kept, for later runs that load it */
         const char *attrs[] = {"fingerprint",        ps->ep[e].fingerprint, "recipe",
@@ -549,7 +602,7 @@ int sk_endpoint_cached(const sk_config *c, int e, char *fp, size_t fpn, char *pa
     if (t != SK_ENDPOINT_AUTO && t != SK_ENDPOINT_IF_MISSING && t != SK_ENDPOINT_INIT) return 0;
     sk_strbuf text = SK_STRBUF_INIT;
     int ok = sk_endpoint_recipe(c, e, t == SK_ENDPOINT_INIT, &text) == SK_OK;
-    if (ok) fingerprint_of(sk_strbuf_str(&text), fp, fpn);
+    if (ok) sk_kv_fingerprint(sk_strbuf_str(&text), fp, fpn);
     sk_strbuf_free(&text);
     if (!ok) sk_err_clear();
     return ok && snprintf(path, n, "%s/%s.h5", c->endpoints.cache, fp) < (int)n;
@@ -599,55 +652,17 @@ sk_status sk_endpoints_evaluate(sk_run *r, sk_pipe_state *ps)
             sk_log_out(r->log, "model %c%s: train loss %.4f acc %.2f%%%s, test loss %.4f acc %.2f%%", 'a' + e, sel,
                        ep->train_loss, 100 * ep->train_acc, val, ep->test_loss, 100 * ep->test_acc);
         }
+        int has_val = !isnan(ep->val_loss);
+        if (ep->action == SK_EP_LOAD &&
+            (st = check_chance(r, ps, e, has_val ? "validation" : "test", has_val ? ep->val_acc : ep->test_acc,
+                               "training loss", ep->train_loss, ep->recipe_trained)) != SK_OK)
+            return st;
     }
     sk_run_stage(r, "evaluate", sk_now() - t0);
     return SK_OK;
 }
 
 /* ---- checkpoints ---------------------------------------------------------------- */
-
-static void rng_text(const sk_rng *g, char *buf, size_t n)
-{
-    snprintf(buf, n, "%016llx %016llx %016llx %016llx", (unsigned long long)g->s[0], (unsigned long long)g->s[1],
-             (unsigned long long)g->s[2], (unsigned long long)g->s[3]);
-}
-
-/* The value of "key: value" line `key` of text (NULL when absent). */
-static const char *ckpt_value(const char *text, const char *key)
-{
-    size_t k = strlen(key);
-    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
-        if (!strncmp(l, key, k) && l[k] == ':' && l[k + 1] == ' ') return l + k + 2;
-    return NULL;
-}
-
-static int ckpt_ll(const char *text, const char *key, long long *v)
-{
-    const char *s = ckpt_value(text, key);
-    char end;
-    return s && sscanf(s, "%lld%c", v, &end) == 2 && end == '\n';
-}
-
-static int ckpt_double(const char *text, const char *key, double *v)
-{
-    const char *s = ckpt_value(text, key);
-    char *end;
-    if (!s) return 0;
-    *v = strtod(s, &end);
-    return end != s && *end == '\n';
-}
-
-static int ckpt_rng(const char *text, const char *key, sk_rng *g)
-{
-    const char *s = ckpt_value(text, key);
-    unsigned long long w[4];
-    char end;
-    if (!s || sscanf(s, "%16llx %16llx %16llx %16llx%c", &w[0], &w[1], &w[2], &w[3], &end) != 5 || end != '\n')
-        return 0;
-    for (int i = 0; i < 4; i++)
-        g->s[i] = (uint64_t)w[i];
-    return (w[0] | w[1] | w[2] | w[3]) != 0; /* xoshiro's one invalid state */
-}
 
 /* Group g of a checkpoint: 0 the parameters, 1 and 2 the optimiser's sets,
  * CKPT_BEST the parameters of the selected epoch so far (best_validation). */
@@ -682,7 +697,7 @@ sk_status sk_ckpt_write(const sk_ckpt *ck, int epoch, int64_t global_step)
                       (long long)ck->prov->n);
     sk_tset *all = sk_tset_new();
     sk_strbuf text = SK_STRBUF_INIT;
-    char name[SK_NAME_MAX + 32], rm[80], rd[80];
+    char name[SK_NAME_MAX + 32];
     sk_status st = all ? SK_OK : SK_ENOMEM;
     for (int g = 0; g <= CKPT_BEST && st == SK_OK; g++)
         for (int i = 0; src[g] && i < src[g]->n && st == SK_OK; i++) {
@@ -702,15 +717,15 @@ sk_status sk_ckpt_write(const sk_ckpt *ck, int epoch, int64_t global_step)
                 memcpy(all->t[k].data, src[g]->t[i].data, (size_t)src[g]->t[i].numel * sizeof(float));
         for (int64_t i = 0; i < ck->prov->n; i++)
             all->t[k].data[i] = (float)ck->prov->idx[i];
-        rng_text(ck->rng, rm, sizeof rm);
-        rng_text(&ck->prov->rng, rd, sizeof rd);
-        sk_strbuf_appendf(&text,
-                          "epoch: %d\nepochs: %d\nglobal_step: %lld\noptimizer_steps: %lld\n"
-                          "rng_model: %s\nrng_data: %s\n",
-                          epoch, ck->epochs, (long long)global_step, (long long)steps, rm, rd);
-        if (ck->best) /* hexadecimal: the values come back bit for bit */
-            sk_strbuf_appendf(&text, "selected_epoch: %d\nselected_val_loss: %a\nselected_val_acc: %a\n",
-                              *ck->selected_epoch, *ck->selected_val_loss, *ck->selected_val_acc);
+        sk_strbuf_appendf(&text, "epoch: %d\nepochs: %d\nglobal_step: %lld\noptimizer_steps: %lld\n", epoch, ck->epochs,
+                          (long long)global_step, (long long)steps);
+        sk_kv_put_rng(&text, "rng_model", ck->rng);
+        sk_kv_put_rng(&text, "rng_data", &ck->prov->rng);
+        if (ck->best) {
+            sk_strbuf_appendf(&text, "selected_epoch: %d\n", *ck->selected_epoch);
+            sk_kv_put_doubles(&text, "selected_val_loss", ck->selected_val_loss, 1);
+            sk_kv_put_doubles(&text, "selected_val_acc", ck->selected_val_acc, 1);
+        }
         st = text.err;
     }
     if (st == SK_OK) {
@@ -781,16 +796,16 @@ sk_status sk_ckpt_read(const sk_ckpt *ck, int *epoch, int64_t *global_step)
     if (st == SK_OK) st = sk_h5w_read_attr(ck->path, "checkpoint", &text);
     if (st == SK_OK && !text) st = sk_err(SK_EINVAL, "%s: not a checkpoint (no checkpoint attribute)", ck->path);
     if (st == SK_OK) {
-        if (!ckpt_ll(text, "epoch", &ep) || !ckpt_ll(text, "epochs", &eps) || !ckpt_ll(text, "global_step", &gs) ||
-            !ckpt_ll(text, "optimizer_steps", &steps) || !ckpt_rng(text, "rng_model", &rm) ||
-            !ckpt_rng(text, "rng_data", &rd))
+        if (!sk_kv_ll(text, "epoch", &ep) || !sk_kv_ll(text, "epochs", &eps) || !sk_kv_ll(text, "global_step", &gs) ||
+            !sk_kv_ll(text, "optimizer_steps", &steps) || !sk_kv_rng(text, "rng_model", &rm) ||
+            !sk_kv_rng(text, "rng_data", &rd))
             st = sk_err(SK_EINVAL, "%s: the checkpoint attribute lacks a field or has a bad value", ck->path);
         else if (eps != ck->epochs || ep < 1 || ep > eps || gs < 0 || steps < 0)
             st = sk_err(SK_EINVAL, "%s: epoch %lld of %lld (global step %lld) does not fit a training of %d epochs",
                         ck->path, ep, eps, gs, ck->epochs);
-        else if (ck->best && (!ckpt_ll(text, "selected_epoch", &sel) || sel < 1 || sel > ep ||
-                              !ckpt_double(text, "selected_val_loss", &sel_loss) ||
-                              !ckpt_double(text, "selected_val_acc", &sel_acc)))
+        else if (ck->best && (!sk_kv_ll(text, "selected_epoch", &sel) || sel < 1 || sel > ep ||
+                              !sk_kv_doubles(text, "selected_val_loss", &sel_loss, 1) ||
+                              !sk_kv_doubles(text, "selected_val_acc", &sel_acc, 1)))
             st = sk_err(SK_EINVAL, "%s: the checkpoint lacks the selected epoch of train.select best_validation",
                         ck->path);
     }

@@ -47,6 +47,68 @@ static sk_status curve(sk_run *r, sk_pipe_state *ps, sk_method_result *me, sk_lm
     return SK_OK;
 }
 
+/* ---- interpolation.repair: a +repair curve per method -------------------------- */
+
+static void repair_json(sk_json *j, const sk_method_result *me)
+{
+    sk_json_obj_begin(j, "repair");
+    sk_json_str(j, "of", me->repair.of);
+    sk_json_int(j, "points", me->repair.points);
+    sk_json_int(j, "examples", me->repair.examples);
+    sk_json_num(j, "seconds", me->repair.seconds);
+    sk_json_obj_end(j);
+}
+
+/* The +repair curves' kind: none of an alignment's own results. */
+static const sk_align_kind repair_kind = {"REPAIR", 0, NULL, NULL, repair_json, NULL, NULL, NULL};
+
+/* For each of the first n methods, a curve of the same path with REPAIR at
+ * every lambda (lmc/repair.h), as the method <name>+repair. */
+static sk_status repair_curves(sk_run *r, sk_pipe_state *ps, int n, sk_lmc_opts *o)
+{
+    const sk_config *c = &r->cfg;
+    sk_provider fixed;
+    sk_repair_data d;
+    sk_repair_stats sa, sb;
+    memset(&sa, 0, sizeof sa);
+    memset(&sb, 0, sizeof sb);
+    memset(&d, 0, sizeof d);
+    sk_status st = sk_provider_init_fixed(&fixed, &ps->ds, &ps->ds.train, c->train.eval_batch_size, (uint64_t)c->seed);
+    if (st != SK_OK) return st;
+    st = sk_repair_data_load(ps->m, sk_provider_next, &fixed, c->interpolation.repair_batches, &d);
+    sk_provider_free(&fixed);
+    if (st == SK_OK) st = sk_repair_stats_compute(ps->m, ps->ep[0].theta, &d, &sa);
+    for (int k = 0; k < n && st == SK_OK; k++) {
+        const sk_method_result *base = &ps->meth[k];
+        sk_method_result *me = &ps->meth[ps->n_methods++];
+        double t0 = sk_now();
+        memset(me, 0, sizeof *me);
+        me->kind = &repair_kind;
+        snprintf(me->name, sizeof me->name, "%.40s+repair", base->name);
+        snprintf(me->label, sizeof me->label, "%.38s + REPAIR", base->label);
+        me->aligned = base->aligned; /* borrowed (perms NULL: not freed) */
+        me->seconds = base->seconds;
+        me->units = base->units;
+        me->matched = base->matched;
+        me->repair.of = base->name;
+        me->repair.points = sa.n_points;
+        me->repair.examples = d.n;
+        sk_repair_stats_free(&sb);
+        if ((st = sk_repair_stats_compute(ps->m, me->aligned, &d, &sb)) != SK_OK) break;
+        o->repair_a = &sa;
+        o->repair_b = &sb;
+        o->repair_data = &d;
+        st = curve(r, ps, me, o);
+        o->repair_a = o->repair_b = NULL;
+        o->repair_data = NULL;
+        me->repair.seconds = sk_now() - t0;
+    }
+    sk_repair_stats_free(&sa);
+    sk_repair_stats_free(&sb);
+    sk_repair_data_free(&d);
+    return st;
+}
+
 sk_status sk_interp_all(sk_run *r, sk_pipe_state *ps)
 {
     const sk_config *c = &r->cfg;
@@ -73,8 +135,10 @@ sk_status sk_interp_all(sk_run *r, sk_pipe_state *ps)
         o.eval_ctx[s] = &prov[s];
     }
     o.loss = ps->loss;
-    for (int k = 0; k < ps->n_methods && st == SK_OK; k++)
+    int n = ps->n_methods;
+    for (int k = 0; k < n && st == SK_OK; k++)
         st = curve(r, ps, &ps->meth[k], &o);
+    if (st == SK_OK && c->interpolation.repair == SK_REPAIR_REPAIR) st = repair_curves(r, ps, n, &o);
     for (int s = 0; s < S; s++)
         sk_provider_free(&prov[s]);
     sk_provider_free(&bn);

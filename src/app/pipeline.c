@@ -3,6 +3,7 @@
  * connectivity curves, and the results files; or the continual mode. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app/options.h"
 #include "app/state.h"
@@ -41,9 +42,11 @@ sk_status sk_run_validate_inputs(sk_run *r)
 static sk_status run_continual(sk_run *r, sk_pipe_state *ps)
 {
     sk_cl_opts o;
+    char ckpt[SK_PATH_MAX + 32], fp[24];
     double t0 = sk_now();
     sk_options_continual(&r->cfg, &o);
-    sk_status st = sk_continual_run(&o, &ps->ds, &ps->ms, r->log, r->opts->progress, &ps->cl);
+    sk_status st = sk_cl_ckpt_begin(r, &o, ckpt, sizeof ckpt, fp, sizeof fp);
+    if (st == SK_OK) st = sk_continual_run(&o, &ps->ds, &ps->ms, r->log, r->opts->progress, &ps->cl);
     if (st != SK_OK) return st;
     sk_run_stage(r, "continual", sk_now() - t0);
     char path[SK_PATH_MAX + 32];
@@ -53,6 +56,7 @@ static sk_status run_continual(sk_run *r, sk_pipe_state *ps)
     sk_run_wrote(r, path);
     st = sk_cl_write_outputs(ps->cl, r->cfg.output);
     if (st != SK_OK) return st;
+    unlink(ckpt); /* the results are saved: the checkpoint has served (one left behind would only resume at the end) */
     sk_cl_print_summary(ps->cl, r->log);
     return SK_OK;
 }

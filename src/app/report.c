@@ -180,8 +180,11 @@ void sk_report_summary(sk_run *r, sk_pipe_state *ps)
     const sk_config *c = &r->cfg;
     int P = c->interpolation.points, S = c->interpolation.n_splits, mid = (P - 1) / 2;
     char line[512];
+    int w = 22; /* the method column: the longest name (+repair curves are longer) */
+    for (int m = 0; m < ps->n_methods; m++)
+        if ((int)strlen(ps->meth[m].name) > w) w = (int)strlen(ps->meth[m].name);
     sk_log_out(r->log, "%s", "");
-    int n = snprintf(line, sizeof line, "%-22s", "method");
+    int n = snprintf(line, sizeof line, "%-*s", w, "method");
     for (int s = 0; s < S; s++) {
         char col[64];
         snprintf(col, sizeof col, "barrier %s", sk_split_name(c->interpolation.splits[s]));
@@ -201,7 +204,7 @@ void sk_report_summary(sk_run *r, sk_pipe_state *ps)
     sk_log_out(r->log, "%s", line);
     for (int m = 0; m < ps->n_methods; m++) {
         const sk_method_result *me = &ps->meth[m];
-        n = snprintf(line, sizeof line, "%-22s", me->name);
+        n = snprintf(line, sizeof line, "%-*s", w, me->name);
         for (int s = 0; s < S; s++)
             n += snprintf(line + n, sizeof line - (size_t)n, " %14.4f", me->bl[s].barrier);
         for (int s = 0; s < S && !ps->loss.regression; s++)

@@ -26,11 +26,13 @@
 #include "rebasin/srb.h"
 #include "rebasin/ste.h"
 
-#define SK_APP_MAX_METHODS 12 /* naive + at most 11 aligned models */
+#define SK_APP_MAX_ALIGNED 12 /* naive + at most 11 aligned models */
+#define SK_APP_MAX_METHODS 24 /* and as many +repair curves (interpolation.repair) */
 
 typedef struct {
     int action;           /* sk_ep_action (app/options.h): loaded, trained, initialisation, planted */
     int trained;          /* trained by this run */
+    int recipe_trained;   /* loaded: the file's recipe says sinkrb trained it ("source: trained") */
     char fingerprint[24]; /* of the recipe that made the weights ("" for a file without one) */
     double seconds, samples_per_s;
     int epochs;
@@ -64,7 +66,13 @@ typedef struct {
         sk_srb_result srb; /* per-epoch soft and hard costs */
         sk_ste_result ste; /* per-epoch midpoint losses */
     } res;
-    int64_t units, matched;      /* planted B: units whose planted partner was found */
+    int64_t units, matched; /* planted B: units whose planted partner was found */
+    struct {                /* a +repair curve (app/interp.c): its plain curve's method */
+        const char *of;     /* NULL for the plain curves */
+        int points;         /* REPAIR points of the model */
+        int64_t examples;   /* statistics examples */
+        double seconds;     /* the curve's wall time, REPAIR included */
+    } repair;
     double *lambda, *loss, *acc; /* (points), (n_splits * points) */
     sk_barrier bl[2], ba[2];     /* loss / accuracy barriers per split */
 } sk_method_result;
@@ -173,6 +181,12 @@ SK_MUST_CHECK sk_status sk_ckpt_write(const sk_ckpt *ck, int epoch, int64_t glob
  * carries another fingerprint or does not fit the parts (shapes, optimiser,
  * number of examples). */
 SK_MUST_CHECK sk_status sk_ckpt_read(const sk_ckpt *ck, int *epoch, int64_t *global_step);
+
+/* cl_ckpt.c: point o->ckpt at <output>/continual.ckpt (path and fp are the
+ * caller's buffers, SK_PATH_MAX + 32 and 24 bytes) with the fingerprint of
+ * r's config; with --restart, remove the file first. The caller removes it
+ * once the results are written. */
+SK_MUST_CHECK sk_status sk_cl_ckpt_begin(sk_run *r, sk_cl_opts *o, char *path, size_t path_n, char *fp, size_t fp_n);
 
 /* fetch.c: when dataset.path is the default folder and the data set is not
  * there, fetch it (datasets/fetch); an error when that fails. */

@@ -126,6 +126,7 @@ typedef struct {
         int step_epochs;
         double gamma, clip_norm;
         sk_train_select select;
+        int allow_chance; /* accept endpoints at chance level (app/endpoint.c) */
     } train;
     struct {
         int n_methods;
@@ -164,6 +165,8 @@ typedef struct {
         int n_splits;
         sk_split_id splits[SK_CFG_LIST];
         sk_bnreset bn_reset;
+        sk_repair_kind repair;
+        int repair_batches;
     } interpolation;
     struct {
         sk_cl_bench_kind benchmark;

@@ -194,6 +194,11 @@ const sk_cfg_key sk_cfg_schema[] = {
     ENUM("train.select", train.select, "last", sk_train_select_names,
          "the epoch whose weights an endpoint keeps (and saves): last, or best_validation = the epoch with the lowest "
          "validation loss, ties to the earliest (needs dataset.validation; every epoch is still trained)"),
+    BOOL("train.allow_chance", train.allow_chance, "false",
+         "accept a classifier endpoint at chance level: by default a trained endpoint whose validation (else test) "
+         "accuracy is within 3 points of 1/classes, or whose final training loss is NaN or within 0.005 of "
+         "ln(classes), stops the run (exit 1), and so does a loaded file that sinkrb trained; other loaded files "
+         "only warn. Untrained (init) and planted endpoints are never checked. Not part of the weights' recipe"),
 
     ELIST("align.methods", align.methods, align.n_methods, "[weight_matching, activation_matching]",
           sk_align_method_names, "alignment methods compared in one run"),
@@ -254,6 +259,14 @@ const sk_cfg_key sk_cfg_schema[] = {
           "splits evaluated along the path"),
     ENUM("interpolation.bn_reset", interpolation.bn_reset, "auto", sk_bnreset_names,
          "re-estimate BatchNorm statistics at each lambda (auto = when the model has BatchNorm)"),
+    ENUM("interpolation.repair", interpolation.repair, "none", sk_repair_kind_names,
+         "REPAIR (Jordan et al. 2023; beyond the published re-basin code): repair = also evaluate every method's path "
+         "with each hidden layer's pre-activation channels (after its norm when it has one) reset, at every lambda, "
+         "to the mean and std interpolated from the endpoints', by an affine folded into that layer's or norm's "
+         "weight and bias; its curves are named <method>+repair"),
+    INT("interpolation.repair_batches", interpolation.repair_batches, "5", 1, 1e6,
+        "REPAIR: batches of train.eval_batch_size training examples (a fixed seeded subset) on which every "
+        "statistic is measured"),
 
     ENUM("continual.benchmark", continual.benchmark, "rotated-mnist", sk_cl_bench_names,
          "task sequence (rotated/permuted use dataset.name: mnist or fashion-mnist)"),

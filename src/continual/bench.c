@@ -288,7 +288,7 @@ void sk_cl_bench_fill(const sk_cl_bench *b, int test, const int32_t *task, const
             break;
         }
         default:
-            sk_dataset_batch(b->ds, sp, &idx[k], 1, b->augment && !test, rng, o, NULL, NULL);
+            sk_dataset_batch(b->ds, sp, &idx[k], 1, b->augment && !test && rng, rng, o, NULL, NULL);
             break;
         }
         if (y) y[k] = sp->y[i];

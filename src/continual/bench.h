@@ -61,7 +61,8 @@ void sk_cl_bench_free(sk_cl_bench *b); /* NULL-safe */
 
 /* Inputs x (n, D) normalised, labels y (n) of examples (task[k], idx[k]) of
  * split `test` (0: ds->train, 1: ds->test). rng: augmentation draws (only
- * split benchmarks, training split, b->augment; may be NULL otherwise). */
+ * split benchmarks, training split, b->augment); NULL: no augmentation
+ * (evaluation, the EWC Fisher). */
 void sk_cl_bench_fill(const sk_cl_bench *b, int test, const int32_t *task, const int32_t *idx, int n, sk_rng *rng,
                       float *x, int32_t *y);
 

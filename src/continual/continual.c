@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "continual/bench.h"
+#include "continual/ckpt.h"
 #include "continual/method.h"
 #include "core/mem.h"
 #include "core/names.h"
@@ -79,6 +80,8 @@ void sk_cl_trainer_free(sk_cl_trainer *tr)
     sk_free(tr->order);
     sk_free(tr->mem_order);
     sk_cl_memory_free(&tr->mem);
+    sk_tset_free(tr->ewc_a);
+    sk_tset_free(tr->ewc_c);
     memset(tr, 0, sizeof *tr);
 }
 
@@ -112,6 +115,7 @@ sk_status sk_cl_trainer_init(sk_cl_trainer *tr, const sk_cl_bench *b, const sk_c
     int64_t per_task = o->memory == SK_CL_MEMORY_PER_CLASS ? (int64_t)o->memory_per_class * b->K : o->memory_per_task;
     int64_t mem_max = (per_task > 0 ? per_task : 0) * T;
     if (mem_max > sum_train) mem_max = sum_train;
+    tr->mem_max = mem_max;
     tr->mem_order = sk_alloc_n((size_t)mem_max + 1, sizeof(int32_t));
     tr->g2 = sk_tset_like(sk_model_params(tr->m));
     if (!tr->x || !tr->y || !tr->task || !tr->idx || !tr->order || !tr->mem_order || !tr->g2) {
@@ -124,6 +128,83 @@ sk_status sk_cl_trainer_init(sk_cl_trainer *tr, const sk_cl_bench *b, const sk_c
 fail:
     sk_cl_trainer_free(tr);
     return st;
+}
+
+/* What the run carries from task to task for its checkpoints. */
+typedef struct {
+    const sk_cl_opts *o;
+    sk_log *log;
+    sk_cl_ckpt ck; /* path NULL: no checkpoints */
+    int k;         /* the method in progress */
+    double t0;     /* when it started (resumed: earlier by its seconds so far) */
+    int failed;    /* a checkpoint could not be written: logged once, no more attempts */
+} run_ckpt;
+
+/* sk_cl_task_hooks.after_task: the seconds so far, the checkpoint, the
+ * caller's hook. A checkpoint that cannot be written costs the resumption,
+ * not the run: logged, and the run goes on. */
+static sk_status after_task(void *ctx, int t)
+{
+    run_ckpt *c = ctx;
+    c->ck.seconds[c->k] = sk_now() - c->t0;
+    if (c->ck.path && !c->failed && sk_cl_ckpt_write(&c->ck, c->k, t + 1) != SK_OK) {
+        sk_log_err(c->log, "warning: no checkpoint after continual %s task %d (the run goes on): %s",
+                   sk_cl_method_name(c->ck.methods[c->k]), t + 1, sk_err_msg());
+        sk_err_clear();
+        c->failed = 1;
+    }
+    if (!c->o->ckpt.after_task) return SK_OK;
+    return c->o->ckpt.after_task(c->o->ckpt.ctx, c->k, t, sk_model_params(c->ck.tr->m));
+}
+
+/* When the checkpoint file holds this run's state, restore it: *k0 the
+ * method to go on with, *first its rounds done. One that does not fit or
+ * cannot be read is ignored (the first new checkpoint replaces it). */
+static void resume(run_ckpt *c, int *k0, int *first)
+{
+    const char *why;
+    int k, done;
+    *k0 = *first = 0;
+    if (!c->ck.path || sk_path_kind_of(c->ck.path, &why) == SK_PATH_ABSENT) return;
+    if (sk_cl_ckpt_read(&c->ck, &k, &done) != SK_OK) {
+        sk_log_err(c->log, "continual: ignoring the checkpoint %s (it will be replaced): %s", c->ck.path, sk_err_msg());
+        sk_err_clear();
+        return;
+    }
+    int meth = c->ck.methods[k], rounds = sk_cl_method_rounds(meth, c->ck.tr->b->T);
+    sk_log_err(c->log, "continual: resuming from the checkpoint %s after %s task %d/%d (method %d/%d)", c->ck.path,
+               sk_cl_method_name(meth), meth == SK_CL_JOINT ? c->ck.tr->b->T : done,
+               meth == SK_CL_JOINT ? c->ck.tr->b->T : rounds, k + 1, c->ck.n_methods);
+    *k0 = done == rounds ? k + 1 : k;
+    *first = done == rounds ? 0 : done;
+}
+
+/* Every method from the same initialisation (or from the checkpoint). */
+static sk_status run_methods(sk_cl_trainer *tr, sk_cl_results *r, const sk_cl_opts *o, sk_log *log, sk_progress_mode pm)
+{
+    const int T = r->T;
+    run_ckpt c = {o, log, {o->ckpt.path, o->ckpt.fingerprint, tr, r->n, r->method, r->acc, r->seconds}, 0, 0, 0};
+    int k0, first;
+    resume(&c, &k0, &first);
+    for (int k = k0; k < r->n; k++) {
+        int meth = r->method[k];
+        if (k > k0) first = 0;
+        if (!first) {
+            sk_rng init;
+            sk_rng_seed_stream(&init, o->seed, STREAM_INIT);
+            sk_model_init(tr->m, &init);
+        }
+        c.k = k;
+        c.t0 = sk_now() - (first ? r->seconds[k] : 0.0);
+        sk_cl_task_hooks hk = {first, after_task, &c};
+        sk_status st = sk_cl_run_method(tr, meth, r->acc + (int64_t)k * T * T, log, pm, &hk);
+        if (st != SK_OK) return st;
+        r->seconds[k] = sk_now() - c.t0;
+        const double *a = r->acc + (int64_t)k * T * T;
+        sk_log_file(log, "continual %s: ACC %.4f forgetting %.4f BWT %.4f (%.1f s)", sk_cl_method_name(meth),
+                    sk_cl_acc(a, T), sk_cl_forgetting(a, T), sk_cl_bwt(a, T), r->seconds[k]);
+    }
+    return SK_OK;
 }
 
 sk_status sk_continual_run(const sk_cl_opts *opts, const sk_dataset *ds, const sk_model_spec *ms, sk_log *log,
@@ -147,6 +228,8 @@ sk_status sk_continual_run(const sk_cl_opts *opts, const sk_dataset *ds, const s
             if (o.methods[q] == o.methods[k])
                 return sk_err(SK_ECONFIG, "continual.methods: %s is listed twice", sk_cl_method_name(mk));
     }
+    if (o.ckpt.path && !o.ckpt.fingerprint)
+        return sk_err(SK_EINVAL, "continual: a checkpoint path needs a fingerprint");
     if ((st = sk_cl_bench_new(o.benchmark, o.tasks, o.angles, o.step, o.seed, ds, o.augment, &b)) != SK_OK)
         goto cleanup;
     if (ms->n_out != b->K) {
@@ -160,6 +243,8 @@ sk_status sk_continual_run(const sk_cl_opts *opts, const sk_dataset *ds, const s
     }
     r->T = T;
     r->n = o.n_methods;
+    for (int k = 0; k < r->n; k++)
+        r->method[k] = o.methods[k];
     snprintf(r->benchmark, sizeof r->benchmark, "%s", sk_cl_bench_name(b->kind));
     if (!(r->acc = sk_alloc_n((size_t)r->n * T * T, sizeof(double)))) {
         st = SK_ENOMEM;
@@ -169,20 +254,7 @@ sk_status sk_continual_run(const sk_cl_opts *opts, const sk_dataset *ds, const s
     /* The shared trainer: one model (re-initialised per method from the same
      * seed), batch buffers for current + memory examples. */
     if ((st = sk_cl_trainer_init(&tr, b, &o, ms)) != SK_OK) goto cleanup;
-
-    for (int k = 0; k < r->n; k++) {
-        int meth = o.methods[k];
-        r->method[k] = meth;
-        sk_rng init;
-        sk_rng_seed_stream(&init, o.seed, STREAM_INIT);
-        sk_model_init(tr.m, &init);
-        double t0 = sk_now();
-        if ((st = sk_cl_run_method(&tr, meth, r->acc + (int64_t)k * T * T, log, pm)) != SK_OK) goto cleanup;
-        r->seconds[k] = sk_now() - t0;
-        const double *a = r->acc + (int64_t)k * T * T;
-        sk_log_file(log, "continual %s: ACC %.4f forgetting %.4f BWT %.4f (%.1f s)", sk_cl_method_name(meth),
-                    sk_cl_acc(a, T), sk_cl_forgetting(a, T), sk_cl_bwt(a, T), r->seconds[k]);
-    }
+    if ((st = run_methods(&tr, r, &o, log, pm)) != SK_OK) goto cleanup;
     *out = r;
     r = NULL;
 cleanup:

@@ -66,6 +66,30 @@ typedef struct {
     sk_cl_rebasin_loss loss;
 } sk_cl_rebasin_opts;
 
+/* Checkpoints of a run (doc/architecture.md, "Checkpoints"): after every
+ * finished task of every method, sk_continual_run writes to `path`,
+ * atomically, everything the rest of the run depends on -- the model's
+ * parameters and buffers, the episodic memory and the position of its draw
+ * order, the memory-draw and dropout/augmentation streams, ewc's sums, the
+ * accuracy rows and seconds so far -- with `fingerprint`. When `path` holds
+ * a checkpoint of this fingerprint (and of this run's tasks, methods and
+ * model) at the start, the run resumes after its task and ends bit-identical
+ * to a run never stopped; a checkpoint that does not fit or cannot be read
+ * is ignored with a line on the log (the next checkpoint replaces it). The
+ * optimiser is not part of it: every task starts it afresh. The last
+ * checkpoint (all methods done) stays: the caller removes it once the
+ * results are saved. */
+typedef struct {
+    const char *path;        /* NULL: no checkpoints */
+    const char *fingerprint; /* of the settings the run depends on (the caller's choice) */
+    /* Called after every finished task (its checkpoint written): k indexes
+     * methods, t the task (joint: 0), params the model's parameters and
+     * buffers then. A status other than SK_OK ends the run with it (the
+     * tests stop runs this way). NULL: none. */
+    sk_status (*after_task)(void *ctx, int k, int t, const sk_tset *params);
+    void *ctx;
+} sk_cl_ckpt_opts;
+
 typedef struct {
     sk_cl_bench_kind benchmark;
     int tasks;
@@ -83,6 +107,7 @@ typedef struct {
     int fisher_samples;
     sk_cl_rebasin_opts rebasin;
     uint64_t seed;
+    sk_cl_ckpt_opts ckpt; /* all zero: no checkpoints */
 } sk_cl_opts;
 
 typedef struct sk_cl_results sk_cl_results;

@@ -31,8 +31,8 @@ double sk_cl_loss(const float *logits, const int32_t *y, const int32_t *task, in
 SK_MUST_CHECK sk_status sk_cl_eval(sk_model *m, const sk_tset *params, const sk_cl_bench *b, int t, double *acc);
 
 /* Diagonal empirical Fisher of task t: F = mean over S = min(samples,
- * examples of t) training examples (the first S of a shuffle from (seed, t))
- * of g*g, g = d CE(example, its label) / d params at the model's own
+ * examples of t) training examples (the first S of a shuffle from (seed, t),
+ * never augmented) of g*g, g = d CE(example, its label) / d params at the model's own
  * parameters, eval-mode forward. F has the params layout (buffers stay 0). */
 SK_MUST_CHECK sk_status sk_cl_fisher(sk_model *m, const sk_cl_bench *b, int t, int samples, uint64_t seed, sk_tset *F);
 
@@ -50,7 +50,9 @@ typedef struct {
     sk_cl_memory mem;
     int32_t *mem_order; /* cycling order of memory draws */
     int64_t mem_pos, mem_order_n;
-    sk_rng mem_rng, rng; /* memory draws; dropout/augmentation */
+    int64_t mem_max;        /* the memory's largest size (mem_order holds mem_max + 1) */
+    sk_rng mem_rng, rng;    /* memory draws; dropout/augmentation */
+    sk_tset *ewc_a, *ewc_c; /* ewc: sum_t F_t, sum_t F_t theta*_t (params layout; NULL until ewc runs) */
 } sk_cl_trainer;
 
 /* Set up tr for benchmark b (borrowed) and options o (borrowed, read
@@ -61,10 +63,12 @@ typedef struct {
 SK_MUST_CHECK sk_status sk_cl_trainer_init(sk_cl_trainer *tr, const sk_cl_bench *b, const sk_cl_opts *o,
                                            const sk_model_spec *ms);
 void sk_cl_trainer_free(sk_cl_trainer *tr); /* frees what tr owns, zeroes it; NULL-safe */
-/* Empty the memory and reseed the memory-draw and dropout/augmentation
- * streams from the run's seed: the state every method starts from
- * (sk_cl_trainer_init and sk_cl_run_method call it). */
+/* Empty the memory, zero the EWC sums and reseed the memory-draw and
+ * dropout/augmentation streams from the run's seed: the state every method
+ * starts from (sk_cl_trainer_init and sk_cl_run_method from task 0 call it). */
 void sk_cl_trainer_reset(sk_cl_trainer *tr);
+/* Allocate tr->ewc_a and tr->ewc_c (zero) unless they are. */
+SK_MUST_CHECK sk_status sk_cl_trainer_ewc(sk_cl_trainer *tr);
 
 /* Epoch order of task t: its training examples shuffled from (seed, t, epoch)
  * into tr->order; returns the count. */
@@ -80,8 +84,24 @@ int sk_cl_memory_batch(const sk_cl_trainer *tr);
  * the model's parameters in place. *mean_loss: mean minibatch loss. */
 SK_MUST_CHECK sk_status sk_cl_rebasin_task(sk_cl_trainer *tr, int t, sk_progress *pg, int64_t *done, double *mean_loss);
 
-/* The whole task sequence of one method from the model's current
- * parameters; acc (T, T) receives the accuracy matrix. */
-SK_MUST_CHECK sk_status sk_cl_run_method(sk_cl_trainer *tr, int method, double *acc, sk_log *log, sk_progress_mode pm);
+/* Where sk_cl_run_method starts and what it calls after each task. */
+typedef struct {
+    /* Tasks already done (resuming): tr holds the state they left (model,
+     * memory and its draw order, streams, EWC sums) and acc their rows. */
+    int first;
+    /* After task t is trained, added to the memory (and the EWC sums) and
+     * evaluated; a status other than SK_OK ends the method with it. May be NULL. */
+    sk_status (*after_task)(void *ctx, int t);
+    void *ctx;
+} sk_cl_task_hooks;
+
+/* The task sequence of one method (joint: one round) from the model's
+ * current parameters, from task hooks->first (hooks NULL: from the first
+ * task, with sk_cl_trainer_reset first, as when hooks->first is 0); acc
+ * (T, T) receives the accuracy matrix. */
+SK_MUST_CHECK sk_status sk_cl_run_method(sk_cl_trainer *tr, int method, double *acc, sk_log *log, sk_progress_mode pm,
+                                         const sk_cl_task_hooks *hooks);
+/* The rounds of a method: T (joint: 1). */
+int sk_cl_method_rounds(int method, int T);
 
 #endif

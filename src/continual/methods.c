@@ -173,6 +173,16 @@ void sk_cl_trainer_reset(sk_cl_trainer *tr)
     tr->mem_pos = 0;
     sk_rng_seed_stream(&tr->mem_rng, tr->o->seed, 0x6d72000000ULL);
     sk_rng_seed_stream(&tr->rng, tr->o->seed, 0x7472000000ULL);
+    sk_tset *ew[2] = {tr->ewc_a, tr->ewc_c};
+    for (int i = 0; i < 2; i++)
+        if (ew[i]) memset(ew[i]->block, 0, (size_t)ew[i]->numel * sizeof(float));
+}
+
+sk_status sk_cl_trainer_ewc(sk_cl_trainer *tr)
+{
+    if (!tr->ewc_a) tr->ewc_a = sk_tset_like(sk_model_params(tr->m));
+    if (!tr->ewc_c) tr->ewc_c = sk_tset_like(sk_model_params(tr->m));
+    return tr->ewc_a && tr->ewc_c ? SK_OK : SK_ENOMEM;
 }
 
 int64_t sk_cl_task_order(sk_cl_trainer *tr, int t, int epoch)
@@ -240,13 +250,13 @@ static double tset_dot(const sk_tset *a, const sk_tset *b)
 
 /* ---- one method ----------------------------------------------------------- */
 
-typedef struct {
-    sk_tset *A, *c, *F; /* EWC: sum F_t, sum F_t theta*_t, scratch */
-} ewc_state;
+int sk_cl_method_rounds(int method, int T)
+{
+    return method == SK_CL_JOINT ? 1 : T;
+}
 
 /* Train task t (or, for joint, the union of all tasks) with method `meth`. */
-static sk_status train_task(sk_cl_trainer *tr, int meth, int t, ewc_state *ew, sk_progress *pg, int64_t *done,
-                            double *mean_loss)
+static sk_status train_task(sk_cl_trainer *tr, int meth, int t, sk_progress *pg, int64_t *done, double *mean_loss)
 {
     const sk_cl_opts *o = tr->o;
     const sk_cl_bench *b = tr->b;
@@ -301,7 +311,7 @@ static sk_status train_task(sk_cl_trainer *tr, int meth, int t, ewc_state *ew, s
                 for (int i = 0; i < P->n; i++) {
                     if (P->t[i].is_buffer) continue;
                     float *g = G->t[i].data;
-                    const float *p = P->t[i].data, *a = ew->A->t[i].data, *c = ew->c->t[i].data;
+                    const float *p = P->t[i].data, *a = tr->ewc_a->t[i].data, *c = tr->ewc_c->t[i].data;
                     for (int64_t j = 0; j < P->t[i].numel; j++)
                         g[j] += lam * (a[j] * p[j] - c[j]);
                 }
@@ -335,29 +345,71 @@ cleanup:
     return st;
 }
 
-sk_status sk_cl_run_method(sk_cl_trainer *tr, int meth, double *acc, sk_log *log, sk_progress_mode pm)
+/* What a finished task t leaves for the next ones: ewc adds the task's
+ * Fisher and optimum to its sums, the memory methods add the task's examples
+ * (every task but the last). */
+static sk_status task_leaves(sk_cl_trainer *tr, int meth, int t)
+{
+    const sk_cl_bench *b = tr->b;
+    const sk_cl_opts *o = tr->o;
+    const sk_tset *P = sk_model_params(tr->m);
+    sk_status st = SK_OK;
+    if (t >= b->T - 1) return SK_OK;
+    if (meth == SK_CL_EWC) {
+        sk_tset *F = sk_tset_like(P);
+        if (!F) return SK_ENOMEM;
+        if ((st = sk_cl_fisher(tr->m, b, t, o->fisher_samples, o->seed, F)) == SK_OK)
+            for (int64_t j = 0; j < P->numel; j++) {
+                tr->ewc_a->block[j] += F->block[j];
+                tr->ewc_c->block[j] += F->block[j] * P->block[j];
+            }
+        sk_tset_free(F);
+        return st;
+    }
+    if (meth == SK_CL_REPLAY || meth == SK_CL_AGEM || meth == SK_CL_REBASIN)
+        st = o->memory == SK_CL_MEMORY_PER_CLASS ? sk_cl_memory_add_task(&tr->mem, b, t, o->memory_per_class, o->seed)
+                                                 : sk_cl_memory_add_random(&tr->mem, b, t, o->memory_per_task, o->seed);
+    return st;
+}
+
+/* Evaluate every task after round t into row t of acc (joint: every row);
+ * the progress line of the round into line. */
+static sk_status task_eval(sk_cl_trainer *tr, int meth, int t, double *acc, const char *label, double loss, double t0,
+                           char *line, size_t n)
+{
+    const int T = tr->b->T;
+    sk_status st;
+    for (int i = 0; i < T; i++)
+        if ((st = sk_cl_eval(tr->m, NULL, tr->b, i, &acc[(int64_t)t * T + i])) != SK_OK) return st;
+    if (meth == SK_CL_JOINT)
+        for (int r = 1; r < T; r++)
+            memcpy(acc + (int64_t)r * T, acc, (size_t)T * sizeof(double));
+    int last = meth == SK_CL_JOINT ? T - 1 : t;
+    double seen = 0.0;
+    for (int i = 0; i <= last; i++)
+        seen += acc[(int64_t)t * T + i];
+    seen /= last + 1;
+    char lbuf[32] = "";
+    if (isfinite(loss)) snprintf(lbuf, sizeof lbuf, ", train loss %.4f", loss);
+    snprintf(line, n, "%s: mean accuracy on tasks 1..%d %.4f, this task %.4f%s (%.1f s)", label, last + 1, seen,
+             acc[(int64_t)t * T + (meth == SK_CL_JOINT ? 0 : t)], lbuf, sk_now() - t0);
+    return SK_OK;
+}
+
+sk_status sk_cl_run_method(sk_cl_trainer *tr, int meth, double *acc, sk_log *log, sk_progress_mode pm,
+                           const sk_cl_task_hooks *hooks)
 {
     const sk_cl_bench *b = tr->b;
     const sk_cl_opts *o = tr->o;
     const int T = b->T;
     sk_status st = SK_OK;
-    ewc_state ew = {0};
     sk_progress *pg = NULL;
-    sk_tset *P = sk_model_params(tr->m);
-    if (meth == SK_CL_EWC) {
-        ew.A = sk_tset_like(P);
-        ew.c = sk_tset_like(P);
-        ew.F = sk_tset_like(P);
-        if (!ew.A || !ew.c || !ew.F) {
-            st = SK_ENOMEM;
-            goto cleanup;
-        }
-    }
-    sk_cl_trainer_reset(tr);
-    int n_rounds = meth == SK_CL_JOINT ? 1 : T;
-    for (int t = 0; t < n_rounds; t++) {
+    int first = hooks ? hooks->first : 0;
+    if (meth == SK_CL_EWC && (st = sk_cl_trainer_ewc(tr)) != SK_OK) return st;
+    if (first == 0) sk_cl_trainer_reset(tr);
+    for (int t = first; t < sk_cl_method_rounds(meth, T); t++) {
         double t0 = sk_now(), loss = NAN;
-        char label[96];
+        char label[96], line[256];
         int64_t steps = 0, done = 0;
         if (meth == SK_CL_JOINT) {
             for (int i = 0; i < T; i++)
@@ -372,47 +424,20 @@ sk_status sk_cl_run_method(sk_cl_trainer *tr, int meth, double *acc, sk_log *log
         if (meth == SK_CL_REBASIN && t > 0)
             st = sk_cl_rebasin_task(tr, t, pg, &done, &loss);
         else
-            st = train_task(tr, meth, t, &ew, pg, &done, &loss);
+            st = train_task(tr, meth, t, pg, &done, &loss);
         if (st != SK_OK) {
             sk_err_prefix(st, "continual %s, task %d: ", sk_cl_method_name(meth), t + 1);
             goto cleanup;
         }
-        if (meth == SK_CL_EWC && t < T - 1) {
-            if ((st = sk_cl_fisher(tr->m, b, t, o->fisher_samples, o->seed, ew.F)) != SK_OK) goto cleanup;
-            for (int64_t j = 0; j < P->numel; j++) {
-                ew.A->block[j] += ew.F->block[j];
-                ew.c->block[j] += ew.F->block[j] * P->block[j];
-            }
-        }
-        if ((meth == SK_CL_REPLAY || meth == SK_CL_AGEM || meth == SK_CL_REBASIN) && t < T - 1 &&
-            (st = o->memory == SK_CL_MEMORY_PER_CLASS
-                      ? sk_cl_memory_add_task(&tr->mem, b, t, o->memory_per_class, o->seed)
-                      : sk_cl_memory_add_random(&tr->mem, b, t, o->memory_per_task, o->seed)) != SK_OK)
-            goto cleanup;
-        for (int i = 0; i < T; i++)
-            if ((st = sk_cl_eval(tr->m, NULL, b, i, &acc[(int64_t)t * T + i])) != SK_OK) goto cleanup;
-        if (meth == SK_CL_JOINT)
-            for (int r = 1; r < T; r++)
-                memcpy(acc + (int64_t)r * T, acc, (size_t)T * sizeof(double));
-        int last = meth == SK_CL_JOINT ? T - 1 : t;
-        double seen = 0.0;
-        for (int i = 0; i <= last; i++)
-            seen += acc[(int64_t)t * T + i];
-        seen /= last + 1;
-        char line[256];
-        char lbuf[32] = "";
-        if (isfinite(loss)) snprintf(lbuf, sizeof lbuf, ", train loss %.4f", loss);
-        snprintf(line, sizeof line, "%s: mean accuracy on tasks 1..%d %.4f, this task %.4f%s (%.1f s)", label, last + 1,
-                 seen, acc[(int64_t)t * T + (meth == SK_CL_JOINT ? 0 : t)], lbuf, sk_now() - t0);
+        if ((st = task_leaves(tr, meth, t)) != SK_OK) goto cleanup;
+        if ((st = task_eval(tr, meth, t, acc, label, loss, t0, line, sizeof line)) != SK_OK) goto cleanup;
         sk_progress_done(pg, line);
         sk_progress_free(pg);
         pg = NULL;
         sk_log_file(log, "%s", line);
+        if (hooks && hooks->after_task && (st = hooks->after_task(hooks->ctx, t)) != SK_OK) goto cleanup;
     }
 cleanup:
     sk_progress_free(pg);
-    sk_tset_free(ew.A);
-    sk_tset_free(ew.c);
-    sk_tset_free(ew.F);
     return st;
 }

@@ -26,6 +26,8 @@ sk_status sk_lmc_curve(sk_model *m, const sk_tset *a, const sk_tset *b, const sk
             st = sk_model_bn_reset(m, mix, o->bn_batches, o->bn_ctx, 0);
             if (st != SK_OK) break;
         }
+        if (o->repair_a && (st = sk_repair_apply(m, mix, o->repair_a, o->repair_b, lambda[i], o->repair_data)) != SK_OK)
+            break;
         for (int s = 0; s < o->n_splits; s++) {
             st = sk_model_eval(m, mix, o->eval[s], o->eval_ctx[s], &o->loss, &loss[s * o->points + i],
                                &acc[s * o->points + i]);

@@ -5,6 +5,7 @@
 
 #include "core/err.h"
 #include "core/tensor.h"
+#include "lmc/repair.h"
 #include "nn/model.h"
 #include "nn/train.h"
 
@@ -26,6 +27,11 @@ typedef struct {
     sk_batch_fn eval[2];
     void *eval_ctx[2]; /* one provider per split */
     sk_loss_spec loss;
+    /* REPAIR (lmc/repair.h): when repair_a is set, every theta(lambda) is
+     * repaired towards the endpoints' statistics repair_a (of a) and
+     * repair_b (of b) on repair_data, after the BatchNorm re-estimation. */
+    const sk_repair_stats *repair_a, *repair_b;
+    const sk_repair_data *repair_data;
     /* optional progress: called after every lambda */
     void (*on_point)(void *ctx, int point, int points);
     void *point_ctx;

@@ -141,7 +141,8 @@ const float *sk_model_forward(sk_model *m, const sk_tset *params, const float *x
     m->lp = P;
     m->lN = N;
     m->ltrain = train;
-    for (int i = 0; i < m->n_ops; i++) {
+    int end = m->stop_op >= 0 && m->stop_op < m->n_ops ? m->stop_op + 1 : m->n_ops;
+    for (int i = 0; i < end; i++) {
         sk_op *o = &m->ops[i];
         sk_buf *bi = &m->bufs[o->in], *bo = &m->bufs[o->out];
         float *X = bi->data, *Y = bo->data;
@@ -189,7 +190,56 @@ const float *sk_model_forward(sk_model *m, const sk_tset *params, const float *x
             break;
         }
     }
-    return m->bufs[m->ops[m->n_ops - 1].out].data;
+    return m->bufs[m->ops[end - 1].out].data;
+}
+
+const float *sk_model_forward_to(sk_model *m, const sk_tset *params, const float *x, int N, int op)
+{
+    m->stop_op = op;
+    const float *y = sk_model_forward(m, params, x, N, 0, NULL);
+    m->stop_op = -1;
+    m->lN = 0; /* no backward after a partial forward */
+    return y;
+}
+
+/* ---- REPAIR points ------------------------------------------------------------- */
+
+/* Point i (i < 0: count them) in forward order: every conv or linear op but
+ * the model's last, at its norm's output when a norm reads it next, else at
+ * its own output when it has a bias. Returns the count, or 1 when found. */
+static int repair_point(const sk_model *m, int want, sk_repair_point *out)
+{
+    int n = 0;
+    for (int i = 0; i + 1 < m->n_ops; i++) {
+        const sk_op *o = &m->ops[i], *nx = &m->ops[i + 1];
+        if (o->kind != OP_CONV && o->kind != OP_LINEAR) continue;
+        int norm = (nx->kind == OP_BN || nx->kind == OP_LN) && nx->in == o->out;
+        const sk_op *at = norm ? nx : o;
+        if (at->b < 0) continue;
+        if (n++ != want) continue;
+        const sk_buf *b = &m->bufs[at->out];
+        out->name = m->params->t[o->w].name;
+        out->op = (int)(at - m->ops);
+        out->w = at->w;
+        out->b = at->b;
+        out->norm = norm;
+        out->channels = b->C;
+        out->spatial = b->H * b->W;
+        return 1;
+    }
+    return want < 0 ? n : 0;
+}
+
+int sk_model_n_repair_points(const sk_model *m)
+{
+    return repair_point(m, -1, NULL);
+}
+
+sk_repair_point sk_model_repair_point(const sk_model *m, int i)
+{
+    sk_repair_point p = {0};
+    if (i >= 0) repair_point(m, i, &p);
+    return p;
 }
 
 void sk_model_backward(sk_model *m, const float *dlogits, sk_tset *grads, float *dx)

@@ -130,6 +130,29 @@ typedef struct {
 int sk_model_n_taps(const sk_model *m);
 sk_tap sk_model_tap(const sk_model *m, int i);
 
+/* Forward in eval mode through ops 0..op of the layer graph only (op as
+ * sk_repair_point.op gives it) and return that op's output (N, C, H, W) as
+ * the full forward computes it before any later in-place op touches it.
+ * No backward may follow. */
+const float *sk_model_forward_to(sk_model *m, const sk_tset *params, const float *x, int N, int op);
+
+/* REPAIR points (doc/algorithms.md §14): one per conv or linear layer but the
+ * output layer, in forward order, where the layer's output channels can take
+ * a per-channel affine correction folded into parameters: the output of its
+ * norm when it has one (w, b = the norm's weight and bias), else its own
+ * output (w = the layer's weight, whose row c is scaled, b = its bias; a
+ * layer without a bias and norm has no point). */
+typedef struct {
+    const char *name; /* the layer's weight tensor, e.g. "layers.0.weight" */
+    int op;           /* for sk_model_forward_to */
+    int w, b;         /* tensor indices in the parameter set */
+    int norm;         /* 1: at a norm's output */
+    int channels;     /* C */
+    int spatial;      /* H*W of the corrected output (1 for linear layers) */
+} sk_repair_point;
+int sk_model_n_repair_points(const sk_model *m);
+sk_repair_point sk_model_repair_point(const sk_model *m, int i);
+
 /* "mlp 784-512-512-512-10 relu", "vgg11 w=0.125 layernorm head=gitrebasin 3x32x32->10",
  * "resnet20 w=1 batchnorm 3x32x32->10" (malloc'd, free()). NULL on bad spec. */
 char *sk_model_describe(const sk_model_spec *spec);

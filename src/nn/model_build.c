@@ -497,6 +497,7 @@ sk_status sk_model_new(const sk_model_spec *spec, int max_batch, sk_model **out)
     m->spec = *spec;
     m->max_batch = max_batch;
     m->bn_momentum = 0.1f;
+    m->stop_op = -1;
     if (!(m->params = sk_tset_new())) {
         st = SK_ENOMEM;
         goto fail;

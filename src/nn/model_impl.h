@@ -62,6 +62,7 @@ struct sk_model {
     int has_bn;
     float bn_momentum; /* 0.1, or 1/k during running-stat re-estimation */
     int no_dropout;    /* set during running-stat re-estimation */
+    int stop_op;       /* sk_model_forward_to: the last op to run (-1: all) */
     /* last forward */
     const sk_tset *lp;
     int lN, ltrain;

@@ -1,0 +1,250 @@
+#!/usr/bin/env python3
+"""Write doc/reproduction.md from the results folders of the paper's experiments.
+
+    python3 tools/reproduction.py [--results DIR] [--out doc/reproduction.md]
+
+Every number in the report is read from a results folder that `sinkrb run`
+wrote (metrics.json, and for sweeps each item's metrics.json); the paper's
+numbers are the table PAPER below, each with where it comes from. An
+experiment whose folder is missing is listed as not run, with the command
+that runs it. The main plot of each experiment is copied next to the report
+(doc/reproduction/<name>_<plot>.svg) so that the report shows it.
+
+Standard library only: this is a documentation tool, not part of sinkrb.
+"""
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+
+# The paper's numbers (Pena et al., "Re-basin via implicit Sinkhorn
+# differentiation", CVPR 2023), as far as the paper states or plots them.
+PAPER = {
+    "cifar_mlp": {
+        "source": "CIFAR-10 MLP figure, values at lambda = 1/2 read off the plot (test split)",
+        "loss": {"naive": 2.3, "weight_matching": 1.64, "sinkhorn_l2": 1.53, "ste": 1.51,
+                 "sinkhorn_rnd": 1.40, "sinkhorn_mid": 1.37, "endpoints": 1.3},
+        "accuracy": {"naive": 0.15, "weight_matching": 0.39, "sinkhorn_l2": 0.44, "ste": 0.46,
+                     "sinkhorn_rnd": 0.49, "sinkhorn_mid": 0.50, "endpoints": 0.53},
+    },
+    "cifar_vgg": {
+        "source": "VGG comparison on CIFAR-10, test loss barrier (naive / weight matching / C_L2)",
+        "barrier": {"vgg11": (1.8, 0.29, 0.28), "vgg13": (2.0, 0.73, 0.73),
+                    "vgg16": (1.95, 1.0, 1.1), "vgg19": (2.06, 2.25, 1.25)},
+    },
+    "rotated_mnist": {
+        "source": "incremental learning on rotated MNIST, average accuracy (ACC) of re-basin",
+        "acc": {"rebasin": 0.7814},
+    },
+}
+
+# The experiments of the paper that sinkrb runs, in the paper's order:
+# (results folder name, config, kind, what it is).
+EXPERIMENTS = [
+    ("poly_mlp", "configs/poly_mlp.yaml", "align",
+     "polynomial regression toy (1-10-1 tanh MLPs, degree 3), every method"),
+    ("mnist_mlp", "configs/mnist_mlp.yaml", "align",
+     "MNIST MLP comparison (2x512, the published example's protocol)"),
+    ("cifar_mlp", "configs/cifar_mlp.yaml", "align",
+     "CIFAR-10 MLP comparison (2x512, the paper's figure; the main job)"),
+    ("recovery_mlp", "configs/recovery_mlp.yaml", "recovery",
+     "planted permutation recovery, MNIST MLPs of depth 2, 4, 8, 16"),
+    ("recovery_vgg", "configs/recovery_vgg.yaml", "recovery",
+     "planted permutation recovery, VGG11-19"),
+    ("cifar_vgg", "configs/cifar_vgg.yaml", "vgg",
+     "VGG11/13/16/19 loss barriers on CIFAR-10"),
+    ("cifar_resnet20", "configs/cifar_resnet20.yaml", "align",
+     "ResNet20 on CIFAR-10"),
+    ("rotated_mnist", "configs/rotated_mnist.yaml", "continual",
+     "incremental learning via re-basin on rotated MNIST"),
+]
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def fmt(v, pct=False, nd=3):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if isinstance(v, dict) and "mean" in v:  # an aggregate over repetitions
+        m, s = v["mean"], v.get("std")
+        if pct:
+            return "%.1f%% ± %.1f" % (100 * m, 100 * (s or 0))
+        return ("%." + str(nd) + "f ± %." + str(nd) + "f") % (m, s or 0)
+    return ("%.1f%%" % (100 * v)) if pct else ("%." + str(nd) + "f") % v
+
+
+def minutes(s):
+    return "%.1f min" % (s / 60.0) if s is not None else "-"
+
+
+def split_of(m, method):
+    """The split the path was evaluated on: test when present."""
+    r = m.get("methods", {}).get(method, {})
+    for sp in ("test", "train"):
+        if sp in r:
+            return sp, r[sp]
+    return None, None
+
+
+def copy_plot(folder, plot, outdir, name):
+    src = os.path.join(folder, plot)
+    if not os.path.exists(src):
+        return None
+    os.makedirs(outdir, exist_ok=True)
+    dst = os.path.join(outdir, "%s_%s" % (name, plot))
+    shutil.copyfile(src, dst)
+    return os.path.join(os.path.basename(outdir), os.path.basename(dst))
+
+
+def endpoints_line(m):
+    parts = []
+    for e in ("a", "b"):
+        ep = m.get("endpoints", {}).get(e)
+        if not ep:
+            continue
+        acc = ep.get("test_accuracy")
+        loss = ep.get("test_loss")
+        parts.append("%s: test loss %s, accuracy %s" % (e.upper(), fmt(loss), fmt(acc, pct=True)))
+    return "; ".join(parts)
+
+
+def align_section(name, m, out):
+    paper = PAPER.get(name, {})
+    out.append("Endpoints: %s." % endpoints_line(m))
+    out.append("")
+    pl = paper.get("loss", {})
+    pa = paper.get("accuracy", {})
+    hdr = "| method | split | loss barrier | loss at 1/2 | accuracy at 1/2 |"
+    sep = "|---|---|---|---|---|"
+    if pl:
+        hdr += " paper loss at 1/2 | paper accuracy at 1/2 |"
+        sep += "---|---|"
+    out += [hdr, sep]
+    for meth in m.get("methods", {}):
+        sp, r = split_of(m, meth)
+        if r is None:
+            continue
+        row = "| %s | %s | %s | %s | %s |" % (meth, sp, fmt(r.get("loss", {}).get("barrier")),
+                                            fmt(r.get("midpoint_loss")),
+                                            fmt(r.get("midpoint_accuracy"), pct=True))
+        if pl:
+            row += " %s | %s |" % (fmt(pl.get(meth), nd=2), fmt(pa.get(meth), pct=True))
+        out.append(row)
+    if pl:
+        out.append("")
+        out.append("Paper: %s; endpoints %s loss, %s accuracy." %
+                   (paper["source"], fmt(pl["endpoints"], nd=2), fmt(pa["endpoints"], pct=True)))
+
+
+def items(folder, m):
+    for it in m.get("sweep", {}).get("items", []):
+        sub = load(os.path.join(folder, it["label"], "metrics.json"))
+        if sub is None:
+            sub = load(os.path.join(it["output"], "metrics.json"))
+        yield it, sub
+
+
+def recovery_section(folder, m, out):
+    out += ["| %s | method | recovery rate |" % m["sweep"]["key"], "|---|---|---|"]
+    for it, sub in items(folder, m):
+        if sub is None:
+            out.append("| %s | (missing) | - |" % it["value"])
+            continue
+        for meth, r in sub.get("methods", {}).items():
+            if "recovery_rate" in r:
+                out.append("| %s | %s | %s |" % (it["value"], meth, fmt(r["recovery_rate"], pct=True)))
+
+
+def vgg_section(folder, m, out):
+    paper = PAPER["cifar_vgg"]["barrier"]
+    out += ["| arch | endpoints (test accuracy) | naive | weight matching | C_L2 | paper naive / WM / C_L2 | C_L2 <= WM |",
+            "|---|---|---|---|---|---|---|"]
+    for it, sub in items(folder, m):
+        arch = it["value"]
+        if sub is None:
+            out.append("| %s | (missing) | | | | | |" % arch)
+            continue
+        b = {}
+        for meth in ("naive", "weight_matching", "sinkhorn_l2"):
+            sp, r = split_of(sub, meth)
+            b[meth] = r.get("loss", {}).get("barrier") if r else None
+        eps = "/".join(fmt(sub["endpoints"][e].get("test_accuracy"), pct=True) for e in ("a", "b"))
+        p = paper.get(arch)
+        holds = "-"
+        if b["sinkhorn_l2"] is not None and b["weight_matching"] is not None:
+            holds = "yes" if b["sinkhorn_l2"] <= b["weight_matching"] else "no"
+        out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+            arch, eps, fmt(b["naive"]), fmt(b["weight_matching"]), fmt(b["sinkhorn_l2"]),
+            " / ".join("%.2f" % x for x in p) if p else "-", holds))
+
+
+def continual_section(name, m, out):
+    paper = PAPER.get(name, {}).get("acc", {})
+    out += ["| method | ACC | forgetting | BWT | paper ACC |", "|---|---|---|---|---|"]
+    for meth, r in m.get("continual", {}).get("methods", {}).items():
+        out.append("| %s | %s | %s | %s | %s |" % (meth, fmt(r.get("acc"), pct=True), fmt(r.get("forgetting")),
+                                                fmt(r.get("bwt")), fmt(paper.get(meth), pct=True)))
+
+
+def wall(folder, m):
+    if m.get("sweep"):
+        return sum(it.get("wall_seconds") or 0 for it in m["sweep"]["items"])
+    return m.get("wall_seconds")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--results", default="results")
+    ap.add_argument("--out", default="doc/reproduction.md")
+    a = ap.parse_args()
+    outdir = os.path.join(os.path.dirname(a.out) or ".", "reproduction")
+    out = ["# Reproduction report", "",
+           "Generated by `python3 tools/reproduction.py` from the results folders under `%s/`; "
+           "do not edit by hand. Every sinkrb number below is read from a `metrics.json` that "
+           "`sinkrb run` wrote; the paper's numbers (Pena et al., CVPR 2023) are quoted with their "
+           "source. Times are wall times of the run on the machine that ran it (see `threads` and "
+           "`blas` in each metrics.json)." % a.results, ""]
+    for name, config, kind, what in EXPERIMENTS:
+        folder = os.path.join(a.results, name)
+        m = load(os.path.join(folder, "metrics.json"))
+        out += ["## %s" % what, "", "Config `%s`; command `sinkrb run %s`." % (config, config), ""]
+        if m is None:
+            out += ["Not run yet: no `%s/metrics.json`." % folder, ""]
+            continue
+        out.append("Wall time %s (%d threads), sinkrb %s, finished %s." % (
+            minutes(wall(folder, m)), m.get("threads", 0), m.get("sinkrb_version", "?"), m.get("finished", "?")))
+        out.append("")
+        if kind == "align":
+            align_section(name, m, out)
+            plot = copy_plot(folder, "lmc_loss.svg", outdir, name)
+        elif kind == "recovery":
+            recovery_section(folder, m, out)
+            plot = None
+        elif kind == "vgg":
+            vgg_section(folder, m, out)
+            plot = None
+        else:
+            continual_section(name, m, out)
+            plot = copy_plot(folder, "accuracy.svg", outdir, name)
+        if plot:
+            out += ["", "![%s](%s)" % (name, plot)]
+        out.append("")
+    text = "\n".join(out).rstrip() + "\n"
+    tmp = a.out + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, a.out)
+    print("wrote %s" % a.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
