@@ -8,7 +8,7 @@ import re, sys, os
 top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 src = open(os.path.join(top, 'src/cfg/schema.c')).read()
 body = src[src.index('const sk_cfg_key sk_cfg_schema[]'):src.index('const int sk_cfg_n_schema')]
-entries = re.findall(r'\b(STR|INT|FLT|BOOL|ENUMA|ENUM|ILIST|ELIST|SLIST|FLIST)\((.*?)\),\n', body, re.S)
+entries = re.findall(r'\b(STR|INT|FLT|BOOL|ENUMA|ENUM|ILIST|ELIST|SLIST|FLIST|PLIST)\((.*?)\),\n', body, re.S)
 
 def name_table(ident):
     """The names of a table `const char *const IDENT[] = {[X] = "a", ...};` in src/, in order."""
@@ -22,7 +22,8 @@ def name_table(ident):
                 return re.findall(r'"([^"]*)"', m.group(1))
     sys.exit('name table %s not found under src/' % ident)
 types = {'STR': 'string', 'INT': 'integer', 'FLT': 'number', 'BOOL': 'boolean', 'ENUM': 'choice',
-         'ILIST': 'list of integers', 'ELIST': 'list of choices', 'SLIST': 'list of strings', 'FLIST': 'list of numbers'}
+         'ILIST': 'list of integers', 'ELIST': 'list of choices', 'SLIST': 'list of strings', 'FLIST': 'list of numbers',
+         'PLIST': 'list of [A, B] pairs'}
 out, sec = [], None
 for kind, args in entries:
     ss = re.findall(r'"((?:[^"\\]|\\.)*)"', args)

@@ -24,6 +24,10 @@ static void usage(FILE *f)
           "Commands:\n"
           "  run CONFIG.yaml        run the experiment; results go to results/<name>/\n"
           "  check CONFIG.yaml      validate CONFIG and print the resolved config (runs nothing)\n"
+          "  plan CONFIG.yaml       list the work units (sweep items x repetitions), the endpoint\n"
+          "                         trainings they share, and which are complete\n"
+          "  collect DIR            write a sweep's or repetitions' results in DIR from the finished\n"
+          "                         units; lists the missing ones (exit 1 when any)\n"
           "  info FILE.h5           list the tensors (shape, dtype, min/max/mean/L2 norm) and attributes\n"
           "\n"
           "Options:\n"
@@ -34,13 +38,17 @@ static void usage(FILE *f)
           "  -j, --threads N        threads for BLAS and OpenMP (0 = one per core)\n"
           "      --progress WHEN    auto, always or never: progress on stderr (default auto = when a terminal)\n"
           "  -q, --quiet            no summary table on stdout\n"
-          "      --restart          run: redo everything (retrain endpoints in their default location,\n"
-          "                         rerun finished sweep items) instead of resuming\n"
+          "      --restart          run: redo everything (retrain endpoints in their default location\n"
+          "                         or the endpoint cache, rerun finished units) instead of resuming\n"
+          "      --unit K           run: only unit K of the plan (0-based; sinkrb plan lists them), e.g.\n"
+          "                         as one task of a job array; then sinkrb collect\n"
           "      --verify-spec      check: prove the model's permutation spec (outputs unchanged under\n"
           "                         random permutations of every group, on a batch of real inputs)\n"
           "  -h, --help             show this help and exit\n"
-          "  -V, --version          show version, BLAS library, its CPU kernel and threads, and exit\n"
+          "  -V, --version          show version, BLAS library, its CPU kernel, threads and MPI, and exit\n"
           "\n"
+          "Under mpirun (a build with MPI), run distributes the units of a sweep or of repetitions\n"
+          "over the ranks: mpirun -np K sinkrb run CONFIG.yaml -j THREADS_PER_RANK.\n"
           "Exit status: 0 success, 1 runtime failure, 2 usage or config error.\n"
           "See man sinkrb for the config keys (in a build tree: man ./man/sinkrb.1).\n",
           f);
@@ -67,6 +75,10 @@ static void version(int threads)
 #else
     printf("threads: %d (OpenMP disabled)\n", threads);
 #endif
+    if (sk_mpi_library())
+        printf("MPI: %s (mpirun -np K sinkrb run distributes the units over K ranks)\n", sk_mpi_library());
+    else
+        printf("MPI: no (built without; ./configure --with-mpi)\n");
 }
 
 static int finish(sk_status st)
@@ -78,9 +90,40 @@ static int finish(sk_status st)
     return sk_status_exit_code(st);
 }
 
+/* COMMAND ARG: run, check, plan, collect or info with its one argument. */
+static int command(sk_app_opts *o, const char *cmd, int argc, char **argv)
+{
+    static const char *const known[] = {"run", "check", "plan", "collect", "info"};
+    int k = 0;
+    while (k < 5 && strcmp(cmd, known[k]))
+        k++;
+    if (k == 5) return usage_error("unknown command '%s' (expected run, check, plan, collect or info)", cmd);
+    if (argc > 1) return usage_error("unexpected argument '%s'", argv[1]);
+    if (!strcmp(cmd, "run") || !strcmp(cmd, "check")) {
+        if (argc < 1) return usage_error("%s needs a CONFIG.yaml argument", cmd);
+        o->config_path = argv[0];
+        if (o->verify_spec && strcmp(cmd, "check")) return usage_error("--verify-spec is an option of %s", "check");
+        if (o->restart && strcmp(cmd, "run")) return usage_error("--restart is an option of %s", "run");
+        if (o->unit >= 0 && strcmp(cmd, "run")) return usage_error("--unit is an option of %s", "run");
+        return finish(!strcmp(cmd, "run") ? sk_app_run(o) : sk_app_check(o));
+    }
+    if (!strcmp(cmd, "plan") || !strcmp(cmd, "collect")) {
+        int plan = !strcmp(cmd, "plan");
+        if (argc < 1) return usage_error(plan ? "%s needs a CONFIG.yaml argument" : "%s needs a DIR argument", cmd);
+        if (o->restart || o->unit >= 0 || o->verify_spec)
+            return usage_error("%s takes no --restart, --unit or --verify-spec", cmd);
+        if (!plan && o->n_sets)
+            return usage_error("%s takes no --set, -o, --seed or -j: it reads DIR/config.yaml", cmd);
+        o->config_path = argv[0];
+        return finish(plan ? sk_app_plan(o) : sk_app_collect(o, argv[0]));
+    }
+    if (argc < 1) return usage_error("%s needs a FILE.h5 argument", cmd); /* info */
+    return finish(sk_app_info(argv[0]));
+}
+
 int main(int argc, char **argv)
 {
-    enum { OPT_SEED = 1000, OPT_PROGRESS, OPT_VERIFY, OPT_RESTART };
+    enum { OPT_SEED = 1000, OPT_PROGRESS, OPT_VERIFY, OPT_RESTART, OPT_UNIT };
     static const struct option longopts[] = {
         {"set", required_argument, NULL, 's'},
         {"output", required_argument, NULL, 'o'},
@@ -90,6 +133,7 @@ int main(int argc, char **argv)
         {"quiet", no_argument, NULL, 'q'},
         {"verify-spec", no_argument, NULL, OPT_VERIFY},
         {"restart", no_argument, NULL, OPT_RESTART},
+        {"unit", required_argument, NULL, OPT_UNIT},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -99,6 +143,7 @@ int main(int argc, char **argv)
     int n_sets = 0, c, threads = -1;
     sk_app_opts o;
     memset(&o, 0, sizeof o);
+    o.unit = -1;
 
     sk_blas_init(argc, argv);
     sk_threads_set(1);
@@ -150,6 +195,14 @@ int main(int argc, char **argv)
         case OPT_RESTART:
             o.restart = 1;
             break;
+        case OPT_UNIT: {
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || *end || !*optarg || v < 0 || v > 100000000)
+                return usage_error("--unit needs a unit number >= 0 (got '%s')", optarg);
+            o.unit = (int)v;
+            break;
+        }
         case 'h':
             usage(stdout);
             return 0;
@@ -171,21 +224,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    const char *cmd = argv[optind++];
     o.sets = sets;
     o.n_sets = n_sets;
-    if (!strcmp(cmd, "run") || !strcmp(cmd, "check")) {
-        if (optind >= argc) return usage_error("%s needs a CONFIG.yaml argument", cmd);
-        if (optind + 1 < argc) return usage_error("unexpected argument '%s'", argv[optind + 1]);
-        o.config_path = argv[optind];
-        if (o.verify_spec && strcmp(cmd, "check")) return usage_error("--verify-spec is an option of %s", "check");
-        if (o.restart && strcmp(cmd, "run")) return usage_error("--restart is an option of %s", "run");
-        return finish(!strcmp(cmd, "run") ? sk_app_run(&o) : sk_app_check(&o));
-    }
-    if (!strcmp(cmd, "info")) {
-        if (optind >= argc) return usage_error("%s needs a FILE.h5 argument", cmd);
-        if (optind + 1 < argc) return usage_error("unexpected argument '%s'", argv[optind + 1]);
-        return finish(sk_app_info(argv[optind]));
-    }
-    return usage_error("unknown command '%s' (expected run, check or info)", cmd);
+    return command(&o, argv[optind], argc - optind - 1, argv + optind + 1);
 }

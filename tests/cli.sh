@@ -26,6 +26,10 @@ cd "$tmp"
 expect 2 "Usage: sinkrb COMMAND" "$SINKRB"
 expect 2 "unrecognized option" "$SINKRB" --bogus
 expect 2 "unknown command 'frob'" "$SINKRB" frob
+expect 2 "plan needs a CONFIG.yaml argument" "$SINKRB" plan
+expect 2 "collect needs a DIR argument" "$SINKRB" collect
+expect 2 "--unit is an option of run" "$SINKRB" check a.yaml --unit 1
+expect 2 "--unit needs a unit number" "$SINKRB" run a.yaml --unit x
 expect 2 "run needs a CONFIG.yaml argument" "$SINKRB" run
 expect 2 "unexpected argument 'b.yaml'" "$SINKRB" check a.yaml b.yaml
 expect 2 "--threads needs an integer" "$SINKRB" --threads x check a.yaml
@@ -332,13 +336,114 @@ expect 1 "(training diverged: the training loss of epoch 1 is|epoch 1 step [0-9]
 expect 0 "" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o t18 --set sweep.key=models.b.seed \
   --set 'sweep.values=[2, 3]' --progress never
 cp t18/sweep.csv t18.first.csv
-expect 0 "item 2 of 2.*complete from an earlier run: reused" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" \
+expect 0 "unit 2 of 2.*complete from an earlier run: reused" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" \
   -o t18 --set sweep.key=models.b.seed --set 'sweep.values=[2, 3]' --progress never
 cut -d, -f1-13 t18/sweep.csv > a.csv; cut -d, -f1-13 t18.first.csv > b.csv
 cmp -s a.csv b.csv || { echo "FAIL: a resumed sweep's sweep.csv differs"; fail=1; }
 expect 0 "training model a" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o t18 --restart \
   --set sweep.key=models.b.seed --set 'sweep.values=[2, 3]' --progress never
 expect 2 "--restart is an option of run" "$SINKRB" check "$TOP_SRCDIR/configs/smoke_align.yaml" --restart
+
+# Repetitions: repeat 3 runs three units (rep0..rep2) on the rule's seeds
+# (run seed + r, A and B + 2r here); each one's results are those of a plain
+# run with its seeds, and rep0 is the plain run itself.
+expect 0 "unit 3 of 3 .*repetition 2 \(seed 3, a 5, b 6\)" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" \
+  -o rp3 --set repeat=3 -j 1 --progress never
+for r in 0 1 2; do
+  "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o rp3_sep$r --seed $((1 + r)) --set models.a.seed=$((1 + 2 * r)) \
+    --set models.b.seed=$((2 + 2 * r)) -j 1 --progress never --quiet 2> /dev/null
+  cmp -s rp3/rep$r/interp.csv rp3_sep$r/interp.csv || { echo "FAIL: repetition $r differs from a plain run with its seeds"; fail=1; }
+done
+grep -q '"b_seed": 6' rp3/metrics.json || { echo "FAIL: the repetitions' metrics.json lacks their seeds"; fail=1; }
+[ "$(grep -c '^2,' rp3/repetitions.csv)" = 6 ] || { echo "FAIL: repetitions.csv lacks repetition 2's rows"; fail=1; }
+# ... and the aggregate: mean ± std [interval] per method, paired differences against weight matching.
+grep -q '"aggregate"' rp3/metrics.json || { echo "FAIL: the repetitions' metrics.json lacks the aggregate"; fail=1; }
+expect 0 "activation_matching - weight_matching: loss barrier [-+]?[0-9.]+ ± [0-9.]+ \([0-3] of 3 (lower|higher)\)" \
+  "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o rp3 --set repeat=3 -j 1 --progress never
+# A sweep of repetitions: sweep.csv has each item's mean and std, each item's folder its aggregate.
+expect 0 "^8 +weight_matching +[0-9.]+ ± [0-9.]+" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o rsw \
+  --set repeat=2 --set sweep.key=model.hidden --set 'sweep.values=[[8], [12]]' --set 'align.methods=[weight_matching]' \
+  -j 1 --progress never
+head -n1 rsw/sweep.csv | grep -q '^label,value,method,split,n,loss_barrier_mean,loss_barrier_std,' ||
+  { echo "FAIL: a sweep of repetitions' sweep.csv lacks mean and std columns"; fail=1; }
+[ "$(grep -c '^12,\[12\],weight_matching,test,2,' rsw/sweep.csv)" = 1 ] || { echo "FAIL: sweep.csv row of item 12"; fail=1; }
+grep -q '"aggregate"' rsw/12/metrics.json || { echo "FAIL: an item's folder lacks its aggregate"; fail=1; }
+# Plots: the mean curves with a band of ± 1 std (each item's), and the sweep's summary with error bars.
+grep -q 'fill-opacity=' rp3/lmc_loss.svg && grep -q '± 1 std' rp3/lmc_loss.svg ||
+  { echo "FAIL: the repetitions' lmc_loss.svg lacks its band"; fail=1; }
+grep -q 'fill-opacity=' rsw/8/lmc_loss.svg || { echo "FAIL: an item's lmc_loss.svg lacks its band"; fail=1; }
+grep -q 'error bars: ± 1 std' rsw/sweep_summary.svg || { echo "FAIL: the sweep's summary plot"; fail=1; }
+
+# The endpoint cache: a sweep over B's seed trains A once (the first item)
+# and loads it in the others; a changed recipe (another fingerprint) misses
+# the cache and trains anew; two runs that need the same endpoint at once
+# train it once (the other waits on its lock, then loads it).
+expect 0 "" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o ec --set sweep.key=models.b.seed \
+  --set 'sweep.values=[2, 3]' --set 'align.methods=[weight_matching]' -j 1 --progress never
+[ "$(grep -c 'training model a' ec/log.txt ec/2/log.txt ec/3/log.txt | awk -F: '{s += $2} END {print s}')" = 1 ] ||
+  { echo "FAIL: a sweep over models.b.seed trained model a more than once"; fail=1; }
+grep -q 'model a: loaded ec/endpoints/[0-9a-f]*\.h5 (endpoint cache)' ec/3/log.txt ||
+  { echo "FAIL: the second item did not load model a from the cache"; fail=1; }
+[ "$(ls ec/endpoints/*.h5 | wc -l)" = 3 ] || { echo "FAIL: the cache should hold A and two Bs"; ls ec/endpoints; fail=1; }
+grep -q '"cached": true' ec/3/metrics.json || { echo "FAIL: metrics.json does not say the endpoint is cached"; fail=1; }
+expect 0 "training model a" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o ec_miss \
+  --set endpoints.cache=ec/endpoints --set train.epochs=31 -j 1 --progress never
+[ "$(ls ec/endpoints/*.h5 | wc -l)" = 5 ] || { echo "FAIL: a new recipe did not add its endpoints to the cache"; fail=1; }
+expect 0 "model b: loaded ec/endpoints/.*endpoint cache" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" \
+  -o ec_hit --set endpoints.cache=ec/endpoints --set models.b.seed=3 -j 1 --progress never
+"$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o ec_c1 --set endpoints.cache=ec_cc --set train.epochs=200 \
+  -j 1 --progress never > ec_c1.out 2>&1 &
+ec_pid=$!
+"$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o ec_c2 --set endpoints.cache=ec_cc --set train.epochs=200 \
+  -j 1 --progress never > ec_c2.out 2>&1 || { echo "FAIL: the second of two concurrent runs"; fail=1; }
+wait $ec_pid || { echo "FAIL: the first of two concurrent runs"; cat ec_c1.out; fail=1; }
+[ "$(cat ec_c1.out ec_c2.out | grep -c 'training model a')" = 1 ] ||
+  { echo "FAIL: two concurrent runs both trained model a"; cat ec_c1.out ec_c2.out; fail=1; }
+cmp -s ec_c1/interp.csv ec_c2/interp.csv || { echo "FAIL: runs on the same cached endpoints differ"; fail=1; }
+ls ec_cc | grep -q '\.tmp\.' && { echo "FAIL: temp files left in the cache"; fail=1; }
+
+# Units: sinkrb plan lists them and the endpoint trainings they need; a
+# shell loop runs all but one (--unit K, as a job array would), collect then
+# names the missing one and fails; once it has run, collect writes the same
+# sweep.csv as a serial run (apart from its timing columns).
+U="--set repeat=2 --set sweep.key=model.hidden --set sweep.values=[[8],[12]] --set align.methods=[weight_matching] -j 1"
+notime() { awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) t[i] = ($i ~ /seconds/) } { s = ""; for (i = 1; i <= NF; i++) if (!t[i]) s = s $i ","; print s }' "$1"; }
+expect 0 "^units: 4" "$SINKRB" plan "$TOP_SRCDIR/configs/smoke_align.yaml" -o un $U
+expect 0 "E1 +model b seed 2 +un/endpoints/[0-9a-f]+\.h5 \(to make\) needed by unit 0" \
+  "$SINKRB" plan "$TOP_SRCDIR/configs/smoke_align.yaml" -o un $U
+for k in 0 1 3; do
+  expect 0 "unit $k of 4 .* done; when every unit is: sinkrb collect un" \
+    "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o un $U --unit $k --progress never
+done
+expect 1 "unit 2 \(12/rep0\) is missing" "$SINKRB" collect un
+expect 1 "1 of 4 units of un are missing" "$SINKRB" collect un
+expect 0 "3 +12/rep1 +complete" "$SINKRB" plan "$TOP_SRCDIR/configs/smoke_align.yaml" -o un $U
+expect 2 "--unit 4: the plan of .* has 4 units \(0..3" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o un $U --unit 4
+expect 0 "" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o un $U --unit 2 --progress never
+expect 0 "collected 4 units" "$SINKRB" collect un
+expect 0 "" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o us $U --progress never
+notime un/sweep.csv > un.csv; notime us/sweep.csv > us.csv
+cmp -s un.csv us.csv || { echo "FAIL: collected units differ from a serial run"; diff un.csv us.csv; fail=1; }
+expect 2 "collect takes no --set" "$SINKRB" collect un --set seed=3
+expect 2 "single run .*nothing to collect" "$SINKRB" collect align
+
+# Resume after a killed unit: it leaves nothing that looks complete, collect
+# names it, and running it again resumes its endpoint training from the
+# checkpoint the killed one left.
+K="--set repeat=2 --set train.epochs=1000 --set align.methods=[weight_matching] -j 1 --progress never"
+"$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o uk $K --unit 0 > uk.out 2>&1 &
+uk_pid=$!
+sleep 0.6
+kill -TERM $uk_pid
+wait $uk_pid
+[ $? = 143 ] || { echo "FAIL: a killed unit did not exit 143"; cat uk.out; fail=1; }
+[ ! -e uk/rep0/metrics.json ] || { echo "FAIL: a killed unit looks complete"; fail=1; }
+find uk -name '*.tmp.*' | grep -q . && { echo "FAIL: a killed unit left temp files"; fail=1; }
+expect 1 "unit 0 \(rep0\) is missing" "$SINKRB" collect uk
+expect 0 "model a: resuming from the checkpoint uk/endpoints/[0-9a-f]+\.h5\.ckpt after epoch" \
+  "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o uk $K --unit 0
+[ -s uk/rep0/metrics.json ] || { echo "FAIL: the rerun did not complete the killed unit"; fail=1; }
+expect 1 "unit 1 \(rep1\) is missing" "$SINKRB" collect uk
 
 # The long stages (activation matching, STE, Sinkhorn) draw the same bar with
 # an ETA as training and LMC.

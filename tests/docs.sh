@@ -25,7 +25,7 @@ for o in $opts; do
   grep -q -- "$esc" "$man" || { echo "option $o from --help is missing in man/sinkrb.1"; fail=1; }
 done
 # ...and every command.
-for c in run check info; do
+for c in run check plan collect info; do
   grep -q "^\.BI\{0,1\} *$c" "$man" || grep -q "^\.B sinkrb $c" "$man" || { echo "command $c missing in man page"; fail=1; }
 done
 
@@ -42,6 +42,11 @@ for f in "$TOP_SRCDIR"/configs/*.yaml; do
   b=$(basename "$f")
   grep -q "$b" "$TOP_SRCDIR/README.md" || { echo "configs/$b is not in the README table"; fail=1; }
   (cd "$TOP_SRCDIR" && "$SINKRB" check "configs/$b" >/dev/null) || { echo "sinkrb check configs/$b failed"; fail=1; }
+done
+
+# The job-array examples are valid shell.
+for f in "$TOP_SRCDIR"/doc/slurm_array.sbatch "$TOP_SRCDIR"/doc/slurm_submit.sh; do
+  bash -n "$f" || { echo "$f is not valid shell"; fail=1; }
 done
 
 [ $fail -eq 0 ] && echo "docs: ok"

@@ -25,9 +25,12 @@ run "$cfg/smoke_align.yaml" -o "$tmp/planted" --set models.b.planted=true --set 
 { cat "$cfg/smoke_align.yaml"; printf 'reference:\n  source: "made up"\n  endpoints: {loss: 0.03}\n  methods:\n    naive: {loss: 0.2}\n'; } > "$tmp/ref.yaml"
 run "$tmp/ref.yaml" -o "$tmp/reference" --set dataset.validation=20 --set train.select=best_validation
 run "$cfg/smoke_align.yaml" -o "$tmp/sweep" --set sweep.key=models.b.seed --set 'sweep.values=[2, 3]'
+# repetitions (their aggregate), and a sweep of repetitions (each item's aggregate in its folder)
+run "$cfg/smoke_align.yaml" -o "$tmp/repeat" --set repeat=3 --set models.b.planted=true
+run "$cfg/smoke_train.yaml" -o "$tmp/sweep_repeat" --set repeat=2 --set sweep.key=model.hidden --set 'sweep.values=[[4], [6]]'
 if [ -e "$TOP_SRCDIR/datasets/mnist/train-images-idx3-ubyte" ] || [ -e "$TOP_SRCDIR/datasets/mnist/train-images-idx3-ubyte.gz" ]; then
   run "$cfg/smoke_continual.yaml" -o "$tmp/continual" --set dataset.path="$TOP_SRCDIR/datasets/mnist" \
-    --set continual.tasks=2 --set 'continual.methods=[finetune,replay,rebasin]' --set continual.epochs=1
+    --set continual.tasks=2 --set 'continual.methods=[finetune,replay,rebasin]' --set continual.epochs=1 --set repeat=2
 fi
 "$py" - "$TOP_SRCDIR/doc/metrics.schema.json" "$tmp" <<'PY'
 import json, os, sys

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/aggregate.h"
 #include "app/app.h"
 #include "app/options.h"
 #include "app/provider.h"
@@ -535,7 +536,7 @@ START_TEST(test_report_metrics_and_sweep_rows)
     char *tb = NULL;
     size_t tl = 0;
     FILE *table = open_memstream(&tb, &tl);
-    ck_assert_int_eq(sk_run_sweep_rows(&f->r, csv, "w1", "[8, 8]", table), SK_OK);
+    ck_assert_int_eq(sk_run_sweep_rows(&f->r, csv, "w1", "[8, 8]", table, "w1"), SK_OK);
     fclose(table);
     ck_assert_int_eq(sk_csv_close(csv), SK_OK);
     char *rows = tu_read(p, NULL);
@@ -555,6 +556,78 @@ END_TEST
 /* The evaluation provider returns the same batches on every pass, the same
  * set for the same seed (a seeded subset, not the first examples), and
  * fetching from it leaves the training provider's order alone. */
+/* The aggregate of repetitions from hand-made values.csv files: each
+ * row's values in repetition order (absent in one), its summary in
+ * metrics.json, the paired differences and a sweep's mean/std row. */
+START_TEST(test_aggregate_repetitions)
+{
+    static const char *const files[3] = {
+        "group,name,split,metric,value\nmethod,naive,test,loss_barrier,0.5\nmethod,wm,test,loss_barrier,0.1\n"
+        "method,wm,,seconds,2\nrun,,,wall_seconds,10\n",
+        "group,name,split,metric,value\nmethod,naive,test,loss_barrier,0.7\nmethod,wm,test,loss_barrier,0.2\n"
+        "run,,,wall_seconds,12\n",
+        "group,name,split,metric,value\nmethod,naive,test,loss_barrier,0.6\nmethod,wm,test,loss_barrier,0.65\n"
+        "method,wm,,seconds,4\nrun,,,wall_seconds,11\n"};
+    sk_agg a;
+    ck_assert_int_eq(sk_agg_init(&a, 4), SK_OK); /* repetition 3 never finished */
+    for (int r = 0; r < 3; r++) {
+        char dir[32];
+        snprintf(dir, sizeof dir, "agg%d", r);
+        ck_assert_int_eq(sk_mkdir_p(tu_path(dir)), SK_OK);
+        snprintf(dir, sizeof dir, "agg%d/values.csv", r);
+        tu_write_str(tu_path(dir), files[r]);
+        snprintf(dir, sizeof dir, "agg%d", r);
+        ck_assert_msg(sk_agg_add(&a, r, tu_path(dir)) == SK_OK, "%s", sk_err_msg());
+    }
+    ck_assert_int_eq(a.n_done, 3);
+    const sk_agg_row *w = sk_agg_find(&a, "method", "wm", "", "seconds");
+    ck_assert_ptr_nonnull(w);
+    ck_assert(w->v[0] == 2 && isnan(w->v[1]) && w->v[2] == 4 && isnan(w->v[3]));
+    const char *names[4];
+    ck_assert_int_eq(sk_agg_names(&a, "method", names, 4), 2);
+    ck_assert_str_eq(names[1], "wm");
+
+    sk_json *j = sk_json_new();
+    sk_json_obj_begin(j, NULL);
+    sk_agg_json(j, &a);
+    sk_json_obj_end(j);
+    ck_assert_int_eq(sk_json_status(j), SK_OK);
+    const char *t = sk_json_text(j);
+    /* naive: 0.5, 0.7, 0.6 -> mean 0.6, std 0.1 (n - 1), interval with t(2) */
+    ck_assert_ptr_nonnull(strstr(t, "\"values\": [0.5, 0.7, 0.6, null]"));
+    ck_assert_ptr_nonnull(strstr(t, "\"repetitions\": 4"));
+    ck_assert_ptr_nonnull(strstr(t, "\"complete\": 3"));
+    /* wm - naive = -0.4, -0.5, +0.05: two of three negative, with the mean */
+    const char *pr = strstr(t, "\"baseline\": \"naive\"");
+    ck_assert_ptr_nonnull(pr);
+    ck_assert_ptr_nonnull(strstr(pr, "\"negative\": 2"));
+    ck_assert_ptr_nonnull(strstr(pr, "\"positive\": 1"));
+    ck_assert_ptr_nonnull(strstr(pr, "\"agree\": 2"));
+    ck_assert_ptr_null(strstr(t, "\"metric\": \"seconds\"")); /* timings are summarised, not compared */
+    sk_json_free(j);
+
+    sk_config c;
+    sk_config_defaults(&c, "agg");
+    c.mode = SK_MODE_WEIGHT_MATCHING;
+    c.interpolation.n_splits = 1;
+    c.interpolation.splits[0] = SK_SPLIT_TEST;
+    sk_csv *csv = sk_csv_open(tu_path("agg.csv"), sk_agg_sweep_header(&c));
+    char *tb = NULL;
+    size_t tl = 0;
+    FILE *table = open_memstream(&tb, &tl);
+    sk_agg_sweep_rows(&a, &c, csv, "x", "1", table);
+    fclose(table);
+    ck_assert_int_eq(sk_csv_close(csv), SK_OK);
+    char *text = tu_read(tu_path("agg.csv"), NULL);
+    ck_assert_ptr_nonnull(strstr(text, "\nx,1,naive,test,3,0.6,0.0999999"));
+    ck_assert_ptr_nonnull(strstr(text, "\nx,1,wm,test,3,0.3166666666666"));
+    ck_assert_ptr_nonnull(strstr(tb, "0.6000 ± 0.1000"));
+    free(text);
+    free(tb);
+    sk_agg_free(&a);
+}
+END_TEST
+
 START_TEST(test_provider_fixed)
 {
     sk_data_opts d;
@@ -780,6 +853,7 @@ int main(void)
     tcase_add_test(tc, test_report_curves_and_summary);
     tcase_add_test(tc, test_report_metrics_and_sweep_rows);
     tcase_add_test(tc, test_report_reference);
+    tcase_add_test(tc, test_aggregate_repetitions);
     suite_add_tcase(s, tc);
     tc = tcase_create("runs");
     tcase_add_test(tc, test_provider_fixed);

@@ -120,10 +120,12 @@ START_TEST(test_errors_exact)
                  "continual (got \"sinkhron\"); did you mean \"sinkhorn\"?");
     expect_error("train:\n  epoch: 3\n",
                  "bad.yaml:2:3: unknown key \"epoch\" in section train (did you mean \"epochs\"?)");
-    expect_error("colour: red\n",
-                 "bad.yaml:1:1: unknown key \"colour\" (expected one of: name, seed, mode, threads, output, "
-                 "dataset, model, models, train, align, weight_matching, activation_matching, sinkhorn, ste, "
-                 "interpolation, continual, sweep, reference)");
+    expect_error(
+        "colour: red\n",
+        "bad.yaml:1:1: unknown key \"colour\" (expected one of: name, seed, mode, threads, output, "
+        "repeat, repeat_seeds, dataset, model, models, endpoints, train, align, weight_matching, activation_matching, "
+        "sinkhorn, ste, "
+        "interpolation, continual, sweep, reference)");
     expect_error("train:\n  epochs: ten\n",
                  "bad.yaml:2:11: train.epochs must be an integer in 1..1000000 (got \"ten\")");
     expect_error("train:\n  epochs: 0\n", "bad.yaml:2:11: train.epochs must be an integer in 1..1000000 (got 0)");
@@ -364,6 +366,66 @@ END_TEST
 
 /* sweep: parsing (key first whatever the order), default and explicit
  * labels, items with their derived paths, --set, round trip, errors. */
+/* Repetitions: the seed rule (disjoint A and B seeds, repetition 0 the
+ * config itself), explicit pairs, the derived configs and the errors. */
+START_TEST(test_repeat)
+{
+    ck_assert_msg(load_text("rp.yaml", "seed: 5\nmodels: {a: {seed: 1}, b: {seed: 2}}\nrepeat: 4\n", NULL, 0) == SK_OK,
+                  "%s", sk_err_msg());
+    ck_assert_int_eq(sk_config_n_repetitions(&cfg), 4);
+    long long s, a, b, as[4], bs[4];
+    for (int r = 0; r < 4; r++) {
+        sk_config_repetition_seeds(&cfg, r, &s, &as[r], &bs[r]);
+        ck_assert_int_eq(s, 5 + r);
+    }
+    ck_assert_int_eq(as[0], 1); /* repetition 0: the config's own seeds */
+    ck_assert_int_eq(bs[0], 2);
+    ck_assert_int_eq(as[2], 5); /* stride 2 |2 - 1| */
+    ck_assert_int_eq(bs[2], 6);
+    for (int r = 0; r < 4; r++)
+        for (int q = 0; q < 4; q++)
+            ck_assert(as[r] != bs[q] && (r == q || as[r] != as[q]));
+    sk_config rep;
+    ck_assert_int_eq(sk_config_repetition(&cfg, 3, &rep), SK_OK);
+    ck_assert_int_eq(rep.seed, 8);
+    ck_assert_int_eq(rep.models[0].seed, 7);
+    ck_assert_int_eq(rep.models[1].seed, 8);
+    ck_assert_int_eq(rep.repeat, 1);
+    ck_assert_str_eq(rep.output, "results/rp/rep3");
+    ck_assert_str_eq(rep.models[1].weights, "results/rp/rep3/model_b.h5");
+    sk_err_clear();
+    ck_assert_int_eq(sk_config_repetition(&cfg, 4, &rep), SK_EINVAL);
+
+    /* a wider gap: stride 2 |b - a| keeps them apart */
+    ck_assert_int_eq(load_text("rp.yaml", "models: {a: {seed: 10}, b: {seed: 4}}\nrepeat: 3\n", NULL, 0), SK_OK);
+    sk_config_repetition_seeds(&cfg, 2, &s, &a, &b);
+    ck_assert_int_eq(a, 34);
+    ck_assert_int_eq(b, 28);
+
+    /* explicit pairs: their number is the number of repetitions */
+    ck_assert_msg(load_text("rp.yaml", "repeat_seeds: [[3, 9], [4, 11]]\n", NULL, 0) == SK_OK, "%s", sk_err_msg());
+    ck_assert_int_eq(sk_config_n_repetitions(&cfg), 2);
+    sk_config_repetition_seeds(&cfg, 1, &s, &a, &b);
+    ck_assert_int_eq(a, 4);
+    ck_assert_int_eq(b, 11);
+    char *y = sk_config_to_yaml(&cfg);
+    ck_assert_ptr_nonnull(strstr(y, "\nrepeat_seeds: [[3, 9], [4, 11]]\n"));
+    free(y);
+    const char *same[] = {"repeat=2"};
+    ck_assert_int_eq(load_text("rp.yaml", "repeat_seeds: [[3, 9], [4, 11]]\n", same, 1), SK_OK);
+
+    expect_error("repeat: 0\n", "bad.yaml:1:9: repeat must be an integer in 1..10000 (got 0)");
+    expect_error("repeat_seeds: [1, 2]\n", "bad.yaml:1:16: repeat_seeds entries must be pairs [A, B] of seeds");
+    expect_error("repeat_seeds: [[1, -2]]\n",
+                 "bad.yaml:1:20: repeat_seeds entries must be an integer >= 0 (got \"-2\")");
+    expect_error("repeat: 3\nrepeat_seeds: [[1, 2]]\n",
+                 "bad.yaml:2:15: repeat is 3 but repeat_seeds has 1 pairs (repeat_seeds sets the number of "
+                 "repetitions)");
+    expect_error("sweep: {key: repeat, values: [1, 2]}\n",
+                 "bad.yaml:1:14: sweep.key cannot be repeat: every sweep item runs the config's repetitions");
+}
+END_TEST
+
 START_TEST(test_sweep)
 {
     const char *text = "name: sw\nmode: weight_matching\n"
@@ -761,6 +823,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_set_overrides);
     tcase_add_test(tc, test_roundtrip);
     tcase_add_test(tc, test_sweep);
+    tcase_add_test(tc, test_repeat);
     tcase_add_test(tc, test_config_file_kinds);
     tcase_add_test(tc, test_nesting_depth);
     tcase_add_test(tc, test_second_document);

@@ -7,6 +7,7 @@
 #include "core/blas.h"
 #include "core/err.h"
 #include "core/rng.h"
+#include "core/stats.h"
 #include "core/strbuf.h"
 #include "core/tensor.h"
 #include "io/atomic.h"
@@ -193,11 +194,63 @@ START_TEST(test_atomic_write)
 }
 END_TEST
 
+/* The summaries of repeated measurements on hand-made values: sample
+ * standard deviation (n - 1), the t-interval (n >= 3 only), NaN entries
+ * skipped, and paired differences with their sign agreement. */
+START_TEST(test_stats)
+{
+    sk_stats s;
+    const double v[] = {1, 2, 3, 4, NAN};
+    sk_stats_of(v, 5, &s);
+    ck_assert_int_eq(s.n, 4);
+    ck_assert_double_eq_tol(s.mean, 2.5, 1e-15);
+    ck_assert_double_eq_tol(s.std, sqrt(5.0 / 3.0), 1e-15); /* sum of squares 5 over n - 1 = 3 */
+    ck_assert_double_eq(s.min, 1);
+    ck_assert_double_eq(s.max, 4);
+    double h = 3.182446 * sqrt(5.0 / 3.0) / 2; /* t(0.975, 3) std / sqrt(4) */
+    ck_assert_double_eq_tol(s.ci_lo, 2.5 - h, 1e-12);
+    ck_assert_double_eq_tol(s.ci_hi, 2.5 + h, 1e-12);
+    const double two[] = {0.25, 0.75};
+    sk_stats_of(two, 2, &s);
+    ck_assert_double_eq_tol(s.std, sqrt(0.125), 1e-15);
+    ck_assert(isnan(s.ci_lo) && isnan(s.ci_hi)); /* no interval below 3 values */
+    sk_stats_of(two, 1, &s);
+    ck_assert_int_eq(s.n, 1);
+    ck_assert(s.mean == 0.25 && isnan(s.std));
+    sk_stats_of(v + 4, 1, &s);
+    ck_assert(s.n == 0 && isnan(s.mean));
+    /* t quantiles: the table, and between its entries */
+    ck_assert_double_eq_tol(sk_t975(1), 12.706205, 1e-6);
+    ck_assert_double_eq_tol(sk_t975(2), 4.302653, 1e-6);
+    ck_assert_double_eq_tol(sk_t975(30), 2.042272, 1e-6);
+    ck_assert_double_eq_tol(sk_t975(40), 2.021075, 1e-6);
+    ck_assert_double_eq_tol(sk_t975(50), 2.008559, 1e-4);
+    ck_assert_double_eq_tol(sk_t975(90), 1.986675, 1e-4);
+    ck_assert_double_eq_tol(sk_t975(1000), 1.962339, 1e-4);
+    ck_assert_double_eq_tol(sk_t975(1000000), 1.959966, 1e-5);
+    ck_assert(isnan(sk_t975(0)));
+    for (int df = 1; df < 300; df++) /* decreasing towards the normal quantile */
+        ck_assert(sk_t975(df + 1) < sk_t975(df) && sk_t975(df) > 1.959964);
+    /* paired: d = a - b = {-0.5, -1, 0.25}, one pair without b */
+    const double a[] = {1.0, 2.0, 3.25, 7.0}, b[] = {1.5, 3.0, 3.0, NAN};
+    sk_paired p;
+    sk_paired_of(a, b, 4, &p);
+    ck_assert_int_eq(p.d.n, 3);
+    ck_assert_double_eq_tol(p.d.mean, -1.25 / 3, 1e-15);
+    ck_assert_int_eq(p.neg, 2);
+    ck_assert_int_eq(p.pos, 1);
+    ck_assert_int_eq(p.agree, 2); /* 2 of 3 agree with the negative mean */
+    double m = -1.25 / 3, ss = (-0.5 - m) * (-0.5 - m) + (-1 - m) * (-1 - m) + (0.25 - m) * (0.25 - m);
+    ck_assert_double_eq_tol(p.d.std, sqrt(ss / 2), 1e-15);
+}
+END_TEST
+
 static Suite *core_suite(void)
 {
     Suite *s = suite_create("core");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_err_messages);
+    tcase_add_test(tc, test_stats);
     tcase_add_test(tc, test_rng_deterministic_and_uniform);
     tcase_add_test(tc, test_rng_permutation_is_permutation);
     tcase_add_test(tc, test_tset_layout);

@@ -534,7 +534,7 @@ START_TEST(test_svg_lmc_plot)
     sk_series ser[2][NSER];
     for (int sp = 0; sp < 2; sp++)
         for (int s = 0; s < NSER; s++)
-            ser[sp][s] = (sk_series){names[s], NPTS, x, y[sp][s]};
+            ser[sp][s] = (sk_series){.label = names[s], .n = NPTS, .x = x, .y = y[sp][s]};
     sk_panel pan[2] = {
         {.title = "train",
          .xlabel = "\xce\xbb (interpolation weight)",
@@ -608,7 +608,9 @@ static int path_moves(const char *svg, const char *stroke_attr, int *n_paths)
 START_TEST(test_svg_long_title_and_coinciding_curves)
 {
     static double x[5] = {0, 0.25, 0.5, 0.75, 1}, y0[5] = {1, 2, 3, 2, 1}, y1[5] = {1, 1.5, 2, 1.5, 1};
-    sk_series ser[3] = {{"Naive", 5, x, y0}, {"Weight matching", 5, x, y1}, {"Sinkhorn C_Mid", 5, x, y0}};
+    sk_series ser[3] = {{.label = "Naive", .n = 5, .x = x, .y = y0},
+                        {.label = "Weight matching", .n = 5, .x = x, .y = y1},
+                        {.label = "Sinkhorn C_Mid", .n = 5, .x = x, .y = y0}};
     sk_panel pan = {.title = "test", .n_series = 3, .series = ser};
     const char *path = tu_path("long.svg");
     const char *title = "vgg11 (layernorm, width 0.25, head gitrebasin, 3 epochs): loss along the linear path";
@@ -633,10 +635,11 @@ START_TEST(test_svg_nonfinite_and_degenerate)
     const double xs[1] = {2.0}, ys[1] = {3.0};                /* a single point */
     const double yc[6] = {2, 2, 2, 2, 2, 2};                  /* constant */
     const double yn[3] = {NAN, NAN, NAN};
-    sk_series a[2] = {{"broken", 6, x1, y1}, {"single <one> & \"q\"", 1, xs, ys}};
-    sk_series b[1] = {{"constant", 6, x1, yc}};
-    sk_series c[1] = {{"all-nan", 3, x1, yn}};
-    sk_series d[1] = {{"lonely", 1, xs, ys}};
+    sk_series a[2] = {{.label = "broken", .n = 6, .x = x1, .y = y1},
+                      {.label = "single <one> & \"q\"", .n = 1, .x = xs, .y = ys}};
+    sk_series b[1] = {{.label = "constant", .n = 6, .x = x1, .y = yc}};
+    sk_series c[1] = {{.label = "all-nan", .n = 3, .x = x1, .y = yn}};
+    sk_series d[1] = {{.label = "lonely", .n = 1, .x = xs, .y = ys}};
     sk_panel pan[4] = {
         {.title = "mixed", .xlabel = "task", .ylabel = "accuracy", .n_series = 2, .series = a, .y_from_zero = 1},
         {.title = "flat", .n_series = 1, .series = b},
@@ -664,7 +667,8 @@ START_TEST(test_svg_nonfinite_and_degenerate)
 
     /* Tiny and huge ranges still get distinct tick labels. */
     const double yt[3] = {1.0, 1.0 + 3e-9, 1.0 + 6e-9}, yb[3] = {1e7, 2e7, 3.5e7};
-    sk_series st[1] = {{"tiny", 3, x1, yt}}, sb[1] = {{"big", 3, x1, yb}};
+    sk_series st[1] = {{.label = "tiny", .n = 3, .x = x1, .y = yt}},
+              sb[1] = {{.label = "big", .n = 3, .x = x1, .y = yb}};
     sk_panel pr[2] = {{.n_series = 1, .series = st}, {.n_series = 1, .series = sb}};
     const char *p3 = tu_path("ranges.svg");
     ck_assert_int_eq(sk_svg_plot(p3, NULL, 2, pr, 700, 300), SK_OK);
@@ -683,7 +687,7 @@ START_TEST(test_svg_nonfinite_and_degenerate)
     sk_err_clear();
     ck_assert_int_eq(sk_svg_plot(p2, "t", 0, pan, 600, 400), SK_EINVAL);
     const double huge[2] = {-1e308, 1e308};
-    sk_series h[1] = {{"huge", 2, x1, huge}};
+    sk_series h[1] = {{.label = "huge", .n = 2, .x = x1, .y = huge}};
     sk_panel ph = {.n_series = 1, .series = h};
     sk_err_clear();
     ck_assert_int_eq(sk_svg_plot(p2, NULL, 1, &ph, 600, 400), SK_EINVAL);
@@ -704,7 +708,7 @@ START_TEST(test_svg_continual_and_many_series)
         for (int t = 0; t < T; t++)
             y[s][t] = 95.0 - t * (1.0 + s) * 0.8;
         snprintf(names[s], sizeof names[s], "method %d", s);
-        ser[s] = (sk_series){names[s], T, x, y[s]};
+        ser[s] = (sk_series){.label = names[s], .n = T, .x = x, .y = y[s]};
     }
     sk_panel p = {.title = "Split CIFAR-100",
                   .xlabel = "tasks seen",
@@ -725,6 +729,37 @@ START_TEST(test_svg_continual_and_many_series)
 }
 END_TEST
 
+/* Spreads: a shaded band under a mean curve (split at a point without a
+ * spread), error bars with caps, the y range covering them; category labels
+ * on the x axis. */
+START_TEST(test_svg_bands_bars_categories)
+{
+    static double x[4] = {0, 0.5, 1, 1.5}, y[4] = {1, 2, 1.5, 1}, lo[4] = {0.5, 1.5, NAN, 0.8},
+                  hi[4] = {1.5, 2.5, NAN, 9};
+    sk_series band = {.label = "mean ± std", .n = 4, .x = x, .y = y, .lo = lo, .hi = hi};
+    sk_panel p = {.title = "band", .n_series = 1, .series = &band};
+    const char *path = tu_path("band.svg");
+    ck_assert_int_eq(sk_svg_plot(path, "bands", 1, &p, 400, 300), SK_OK);
+    char *svg = tu_read(path, NULL);
+    ck_assert_ptr_nonnull(strstr(svg, "fill-opacity=\"0.18\""));
+    ck_assert_ptr_null(strstr(strstr(svg, "fill-opacity") + 1, "fill-opacity")); /* one run of 2+ points */
+    ck_assert_ptr_nonnull(strstr(svg, ">8<"));                                   /* the y axis reaches hi = 9 */
+    free(svg);
+
+    static double cx[3] = {1, 2, 3}, cy[3] = {0.2, 0.1, 0.3}, clo[3] = {0.1, 0.05, 0.2}, chi[3] = {0.3, 0.15, 0.4};
+    sk_series bars = {.label = "barrier ± std", .n = 3, .x = cx, .y = cy, .lo = clo, .hi = chi, .bars = 1};
+    sk_panel q = {.n_series = 1, .series = &bars, .xlabel = "model.arch"};
+    const char *const cats[3] = {"mlp", "vgg11", "resnet20"};
+    path = tu_path("bars.svg");
+    ck_assert_int_eq(sk_svg_plot_categories(path, "bars", 1, &q, cats, 3, 400, 300), SK_OK);
+    svg = tu_read(path, NULL);
+    ck_assert_ptr_nonnull(strstr(svg, ">resnet20<"));
+    ck_assert_ptr_nonnull(strstr(svg, "h10M")); /* caps */
+    ck_assert_ptr_null(strstr(svg, "fill-opacity"));
+    free(svg);
+}
+END_TEST
+
 static Suite *plot_suite(void)
 {
     Suite *s = suite_create("plot");
@@ -741,6 +776,7 @@ static Suite *plot_suite(void)
     tcase_add_test(tc, test_svg_nonfinite_and_degenerate);
     tcase_add_test(tc, test_svg_long_title_and_coinciding_curves);
     tcase_add_test(tc, test_svg_continual_and_many_series);
+    tcase_add_test(tc, test_svg_bands_bars_categories);
     suite_add_tcase(s, tc);
     return s;
 }

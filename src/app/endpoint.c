@@ -1,10 +1,13 @@
 /* endpoint.c - the two endpoints of a run: loaded when their weights exist,
  * else trained (or kept at their seeded initialisation, or B planted as a
  * random permutation of A) and saved; then evaluated on both splits. */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "app/options.h"
@@ -25,7 +28,8 @@
 /* The recipe of the weights this config makes for endpoint e: every setting
  * they depend on, one "key: value" line each (the model section, with
  * models.X.dropout in place of model.dropout when the endpoint has its own,
- * the data set, its normalisation and its train/validation split, the seed,
+ * the data set, its normalisation and its train/validation split (and for
+ * the polynomial toy the run's seed, which draws its noise), the seed,
  * and the training section, or "source: init" for an untrained
  * initialisation). Its FNV-1a 64-bit hash is the endpoint's fingerprint;
  * both go into the weights file's attributes. Keys added after recipe 1 (`later`) are written only
@@ -42,6 +46,10 @@ sk_status sk_endpoint_recipe(const sk_config *c, int e, int init, sk_strbuf *out
     sk_status st = SK_OK;
     sk_strbuf_appendf(out, "recipe: sinkrb-endpoint 1\nsource: %s\nseed: %lld\n", init ? "init" : "trained",
                       c->models[e].seed);
+    /* The polynomial toy's noise is drawn from the run's seed: other data
+     * for every other seed (written, like the later keys, only when it is
+     * not the default 1, which older weights were made with). */
+    if (c->dataset.name == SK_DS_POLYNOMIAL && c->seed != 1) sk_strbuf_appendf(out, "data_seed: %lld\n", c->seed);
     for (int i = 0; i < sk_config_n_keys() && st == SK_OK; i++) {
         const char *key, *def;
         sk_config_key_info(i, &key, NULL, &def, NULL);
@@ -139,12 +147,40 @@ const char *sk_endpoint_source(const sk_endpoint *ep)
     return SK_NAME(action_names, ep->action);
 }
 
+/* Endpoint e's weights from models.X.weights into ep->theta, checked
+ * against this config's recipe when the file carries one. */
+static sk_status load_weights(sk_run *r, sk_pipe_state *ps, int e)
+{
+    const sk_config *c = &r->cfg;
+    sk_endpoint *ep = &ps->ep[e];
+    const char *why;
+    if (sk_path_kind_of(c->models[e].weights, &why) == SK_PATH_BAD)
+        return sk_err(SK_EIO, "models.%c.weights: %s is %s", 'a' + e, c->models[e].weights, why);
+    const char *rn[2 * SK_CFG_RENAME];
+    char buf[SK_CFG_RENAME][SK_CFG_RENAME_TEXT];
+    int n_rn = c->models[e].n_rename;
+    for (int i = 0; i < n_rn; i++) { /* "FROM=TO" -> {FROM, TO} (checked by the config) */
+        snprintf(buf[i], sizeof buf[i], "%s", c->models[e].rename[i]);
+        char *eq = strchr(buf[i], '=');
+        *eq = '\0';
+        rn[2 * i] = buf[i];
+        rn[2 * i + 1] = eq + 1;
+    }
+    sk_status st = sk_h5w_load_into_ex(c->models[e].weights, ep->theta, n_rn ? rn : NULL, n_rn, ps->model_desc);
+    if (st != SK_OK) return sk_err_prefix(st, "models.%c.weights: ", 'a' + e);
+    if ((st = check_fingerprint(c, e, ep)) != SK_OK) return st;
+    char *sel = NULL;
+    if ((st = sk_h5w_read_attr(c->models[e].weights, "selected_epoch", &sel)) != SK_OK) return st;
+    ep->selected_epoch = sel ? atoi(sel) : 0;
+    free(sel);
+    return SK_OK;
+}
+
 sk_status sk_endpoints_load(sk_run *r, sk_pipe_state *ps)
 {
     const sk_config *c = &r->cfg;
     for (int e = 0; e < 2; e++) {
         sk_endpoint *ep = &ps->ep[e];
-        sk_status st;
         ep->theta = sk_tset_like(sk_model_params(ps->m));
         if (!ep->theta) return SK_ENOMEM;
         ep->action = sk_options_endpoint(c, e);
@@ -153,27 +189,8 @@ sk_status sk_endpoints_load(sk_run *r, sk_pipe_state *ps)
                           "models.%c.weights: %s does not exist\nHINT: check the path; to train model %c and save it "
                           "there, set models.%c.train: if_missing",
                           'a' + e, c->models[e].weights, 'a' + e, 'a' + e);
-        if (ep->action != SK_EP_LOAD) continue;
-        const char *why;
-        if (sk_path_kind_of(c->models[e].weights, &why) == SK_PATH_BAD)
-            return sk_err(SK_EIO, "models.%c.weights: %s is %s", 'a' + e, c->models[e].weights, why);
-        const char *rn[2 * SK_CFG_RENAME];
-        char buf[SK_CFG_RENAME][SK_CFG_RENAME_TEXT];
-        int n_rn = c->models[e].n_rename;
-        for (int i = 0; i < n_rn; i++) { /* "FROM=TO" -> {FROM, TO} (checked by the config) */
-            snprintf(buf[i], sizeof buf[i], "%s", c->models[e].rename[i]);
-            char *eq = strchr(buf[i], '=');
-            *eq = '\0';
-            rn[2 * i] = buf[i];
-            rn[2 * i + 1] = eq + 1;
-        }
-        st = sk_h5w_load_into_ex(c->models[e].weights, ep->theta, n_rn ? rn : NULL, n_rn, ps->model_desc);
-        if (st != SK_OK) return sk_err_prefix(st, "models.%c.weights: ", 'a' + e);
-        if ((st = check_fingerprint(c, e, ep)) != SK_OK) return st;
-        char *sel = NULL;
-        if ((st = sk_h5w_read_attr(c->models[e].weights, "selected_epoch", &sel)) != SK_OK) return st;
-        ep->selected_epoch = sel ? atoi(sel) : 0;
-        free(sel);
+        sk_status st = ep->action == SK_EP_LOAD ? load_weights(r, ps, e) : SK_OK;
+        if (st != SK_OK) return st;
     }
     return SK_OK;
 }
@@ -526,21 +543,80 @@ static sk_status make_planted(sk_run *r, sk_pipe_state *ps)
     return SK_OK;
 }
 
-sk_status sk_endpoints_make(sk_run *r, sk_pipe_state *ps)
+/* A cached endpoint is made under an exclusive lock on <weights>.lock, so
+ * that of the processes that need it at once one makes it and the others
+ * wait, then load what it saved (weights appear under their name only when
+ * complete). *fd: the lock, to close once the weights are saved. */
+static sk_status cache_lock(sk_run *r, sk_pipe_state *ps, int e, int *fd)
 {
     const sk_config *c = &r->cfg;
-    double t0 = sk_now();
-    sk_status st;
-    for (int e = 0; e < 2; e++) {
-        if (ps->ep[e].action == SK_EP_LOAD) {
-            sk_log_err(r->log, "model %c: loaded %s", 'a' + e, c->models[e].weights);
-            continue;
-        }
-        st = ps->ep[e].action == SK_EP_PLANT ? make_planted(r, ps) : train_endpoint(r, ps, e);
-        if (st != SK_OK) return st;
+    char path[SK_PATH_MAX + 8], dir[SK_PATH_MAX];
+    snprintf(path, sizeof path, "%s.lock", c->models[e].weights);
+    snprintf(dir, sizeof dir, "%s", c->endpoints.cache);
+    sk_status st = sk_mkdir_p(dir);
+    if (st != SK_OK) return st;
+    if ((*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666)) < 0)
+        return sk_err(SK_EIO, "%s: cannot create the lock file: %s", path, strerror(errno));
+    if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+        sk_log_err(r->log, "model %c: waiting for another process that makes it (%s)", 'a' + e, path);
+        while (flock(*fd, LOCK_EX) != 0)
+            if (errno != EINTR) return sk_err(SK_EIO, "%s: cannot lock: %s", path, strerror(errno));
     }
+    if (sk_file_exists(c->models[e].weights)) { /* made meanwhile */
+        ps->ep[e].action = SK_EP_LOAD;
+        return load_weights(r, ps, e);
+    }
+    return SK_OK;
+}
+
+sk_status sk_endpoint_make(sk_run *r, sk_pipe_state *ps, int e)
+{
+    const sk_config *c = &r->cfg;
+    int fd = -1;
+    sk_status st = SK_OK;
+    if (r->cached[e] && ps->ep[e].action != SK_EP_LOAD) st = cache_lock(r, ps, e, &fd);
+    if (st == SK_OK && ps->ep[e].action == SK_EP_LOAD)
+        sk_log_err(r->log, "model %c: loaded %s%s", 'a' + e, c->models[e].weights,
+                   r->cached[e] ? " (endpoint cache)" : "");
+    else if (st == SK_OK)
+        st = ps->ep[e].action == SK_EP_PLANT ? make_planted(r, ps) : train_endpoint(r, ps, e);
+    if (fd >= 0) close(fd); /* releases the lock */
+    return st;
+}
+
+sk_status sk_endpoints_make(sk_run *r, sk_pipe_state *ps)
+{
+    double t0 = sk_now();
+    sk_status st = SK_OK;
+    for (int e = 0; e < 2 && st == SK_OK; e++)
+        st = sk_endpoint_make(r, ps, e);
+    if (st != SK_OK) return st;
     if (ps->ep[0].trained || ps->ep[1].trained) sk_run_stage(r, "train", sk_now() - t0);
     return SK_OK;
+}
+
+int sk_endpoint_cached(const sk_config *c, int e, char *fp, size_t fpn, char *path, size_t n)
+{
+    sk_endpoint_train t = c->models[e].train;
+    if (!c->endpoints.cache[0] || (e == 1 && c->models[1].planted) || !sk_options_default_weights(c, e)) return 0;
+    if (t != SK_ENDPOINT_AUTO && t != SK_ENDPOINT_IF_MISSING && t != SK_ENDPOINT_INIT) return 0;
+    sk_strbuf text = SK_STRBUF_INIT;
+    int ok = sk_endpoint_recipe(c, e, t == SK_ENDPOINT_INIT, &text) == SK_OK;
+    if (ok) sk_kv_fingerprint(sk_strbuf_str(&text), fp, fpn);
+    sk_strbuf_free(&text);
+    if (!ok) sk_err_clear();
+    return ok && snprintf(path, n, "%s/%s.h5", c->endpoints.cache, fp) < (int)n;
+}
+
+void sk_endpoint_use_cache(sk_config *c, int cached[2])
+{
+    for (int e = 0; e < 2; e++) {
+        char fp[24], path[SK_CFG_PATH];
+        cached[e] = sk_endpoint_cached(c, e, fp, sizeof fp, path, sizeof path);
+        if (!cached[e]) continue;
+        snprintf(c->models[e].weights, sizeof c->models[e].weights, "%s", path);
+        if (c->models[e].train != SK_ENDPOINT_INIT) c->models[e].train = SK_ENDPOINT_IF_MISSING;
+    }
 }
 
 static sk_status eval_split(sk_run *r, sk_pipe_state *ps, const sk_tset *theta, const sk_split *sp, double *loss,

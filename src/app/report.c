@@ -61,6 +61,7 @@ sk_status sk_report_curves(sk_run *r, sk_pipe_state *ps)
     for (int q = 0; q < (ps->loss.regression ? 1 : 2); q++) {
         sk_panel panels[2];
         sk_series series[2][SK_APP_MAX_METHODS];
+        memset(series, 0, sizeof series);
         for (int s = 0; s < S; s++) {
             for (int k = 0; k < ps->n_methods; k++) {
                 const sk_method_result *me = &ps->meth[k];
@@ -304,6 +305,7 @@ static void pipeline_results_json(sk_run *r, sk_json *j)
         sk_json_str(j, "source", sk_endpoint_source(ep)); /* loaded, trained, initialisation, planted */
         sk_json_bool(j, "trained", ep->trained);
         sk_json_str(j, "fingerprint", ep->fingerprint[0] ? ep->fingerprint : NULL);
+        if (r->cached[e]) sk_json_bool(j, "cached", 1);
         if (ep->action == SK_EP_INIT) sk_json_bool(j, "untrained_initialisation", 1);
         if (e == 1 && ps->planted) {
             sk_json_bool(j, "planted", 1);
@@ -411,20 +413,20 @@ static void write_provenance(sk_run *r, sk_json *j)
     sk_json_obj_end(j);
 }
 
-/* <output>/metrics.json: the provenance, then what `body` adds. */
-static sk_status write_metrics(sk_run *r, void (*body)(sk_run *r, sk_json *j, const double *arg), const double *arg)
+sk_status sk_run_write_metrics_body(sk_run *r, const char *dir, void (*body)(sk_run *r, sk_json *j, void *ctx),
+                                    void *ctx)
 {
     char path[SK_PATH_MAX + 32];
     sk_json *j = sk_json_new();
     sk_status st;
     if (!j) return SK_ENOMEM;
-    snprintf(path, sizeof path, "%s/metrics.json", r->cfg.output);
-    sk_run_wrote(r, path);
+    snprintf(path, sizeof path, "%s/metrics.json", dir ? dir : r->cfg.output);
+    if (!dir) sk_run_wrote(r, path);
     sk_json_obj_begin(j, NULL);
     write_provenance(r, j);
-    body(r, j, arg);
+    body(r, j, ctx);
     sk_json_arr_begin(j, "files"); /* every file this run wrote, relative to its folder */
-    for (int i = 0; i < r->n_files; i++)
+    for (int i = 0; i < r->n_files && !dir; i++)
         sk_json_str(j, NULL, r->files[i]);
     sk_json_arr_end(j);
     sk_json_obj_end(j);
@@ -433,7 +435,7 @@ static sk_status write_metrics(sk_run *r, void (*body)(sk_run *r, sk_json *j, co
     return st;
 }
 
-static void results_body(sk_run *r, sk_json *j, const double *unused)
+static void results_body(sk_run *r, sk_json *j, void *unused)
 {
     (void)unused;
     pipeline_results_json(r, j);
@@ -441,35 +443,7 @@ static void results_body(sk_run *r, sk_json *j, const double *unused)
 
 sk_status sk_run_write_metrics(sk_run *r)
 {
-    return write_metrics(r, results_body, NULL);
-}
-
-/* A sweep's own metrics.json: provenance, then the items in order (label,
- * value, folder, wall time); each item's results are in its folder. */
-static void sweep_body(sk_run *r, sk_json *j, const double *item_seconds)
-{
-    const sk_config *c = &r->cfg;
-    sk_json_obj_begin(j, "sweep");
-    sk_json_str(j, "key", c->sweep.key);
-    sk_json_str(j, "table", "sweep.csv");
-    sk_json_arr_begin(j, "items");
-    for (int i = 0; i < c->sweep.n; i++) {
-        char out[SK_PATH_MAX + 80];
-        snprintf(out, sizeof out, "%s/%s", c->output, c->sweep.labels[i]);
-        sk_json_obj_begin(j, NULL);
-        sk_json_str(j, "label", c->sweep.labels[i]);
-        sk_json_str(j, "value", c->sweep.values[i]);
-        sk_json_str(j, "output", out);
-        sk_json_num(j, "wall_seconds", item_seconds[i]);
-        sk_json_obj_end(j);
-    }
-    sk_json_arr_end(j);
-    sk_json_obj_end(j);
-}
-
-sk_status sk_run_write_sweep_metrics(sk_run *r, const double *item_seconds)
-{
-    return write_metrics(r, sweep_body, item_seconds);
+    return sk_run_write_metrics_body(r, NULL, results_body, NULL);
 }
 
 /* ---- sweep summaries ------------------------------------------------------------ */
@@ -494,7 +468,8 @@ static const char *cell(char *buf, size_t n, double v)
     return buf;
 }
 
-sk_status sk_run_sweep_rows(sk_run *r, sk_csv *csv, const char *label, const char *value, FILE *table)
+sk_status sk_run_sweep_rows(sk_run *r, sk_csv *csv, const char *label, const char *value, FILE *table,
+                            const char *table_label)
 {
     sk_pipe_state *ps = r->state;
     const sk_config *c = &r->cfg;
@@ -511,8 +486,8 @@ sk_status sk_run_sweep_rows(sk_run *r, sk_csv *csv, const char *label, const cha
             const char *m = sk_cl_results_method(ps->cl, k);
             sk_csv_row(csv, "%s,%s,%s,%s,%s,%s,%s", lab, val, m, cell(b[0], 40, acc), cell(b[1], 40, f),
                        cell(b[2], 40, bwt), cell(b[3], 40, sk_cl_results_seconds(ps->cl, k)));
-            fprintf(table, "%-16s %-22s ACC %6.2f%%  forgetting %6.2f%%  BWT %7.2f%%  %8.1f s\n", label, m, 100 * acc,
-                    100 * f, 100 * bwt, sk_cl_results_seconds(ps->cl, k));
+            fprintf(table, "%-16s %-22s ACC %6.2f%%  forgetting %6.2f%%  BWT %7.2f%%  %8.1f s\n", table_label, m,
+                    100 * acc, 100 * f, 100 * bwt, sk_cl_results_seconds(ps->cl, k));
         }
         return SK_OK;
     }
@@ -523,7 +498,7 @@ sk_status sk_run_sweep_rows(sk_run *r, sk_csv *csv, const char *label, const cha
                        cell(b[1], 40, ps->loss.regression ? NAN : ep->train_acc), cell(b[2], 40, ep->test_loss),
                        cell(b[3], 40, ps->loss.regression ? NAN : ep->test_acc),
                        cell(b[4], 40, ep->trained ? ep->seconds : NAN));
-            fprintf(table, "%-16s model %c   train loss %.4f acc %6.2f%%   test loss %.4f acc %6.2f%%\n", label,
+            fprintf(table, "%-16s model %c   train loss %.4f acc %6.2f%%   test loss %.4f acc %6.2f%%\n", table_label,
                     'a' + e, ep->train_loss, 100 * ep->train_acc, ep->test_loss, 100 * ep->test_acc);
         }
         return SK_OK;
@@ -555,7 +530,7 @@ sk_status sk_run_sweep_rows(sk_run *r, sk_csv *csv, const char *label, const cha
             snprintf(accs, sizeof accs, "%.2f%%", 100 * me->acc[show * P + mid]);
             snprintf(drop, sizeof drop, "%.2f%%", 100 * me->ba[show].barrier);
         }
-        fprintf(table, "%-16s %-22s %10.4f %10.4f %10s %10s %10s %9.2f\n", label, me->name,
+        fprintf(table, "%-16s %-22s %10.4f %10.4f %10s %10s %10s %9.2f\n", table_label, me->name,
                 me->loss ? me->bl[show].barrier : NAN, me->loss ? me->bl[show].auc : NAN, drop, accs, recs,
                 aligned ? me->seconds : 0.0);
     }

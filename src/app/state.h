@@ -123,12 +123,24 @@ void sk_method_result_free(sk_pipe_state *ps, sk_method_result *me);
 /* endpoint.c */
 SK_MUST_CHECK sk_status sk_endpoints_load(sk_run *r, sk_pipe_state *ps);
 SK_MUST_CHECK sk_status sk_endpoints_make(sk_run *r, sk_pipe_state *ps);
+/* One endpoint: loaded, made under the cache's lock, trained or planted. */
+SK_MUST_CHECK sk_status sk_endpoint_make(sk_run *r, sk_pipe_state *ps, int e);
 SK_MUST_CHECK sk_status sk_endpoints_evaluate(sk_run *r, sk_pipe_state *ps);
 
 /* The recipe of the weights this config makes for endpoint e (init: its
  * untrained initialisation), one "key: value" line per setting, appended
  * to out; its hash is the endpoint's fingerprint. */
 SK_MUST_CHECK sk_status sk_endpoint_recipe(const sk_config *c, int e, int init, sk_strbuf *out);
+/* The endpoint cache (endpoints.cache): endpoint e of c is cached when the
+ * config names a cache, its weights are at their default location, and it
+ * is trained (models.X.train auto or if_missing) or an initialisation
+ * (init), not planted; then it lives in <cache>/<fingerprint>.h5, made once
+ * by whichever run needs it first (under the lock <file>.lock) and loaded
+ * by every other. fp gets its fingerprint, path its file; 0: not cached. */
+int sk_endpoint_cached(const sk_config *c, int e, char *fp, size_t fpn, char *path, size_t n);
+/* Point c's cached endpoints at their files in the cache (train: if_missing,
+ * or init); cached[e] says which. */
+void sk_endpoint_use_cache(sk_config *c, int cached[2]);
 /* "loaded", "trained", "initialisation" or "planted". */
 const char *sk_endpoint_source(const sk_endpoint *ep);
 

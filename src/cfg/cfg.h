@@ -32,6 +32,7 @@
 #define SK_CFG_REF 16          /* reference.methods: at most this many entries */
 #define SK_CFG_RENAME 16       /* models.X.rename: at most this many pairs */
 #define SK_CFG_RENAME_TEXT 160 /* one "FROM=TO" pair */
+#define SK_CFG_REPEAT_SEEDS 64 /* repeat_seeds: at most this many (A, B) pairs */
 
 /* models.X.train: where an endpoint comes from. auto = load the weights file
  * when it exists, else train and save it there if it is the default location
@@ -68,6 +69,13 @@ typedef struct {
     sk_mode mode;
     int threads;
     char output[SK_CFG_PATH]; /* results folder; "" -> results/<name> */
+    /* Repetitions (cfg/repeat.c): every experiment (the config, or each
+     * sweep item) runs `repeat` times on other endpoint seeds, or once per
+     * pair of repeat_seeds (A, B) when given (then repeat is 1 or their
+     * number). */
+    int repeat;
+    int n_repeat_seeds;
+    long long repeat_seeds[SK_CFG_REPEAT_SEEDS][2];
     struct {
         sk_ds_kind name;
         char path[SK_CFG_PATH]; /* "" -> datasets/<name> */
@@ -101,6 +109,12 @@ typedef struct {
         int planted;    /* b only: B = a random permutation of A */
         double noise;   /* b only: Gaussian noise std added to the planted B */
     } models[2];
+    struct {
+        /* the endpoint cache: trained endpoints by fingerprint, shared by
+         * every unit and run that names the folder; "" -> <output>/endpoints
+         * for a sweep or repetitions, none for a single run */
+        char cache[SK_CFG_PATH];
+    } endpoints;
     struct {
         int epochs, batch_size, eval_batch_size;
         sk_opt_kind optimizer;
@@ -214,6 +228,19 @@ char *sk_config_to_yaml(const sk_config *cfg);
  * (models.*.weights) or from the data set re-derived; finalized, so errors
  * of the combination are reported ("sweep item LABEL: ..."). */
 SK_MUST_CHECK sk_status sk_config_sweep_item(const sk_config *cfg, int i, sk_config *out);
+/* Repetitions (cfg/repeat.c). Their number: repeat_seeds' length when
+ * given, else repeat. Repetition r's seeds: the run seed is seed + r; the
+ * endpoints' are repeat_seeds[r] when given, else models.a.seed + k r and
+ * models.b.seed + k r with the stride k = 2 |models.b.seed - models.a.seed|
+ * (1 when they are equal), so that no seed of A in one repetition is the
+ * seed of B in another. Repetition 0 of the rule is the config itself. */
+int sk_config_n_repetitions(const sk_config *cfg);
+void sk_config_repetition_seeds(const sk_config *cfg, int r, long long *seed, long long *a, long long *b);
+/* Repetition r (0 <= r < sk_config_n_repetitions) of a finalized config
+ * without a sweep (a sweep item is one): a copy with those seeds, repeat 1,
+ * no repeat_seeds, output <output>/rep<r> and the weights paths derived
+ * from the output re-derived; finalized. */
+SK_MUST_CHECK sk_status sk_config_repetition(const sk_config *cfg, int r, sk_config *out);
 /* The value of one key as it is printed in the resolved config (e.g. "[512, 512]"
  * for model.hidden); SK_EINVAL for a key not in the schema. */
 SK_MUST_CHECK sk_status sk_config_value_text(const sk_config *cfg, const char *key, char *buf, size_t n);

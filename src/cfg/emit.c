@@ -107,6 +107,15 @@ static void value_text(const sk_config *cfg, const sk_cfg_key *k, char *buf, siz
         if (j < n) snprintf(buf + j, n - j, "]");
         break;
     }
+    case T_PAIRLIST: {
+        int cnt = (int)sk_cfg_load_int(base + k->cnt_off, sizeof(int));
+        const long long(*v)[2] = (const long long(*)[2])(const void *)(base + k->off);
+        size_t j = (size_t)snprintf(buf, n, "[");
+        for (int i = 0; i < cnt && j < n; i++)
+            j += (size_t)snprintf(buf + j, n - j, "%s[%lld, %lld]", i ? ", " : "", v[i][0], v[i][1]);
+        if (j < n) snprintf(buf + j, n - j, "]");
+        break;
+    }
     case T_INTLIST:
     case T_ENUMLIST: {
         int cnt = (int)sk_cfg_load_int(base + k->cnt_off, sizeof(int));
@@ -130,7 +139,7 @@ static sk_status emit(const sk_config *cfg, FILE *out, const char *only)
     size_t ol = strlen(only);
     for (int i = 0; i < sk_cfg_n_schema; i++) {
         const sk_cfg_key *k = &sk_cfg_schema[i];
-        char val[SK_CFG_PATH + 64];
+        char val[SK_CFG_PATH + 48 * SK_CFG_REPEAT_SEEDS]; /* the longest: a path, or repeat_seeds */
         if (ol && strncmp(k->key, only, ol) != 0) continue;
         const char *key = k->key + ol;
         /* Print the section headers that differ from the previous key's. */

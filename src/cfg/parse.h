@@ -71,6 +71,10 @@ SK_MUST_CHECK sk_status sk_cfg_sweep_set(sk_config *cfg, const sk_cfg_ctx *cx, y
 SK_MUST_CHECK sk_status sk_cfg_sweep_item(const sk_config *cfg, int i, sk_config *out, const char *origin,
                                           const sk_cfg_where *where);
 
+/* repeat.c: the repetitions' rules (repeat against repeat_seeds, seeds in
+ * range); SK_ECONFIG with the reason in msg. */
+SK_MUST_CHECK sk_status sk_cfg_check_repeat(const sk_config *cfg, char *msg, size_t n);
+
 /* reference.c: the `reference:` section of a file; printing it back. */
 SK_MUST_CHECK sk_status sk_cfg_parse_reference(sk_config *cfg, const sk_cfg_ctx *cx, yaml_document_t *doc,
                                                yaml_node_t *map);

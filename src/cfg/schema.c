@@ -46,6 +46,10 @@
     {                                                                                                                  \
         k, T_FLTLIST, OFF(f), SZ(f[0]), OFF(n), d, lo, hi, ex, NULL, (int)(SZ(f) / SZ(f[0])), NULL, doc, NULL          \
     }
+#define PLIST(k, f, n, d, lo, hi, doc)                                                                                 \
+    {                                                                                                                  \
+        k, T_PAIRLIST, OFF(f), SZ(f[0]), OFF(n), d, lo, hi, 0, NULL, (int)(SZ(f) / SZ(f[0])), NULL, doc, NULL          \
+    }
 #define ELIST(k, f, n, d, names, doc)                                                                                  \
     {                                                                                                                  \
         k, T_ENUMLIST, OFF(f), SZ(f[0]), OFF(n), d, 0, 0, 0, names, SK_COUNT_OF(names), NULL, doc, NULL                \
@@ -88,6 +92,14 @@ const sk_cfg_key sk_cfg_schema[] = {
     ENUM("mode", mode, "train", sk_mode_names, "what the run does; train only trains/saves the endpoints"),
     INT("threads", threads, "0", 0, 1024, "threads for BLAS and OpenMP loops; 0 = one per CPU core"),
     STR("output", output, "\"\"", "results folder (default results/<name>); -o overrides it"),
+    INT("repeat", repeat, "1", 1, 10000,
+        "repetitions of the experiment (of every sweep item): repetition r runs on endpoint seeds models.a.seed + k r "
+        "and models.b.seed + k r, k = 2 |models.b.seed - models.a.seed| (1 when equal), with run seed seed + r, into "
+        "<output>/rep<r>; repetition 0 is the plain run. With repeat > 1 the results folder gets the mean, standard "
+        "deviation and 95% t-interval of every result and paired differences between the methods"),
+    PLIST("repeat_seeds", repeat_seeds, n_repeat_seeds, "[]", 0, 9.2e18,
+          "explicit endpoint seeds, one [A, B] pair per repetition (e.g. [[1, 2], [3, 4]]), in place of the rule of "
+          "repeat; repeat must then be 1 or their number"),
 
     ENUM("dataset.name", dataset.name, "mnist", sk_ds_kind_names, "data set"),
     STR("dataset.path", dataset.path, "\"\"", "folder holding the official files (default datasets/<dataset.name>)"),
@@ -155,6 +167,12 @@ const sk_cfg_key sk_cfg_schema[] = {
          "planted-permutation recovery: B is a random permutation of A (drawn from models.b.seed), not trained"),
     FLT("models.b.noise", models[1].noise, "0", 0, BIG, 0,
         "planted B: standard deviation of Gaussian noise added to every parameter after permuting"),
+
+    STR("endpoints.cache", endpoints.cache, "\"\"",
+        "folder of the endpoint cache: endpoints whose weights are at their default location are kept there as "
+        "<fingerprint>.h5, trained once by the first run that needs them (under a lock, <fingerprint>.h5.lock) and "
+        "loaded by every other item, repetition or run naming the folder (default: <output>/endpoints for a sweep or "
+        "repetitions, none for a single run)"),
 
     INT("train.epochs", train.epochs, "10", 1, 1e6, "training epochs"),
     INT("train.batch_size", train.batch_size, "500", 1, 1e6, "minibatch size"),
@@ -485,7 +503,8 @@ void sk_config_key_info(int i, const char **key, const char **type, const char *
                                      [T_INTLIST] = "list of integers",
                                      [T_ENUMLIST] = "list of choices",
                                      [T_STRLIST] = "list of strings",
-                                     [T_FLTLIST] = "list of numbers"};
+                                     [T_FLTLIST] = "list of numbers",
+                                     [T_PAIRLIST] = "list of [A, B] pairs"};
     const sk_cfg_key *k = &sk_cfg_schema[i];
     if (key) *key = k->key;
     if (type) *type = tn[k->type];

@@ -12,7 +12,18 @@
 
 #include "cfg/cfg.h"
 
-typedef enum { T_STR, T_INT, T_FLOAT, T_BOOL, T_ENUM, T_INTLIST, T_ENUMLIST, T_STRLIST, T_FLTLIST } sk_cfg_type;
+typedef enum {
+    T_STR,
+    T_INT,
+    T_FLOAT,
+    T_BOOL,
+    T_ENUM,
+    T_INTLIST,
+    T_ENUMLIST,
+    T_STRLIST,
+    T_FLTLIST,
+    T_PAIRLIST
+} sk_cfg_type;
 
 typedef struct {
     const char *key; /* full dotted name */

@@ -82,6 +82,8 @@ sk_status sk_cfg_sweep_set(sk_config *cfg, const sk_cfg_ctx *cx, yaml_document_t
         }
         if (!strcmp(s, "name") || !strcmp(s, "output"))
             return sk_cfg_node_err(cx, n, "sweep.key cannot be %s: every sweep item writes into <output>/<label>", s);
+        if (!strcmp(s, "repeat") || !strcmp(s, "repeat_seeds"))
+            return sk_cfg_node_err(cx, n, "sweep.key cannot be %s: every sweep item runs the config's repetitions", s);
         if (!strcmp(s, "mode"))
             return sk_cfg_node_err(cx, n, "sweep.key cannot be mode: the items of a sweep share one summary table");
         snprintf(cfg->sweep.key, sizeof cfg->sweep.key, "%s", s);

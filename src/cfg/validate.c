@@ -182,12 +182,19 @@ sk_status sk_cfg_finalize(sk_config *cfg, const char *origin, const char *item, 
                 snprintf(cfg->models[m].weights, sizeof cfg->models[m].weights, "%s/model_%c.h5", cfg->output, 'a' + m);
             if (k >= (int)sizeof cfg->models[m].weights) return key_err(&v, KEYS("output"), "output path too long");
         }
+    if (!cfg->endpoints.cache[0] && (cfg->sweep.n > 0 || sk_config_n_repetitions(cfg) > 1) &&
+        snprintf(cfg->endpoints.cache, sizeof cfg->endpoints.cache, "%s/endpoints", cfg->output) >=
+            (int)sizeof cfg->endpoints.cache)
+        return key_err(&v, KEYS("output"), "output path too long");
     if (cfg->threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         cfg->threads = n > 0 ? (int)n : 1;
     }
     /* Cross-key checks: everything the modules would refuse later, found
      * before any work. */
+    char msg[256];
+    if (sk_cfg_check_repeat(cfg, msg, sizeof msg) != SK_OK)
+        return key_err(&v, KEYS("repeat", "repeat_seeds", "seed", "models.a.seed", "models.b.seed"), "%s", msg);
     if ((st = check_data(&v, cfg)) != SK_OK || (st = check_model(&v, cfg)) != SK_OK ||
         (st = check_train(&v, cfg)) != SK_OK || (st = check_continual(&v, cfg)) != SK_OK)
         return st;

@@ -149,6 +149,37 @@ static sk_status set_fltlist(const sk_cfg_ctx *cx, const sk_cfg_key *k, yaml_doc
     return SK_OK;
 }
 
+/* A list of [A, B] integer pairs ([] empties it); the capacity is the field's. */
+static sk_status set_pairlist(const sk_cfg_ctx *cx, const sk_cfg_key *k, yaml_document_t *doc, yaml_node_t *n,
+                              char *base)
+{
+    long long(*out)[2] = (long long(*)[2])(void *)(base + k->off);
+    long long tmp[2];
+    int m = 0;
+    if (n->type != YAML_SEQUENCE_NODE) return sk_cfg_node_err(cx, n, "%s must be a list of [A, B] pairs", k->key);
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+        yaml_node_t *e = yaml_document_get_node(doc, *it);
+        if (m == k->n_names) return sk_cfg_node_err(cx, e, "%s has more than %d pairs", k->key, k->n_names);
+        if (e->type != YAML_SEQUENCE_NODE || e->data.sequence.items.top - e->data.sequence.items.start != 2)
+            return sk_cfg_node_err(cx, e, "%s entries must be pairs [A, B] of seeds", k->key);
+        m++;
+    }
+    m = 0;
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, m++) {
+        yaml_node_t *e = yaml_document_get_node(doc, *it);
+        for (int j = 0; j < 2; j++) {
+            sk_status st = set_elem(cx, k, yaml_document_get_node(doc, e->data.sequence.items.start[j]), &tmp[j]);
+            if (st != SK_OK) return st;
+        }
+        out[m][0] = tmp[0];
+        out[m][1] = tmp[1];
+    }
+    for (int i = m; i < k->n_names; i++)
+        out[i][0] = out[i][1] = 0;
+    sk_cfg_store_int(base + k->cnt_off, sizeof(int), m);
+    return SK_OK;
+}
+
 sk_status sk_cfg_set_key(sk_config *cfg, const sk_cfg_ctx *cx, const sk_cfg_key *k, yaml_document_t *doc,
                          yaml_node_t *n)
 {
@@ -167,6 +198,8 @@ sk_status sk_cfg_set_key(sk_config *cfg, const sk_cfg_ctx *cx, const sk_cfg_key 
         return set_strlist(cx, k, doc, n, base);
     case T_FLTLIST:
         return set_fltlist(cx, k, doc, n, base);
+    case T_PAIRLIST:
+        return set_pairlist(cx, k, doc, n, base);
     case T_INT: {
         long long v;
         range_text(k, want, sizeof want);

@@ -309,10 +309,24 @@ static void svg_x_axis(svg_axis *a, const sk_panel *pp, double lo, double hi, in
     if (pp->x1_label) svg_axis_special(a, 1.0, pp->x1_label, ppu);
 }
 
+/* Category labels at 1..n, with half a step of margin. */
+static void svg_x_categories(svg_axis *a, const char *const *cats, int n)
+{
+    a->n = n < SVG_MAX_TICKS ? n : SVG_MAX_TICKS;
+    a->lo = 0.5;
+    a->hi = a->n + 0.5;
+    a->step = 1;
+    for (int i = 0; i < a->n; i++) {
+        a->v[i] = i + 1;
+        a->bold[i] = 0;
+        snprintf(a->lab[i], sizeof a->lab[0], "%s", cats[i] ? cats[i] : "");
+    }
+}
+
 /* Every panel's axes and the horizontal layout: y axes first (they depend on the height only), then the
  * left margin that fits the widest y tick label, then the x axes (they depend on the plot width). */
 static sk_status svg_axes(svg_layout *L, svg_axis *ax, svg_axis *ay, const char *path, int n_panels,
-                          const sk_panel *panels, int width)
+                          const sk_panel *panels, int width, const char *const *cats, int n_cats)
 {
     double xlo[64], xhi[64], ylo[64], yhi[64];
     int have[64], xint[64];
@@ -334,7 +348,10 @@ static sk_status svg_axes(svg_layout *L, svg_axis *ax, svg_axis *ay, const char 
                       "HINT: make the figure wider",
                       path, width, n_panels);
     for (int p = 0; p < n_panels; p++)
-        svg_x_axis(&ax[p], &panels[p], xlo[p], xhi[p], have[p], xint[p], L->plot_w);
+        if (cats && n_cats > 0)
+            svg_x_categories(&ax[p], cats, n_cats);
+        else
+            svg_x_axis(&ax[p], &panels[p], xlo[p], xhi[p], have[p], xint[p], L->plot_w);
     return SK_OK;
 }
 
@@ -395,11 +412,47 @@ static void svg_panel_grid(FILE *fp, const svg_frame *f)
     fputs("\"/>\n", fp);
 }
 
+/* The spreads of panel p's series: shaded bands (polygons over each run of
+ * points with a finite spread), or error bars with caps. */
+static void svg_panel_spreads(FILE *fp, const sk_panel *pp, const svg_frame *f)
+{
+    for (int s = 0; s < pp->n_series; s++) {
+        const sk_series *se = &pp->series[s];
+        if (!se->lo || !se->hi) continue;
+        const char *col = svg_colors[s % SVG_NCOLORS];
+        if (se->bars) {
+            fprintf(fp, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" d=\"", col);
+            for (int i = 0; i < se->n; i++) {
+                if (!svg_finite(se, i) || !isfinite(se->lo[i]) || !isfinite(se->hi[i])) continue;
+                double x = svg_mapx(f, se->x[i]), y0 = svg_mapy(f, se->lo[i]), y1 = svg_mapy(f, se->hi[i]);
+                fprintf(fp, "M%.2f,%.2fV%.2fM%.2f,%.2fh10M%.2f,%.2fh10", x, y0, y1, x - 5, y0, x - 5, y1);
+            }
+            fputs("\"/>\n", fp);
+            continue;
+        }
+        for (int i = 0; i < se->n;) { /* one polygon per run of points with a spread */
+            int j = i;
+            while (j < se->n && svg_finite(se, j) && isfinite(se->lo[j]) && isfinite(se->hi[j]))
+                j++;
+            if (j - i >= 2) {
+                fprintf(fp, "<path fill=\"%s\" fill-opacity=\"0.18\" stroke=\"none\" d=\"", col);
+                for (int k = i; k < j; k++)
+                    fprintf(fp, "%c%.2f,%.2f", k == i ? 'M' : 'L', svg_mapx(f, se->x[k]), svg_mapy(f, se->hi[k]));
+                for (int k = j - 1; k >= i; k--)
+                    fprintf(fp, "L%.2f,%.2f", svg_mapx(f, se->x[k]), svg_mapy(f, se->lo[k]));
+                fputs("Z\"/>\n", fp);
+            }
+            i = j > i ? j : i + 1;
+        }
+    }
+}
+
 /* Panel p's data, clipped: every series' line (broken at points that are not finite), then the markers on
  * top (every point up to 30 of them, else about 20). */
 static void svg_panel_series(FILE *fp, int p, const sk_panel *pp, const svg_frame *f, const svg_legend *lg)
 {
     fprintf(fp, "<g clip-path=\"url(#sk-clip-%d)\">\n", p);
+    svg_panel_spreads(fp, pp, f);
     for (int s = 0; s < pp->n_series; s++) {
         const sk_series *se = &pp->series[s];
         int pen = 0, drawn = 0;
@@ -516,6 +569,12 @@ static void svg_write_legend(FILE *fp, const svg_legend *lg, const svg_layout *L
 
 sk_status sk_svg_plot(const char *path, const char *title, int n_panels, const sk_panel *panels, int width, int height)
 {
+    return sk_svg_plot_categories(path, title, n_panels, panels, NULL, 0, width, height);
+}
+
+sk_status sk_svg_plot_categories(const char *path, const char *title, int n_panels, const sk_panel *panels,
+                                 const char *const *cats, int n_cats, int width, int height)
+{
     sk_status st = svg_check_args(path, n_panels, panels, width, height);
     if (st != SK_OK) return st;
     sk_afile f = {0};
@@ -529,7 +588,7 @@ sk_status sk_svg_plot(const char *path, const char *title, int n_panels, const s
     }
     svg_legend_layout(&lg, n_panels, panels, L.W - 2 * L.outer);
     if ((st = svg_vlayout(&L, &lg, path, title, n_panels, panels, height)) != SK_OK) goto cleanup;
-    if ((st = svg_axes(&L, ax, ay, path, n_panels, panels, width)) != SK_OK) goto cleanup;
+    if ((st = svg_axes(&L, ax, ay, path, n_panels, panels, width, cats, n_cats)) != SK_OK) goto cleanup;
 
     if ((st = sk_afile_open(&f, path)) != SK_OK) goto cleanup;
     svg_write_head(f.fp, &L, title, n_panels, width, height);

@@ -14,7 +14,8 @@
  * stay distinguishable in greyscale. Non-finite points are skipped and break
  * the line; a single point or constant data get a sensible range. Text is
  * XML-escaped; the file is UTF-8, has a viewBox and a white background, and
- * is written atomically. */
+ * is written atomically. Series may carry a spread (a shaded band or error
+ * bars) and panels category labels on the x axis. */
 #ifndef SK_IO_SVG_H
 #define SK_IO_SVG_H
 
@@ -25,6 +26,13 @@ typedef struct {
     int n;             /* number of points */
     const double *x;   /* (n,) */
     const double *y;   /* (n,) */
+    /* Optional spread around y (both or neither; NULL: none), e.g. mean -+
+     * std or min..max of repetitions: a band shaded in the series' colour
+     * under the line, or with `bars` an error bar at each point. Say in the
+     * title or legend which spread it is. A point whose lo or hi is not
+     * finite has none. */
+    const double *lo, *hi; /* (n,) */
+    int bars;
 } sk_series;
 
 typedef struct {
@@ -46,5 +54,11 @@ typedef struct {
  * left under `path` on failure. */
 SK_MUST_CHECK sk_status sk_svg_plot(const char *path, const char *title, int n_panels, const sk_panel *panels,
                                     int width, int height);
+/* The same with category labels on every panel's x axis: cats[i] at
+ * x = i + 1 (i < n_cats, at most 48), in place of numeric ticks (e.g. a
+ * sweep over architectures). */
+SK_MUST_CHECK sk_status sk_svg_plot_categories(const char *path, const char *title, int n_panels,
+                                               const sk_panel *panels, const char *const *cats, int n_cats, int width,
+                                               int height);
 
 #endif

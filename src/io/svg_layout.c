@@ -233,6 +233,10 @@ int svg_panel_range(const sk_panel *p, double *xlo, double *xhi, double *ylo, do
             *xhi = fmax(*xhi, x);
             *ylo = fmin(*ylo, y);
             *yhi = fmax(*yhi, y);
+            if (se->lo && se->hi && isfinite(se->lo[i]) && isfinite(se->hi[i])) {
+                *ylo = fmin(*ylo, se->lo[i]);
+                *yhi = fmax(*yhi, se->hi[i]);
+            }
             if (x != floor(x)) *x_integer = 0;
         }
     }
