@@ -1,6 +1,6 @@
 #!/bin/sh
-# MPI scaling: a plan of N equal units (MNIST MLP 784-256-256-10, 3 epochs on
-# the first 10000 training images, weight matching, 11 points on the test
+# MPI scaling: a plan of N equal units (MNIST MLP 784-512-512-10, 5 epochs on
+# the first 20000 training images, weight matching, 11 points on the test
 # split; repeat: N gives N units with their own endpoints), run serially with
 # -j 1 and with `mpirun -np K` ranks of -j 1, in the same invocation. Prints
 # both wall times, the speed-up, and whether repetitions.csv (timing columns
@@ -17,7 +17,7 @@ ranks=${2:-2}
 "$SINKRB" --version | grep -q '^MPI: no' && { echo "sinkrb is built without MPI"; exit 1; }
 top=$(pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sinkrb-mpiscale-XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 cat > "$tmp/scale.yaml" << EOF
 name: scale
 seed: 1
@@ -26,12 +26,12 @@ repeat: $units
 dataset:
   name: mnist
   path: $top/datasets/mnist
-  train_limit: 10000
+  train_limit: 20000
 model:
   arch: mlp
-  hidden: [256, 256]
+  hidden: [512, 512]
 train:
-  epochs: 3
+  epochs: 5
   batch_size: 250
   optimizer: adam
   lr: 1.0e-3
