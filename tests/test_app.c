@@ -362,6 +362,27 @@ END_TEST
 
 /* Every choice key takes its names from a module's table: no gap, no
  * duplicate, static strings. */
+/* Legend labels from the method names of files (aggregate plots). */
+START_TEST(test_method_labels)
+{
+    static const char *const cases[][2] = {{"naive", "Naive"},
+                                           {"weight_matching", "Weight matching"},
+                                           {"activation_matching", "Activation matching"},
+                                           {"ste", "STE"},
+                                           {"sinkhorn_l2", "Sinkhorn C_L2"},
+                                           {"sinkhorn_mid", "Sinkhorn C_Mid"},
+                                           {"sinkhorn_rnd+repair", "Sinkhorn C_Rnd + REPAIR"},
+                                           {"naive+repair", "Naive + REPAIR"},
+                                           {"rebasin", "rebasin"},
+                                           {"sinkhorn_nope", "sinkhorn_nope"}};
+    char buf[64];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sk_method_label_of(cases[i][0], buf, sizeof buf);
+        ck_assert_str_eq(buf, cases[i][1]);
+    }
+}
+END_TEST
+
 START_TEST(test_name_tables)
 {
     int n = sk_config_n_keys();
@@ -848,6 +869,7 @@ int main(void)
     tcase_add_test(tc, test_options_continual);
     tcase_add_test(tc, test_options_model_batch);
     tcase_add_test(tc, test_name_tables);
+    tcase_add_test(tc, test_method_labels);
     suite_add_tcase(s, tc);
     tc = tcase_create("report");
     tcase_add_test(tc, test_report_curves_and_summary);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "app/aggregate.h"
+#include "app/state.h"
 #include "core/mem.h"
 #include "io/atomic.h"
 #include "io/svg.h"
@@ -16,10 +17,10 @@
 #define MAXC 64 /* curves (method x split) */
 
 typedef struct {
-    char method[48], split[16];
-    int P;        /* points (from the first unit that has the curve) */
-    double *x;    /* (P) lambda, or the task 1..T */
-    double *y[2]; /* (n * P): loss and accuracy, or the seen accuracy; NAN where absent */
+    char method[48], split[16], label[64]; /* label: the legend's (sk_method_label_of) */
+    int P;                                 /* points (from the first unit that has the curve) */
+    double *x;                             /* (P) lambda, or the task 1..T */
+    double *y[2];                          /* (n * P): loss and accuracy, or the seen accuracy; NAN where absent */
 } curve;
 
 typedef struct {
@@ -60,6 +61,7 @@ static curve *curve_of(curves *cs, const char *method, const char *split)
     memset(c, 0, sizeof *c);
     snprintf(c->method, sizeof c->method, "%s", method);
     snprintf(c->split, sizeof c->split, "%s", split);
+    sk_method_label_of(method, c->label, sizeof c->label);
     return c;
 }
 
@@ -185,7 +187,7 @@ static void mean_band(const curves *cs, const curve *c, int q, double *buf, doub
         lo[i] = s.mean - s.std;
         hi[i] = s.mean + s.std;
     }
-    *se = (sk_series){.label = c->method, .n = c->P, .x = c->x, .y = m, .lo = lo, .hi = hi};
+    *se = (sk_series){.label = c->label, .n = c->P, .x = c->x, .y = m, .lo = lo, .hi = hi};
 }
 
 /* One figure of curves cs: one panel per split (in order), one series per

@@ -313,6 +313,31 @@ const sk_align_kind *sk_align_kind_of(int method)
     return method >= 0 && method < SK_ALIGN_COUNT ? &kinds[method] : &naive_kind;
 }
 
+void sk_method_label_of(const char *name, char *buf, size_t n)
+{
+    size_t len = strlen(name), rl = strlen("+repair");
+    int repair = len > rl && !strcmp(name + len - rl, "+repair");
+    char base[64];
+    snprintf(base, sizeof base, "%.*s", (int)(repair ? len - rl : len), name);
+    const char *label = !strcmp(base, "naive") ? naive_kind.label : NULL;
+    char tmp[96];
+    for (int k = 0; k < SK_ALIGN_COUNT && !label; k++) {
+        const char *mn = sk_align_method_names[k];
+        size_t ml = strlen(mn);
+        if (!kinds[k].per_cost && !strcmp(base, mn)) label = kinds[k].label;
+        for (int c = 0; kinds[k].per_cost && c < SK_SRB_COST_COUNT && !label; c++)
+            if (!strncmp(base, mn, ml) && base[ml] == '_' && !strcmp(base + ml + 1, sk_srb_cost_names[c])) {
+                snprintf(tmp, sizeof tmp, "%s %s", kinds[k].label, cost_labels[c]);
+                label = tmp;
+            }
+    }
+    if (!label) label = base; /* not a method of this table: its name */
+    if (repair)
+        snprintf(buf, n, "%.38s + REPAIR", label);
+    else
+        snprintf(buf, n, "%s", label);
+}
+
 int sk_method_is_naive(const sk_method_result *me)
 {
     return me->kind == &naive_kind;

@@ -115,6 +115,10 @@ struct sk_align_kind {
 /* The table's entry of an alignment method (sk_align_method), or of naive (-1). */
 const sk_align_kind *sk_align_kind_of(int method);
 int sk_method_is_naive(const sk_method_result *me);
+/* The plot label of the method named `name` in files ("sinkhorn_mid" ->
+ * "Sinkhorn C_Mid", "weight_matching+repair" -> "Weight matching + REPAIR"),
+ * the name itself when no method has it. */
+void sk_method_label_of(const char *name, char *buf, size_t n);
 /* Adds naive, then align.methods in order (plus the mode's own method when
  * not listed), runs each, saves perm_<name>.h5 and aligned_<name>.h5. */
 SK_MUST_CHECK sk_status sk_align_all(sk_run *r, sk_pipe_state *ps);
