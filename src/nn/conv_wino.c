@@ -240,20 +240,29 @@ WINO_CLONES static void output_transform(float *yo, const float *restrict M, int
     }
 }
 
+/* V of the nb images from n0 of a chunk: every input plane's tiles (the
+ * forward pass and the weight gradient read the same V). */
+static void chunk_input_transform(float *V, const float *x, int n0, int nb, const sk_conv_shape *s, const wino_geom *g)
+{
+    const int C = s->C, T = nb * g->tpi;
+    const int64_t ld = g->ld, HW = (int64_t)s->H * s->W;
+#pragma omp parallel for collapse(2) schedule(static) if ((int64_t)C * T * 16 > WINO_PAR)
+    for (int n = 0; n < nb; n++)
+        for (int c = 0; c < C; c++)
+            input_transform(V + 16 * c * ld + (int64_t)n * g->tpi, ld, x + ((int64_t)(n0 + n) * C + c) * HW, s, g);
+}
+
 void sk_conv_wino_forward(float *y, const float *x, const float *w, const float *b, const sk_conv_shape *s, float *ws)
 {
     const int C = s->C, O = s->O;
     const wino_geom g = wino_geometry(s);
-    const int64_t ld = g.ld, HW = (int64_t)s->H * s->W, OP = (int64_t)s->OH * s->OW;
+    const int64_t ld = g.ld, OP = (int64_t)s->OH * s->OW;
     float *U = ws, *V = U + (int64_t)32 * O * C, *M = V + 16 * C * ld;
     filter_transform(U, w, O, C);
     for (int n0 = 0; n0 < s->N; n0 += g.nb) {
         const int nb = s->N - n0 < g.nb ? s->N - n0 : g.nb;
         const int T = nb * g.tpi;
-#pragma omp parallel for collapse(2) schedule(static) if ((int64_t)C * T * 16 > WINO_PAR)
-        for (int n = 0; n < nb; n++)
-            for (int c = 0; c < C; c++)
-                input_transform(V + 16 * c * ld + (int64_t)n * g.tpi, ld, x + ((int64_t)(n0 + n) * C + c) * HW, s, &g);
+        chunk_input_transform(V, x, n0, nb, s, &g);
         gemm16(0, 0, O, T, C, U, (int64_t)O * C, C, V, ld, (int)(16 * ld), 0.0f, M, ld, (int)(16 * ld));
 #pragma omp parallel for collapse(2) schedule(static) if ((int64_t)O * T * 16 > WINO_PAR)
         for (int n = 0; n < nb; n++)
@@ -387,10 +396,7 @@ void sk_conv_wino_backward(float *dx, float *dw, float *db, const float *dy, con
     for (int n0 = 0; n0 < s->N; n0 += g.nb) {
         const int nb = s->N - n0 < g.nb ? s->N - n0 : g.nb;
         const int T = nb * g.tpi;
-#pragma omp parallel for collapse(2) schedule(static) if ((int64_t)C * T * 16 > WINO_PAR)
-        for (int n = 0; n < nb; n++)
-            for (int c = 0; c < C; c++)
-                input_transform(V + 16 * c * ld + (int64_t)n * g.tpi, ld, x + ((int64_t)(n0 + n) * C + c) * HW, s, &g);
+        chunk_input_transform(V, x, n0, nb, s, &g);
 #pragma omp parallel for collapse(2) schedule(static) if ((int64_t)O * T * 16 > WINO_PAR)
         for (int n = 0; n < nb; n++)
             for (int o = 0; o < O; o++)
