@@ -16,6 +16,7 @@
 #include "core/tensor.h"
 #include "io/h5util.h"
 #include "io/h5w.h"
+#include "tu_h5.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -126,29 +127,6 @@ static int count_tmp_files(void)
     return n;
 }
 
-/* A dataset written with the C API the way h5py lays it out. */
-static void mk_ds(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int ndim, const hsize_t *dims,
-                  const void *data)
-{
-    hid_t sp = ndim ? H5Screate_simple(ndim, dims, NULL) : H5Screate(H5S_SCALAR);
-    hid_t ds = H5Dcreate2(loc, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    ck_assert_int_ge(ds, 0);
-    if (data) ck_assert_int_ge(H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), 0);
-    H5Dclose(ds);
-    H5Sclose(sp);
-}
-
-static void mk_str_attr(hid_t loc, const char *name, const char *val)
-{
-    hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR);
-    H5Tset_size(t, H5T_VARIABLE);
-    hid_t a = H5Acreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    ck_assert_int_ge(H5Awrite(a, t, &val), 0);
-    H5Aclose(a);
-    H5Sclose(sp);
-    H5Tclose(t);
-}
-
 /* A PyTorch-like state_dict as h5py writes it: root datasets, float32 LE,
  * contiguous, int64 scalar num_batches_tracked, no attributes. */
 static const char *mk_h5py_file(const char *name)
@@ -172,14 +150,14 @@ static const char *mk_h5py_file(const char *name)
         cw[i] = (float)(i % 7) - 3.0f;
     for (int i = 0; i < 10; i++)
         cb[i] = 0.1 * i; /* float64: converted */
-    mk_ds(f, "features.0.weight", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4, d_w0, w0);
-    mk_ds(f, "features.1.weight", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d4, g);
-    mk_ds(f, "features.1.bias", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d4, b);
-    mk_ds(f, "features.1.running_mean", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d4, rm);
-    mk_ds(f, "features.1.running_var", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d4, rv);
-    mk_ds(f, "features.1.num_batches_tracked", H5T_STD_I64LE, H5T_NATIVE_INT64, 0, NULL, &nbt);
-    mk_ds(f, "classifier.weight", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d_cw, cw);
-    mk_ds(f, "classifier.bias", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, d10, cb);
+    tu_h5_dataset(f, "features.0.weight", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4, d_w0, w0);
+    tu_h5_dataset(f, "features.1.weight", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d4, g);
+    tu_h5_dataset(f, "features.1.bias", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d4, b);
+    tu_h5_dataset(f, "features.1.running_mean", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d4, rm);
+    tu_h5_dataset(f, "features.1.running_var", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d4, rv);
+    tu_h5_dataset(f, "features.1.num_batches_tracked", H5T_STD_I64LE, H5T_NATIVE_INT64, 0, NULL, &nbt);
+    tu_h5_dataset(f, "classifier.weight", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d_cw, cw);
+    tu_h5_dataset(f, "classifier.bias", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, d10, cb);
     H5Fclose(f);
     return p;
 }
@@ -481,8 +459,8 @@ START_TEST(test_perms_roundtrip)
     const char *q = tu_path("badread.h5");
     hid_t f = H5Fcreate(q, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     hsize_t d3[1] = {3};
-    mk_str_attr(f, "format", "sinkrb-perm");
-    mk_ds(f, "P_bad", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, d3, bad);
+    tu_h5_str_attr(f, "format", "sinkrb-perm");
+    tu_h5_dataset(f, "P_bad", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, d3, bad);
     H5Fclose(f);
     sk_err_clear();
     ck_assert_int_eq(sk_h5w_read_perms(q, &n, &rn, &rp, &rs), SK_EFORMAT);
@@ -594,8 +572,8 @@ START_TEST(test_bad_datasets)
     hid_t st = H5Tcopy(H5T_C_S1);
     const char *sv = "hello";
     H5Tset_size(st, H5T_VARIABLE);
-    mk_ds(f, "a.weight", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d1, v);
-    mk_ds(f, "notes", st, st, 0, NULL, &sv);
+    tu_h5_dataset(f, "a.weight", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d1, v);
+    tu_h5_dataset(f, "notes", st, st, 0, NULL, &sv);
     H5Tclose(st);
     H5Fclose(f);
     sk_err_clear();
@@ -605,7 +583,7 @@ START_TEST(test_bad_datasets)
 
     /* Rank 5. */
     f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    mk_ds(f, "conv.weight", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 5, d5, v);
+    tu_h5_dataset(f, "conv.weight", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 5, d5, v);
     H5Fclose(f);
     sk_err_clear();
     ck_assert_int_eq(sk_h5w_read(p, &s, NULL), SK_EFORMAT);
@@ -613,7 +591,7 @@ START_TEST(test_bad_datasets)
 
     /* Right name, wrong rank for the model. */
     f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    mk_ds(f, "w", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d2, v);
+    tu_h5_dataset(f, "w", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d2, v);
     H5Fclose(f);
     sk_tset *m = sk_tset_new();
     int64_t s1[1] = {4};
@@ -626,7 +604,7 @@ START_TEST(test_bad_datasets)
     /* Datasets only inside a group: said so. */
     f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     hid_t g = H5Gcreate2(f, "model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    mk_ds(g, "w", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d1, v);
+    tu_h5_dataset(g, "w", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d1, v);
     H5Gclose(g);
     H5Fclose(f);
     sk_err_clear();
@@ -636,14 +614,14 @@ START_TEST(test_bad_datasets)
 
     /* param_order naming a dataset that is not there; a newer version. */
     f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    mk_ds(f, "w", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d1, v);
-    mk_str_attr(f, "param_order", "w\nghost");
+    tu_h5_dataset(f, "w", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d1, v);
+    tu_h5_str_attr(f, "param_order", "w\nghost");
     H5Fclose(f);
     sk_err_clear();
     ck_assert_int_eq(sk_h5w_read(p, &s, NULL), SK_EFORMAT);
     assert_msg_has("param_order lists 'ghost'");
     f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    mk_str_attr(f, "format", "sinkrb-weights");
+    tu_h5_str_attr(f, "format", "sinkrb-weights");
     hid_t sp = H5Screate(H5S_SCALAR);
     hid_t at = H5Acreate2(f, "format_version", H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
     int64_t two = 2;
@@ -729,9 +707,9 @@ START_TEST(test_info)
     hsize_t d2[1] = {2};
     double dv[2] = {-2.0, 6.0};
     int32_t iv[2] = {7, 9};
-    mk_ds(g2, "w", H5T_IEEE_F64BE, H5T_NATIVE_DOUBLE, 1, d2, dv);
-    mk_ds(f, "steps", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, d2, iv);
-    mk_str_attr(f, "comment", "made by hand\nsecond line");
+    tu_h5_dataset(g2, "w", H5T_IEEE_F64BE, H5T_NATIVE_DOUBLE, 1, d2, dv);
+    tu_h5_dataset(f, "steps", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, d2, iv);
+    tu_h5_str_attr(f, "comment", "made by hand\nsecond line");
     H5Gclose(g2);
     H5Gclose(g);
     H5Fclose(f);

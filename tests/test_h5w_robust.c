@@ -27,6 +27,7 @@
 #include "core/tensor.h"
 #include "io/h5util.h"
 #include "io/h5w.h"
+#include "tu_h5.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -40,28 +41,6 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void mk_ds(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int ndim, const hsize_t *dims,
-                  const void *data)
-{
-    hid_t sp = ndim ? H5Screate_simple(ndim, dims, NULL) : H5Screate(H5S_SCALAR);
-    hid_t ds = H5Dcreate2(loc, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    ck_assert_int_ge(ds, 0);
-    if (data) ck_assert_int_ge(H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), 0);
-    H5Dclose(ds);
-    H5Sclose(sp);
-}
-
-static void mk_str_attr(hid_t loc, const char *name, const char *val)
-{
-    hid_t t = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR);
-    H5Tset_size(t, H5T_VARIABLE);
-    hid_t a = H5Acreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    ck_assert_int_ge(H5Awrite(a, t, &val), 0);
-    H5Aclose(a);
-    H5Sclose(sp);
-    H5Tclose(t);
 }
 
 /* The smoke MLP's layout (1-16-16-1), with layers.1.weight (16, 17) so its
@@ -336,9 +315,9 @@ START_TEST(test_declared_size_bounded)
     sk_tset *m = mk_mlp();
     for (int i = 0; i < m->n; i++) {
         hsize_t d[2] = {(hsize_t)m->t[i].shape[0], m->t[i].ndim > 1 ? (hsize_t)m->t[i].shape[1] : 0};
-        mk_ds(f, m->t[i].name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, m->t[i].ndim, d, m->t[i].data);
+        tu_h5_dataset(f, m->t[i].name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, m->t[i].ndim, d, m->t[i].data);
     }
-    mk_ds(f, "extra.weight", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d2g, NULL);
+    tu_h5_dataset(f, "extra.weight", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d2g, NULL);
     H5Fclose(f);
     g_model = m;
     expect_fast(do_load, NULL, p, SK_EFORMAT, "extra.weight", 64 << 10);
@@ -347,7 +326,7 @@ START_TEST(test_declared_size_bounded)
 
     /* info on 64 GiB declared and never written. */
     f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    mk_ds(f, "huge", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d64g, NULL);
+    tu_h5_dataset(f, "huge", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d64g, NULL);
     H5Fclose(f);
     expect_fast(do_info, NULL, p, SK_EFORMAT, "huge", 64 << 10);
     expect_fast(do_read, NULL, p, SK_EFORMAT, "huge", 64 << 10);
@@ -522,7 +501,7 @@ START_TEST(test_nonfinite_and_conversions)
     hsize_t d1[1] = {4}, d0[1] = {16};
     double dv[4] = {1.0, -2.5, 1e300, 0.0};
     hid_t f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    mk_ds(f, "w", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, d1, dv);
+    tu_h5_dataset(f, "w", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, d1, dv);
     H5Fclose(f);
     sk_err_clear();
     ck_assert_int_eq(sk_h5w_read(p, &r, NULL), SK_EFORMAT);
@@ -537,7 +516,7 @@ START_TEST(test_nonfinite_and_conversions)
     /* ... while in-range float64 is rounded to float32. */
     dv[2] = 0.1;
     f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    mk_ds(f, "w", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, d1, dv);
+    tu_h5_dataset(f, "w", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, d1, dv);
     H5Fclose(f);
     ck_assert_int_eq(sk_h5w_load_into(p, m1, NULL, 0), SK_OK);
     ck_assert_float_eq(m1->t[0].data[2], 0.1f);
@@ -545,13 +524,13 @@ START_TEST(test_nonfinite_and_conversions)
     /* Integers: exact when |v| <= 2^24, else refused. */
     int64_t iv[4] = {3, -16777216, 16777216, 7};
     f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    mk_ds(f, "w", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, d1, iv);
+    tu_h5_dataset(f, "w", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, d1, iv);
     H5Fclose(f);
     ck_assert_int_eq(sk_h5w_load_into(p, m1, NULL, 0), SK_OK);
     ck_assert_float_eq(m1->t[0].data[1], -16777216.0f);
     iv[3] = 16777217;
     f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    mk_ds(f, "w", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, d1, iv);
+    tu_h5_dataset(f, "w", H5T_STD_I64LE, H5T_NATIVE_INT64, 1, d1, iv);
     H5Fclose(f);
     sk_err_clear();
     ck_assert_int_eq(sk_h5w_load_into(p, m1, NULL, 0), SK_EFORMAT);
@@ -617,9 +596,9 @@ START_TEST(test_messages_escaped)
     float v[4] = {1, 2, 3, 4};
     hsize_t d1[1] = {4};
     hid_t f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    mk_str_attr(f, "format", "evil\x1b]0;owned\x07\x1b[2J\xff");
-    mk_str_attr(f, "comment", "bell\x07 and \x1b[31mred");
-    mk_ds(f, "w", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d1, v);
+    tu_h5_str_attr(f, "format", "evil\x1b]0;owned\x07\x1b[2J\xff");
+    tu_h5_str_attr(f, "comment", "bell\x07 and \x1b[31mred");
+    tu_h5_dataset(f, "w", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d1, v);
     H5Fclose(f);
     sk_tset *s = NULL;
     sk_err_clear();
@@ -636,8 +615,8 @@ START_TEST(test_messages_escaped)
     free(txt);
     /* Valid UTF-8 text is kept as it is. */
     f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    mk_str_attr(f, "comment", "ünïcode ✓");
-    mk_ds(f, "w", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d1, v);
+    tu_h5_str_attr(f, "comment", "ünïcode ✓");
+    tu_h5_dataset(f, "w", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d1, v);
     H5Fclose(f);
     out = open_memstream(&txt, &len);
     ck_assert_int_eq(sk_h5w_info(p, out), SK_OK);
@@ -653,11 +632,11 @@ START_TEST(test_links_named)
     float v[16] = {0};
     hsize_t d16[1] = {16}, d161[2] = {16, 1};
     hid_t f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    mk_ds(f, "stored.weight", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d161, v);
-    mk_ds(f, "layers.0.bias", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d16, v);
+    tu_h5_dataset(f, "stored.weight", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d161, v);
+    tu_h5_dataset(f, "layers.0.bias", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d16, v);
     ck_assert_int_ge(H5Lcreate_soft("/stored.weight", f, "layers.0.weight", H5P_DEFAULT, H5P_DEFAULT), 0);
     ck_assert_int_ge(H5Lcreate_external("other.h5", "/b", f, "layers.1.bias", H5P_DEFAULT, H5P_DEFAULT), 0);
-    mk_str_attr(f, "param_order", "layers.0.weight\nlayers.0.bias");
+    tu_h5_str_attr(f, "param_order", "layers.0.weight\nlayers.0.bias");
     H5Fclose(f);
     sk_tset *s = NULL;
     sk_err_clear();
@@ -698,14 +677,14 @@ START_TEST(test_info_deep_groups)
     float v[2] = {1, 2};
     hsize_t d2[1] = {2};
     hid_t f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), g = f;
-    mk_ds(f, "top", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d2, v);
+    tu_h5_dataset(f, "top", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d2, v);
     for (int i = 0; i < 40; i++) {
         hid_t h = H5Gcreate2(g, "g", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        if (i == 3) mk_ds(h, "mid", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d2, v);
+        if (i == 3) tu_h5_dataset(h, "mid", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d2, v);
         if (g != f) H5Gclose(g);
         g = h;
     }
-    mk_ds(g, "bottom", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d2, v);
+    tu_h5_dataset(g, "bottom", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d2, v);
     H5Gclose(g);
     H5Fclose(f);
     char *txt = NULL;
@@ -721,9 +700,9 @@ START_TEST(test_info_deep_groups)
 
     /* A group whose object header is damaged: the rest is still listed. */
     f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    mk_ds(f, "a", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d2, v);
+    tu_h5_dataset(f, "a", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d2, v);
     g = H5Gcreate2(f, "g", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    mk_ds(g, "inner", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d2, v);
+    tu_h5_dataset(g, "inner", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d2, v);
     H5O_info_t oi;
     ck_assert_int_ge(H5Oget_info2(g, &oi, H5O_INFO_BASIC), 0);
     H5Gclose(g);
@@ -748,8 +727,8 @@ START_TEST(test_attr_cap_before_read)
     memset(big, 'a', n);
     big[n] = '\0';
     hid_t f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    mk_str_attr(f, "arch", big);
-    mk_str_attr(f, "format", "sinkrb-weights");
+    tu_h5_str_attr(f, "arch", big);
+    tu_h5_str_attr(f, "format", "sinkrb-weights");
     H5Fclose(f);
     free(big);
     expect_fast(do_attr, (void *)"arch", p, SK_EFORMAT, "more than sinkrb reads", 32 << 10);
@@ -902,8 +881,8 @@ START_TEST(test_block_reads)
     for (int i = 0; i < 105; i++)
         v[i] = i;
     hid_t f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    mk_ds(f, "x", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, d3, v);
-    mk_ds(f, "s", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0, NULL, v + 7);
+    tu_h5_dataset(f, "x", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, d3, v);
+    tu_h5_dataset(f, "s", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0, NULL, v + 7);
     H5Fclose(f);
     f = H5Fopen(p, H5F_ACC_RDONLY, H5P_DEFAULT);
     hid_t ds = H5Dopen2(f, "x", H5P_DEFAULT);
