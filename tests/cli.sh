@@ -305,6 +305,14 @@ expect 1 "models.a.weights: dangling.h5 is a symbolic link to a missing file" "$
   "$TOP_SRCDIR/configs/smoke_train.yaml" -o t15 --set models.a.weights=dangling.h5 --set models.a.train=if_missing \
   --progress never
 [ -L dangling.h5 ] || { echo "FAIL: the symbolic link was replaced"; fail=1; }
+# An output path that is a file (or lies under one) is refused before any work.
+echo keep > notdir
+expect 1 "notdir exists and is not a directory" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_train.yaml" -o notdir \
+  --progress never
+expect 1 "notdir/sub: a part of this path is a file, not a directory" "$SINKRB" run \
+  "$TOP_SRCDIR/configs/smoke_train.yaml" -o notdir/sub --progress never
+[ "$(cat notdir)" = keep ] || { echo "FAIL: the file given as output folder was changed"; fail=1; }
+case $out in *"training model"*) echo "FAIL: training started before the output folder was checked"; fail=1 ;; esac
 # One run per output folder; an interrupted run removes its unfinished files,
 # says where it stopped and exits 128 + the signal; a rerun removes the
 # temporary files of runs that were killed outright.

@@ -20,6 +20,8 @@ sk_status sk_run_validate_inputs(sk_run *r)
     double t0 = sk_now();
     if (!ps) return SK_ENOMEM;
     r->state = ps;
+    /* before any data is read or endpoint trained: the output folder must be usable */
+    if ((st = sk_dir_check(c->output)) != SK_OK) return st;
     sk_options_data(c, &o);
     if ((st = sk_app_fetch_missing(c)) != SK_OK) return st;
     st = sk_dataset_load(&ps->ds, &o);

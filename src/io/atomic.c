@@ -62,7 +62,7 @@ sk_path_kind sk_path_kind_of(const char *path, const char **why)
     *why = NULL;
     if (lstat(path, &sl) != 0) {
         if (errno == ENOENT) return SK_PATH_ABSENT;
-        *why = strerror(errno);
+        *why = errno == ENOTDIR ? "under a file, not a directory" : strerror(errno);
         return SK_PATH_BAD;
     }
     if (stat(path, &st) != 0) {
@@ -181,6 +181,18 @@ sk_status sk_mkdir_p(const char *path)
     struct stat sb;
     if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) return sk_err(SK_EIO, "%s: not a directory", path);
     return SK_OK;
+}
+
+sk_status sk_dir_check(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode)) return SK_OK;
+        return sk_err(SK_EIO, "%s exists and is not a directory", path);
+    }
+    if (errno == ENOENT) return SK_OK;
+    if (errno == ENOTDIR) return sk_err(SK_EIO, "%s: a part of this path is a file, not a directory", path);
+    return sk_err(SK_EIO, "%s: %s", path, strerror(errno));
 }
 
 int sk_file_exists(const char *path)

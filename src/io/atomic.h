@@ -44,6 +44,9 @@ sk_path_kind sk_path_kind_of(const char *path, const char **why);
 SK_MUST_CHECK sk_status sk_write_file_atomic(const char *path, const void *data, size_t n);
 /* mkdir -p */
 SK_MUST_CHECK sk_status sk_mkdir_p(const char *path);
+/* SK_OK when PATH is a directory or does not exist yet (its parents may not
+ * either); an error naming PATH when it, or a part of it, is something else. */
+SK_MUST_CHECK sk_status sk_dir_check(const char *path);
 int sk_file_exists(const char *path);
 /* Do a and b name the same existing file (same device and inode)? */
 int sk_same_file(const char *a, const char *b);
