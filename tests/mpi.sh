@@ -26,6 +26,11 @@ grep -q 'over 3 MPI ranks' mp.out || { echo "FAIL: rank 0 does not report the jo
 grep -q '== smoke_align: unit 5 (16/rep1) -> rank [0-2] ([0-5] of 6 units done' mp.out ||
   { echo "FAIL: no progress line for the last unit"; cat mp.out; fail=1; }
 [ "$(grep -c '== endpoint training E' mp.out)" = 12 ] || { echo "FAIL: not every endpoint training was a task"; fail=1; }
+# Each endpoint training task logs its epochs beside its weights.
+for l in mp/endpoints/*.h5.log; do
+  grep -q 'epoch 1/' "$l" || { echo "FAIL: $l lacks the epoch lines"; fail=1; }
+done
+[ "$(ls mp/endpoints/*.h5.log | wc -l)" = 12 ] || { echo "FAIL: not every endpoint training has its log"; ls mp/endpoints; fail=1; }
 notime() { awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) t[i] = ($i ~ /seconds/) } { s = ""; for (i = 1; i <= NF; i++) if (!t[i]) s = s $i ","; print s }' "$1"; }
 for f in sweep.csv repetitions.csv; do
   notime mp/$f > a.csv; notime se/$f > b.csv

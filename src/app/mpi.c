@@ -148,8 +148,8 @@ static void progress(coord *c, int t, int rank)
     }
     if (k < 0) {
         const sk_plan_ep *ep = &c->eps->ep[-1 - k];
-        sk_log_out(c->log, "== endpoint training E%d (model %c, seed %lld) -> rank %d", -1 - k, 'a' + ep->e, ep->seed,
-                   rank);
+        sk_log_out(c->log, "== endpoint training E%d (model %c, seed %lld) -> rank %d, its epochs in %s.log", -1 - k,
+                   'a' + ep->e, ep->seed, rank, ep->path);
         return;
     }
     sk_plan_unit_id(c->p, k, id, sizeof id);

@@ -41,14 +41,17 @@ static sk_status validate_plan(const sk_app_opts *o, const sk_plan *p, sk_config
 }
 
 /* --restart of a whole plan (or run): the cached endpoints its units use
- * are made again; their files and checkpoints are removed first, once. */
+ * are made again; their files, checkpoints and logs are removed first, once. */
 void sk_run_forget_cached(const sk_config *u)
 {
     for (int e = 0; e < 2; e++) {
         char fp[24], path[SK_CFG_PATH + 8];
         if (!sk_endpoint_cached(u, e, fp, sizeof fp, path, sizeof path - 8)) continue;
+        size_t n = strlen(path);
         unlink(path);
-        strcat(path, ".ckpt");
+        strcpy(path + n, ".ckpt");
+        unlink(path);
+        strcpy(path + n, ".log");
         unlink(path);
     }
 }
@@ -166,7 +169,9 @@ sk_status sk_run_plan(const sk_app_opts *o, const sk_config *cfg)
 }
 
 /* Task: endpoint trainings[j] of the plan, made (as the first unit that
- * needs it would make it) into the endpoint cache, under its lock. */
+ * needs it would make it) into the endpoint cache, under its lock. Its
+ * progress (one line per epoch) goes to <weights>.log beside it: a scheduler
+ * runs several at once, whose lines would interleave on one terminal. */
 sk_status sk_run_endpoint_task(const sk_app_opts *o, const sk_plan *p, const sk_plan_eps *eps, int j)
 {
     sk_run *r = sk_alloc(sizeof *r);
@@ -177,7 +182,12 @@ sk_status sk_run_endpoint_task(const sk_app_opts *o, const sk_plan *p, const sk_
         r->t_start = sk_now();
         sk_endpoint_use_cache(&r->cfg, r->cached);
         sk_threads_set(r->cfg.threads);
-        st = sk_log_open(&r->log, NULL, 1);
+        st = sk_mkdir_p(r->cfg.endpoints.cache);
+    }
+    if (st == SK_OK) {
+        char path[SK_PATH_MAX + 8];
+        snprintf(path, sizeof path, "%s.log", eps->ep[j].path);
+        st = sk_log_open(&r->log, path, 1);
     }
     if (st == SK_OK) st = sk_run_validate_inputs(r);
     if (st == SK_OK) st = sk_endpoint_make(r, r->state, e);
