@@ -381,6 +381,7 @@ grep -q 'fill-opacity=' rp3/lmc_loss.svg && grep -q '± 1 std' rp3/lmc_loss.svg 
   { echo "FAIL: the repetitions' lmc_loss.svg lacks its band"; fail=1; }
 grep -q 'fill-opacity=' rsw/8/lmc_loss.svg || { echo "FAIL: an item's lmc_loss.svg lacks its band"; fail=1; }
 grep -q 'error bars: ± 1 std' rsw/sweep_summary.svg || { echo "FAIL: the sweep's summary plot"; fail=1; }
+grep -q '>Weight matching<' rsw/sweep_summary.svg || { echo "FAIL: the sweep's summary names methods by their keys"; fail=1; }
 
 # The endpoint cache: a sweep over B's seed trains A once (the first item)
 # and loads it in the others; a changed recipe (another fingerprint) misses

@@ -316,6 +316,7 @@ sk_status sk_agg_plot_sweep(const char *path, const sk_config *c, const sk_agg *
     sweep_q q[2];
     int nq = sweep_quantities(c, q), n = c->sweep.n, numeric, nm = 0;
     const char *names[MAXC];
+    char labels[MAXC][64];      /* the legend: alignment methods as single runs name them */
     for (int i = 0; i < n; i++) /* the methods (endpoints) of every item, in order */
         nm = sk_agg_names(&items[i], q[0].group, names, MAXC) > nm ? sk_agg_names(&items[i], q[0].group, names, MAXC)
                                                                    : nm;
@@ -324,6 +325,12 @@ sk_status sk_agg_plot_sweep(const char *path, const sk_config *c, const sk_agg *
     sk_panel panels[2];
     sk_status st = buf && se ? SK_OK : SK_ENOMEM;
     sweep_x(c, x, &numeric);
+    for (int m = 0; m < nm; m++) {
+        if (!strcmp(q[0].group, "method"))
+            sk_method_label_of(names[m], labels[m], sizeof labels[m]);
+        else
+            snprintf(labels[m], sizeof labels[m], "%s", names[m]);
+    }
     for (int k = 0; k < nq && st == SK_OK; k++) {
         for (int m = 0; m < nm; m++) {
             double *y = buf + (size_t)4 * n * (k * nm + m), *lo = y + n, *hi = y + 2 * n, *xs = y + 3 * n;
@@ -339,7 +346,7 @@ sk_status sk_agg_plot_sweep(const char *path, const sk_config *c, const sk_agg *
                 lo[i] = s.mean - s.std;
                 hi[i] = s.mean + s.std;
             }
-            se[k * nm + m] = (sk_series){.label = names[m], .n = n, .x = xs, .y = y, .lo = lo, .hi = hi, .bars = 1};
+            se[k * nm + m] = (sk_series){.label = labels[m], .n = n, .x = xs, .y = y, .lo = lo, .hi = hi, .bars = 1};
         }
         panels[k] = (sk_panel){.title = q[k].split ? split : NULL,
                                .xlabel = c->sweep.key,
