@@ -5,6 +5,8 @@
  *        forward + backward
  * resnet20: width 1, batchnorm, 3x32x32, batch 128: forward + backward
  * eval:  the mlp, forward only (eval mode) + loss at batch 1000
+ * vgg11eval, resnet20eval: the conv nets forward only (eval mode) + loss at
+ *        batch 500 (the configs' eval_batch_size), as the LMC curves run them
  * gemm:  in-process SGEMM GFLOP/s at the MLP's shapes (the peak to compare with)
  * Prints one line "name samples_per_s gflops ... cpu S" (medians over STEPS timed steps;
  * conv nets add "peak P limit L%": the in-process SGEMM peak in GFLOP per
@@ -34,13 +36,14 @@ static double cpu_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Training FLOPs per sample of the conv nets as direct convolutions and
- * products (forward 2*O*C*k^2*OH*OW per conv, 2*in*out per linear; backward
- * twice that, less the first layer's input gradient). */
-static double conv_net_flops(const char *what)
+/* Forward FLOPs per sample of the conv nets as direct convolutions and
+ * products (2*O*C*k^2*OH*OW per conv, 2*in*out per linear); *first: the
+ * first conv's share. Training = 3 x forward less the first layer's input
+ * gradient. */
+static double conv_net_fwd_flops(const char *what, double *first_out)
 {
     double f = 0.0, first = 0.0;
-    if (strcmp(what, "resnet20") == 0) {
+    if (strncmp(what, "resnet20", 8) == 0) {
         /* {C, O, output side, count} of every 3x3 conv */
         static const int L[][4] = {{3, 16, 32, 1},  {16, 16, 32, 6}, {16, 32, 16, 2},
                                    {32, 32, 16, 5}, {32, 64, 8, 2},  {64, 64, 8, 5}};
@@ -62,6 +65,13 @@ static double conv_net_flops(const char *what)
         }
         f += 2.0 * (512 * 512 + 512 * 512 + 512 * 10);
     }
+    *first_out = first;
+    return f;
+}
+
+static double conv_net_flops(const char *what)
+{
+    double first, f = conv_net_fwd_flops(what, &first);
     return 3.0 * f - first;
 }
 
@@ -101,7 +111,7 @@ int main(int argc, char **argv)
 {
     sk_blas_init(argc, argv);
     if (argc < 4) {
-        fprintf(stderr, "usage: nn_bench mlp|eval|vgg11|vgg11bn|resnet20|gemm THREADS STEPS\n");
+        fprintf(stderr, "usage: nn_bench mlp|eval|vgg11|vgg11bn|resnet20|vgg11eval|resnet20eval|gemm THREADS STEPS\n");
         return 2;
     }
     const char *what = argv[1];
@@ -141,6 +151,8 @@ int main(int argc, char **argv)
     memset(&s, 0, sizeof s);
     int B;
     int eval = strcmp(what, "eval") == 0;
+    size_t wl = strlen(what);
+    int conv_eval = wl > 4 && strcmp(what + wl - 4, "eval") == 0;
     if (strcmp(what, "mlp") == 0 || eval) {
         s.arch = SK_ARCH_MLP;
         s.n_hidden = 3;
@@ -151,7 +163,7 @@ int main(int argc, char **argv)
         s.n_out = 10;
         s.width = 1.0;
         B = eval ? 1000 : 500;
-    } else if (strcmp(what, "resnet20") == 0) {
+    } else if (strncmp(what, "resnet20", 8) == 0) {
         s.arch = SK_ARCH_RESNET20;
         s.width = 1.0;
         s.norm = SK_MNORM_BATCHNORM;
@@ -159,7 +171,7 @@ int main(int argc, char **argv)
         s.in_h = 32;
         s.in_w = 32;
         s.n_out = 10;
-        B = 128;
+        B = conv_eval ? 500 : 128;
     } else {
         s.arch = SK_ARCH_VGG11;
         s.width = 1.0;
@@ -169,7 +181,7 @@ int main(int argc, char **argv)
         s.in_h = 32;
         s.in_w = 32;
         s.n_out = 10;
-        B = 128;
+        B = conv_eval ? 500 : 128;
     }
     sk_model *m = NULL;
     if (sk_model_new(&s, B, &m) != SK_OK) {
@@ -211,6 +223,30 @@ int main(int argc, char **argv)
         double dt = median(t, steps) / 10, dc = median(ct, steps) / 10;
         printf("eval %.0f samples/s %.1f GFLOP/s (%s, %d threads) cpu %.0f\n", B / dt,
                2.0 * B * (784 * 512 + 2 * 512 * 512 + 5120) / dt * 1e-9, sk_blas_kernel(), threads, B / dc);
+        sk_optim_free(opt);
+        sk_model_free(m);
+        sk_free(x);
+        sk_free(y);
+        free(t);
+        free(ct);
+        return 0;
+    }
+    if (conv_eval) {
+        /* forward only (eval mode) + loss, one batch of 500 per step */
+        for (int st = 0; st < steps + 1; st++) {
+            double t0 = sk_now(), c0 = cpu_now();
+            const float *lg = sk_model_forward(m, NULL, x, B, 0, NULL);
+            int c;
+            sk_loss_ce(lg, y, B, 10, NULL, NULL, &c);
+            if (st >= 1) {
+                t[st - 1] = sk_now() - t0;
+                ct[st - 1] = cpu_now() - c0;
+            }
+        }
+        double dt = median(t, steps), dc = median(ct, steps), first;
+        double fs = conv_net_fwd_flops(what, &first), peak = sgemm_peak();
+        printf("%s %.0f samples/s %.1f GFLOP/s (%s, %d threads) peak %.1f limit %.0f%% cpu %.0f\n", what, B / dt,
+               fs * B / dt * 1e-9, sk_blas_kernel(), threads, peak, 100.0 * fs * B / dc * 1e-9 / peak, B / dc);
         sk_optim_free(opt);
         sk_model_free(m);
         sk_free(x);

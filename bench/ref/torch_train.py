@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """PyTorch peer of bench/nn/nn_bench.c: same models, batch, optimiser.
-   torch_train.py mlp|eval|vgg11|vgg11bn|resnet20 THREADS STEPS  -> "torch-<what> N samples/s"."""
+   torch_train.py mlp|eval|vgg11|vgg11bn|resnet20|vgg11eval|resnet20eval THREADS STEPS
+   -> "torch-<what> N samples/s"."""
 import statistics
 import sys
 import time
@@ -102,12 +103,32 @@ def evaluate(threads, steps):
                                                                B / statistics.median(cpu)))
 
 
+def evaluate_conv(what, threads, steps):
+    """A conv net forward only (no_grad, eval mode) + loss, batch 500, one batch per step."""
+    model = (ResNet20() if what.startswith("resnet20") else vgg11()).eval()
+    B = 500
+    x = torch.rand((B, 3, 32, 32))
+    y = torch.arange(B) % 10
+    times, cpu = [], []
+    with torch.no_grad():
+        for s in range(steps + 1):
+            t0, c0 = time.perf_counter(), time.process_time()
+            F.cross_entropy(model(x), y).item()
+            if s >= 1:
+                times.append(time.perf_counter() - t0)
+                cpu.append(time.process_time() - c0)
+    print("torch-%s %.0f samples/s (%d threads) cpu %.0f" % (what, B / statistics.median(times), threads,
+                                                             B / statistics.median(cpu)))
+
+
 def main():
     what, threads, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     if what == "eval":
         return evaluate(threads, steps)
+    if what.endswith("eval"):
+        return evaluate_conv(what, threads, steps)
     if what == "mlp":
         model = mlp()
         B, shape = 500, (1, 28, 28)
