@@ -122,26 +122,32 @@ void sk_ln_forward(float *y, const float *x, const float *g, const float *b, flo
     for (int n = 0; n < N; n++) {
         const float *xn = x + n * cs;
         float *yn = y + n * cs, *mu = mean + (int64_t)n * S, *is = invstd + (int64_t)n * S;
+#pragma omp simd
         for (int s = 0; s < S; s++) {
             mu[s] = 0.0f;
             is[s] = 0.0f;
         }
         for (int c = 0; c < C; c++)
+#pragma omp simd
             for (int s = 0; s < S; s++)
                 mu[s] += xn[(int64_t)c * S + s];
+#pragma omp simd
         for (int s = 0; s < S; s++)
             mu[s] /= (float)C;
         for (int c = 0; c < C; c++)
+#pragma omp simd
             for (int s = 0; s < S; s++) {
                 float d = xn[(int64_t)c * S + s] - mu[s];
                 is[s] += d * d;
             }
+#pragma omp simd
         for (int s = 0; s < S; s++)
             is[s] = 1.0f / sqrtf(is[s] / (float)C + SK_NORM_EPS);
         for (int c = 0; c < C; c++) {
             float gc = g ? g[c] : 1.0f, bc = b ? b[c] : 0.0f;
             const float *xr = xn + (int64_t)c * S;
             float *yr = yn + (int64_t)c * S;
+#pragma omp simd
             for (int s = 0; s < S; s++)
                 yr[s] = (xr[s] - mu[s]) * is[s] * gc + bc;
         }
@@ -177,6 +183,7 @@ void sk_ln_backward(float *dx, float *dg, float *db, const float *dy, const floa
         const float *xn = x + n * cs, *dn = dy + n * cs;
         const float *mu = mean + (int64_t)n * S, *is = invstd + (int64_t)n * S;
         float *A = ws + 2 * (int64_t)n * S, *B = A + S, *o = dx + n * cs;
+#pragma omp simd
         for (int s = 0; s < S; s++) {
             A[s] = 0.0f;
             B[s] = 0.0f;
@@ -185,6 +192,7 @@ void sk_ln_backward(float *dx, float *dg, float *db, const float *dy, const floa
         for (int c = 0; c < C; c++) {
             float gc = g ? g[c] : 1.0f;
             const float *xr = xn + (int64_t)c * S, *dr = dn + (int64_t)c * S;
+#pragma omp simd
             for (int s = 0; s < S; s++) {
                 float dxh = dr[s] * gc;
                 A[s] += dxh;
@@ -192,6 +200,7 @@ void sk_ln_backward(float *dx, float *dg, float *db, const float *dy, const floa
             }
         }
         const float invc = 1.0f / (float)C;
+#pragma omp simd
         for (int s = 0; s < S; s++) {
             A[s] *= invc;
             B[s] *= invc;
@@ -200,6 +209,7 @@ void sk_ln_backward(float *dx, float *dg, float *db, const float *dy, const floa
             float gc = g ? g[c] : 1.0f;
             const float *xr = xn + (int64_t)c * S, *dr = dn + (int64_t)c * S;
             float *orow = o + (int64_t)c * S;
+#pragma omp simd
             for (int s = 0; s < S; s++) {
                 float xh = (xr[s] - mu[s]) * is[s];
                 orow[s] = is[s] * (dr[s] * gc - A[s] - xh * B[s]);

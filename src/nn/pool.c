@@ -17,24 +17,24 @@ void sk_maxpool2_forward(float *y, uint8_t *idx, const float *x, int N, int C, i
         uint8_t *ip = idx + pl * OH * OW;
         for (int oh = 0; oh < OH; oh++) {
             const float *r0 = xp + (int64_t)(2 * oh) * W, *r1 = r0 + W;
+            /* scan order (0,0) (0,1) (1,0) (1,1); strict > keeps the first max.
+             * Selects, not branches (a branch per element is mispredicted
+             * half the time), so that the loop vectorises. */
+#pragma omp simd
             for (int ow = 0; ow < OW; ow++) {
-                /* scan order (0,0) (0,1) (1,0) (1,1); strict > keeps the first max */
-                float v = r0[2 * ow];
-                uint8_t a = 0;
-                if (r0[2 * ow + 1] > v) {
-                    v = r0[2 * ow + 1];
-                    a = 1;
-                }
-                if (r1[2 * ow] > v) {
-                    v = r1[2 * ow];
-                    a = 2;
-                }
-                if (r1[2 * ow + 1] > v) {
-                    v = r1[2 * ow + 1];
-                    a = 3;
-                }
+                float v = r0[2 * ow], u;
+                int a = 0;
+                u = r0[2 * ow + 1];
+                a = u > v ? 1 : a;
+                v = u > v ? u : v;
+                u = r1[2 * ow];
+                a = u > v ? 2 : a;
+                v = u > v ? u : v;
+                u = r1[2 * ow + 1];
+                a = u > v ? 3 : a;
+                v = u > v ? u : v;
                 yp[oh * OW + ow] = v;
-                ip[oh * OW + ow] = a;
+                ip[oh * OW + ow] = (uint8_t)a;
             }
         }
     }
