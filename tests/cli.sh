@@ -299,6 +299,14 @@ grep -q '^naive+repair,test,' rep/interp.csv || { echo "FAIL: interp.csv lacks t
 grep -q 'REPAIR' rep/lmc_loss.svg || { echo "FAIL: lmc_loss.svg lacks the +repair curves"; fail=1; }
 grep -q '"of": "activation_matching"' rep/metrics.json || { echo "FAIL: metrics.json lacks the repair entry"; fail=1; }
 
+# BatchNorm re-estimation on interpolation.bn_batches batches of a fixed subset:
+# the same curves every time, other curves than with the whole training split.
+for b in 0 1 1b; do
+  expect 0 "" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o bn$b --set model.norm=batchnorm \
+    --set interpolation.bn_batches=${b%b} --progress never
+done
+cmp -s bn1/interp.csv bn1b/interp.csv || { echo "FAIL: bn_batches: 1 is not deterministic"; fail=1; }
+cmp -s bn0/interp.csv bn1/interp.csv && { echo "FAIL: bn_batches: 1 gives the whole split's curves"; fail=1; }
 # Only a truly absent weights path counts as absent: a dangling link is an error.
 ln -s no-such-file.h5 dangling.h5
 expect 1 "models.a.weights: dangling.h5 is a symbolic link to a missing file" "$SINKRB" run \

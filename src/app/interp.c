@@ -122,13 +122,19 @@ sk_status sk_interp_all(sk_run *r, sk_pipe_state *ps)
         st = sk_provider_init(&prov[s], &ps->ds,
                               c->interpolation.splits[s] == SK_SPLIT_TRAIN ? &ps->ds.train : &ps->ds.test,
                               sk_model_max_batch(ps->m), 0, 0, (uint64_t)c->seed);
-    if (st == SK_OK) st = sk_provider_init(&bn, &ps->ds, &ps->ds.train, c->train.batch_size, 1, 0, (uint64_t)c->seed);
+    /* BatchNorm re-estimation: all training examples (reshuffled at every
+     * lambda), or interpolation.bn_batches batches of a fixed seeded subset */
+    if (st == SK_OK)
+        st = c->interpolation.bn_batches > 0
+                 ? sk_provider_init_fixed(&bn, &ps->ds, &ps->ds.train, c->train.batch_size, (uint64_t)c->seed)
+                 : sk_provider_init(&bn, &ps->ds, &ps->ds.train, c->train.batch_size, 1, 0, (uint64_t)c->seed);
     sk_lmc_opts o;
     memset(&o, 0, sizeof o);
     o.points = c->interpolation.points;
     o.bn_reset = sk_options_bn_reset(c, sk_model_has_batchnorm(ps->m));
     o.bn_batches = sk_provider_next;
     o.bn_ctx = &bn;
+    o.bn_n_batches = c->interpolation.bn_batches;
     o.n_splits = S;
     for (int s = 0; s < S; s++) {
         o.eval[s] = sk_provider_next;

@@ -165,6 +165,7 @@ typedef struct {
         int n_splits;
         sk_split_id splits[SK_CFG_LIST];
         sk_bnreset bn_reset;
+        int bn_batches;
         sk_repair_kind repair;
         int repair_batches;
     } interpolation;

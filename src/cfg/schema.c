@@ -259,6 +259,9 @@ const sk_cfg_key sk_cfg_schema[] = {
           "splits evaluated along the path"),
     ENUM("interpolation.bn_reset", interpolation.bn_reset, "auto", sk_bnreset_names,
          "re-estimate BatchNorm statistics at each lambda (auto = when the model has BatchNorm)"),
+    INT("interpolation.bn_batches", interpolation.bn_batches, "0", 0, 1e6,
+        "BatchNorm re-estimation: batches of train.batch_size training examples (a fixed seeded subset, the same at "
+        "every lambda and for every method); 0 = the whole training split, reshuffled at every lambda"),
     ENUM("interpolation.repair", interpolation.repair, "none", sk_repair_kind_names,
          "REPAIR (Jordan et al. 2023; beyond the published re-basin code): repair = also evaluate every method's path "
          "with each hidden layer's pre-activation channels (after its norm when it has one) reset, at every lambda, "

@@ -23,7 +23,7 @@ sk_status sk_lmc_curve(sk_model *m, const sk_tset *a, const sk_tset *b, const sk
     for (int i = 0; i < o->points; i++) {
         sk_lerp(mix, a, b, lambda[i]);
         if (o->bn_reset) {
-            st = sk_model_bn_reset(m, mix, o->bn_batches, o->bn_ctx, 0);
+            st = sk_model_bn_reset(m, mix, o->bn_batches, o->bn_ctx, o->bn_n_batches);
             if (st != SK_OK) break;
         }
         if (o->repair_a && (st = sk_repair_apply(m, mix, o->repair_a, o->repair_b, lambda[i], o->repair_data)) != SK_OK)

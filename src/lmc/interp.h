@@ -22,7 +22,8 @@ typedef struct {
     int points;   /* lambda values in [0,1], ends included */
     int bn_reset; /* re-estimate BatchNorm statistics at every lambda */
     sk_batch_fn bn_batches;
-    void *bn_ctx; /* training batches for the re-estimation */
+    void *bn_ctx;     /* training batches for the re-estimation */
+    int bn_n_batches; /* how many of them (0 = until bn_batches returns 0) */
     int n_splits;
     sk_batch_fn eval[2];
     void *eval_ctx[2]; /* one provider per split */
