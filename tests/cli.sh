@@ -435,6 +435,14 @@ done
 expect 1 "unit 2 \(12/rep0\) is missing" "$SINKRB" collect un
 expect 1 "1 of 4 units of un are missing" "$SINKRB" collect un
 expect 0 "3 +12/rep1 +complete" "$SINKRB" plan "$TOP_SRCDIR/configs/smoke_align.yaml" -o un $U
+# A unit written by a sinkrb without a key added since (its default applies)
+# is still complete; one whose recorded value differs is not.
+grep -v '^  bn_batches: 0$' un/12/rep1/config.yaml > un.cfg && mv un.cfg un/12/rep1/config.yaml
+expect 0 "3 +12/rep1 +complete" "$SINKRB" plan "$TOP_SRCDIR/configs/smoke_align.yaml" -o un $U
+sed 's/^  points: \(.*\)$/  points: 7/' un/12/rep1/config.yaml > un.cfg && cp un/12/rep1/config.yaml un.keep &&
+  mv un.cfg un/12/rep1/config.yaml
+expect 0 "3 +12/rep1 +to run" "$SINKRB" plan "$TOP_SRCDIR/configs/smoke_align.yaml" -o un $U
+mv un.keep un/12/rep1/config.yaml
 expect 2 "--unit 4: the plan of .* has 4 units \(0..3" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o un $U --unit 4
 expect 0 "" "$SINKRB" run "$TOP_SRCDIR/configs/smoke_align.yaml" -o un $U --unit 2 --progress never
 expect 0 "collected 4 units" "$SINKRB" collect un
