@@ -264,8 +264,21 @@ def recovery_section(folder, m, out):
 
 
 def barrier(sub, meth):
+    """A method's loss barrier (test split when present); over repetitions
+    the aggregate (mean +- std)."""
+    if "aggregate" in sub:
+        r = sub["aggregate"].get("methods", {}).get(meth, {})
+        r = r.get("test") or r.get("train") or {}
+        return agg(r.get("loss_barrier"))
     sp, r = split_of(sub, meth)
     return r.get("loss", {}).get("barrier") if r else None
+
+
+def endpoint_accuracies(sub):
+    if "aggregate" in sub:
+        eps = sub["aggregate"].get("endpoints", {})
+        return " / ".join(fmt(agg(eps.get(e, {}).get("test", {}).get("accuracy")), pct=True) for e in ("a", "b"))
+    return " / ".join(fmt(sub["endpoints"][e].get("test_accuracy"), pct=True) for e in ("a", "b"))
 
 
 def vgg_section(folder, m, out):
@@ -281,10 +294,10 @@ def vgg_section(folder, m, out):
             continue
         b = {meth: barrier(sub, meth) for meth in ("naive", "weight_matching", "sinkhorn_l2")}
         rb = {meth: barrier(sub, meth + "+repair") for meth in b}
-        eps = " / ".join(fmt(sub["endpoints"][e].get("test_accuracy"), pct=True) for e in ("a", "b"))
+        eps = endpoint_accuracies(sub)
         p = paper.get(arch)
         holds = "-"
-        if b["sinkhorn_l2"] is not None and b["weight_matching"] is not None:
+        if isinstance(b["sinkhorn_l2"], float) and isinstance(b["weight_matching"], float):
             holds = "yes" if b["sinkhorn_l2"] <= b["weight_matching"] else "no"
         out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             arch, eps, fmt(b["naive"]), fmt(b["weight_matching"]), fmt(b["sinkhorn_l2"]),
@@ -300,7 +313,7 @@ def width_section(folder, m, out):
         if sub is None:
             out.append("| %s | (missing) | | | | |" % it["label"])
             continue
-        eps = " / ".join(fmt(sub["endpoints"][e].get("test_accuracy"), pct=True) for e in ("a", "b"))
+        eps = endpoint_accuracies(sub)
         out.append("| %s | %s | %s | %s | %s | %s |" % (
             it["label"], eps, fmt(barrier(sub, "naive")), fmt(barrier(sub, "weight_matching")),
             fmt(barrier(sub, "naive+repair")), fmt(barrier(sub, "weight_matching+repair"))))
@@ -346,8 +359,10 @@ def main():
                 out += ["", NOTES[name]]
             out.append("")
             continue
-        out.append("Wall time %s (%d threads), sinkrb %s, finished %s." % (
-            minutes(wall(m)), m.get("threads", 0), m.get("sinkrb_version", "?"), m.get("finished", "?")))
+        nu = len(m.get("units") or [])
+        out.append("Wall time %s%s (%d threads), sinkrb %s, finished %s." % (
+            minutes(wall(m)), " summed over its %d units" % nu if nu > 1 else "", m.get("threads", 0),
+            m.get("sinkrb_version", "?"), m.get("finished", "?")))
         out.append("")
         plots = []
         if kind == "align":
