@@ -206,47 +206,31 @@ int main(int argc, char **argv)
         return 1;
     }
     sk_loss_spec ls = {0, NULL};
-    if (eval) {
-        /* forward only (eval mode) + loss, batch 1000, 10 batches per step */
-        for (int st = 0; st < steps + 3; st++) {
+    if (eval || conv_eval) {
+        /* forward only (eval mode) + loss: the MLP 10 batches of 1000 per step
+         * after 3 untimed steps, the conv nets one batch of 500 after one */
+        const int per = eval ? 10 : 1, warm = eval ? 3 : 1;
+        for (int st = 0; st < steps + warm; st++) {
             double t0 = sk_now(), c0 = cpu_now();
-            for (int b = 0; b < 10; b++) {
+            for (int b = 0; b < per; b++) {
                 const float *lg = sk_model_forward(m, NULL, x, B, 0, NULL);
                 int c;
                 sk_loss_ce(lg, y, B, 10, NULL, NULL, &c);
             }
-            if (st >= 3) {
-                t[st - 3] = sk_now() - t0;
-                ct[st - 3] = cpu_now() - c0;
+            if (st >= warm) {
+                t[st - warm] = sk_now() - t0;
+                ct[st - warm] = cpu_now() - c0;
             }
         }
-        double dt = median(t, steps) / 10, dc = median(ct, steps) / 10;
-        printf("eval %.0f samples/s %.1f GFLOP/s (%s, %d threads) cpu %.0f\n", B / dt,
-               2.0 * B * (784 * 512 + 2 * 512 * 512 + 5120) / dt * 1e-9, sk_blas_kernel(), threads, B / dc);
-        sk_optim_free(opt);
-        sk_model_free(m);
-        sk_free(x);
-        sk_free(y);
-        free(t);
-        free(ct);
-        return 0;
-    }
-    if (conv_eval) {
-        /* forward only (eval mode) + loss, one batch of 500 per step */
-        for (int st = 0; st < steps + 1; st++) {
-            double t0 = sk_now(), c0 = cpu_now();
-            const float *lg = sk_model_forward(m, NULL, x, B, 0, NULL);
-            int c;
-            sk_loss_ce(lg, y, B, 10, NULL, NULL, &c);
-            if (st >= 1) {
-                t[st - 1] = sk_now() - t0;
-                ct[st - 1] = cpu_now() - c0;
-            }
+        double dt = median(t, steps) / per, dc = median(ct, steps) / per;
+        if (eval) {
+            printf("eval %.0f samples/s %.1f GFLOP/s (%s, %d threads) cpu %.0f\n", B / dt,
+                   2.0 * B * (784 * 512 + 2 * 512 * 512 + 5120) / dt * 1e-9, sk_blas_kernel(), threads, B / dc);
+        } else {
+            double first, fs = conv_net_fwd_flops(what, &first), peak = sgemm_peak();
+            printf("%s %.0f samples/s %.1f GFLOP/s (%s, %d threads) peak %.1f limit %.0f%% cpu %.0f\n", what, B / dt,
+                   fs * B / dt * 1e-9, sk_blas_kernel(), threads, peak, 100.0 * fs * B / dc * 1e-9 / peak, B / dc);
         }
-        double dt = median(t, steps), dc = median(ct, steps), first;
-        double fs = conv_net_fwd_flops(what, &first), peak = sgemm_peak();
-        printf("%s %.0f samples/s %.1f GFLOP/s (%s, %d threads) peak %.1f limit %.0f%% cpu %.0f\n", what, B / dt,
-               fs * B / dt * 1e-9, sk_blas_kernel(), threads, peak, 100.0 * fs * B / dc * 1e-9 / peak, B / dc);
         sk_optim_free(opt);
         sk_model_free(m);
         sk_free(x);

@@ -82,41 +82,30 @@ def mlp():
                          nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
 
 
-def evaluate(threads, steps):
-    """Forward only (no_grad, eval mode) + loss and accuracy, batch 1000, 10 batches per step."""
-    model = mlp().eval()
-    B = 1000
-    x = torch.rand((B, 1, 28, 28))
+def evaluate(what, threads, steps):
+    """Forward only (no_grad, eval mode) + loss: the MLP 10 batches of 1000 per
+    step (with accuracy) after 3 untimed steps, the conv nets one batch of 500
+    after one."""
+    if what == "eval":
+        model, B, shape, per, warm = mlp(), 1000, (1, 28, 28), 10, 3
+    else:
+        model = ResNet20() if what.startswith("resnet20") else vgg11()
+        B, shape, per, warm = 500, (3, 32, 32), 1, 1
+    model.eval()
+    x = torch.rand((B,) + shape)
     y = torch.arange(B) % 10
     times, cpu = [], []
     with torch.no_grad():
-        for s in range(steps + 3):
+        for s in range(steps + warm):
             t0, c0 = time.perf_counter(), time.process_time()
-            for _ in range(10):
+            for _ in range(per):
                 out = model(x)
                 F.cross_entropy(out, y).item()
-                (out.argmax(1) == y).sum().item()
-            if s >= 3:
-                times.append((time.perf_counter() - t0) / 10)
-                cpu.append((time.process_time() - c0) / 10)
-    print("torch-eval %.0f samples/s (%d threads) cpu %.0f" % (B / statistics.median(times), threads,
-                                                               B / statistics.median(cpu)))
-
-
-def evaluate_conv(what, threads, steps):
-    """A conv net forward only (no_grad, eval mode) + loss, batch 500, one batch per step."""
-    model = (ResNet20() if what.startswith("resnet20") else vgg11()).eval()
-    B = 500
-    x = torch.rand((B, 3, 32, 32))
-    y = torch.arange(B) % 10
-    times, cpu = [], []
-    with torch.no_grad():
-        for s in range(steps + 1):
-            t0, c0 = time.perf_counter(), time.process_time()
-            F.cross_entropy(model(x), y).item()
-            if s >= 1:
-                times.append(time.perf_counter() - t0)
-                cpu.append(time.process_time() - c0)
+                if what == "eval":
+                    (out.argmax(1) == y).sum().item()
+            if s >= warm:
+                times.append((time.perf_counter() - t0) / per)
+                cpu.append((time.process_time() - c0) / per)
     print("torch-%s %.0f samples/s (%d threads) cpu %.0f" % (what, B / statistics.median(times), threads,
                                                              B / statistics.median(cpu)))
 
@@ -125,10 +114,8 @@ def main():
     what, threads, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    if what == "eval":
-        return evaluate(threads, steps)
     if what.endswith("eval"):
-        return evaluate_conv(what, threads, steps)
+        return evaluate(what, threads, steps)
     if what == "mlp":
         model = mlp()
         B, shape = 500, (1, 28, 28)
