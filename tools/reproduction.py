@@ -281,6 +281,14 @@ def endpoint_accuracies(sub):
     return " / ".join(fmt(sub["endpoints"][e].get("test_accuracy"), pct=True) for e in ("a", "b"))
 
 
+def partial_sweep(folder):
+    """An unfinished VGG sweep: the items whose unit folders are complete."""
+    done = [a for a in PAPER["cifar_vgg"]["barrier"] if load(os.path.join(folder, a, "metrics.json"))]
+    if not done:
+        return None
+    return {"sweep": {"items": [{"label": a, "value": a, "output": os.path.join(folder, a)} for a in done]}}
+
+
 def vgg_section(folder, m, out):
     paper = PAPER["cifar_vgg"]["barrier"]
     out += ["Test loss barriers (REPAIR: the same path with every channel's statistics repaired).", "",
@@ -353,6 +361,16 @@ def main():
         m = load(os.path.join(folder, "metrics.json"))
         cmd = "sinkrb run %s%s" % (config, " " + args[0] if args else "")
         out += ["## %s" % what, "", "Config `%s`; command `%s`." % (config, cmd), ""]
+        if m is None and kind == "vgg":
+            m = partial_sweep(folder)
+            if m is not None:
+                out += ["Partial: the sweep has not finished (no `%s/metrics.json`); the architectures whose "
+                        "unit is complete:" % folder, ""]
+                vgg_section(folder, m, out)
+                if name in NOTES:
+                    out += ["", "Protocol, and how it differs from the paper: " + NOTES[name]]
+                out.append("")
+                continue
         if m is None:
             out += ["Not run yet: no `%s/metrics.json`." % folder]
             if name in NOTES:
