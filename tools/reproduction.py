@@ -99,7 +99,8 @@ NOTES = {
                     "property of the weights); AdamW epsilon 1e-12 (doc/algorithms.md).",
     "cifar_vgg": "Width 0.25 (16-128 channels instead of 64-512), BatchNorm and 6 epochs, sized for a "
                  "2-core CPU (a LayerNorm VGG19 at this width does not reach 70% within such a budget: "
-                 "see the config's header); BatchNorm statistics are recomputed at every lambda, so "
+                 "see the config's header); BatchNorm statistics are recomputed at every lambda (on 20 batches of "
+                 "128 training images), so "
                  "the naive and aligned barriers are those of BatchNorm nets with reset statistics. "
                  "The endpoints are far less accurate than fully trained VGGs (about 90% on CIFAR-10), and "
                  "the curves have 9 points on the test split. The paper gives no REPAIR columns "
