@@ -82,6 +82,10 @@ static double sgemm_peak(void)
     float *A = sk_alloc_n((size_t)n * n, 4), *B = sk_alloc_n((size_t)n * n, 4), *C = sk_alloc_n((size_t)n * n, 4);
     for (int i = 0; i < n * n; i++)
         A[i] = B[i] = 0.5f;
+    /* half a second of warm-up: see conv_bench.c's gemm_peak */
+    double w0 = sk_now();
+    while (sk_now() - w0 < 0.5)
+        sk_sgemm(0, 0, n, n, n, 1.0f, A, n, B, n, 0.0f, C, n);
     double best = 1e30;
     for (int r = 0; r < 4; r++) {
         double c0 = cpu_now();

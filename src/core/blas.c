@@ -177,6 +177,15 @@ void sk_blas_init(int argc, char **argv)
         again = 1;
     }
 #ifdef SK_BLAS_OPENBLAS
+    /* OpenBLAS's own worker threads busy-wait (sched_yield) for 2^28 cycles
+     * after every threaded product, on the cores our OpenMP loops (the
+     * Winograd transforms, the norms) need next: 2^4 puts them to sleep at
+     * once. Measured at 2 threads: VGG11 training 126-135 -> 157-165 samples
+     * per second, ResNet20 239-266 -> 305-313 (doc/performance.md). */
+    if (!getenv("OPENBLAS_THREAD_TIMEOUT")) {
+        setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1);
+        again = 1;
+    }
     const char *user = getenv("SINKRB_BLAS_KERNEL");
     const char *core = openblas_get_corename();
     if (!describe_user_choice()) {

@@ -101,49 +101,68 @@ static void gemm16(int ta, int tb, int M, int N, int K, const float *A, int64_t 
         sk_sgemm(ta, tb, M, N, K, 1.0f, A + e * sa, lda, B + e * sb, ldb, beta, C + e * sc, ldc);
 }
 
+/* Filters per block of the filter transforms: each block's 16 rows of U
+ * (or dU) go through a small buffer, so that U is written (read) as 16
+ * contiguous runs instead of 16 strided streams: with O C a power of two
+ * (VGG's 512 x 512 = 1 MB) those 16 streams fell into the same cache sets,
+ * and the transform took 8% of VGG11's training time. */
+#define WINO_FBLOCK 64
+
 /* U[e][o][c] = (G g G^T)[e] for every filter g = w[o][c]. */
 static void filter_transform(float *U, const float *w, int O, int C)
 {
-    const int64_t es = (int64_t)O * C;
+    const int64_t es = (int64_t)O * C, nblk = (es + WINO_FBLOCK - 1) / WINO_FBLOCK;
 #pragma omp parallel for schedule(static) if (es * 16 > WINO_PAR)
-    for (int64_t oc = 0; oc < es; oc++) {
-        const float *g = w + oc * 9;
-        float t[4][3]; /* G g */
-        for (int b = 0; b < 3; b++) {
-            t[0][b] = g[b];
-            t[1][b] = 0.5f * (g[b] + g[3 + b] + g[6 + b]);
-            t[2][b] = 0.5f * (g[b] - g[3 + b] + g[6 + b]);
-            t[3][b] = g[6 + b];
+    for (int64_t bk = 0; bk < nblk; bk++) {
+        const int64_t oc0 = bk * WINO_FBLOCK;
+        const int cnt = es - oc0 < WINO_FBLOCK ? (int)(es - oc0) : WINO_FBLOCK;
+        float ub[16][WINO_FBLOCK];
+        for (int j = 0; j < cnt; j++) {
+            const float *g = w + (oc0 + j) * 9;
+            float t[4][3]; /* G g */
+            for (int b = 0; b < 3; b++) {
+                t[0][b] = g[b];
+                t[1][b] = 0.5f * (g[b] + g[3 + b] + g[6 + b]);
+                t[2][b] = 0.5f * (g[b] - g[3 + b] + g[6 + b]);
+                t[3][b] = g[6 + b];
+            }
+            for (int a = 0; a < 4; a++) {
+                ub[4 * a][j] = t[a][0];
+                ub[4 * a + 1][j] = 0.5f * (t[a][0] + t[a][1] + t[a][2]);
+                ub[4 * a + 2][j] = 0.5f * (t[a][0] - t[a][1] + t[a][2]);
+                ub[4 * a + 3][j] = t[a][2];
+            }
         }
-        for (int a = 0; a < 4; a++) {
-            float *u = U + (int64_t)(4 * a) * es + oc;
-            u[0] = t[a][0];
-            u[es] = 0.5f * (t[a][0] + t[a][1] + t[a][2]);
-            u[2 * es] = 0.5f * (t[a][0] - t[a][1] + t[a][2]);
-            u[3 * es] = t[a][2];
-        }
+        for (int e = 0; e < 16; e++)
+            memcpy(U + e * es + oc0, ub[e], (size_t)cnt * sizeof(float));
     }
 }
 
 /* dw[o][c] += (G^T dU G) for every (o, c). */
 static void filter_adjoint(float *dw, const float *dU, int O, int C)
 {
-    const int64_t es = (int64_t)O * C;
+    const int64_t es = (int64_t)O * C, nblk = (es + WINO_FBLOCK - 1) / WINO_FBLOCK;
 #pragma omp parallel for schedule(static) if (es * 16 > WINO_PAR)
-    for (int64_t oc = 0; oc < es; oc++) {
-        float t[4][3]; /* dU G, row a */
-        for (int a = 0; a < 4; a++) {
-            const float *u = dU + (int64_t)(4 * a) * es + oc;
-            float u0 = u[0], u1 = u[es], u2 = u[2 * es], u3 = u[3 * es];
-            t[a][0] = u0 + 0.5f * (u1 + u2);
-            t[a][1] = 0.5f * (u1 - u2);
-            t[a][2] = 0.5f * (u1 + u2) + u3;
-        }
-        float *g = dw + oc * 9;
-        for (int b = 0; b < 3; b++) {
-            g[b] += t[0][b] + 0.5f * (t[1][b] + t[2][b]);
-            g[3 + b] += 0.5f * (t[1][b] - t[2][b]);
-            g[6 + b] += 0.5f * (t[1][b] + t[2][b]) + t[3][b];
+    for (int64_t bk = 0; bk < nblk; bk++) {
+        const int64_t oc0 = bk * WINO_FBLOCK;
+        const int cnt = es - oc0 < WINO_FBLOCK ? (int)(es - oc0) : WINO_FBLOCK;
+        float ub[16][WINO_FBLOCK];
+        for (int e = 0; e < 16; e++)
+            memcpy(ub[e], dU + e * es + oc0, (size_t)cnt * sizeof(float));
+        for (int j = 0; j < cnt; j++) {
+            float t[4][3]; /* dU G, row a */
+            for (int a = 0; a < 4; a++) {
+                float u0 = ub[4 * a][j], u1 = ub[4 * a + 1][j], u2 = ub[4 * a + 2][j], u3 = ub[4 * a + 3][j];
+                t[a][0] = u0 + 0.5f * (u1 + u2);
+                t[a][1] = 0.5f * (u1 - u2);
+                t[a][2] = 0.5f * (u1 + u2) + u3;
+            }
+            float *g = dw + (oc0 + j) * 9;
+            for (int b = 0; b < 3; b++) {
+                g[b] += t[0][b] + 0.5f * (t[1][b] + t[2][b]);
+                g[3 + b] += 0.5f * (t[1][b] - t[2][b]);
+                g[6 + b] += 0.5f * (t[1][b] + t[2][b]) + t[3][b];
+            }
         }
     }
 }
