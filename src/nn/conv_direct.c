@@ -146,23 +146,65 @@ static void prepare_planes(float *dst, const float *src, int64_t planes, int H, 
 }
 
 #ifdef DIRECT_X86
+/* Output channels per register block, in the order direct_conv takes them
+ * from the rem channels left of a group: 6s, then 4s (8 = 4 + 4, 9 = 4 + 4 + 1),
+ * then singles; 8s where the rows are narrow. */
+static int block_count(int rem, int wide)
+{
+    if (rem < 4) return 1;
+    if (!wide) return rem >= 8 ? 8 : 4;
+    return rem >= 6 && rem != 8 && rem != 9 ? 6 : 4;
+}
+
+static int wide_rows(int OH, int OW)
+{
+    return OW % 16 == 0 || (OW == 8 && OH % 2 == 0);
+}
+
+/* The filters of a conv with O outputs and C inputs, packed per register
+ * block: block (o0, cnt) at wp + 9 C o0 holds [c][tap][cnt], so that the
+ * kernel finds all its broadcasts at constant offsets from one pointer (the
+ * (O, C, 3, 3) layout needed one address per channel and tap: GCC kept them
+ * on the stack and the kernel ran load-bound). Element (o, c, tap) is
+ * w[(o C + c) 9 + tap], or with flip (the input gradient: w is (C, O, 3, 3))
+ * w[(c O + o) 9 + 8 - tap]. */
+static void pack_filters(float *wp, const float *w, int O, int C, int wide, int flip)
+{
+    const int ob = wide ? 12 : 8;
+    for (int g = 0; g < O; g += ob) {
+        const int o1 = g + ob < O ? g + ob : O;
+        for (int o0 = g; o0 < o1;) {
+            const int cnt = block_count(o1 - o0, wide);
+            float *d = wp + (int64_t)9 * C * o0;
+            for (int c = 0; c < C; c++)
+                for (int t = 0; t < 9; t++)
+                    for (int j = 0; j < cnt; j++)
+                        d[((int64_t)c * 9 + t) * cnt + j] =
+                            flip ? w[((int64_t)c * O + o0 + j) * 9 + 8 - t] : w[((int64_t)(o0 + j) * C + c) * 9 + t];
+            o0 += cnt;
+        }
+    }
+}
+
 /* y[o][oh][ow] (+)= sum over c, taps of w[o][c][tap] * xp[c][oh + ki][ow + kj]
- * for OB output channels from o0, PV vectors of 8 pixels. */
-#define DIRECT_KERNEL(NAME, OB, PV)                                                                                    \
-    DIRECT_TARGET static void NAME(float *y, int64_t ys, const float *xp, const dgeom *gm, const float *w, int C,      \
+ * for OB output channels from o0 (packed filters wp of that block), PV
+ * vectors of 8 pixels; S the stride (1: the taps' column offsets are
+ * constants). */
+#define DIRECT_KERNEL(NAME, OB, PV, S)                                                                                 \
+    DIRECT_TARGET static void NAME(float *y, int64_t ys, const float *xp, const dgeom *gm, const float *wp, int C,     \
                                    int OH, int OW, const float *bias, int acc)                                         \
     {                                                                                                                  \
         const int64_t ps = gm->ps;                                                                                     \
-        const int ohs = gm->ohs, kis = gm->kis, koff[3] = {0, gm->k1, gm->k2};                                         \
+        const int ohs = gm->ohs, kis = gm->kis;                                                                        \
+        const int koff[3] = {0, S == 1 ? 1 : gm->k1, S == 1 ? 2 : gm->k2};                                             \
         /* 8-pixel rows (OH even): the PV vectors are PV consecutive rows */                                           \
         const int rows = OW == 8 ? PV : 1, vx = rows > 1 ? ohs : 8, vy = rows > 1 ? OW : 8;                            \
         for (int oh = 0; oh < OH; oh += rows)                                                                          \
             for (int p = 0; p < OW; p += 8 * PV / rows) {                                                              \
                 __m256 a[OB][PV];                                                                                      \
                 UNROLL for (int o = 0; o < OB; o++) UNROLL for (int v = 0; v < PV; v++) a[o][v] = _mm256_setzero_ps(); \
-                for (int c = 0; c < C; c++) {                                                                          \
-                    const float *xr = xp + c * ps + (int64_t)oh * ohs + p;                                             \
-                    const float *wc = w + (int64_t)c * 9;                                                              \
+                const float *xr = xp + (int64_t)oh * ohs + p, *wc = wp;                                                \
+                for (int c = 0; c < C; c++, xr += ps, wc += 9 * OB) {                                                  \
                     UNROLL for (int ki = 0; ki < 3; ki++) UNROLL for (int kj = 0; kj < 3; kj++)                        \
                     {                                                                                                  \
                         __m256 xv[PV];                                                                                 \
@@ -170,7 +212,7 @@ static void prepare_planes(float *dst, const float *src, int64_t planes, int H, 
                             _mm256_loadu_ps(xr + ki * kis + koff[kj] + vx * v);                                        \
                         UNROLL for (int o = 0; o < OB; o++)                                                            \
                         {                                                                                              \
-                            __m256 wv = _mm256_broadcast_ss(wc + (int64_t)o * C * 9 + ki * 3 + kj);                    \
+                            __m256 wv = _mm256_broadcast_ss(wc + (ki * 3 + kj) * OB + o);                              \
                             UNROLL for (int v = 0; v < PV; v++) a[o][v] = _mm256_fmadd_ps(wv, xv[v], a[o][v]);         \
                         }                                                                                              \
                     }                                                                                                  \
@@ -188,49 +230,51 @@ static void prepare_planes(float *dst, const float *src, int64_t planes, int H, 
                 }                                                                                                      \
             }                                                                                                          \
     }
-DIRECT_KERNEL(kern_6x2, 6, 2)
-DIRECT_KERNEL(kern_4x2, 4, 2)
-DIRECT_KERNEL(kern_4x1, 4, 1)
-DIRECT_KERNEL(kern_8x1, 8, 1)
-DIRECT_KERNEL(kern_1x2, 1, 2)
-DIRECT_KERNEL(kern_1x1, 1, 1)
+#define DIRECT_KERNELS(S)                                                                                              \
+    DIRECT_KERNEL(kern_6x2_s##S, 6, 2, S)                                                                              \
+    DIRECT_KERNEL(kern_4x2_s##S, 4, 2, S)                                                                              \
+    DIRECT_KERNEL(kern_4x1_s##S, 4, 1, S)                                                                              \
+    DIRECT_KERNEL(kern_8x1_s##S, 8, 1, S)                                                                              \
+    DIRECT_KERNEL(kern_1x2_s##S, 1, 2, S)                                                                              \
+    DIRECT_KERNEL(kern_1x1_s##S, 1, 1, S)                                                                              \
+    /* One image: output channels o0 .. o0 + cnt - 1 (cnt 8, 6, 4 or 1) of                                             \
+     * y (O, OH, OW) (+)= conv(xp (C prepared planes, geometry gm), packed filters wp). */                             \
+    static void image_block_s##S(float *y, const float *xp, const dgeom *gm, const float *wp, const float *bias,       \
+                                 int C, int OH, int OW, int o0, int cnt, int acc)                                      \
+    {                                                                                                                  \
+        const int64_t ys = (int64_t)OH * OW;                                                                           \
+        float *yo = y + o0 * ys;                                                                                       \
+        const float *wo = wp + (int64_t)9 * C * o0, *bo = bias ? bias + o0 : NULL;                                     \
+        const int wide = wide_rows(OH, OW);                                                                            \
+        if (cnt == 8)                                                                                                  \
+            kern_8x1_s##S(yo, ys, xp, gm, wo, C, OH, OW, bo, acc);                                                     \
+        else if (cnt == 6)                                                                                             \
+            kern_6x2_s##S(yo, ys, xp, gm, wo, C, OH, OW, bo, acc);                                                     \
+        else if (cnt == 4)                                                                                             \
+            (wide ? kern_4x2_s##S : kern_4x1_s##S)(yo, ys, xp, gm, wo, C, OH, OW, bo, acc);                            \
+        else                                                                                                           \
+            (wide ? kern_1x2_s##S : kern_1x1_s##S)(yo, ys, xp, gm, wo, C, OH, OW, bo, acc);                            \
+    }
+DIRECT_KERNELS(1)
+DIRECT_KERNELS(2)
 
-/* One image: output channels o0 .. o0 + cnt - 1 (cnt 8, 6, 4 or 1) of
- * y (O, OH, OW) (+)= conv(xp (C prepared planes, geometry gm), w (O, C, 3, 3)). */
-static void direct_image_block(float *y, const float *xp, const dgeom *gm, const float *w, const float *bias, int C,
-                               int OH, int OW, int o0, int cnt, int acc)
-{
-    const int64_t ys = (int64_t)OH * OW;
-    float *yo = y + o0 * ys;
-    const float *wo = w + (int64_t)o0 * C * 9, *bo = bias ? bias + o0 : NULL;
-    const int wide = OW % 16 == 0 || (OW == 8 && OH % 2 == 0);
-    if (cnt == 8)
-        kern_8x1(yo, ys, xp, gm, wo, C, OH, OW, bo, acc);
-    else if (cnt == 6)
-        kern_6x2(yo, ys, xp, gm, wo, C, OH, OW, bo, acc);
-    else if (cnt == 4)
-        (wide ? kern_4x2 : kern_4x1)(yo, ys, xp, gm, wo, C, OH, OW, bo, acc);
-    else
-        (wide ? kern_1x2 : kern_1x1)(yo, ys, xp, gm, wo, C, OH, OW, bo, acc);
-}
-
-/* y images (+)= conv of nb bordered images xp; parallel over (image, channel
- * block): register blocks of 6 channels x 16 pixels (one row, or two rows of
- * 8), else 8 channels x 8 pixels (12 accumulators: enough independent FMAs for two pipes of
- * latency 4-5); a remainder in blocks of 4, then single channels. */
-static void direct_conv(float *y, const float *xp, const dgeom *gm, const float *w, const float *bias, int nb, int C,
+/* y images (+)= conv of nb prepared images xp with the packed filters wp;
+ * parallel over (image, group of channels): register blocks of 6 channels x
+ * 16 pixels (one row, or two rows of 8), else 8 channels x 8 pixels (12
+ * accumulators: enough independent FMAs for two pipes of latency 4-5); a
+ * remainder in blocks of 4, then single channels (block_count). */
+static void direct_conv(float *y, const float *xp, const dgeom *gm, const float *wp, const float *bias, int nb, int C,
                         int O, int OH, int OW, int acc)
 {
-    const int wide = OW % 16 == 0 || (OW == 8 && OH % 2 == 0), ob = wide ? 12 : 8, nblk = (O + ob - 1) / ob;
+    const int wide = wide_rows(OH, OW), ob = wide ? 12 : 8, nblk = (O + ob - 1) / ob, s2 = gm->ohs != gm->kis;
     const int64_t xs = gm->xs, ys = (int64_t)O * OH * OW;
 #pragma omp parallel for collapse(2) schedule(dynamic, 1) if (ys * nb * C > DIRECT_PAR)
     for (int n = 0; n < nb; n++)
         for (int bk = 0; bk < nblk; bk++) {
             int o1 = bk * ob + ob < O ? bk * ob + ob : O;
             for (int o = bk * ob; o < o1;) {
-                const int rem = o1 - o; /* 6s, then 4s (8 = 4 + 4, 9 = 4 + 4 + 1), then singles */
-                int cnt = rem < 4 ? 1 : (!wide ? (rem >= 8 ? 8 : 4) : (rem >= 6 && rem != 8 && rem != 9 ? 6 : 4));
-                direct_image_block(y + n * ys, xp + n * xs, gm, w, bias, C, OH, OW, o, cnt, acc);
+                const int cnt = block_count(o1 - o, wide);
+                (s2 ? image_block_s2 : image_block_s1)(y + n * ys, xp + n * xs, gm, wp, bias, C, OH, OW, o, cnt, acc);
                 o += cnt;
             }
         }
@@ -299,11 +343,12 @@ void sk_conv_direct_forward(float *y, const float *x, const float *w, const floa
     const int nbmax = direct_chunk(s);
     const int64_t xs = (int64_t)s->C * s->H * s->W, ys = (int64_t)s->O * s->OH * s->OW;
     const dgeom gm = direct_geom(s->C, s->H, s->W, s->stride);
-    float *xp = ws + (int64_t)9 * s->O * s->C;
+    float *wp = ws, *xp = ws + (int64_t)9 * s->O * s->C;
+    pack_filters(wp, w, s->O, s->C, wide_rows(s->OH, s->OW), 0);
     for (int n0 = 0; n0 < s->N; n0 += nbmax) {
         const int nb = s->N - n0 < nbmax ? s->N - n0 : nbmax;
         prepare_planes(xp, x + n0 * xs, (int64_t)nb * s->C, s->H, s->W, s->stride);
-        direct_conv(y + n0 * ys, xp, &gm, w, b, nb, s->C, s->O, s->OH, s->OW, 0);
+        direct_conv(y + n0 * ys, xp, &gm, wp, b, nb, s->C, s->O, s->OH, s->OW, 0);
     }
 #else
     (void)y, (void)x, (void)w, (void)b, (void)s, (void)ws;
@@ -338,11 +383,7 @@ void sk_conv_direct_backward(float *dx, float *dw, float *db, const float *dy, c
     float *wt = ws, *xp = ws + (int64_t)9 * O * C, *dyp = xp + (int64_t)nbmax * gx.xs;
     const int dx_here = dx && s->stride == 1;
     if (db) direct_bias_grad(db, dy, s);
-    if (dx_here)
-        for (int o = 0; o < O; o++)
-            for (int c = 0; c < C; c++)
-                for (int t = 0; t < 9; t++)
-                    wt[((int64_t)c * O + o) * 9 + t] = w[((int64_t)o * C + c) * 9 + 8 - t];
+    if (dx_here) pack_filters(wt, w, C, O, wide_rows(s->H, s->W), 1);
     for (int n0 = 0; n0 < s->N; n0 += nbmax) {
         const int nb = s->N - n0 < nbmax ? s->N - n0 : nbmax;
         prepare_planes(xp, x + n0 * xs, (int64_t)nb * C, s->H, s->W, s->stride);
