@@ -199,6 +199,51 @@ END_TEST
 /* Stride 2 (ResNet20's down-sampling convs): direct (even H and W) against
  * im2col and the reference, including the 8-pixel-row pairs and odd sizes
  * the direct kernel declines. */
+/* The direct kernel hands whole chunks of images to threads and adds the
+ * chunks' weight-gradient partials in chunk order: 1, 2 and 3 threads give
+ * the same bits (stride 1 and 2, whose input gradient is im2col's;
+ * 16-16 @32 makes one-image chunks). */
+START_TEST(test_direct_threads)
+{
+    static const int shapes[][6] = {{7, 16, 32, 32, 16, 1}, {9, 8, 16, 16, 12, 1}, {6, 16, 32, 32, 32, 2}};
+    for (unsigned i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+        const int *q = shapes[i];
+        sk_conv_shape s;
+        ck_assert_int_eq(sk_conv_shape_init(&s, q[0], q[1], q[2], q[3], q[4], 3, q[5], 1), 0);
+        if (!sk_conv_direct_applies(&s)) continue; /* no AVX2 */
+        const int64_t nx = (int64_t)s.N * s.C * s.H * s.W, nw = (int64_t)s.O * s.C * 9,
+                      ny = (int64_t)s.N * s.O * s.OH * s.OW;
+        float *x = frand(nx), *w = frand(nw), *b = frand(s.O), *dy = frand(ny);
+        float *ws = malloc(sk_conv_workspace(&s) * sizeof *ws);
+        float *out[3];
+        for (int t = 0; t < 3; t++) {
+            sk_threads_set(t + 1);
+            out[t] = malloc((size_t)(ny + nx + nw + s.O) * sizeof(float));
+            float *y = out[t], *dx = y + ny, *dw = dx + nx, *db = dw + nw;
+            memset(dw, 0, (size_t)(nw + s.O) * sizeof(float));
+            sk_conv_direct_forward(y, x, w, b, &s, ws);
+            sk_conv_direct_backward(dx, dw, db, dy, x, w, &s, ws, 0);
+            if (!t) continue;
+            ck_assert_msg(!memcmp(out[0], y, (size_t)ny * sizeof(float)), "shape %u: y at %d threads", i, t + 1);
+            ck_assert_msg(!memcmp(out[0] + ny + nx, dw, (size_t)(nw + s.O) * sizeof(float)),
+                          "shape %u: dw, db at %d threads", i, t + 1);
+            /* stride 2: dx comes from im2col's threaded SGEMM */
+            if (s.stride == 1)
+                ck_assert_msg(!memcmp(out[0] + ny, dx, (size_t)nx * sizeof(float)), "shape %u: dx at %d threads", i,
+                              t + 1);
+        }
+        sk_threads_set(2);
+        for (int t = 0; t < 3; t++)
+            free(out[t]);
+        free(x);
+        free(w);
+        free(b);
+        free(dy);
+        free(ws);
+    }
+}
+END_TEST
+
 START_TEST(test_conv_stride2)
 {
     static const int shapes[][7] = {
@@ -246,6 +291,7 @@ int main(void)
     tcase_add_test(tc, test_conv_random_shapes);
     tcase_add_test(tc, test_conv_chunks);
     tcase_add_test(tc, test_conv_stride2);
+    tcase_add_test(tc, test_direct_threads);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -18,7 +18,11 @@
  * goes through im2col's path.
  * Needs OW a multiple of 8 and a CPU with AVX2 and FMA (checked at run time). */
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
+#include "core/blas.h"
 #include "nn/conv_impl.h"
 #include "nn/layers.h"
 
@@ -30,7 +34,8 @@
 
 /* the register blocks must stay in registers: unroll their loops fully */
 #define UNROLL _Pragma("GCC unroll 16")
-#define DIRECT_CHUNK_FLOATS (256 << 10) /* bordered x + dy floats per chunk */
+#define DIRECT_SLOT_FLOATS (64 << 10) /* bordered x + dy floats of one chunk of images */
+#define DIRECT_SLOTS 8                /* chunks in flight at once: the most threads a call uses */
 #define DIRECT_PAR 16384
 
 /* Where tap (ki, kj) of output pixel (oh, p) of channel c lies in the prepared
@@ -75,19 +80,54 @@ int sk_conv_direct_applies(const sk_conv_shape *s)
 #endif
 }
 
+/* Floats of one image's prepared input and bordered output-gradient planes. */
+static int64_t direct_per_image(const sk_conv_shape *s)
+{
+    return (int64_t)s->C * (s->H + 2) * (s->W + 2) + (int64_t)s->O * (s->OH + 2) * (s->OW + 2);
+}
+
+/* Images per chunk: a chunk's planes (a quarter of a 1 MB L2) stay in the
+ * cache while every channel block and tap reads them. */
 static int direct_chunk(const sk_conv_shape *s)
 {
-    int64_t per = (int64_t)s->C * (s->H + 2) * (s->W + 2) + (int64_t)s->O * (s->OH + 2) * (s->OW + 2);
-    int64_t nb = DIRECT_CHUNK_FLOATS / per;
+    int64_t nb = DIRECT_SLOT_FLOATS / direct_per_image(s);
     if (nb < 1) nb = 1;
     if (nb > s->N) nb = s->N > 0 ? s->N : 1;
     return (int)nb;
 }
 
+static int direct_chunks(const sk_conv_shape *s)
+{
+    const int nb = direct_chunk(s);
+    return s->N > 0 ? (s->N + nb - 1) / nb : 1;
+}
+
+/* Layout: packed filters (9 O C), DIRECT_SLOTS chunk buffers (one per
+ * working thread), then one weight-gradient partial (9 O C) per chunk,
+ * added up in chunk order: the result does not depend on the thread count. */
 size_t sk_conv_direct_workspace(const sk_conv_shape *s)
 {
-    return (size_t)9 * s->O * s->C + (size_t)direct_chunk(s) * ((size_t)s->C * (s->H + 2) * (s->W + 2) +
-                                                                (size_t)s->O * (s->OH + 2) * (s->OW + 2));
+    const size_t f = (size_t)9 * s->O * s->C;
+    return f + (size_t)DIRECT_SLOTS * (size_t)direct_chunk(s) * (size_t)direct_per_image(s) +
+           (size_t)direct_chunks(s) * f;
+}
+
+/* Threads for nch chunks: at most DIRECT_SLOTS (the workspace's chunk buffers). */
+static int direct_workers(int nch)
+{
+    int t = sk_threads_get();
+    if (t > DIRECT_SLOTS) t = DIRECT_SLOTS;
+    if (t > nch) t = nch;
+    return t < 1 ? 1 : t;
+}
+
+static int thread_index(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
 }
 
 /* dst[p] (H + 2, W + 2) = src[p] (H, W) with a zero border, planes p. */
@@ -95,7 +135,6 @@ static void border_planes(float *dst, const float *src, int64_t planes, int H, i
 {
     const int Wp = W + 2;
     const int64_t per = (int64_t)(H + 2) * Wp;
-#pragma omp parallel for schedule(static) if (planes * per > DIRECT_PAR)
     for (int64_t p = 0; p < planes; p++) {
         float *d = dst + p * per;
         const float *q = src + p * H * W;
@@ -116,7 +155,6 @@ static void split_planes(float *dst, const float *src, int64_t planes, int H, in
 {
     const int Wh = W / 2 + 1;
     const int64_t half = (int64_t)(H + 2) * Wh;
-#pragma omp parallel for schedule(static) if (planes * half * 2 > DIRECT_PAR)
     for (int64_t p = 0; p < planes; p++) {
         float *ev = dst + p * 2 * half, *od = ev + half;
         const float *q = src + p * H * W;
@@ -268,7 +306,6 @@ static void direct_conv(float *y, const float *xp, const dgeom *gm, const float 
 {
     const int wide = wide_rows(OH, OW), ob = wide ? 12 : 8, nblk = (O + ob - 1) / ob, s2 = gm->ohs != gm->kis;
     const int64_t xs = gm->xs, ys = (int64_t)O * OH * OW;
-#pragma omp parallel for collapse(2) schedule(dynamic, 1) if (ys * nb * C > DIRECT_PAR)
     for (int n = 0; n < nb; n++)
         for (int bk = 0; bk < nblk; bk++) {
             int o1 = bk * ob + ob < O ? bk * ob + ob : O;
@@ -323,7 +360,6 @@ static void direct_wgrad(float *dw, const float *dy, const float *xp, const dgeo
                          int OW)
 {
     const int nblk = (O + 3) / 4;
-#pragma omp parallel for schedule(dynamic, 1) if ((int64_t)O * OH * OW * nb * C > DIRECT_PAR)
     for (int bk = 0; bk < nblk; bk++)
         for (int c = 0; c < C; c++)
             for (int ki = 0; ki < 3; ki++) {
@@ -340,25 +376,34 @@ static void direct_wgrad(float *dw, const float *dy, const float *xp, const dgeo
 void sk_conv_direct_forward(float *y, const float *x, const float *w, const float *b, const sk_conv_shape *s, float *ws)
 {
 #ifdef DIRECT_X86
-    const int nbmax = direct_chunk(s);
+    const int nbc = direct_chunk(s), nch = direct_chunks(s), nt = direct_workers(nch);
     const int64_t xs = (int64_t)s->C * s->H * s->W, ys = (int64_t)s->O * s->OH * s->OW;
+    const int64_t sf = (int64_t)nbc * direct_per_image(s);
     const dgeom gm = direct_geom(s->C, s->H, s->W, s->stride);
-    float *wp = ws, *xp = ws + (int64_t)9 * s->O * s->C;
+    float *wp = ws, *slots = ws + (int64_t)9 * s->O * s->C;
     pack_filters(wp, w, s->O, s->C, wide_rows(s->OH, s->OW), 0);
-    for (int n0 = 0; n0 < s->N; n0 += nbmax) {
-        const int nb = s->N - n0 < nbmax ? s->N - n0 : nbmax;
-        prepare_planes(xp, x + n0 * xs, (int64_t)nb * s->C, s->H, s->W, s->stride);
-        direct_conv(y + n0 * ys, xp, &gm, wp, b, nb, s->C, s->O, s->OH, s->OW, 0);
+    /* one parallel region, chunks handed out whole: a thread prepares its
+     * chunk's planes in its own buffer and computes all its outputs */
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        float *xp = slots + thread_index() * sf;
+#pragma omp for schedule(dynamic, 1)
+        for (int k = 0; k < nch; k++) {
+            const int n0 = k * nbc, nb = s->N - n0 < nbc ? s->N - n0 : nbc;
+            prepare_planes(xp, x + n0 * xs, (int64_t)nb * s->C, s->H, s->W, s->stride);
+            direct_conv(y + n0 * ys, xp, &gm, wp, b, nb, s->C, s->O, s->OH, s->OW, 0);
+        }
     }
 #else
     (void)y, (void)x, (void)w, (void)b, (void)s, (void)ws;
 #endif
 }
 
-/* db[o] += sum of dy over the batch and the pixels. */
+/* db[o] += sum of dy over the batch and the pixels (one thread per channel). */
 static void direct_bias_grad(float *db, const float *dy, const sk_conv_shape *s)
 {
     const int64_t P = (int64_t)s->OH * s->OW;
+#pragma omp parallel for schedule(static) if (P * s->N * s->O > DIRECT_PAR)
     for (int o = 0; o < s->O; o++) {
         float a = 0.0f;
         for (int n = 0; n < s->N; n++) {
@@ -372,25 +417,42 @@ static void direct_bias_grad(float *db, const float *dy, const sk_conv_shape *s)
 
 /* Stride 1: the weight gradient, and dx by the same kernel on the bordered dy
  * with w'[c][o][t] = w[o][c][8 - t]. Stride 2: the weight gradient here, dx by
- * im2col's transposed product and col2im (no direct kernel for it). */
+ * im2col's transposed product and col2im (no direct kernel for it). Chunks
+ * are handed out whole, as in the forward pass; each writes its own weight
+ * gradient partial, added to dw in chunk order at the end. */
 void sk_conv_direct_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                              const sk_conv_shape *s, float *ws, int acc_dx)
 {
 #ifdef DIRECT_X86
-    const int C = s->C, O = s->O, nbmax = direct_chunk(s);
-    const int64_t xs = (int64_t)C * s->H * s->W, ys = (int64_t)O * s->OH * s->OW;
+    const int C = s->C, O = s->O, nbc = direct_chunk(s), nch = direct_chunks(s), nt = direct_workers(nch);
+    const int64_t xs = (int64_t)C * s->H * s->W, ys = (int64_t)O * s->OH * s->OW, nf = (int64_t)9 * O * C;
+    const int64_t sf = (int64_t)nbc * direct_per_image(s);
     const dgeom gx = direct_geom(C, s->H, s->W, s->stride), gy = direct_geom(O, s->OH, s->OW, 1);
-    float *wt = ws, *xp = ws + (int64_t)9 * O * C, *dyp = xp + (int64_t)nbmax * gx.xs;
+    float *wt = ws, *slots = ws + nf, *dwp = slots + DIRECT_SLOTS * sf;
     const int dx_here = dx && s->stride == 1;
     if (db) direct_bias_grad(db, dy, s);
     if (dx_here) pack_filters(wt, w, C, O, wide_rows(s->H, s->W), 1);
-    for (int n0 = 0; n0 < s->N; n0 += nbmax) {
-        const int nb = s->N - n0 < nbmax ? s->N - n0 : nbmax;
-        prepare_planes(xp, x + n0 * xs, (int64_t)nb * C, s->H, s->W, s->stride);
-        direct_wgrad(dw, dy + n0 * ys, xp, &gx, nb, C, O, s->OH, s->OW);
-        if (!dx_here) continue;
-        border_planes(dyp, dy + n0 * ys, (int64_t)nb * O, s->OH, s->OW);
-        direct_conv(dx + n0 * xs, dyp, &gy, wt, NULL, nb, O, C, s->H, s->W, acc_dx);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        float *xp = slots + thread_index() * sf, *dyp = xp + nbc * gx.xs;
+#pragma omp for schedule(dynamic, 1)
+        for (int k = 0; k < nch; k++) {
+            const int n0 = k * nbc, nb = s->N - n0 < nbc ? s->N - n0 : nbc;
+            float *dwk = dwp + k * nf;
+            memset(dwk, 0, (size_t)nf * sizeof *dwk);
+            prepare_planes(xp, x + n0 * xs, (int64_t)nb * C, s->H, s->W, s->stride);
+            direct_wgrad(dwk, dy + n0 * ys, xp, &gx, nb, C, O, s->OH, s->OW);
+            if (!dx_here) continue;
+            border_planes(dyp, dy + n0 * ys, (int64_t)nb * O, s->OH, s->OW);
+            direct_conv(dx + n0 * xs, dyp, &gy, wt, NULL, nb, O, C, s->H, s->W, acc_dx);
+        }
+    }
+#pragma omp parallel for schedule(static) if (nf * nch > DIRECT_PAR)
+    for (int64_t e = 0; e < nf; e++) {
+        float a = dw[e];
+        for (int k = 0; k < nch; k++)
+            a += dwp[k * nf + e];
+        dw[e] = a;
     }
     if (dx && !dx_here) sk_conv_im2col_backward(dx, NULL, NULL, dy, x, w, s, ws, acc_dx);
 #else
