@@ -447,12 +447,18 @@ void sk_conv_direct_backward(float *dx, float *dw, float *db, const float *dy, c
             direct_conv(dx + n0 * xs, dyp, &gy, wt, NULL, nb, O, C, s->H, s->W, acc_dx);
         }
     }
+    /* dw += the partials in chunk order, a block of dw at a time (each
+     * partial read contiguously) */
+    const int64_t nblk = (nf + 1023) / 1024;
 #pragma omp parallel for schedule(static) if (nf * nch > DIRECT_PAR)
-    for (int64_t e = 0; e < nf; e++) {
-        float a = dw[e];
-        for (int k = 0; k < nch; k++)
-            a += dwp[k * nf + e];
-        dw[e] = a;
+    for (int64_t bk = 0; bk < nblk; bk++) {
+        const int64_t e0 = bk * 1024, e1 = e0 + 1024 < nf ? e0 + 1024 : nf;
+        for (int k = 0; k < nch; k++) {
+            const float *p = dwp + k * nf;
+#pragma omp simd
+            for (int64_t e = e0; e < e1; e++)
+                dw[e] += p[e];
+        }
     }
     if (dx && !dx_here) sk_conv_im2col_backward(dx, NULL, NULL, dy, x, w, s, ws, acc_dx);
 #else

@@ -43,7 +43,8 @@ void sk_conv2d_backward(float *dx, float *dw, float *db, const float *dy, const 
                         const sk_conv_shape *s, float *ws, int acc_dx);
 /* Algorithm: AUTO picks a direct AVX2 kernel (3x3, pad 1, OW % 16 == 0 or
  * OW = 8 with OH even, CPU with AVX2/FMA) for stride-1 convs with C and O at
- * most SK_CONV_DIRECT_MAX_C or C < SK_CONV_WINO_MIN_C, and for stride-2 convs
+ * most SK_CONV_DIRECT_MAX_C (twice that on maps of at most 64 pixels) or
+ * C < SK_CONV_WINO_MIN_C, and for stride-2 convs
  * (even H, W) with C and O at most twice that; else Winograd F(2x2, 3x3) for
  * 3x3 stride-1 convs with C >= SK_CONV_WINO_MIN_C; else im2col + SGEMM.
  * IM2COL / WINOGRAD / DIRECT force one (where it applies, else im2col).
