@@ -320,13 +320,15 @@ static void direct_conv(float *y, const float *xp, const dgeom *gm, const float 
 /* dw[o][c][3 ki .. 3 ki + 2] += sum over the images and pixels of dy[o] *
  * xp[c] shifted by (ki, 0..2), for OB output channels from o0: 3 OB vector
  * accumulators, each dy vector and each shifted x vector loaded once. */
-#define WGRAD_KERNEL(NAME, OB, OWC)                                                                                    \
+/* OWC > 0: square OWC x OWC maps (the row loop unrolled, the dy planes at
+ * constant offsets); S 1: the taps' column offsets are constants too. */
+#define WGRAD_KERNEL(NAME, OB, OWC, S)                                                                                 \
     DIRECT_TARGET static void NAME(float *dw, const float *dy, const float *xp, const dgeom *gm, int nb, int C, int O, \
-                                   int OH, int OWr, int o0, int c, int ki)                                             \
+                                   int OHr, int OWr, int o0, int c, int ki)                                            \
     {                                                                                                                  \
-        const int OW = OWC ? OWC : OWr;                                                                                \
+        const int OW = OWC ? OWC : OWr, OH = OWC ? OWC : OHr;                                                          \
         const int64_t xs = gm->xs, ys = (int64_t)O * OH * OW, P = (int64_t)OH * OW;                                    \
-        const int ohs = gm->ohs, k1 = gm->k1, k2 = gm->k2;                                                             \
+        const int ohs = gm->ohs, k1 = S == 1 ? 1 : gm->k1, k2 = S == 1 ? 2 : gm->k2;                                   \
         __m256 a[OB][3];                                                                                               \
         UNROLL for (int o = 0; o < OB; o++) UNROLL for (int t = 0; t < 3; t++) a[o][t] = _mm256_setzero_ps();          \
         for (int n = 0; n < nb; n++) {                                                                                 \
@@ -353,12 +355,32 @@ static void direct_conv(float *y, const float *xp, const dgeom *gm, const float 
             dw[(((int64_t)(o0 + o) * C + c) * 3 + ki) * 3 + t] += _mm_cvtss_f32(h);                                    \
         }                                                                                                              \
     }
-/* rows of 8, 16 and 32 pixels (ResNet20's maps) with their row loop unrolled */
-WGRAD_KERNEL(wgrad_4, 4, 0)
-WGRAD_KERNEL(wgrad_4_8, 4, 8)
-WGRAD_KERNEL(wgrad_4_16, 4, 16)
-WGRAD_KERNEL(wgrad_4_32, 4, 32)
-WGRAD_KERNEL(wgrad_1, 1, 0)
+/* ResNet20's maps: 32, 16 and 8 pixels square, stride 1 and 2 */
+WGRAD_KERNEL(wgrad_4, 4, 0, 2)
+WGRAD_KERNEL(wgrad_4_8, 4, 8, 1)
+WGRAD_KERNEL(wgrad_4_16, 4, 16, 1)
+WGRAD_KERNEL(wgrad_4_32, 4, 32, 1)
+WGRAD_KERNEL(wgrad_4_8s2, 4, 8, 2)
+WGRAD_KERNEL(wgrad_4_16s2, 4, 16, 2)
+WGRAD_KERNEL(wgrad_1, 1, 0, 2)
+
+typedef void (*wgrad_fn)(float *, const float *, const float *, const dgeom *, int, int, int, int, int, int, int, int);
+
+static wgrad_fn wgrad_pick(const dgeom *gm, int OH, int OW)
+{
+    const int s2 = gm->ohs != gm->kis;
+    if (OH != OW) return wgrad_4;
+    switch (OW) {
+    case 8:
+        return s2 ? wgrad_4_8s2 : wgrad_4_8;
+    case 16:
+        return s2 ? wgrad_4_16s2 : wgrad_4_16;
+    case 32:
+        return s2 ? wgrad_4 : wgrad_4_32;
+    default:
+        return wgrad_4;
+    }
+}
 
 /* dw (O, C, 3, 3) += the weight gradient of nb images, by blocks of 4
  * output channels. */
@@ -366,9 +388,7 @@ static void direct_wgrad(float *dw, const float *dy, const float *xp, const dgeo
                          int OW)
 {
     const int nblk = (O + 3) / 4;
-    typedef void (*wgrad_fn)(float *, const float *, const float *, const dgeom *, int, int, int, int, int, int, int,
-                             int);
-    const wgrad_fn w4 = OW == 8 ? wgrad_4_8 : OW == 16 ? wgrad_4_16 : OW == 32 ? wgrad_4_32 : wgrad_4;
+    const wgrad_fn w4 = wgrad_pick(gm, OH, OW);
     for (int bk = 0; bk < nblk; bk++)
         for (int c = 0; c < C; c++)
             for (int ki = 0; ki < 3; ki++) {
