@@ -20,8 +20,9 @@ sk_conv_algo sk_conv_get_algo(void)
  *    8-pixel rows in pairs), for narrow layers (C and O <= SK_CONV_DIRECT_MAX_C)
  *    and first layers (C < SK_CONV_WINO_MIN_C, any O: forward at twice
  *    im2col's rate, and their backward is the weight gradient only), and
- *    8x8 maps up to 2 SK_CONV_DIRECT_MAX_C channels (ResNet20's 64-64 @8:
- *    direct 7.8 + 20.2 ms forward + backward, Winograd 11.6 + 23.5);
+ *    8x8 maps up to 2 SK_CONV_DIRECT_MAX_C channels (ResNet20's 64-64 @8,
+ *    idle machine: direct 6.5 + 15.2 ms forward + backward, Winograd 7.4 +
+ *    15.4; on a loaded one 7.8 + 20.2 against 11.6 + 23.5);
  *    stride 2 (even H, W) up to 2 SK_CONV_DIRECT_MAX_C channels: forward and
  *    weight gradient direct, input gradient by im2col (ResNet20's
  *    down-sampling convs: 50-57 vs 29-41 GFLOP/s forward);
