@@ -110,8 +110,11 @@ NOTES = {
     "vgg11_layernorm": "The paper's VGG11 row with Git Re-Basin's LayerNorm VGG at width 0.25, "
                        "10 epochs; 9 points on the test split.",
     "cifar_resnet20": "LayerNorm ResNet20 at width 1 trained for 6 epochs (Git Re-Basin trains for "
-                      "hundreds); 9 points on the test split. The paper reports no ResNet20 barrier "
-                      "to compare with.",
+                      "hundreds), so the endpoints are weak (57-59% test accuracy); 9 points on the test "
+                      "split. The paper reports no ResNet20 barrier to compare with. Model A's training "
+                      "was resumed from its checkpoint across three processes: the wall time is the last "
+                      "one's (A's last two epochs, B's six at 2.2-3.3 min per epoch with 2 threads, the "
+                      "four curves with REPAIR about 14 min).",
     "width_mlp": "The first 10000 MNIST training images, 5 epochs of Adam per endpoint (cheap "
                  "on purpose); naive and weight matching at every width.",
     "width_resnet20": "Each width's endpoints cost hours on this machine (the config gives the "
