@@ -4,10 +4,11 @@
  * transforms and buffers cost as much as the products.
  *
  * A chunk of images is copied into zero-bordered planes (H + 2, W + 2); the
- * kernel then keeps a block of 4 output channels x 8 or 16 pixels of one row
- * in registers and adds, for every input channel c and tap (ki, kj),
- * w[o][c][ki][kj] (broadcast) times 8 or 16 consecutive input pixels (one
- * unaligned load): no im2col matrix, no transforms.
+ * kernel then keeps a block of 6 (or 4, 8, 1) output channels x 16 (or 8)
+ * pixels in registers and adds, for every input channel c and tap (ki, kj),
+ * w[o][c][ki][kj] (broadcast from the packed filters) times 8 or 16
+ * consecutive input pixels (unaligned loads): no im2col matrix, no
+ * transforms. Threads take whole chunks (their own buffers).
  *   backward-data: the same kernel on the bordered dy with the flipped,
  *     transposed filters w'[c][o][ki][kj] = w[o][c][2 - ki][2 - kj];
  *   backward-weights: for 4 output channels, one input channel and one
@@ -296,8 +297,9 @@ static void pack_filters(float *wp, const float *w, int O, int C, int wide, int 
 DIRECT_KERNELS(1)
 DIRECT_KERNELS(2)
 
-/* y images (+)= conv of nb prepared images xp with the packed filters wp;
- * parallel over (image, group of channels): register blocks of 6 channels x
+/* y images (+)= conv of nb prepared images xp with the packed filters wp
+ * (one thread: the callers hand out whole chunks), by image and group of
+ * channels: register blocks of 6 channels x
  * 16 pixels (one row, or two rows of 8), else 8 channels x 8 pixels (12
  * accumulators: enough independent FMAs for two pipes of latency 4-5); a
  * remainder in blocks of 4, then single channels (block_count). */
