@@ -16,7 +16,7 @@
  *     horizontally at the end.
  * Stride 2 (even H and W): the planes are split into even and odd columns, so
  * that the same kernels read 8 consecutive floats per tap; its input gradient
- * goes through im2col's path.
+ * is computed per parity of the input pixel (s2_input_grad).
  * Needs OW a multiple of 8 and a CPU with AVX2 and FMA (checked at run time). */
 #include <string.h>
 #ifdef _OPENMP
@@ -200,14 +200,19 @@ static int wide_rows(int OH, int OW)
     return OW % 16 == 0 || (OW == 8 && OH % 2 == 0);
 }
 
+/* How pack_filters reads w: as it is (the forward pass), or as the filters
+ * of the input gradient, w (C, O, 3, 3) transposed (stride 2's parity
+ * kernels) or transposed and flipped (stride 1: a plain convolution of dy). */
+enum { PACK_AS_IS, PACK_TRANSPOSED, PACK_FLIPPED };
+
 /* The filters of a conv with O outputs and C inputs, packed per register
  * block: block (o0, cnt) at wp + 9 C o0 holds [c][tap][cnt], so that the
  * kernel finds all its broadcasts at constant offsets from one pointer (the
  * (O, C, 3, 3) layout needed one address per channel and tap: GCC kept them
  * on the stack and the kernel ran load-bound). Element (o, c, tap) is
- * w[(o C + c) 9 + tap], or with flip (the input gradient: w is (C, O, 3, 3))
- * w[(c O + o) 9 + 8 - tap]. */
-static void pack_filters(float *wp, const float *w, int O, int C, int wide, int flip)
+ * w[(o C + c) 9 + tap] (PACK_AS_IS), w[(c O + o) 9 + tap] (PACK_TRANSPOSED)
+ * or w[(c O + o) 9 + 8 - tap] (PACK_FLIPPED). */
+static void pack_filters(float *wp, const float *w, int O, int C, int wide, int how)
 {
     const int ob = wide ? 12 : 8;
     for (int g = 0; g < O; g += ob) {
@@ -218,8 +223,10 @@ static void pack_filters(float *wp, const float *w, int O, int C, int wide, int 
             for (int c = 0; c < C; c++)
                 for (int t = 0; t < 9; t++)
                     for (int j = 0; j < cnt; j++)
-                        d[((int64_t)c * 9 + t) * cnt + j] =
-                            flip ? w[((int64_t)c * O + o0 + j) * 9 + 8 - t] : w[((int64_t)(o0 + j) * C + c) * 9 + t];
+                        d[((int64_t)c * 9 + t) * cnt + j] = how == PACK_AS_IS ? w[((int64_t)(o0 + j) * C + c) * 9 + t]
+                                                            : how == PACK_TRANSPOSED
+                                                                ? w[((int64_t)c * O + o0 + j) * 9 + t]
+                                                                : w[((int64_t)c * O + o0 + j) * 9 + 8 - t];
             o0 += cnt;
         }
     }
@@ -322,6 +329,97 @@ static void direct_conv(float *y, const float *xp, const dgeom *gm, const float 
 /* dw[o][c][3 ki .. 3 ki + 2] += sum over the images and pixels of dy[o] *
  * xp[c] shifted by (ki, 0..2), for OB output channels from o0: 3 OB vector
  * accumulators, each dy vector and each shifted x vector loaded once. */
+/* The input gradient of a stride-2 conv (pad 1, H = 2 OH, W = 2 OW), by the
+ * parity of the input pixel: row 2m + a and column 2j + b receive
+ *   a = 0: tap row 1 from dy row m;  a = 1: tap row 2 from row m, tap row 0
+ *   from row m + 1 (the same for columns with b), dy beyond its edge = 0,
+ * so each input row pair is a small correlation of dy with 1 or 2 filter rows.
+ * The kernel computes, for OB input channels, input row 2m + A and 8 column
+ * pairs (2j, 2j + 1) from j0: the even and the odd columns in two register
+ * sets (2 OB accumulators), interleaved into 16 consecutive floats at the end.
+ * dyp: bordered dy planes (OH + 2, OW + 2) of one image, plane stride ps; wq:
+ * this block's filters packed [o][tap][OB] (PACK_TRANSPOSED). */
+#define S2DX_TAPROW(KI, R, OB)                                                                                         \
+    {                                                                                                                  \
+        const __m256 v0 = _mm256_loadu_ps(R), v1 = _mm256_loadu_ps((R) + 1);                                           \
+        UNROLL for (int k = 0; k < OB; k++)                                                                            \
+        {                                                                                                              \
+            ev[k] = _mm256_fmadd_ps(_mm256_broadcast_ss(wo + ((KI)*3 + 1) * OB + k), v0, ev[k]);                       \
+            od[k] = _mm256_fmadd_ps(_mm256_broadcast_ss(wo + ((KI)*3 + 2) * OB + k), v0, od[k]);                       \
+            od[k] = _mm256_fmadd_ps(_mm256_broadcast_ss(wo + (KI)*3 * OB + k), v1, od[k]);                             \
+        }                                                                                                              \
+    }
+#define S2DX_KERNEL(NAME, OB, A)                                                                                       \
+    DIRECT_TARGET static void NAME(float *dx, int64_t cs, const float *dyp, int64_t ps, const float *wq, int O, int m, \
+                                   int j0, int OW, int acc)                                                            \
+    {                                                                                                                  \
+        const int rs = OW + 2, W = 2 * OW;                                                                             \
+        __m256 ev[OB], od[OB];                                                                                         \
+        UNROLL for (int k = 0; k < OB; k++) ev[k] = od[k] = _mm256_setzero_ps();                                       \
+        const float *r = dyp + (int64_t)(m + 1) * rs + j0 + 1, *wo = wq; /* dy[m][j0] */                               \
+        for (int o = 0; o < O; o++, r += ps, wo += 9 * OB) {                                                           \
+            if (A == 0) {                                                                                              \
+                S2DX_TAPROW(1, r, OB)                                                                                  \
+            } else {                                                                                                   \
+                S2DX_TAPROW(2, r, OB)                                                                                  \
+                S2DX_TAPROW(0, r + rs, OB)                                                                             \
+            }                                                                                                          \
+        }                                                                                                              \
+        float *out = dx + (int64_t)(2 * m + A) * W + 2 * j0;                                                           \
+        UNROLL for (int k = 0; k < OB; k++)                                                                            \
+        {                                                                                                              \
+            const __m256 lo = _mm256_unpacklo_ps(ev[k], od[k]), hi = _mm256_unpackhi_ps(ev[k], od[k]);                 \
+            __m256 q0 = _mm256_permute2f128_ps(lo, hi, 0x20), q1 = _mm256_permute2f128_ps(lo, hi, 0x31);               \
+            float *d = out + k * cs;                                                                                   \
+            if (acc) {                                                                                                 \
+                q0 = _mm256_add_ps(q0, _mm256_loadu_ps(d));                                                            \
+                q1 = _mm256_add_ps(q1, _mm256_loadu_ps(d + 8));                                                        \
+            }                                                                                                          \
+            _mm256_storeu_ps(d, q0);                                                                                   \
+            _mm256_storeu_ps(d + 8, q1);                                                                               \
+        }                                                                                                              \
+    }
+S2DX_KERNEL(s2dx_6_0, 6, 0)
+S2DX_KERNEL(s2dx_6_1, 6, 1)
+S2DX_KERNEL(s2dx_4_0, 4, 0)
+S2DX_KERNEL(s2dx_4_1, 4, 1)
+S2DX_KERNEL(s2dx_1_0, 1, 0)
+S2DX_KERNEL(s2dx_1_1, 1, 1)
+
+/* dx (+)= the input gradient of nb images of a stride-2 conv from their
+ * bordered dy planes dyp (O planes each) and the packed filters wq (C
+ * "outputs" in blocks of 6, 4, 1 as block_count gives with wide rows). */
+static void s2_input_grad(float *dx, const float *dyp, const float *wq, int nb, int C, int O, int OH, int OW, int acc)
+{
+    const int64_t cs = (int64_t)4 * OH * OW, ps = (int64_t)(OH + 2) * (OW + 2);
+    for (int n = 0; n < nb; n++) {
+        float *dn = dx + n * C * cs;
+        const float *yn = dyp + n * O * ps;
+        for (int g = 0; g < C; g += 12) {
+            const int c1 = g + 12 < C ? g + 12 : C;
+            for (int c0 = g; c0 < c1;) {
+                const int cnt = block_count(c1 - c0, 1);
+                const float *wb = wq + (int64_t)9 * O * c0;
+                float *db = dn + c0 * cs;
+                for (int m = 0; m < OH; m++)
+                    for (int j0 = 0; j0 < OW; j0 += 8) {
+                        if (cnt == 6) {
+                            s2dx_6_0(db, cs, yn, ps, wb, O, m, j0, OW, acc);
+                            s2dx_6_1(db, cs, yn, ps, wb, O, m, j0, OW, acc);
+                        } else if (cnt == 4) {
+                            s2dx_4_0(db, cs, yn, ps, wb, O, m, j0, OW, acc);
+                            s2dx_4_1(db, cs, yn, ps, wb, O, m, j0, OW, acc);
+                        } else {
+                            s2dx_1_0(db, cs, yn, ps, wb, O, m, j0, OW, acc);
+                            s2dx_1_1(db, cs, yn, ps, wb, O, m, j0, OW, acc);
+                        }
+                    }
+                c0 += cnt;
+            }
+        }
+    }
+}
+
 /* OWC > 0: square OWC x OWC maps (the row loop unrolled, the dy planes at
  * constant offsets); S 1: the taps' column offsets are constants too. */
 #define WGRAD_KERNEL(NAME, OB, OWC, S)                                                                                 \
@@ -412,7 +510,7 @@ void sk_conv_direct_forward(float *y, const float *x, const float *w, const floa
     const int64_t sf = (int64_t)nbc * direct_per_image(s);
     const dgeom gm = direct_geom(s->C, s->H, s->W, s->stride);
     float *wp = ws, *slots = ws + (int64_t)9 * s->O * s->C;
-    pack_filters(wp, w, s->O, s->C, wide_rows(s->OH, s->OW), 0);
+    pack_filters(wp, w, s->O, s->C, wide_rows(s->OH, s->OW), PACK_AS_IS);
     /* one parallel region, chunks handed out whole: a thread prepares its
      * chunk's planes in its own buffer and computes all its outputs */
 #pragma omp parallel num_threads(nt) if (nt > 1)
@@ -447,8 +545,8 @@ static void direct_bias_grad(float *db, const float *dy, const sk_conv_shape *s)
 }
 
 /* Stride 1: the weight gradient, and dx by the same kernel on the bordered dy
- * with w'[c][o][t] = w[o][c][8 - t]. Stride 2: the weight gradient here, dx by
- * im2col's transposed product and col2im (no direct kernel for it). Chunks
+ * with w'[c][o][t] = w[o][c][8 - t]. Stride 2: the weight gradient, and dx by
+ * the parity kernels on the bordered dy (s2_input_grad). Chunks
  * are handed out whole, as in the forward pass; each writes its own weight
  * gradient partial, added to dw in chunk order at the end. */
 void sk_conv_direct_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
@@ -460,9 +558,10 @@ void sk_conv_direct_backward(float *dx, float *dw, float *db, const float *dy, c
     const int64_t sf = (int64_t)nbc * direct_per_image(s);
     const dgeom gx = direct_geom(C, s->H, s->W, s->stride), gy = direct_geom(O, s->OH, s->OW, 1);
     float *wt = ws, *slots = ws + nf, *dwp = slots + DIRECT_SLOTS * sf;
-    const int dx_here = dx && s->stride == 1;
     if (db) direct_bias_grad(db, dy, s);
-    if (dx_here) pack_filters(wt, w, C, O, wide_rows(s->H, s->W), 1);
+    if (dx)
+        pack_filters(wt, w, C, O, s->stride == 1 ? wide_rows(s->H, s->W) : 1,
+                     s->stride == 1 ? PACK_FLIPPED : PACK_TRANSPOSED);
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         float *xp = slots + thread_index() * sf, *dyp = xp + nbc * gx.xs;
@@ -473,9 +572,12 @@ void sk_conv_direct_backward(float *dx, float *dw, float *db, const float *dy, c
             memset(dwk, 0, (size_t)nf * sizeof *dwk);
             prepare_planes(xp, x + n0 * xs, (int64_t)nb * C, s->H, s->W, s->stride);
             direct_wgrad(dwk, dy + n0 * ys, xp, &gx, nb, C, O, s->OH, s->OW);
-            if (!dx_here) continue;
+            if (!dx) continue;
             border_planes(dyp, dy + n0 * ys, (int64_t)nb * O, s->OH, s->OW);
-            direct_conv(dx + n0 * xs, dyp, &gy, wt, NULL, nb, O, C, s->H, s->W, acc_dx);
+            if (s->stride == 1)
+                direct_conv(dx + n0 * xs, dyp, &gy, wt, NULL, nb, O, C, s->H, s->W, acc_dx);
+            else
+                s2_input_grad(dx + n0 * xs, dyp, wt, nb, C, O, s->OH, s->OW, acc_dx);
         }
     }
     /* dw += the partials in chunk order, a block of dw at a time (each
@@ -491,7 +593,6 @@ void sk_conv_direct_backward(float *dx, float *dw, float *db, const float *dy, c
                 dw[e] += p[e];
         }
     }
-    if (dx && !dx_here) sk_conv_im2col_backward(dx, NULL, NULL, dy, x, w, s, ws, acc_dx);
 #else
     (void)dx, (void)dw, (void)db, (void)dy, (void)x, (void)w, (void)s, (void)ws, (void)acc_dx;
 #endif

@@ -23,9 +23,9 @@ sk_conv_algo sk_conv_get_algo(void)
  *    8x8 maps up to 2 SK_CONV_DIRECT_MAX_C channels (ResNet20's 64-64 @8,
  *    idle machine: direct 6.5 + 15.2 ms forward + backward, Winograd 7.4 +
  *    15.4; on a loaded one 7.8 + 20.2 against 11.6 + 23.5);
- *    stride 2 (even H, W) up to 2 SK_CONV_DIRECT_MAX_C channels: forward and
- *    weight gradient direct, input gradient by im2col (ResNet20's
- *    down-sampling convs: 50-57 vs 29-41 GFLOP/s forward);
+ *    stride 2 (even H, W) up to 2 SK_CONV_DIRECT_MAX_C channels: all three
+ *    passes direct, the input gradient per parity of the input pixel
+ *    (ResNet20's down-sampling convs: 64-78 vs 29-47 GFLOP/s forward);
  *  - Winograd when C >= SK_CONV_WINO_MIN_C (its GEMMs have K = C);
  *  - im2col for the rest (other kernels and strides, wider stride-2 layers). */
 static sk_conv_algo choose(const sk_conv_shape *s)
