@@ -63,6 +63,9 @@ EXPERIMENTS = [
      "--set model.norm=layernorm --set train.epochs=10 --set 'sweep.values=[vgg11]' -o results/vgg11_layernorm"),
     ("cifar_resnet20", "configs/cifar_resnet20.yaml", "align",
      "ResNet20 on CIFAR-10, with REPAIR"),
+    ("cifar_resnet20_e12", "configs/cifar_resnet20.yaml", "align",
+     "ResNet20 on CIFAR-10 trained twice as long (12 epochs), with REPAIR",
+     "--set train.epochs=12 -o results/cifar_resnet20_e12"),
     ("width_mlp", "configs/width_mlp.yaml", "width",
      "barrier against width, MNIST MLPs 32-2048 wide (beyond the paper: Git Re-Basin's observation)"),
     ("width_resnet20", "configs/width_resnet20.yaml", "width",
@@ -115,6 +118,9 @@ NOTES = {
                       "was resumed from its checkpoint across three processes: the wall time is the last "
                       "one's (A's last two epochs, B's six at 2.2-3.3 min per epoch with 2 threads, the "
                       "four curves with REPAIR about 14 min).",
+    "cifar_resnet20_e12": "The same recipe with 12 epochs instead of 6 (a cosine schedule over the 12), "
+                          "to see how the barriers move as the endpoints train longer; run from scratch "
+                          "in one process.",
     "width_mlp": "The first 10000 MNIST training images, 5 epochs of Adam per endpoint (cheap "
                  "on purpose); naive and weight matching at every width.",
     "width_resnet20": "Each width's endpoints cost hours on this machine (the config gives the "
