@@ -47,11 +47,13 @@
 typedef struct {
     int64_t ps, xs; /* per channel, per image */
     int ohs, kis, k1, k2;
+    int stride; /* 1 or 2: which kernel instances read these planes */
 } dgeom;
 
 static dgeom direct_geom(int C, int H, int W, int stride)
 {
     dgeom g;
+    g.stride = stride;
     if (stride == 1) {
         g.ohs = g.kis = W + 2;
         g.k1 = 1;
@@ -185,11 +187,14 @@ static void prepare_planes(float *dst, const float *src, int64_t planes, int H, 
 }
 
 #ifdef DIRECT_X86
-/* Output channels per register block, in the order direct_conv takes them
- * from the rem channels left of a group: 6s, then 4s (8 = 4 + 4, 9 = 4 + 4 + 1),
- * then singles; 8s where the rows are narrow. */
-static int block_count(int rem, int wide)
+/* The register block that starts at output channel o of O: the channels go in
+ * groups of 12 (8 where the rows are narrow), each taken as 6s, then 4s
+ * (8 = 4 + 4, 9 = 4 + 4 + 1), then singles; 8s for narrow rows. Returns the
+ * block's channel count; every loop over blocks (and the filter packing they
+ * read) steps through the channels with it. */
+static int block_at(int o, int O, int wide)
 {
+    const int ob = wide ? 12 : 8, gend = (o / ob + 1) * ob, rem = (gend < O ? gend : O) - o;
     if (rem < 4) return 1;
     if (!wide) return rem >= 8 ? 8 : 4;
     return rem >= 6 && rem != 8 && rem != 9 ? 6 : 4;
@@ -214,21 +219,16 @@ enum { PACK_AS_IS, PACK_TRANSPOSED, PACK_FLIPPED };
  * or w[(c O + o) 9 + 8 - tap] (PACK_FLIPPED). */
 static void pack_filters(float *wp, const float *w, int O, int C, int wide, int how)
 {
-    const int ob = wide ? 12 : 8;
-    for (int g = 0; g < O; g += ob) {
-        const int o1 = g + ob < O ? g + ob : O;
-        for (int o0 = g; o0 < o1;) {
-            const int cnt = block_count(o1 - o0, wide);
-            float *d = wp + (int64_t)9 * C * o0;
-            for (int c = 0; c < C; c++)
-                for (int t = 0; t < 9; t++)
-                    for (int j = 0; j < cnt; j++)
-                        d[((int64_t)c * 9 + t) * cnt + j] = how == PACK_AS_IS ? w[((int64_t)(o0 + j) * C + c) * 9 + t]
-                                                            : how == PACK_TRANSPOSED
-                                                                ? w[((int64_t)c * O + o0 + j) * 9 + t]
-                                                                : w[((int64_t)c * O + o0 + j) * 9 + 8 - t];
-            o0 += cnt;
-        }
+    for (int o0 = 0, cnt; o0 < O; o0 += cnt) {
+        cnt = block_at(o0, O, wide);
+        float *d = wp + (int64_t)9 * C * o0;
+        for (int c = 0; c < C; c++)
+            for (int t = 0; t < 9; t++)
+                for (int j = 0; j < cnt; j++)
+                    d[((int64_t)c * 9 + t) * cnt + j] = how == PACK_AS_IS ? w[((int64_t)(o0 + j) * C + c) * 9 + t]
+                                                        : how == PACK_TRANSPOSED
+                                                            ? w[((int64_t)c * O + o0 + j) * 9 + t]
+                                                            : w[((int64_t)c * O + o0 + j) * 9 + 8 - t];
     }
 }
 
@@ -309,26 +309,20 @@ DIRECT_KERNELS(2)
  * channels: register blocks of 6 channels x
  * 16 pixels (one row, or two rows of 8), else 8 channels x 8 pixels (12
  * accumulators: enough independent FMAs for two pipes of latency 4-5); a
- * remainder in blocks of 4, then single channels (block_count). */
+ * remainder in blocks of 4, then single channels (block_at). */
 static void direct_conv(float *y, const float *xp, const dgeom *gm, const float *wp, const float *bias, int nb, int C,
                         int O, int OH, int OW, int acc)
 {
-    const int wide = wide_rows(OH, OW), ob = wide ? 12 : 8, nblk = (O + ob - 1) / ob, s2 = gm->ohs != gm->kis;
+    const int wide = wide_rows(OH, OW);
     const int64_t xs = gm->xs, ys = (int64_t)O * OH * OW;
     for (int n = 0; n < nb; n++)
-        for (int bk = 0; bk < nblk; bk++) {
-            int o1 = bk * ob + ob < O ? bk * ob + ob : O;
-            for (int o = bk * ob; o < o1;) {
-                const int cnt = block_count(o1 - o, wide);
-                (s2 ? image_block_s2 : image_block_s1)(y + n * ys, xp + n * xs, gm, wp, bias, C, OH, OW, o, cnt, acc);
-                o += cnt;
-            }
+        for (int o = 0, cnt; o < O; o += cnt) {
+            cnt = block_at(o, O, wide);
+            (gm->stride == 2 ? image_block_s2 : image_block_s1)(y + n * ys, xp + n * xs, gm, wp, bias, C, OH, OW, o,
+                                                                cnt, acc);
         }
 }
 
-/* dw[o][c][3 ki .. 3 ki + 2] += sum over the images and pixels of dy[o] *
- * xp[c] shifted by (ki, 0..2), for OB output channels from o0: 3 OB vector
- * accumulators, each dy vector and each shifted x vector loaded once. */
 /* The input gradient of a stride-2 conv (pad 1, H = 2 OH, W = 2 OW), by the
  * parity of the input pixel: row 2m + a and column 2j + b receive
  *   a = 0: tap row 1 from dy row m;  a = 1: tap row 2 from row m, tap row 0
@@ -388,40 +382,40 @@ S2DX_KERNEL(s2dx_1_1, 1, 1)
 
 /* dx (+)= the input gradient of nb images of a stride-2 conv from their
  * bordered dy planes dyp (O planes each) and the packed filters wq (C
- * "outputs" in blocks of 6, 4, 1 as block_count gives with wide rows). */
+ * "outputs" in blocks of 6, 4, 1 as block_at gives with wide rows). */
 static void s2_input_grad(float *dx, const float *dyp, const float *wq, int nb, int C, int O, int OH, int OW, int acc)
 {
     const int64_t cs = (int64_t)4 * OH * OW, ps = (int64_t)(OH + 2) * (OW + 2);
     for (int n = 0; n < nb; n++) {
         float *dn = dx + n * C * cs;
         const float *yn = dyp + n * O * ps;
-        for (int g = 0; g < C; g += 12) {
-            const int c1 = g + 12 < C ? g + 12 : C;
-            for (int c0 = g; c0 < c1;) {
-                const int cnt = block_count(c1 - c0, 1);
-                const float *wb = wq + (int64_t)9 * O * c0;
-                float *db = dn + c0 * cs;
-                for (int m = 0; m < OH; m++)
-                    for (int j0 = 0; j0 < OW; j0 += 8) {
-                        if (cnt == 6) {
-                            s2dx_6_0(db, cs, yn, ps, wb, O, m, j0, OW, acc);
-                            s2dx_6_1(db, cs, yn, ps, wb, O, m, j0, OW, acc);
-                        } else if (cnt == 4) {
-                            s2dx_4_0(db, cs, yn, ps, wb, O, m, j0, OW, acc);
-                            s2dx_4_1(db, cs, yn, ps, wb, O, m, j0, OW, acc);
-                        } else {
-                            s2dx_1_0(db, cs, yn, ps, wb, O, m, j0, OW, acc);
-                            s2dx_1_1(db, cs, yn, ps, wb, O, m, j0, OW, acc);
-                        }
+        for (int c0 = 0, cnt; c0 < C; c0 += cnt) {
+            cnt = block_at(c0, C, 1);
+            const float *wb = wq + (int64_t)9 * O * c0;
+            float *db = dn + c0 * cs;
+            for (int m = 0; m < OH; m++)
+                for (int j0 = 0; j0 < OW; j0 += 8) {
+                    if (cnt == 6) {
+                        s2dx_6_0(db, cs, yn, ps, wb, O, m, j0, OW, acc);
+                        s2dx_6_1(db, cs, yn, ps, wb, O, m, j0, OW, acc);
+                    } else if (cnt == 4) {
+                        s2dx_4_0(db, cs, yn, ps, wb, O, m, j0, OW, acc);
+                        s2dx_4_1(db, cs, yn, ps, wb, O, m, j0, OW, acc);
+                    } else {
+                        s2dx_1_0(db, cs, yn, ps, wb, O, m, j0, OW, acc);
+                        s2dx_1_1(db, cs, yn, ps, wb, O, m, j0, OW, acc);
                     }
-                c0 += cnt;
-            }
+                }
         }
     }
 }
 
-/* OWC > 0: square OWC x OWC maps (the row loop unrolled, the dy planes at
- * constant offsets); S 1: the taps' column offsets are constants too. */
+/* dw[o][c][3 ki .. 3 ki + 2] += sum over the images and pixels of dy[o] *
+ * xp[c] shifted by (ki, 0..2), for OB output channels from o0: 3 OB vector
+ * accumulators, each dy vector and each shifted x vector loaded once.
+ * OWC > 0: square OWC x OWC maps (the row loop unrolled, the dy planes at
+ * constant offsets); S 1: the taps' column offsets are the stride-1
+ * constants, S 2: they come from gm (right for either stride). */
 #define WGRAD_KERNEL(NAME, OB, OWC, S)                                                                                 \
     DIRECT_TARGET static void NAME(float *dw, const float *dy, const float *xp, const dgeom *gm, int nb, int C, int O, \
                                    int OHr, int OWr, int o0, int c, int ki)                                            \
@@ -468,7 +462,7 @@ typedef void (*wgrad_fn)(float *, const float *, const float *, const dgeom *, i
 
 static wgrad_fn wgrad_pick(const dgeom *gm, int OH, int OW)
 {
-    const int s2 = gm->ohs != gm->kis;
+    const int s2 = gm->stride == 2;
     if (OH != OW) return wgrad_4;
     switch (OW) {
     case 8:
