@@ -70,13 +70,6 @@ static float *rand_buf(size_t n, unsigned seed)
     return x;
 }
 
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Seconds per call: best of `reps` timed calls (each repeated until >= 5 ms);
  * *cpu: process CPU seconds per call in the same best sample. */
 static double time_shape(const shape *s, int reps, double *cpu)
@@ -92,11 +85,11 @@ static double time_shape(const shape *s, int reps, double *cpu)
     if (one < 5e-3) inner = (int)(5e-3 / (one > 1e-7 ? one : 1e-7)) + 1;
     double best = 1e30;
     for (int r = 0; r < reps; r++) {
-        double c0 = cpu_now();
+        double c0 = sk_cpu_now();
         t0 = sk_now();
         for (int i = 0; i < inner; i++)
             sk_sgemm(s->ta, s->tb, s->M, s->N, s->K, 1.0f, A, lda, B, ldb, 0.0f, C, s->N);
-        double t = (sk_now() - t0) / inner, c = (cpu_now() - c0) / inner;
+        double t = (sk_now() - t0) / inner, c = (sk_cpu_now() - c0) / inner;
         if (t < best) {
             best = t;
             *cpu = c;

@@ -16,22 +16,10 @@
 #include "core/blas.h"
 #include "core/mem.h"
 #include "core/rng.h"
+#include "core/timer.h"
 #include "nn/conv_impl.h"
 #include "nn/layers.h"
-
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "sgemm_peak.h"
 
 typedef struct {
     const char *net, *name;
@@ -48,32 +36,6 @@ static const layer layers[] = {
     {"resnet20", "64-64 @8", 64, 8, 64, 1, 5},
 };
 
-static double gemm_peak(int reps)
-{
-    const int n = 1024;
-    float *A = sk_alloc_n((size_t)n * n, 4), *B = sk_alloc_n((size_t)n * n, 4), *C = sk_alloc_n((size_t)n * n, 4);
-    for (int i = 0; i < n * n; i++)
-        A[i] = B[i] = 0.5f;
-    /* Warm up for half a second first: right after start-up OpenBLAS's
-     * helper threads busy-wait for a while, and their CPU time counted
-     * against the first calls once halved the measured peak (43 instead of
-     * ~90 GFLOP per CPU-second on this machine). */
-    double w0 = wall_now();
-    while (wall_now() - w0 < 0.5)
-        sk_sgemm(0, 0, n, n, n, 1.0f, A, n, B, n, 0.0f, C, n);
-    double best = 1e30;
-    for (int r = 0; r < reps + 1; r++) {
-        double c0 = cpu_now();
-        sk_sgemm(0, 0, n, n, n, 1.0f, A, n, B, n, 0.0f, C, n);
-        double dt = cpu_now() - c0;
-        if (r && dt < best) best = dt;
-    }
-    sk_free(A);
-    sk_free(B);
-    sk_free(C);
-    return 2.0 * n * n * n / best * 1e-9;
-}
-
 /* best CPU seconds and best wall seconds of forward and of backward */
 static void time_layer(const sk_conv_shape *s, float *x, float *w, float *b, float *y, float *dx, float *dw, float *db,
                        float *ws, int reps, double t[4])
@@ -81,11 +43,11 @@ static void time_layer(const sk_conv_shape *s, float *x, float *w, float *b, flo
     for (int i = 0; i < 4; i++)
         t[i] = 1e30;
     for (int r = 0; r < reps + 1; r++) {
-        double c0 = cpu_now(), w0 = wall_now();
+        double c0 = sk_cpu_now(), w0 = sk_now();
         sk_conv2d_forward(y, x, w, b, s, ws);
-        double c1 = cpu_now(), w1 = wall_now();
+        double c1 = sk_cpu_now(), w1 = sk_now();
         sk_conv2d_backward(s->C > 3 ? dx : NULL, dw, db, y, x, w, s, ws, 0);
-        double c2 = cpu_now(), w2 = wall_now();
+        double c2 = sk_cpu_now(), w2 = sk_now();
         if (!r) continue; /* warm-up */
         if (c1 - c0 < t[0]) t[0] = c1 - c0;
         if (c2 - c1 < t[1]) t[1] = c2 - c1;
@@ -103,7 +65,7 @@ int main(int argc, char **argv)
     sk_threads_set(threads);
     sk_rng r;
     sk_rng_seed(&r, 1);
-    double peak = gemm_peak(reps);
+    double peak = sgemm_peak(reps);
     printf("# conv_bench: %d threads, batch %d, BLAS %s (%s), SGEMM peak 1024^3 %.1f GFLOP per CPU-s\n", threads, N,
            sk_blas_name(), sk_blas_kernel(), peak);
     printf("# net layer count algo fwd_ms bwd_ms fwd_GF/cpu-s bwd_GF/cpu-s fwd_peak%% bwd_peak%% fwd_wall_ms "

@@ -28,13 +28,7 @@
 #include "nn/model.h"
 #include "nn/optim.h"
 #include "nn/train.h"
-
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "sgemm_peak.h"
 
 /* Forward FLOPs per sample of the conv nets as direct convolutions and
  * products (2*O*C*k^2*OH*OW per conv, 2*in*out per linear); *first: the
@@ -75,28 +69,14 @@ static double conv_net_flops(const char *what)
     return 3.0 * f - first;
 }
 
-/* In-process SGEMM peak, GFLOP per CPU-second (1024^3, best of 3). */
-static double sgemm_peak(void)
+/* A conv net's line: samples per second (step of B samples in dt wall, dc CPU
+ * seconds), fs FLOPs per sample as GFLOP/s, the SGEMM peak and the fraction of
+ * it reached per CPU-second (the FLOP limit), samples per CPU-second. */
+static void print_conv_rate(const char *what, int B, double dt, double dc, double fs, int threads)
 {
-    const int n = 1024;
-    float *A = sk_alloc_n((size_t)n * n, 4), *B = sk_alloc_n((size_t)n * n, 4), *C = sk_alloc_n((size_t)n * n, 4);
-    for (int i = 0; i < n * n; i++)
-        A[i] = B[i] = 0.5f;
-    /* half a second of warm-up: see conv_bench.c's gemm_peak */
-    double w0 = sk_now();
-    while (sk_now() - w0 < 0.5)
-        sk_sgemm(0, 0, n, n, n, 1.0f, A, n, B, n, 0.0f, C, n);
-    double best = 1e30;
-    for (int r = 0; r < 4; r++) {
-        double c0 = cpu_now();
-        sk_sgemm(0, 0, n, n, n, 1.0f, A, n, B, n, 0.0f, C, n);
-        double dt = cpu_now() - c0;
-        if (r && dt < best) best = dt;
-    }
-    sk_free(A);
-    sk_free(B);
-    sk_free(C);
-    return 2.0 * n * n * n / best * 1e-9;
+    const double peak = sgemm_peak(3);
+    printf("%s %.0f samples/s %.1f GFLOP/s (%s, %d threads) peak %.1f limit %.0f%% cpu %.0f\n", what, B / dt,
+           fs * B / dt * 1e-9, sk_blas_kernel(), threads, peak, 100.0 * fs * B / dc * 1e-9 / peak, B / dc);
 }
 
 static int cmp_d(const void *a, const void *b)
@@ -215,7 +195,7 @@ int main(int argc, char **argv)
          * after 3 untimed steps, the conv nets one batch of 500 after one */
         const int per = eval ? 10 : 1, warm = eval ? 3 : 1;
         for (int st = 0; st < steps + warm; st++) {
-            double t0 = sk_now(), c0 = cpu_now();
+            double t0 = sk_now(), c0 = sk_cpu_now();
             for (int b = 0; b < per; b++) {
                 const float *lg = sk_model_forward(m, NULL, x, B, 0, NULL);
                 int c;
@@ -223,7 +203,7 @@ int main(int argc, char **argv)
             }
             if (st >= warm) {
                 t[st - warm] = sk_now() - t0;
-                ct[st - warm] = cpu_now() - c0;
+                ct[st - warm] = sk_cpu_now() - c0;
             }
         }
         double dt = median(t, steps) / per, dc = median(ct, steps) / per;
@@ -231,9 +211,8 @@ int main(int argc, char **argv)
             printf("eval %.0f samples/s %.1f GFLOP/s (%s, %d threads) cpu %.0f\n", B / dt,
                    2.0 * B * (784 * 512 + 2 * 512 * 512 + 5120) / dt * 1e-9, sk_blas_kernel(), threads, B / dc);
         } else {
-            double first, fs = conv_net_fwd_flops(what, &first), peak = sgemm_peak();
-            printf("%s %.0f samples/s %.1f GFLOP/s (%s, %d threads) peak %.1f limit %.0f%% cpu %.0f\n", what, B / dt,
-                   fs * B / dt * 1e-9, sk_blas_kernel(), threads, peak, 100.0 * fs * B / dc * 1e-9 / peak, B / dc);
+            double first;
+            print_conv_rate(what, B, dt, dc, conv_net_fwd_flops(what, &first), threads);
         }
         sk_optim_free(opt);
         sk_model_free(m);
@@ -245,12 +224,12 @@ int main(int argc, char **argv)
     }
     const int warm = steps < 5 ? 1 : 3; /* untimed warm-up steps */
     for (int st = 0; st < steps + warm; st++) {
-        double t0 = sk_now(), c0 = cpu_now();
+        double t0 = sk_now(), c0 = sk_cpu_now();
         if (sk_train_grad(m, NULL, NULL, x, y, NULL, B, &ls, &r, NULL, NULL) != SK_OK) return 1;
         if (s.arch == SK_ARCH_MLP) sk_optim_step(opt, sk_model_params(m), sk_model_grads(m));
         if (st >= warm) {
             t[st - warm] = sk_now() - t0;
-            ct[st - warm] = cpu_now() - c0;
+            ct[st - warm] = sk_cpu_now() - c0;
         }
     }
     double dt = median(t, steps), dc = median(ct, steps);
@@ -264,9 +243,7 @@ int main(int argc, char **argv)
     if (s.arch != SK_ARCH_MLP) {
         /* conv nets: the rate as direct-convolution FLOPs per CPU-second and as a
          * fraction of the SGEMM peak (the FLOP limit) */
-        double fs = conv_net_flops(what), peak = sgemm_peak();
-        printf("%s %.0f samples/s %.1f GFLOP/s (%s, %d threads) peak %.1f limit %.0f%% cpu %.0f\n", what, B / dt,
-               fs * B / dt * 1e-9, sk_blas_kernel(), threads, peak, 100.0 * fs * B / dc * 1e-9 / peak, B / dc);
+        print_conv_rate(what, B, dt, dc, conv_net_flops(what), threads);
     } else {
         printf("%s %.0f samples/s %.1f GFLOP/s (%s, %d threads) cpu %.0f\n", what, B / dt, fl / dt * 1e-9,
                sk_blas_kernel(), threads, B / dc);

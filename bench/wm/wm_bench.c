@@ -25,13 +25,6 @@ static int cmp_d(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 int main(int argc, char **argv)
 {
     sk_blas_init(argc, argv);
@@ -69,10 +62,10 @@ int main(int argc, char **argv)
         int64_t **p = sk_perms_identity(ps);
         sk_wm_opts o = {100, 1};
         sk_wm_result res;
-        double t0 = sk_now(), c0 = cpu_now();
+        double t0 = sk_now(), c0 = sk_cpu_now();
         if (sk_weight_matching(ps, A, B, &o, p, &res) != SK_OK) goto fail;
         t[r] = sk_now() - t0;
-        cpu[r] = cpu_now() - c0;
+        cpu[r] = sk_cpu_now() - c0;
         passes = res.passes;
         obj = res.objective[res.passes - 1];
         if (r == 0)
